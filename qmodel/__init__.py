@@ -1,0 +1,35 @@
+"""qmodel: queueing models of architectures, solved analytically, simulated, and checked
+against a real running system.
+
+>>> import qmodel
+>>> model = qmodel.Model.from_dict({
+...     "nodes": {"app": {"kind": "queue", "servers": 4, "service": "20ms"}},
+...     "arrivals": {"web": {"to": "app", "rate": "140/s"}}})
+>>> result = qmodel.solve(model)
+>>> round(result.system.mean_response_time * 1000, 2), result.node("app").utilization
+(27.14, 0.7)
+"""
+
+from .distributions import Distribution
+from .errors import ModelError, Problem, QModelError, UnstableError, UnsupportedError
+from .model.model import Model, load
+from .model.spec import json_schema
+from .results import Estimate, NodeResult, Result, SystemResult
+from .solve import solve
+
+__all__ = [
+    "Distribution",
+    "Estimate",
+    "Model",
+    "ModelError",
+    "NodeResult",
+    "Problem",
+    "QModelError",
+    "Result",
+    "SystemResult",
+    "UnstableError",
+    "UnsupportedError",
+    "json_schema",
+    "load",
+    "solve",
+]

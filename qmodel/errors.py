@@ -1,0 +1,59 @@
+"""The one error hierarchy of qmodel.
+
+Every error a user can cause derives from :class:`QModelError`, so the CLI and the
+dashboard catch exactly one type at their boundary and print its message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class QModelError(Exception):
+    """Base class of every error qmodel reports to a user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a model: the dotted field path and what is wrong with it."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ModelError(QModelError):
+    """A model is malformed; ``problems`` lists every problem found, each with its path.
+
+    >>> str(ModelError([Problem("nodes.app.servers", "must be a positive integer, got 0")]))
+    'nodes.app.servers: must be a positive integer, got 0'
+    """
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnstableError(QModelError):
+    """A component is saturated: its utilization is at or above 1.
+
+    ``component`` names it when known; ``utilization`` is the offered load per server.
+    """
+
+    def __init__(self, utilization: float, component: str | None = None, detail: str = ""):
+        self.utilization = utilization
+        self.component = component
+        where = f"{component}: " if component else ""
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"{where}unstable, utilization {utilization:.4g} >= 1{extra}")
+
+
+class UnsupportedError(QModelError):
+    """A solver cannot handle a model feature; ``reason`` says which and what to use instead."""
+
+    def __init__(self, solver: str, reason: str):
+        self.solver = solver
+        self.reason = reason
+        super().__init__(f"{solver}: {reason}")

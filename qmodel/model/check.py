@@ -1,0 +1,231 @@
+"""Checks across fields that a schema cannot express: references, routing, reachability,
+fork/join pairing. Each problem names its field path and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import networkx as nx
+
+from ..errors import Problem
+from .spec import BrokerNode, ForkNode, JoinNode, ModelSpec, QueueFields, ShardsNode
+
+
+def check(spec: ModelSpec) -> list[Problem]:
+    """Return every cross-field problem of a schema-valid model (empty when it is sound)."""
+    problems = list(_classes(spec))
+    problems += _references(spec)
+    problems += _node_fields(spec)
+    problems += _expanded_names(spec)
+    if not problems:  # routing checks need sound references
+        problems += _forks(spec)
+        problems += _routing(spec)
+    return problems
+
+
+def class_names(spec: ModelSpec) -> list[str]:
+    return list(spec.arrivals) + list(spec.users)
+
+
+def next_of(spec: ModelSpec, node: str, cls: str) -> dict[str, float]:
+    """Where a job of class ``cls`` goes after ``node``: its class route or the default."""
+    n = spec.nodes[node]
+    if isinstance(n, ForkNode):
+        return {}
+    return n.class_next.get(cls, n.next)
+
+
+def _classes(spec: ModelSpec) -> Iterator[Problem]:
+    if not spec.arrivals and not spec.users:
+        yield Problem("arrivals", "a model needs at least one class of jobs: an open class "
+                                  "under 'arrivals' (rate) or a closed one under 'users'")
+    for name in set(spec.arrivals) & set(spec.users):
+        yield Problem(f"users.{name}", f"class name {name!r} is already used under arrivals")
+
+
+def _references(spec: ModelSpec) -> Iterator[Problem]:
+    nodes, classes = spec.nodes, set(class_names(spec))
+    for group, members in (("arrivals", spec.arrivals), ("users", spec.users)):
+        for cls, c in members.items():
+            for target in c.to:
+                if target not in nodes:
+                    yield Problem(f"{group}.{cls}.to", _missing(target, nodes))
+    for name, node in nodes.items():
+        if isinstance(node, ForkNode):
+            yield from _fork_references(name, node, spec)
+            continue
+        for target in node.next:
+            if target not in nodes:
+                yield Problem(f"nodes.{name}.next", _missing(target, nodes))
+        for cls, route in node.class_next.items():
+            if cls not in classes:
+                yield Problem(f"nodes.{name}.class_next.{cls}", _missing_class(cls, classes))
+            for target in route:
+                if target not in nodes:
+                    yield Problem(f"nodes.{name}.class_next.{cls}", _missing(target, nodes))
+        for cls in getattr(node, "class_service", {}):
+            if cls not in classes:
+                yield Problem(f"nodes.{name}.class_service.{cls}", _missing_class(cls, classes))
+
+
+def _fork_references(name: str, node: ForkNode, spec: ModelSpec) -> Iterator[Problem]:
+    join = spec.nodes.get(node.join)
+    if join is None:
+        yield Problem(f"nodes.{name}.join", _missing(node.join, spec.nodes))
+    elif not isinstance(join, JoinNode):
+        yield Problem(f"nodes.{name}.join", f"must name a node of kind join, {node.join!r} is "
+                                            f"a {join.kind}")
+    for i, branch in enumerate(node.branches or []):
+        if branch not in spec.nodes:
+            yield Problem(f"nodes.{name}.branches.{i}", _missing(branch, spec.nodes))
+    for cls in node.class_task_service:
+        if cls not in class_names(spec):
+            yield Problem(f"nodes.{name}.class_task_service.{cls}",
+                          _missing_class(cls, set(class_names(spec))))
+
+
+def _missing(target: str, nodes) -> str:
+    return f"no node named {target!r}; nodes are {', '.join(nodes)}"
+
+
+def _missing_class(cls: str, classes) -> str:
+    return f"no class named {cls!r}; classes are {', '.join(sorted(classes)) or 'none'}"
+
+
+def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
+    for name, node in spec.nodes.items():
+        path = f"nodes.{name}"
+        if isinstance(node, QueueFields):
+            if node.capacity is not None and node.servers is not None and node.capacity < node.servers:
+                yield Problem(f"{path}.capacity", f"must be at least servers ({node.servers}), "
+                                                  f"got {node.capacity}")
+            if node.capacity is not None and node.servers is None:
+                yield Problem(f"{path}.capacity", "an infinite-server queue never holds jobs "
+                                                  "waiting; remove capacity or set servers")
+            if (node.discipline == "mlfq") != (node.mlfq is not None):
+                yield Problem(f"{path}.mlfq", "discipline mlfq needs an mlfq block and an mlfq "
+                                              "block needs discipline: mlfq")
+        if isinstance(node, ShardsNode) and node.weights is not None:
+            yield from _weights(f"{path}.weights", node.weights, node.shards, "shards")
+        if isinstance(node, BrokerNode) and node.partition_weights is not None:
+            yield from _weights(f"{path}.partition_weights", node.partition_weights,
+                                node.partitions, "partitions")
+        if node.kind == "batcher" and node.interval is None and node.batch_size is None:
+            yield Problem(f"{path}.interval", "a batcher needs an interval, a batch_size or both")
+        if isinstance(node, ForkNode):
+            yield from _fork_fields(path, node)
+
+
+def _weights(path: str, weights: list[float], n: int, what: str) -> Iterator[Problem]:
+    if len(weights) != n:
+        yield Problem(path, f"must have one weight per {what[:-1]} ({n}), got {len(weights)}")
+    elif sum(weights) <= 0:
+        yield Problem(path, "must contain a positive weight")
+
+
+def _fork_fields(path: str, node: ForkNode) -> Iterator[Problem]:
+    if (node.branches is None) == (node.tasks is None):
+        yield Problem(path, "a fork needs either branches (one task per branch) or tasks "
+                            "(with task_service, run on slots)")
+    if node.branches is not None:
+        if len(node.branches) < 1:
+            yield Problem(f"{path}.branches", "must list at least one branch")
+        for key in ("task_service", "slots"):
+            if getattr(node, key) is not None:
+                yield Problem(f"{path}.{key}", "only for a fork with tasks; branches do their "
+                                               "own work")
+    if node.tasks is not None and node.task_service is None:
+        yield Problem(f"{path}.task_service", "is required for a fork with tasks")
+
+
+def _expanded_names(spec: ModelSpec) -> Iterator[Problem]:
+    for name, node in spec.nodes.items():
+        count = getattr(node, "shards", None) or getattr(node, "consumers", None)
+        for i in range(count or 0):
+            if f"{name}-{i}" in spec.nodes:
+                yield Problem(f"nodes.{name}-{i}", f"clashes with member {i} of {node.kind} "
+                                                   f"{name!r}; rename one of them")
+
+
+def _forks(spec: ModelSpec) -> Iterator[Problem]:
+    joins = {}
+    for name, node in spec.nodes.items():
+        if isinstance(node, ForkNode):
+            if node.join in joins:
+                yield Problem(f"nodes.{name}.join", f"{node.join!r} already joins fork "
+                                                    f"{joins[node.join]!r}; give each fork its own join")
+            joins[node.join] = name
+    for name, node in spec.nodes.items():
+        if isinstance(node, JoinNode) and name not in joins:
+            yield Problem(f"nodes.{name}", "a join needs a fork whose 'join' names it")
+    for name, node in spec.nodes.items():
+        if isinstance(node, ForkNode) and node.branches:
+            for cls in class_names(spec):
+                yield from _branch_paths(spec, name, node, cls)
+
+
+def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Iterator[Problem]:
+    """Every task of a branch must reach the join: no exit, no way around it."""
+    seen, stack = set(), list(node.branches)
+    while stack:
+        current = stack.pop()
+        if current in seen or current == node.join:
+            continue
+        seen.add(current)
+        if current == fork:
+            yield Problem(f"nodes.{fork}.branches", "a branch leads back to its own fork "
+                                                    "before the join")
+            return
+        route = next_of(spec, current, cls)
+        if isinstance(spec.nodes[current], ForkNode):
+            route = {spec.nodes[current].join: 1.0}
+        if sum(route.values()) < 1 - 1e-9:
+            yield Problem(f"nodes.{current}.next", f"tasks of fork {fork!r} (class {cls!r}) can "
+                                                   f"leave the system here before join "
+                                                   f"{node.join!r}: probabilities must sum to 1")
+            return
+        stack.extend(route)
+
+
+def _routing(spec: ModelSpec) -> Iterator[Problem]:
+    reached: set[str] = set()
+    for cls, entry in [(c, a.to) for c, a in spec.arrivals.items()] + \
+                      [(c, u.to) for c, u in spec.users.items()]:
+        graph = _class_graph(spec, cls)
+        starts = [n for n, p in entry.items() if p > 0]
+        if sum(entry.values()) < 1 - 1e-9:
+            group = "arrivals" if cls in spec.arrivals else "users"
+            yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
+                                               f"{sum(entry.values()):g}; they must sum to 1")
+        mine = set(starts).union(*(nx.descendants(graph, s) for s in starts)) - {"<exit>"}
+        reached |= mine
+        can_leave = nx.ancestors(graph, "<exit>") if "<exit>" in graph else set()
+        for node in sorted(mine - can_leave, key=list(spec.nodes).index):
+            what = "never leave the system" if cls in spec.arrivals else \
+                "never finish and return to think"
+            yield Problem(f"nodes.{node}.next", f"jobs of class {cls!r} that reach {node!r} can "
+                                                f"{what}: every route from it loops back; give "
+                                                f"some route an exit (probabilities summing "
+                                                f"below 1)")
+    for node in spec.nodes:
+        if node not in reached:
+            yield Problem(f"nodes.{node}", "no job can reach this component: no class arrives "
+                                           "here and no route leads here")
+
+
+def _class_graph(spec: ModelSpec, cls: str) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for name, node in spec.nodes.items():
+        graph.add_node(name)
+        if isinstance(node, ForkNode):
+            for target in node.branches or []:
+                graph.add_edge(name, target)
+            graph.add_edge(name, node.join)
+            continue
+        route = next_of(spec, name, cls)
+        for target, p in route.items():
+            if p > 0:
+                graph.add_edge(name, target)
+        if sum(route.values()) < 1 - 1e-9:
+            graph.add_edge(name, "<exit>")
+    return graph

@@ -1,0 +1,280 @@
+"""The solver's view of a model: stations, job classes and per-class routing matrices.
+
+Friendly component kinds are expanded here, in one place: ``shards`` and ``broker``
+become one station per shard or consumer (``db-0``, ``db-1``, …) behind a
+:class:`Router`; every other node is one station. Solvers and the simulator see only
+this form; ``Station.component`` keeps the model's name for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from ..distributions import Deterministic, Distribution, parse
+from .check import next_of
+from .spec import (
+    MLFQ,
+    BatcherNode,
+    BrokerNode,
+    DelayNode,
+    Failures,
+    ForkNode,
+    JoinNode,
+    ModelSpec,
+    ShardsNode,
+)
+
+StationKind = Literal["queue", "delay", "batcher", "fork", "join"]
+
+
+@dataclass(frozen=True)
+class JobClass:
+    """A class of jobs: open (``rate``, ``interarrival``) or closed (``population``,
+    ``think``)."""
+
+    name: str
+    kind: Literal["open", "closed"]
+    rate: float = 0.0
+    interarrival: Distribution | None = None
+    population: int = 0
+    think: Distribution | None = None
+    priority: int = 0
+
+    @property
+    def interarrival_scv(self) -> float:
+        return 1.0 if self.interarrival is None else self.interarrival.scv
+
+
+@dataclass(frozen=True)
+class Batch:
+    interval: float | None
+    size: int | None
+    fixed: Distribution
+    per_item: Distribution
+
+
+@dataclass(frozen=True)
+class Station:
+    """One service station. ``servers`` is None for infinite servers."""
+
+    name: str
+    component: str
+    kind: StationKind
+    service: dict[str, Distribution] = field(default_factory=dict)
+    servers: int | None = 1
+    discipline: str = "fcfs"
+    capacity: int | None = None
+    mlfq: MLFQ | None = None
+    failures: Failures | None = None
+    on_full: str = "reject"
+    batch: Batch | None = None
+    tasks: int = 1
+    join: str | None = None
+    branches: tuple[str, ...] = ()
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Router:
+    """A component expanded to several member stations and how it picks one.
+
+    ``weights`` is each member's share of the traffic (for a broker, the sum of its
+    partitions' shares); ``owner[p]`` is the consumer that owns partition ``p``.
+    """
+
+    component: str
+    policy: str
+    members: tuple[str, ...]
+    weights: tuple[float, ...]
+    partition_weights: tuple[float, ...] = ()
+    owner: tuple[int, ...] = ()
+    rebalance: float | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """Stations, classes, entry vectors and routing matrices (one per class)."""
+
+    name: str
+    time_unit: str
+    stations: tuple[Station, ...]
+    classes: tuple[JobClass, ...]
+    entry: dict[str, np.ndarray]
+    routing: dict[str, np.ndarray]
+    routers: dict[str, Router]
+    slo: tuple[str, ...] = ()
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {s.name: i for i, s in enumerate(self.stations)}
+
+    def station(self, name: str) -> Station:
+        return self.stations[self.index[name]]
+
+    def job_class(self, name: str) -> JobClass:
+        return next(c for c in self.classes if c.name == name)
+
+    @property
+    def open_classes(self) -> tuple[JobClass, ...]:
+        return tuple(c for c in self.classes if c.kind == "open")
+
+    @property
+    def closed_classes(self) -> tuple[JobClass, ...]:
+        return tuple(c for c in self.classes if c.kind == "closed")
+
+    def components(self) -> dict[str, list[str]]:
+        """Components that stand for several stations (shards, consumers): their members."""
+        groups: dict[str, list[str]] = {}
+        for s in self.stations:
+            groups.setdefault(s.component, []).append(s.name)
+        return {k: v for k, v in groups.items() if v != [k]}
+
+    def join_tasks(self) -> np.ndarray:
+        """Tasks that arrive at each station per job it releases (k at a join, else 1)."""
+        k = np.ones(len(self.stations))
+        for s in self.stations:
+            if s.kind == "fork":
+                k[self.index[s.join]] = len(s.branches) if s.branches else 1
+        return k
+
+    def visits(self, cls: str) -> np.ndarray:
+        """Mean visits to each station per job of class ``cls`` (traffic equations).
+
+        A fork sends one task into each branch, so stations inside a branch count each
+        job's task; the join releases one job per k tasks.
+        """
+        return _visits(self.entry[cls], self.routing[cls], self.join_tasks())
+
+
+def _visits(entry: np.ndarray, routing: np.ndarray, join_tasks: np.ndarray) -> np.ndarray:
+    effective = routing / join_tasks[np.newaxis, :]
+    n = len(entry)
+    return np.linalg.solve(np.eye(n) - effective.T, entry)
+
+
+def build_network(spec: ModelSpec) -> Network:
+    """Expand a checked model spec into its :class:`Network`."""
+    classes = tuple(_classes(spec))
+    names = [c.name for c in classes]
+    stations, routers = _stations(spec, names)
+    index = {s.name: i for i, s in enumerate(stations)}
+    members = {s.component: [] for s in stations}
+    for s in stations:
+        members[s.component].append(index[s.name])
+    shares = {comp: np.asarray(routers[comp].weights) / sum(routers[comp].weights)
+              if comp in routers else np.ones(1) for comp in members}
+
+    def spread(route: dict[str, float], row: np.ndarray, scale: float = 1.0) -> None:
+        for target, p in route.items():
+            row[members[target]] += p * scale * shares[target]
+
+    n = len(stations)
+    entry, routing = {}, {}
+    for c in classes:
+        source = spec.arrivals.get(c.name) or spec.users.get(c.name)
+        entry[c.name] = np.zeros(n)
+        spread(source.to, entry[c.name])
+        matrix = np.zeros((n, n))
+        for s in stations:
+            node = spec.nodes[s.component]
+            row = matrix[index[s.name]]
+            if isinstance(node, ForkNode):
+                if node.branches:
+                    for branch in node.branches:
+                        spread({branch: 1.0}, row)
+                else:
+                    spread({node.join: 1.0}, row)
+            else:
+                spread(next_of(spec, s.component, c.name), row)
+        routing[c.name] = matrix
+    slo = spec.slo if isinstance(spec.slo, list) else ([spec.slo] if spec.slo else [])
+    return Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
+                   routers, tuple(slo))
+
+
+def _classes(spec: ModelSpec):
+    for name, a in spec.arrivals.items():
+        shape = None
+        if a.interarrival is not None:
+            shape = parse(a.interarrival, mean=1.0 / a.rate)
+        yield JobClass(name, "open", rate=a.rate, interarrival=shape, priority=a.priority)
+    for name, u in spec.users.items():
+        think = u.think_time if u.think_time is not None else Deterministic(0.0)
+        yield JobClass(name, "closed", population=u.population, think=think,
+                       priority=u.priority)
+
+
+def _per_class(default: Distribution | None, overrides: dict, classes: list[str]) -> dict:
+    if default is None:
+        return {}
+    return {c: overrides.get(c, default) for c in classes}
+
+
+def _stations(spec: ModelSpec, classes: list[str]):
+    stations, routers = [], {}
+    for name, node in spec.nodes.items():
+        if isinstance(node, ShardsNode):
+            members = tuple(f"{name}-{i}" for i in range(node.shards))
+            weights = tuple(node.weights or [1.0] * node.shards)
+            routers[name] = Router(name, node.routing, members, weights,
+                                   rebalance=node.rebalance)
+            for m in members:
+                stations.append(_queue_station(m, name, node, classes))
+        elif isinstance(node, BrokerNode):
+            routers[name] = _broker_router(name, node)
+            for m in routers[name].members:
+                stations.append(Station(m, name, "queue", _per_class(
+                    node.service, node.class_service, classes), 1, "fcfs", node.capacity,
+                    failures=node.failures, label=node.label))
+        elif isinstance(node, DelayNode):
+            stations.append(Station(name, name, "delay", _per_class(
+                node.service, node.class_service, classes), None, "fcfs", label=node.label))
+        elif isinstance(node, BatcherNode):
+            zero = Deterministic(0.0)
+            batch = Batch(node.interval, node.batch_size, node.fixed or zero,
+                          node.per_item or zero)
+            stations.append(Station(name, name, "batcher", {}, node.servers, "fcfs",
+                                    batch=batch, label=node.label))
+        elif isinstance(node, ForkNode):
+            service = _per_class(node.task_service, node.class_task_service, classes)
+            stations.append(Station(
+                name, name, "fork", service, node.slots if node.tasks else None, "fcfs",
+                tasks=node.tasks or len(node.branches), join=node.join,
+                branches=tuple(node.branches or ()), label=node.label))
+        elif isinstance(node, JoinNode):
+            stations.append(Station(name, name, "join", {}, None, "fcfs", label=node.label))
+        else:
+            stations.append(_queue_station(name, name, node, classes))
+    return stations, routers
+
+
+def _queue_station(name: str, component: str, node, classes: list[str]) -> Station:
+    kind = "delay" if node.servers is None else "queue"
+    return Station(name, component, kind, _per_class(node.service, node.class_service, classes),
+                   node.servers, node.discipline, node.capacity, node.mlfq, node.failures,
+                   node.on_full, label=node.label)
+
+
+def _broker_router(name: str, node: BrokerNode) -> Router:
+    p, g = node.partitions, node.consumers
+    if node.assignment == "range":
+        # Kafka's RangeAssignor: the first p % g consumers get one extra partition.
+        base, extra = divmod(p, g)
+        owner = []
+        for consumer in range(g):
+            owner += [consumer] * (base + (1 if consumer < extra else 0))
+    else:
+        owner = [i % g for i in range(p)]
+    pw = tuple(node.partition_weights or [1.0] * p)
+    weights = [0.0] * g
+    for partition, consumer in enumerate(owner):
+        weights[consumer] += pw[partition]
+    members = tuple(f"{name}-{i}" for i in range(g))
+    return Router(name, "partition", members, tuple(weights), pw, tuple(owner))
+
+
+__all__ = ["Network", "Station", "JobClass", "Router", "Batch", "build_network"]

@@ -1,0 +1,167 @@
+"""Reading model files: safe YAML, schema validation, every problem with its field path."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..distributions import FieldError
+from ..errors import ModelError, Problem
+from ..units import TIME_UNITS
+from .spec import NODE_KINDS, ModelSpec
+
+
+def read_yaml(text: str, source: str = "<text>") -> Any:
+    """Parse YAML text with the safe loader; a syntax error becomes a :class:`ModelError`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ModelError([Problem("", f"{source}: not valid YAML{where}: {problem}")]) from None
+
+
+def read_file(path: str | Path) -> Any:
+    """Read and parse a model file; an unreadable file becomes a :class:`ModelError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ModelError([Problem("", f"cannot read {path}: {reason}")]) from None
+    return read_yaml(text, str(path))
+
+
+def validate_spec(data: Any, base_dir: Path | None = None) -> ModelSpec:
+    """Validate a model document against the format; raise :class:`ModelError` listing
+    every problem."""
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ModelError([Problem("", f"a model must be a mapping with 'nodes', got {kind}")])
+    time_unit = data.get("time_unit", "s")
+    if time_unit not in TIME_UNITS:
+        time_unit = "s"  # reported by the schema; keep parsing the rest
+    context = {"time_unit": time_unit, "base_dir": base_dir}
+    try:
+        return ModelSpec.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ModelError(_problems(exc, data)) from None
+
+
+def _problems(exc: ValidationError, data: dict) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = _strip_tags(list(error["loc"]), data)
+        path, message = _describe(error, loc, data)
+        problems.append(Problem(path, message))
+    return _dedupe(problems)
+
+
+def _strip_tags(loc: list, data: dict) -> list:
+    """Drop the discriminator tag pydantic puts after a node name (nodes.app.queue.x)."""
+    if len(loc) >= 3 and loc[0] == "nodes" and loc[2] in NODE_KINDS:
+        node = (data.get("nodes") or {}).get(loc[1])
+        if isinstance(node, dict) and node.get("kind") == loc[2]:
+            return loc[:2] + loc[3:]
+    return loc
+
+
+def _dotted(loc: list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _lookup(data: Any, loc: list) -> Any:
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _describe(error: dict, loc: list, data: dict) -> tuple[str, str]:
+    kind, given = error["type"], error.get("input")
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, FieldError) and cause.field:
+        return _dotted(loc + cause.field.split(".")), cause.message
+    if kind in ("value_error", "assertion_error"):
+        return _dotted(loc), str(cause) if cause is not None else error["msg"]
+    if kind == "missing":
+        return _dotted(loc), "is required"
+    if kind == "extra_forbidden":
+        return _dotted(loc), _unknown_key(loc, data)
+    if kind == "union_tag_invalid":
+        return _dotted(loc + ["kind"]), f"must be one of {', '.join(NODE_KINDS)}, got {ctx.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        if not isinstance(given, dict):
+            return _dotted(loc), f"must be a mapping with a kind, got {given!r}"
+        return _dotted(loc + ["kind"]), f"is required: one of {', '.join(NODE_KINDS)}"
+    if kind == "literal_error":
+        return _dotted(loc), f"must be one of {ctx.get('expected')}, got {given!r}"
+    if kind == "string_pattern_mismatch":
+        return _dotted(loc[:-1]), (
+            f"name {given!r} must start with a letter or _ and contain only "
+            "letters, digits, _ and - (no dots)")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
+              "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return _dotted(loc), f"must be {op} {bound}, got {given!r}"
+    expected = {"dict_type": "a mapping", "list_type": "a list", "string_type": "a string",
+                "int_type": "an integer", "int_parsing": "an integer",
+                "int_from_float": "a whole number", "float_type": "a number",
+                "float_parsing": "a number", "bool_type": "true or false",
+                "model_type": "a mapping", "model_attributes_type": "a mapping"}.get(kind)
+    if expected:
+        return _dotted(loc), f"must be {expected}, got {given!r}"
+    return _dotted(loc), f"{error['msg']}, got {given!r}"
+
+
+def _unknown_key(loc: list, data: dict) -> str:
+    allowed = _allowed_keys(loc[:-1], data)
+    hint = ""
+    if allowed:
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
+    return f"unknown key{hint}"
+
+
+def _allowed_keys(parent: list, data: dict) -> list[str]:
+    from . import spec
+
+    if not parent:
+        return list(spec.ModelSpec.model_fields)
+    if parent[0] == "nodes" and len(parent) == 2:
+        node = _lookup(data, parent)
+        cls = {
+            "queue": spec.QueueNode, "delay": spec.DelayNode, "shards": spec.ShardsNode,
+            "broker": spec.BrokerNode, "batcher": spec.BatcherNode, "fork": spec.ForkNode,
+            "join": spec.JoinNode,
+        }.get(node.get("kind") if isinstance(node, dict) else None)
+        return list(cls.model_fields) if cls else []
+    if parent[0] == "arrivals" and len(parent) == 2:
+        return list(spec.OpenClass.model_fields)
+    if parent[0] == "users" and len(parent) == 2:
+        return list(spec.ClosedClass.model_fields)
+    if parent[-1] == "mlfq":
+        return list(spec.MLFQ.model_fields)
+    if parent[-1] == "failures":
+        return list(spec.Failures.model_fields)
+    return []
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for problem in problems:
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            out.append(problem)
+    return out

@@ -1,0 +1,353 @@
+"""The model file format: typed, strict (unknown keys rejected) pydantic models.
+
+This module is the single definition of what a model file may contain; the JSON Schema
+published for editors (``qmodel schema``) is generated from it. Times and rates accept
+units (``20ms``, ``200/s``); bare numbers are in the file's ``time_unit``. Parsed values
+are in seconds. The format is documented in ``docs/model-format.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+)
+
+from .. import distributions
+from ..units import TIME_UNITS, parse_duration, parse_rate
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+def _ctx(info: ValidationInfo) -> tuple[str, Path | None]:
+    context = info.context or {}
+    return context.get("time_unit", "s"), context.get("base_dir")
+
+
+def _distribution(value: Any, info: ValidationInfo) -> distributions.Distribution:
+    if isinstance(value, distributions.Distribution):
+        return value
+    time_unit, base_dir = _ctx(info)
+    return distributions.parse(value, time_unit, base_dir)
+
+
+def _interarrival_shape(value: Any, info: ValidationInfo) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
+            f"got {value!r}")
+    distributions.parse(value, mean=1.0)  # checks the shape; the mean comes from the rate
+    return value
+
+
+def _duration(value: Any, info: ValidationInfo) -> float:
+    seconds = parse_duration(value, _ctx(info)[0])
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return seconds
+
+
+def _nonnegative_duration(value: Any, info: ValidationInfo) -> float:
+    seconds = parse_duration(value, _ctx(info)[0])
+    if seconds < 0:
+        raise ValueError(f"must be a non-negative duration, got {value!r}")
+    return seconds
+
+
+def _rate(value: Any, info: ValidationInfo) -> float:
+    per_second = parse_rate(value, _ctx(info)[0])
+    if per_second <= 0:
+        raise ValueError(f"must be a positive rate such as 200/s, got {value!r}")
+    return per_second
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _servers(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().lower() in ("inf", "infinite", "infinity"):
+        return None
+    if isinstance(value, float) and value == float("inf"):
+        return None
+    if isinstance(value, str):
+        raise ValueError(f"must be a positive integer or 'inf', got {value!r}")
+    return _positive_int(value)
+
+
+def _next(value: Any) -> dict[str, float]:
+    if isinstance(value, str):
+        return {value: 1.0}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        raise ValueError("a list sends each job to one place only: give probabilities, "
+                         f"e.g. {{{', '.join(f'{v}: 0.5' for v in value[:2])}}}, got {value!r}")
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a node name or a mapping of node to probability, got {value!r}")
+    out = {}
+    for target, p in value.items():
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"{target}: probability must be a number in [0, 1], got {p!r}")
+        out[str(target)] = float(p)
+    total = sum(out.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"probabilities sum to {total:g}, more than 1")
+    return out
+
+
+def _schema(schema: dict) -> WithJsonSchema:
+    return WithJsonSchema(schema)
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(ns|us|ms|s|sec|min|h|d)?\s*$"},
+    ],
+    "description": "A duration: 20ms, 1.5s, 2min, or a number in the model's time_unit.",
+}
+_RATE_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(/\s*(ns|us|ms|s|sec|min|h|d)|rps|qps|tps)?\s*$"},
+    ],
+    "description": "A rate: 200/s, 12/min, or a number per time_unit.",
+}
+_DIST_SCHEMA = {
+    "anyOf": [
+        _DURATION_SCHEMA,
+        {
+            "type": "object",
+            "description": "A distribution: {dist: NAME, ...parameters} or {mean, cv}.",
+            "properties": {
+                "dist": {"enum": list(distributions.DIST_NAMES)},
+                "mean": _DURATION_SCHEMA,
+                "cv": {"type": "number", "minimum": 0},
+                "rate": _RATE_SCHEMA,
+                "value": _DURATION_SCHEMA,
+                "k": {"type": "integer", "minimum": 1},
+                "probs": {"type": "array", "items": {"type": "number"}},
+                "means": {"type": "array", "items": _DURATION_SCHEMA},
+                "low": _DURATION_SCHEMA,
+                "high": _DURATION_SCHEMA,
+                "alpha": {"type": "number", "exclusiveMinimum": 1},
+                "scale": _DURATION_SCHEMA,
+                "samples": {"type": "array", "items": _DURATION_SCHEMA},
+                "file": {"type": "string"},
+                "column": {"type": ["string", "integer"]},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+_NEXT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": NAME_PATTERN},
+        {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+    ],
+    "description": "Next hop: a node name, or node -> probability (the rest leaves).",
+}
+
+Dist = Annotated[Any, BeforeValidator(_distribution), _schema(_DIST_SCHEMA)]
+Duration = Annotated[float, BeforeValidator(_duration), _schema(_DURATION_SCHEMA)]
+NonNegDuration = Annotated[float, BeforeValidator(_nonnegative_duration), _schema(_DURATION_SCHEMA)]
+Rate = Annotated[float, BeforeValidator(_rate), _schema(_RATE_SCHEMA)]
+PositiveInt = Annotated[int, BeforeValidator(_positive_int),
+                        _schema({"type": "integer", "minimum": 1})]
+Servers = Annotated[int | None, BeforeValidator(_servers),
+                    _schema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "inf"}]})]
+Next = Annotated[dict[str, float], BeforeValidator(_next), _schema(_NEXT_SCHEMA)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Weights = list[Annotated[float, Field(ge=0)]]
+Discipline = Literal["fcfs", "ps", "lcfs-pr", "priority", "priority-preemptive", "mlfq"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MLFQ(Strict):
+    """Multi-level feedback queue: round robin with a quantum in the upper levels, FCFS in
+    the last; a job that uses up its level's allotment moves down; every ``boost`` all
+    jobs go back to the top level."""
+
+    levels: PositiveInt = 3
+    quantum: Duration | list[Duration] = Field(
+        description="Time slice per level (one value for all, or one per upper level).")
+    allotment: Duration | list[Duration] | None = Field(
+        default=None, description="CPU time a job may use in a level before demotion "
+                                  "(default: one quantum).")
+    boost: Duration | None = Field(default=None, description="Priority boost period.")
+
+
+class Failures(Strict):
+    """Failure and recovery of a component (simulation only): at given times and/or
+    randomly (``mttf``/``mttr``). ``policy`` says what happens to the work in it."""
+
+    mttf: Duration | None = None
+    mttr: Duration | None = None
+    at: list[NonNegDuration] = Field(default_factory=list, description="Failure times.")
+    duration: Duration | None = Field(
+        default=None, description="Down time of each failure listed in `at`.")
+    policy: Literal["lost", "retry", "migrate"] = "retry"
+
+
+class NodeBase(Strict):
+    label: str | None = Field(default=None, description="Display name.")
+    next: Next = Field(default_factory=dict)
+    class_next: dict[str, Next] = Field(
+        default_factory=dict, description="Per-class routing that replaces `next`.")
+
+
+class ServiceFields(NodeBase):
+    service: Dist
+    class_service: dict[str, Dist] = Field(
+        default_factory=dict, description="Per-class service times that replace `service`.")
+
+
+class QueueFields(ServiceFields):
+    servers: Servers = 1
+    discipline: Discipline = "fcfs"
+    capacity: PositiveInt | None = Field(
+        default=None, description="Max jobs in the component (queue + service); "
+                                  "arrivals beyond it are lost.")
+    mlfq: MLFQ | None = None
+    failures: Failures | None = None
+    on_full: Literal["reject", "block"] = Field(
+        default="reject", description="Reference system: reject (HTTP 429) or block when full.")
+
+
+class QueueNode(QueueFields):
+    """A service station with ``servers`` servers (``inf`` for infinite)."""
+
+    kind: Literal["queue"]
+
+
+class DelayNode(ServiceFields):
+    """An infinite-server station: think time, network hop, fixed latency."""
+
+    kind: Literal["delay"]
+
+
+class ShardsNode(QueueFields):
+    """``shards`` identical queues behind a router; expands to nodes NAME-0 .. NAME-(n-1)."""
+
+    kind: Literal["shards"]
+    shards: PositiveInt
+    routing: Literal["hash", "round_robin", "random", "jsq"] = "hash"
+    weights: Weights | None = Field(
+        default=None, description="Share of traffic per shard (key skew); default uniform.")
+    rebalance: Duration | None = Field(
+        default=None, description="Simulation: every this long, move waiting jobs from the "
+                                  "longest to the shortest shard (push migration).")
+
+
+class BrokerNode(ServiceFields):
+    """A topic with ``partitions`` partitions consumed by a group of ``consumers``;
+    each partition belongs to one consumer. Expands to consumers NAME-0 .. NAME-(g-1)."""
+
+    kind: Literal["broker"]
+    partitions: PositiveInt
+    consumers: PositiveInt
+    assignment: Literal["range", "round_robin"] = "range"
+    partition_weights: Weights | None = Field(
+        default=None, description="Share of messages per partition (key skew).")
+    capacity: PositiveInt | None = None
+    failures: Failures | None = None
+
+
+class BatcherNode(NodeBase):
+    """Micro-batches: collects items for ``interval`` and/or up to ``batch_size``, then
+    processes the batch in ``fixed`` + ``per_item`` × size."""
+
+    kind: Literal["batcher"]
+    interval: Duration | None = None
+    batch_size: PositiveInt | None = None
+    fixed: Dist | None = Field(default=None, description="Per-batch overhead.")
+    per_item: Dist | None = Field(default=None, description="Per-item processing time.")
+    servers: PositiveInt = Field(default=1, description="Batches processed concurrently.")
+
+
+class ForkNode(Strict):
+    """A job splits into tasks — one per branch, or ``tasks`` tasks over ``slots`` slots in
+    waves — and continues from ``join`` when all are done."""
+
+    kind: Literal["fork"]
+    label: str | None = None
+    join: str
+    branches: list[str] | None = None
+    tasks: PositiveInt | None = None
+    slots: Servers = None
+    task_service: Dist | None = None
+    class_task_service: dict[str, Dist] = Field(default_factory=dict)
+
+
+class JoinNode(NodeBase):
+    """Waits for all tasks of a job from its fork, then sends the job on."""
+
+    kind: Literal["join"]
+
+
+Node = Annotated[
+    QueueNode | DelayNode | ShardsNode | BrokerNode | BatcherNode | ForkNode | JoinNode,
+    Field(discriminator="kind"),
+]
+NODE_KINDS = ("queue", "delay", "shards", "broker", "batcher", "fork", "join")
+
+
+class OpenClass(Strict):
+    """Jobs arriving from outside at ``rate`` (Poisson unless ``interarrival`` says)."""
+
+    to: Next
+    rate: Rate
+    interarrival: Annotated[dict | None, BeforeValidator(
+        lambda v, info: None if v is None else _interarrival_shape(v, info))] = Field(
+        default=None, description="Shape of the inter-arrival distribution, e.g. "
+                                  "{dist: erlang, k: 2} or {cv: 2}; its mean is 1/rate.")
+    priority: int = Field(default=0, description="0 is served first.")
+
+
+class ClosedClass(Strict):
+    """``population`` users who think for ``think_time`` and then send a job."""
+
+    to: Next
+    population: PositiveInt
+    think_time: Dist | None = None
+    priority: int = 0
+
+
+class ModelSpec(Strict):
+    """A qmodel model file."""
+
+    name: str = "model"
+    description: str = ""
+    time_unit: Literal[tuple(u for u in TIME_UNITS if u not in ("µs", "sec"))] = "s"
+    nodes: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Node]
+    arrivals: dict[Annotated[str, Field(pattern=NAME_PATTERN)], OpenClass] = Field(
+        default_factory=dict)
+    users: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ClosedClass] = Field(
+        default_factory=dict)
+    slo: str | list[str] | None = Field(
+        default=None, description='Service level objectives, e.g. "p95 < 200ms".')
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the model format (for editors)."""
+    schema = ModelSpec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "qmodel model file"
+    return schema

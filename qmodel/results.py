@@ -1,0 +1,305 @@
+"""Results of solving or simulating a model: flat, labelled, exportable.
+
+Every number is an :class:`Estimate`: a float that also says how it was obtained
+(``method``: ``exact``, ``approximation(NAME)``, ``simulation``) and, for simulation, its
+95% confidence interval. A metric that cannot be given (an unstable component, a feature
+that needs simulation) is ``None``, never a made-up number. Times are in seconds;
+``time_unit`` is only for display.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import pandas as pd
+
+RESULT_SCHEMA = "qmodel.result/1"
+
+
+class Estimate(float):
+    """A float with ``method`` and an optional ``ci95`` = (low, high).
+
+    >>> x = Estimate(0.027, "exact")
+    >>> x * 1000, x.method, x.ci95
+    (27.0, 'exact', None)
+    """
+
+    method: str
+    ci95: tuple[float, float] | None
+
+    def __new__(cls, value: float, method: str = "exact",
+                ci95: tuple[float, float] | None = None) -> Estimate:
+        obj = super().__new__(cls, value)
+        obj.method = method
+        obj.ci95 = None if ci95 is None else (float(ci95[0]), float(ci95[1]))
+        return obj
+
+    def __reduce__(self):
+        return (Estimate, (float(self), self.method, self.ci95))
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.ci95 is None else (self.ci95[1] - self.ci95[0]) / 2
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": _finite_or_none(float(self)), "method": self.method}
+        if self.ci95 is not None:
+            out["ci95"] = [_finite_or_none(v) for v in self.ci95]
+        return out
+
+
+def _finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def estimate(value: float | None, method: str, ci95=None) -> Estimate | None:
+    """An :class:`Estimate`, or None when there is no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return Estimate(value, method, ci95)
+
+
+METRICS = (
+    "visits", "arrival_rate", "throughput", "utilization", "busy_servers", "mean_in_queue",
+    "mean_in_system", "mean_wait", "mean_response", "p_wait", "p_idle", "p_loss",
+    "p50_response", "p95_response", "p99_response",
+)
+TIME_METRICS = {"mean_wait", "mean_response", "p50_response", "p95_response", "p99_response"}
+RATE_METRICS = {"arrival_rate", "throughput"}
+
+
+@dataclass
+class NodeResult:
+    """Metrics of one station (or of a component aggregated over its members).
+
+    Times are per visit; ``visits`` is the mean number of visits per job.
+    """
+
+    name: str
+    component: str
+    kind: str
+    servers: int | None
+    method: str
+    stable: bool = True
+    note: str = ""
+    visits: Estimate | None = None
+    arrival_rate: Estimate | None = None
+    throughput: Estimate | None = None
+    utilization: Estimate | None = None
+    busy_servers: Estimate | None = None
+    mean_in_queue: Estimate | None = None
+    mean_in_system: Estimate | None = None
+    mean_wait: Estimate | None = None
+    mean_response: Estimate | None = None
+    p_wait: Estimate | None = None
+    p_idle: Estimate | None = None
+    p_loss: Estimate | None = None
+    p50_response: Estimate | None = None
+    p95_response: Estimate | None = None
+    p99_response: Estimate | None = None
+    offered_load: float | None = None
+    quantile: Callable[[float], float] | None = field(default=None, repr=False)
+
+    def percentile(self, p: float) -> Estimate | None:
+        """Response-time quantile ``p`` (0..1) of one visit, when the method gives one."""
+        if self.quantile is None:
+            return None
+        value = self.quantile(p)
+        return value if isinstance(value, Estimate) else estimate(value, self.method)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "component": self.component, "kind": self.kind,
+            "servers": self.servers, "method": self.method, "stable": self.stable,
+        }
+        if self.note:
+            out["note"] = self.note
+        if self.offered_load is not None:
+            out["offered_load"] = _finite_or_none(self.offered_load)
+        for key in METRICS:
+            value = getattr(self, key)
+            out[key] = None if value is None else value.to_json()
+        return out
+
+
+@dataclass
+class SystemResult:
+    """End-to-end metrics over all classes (response times per job, all visits)."""
+
+    method: str
+    stable: bool = True
+    throughput: Estimate | None = None
+    mean_response_time: Estimate | None = None
+    p50_response_time: Estimate | None = None
+    p95_response_time: Estimate | None = None
+    p99_response_time: Estimate | None = None
+    mean_jobs: Estimate | None = None
+    loss_probability: Estimate | None = None
+    bottleneck: str | None = None
+    saturation_rate: float | None = None
+    max_throughput: float | None = None
+    quantile: Callable[[float], float] | None = field(default=None, repr=False)
+
+    def percentile(self, p: float) -> Estimate | None:
+        """End-to-end response-time quantile ``p`` (0..1)."""
+        if self.quantile is None:
+            return None
+        value = self.quantile(p)
+        return value if isinstance(value, Estimate) else estimate(value, self.method)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method, "stable": self.stable,
+                               "bottleneck": self.bottleneck,
+                               "saturation_rate": _maybe(self.saturation_rate),
+                               "max_throughput": _maybe(self.max_throughput)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Estimate) or (value is None and f.name in SYSTEM_METRICS):
+                out[f.name] = None if value is None else value.to_json()
+        return out
+
+
+SYSTEM_METRICS = ("throughput", "mean_response_time", "p50_response_time", "p95_response_time",
+                  "p99_response_time", "mean_jobs", "loss_probability")
+
+
+def _maybe(v: float | None) -> float | None:
+    return None if v is None else _finite_or_none(float(v))
+
+
+@dataclass
+class ClassResult:
+    """End-to-end metrics of one job class."""
+
+    name: str
+    kind: str
+    throughput: Estimate | None = None
+    mean_response_time: Estimate | None = None
+    p95_response_time: Estimate | None = None
+    population: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind,
+                               "population": self.population}
+        for key in ("throughput", "mean_response_time", "p95_response_time"):
+            value = getattr(self, key)
+            out[key] = None if value is None else value.to_json()
+        return out
+
+
+@dataclass
+class Instability:
+    """A saturated station: its offered load per server is at or above 1."""
+
+    station: str
+    utilization: float
+
+    def __str__(self) -> str:
+        return f"{self.station} is saturated (offered utilization {self.utilization:.4g} >= 1)"
+
+
+@dataclass
+class Result:
+    """What :func:`qmodel.solve` (and the simulator) return."""
+
+    model: str
+    method: str
+    time_unit: str
+    nodes: dict[str, NodeResult]
+    system: SystemResult
+    classes: dict[str, ClassResult] = field(default_factory=dict)
+    unstable: list[Instability] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    components: dict[str, list[str]] = field(default_factory=dict)
+    partial: bool = False
+
+    @property
+    def stable(self) -> bool:
+        return not self.unstable
+
+    def node(self, name: str) -> NodeResult:
+        """A station by name (``db-2``), or a component aggregated over its members (``db``)."""
+        if name in self.nodes:
+            return self.nodes[name]
+        if name in self.components:
+            return aggregate(name, [self.nodes[m] for m in self.components[name]])
+        known = ", ".join(list(self.nodes) + [c for c in self.components if c not in self.nodes])
+        raise KeyError(f"no node {name!r}; nodes are {known}")
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per station; times in seconds (``_s``), rates per second (``_per_s``)."""
+        rows = []
+        for node in self.nodes.values():
+            row: dict[str, Any] = {"node": node.name, "component": node.component,
+                                   "kind": node.kind, "servers": node.servers,
+                                   "method": node.method, "stable": node.stable}
+            for key in METRICS:
+                value = getattr(node, key)
+                row[column_name(key)] = None if value is None else float(value)
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("node")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document described in ``docs/results.md``."""
+        return {
+            "schema": RESULT_SCHEMA,
+            "model": self.model,
+            "method": self.method,
+            "time_unit": self.time_unit,
+            "units": {"time": "s", "rate": "1/s"},
+            "stable": self.stable,
+            "partial": self.partial,
+            "unstable": [{"node": u.station, "utilization": u.utilization} for u in self.unstable],
+            "notes": list(self.notes),
+            "system": self.system.to_json(),
+            "classes": {k: v.to_json() for k, v in self.classes.items()},
+            "nodes": {k: v.to_json() for k, v in self.nodes.items()},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def column_name(metric: str) -> str:
+    if metric in TIME_METRICS:
+        return f"{metric}_time_s" if metric == "mean_response" else f"{metric}_s"
+    if metric in RATE_METRICS:
+        return f"{metric}_per_s"
+    return metric
+
+
+def aggregate(component: str, members: list[NodeResult]) -> NodeResult:
+    """Combine member stations (shards, consumers) into one component-level view.
+
+    Rates and counts add up; times are throughput-weighted means; utilization is the
+    mean over members (the hottest member is in ``note``).
+    """
+    first = members[0]
+    method = first.method if all(m.method == first.method for m in members) else "mixed"
+    stable = all(m.stable for m in members)
+    out = NodeResult(component, component, first.kind, first.servers, method, stable)
+    hottest = max(members, key=lambda m: m.offered_load or 0.0)
+    out.note = f"{len(members)} members; hottest {hottest.name}"
+    out.offered_load = hottest.offered_load
+    if not stable:
+        return out
+    for key in ("visits", "arrival_rate", "throughput", "busy_servers", "mean_in_queue",
+                "mean_in_system"):
+        values = [getattr(m, key) for m in members]
+        if all(v is not None for v in values):
+            setattr(out, key, Estimate(sum(values), values[0].method))
+    weights = [float(m.throughput or 0.0) for m in members]
+    total = sum(weights)
+    for key in ("mean_wait", "mean_response", "p_wait", "p_loss"):
+        values = [getattr(m, key) for m in members]
+        if total > 0 and all(v is not None for v in values):
+            setattr(out, key, Estimate(sum(w * v for w, v in zip(weights, values)) / total,
+                                       values[0].method))
+    utils = [m.utilization for m in members]
+    if all(u is not None for u in utils):
+        out.utilization = Estimate(sum(utils) / len(utils), utils[0].method)
+    return out

@@ -1,0 +1,101 @@
+"""Units a person types: durations (``20ms``, ``1.5s``) and rates (``200/s``, ``12/min``).
+
+Inside qmodel every time is in seconds and every rate is per second; units exist only
+at the edges (model files, CLI flags, printed output).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+TIME_UNITS: dict[str, float] = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_DURATION = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]*)\s*$")
+_RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*([a-zµ]+)|(rps|qps|tps))\s*$")
+
+
+def _seconds_per(unit: str) -> float:
+    try:
+        return TIME_UNITS[unit]
+    except KeyError:
+        known = ", ".join(u for u in TIME_UNITS if u != "µs")
+        raise ValueError(f"unknown time unit {unit!r}; use one of {known}") from None
+
+
+def _finite(value: float, text: object) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def parse_duration(value: object, default_unit: str = "s") -> float:
+    """Return a duration in seconds from ``20ms``, ``1.5 s``, ``2min`` or a bare number.
+
+    A bare number is in ``default_unit``.
+
+    >>> parse_duration("20ms"), parse_duration("1.5s"), parse_duration(3, "ms")
+    (0.02, 1.5, 0.003)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"must be a duration such as 20ms or 1.5s, got {value!r}")
+    if isinstance(value, (int, float)):
+        return _finite(float(value), value) * _seconds_per(default_unit)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            number, unit = match.groups()
+            return _finite(float(number), value) * _seconds_per(unit or default_unit)
+    raise ValueError(f"must be a duration such as 20ms or 1.5s, got {value!r}")
+
+
+def parse_rate(value: object, default_unit: str = "s") -> float:
+    """Return a rate in events per second from ``200/s``, ``12/min``, ``50rps`` or a number.
+
+    A bare number is per ``default_unit``.
+
+    >>> parse_rate("200/s"), parse_rate("12/min"), parse_rate(0.5, "ms")
+    (200.0, 0.2, 500.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"must be a rate such as 200/s or 12/min, got {value!r}")
+    if isinstance(value, (int, float)):
+        return _finite(float(value), value) / _seconds_per(default_unit)
+    if isinstance(value, str):
+        match = _RATE.match(value)
+        if match:
+            number, unit, per_second = match.groups()
+            seconds = 1.0 if per_second else _seconds_per(unit)
+            return _finite(float(number), value) / seconds
+        if re.fullmatch(rf"\s*{_NUMBER}\s*", value):
+            return parse_rate(float(value), default_unit)
+    raise ValueError(f"must be a rate such as 200/s or 12/min, got {value!r}")
+
+
+def format_duration(seconds: float, unit: str = "ms", digits: int = 4) -> str:
+    """Format seconds in ``unit`` with ``digits`` significant digits.
+
+    >>> format_duration(0.0271, "ms")
+    '27.1ms'
+    """
+    return f"{seconds / _seconds_per(unit):.{digits}g}{unit}"
+
+
+def format_rate(per_second: float, unit: str = "s", digits: int = 4) -> str:
+    """Format a per-second rate per ``unit``.
+
+    >>> format_rate(200.0)
+    '200/s'
+    """
+    return f"{per_second * _seconds_per(unit):.{digits}g}/{unit}"
