@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -63,6 +63,17 @@ def estimate(value: float | None, method: str, ci95=None) -> Estimate | None:
     return Estimate(value, method, ci95)
 
 
+def _percentile(owner, p: float) -> Estimate | None:
+    cache = owner._percentiles
+    if p not in cache:
+        if owner.quantile is None:
+            return None
+        value = owner.quantile(p)
+        cache[p] = value if value is None or isinstance(value, Estimate) else \
+            estimate(value, owner.method)
+    return cache[p]
+
+
 METRICS = (
     "visits", "arrival_rate", "throughput", "utilization", "busy_servers", "mean_in_queue",
     "mean_in_system", "mean_wait", "mean_response", "p_wait", "p_idle", "p_loss",
@@ -98,18 +109,22 @@ class NodeResult:
     p_wait: Estimate | None = None
     p_idle: Estimate | None = None
     p_loss: Estimate | None = None
-    p50_response: Estimate | None = None
-    p95_response: Estimate | None = None
-    p99_response: Estimate | None = None
     offered_load: float | None = None
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
+    _percentiles: dict = field(default_factory=dict, repr=False)
 
     def percentile(self, p: float) -> Estimate | None:
-        """Response-time quantile ``p`` (0..1) of one visit, when the method gives one."""
-        if self.quantile is None:
-            return None
-        value = self.quantile(p)
-        return value if isinstance(value, Estimate) else estimate(value, self.method)
+        """Response-time quantile ``p`` (0..1) of one visit, when the method gives one.
+
+        Computed on first use and kept (analytic quantiles need a root search)."""
+        return _percentile(self, p)
+
+    p50_response = property(lambda self: self.percentile(0.50),
+                            lambda self, v: self._percentiles.__setitem__(0.50, v))
+    p95_response = property(lambda self: self.percentile(0.95),
+                            lambda self, v: self._percentiles.__setitem__(0.95, v))
+    p99_response = property(lambda self: self.percentile(0.99),
+                            lambda self, v: self._percentiles.__setitem__(0.99, v))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -134,32 +149,33 @@ class SystemResult:
     stable: bool = True
     throughput: Estimate | None = None
     mean_response_time: Estimate | None = None
-    p50_response_time: Estimate | None = None
-    p95_response_time: Estimate | None = None
-    p99_response_time: Estimate | None = None
     mean_jobs: Estimate | None = None
     loss_probability: Estimate | None = None
     bottleneck: str | None = None
     saturation_rate: float | None = None
     max_throughput: float | None = None
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
+    _percentiles: dict = field(default_factory=dict, repr=False)
 
     def percentile(self, p: float) -> Estimate | None:
-        """End-to-end response-time quantile ``p`` (0..1)."""
-        if self.quantile is None:
-            return None
-        value = self.quantile(p)
-        return value if isinstance(value, Estimate) else estimate(value, self.method)
+        """End-to-end response-time quantile ``p`` (0..1), computed on first use."""
+        return _percentile(self, p)
+
+    p50_response_time = property(lambda self: self.percentile(0.50),
+                                 lambda self, v: self._percentiles.__setitem__(0.50, v))
+    p95_response_time = property(lambda self: self.percentile(0.95),
+                                 lambda self, v: self._percentiles.__setitem__(0.95, v))
+    p99_response_time = property(lambda self: self.percentile(0.99),
+                                 lambda self, v: self._percentiles.__setitem__(0.99, v))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method, "stable": self.stable,
                                "bottleneck": self.bottleneck,
                                "saturation_rate": _maybe(self.saturation_rate),
                                "max_throughput": _maybe(self.max_throughput)}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Estimate) or (value is None and f.name in SYSTEM_METRICS):
-                out[f.name] = None if value is None else value.to_json()
+        for key in SYSTEM_METRICS:
+            value = getattr(self, key)
+            out[key] = None if value is None else value.to_json()
         return out
 
 

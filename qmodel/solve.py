@@ -1,0 +1,232 @@
+"""``qmodel.solve``: one entry point over the analytic solvers.
+
+``method="auto"`` picks, per model: open networks → product form (exact) or QNA; closed
+networks → exact MVA (approximate MVA for large populations); mixed → mixed MVA; small
+Markovian models with finite buffers → CTMC. Every number says how it was obtained.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import QModelError, UnsupportedError
+from .model.model import Model
+from .model.network import Network
+from .results import (
+    ClassResult,
+    Estimate,
+    Instability,
+    NodeResult,
+    Result,
+    SystemResult,
+    estimate,
+)
+from .solvers import closed_network, ctmc_adapter
+from .solvers.end_to_end import walk_distribution
+from .solvers.open_network import OpenSolution, StationSolution, solve_open
+from .solvers.phase_type import PhaseType, mixture
+
+METHODS = ("auto", "open", "mva", "amva", "ctmc")
+
+
+def solve(model: Model | Network, method: str = "auto") -> Result:
+    """Solve a model analytically.
+
+    Parameters
+    ----------
+    model : Model or Network
+    method : "auto" (default), "open" (product form / QNA), "mva" (exact MVA), "amva"
+        (Bard–Schweitzer), or "ctmc" (explicit Markov chain, small Markovian models).
+
+    >>> import qmodel
+    >>> m = qmodel.Model.from_dict({"nodes": {"cpu": {"kind": "queue", "service": "10ms"}},
+    ...                             "arrivals": {"jobs": {"to": "cpu", "rate": "80/s"}}})
+    >>> r = qmodel.solve(m)
+    >>> round(r.system.mean_response_time, 6), r.system.mean_response_time.method
+    (0.05, 'exact')
+    """
+    if method not in METHODS:
+        raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    network = model.network if isinstance(model, Model) else model
+    has_closed = bool(network.closed_classes)
+    if method == "ctmc":
+        return ctmc_adapter.solve(network)
+    if method == "auto" and ctmc_adapter.preferred(network):
+        exact = ctmc_adapter.try_solve(network)
+        if exact is not None:
+            return exact
+    if has_closed:
+        if method == "open":
+            raise UnsupportedError("open", "the model has closed classes; use mva or amva")
+        return closed_network.solve(network, approximate=(method == "amva"))
+    if method in ("mva", "amva"):
+        raise UnsupportedError(method, "the model has only open classes; use open or auto")
+    return open_result(solve_open(network))
+
+
+def open_result(sol: OpenSolution) -> Result:
+    """Assemble the :class:`Result` of an open network."""
+    net = sol.network
+    nodes = {}
+    for i, station in enumerate(net.stations):
+        nodes[station.name] = _node(sol, i)
+    unstable = [Instability(net.stations[i].name, float(sol.offered[i])) for i in sol.unstable]
+    blocked = [s for s in sol.stations if s.metrics is None]
+    system = SystemResult(method="", stable=not unstable)
+    total_rate = float(sol.class_rates.sum())
+    system.bottleneck = net.stations[sol.bottleneck].name if sol.bottleneck is not None else None
+    if math.isfinite(sol.saturation_factor):
+        system.saturation_rate = sol.saturation_factor * total_rate
+    notes = [s.note for s in sol.stations if s.note and s.metrics is None]
+    classes: dict[str, ClassResult] = {}
+    if blocked:
+        system.method = "unstable" if unstable else "needs simulation"
+    else:
+        _system_metrics(sol, system, classes, nodes)
+    components = net.components()
+    return Result(net.name, "open" if not sol.product_form else "product-form", net.time_unit,
+                  nodes, system, classes, unstable, notes, components)
+
+
+def _node(sol: OpenSolution, i: int) -> NodeResult:
+    station = sol.network.stations[i]
+    s = sol.stations[i]
+    node = NodeResult(station.name, station.component, station.kind, station.servers,
+                      s.method, stable=i not in sol.unstable, note=s.note,
+                      offered_load=float(sol.offered[i]))
+    total = float(sol.class_rates.sum())
+    lam = float(sol.lam[:, i].sum())
+    node.visits = Estimate(lam / total if total > 0 else 0.0, "exact")
+    node.arrival_rate = Estimate(lam, "exact")
+    if s.metrics is None:
+        return node
+    exact_shape = s.method == "exact" and _exact_station_distribution(sol.network, i)
+    _fill_station(node, s, s.method, exact_shape)
+    return node
+
+
+def _fill_station(node: NodeResult, s: StationSolution, method: str,
+                  exact_shape: bool) -> None:
+    m = s.metrics
+    for key, value in (("throughput", m.throughput), ("utilization", m.utilization),
+                       ("busy_servers", m.busy_servers), ("mean_in_queue", m.mean_in_queue),
+                       ("mean_in_system", m.mean_in_system), ("mean_wait", m.mean_wait),
+                       ("mean_response", m.mean_response), ("p_wait", m.p_wait),
+                       ("p_idle", m.p_idle), ("p_loss", m.p_loss)):
+        setattr(node, key, estimate(value, method))
+    if s.response is not None and m.arrival_rate > 0:
+        how = method if exact_shape else _fit_label(method)
+        node.quantile = lambda p, ph=s.response, how=how: Estimate(float(ph.quantile(p)), how)
+
+
+def _fit_label(method: str) -> str:
+    if method.startswith("approximation("):
+        return method[:-1] + ", two-moment fit)"
+    return "approximation(two-moment fit)"
+
+
+def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
+                    nodes: dict[str, NodeResult]) -> None:
+    net = sol.network
+    inside = set().union(*sol.branch_members.values()) if sol.branch_members else set()
+    per_class = []
+    for c in range(len(net.open_classes)):
+        r = 0.0
+        for i, s in enumerate(sol.stations):
+            if i in inside or s.class_response is None:
+                continue
+            if net.stations[i].kind == "join":
+                continue
+            r += sol.visits[c, i] * s.class_response[c]
+        for f, times in sol.fork_times.items():
+            r += sol.visits[c, f] * times[c]
+        per_class.append(r)
+    per_class = np.array(per_class)
+    rates = sol.class_rates
+    exact = sol.product_form
+    method = "exact" if exact else "approximation(QNA)"
+    if any(n.method.startswith("approximation") for n in nodes.values()):
+        method = "approximation(QNA)" if not exact else method
+    accepted = _accepted_rates(sol)
+    system.method = method
+    system.throughput = Estimate(float(accepted.sum()), method)
+    total = float(rates.sum())
+    system.mean_response_time = Estimate(float(np.dot(rates, per_class) / total), method)
+    system.mean_jobs = Estimate(sum(float(n.mean_in_system or 0.0) for n in nodes.values()),
+                                method)
+    system.loss_probability = Estimate(max(0.0, 1.0 - float(accepted.sum()) / total), method)
+    dist, how = _end_to_end(sol, per_class)
+    if dist is not None:
+        system.quantile = lambda p, dist=dist, how=how: Estimate(float(dist.quantile(p)), how)
+    for c, cls in enumerate(net.open_classes):
+        classes[cls.name] = ClassResult(cls.name, "open", Estimate(float(accepted[c]), method),
+                                        Estimate(float(per_class[c]), method))
+        if dist is not None and len(net.open_classes) == 1:
+            classes[cls.name].p95_response_time = system.percentile(0.95)
+
+
+def _accepted_rates(sol: OpenSolution) -> np.ndarray:
+    """Jobs per second of each class that leave the system served (not lost)."""
+    net = sol.network
+    out = np.zeros(len(net.open_classes))
+    k = net.join_tasks()
+    for c, cls in enumerate(net.open_classes):
+        routing = net.routing[cls.name]
+        leave = 1.0 - routing.sum(axis=1)
+        for i, s in enumerate(sol.stations):
+            st = net.stations[i]
+            if st.kind == "fork" and st.branches:
+                continue
+            served = sol.lam[c, i] / k[i] * (1.0 - (s.metrics.p_loss if s.metrics else 0.0))
+            out[c] += served * max(leave[i], 0.0)
+    return out
+
+
+def _end_to_end(sol: OpenSolution, per_class: np.ndarray) -> tuple[PhaseType | None, str]:
+    """End-to-end response distribution: each visit an independent draw of its station's
+    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines)."""
+    net = sol.network
+    if sol.fork_times or any(s.response is None for s in sol.stations):
+        return None, ""
+    dists, weights, full = [], [], True
+    for cls in net.open_classes:
+        dist, whole = walk_distribution([s.response for s in sol.stations],
+                                        net.entry[cls.name], net.routing[cls.name])
+        dists.append(dist)
+        weights.append(cls.rate)
+        full = full and whole
+    dist = dists[0] if len(dists) == 1 else mixture(np.array(weights) / sum(weights), dists)
+    exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
+        and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
+    if exact:
+        return dist, "exact"
+    if full:
+        return dist, "approximation(independent visits)"
+    return dist, "approximation(independent visits, two-moment fit)"
+
+
+def _no_overtaking(net: Network) -> bool:
+    """One fixed route through distinct single-server stations (a tandem line, where
+    Reich's theorem makes the visits' sojourn times independent)."""
+    for cls in net.classes:
+        routing, entry = net.routing[cls.name], net.entry[cls.name]
+        if np.count_nonzero(entry) != 1:
+            return False
+        current, seen = int(np.flatnonzero(entry)[0]), set()
+        while True:
+            if current in seen or np.count_nonzero(routing[current]) > 1:
+                return False
+            seen.add(current)
+            if np.count_nonzero(routing[current]) == 0:
+                break
+            current = int(np.flatnonzero(routing[current])[0])
+    stations = [s for s in net.stations if s.kind == "queue"]
+    return len(stations) <= 1 or all(s.servers == 1 for s in stations)
+
+
+def _exact_station_distribution(net: Network, i: int) -> bool:
+    s = net.stations[i]
+    return s.kind in ("queue", "delay") and s.discipline == "fcfs" and \
+        all(d.is_exponential for d in s.service.values())

@@ -1,0 +1,667 @@
+"""Exact CTMC solver for small Markovian queueing networks.
+
+The network's continuous-time Markov chain is built explicitly: a state is the vector of
+job counts at the stations, the generator is a ``scipy.sparse`` matrix, and the stationary
+distribution is found by a sparse linear solve. It is exact up to the truncation of
+unbounded stations (open networks only; the truncation error is reported) and is meant as
+the reference other solvers are checked against, and as the exact solver for finite
+buffers. The state space grows as the product of the per-station levels, so only small
+networks fit (see :data:`MAX_STATES`).
+
+Every station is ``./M/c`` (exponential service, ``c`` servers or infinitely many) with
+FCFS order (the counts do not depend on the order, so any work-conserving order that
+ignores service times gives the same numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
+from scipy import stats
+from scipy.sparse import csgraph
+from scipy.sparse import linalg as spla
+
+from qmodel.errors import ModelError, Problem, UnstableError, UnsupportedError
+
+MAX_STATES = 2_000_000
+"""Default largest state space the solver accepts."""
+
+DIRECT_LIMIT = 50_000
+"""Largest chain :func:`stationary_distribution` solves by sparse LU when ``method="auto"``."""
+
+RESIDUAL_TOLERANCE = 1e-8
+"""Largest accepted ``||pi Q||_1 / max_i |q_ii|`` of a computed stationary distribution."""
+
+_SOLVER = "ctmc"
+_ROW_SUM_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class MarkovStation:
+    """A station with exponential service.
+
+    Parameters
+    ----------
+    service_rate
+        Service rate of one server (jobs per unit time while busy).
+    servers
+        Number of parallel servers; ``None`` means infinitely many (a delay station).
+    capacity
+        Most jobs the station holds, waiting plus in service; ``None`` means unbounded.
+
+    >>> MarkovStation(service_rate=2.0, servers=3, capacity=10).servers
+    3
+    """
+
+    service_rate: float
+    servers: int | None = 1
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class CTMCResult:
+    """Stationary measures of a network solved by its CTMC.
+
+    Per-station arrays are indexed like the ``stations`` argument. Rates are per unit time.
+
+    Attributes
+    ----------
+    throughput
+        Service completions per unit time (every completed job was accepted).
+    arrival_rate
+        Offered arrival rate, external plus routed, including the arrivals that are lost.
+    loss_probability
+        Fraction of the offered arrivals that find the station full and are lost.
+    utilization
+        Mean number of busy servers divided by the servers; for infinite servers the mean
+        number of busy servers.
+    mean_in_system, mean_response, mean_wait
+        Mean jobs present; mean time from accepted arrival to departure and mean time
+        waiting for a server (both by Little's law on the accepted throughput).
+    p_idle
+        Probability the station is empty.
+    p_wait
+        Probability an accepted arrival finds all servers busy, from the rate of accepted
+        arrivals into each state (no arrival theorem is assumed).
+    n_states
+        Size of the state space.
+    truncation
+        Per station the level the chain was truncated at, ``None`` for stations whose own
+        capacity bounds them (and in closed networks).
+    boundary_mass
+        Stationary probability that some truncated station sits at its truncation level;
+        a truncated station blocks arrivals there, so this bounds the truncation error.
+    system_throughput
+        Open network: jobs leaving the network after service per unit time. Closed
+        network: throughput of the reference station.
+    system_loss_probability
+        Open network: fraction of external arrivals that are lost before leaving the
+        network (on entry or on a later routing step); closed network: 0.
+    mean_jobs_in_system
+        Mean total jobs in the network.
+    stationary
+        The stationary probability of each state, aligned with ``states``.
+    states
+        ``(n_states, n_stations)`` array of job counts.
+    """
+
+    throughput: np.ndarray
+    arrival_rate: np.ndarray
+    loss_probability: np.ndarray
+    utilization: np.ndarray
+    mean_in_system: np.ndarray
+    mean_response: np.ndarray
+    mean_wait: np.ndarray
+    p_idle: np.ndarray
+    p_wait: np.ndarray
+    n_states: int
+    truncation: tuple[int | None, ...]
+    boundary_mass: float
+    system_throughput: float
+    system_loss_probability: float
+    mean_jobs_in_system: float
+    stationary: np.ndarray
+    states: np.ndarray
+
+    def marginal(self, k: int) -> np.ndarray:
+        """Distribution of the number of jobs at station ``k``: entry ``n`` is P(N_k = n).
+
+        >>> r = solve_open([MarkovStation(2.0, capacity=2)], [2.0], [[0.0]])
+        >>> r.marginal(0).round(4)
+        array([0.3333, 0.3333, 0.3333])
+        """
+        counts = self.states[:, k]
+        return np.bincount(counts, weights=self.stationary, minlength=int(counts.max()) + 1)
+
+
+@dataclass(frozen=True)
+class _Network:
+    """Validated numeric description of a network; ``levels`` bound the counts."""
+
+    service_rate: np.ndarray
+    servers: np.ndarray  # float, np.inf for infinite servers
+    levels: np.ndarray
+    external: np.ndarray
+    routing: np.ndarray
+
+    @property
+    def exit(self) -> np.ndarray:
+        return np.clip(1.0 - self.routing.sum(axis=1), 0.0, None)
+
+
+@dataclass(frozen=True)
+class _Space:
+    """The states in index order and the map from count vectors to their indices."""
+
+    states: np.ndarray
+    index: Callable[[np.ndarray], np.ndarray]
+
+
+def solve_open(
+    stations: Sequence[MarkovStation],
+    arrival_rates: ArrayLike,
+    routing: ArrayLike,
+    truncation: int | None = None,
+    tail_tolerance: float = 1e-9,
+    *,
+    max_states: int = MAX_STATES,
+) -> CTMCResult:
+    """Solve an open network exactly (up to truncation) through its CTMC.
+
+    Jobs arrive at station ``k`` in a Poisson stream of rate ``arrival_rates[k]``; after
+    service at ``i`` a job moves to ``j`` with probability ``routing[i, j]`` and leaves with
+    ``1 - sum_j routing[i, j]``. A job arriving at a full station, from outside or from
+    another station, is lost (blocking = loss); a job fed back to its own station always
+    re-enters, since its departure freed a place.
+
+    Stations without a capacity are truncated: the chain treats ``truncation`` (or, when
+    it is ``None``, an automatic level) as their capacity, so the results carry a
+    truncation error, indicated by :attr:`CTMCResult.boundary_mass`. The automatic level
+    solves the loss-free traffic equations ``lam = a + lam @ routing`` and gives each such
+    station the smallest level ``L`` whose tail ``P(N >= L)`` in the product-form M/M/c
+    (or M/M/inf) marginal with arrival rate ``lam`` is at most ``tail_tolerance`` divided
+    by the number of truncated stations; a station no traffic reaches gets level 0. For a
+    Jackson network this keeps the truncated mass below ``tail_tolerance``; with finite
+    buffers elsewhere the loss-free rates overestimate the load, so the levels are
+    conservative.
+
+    Parameters
+    ----------
+    stations
+        The stations.
+    arrival_rates
+        External arrival rate into each station.
+    routing
+        Square matrix of routing probabilities, rows summing to at most 1; every job must
+        eventually leave.
+    truncation
+        Level for every station without a capacity; ``None`` chooses levels automatically.
+    tail_tolerance
+        Target truncated probability mass for the automatic levels.
+    max_states
+        Largest state space accepted.
+
+    Raises
+    ------
+    ModelError
+        If an input is malformed.
+    UnstableError
+        If a station without capacity has a utilization of at least 1 by the loss-free
+        traffic equations (conservative when other stations have finite buffers).
+    UnsupportedError
+        If the state space exceeds ``max_states``.
+
+    Examples
+    --------
+    M/M/1 with load 0.5:
+
+    >>> r = solve_open([MarkovStation(service_rate=2.0)], [1.0], [[0.0]])
+    >>> round(float(r.mean_in_system[0]), 6), round(float(r.mean_response[0]), 6)
+    (1.0, 1.0)
+    >>> r.boundary_mass < 1e-9
+    True
+    """
+    problems = _station_problems(stations)
+    k = len(stations)
+    external = _vector(arrival_rates, k, "arrival_rates", problems)
+    matrix = _routing(routing, k, closed=False, problems=problems)
+    if truncation is not None and not (_is_int(truncation) and truncation >= 1):
+        problems.append(Problem("truncation", f"must be a positive integer, got {truncation!r}"))
+    if not 0.0 < tail_tolerance < 1.0:
+        problems.append(Problem("tail_tolerance", f"must be in (0, 1), got {tail_tolerance!r}"))
+    if problems:
+        raise ModelError(problems)
+    offered = _traffic(external, matrix)
+    _check_stable(stations, offered)
+    levels = _open_levels(stations, offered, truncation, tail_tolerance)
+    _check_size(math.prod(level + 1 for level in levels), max_states)
+    net = _network(stations, levels, external, matrix)
+    space = _grid_space(net.levels)
+    pi = stationary_distribution(_generator(net, space))
+    truncated = tuple(None if s.capacity is not None else lv for s, lv in zip(stations, levels))
+    measures = _station_measures(net, space.states, pi)
+    exits = float(measures["throughput"] @ net.exit)
+    total = float(external.sum())
+    return CTMCResult(
+        **measures,
+        n_states=len(pi),
+        truncation=truncated,
+        boundary_mass=_boundary_mass(space.states, pi, truncated),
+        system_throughput=exits,
+        system_loss_probability=1.0 - exits / total if total > 0 else 0.0,
+        mean_jobs_in_system=float(measures["mean_in_system"].sum()),
+        stationary=_frozen(pi),
+        states=_frozen(space.states),
+    )
+
+
+def solve_closed(
+    stations: Sequence[MarkovStation],
+    routing: ArrayLike,
+    population: int,
+    *,
+    reference: int = 0,
+    max_states: int = MAX_STATES,
+) -> CTMCResult:
+    """Solve a closed network exactly through its CTMC.
+
+    ``population`` jobs circulate forever; after service at ``i`` a job moves to ``j``
+    with probability ``routing[i, j]`` (rows sum to 1). The stations reachable from one
+    another must form a single closed class (stations outside it just drain).
+
+    Parameters
+    ----------
+    stations
+        The stations; a capacity below ``population`` is refused (blocking in closed
+        networks is not modelled).
+    routing
+        Square stochastic routing matrix.
+    population
+        Number of jobs, at least 1.
+    reference
+        Station whose throughput is reported as ``system_throughput`` (cycles per unit
+        time when it is visited once per cycle).
+    max_states
+        Largest state space accepted.
+
+    Raises
+    ------
+    ModelError
+        If an input is malformed.
+    UnsupportedError
+        If a capacity is below the population or the state space exceeds ``max_states``.
+
+    Examples
+    --------
+    Two single-server stations in a cycle with 2 jobs: states (2,0), (1,1), (0,2).
+
+    >>> r = solve_closed([MarkovStation(1.0), MarkovStation(1.0)], [[0, 1], [1, 0]], 2)
+    >>> r.stationary.round(4), round(r.system_throughput, 4)
+    (array([0.3333, 0.3333, 0.3333]), 0.6667)
+    """
+    problems = _station_problems(stations)
+    k = len(stations)
+    matrix = _routing(routing, k, closed=True, problems=problems)
+    if not (_is_int(population) and population >= 1):
+        problems.append(Problem("population", f"must be a positive integer, got {population!r}"))
+    if not (_is_int(reference) and 0 <= reference < k):
+        problems.append(Problem("reference", f"must be a station index, got {reference!r}"))
+    if problems:
+        raise ModelError(problems)
+    small = [i for i, s in enumerate(stations) if s.capacity is not None and s.capacity < population]
+    if small:
+        raise UnsupportedError(
+            _SOLVER,
+            f"stations {small} have a capacity below the population {population}; blocking in "
+            "closed networks is not modelled (raise the capacities or use simulation)",
+        )
+    _check_size(math.comb(population + k - 1, k - 1), max_states)
+    net = _network(stations, [population] * k, np.zeros(k), matrix)
+    space = _simplex_space(k, population)
+    pi = stationary_distribution(_generator(net, space))
+    measures = _station_measures(net, space.states, pi)
+    return CTMCResult(
+        **measures,
+        n_states=len(pi),
+        truncation=(None,) * k,
+        boundary_mass=0.0,
+        system_throughput=float(measures["throughput"][reference]),
+        system_loss_probability=0.0,
+        mean_jobs_in_system=float(population),
+        stationary=_frozen(pi),
+        states=_frozen(space.states),
+    )
+
+
+def stationary_distribution(q: sp.spmatrix | sp.sparray, *, method: str = "auto") -> np.ndarray:
+    """Stationary distribution ``pi`` of a generator: ``pi @ q = 0``, ``sum(pi) = 1``.
+
+    The chain must have a single recurrent class (transient states get probability 0).
+    The probability of one recurrent state is fixed to 1 and its balance equation, which
+    the others imply, dropped; what is left is a nonsingular M-matrix system, solved by
+    sparse LU without pivoting (``method="direct"``) or by GMRES with an incomplete-LU
+    preconditioner (``"iterative"``), then normalised. ``"auto"`` uses LU up to
+    :data:`DIRECT_LIMIT` states. If the fixed state is so rare that the ratios overflow,
+    the solve is repeated fixing the most likely state.
+
+    Raises
+    ------
+    UnsupportedError
+        If the chain has several recurrent classes, the solve breaks down, or the
+        solution's residual ``||pi q||_1 / max_i |q_ii|`` exceeds :data:`RESIDUAL_TOLERANCE`.
+
+    Examples
+    --------
+    >>> q = sp.csr_array([[-1.0, 1.0], [2.0, -2.0]])
+    >>> stationary_distribution(q).round(6)
+    array([0.666667, 0.333333])
+    """
+    if method not in ("auto", "direct", "iterative"):
+        raise ValueError(f"method must be 'auto', 'direct' or 'iterative', got {method!r}")
+    q = sp.csr_array(q, dtype=float)
+    if q.shape[0] == 1:
+        return np.ones(1)
+    direct = method == "direct" or (method == "auto" and q.shape[0] <= DIRECT_LIMIT)
+    ratios = _pinned_solve(q, _recurrent_state(q), direct)
+    if not np.all(np.isfinite(ratios)) or ratios.max() > 1e100:
+        ratios = _pinned_solve(q, int(np.argmax(np.nan_to_num(ratios, nan=0.0))), direct)
+    return _checked(ratios, q)
+
+
+def _recurrent_state(q: sp.csr_array) -> int:
+    """A state of the chain's only recurrent class."""
+    count, label = csgraph.connected_components(q != 0, connection="strong")
+    src, dst = q.nonzero()
+    closed = np.setdiff1d(np.arange(count), label[src[label[src] != label[dst]]])
+    if len(closed) != 1:
+        raise UnsupportedError(
+            _SOLVER, f"the chain has {len(closed)} recurrent classes; no unique stationary distribution"
+        )
+    return int(np.argmax(label == closed[0]))
+
+
+def _pinned_solve(q: sp.csr_array, pin: int, direct: bool) -> np.ndarray:
+    """``pi / pi[pin]``: solve the balance equations of the other states with ``pi[pin] = 1``."""
+    keep = np.arange(q.shape[0]) != pin
+    system = sp.csc_array(q.T.tocsr()[keep][:, keep])
+    rhs = -q[[pin]].toarray().ravel()[keep]
+    options = {"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
+    try:
+        if direct:
+            rest = spla.splu(system, **options).solve(rhs)
+        else:
+            ilu = spla.spilu(system, drop_tol=1e-4, fill_factor=10, **options)
+            precond = spla.LinearOperator(system.shape, ilu.solve)
+            rest, _ = spla.gmres(system, rhs, M=precond, rtol=1e-12, atol=0.0, restart=60, maxiter=50)
+    except RuntimeError as err:  # an exactly singular factor
+        raise UnsupportedError(_SOLVER, f"the stationary solve failed: {err}") from err
+    return np.insert(rest, pin, 1.0)
+
+
+def _checked(ratios: np.ndarray, q: sp.csr_array) -> np.ndarray:
+    """Normalise, clip round-off negatives, and refuse an inaccurate solution."""
+    pi = ratios / ratios.sum()
+    residual = math.inf
+    if np.all(np.isfinite(pi)) and pi.min() > -1e-9:
+        pi = np.clip(pi, 0.0, None)
+        pi /= pi.sum()
+        scale = float(np.abs(q.diagonal()).max()) or 1.0
+        residual = float(np.abs(q.T @ pi).sum()) / scale
+    if residual > RESIDUAL_TOLERANCE:
+        raise UnsupportedError(
+            _SOLVER,
+            f"the stationary solve of {len(pi):,} states is inaccurate (relative residual "
+            f"{residual:.3g}); the chain may be too stiff, use simulation",
+        )
+    return pi
+
+
+def _station_problems(stations: Sequence[MarkovStation]) -> list[Problem]:
+    problems = []
+    if len(stations) == 0:
+        problems.append(Problem("stations", "must not be empty"))
+    for k, s in enumerate(stations):
+        path = f"stations[{k}]"
+        rate = s.service_rate
+        if not (_is_real(rate) and math.isfinite(rate) and rate > 0):
+            problems.append(Problem(f"{path}.service_rate", f"must be positive and finite, got {rate!r}"))
+        for name in ("servers", "capacity"):
+            value = getattr(s, name)
+            if value is not None and not (_is_int(value) and value >= 1):
+                message = f"must be a positive integer or None, got {value!r}"
+                problems.append(Problem(f"{path}.{name}", message))
+    return problems
+
+
+def _vector(values: ArrayLike, k: int, path: str, problems: list[Problem]) -> np.ndarray:
+    vector = np.asarray(values, dtype=float)
+    if vector.shape != (k,):
+        problems.append(Problem(path, f"must have one entry per station ({k}), got shape {vector.shape}"))
+        return np.zeros(k)
+    if not np.all(np.isfinite(vector) & (vector >= 0)):
+        problems.append(Problem(path, "must be finite and non-negative"))
+    return vector
+
+
+def _routing(routing: ArrayLike, k: int, *, closed: bool, problems: list[Problem]) -> np.ndarray:
+    matrix = np.asarray(routing, dtype=float)
+    if matrix.shape != (k, k):
+        problems.append(Problem("routing", f"must be a {k}x{k} matrix, got shape {matrix.shape}"))
+        return np.zeros((k, k))
+    if not np.all(np.isfinite(matrix) & (matrix >= 0)):
+        problems.append(Problem("routing", "probabilities must be finite and non-negative"))
+        return matrix
+    sums = matrix.sum(axis=1)
+    excess = np.abs(sums - 1) if closed else sums - 1
+    need = "sum to 1" if closed else "sum to at most 1"
+    for i in np.flatnonzero(excess > _ROW_SUM_SLACK):
+        problems.append(Problem(f"routing[{i}]", f"must {need}, sums to {sums[i]:.6g}"))
+    if problems:
+        return matrix
+    if closed and _closed_classes(matrix) != 1:
+        problems.append(Problem("routing", "the stations must form a single closed class (one chain)"))
+    if not closed and np.abs(np.linalg.eigvals(matrix)).max() >= 1 - 1e-12:
+        problems.append(Problem("routing", "some jobs can never leave the network"))
+    return matrix
+
+
+def _closed_classes(matrix: np.ndarray) -> int:
+    """Number of strongly connected classes of the routing graph that no job leaves."""
+    count, label = csgraph.connected_components(sp.csr_array(matrix > 0), connection="strong")
+    src, dst = np.nonzero(matrix > 0)
+    leaky = np.unique(label[src[label[src] != label[dst]]])
+    return count - len(leaky)
+
+
+def _traffic(external: np.ndarray, routing: np.ndarray) -> np.ndarray:
+    """Loss-free traffic equations ``lam = external + lam @ routing``."""
+    return np.linalg.solve(np.eye(len(external)) - routing.T, external)
+
+
+def _check_stable(stations: Sequence[MarkovStation], offered: np.ndarray) -> None:
+    for k, (s, lam) in enumerate(zip(stations, offered)):
+        if s.capacity is None and s.servers is not None:
+            rho = lam / (s.service_rate * s.servers)
+            if rho >= 1:
+                raise UnstableError(rho, f"station {k}", "no capacity limit; by the traffic equations")
+
+
+def _open_levels(
+    stations: Sequence[MarkovStation], offered: np.ndarray, truncation: int | None, tolerance: float
+) -> list[int]:
+    unbounded = [s.capacity is None and lam > 0 for s, lam in zip(stations, offered)]
+    share = tolerance / max(sum(unbounded), 1)
+    levels = []
+    for s, lam, free in zip(stations, offered, unbounded):
+        if s.capacity is not None:
+            levels.append(s.capacity)
+        elif truncation is not None:
+            levels.append(truncation)
+        else:
+            levels.append(_tail_level(lam / s.service_rate, s.servers, share) if free else 0)
+    return levels
+
+
+def _tail_level(load: float, servers: int | None, tolerance: float) -> int:
+    """Smallest ``L`` with ``P(N >= L) <= tolerance`` in M/M/c (M/M/inf for ``servers=None``)."""
+    if servers is None:
+        return int(stats.poisson.isf(tolerance, load)) + 1
+    rho = load / servers
+    top = stats.poisson.pmf(servers, load) / (1 - rho)  # weight of n >= c, relative to pmf
+    norm = stats.poisson.cdf(servers - 1, load) + top
+    low = np.arange(servers)
+    above = (stats.poisson.sf(low, load) - stats.poisson.sf(servers - 1, load) + top) / norm  # P(N > low)
+    if above[-1] <= tolerance:
+        return int(np.argmax(above <= tolerance)) + 1
+    return servers + math.ceil(math.log(tolerance / above[-1]) / math.log(rho))
+
+
+def _check_size(n_states: int, limit: int) -> None:
+    if n_states > limit:
+        raise UnsupportedError(
+            _SOLVER,
+            f"the state space has {n_states:,} states, above the limit of {limit:,}; use "
+            "simulation or a product-form solver (MVA / Jackson) instead",
+        )
+
+
+def _network(
+    stations: Sequence[MarkovStation], levels: Sequence[int], external: np.ndarray, routing: np.ndarray
+) -> _Network:
+    return _Network(
+        service_rate=np.array([s.service_rate for s in stations], dtype=float),
+        servers=np.array([np.inf if s.servers is None else s.servers for s in stations], dtype=float),
+        levels=np.array(levels, dtype=np.int64),
+        external=external,
+        routing=routing,
+    )
+
+
+def _grid_space(levels: np.ndarray) -> _Space:
+    """All count vectors with ``0 <= n_k <= levels[k]``, in mixed-radix order."""
+    dims = tuple(int(level) + 1 for level in levels)
+    states = np.stack(np.unravel_index(np.arange(math.prod(dims)), dims), axis=1).astype(np.int32)
+    strides = np.array([math.prod(dims[k + 1 :]) for k in range(len(dims))], dtype=np.int64)
+    return _Space(states, lambda s: s @ strides)
+
+
+def _simplex_space(k: int, population: int) -> _Space:
+    """All count vectors of ``k`` stations summing to ``population``, in lexicographic order.
+
+    The index is the lexicographic rank: fixing ``n_0 .. n_{i-1}`` with ``r`` jobs left,
+    the vectors with a smaller ``n_i`` number ``C(r + m, m) - C(r - n_i + m, m)`` where
+    ``m = k - 1 - i`` stations follow.
+    """
+    binom = np.ones((k, population + 1), dtype=np.int64)  # binom[m, x] = C(x + m, m)
+    for m in range(1, k):
+        binom[m] = np.cumsum(binom[m - 1])
+    states = np.zeros((1, 0), dtype=np.int32)
+    left = np.array([population])
+    for _ in range(k - 1):
+        reps = left + 1
+        value = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        states = np.column_stack([np.repeat(states, reps, axis=0), value])
+        left = np.repeat(left, reps) - value
+    states = np.column_stack([states, left]).astype(np.int32)
+    following = np.arange(k - 1, 0, -1)
+
+    def rank(s: np.ndarray) -> np.ndarray:
+        before = population - np.cumsum(s, axis=1) + s
+        after = before - s
+        return (binom[following, before[:, :-1]] - binom[following, after[:, :-1]]).sum(axis=1)
+
+    return _Space(states, rank)
+
+
+def _generator(net: _Network, space: _Space) -> sp.csr_array:
+    """Generator of the network's chain; arrivals at a full station are lost."""
+    n = space.states
+    size, k = n.shape
+    unit = np.eye(k, dtype=n.dtype)
+    full = n >= net.levels
+    completion = net.service_rate * np.minimum(n, net.servers)
+    src, dst, rate = [np.arange(0)], [np.arange(0)], [np.zeros(0)]
+
+    def add(mask: np.ndarray, delta: np.ndarray, rates: np.ndarray | float) -> None:
+        rows = np.flatnonzero(mask)
+        src.append(rows)
+        dst.append(space.index(n[rows] + delta))
+        rate.append(np.broadcast_to(rates, (size,))[rows])
+
+    for j in np.flatnonzero(net.external):
+        add(~full[:, j], unit[j], net.external[j])
+    for i in range(k):
+        busy = n[:, i] > 0
+        leave = np.full(size, net.exit[i])
+        for j in np.flatnonzero(net.routing[i]):
+            if j != i:
+                add(busy & ~full[:, j], unit[j] - unit[i], completion[:, i] * net.routing[i, j])
+                leave += net.routing[i, j] * full[:, j]
+        add(busy & (leave > 0), -unit[i], completion[:, i] * leave)
+    src, dst, rate = (np.concatenate(parts) for parts in (src, dst, rate))
+    out = np.bincount(src, weights=rate, minlength=size)
+    diagonal = np.arange(size)
+    return sp.csr_array(
+        (np.concatenate([rate, -out]), (np.concatenate([src, diagonal]), np.concatenate([dst, diagonal]))),
+        shape=(size, size),
+    )
+
+
+def _station_measures(net: _Network, n: np.ndarray, pi: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-station measures from the stationary distribution (see :class:`CTMCResult`)."""
+    busy = np.minimum(n, net.servers)
+    full = (n >= net.levels).astype(float)
+    waits = ((n >= net.servers) & (n < net.levels)).astype(float)
+    flow = pi[:, None] * busy * net.service_rate  # completion rate per state and station
+    moves = net.routing - np.diag(np.diag(net.routing))
+    throughput = flow.sum(axis=0)
+    offered = net.external + throughput @ net.routing
+    blocked = net.external * (pi @ full) + (moves * (flow.T @ full)).sum(axis=0)
+    # a job fed back to its own station finds n - 1 others there
+    refed = np.diag(net.routing) * (flow * (n > net.servers)).sum(axis=0)
+    waiting = net.external * (pi @ waits) + (moves * (flow.T @ waits)).sum(axis=0) + refed
+    servers = np.where(np.isinf(net.servers), 1.0, net.servers)
+    queued = pi @ np.maximum(n - net.servers, 0.0)
+    in_system = pi @ n
+    measures = {
+        "throughput": throughput,
+        "arrival_rate": offered,
+        "loss_probability": _ratio(blocked, offered),
+        "utilization": (pi @ busy) / servers,
+        "mean_in_system": in_system,
+        "mean_response": _ratio(in_system, throughput),
+        "mean_wait": _ratio(queued, throughput),
+        "p_idle": pi @ (n == 0),
+        "p_wait": _ratio(waiting, offered - blocked),
+    }
+    return {name: _frozen(values) for name, values in measures.items()}
+
+
+def _boundary_mass(n: np.ndarray, pi: np.ndarray, truncation: tuple[int | None, ...]) -> float:
+    cut = [(k, level) for k, level in enumerate(truncation) if level]
+    if not cut:
+        return 0.0
+    columns, levels = zip(*cut)
+    return float(pi @ (n[:, list(columns)] == np.array(levels)).any(axis=1))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den > 0)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

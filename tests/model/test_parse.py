@@ -1,0 +1,156 @@
+"""Every malformed model is rejected with its exact field path and a fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from qmodel import Model, ModelError, load
+from qmodel.model.parse import read_yaml
+
+BASE = {
+    "nodes": {"app": {"kind": "queue", "servers": 2, "service": "20ms"}},
+    "arrivals": {"web": {"to": "app", "rate": "50/s"}},
+}
+
+
+def problems_of(data) -> list[str]:
+    with pytest.raises(ModelError) as info:
+        Model.from_dict(data)
+    return [str(p) for p in info.value.problems]
+
+
+def with_node(**fields):
+    node = {**BASE["nodes"]["app"], **fields}
+    return {**BASE, "nodes": {"app": node}}
+
+
+@pytest.mark.parametrize("data, expected", [
+    (with_node(servers=0), "nodes.app.servers: must be a positive integer, got 0"),
+    (with_node(servers=-3), "nodes.app.servers: must be a positive integer, got -3"),
+    (with_node(servers="many"), "nodes.app.servers: must be a positive integer or 'inf', got 'many'"),
+    (with_node(service="-5ms"), "nodes.app.service: must be a positive duration, got '-5ms'"),
+    (with_node(service="20 parsecs"), "nodes.app.service: unknown time unit 'parsecs'"),
+    (with_node(service={"dist": "gamma", "mean": "2ms", "cv": -1}),
+     "nodes.app.service.cv: must be >= 0, got -1"),
+    (with_node(service={"dist": "erlang", "mean": "2ms"}), "nodes.app.service.k: is required"),
+    (with_node(service={"dist": "weibull", "mean": "2ms"}), "nodes.app.service.dist: must be one of"),
+    (with_node(servce="2ms"), "nodes.app.servce: unknown key; did you mean 'service'?"),
+    (with_node(discipline="lifo"), "nodes.app.discipline: must be one of"),
+    (with_node(capacity=1), "nodes.app.capacity: must be at least servers (2), got 1"),
+    (with_node(next={"app": 0.7, "nowhere": 0.2}), "nodes.app.next: no node named 'nowhere'"),
+    (with_node(next={"app": 1.5}), "nodes.app.next: app: probability must be a number in [0, 1], got 1.5"),
+    ({**BASE, "arrivals": {"web": {"to": "app", "rate": 0}}},
+     "arrivals.web.rate: must be a positive rate such as 200/s, got 0"),
+    ({**BASE, "arrivals": {"web": {"to": "db", "rate": "5/s"}}}, "arrivals.web.to: no node named 'db'"),
+    ({**BASE, "arrivals": {}}, "arrivals: a model needs at least one class of jobs"),
+    ({"nodes": {"app": {"service": "2ms"}}, "arrivals": BASE["arrivals"]},
+     "nodes.app.kind: is required: one of queue, delay"),
+    ({"nodes": {"app": {"kind": "server", "service": "2ms"}}, "arrivals": BASE["arrivals"]},
+     "nodes.app.kind: must be one of queue, delay, shards, broker, batcher, fork, join, got 'server'"),
+    ({**BASE, "time_unit": "fortnight"}, "time_unit: must be one of"),
+    ({**BASE, "extra": 1}, "extra: unknown key"),
+])
+def test_problem_names_field_path(data, expected):
+    assert any(p.startswith(expected) for p in problems_of(data)), problems_of(data)
+
+
+def test_every_problem_is_reported_at_once():
+    data = with_node(servers=0, servce="1ms")
+    data["arrivals"] = {"web": {"to": "app", "rate": "-1/s"}}
+    paths = {p.split(":")[0] for p in problems_of(data)}
+    assert {"nodes.app.servers", "nodes.app.servce", "arrivals.web.rate"} <= paths
+
+
+def test_unreachable_component_and_no_exit_loop():
+    data = {
+        "nodes": {
+            "a": {"kind": "queue", "service": "1ms", "next": "b"},
+            "b": {"kind": "queue", "service": "1ms", "next": "a"},
+            "lonely": {"kind": "queue", "service": "1ms"},
+        },
+        "arrivals": {"web": {"to": "a", "rate": "1/s"}},
+    }
+    problems = problems_of(data)
+    assert any(p.startswith("nodes.a.next: jobs of class 'web' that reach 'a' can never leave")
+               for p in problems)
+    assert "nodes.lonely: no job can reach this component: no class arrives here and no route " \
+           "leads here" in problems
+
+
+def test_fork_without_join_and_join_without_fork():
+    data = {
+        "nodes": {
+            "split": {"kind": "fork", "branches": ["x"], "join": "merge"},
+            "x": {"kind": "queue", "service": "1ms", "next": "merge"},
+            "done": {"kind": "join"},
+        },
+        "arrivals": {"web": {"to": "split", "rate": "1/s"}},
+    }
+    problems = problems_of(data)
+    assert any(p.startswith("nodes.split.join: no node named 'merge'") for p in problems)
+    assert any(p.startswith("nodes.x.next: no node named 'merge'") for p in problems)
+
+
+def test_branch_that_leaks_before_join():
+    data = {
+        "nodes": {
+            "split": {"kind": "fork", "branches": ["x", "y"], "join": "merge"},
+            "x": {"kind": "queue", "service": "1ms", "next": {"merge": 0.5}},
+            "y": {"kind": "queue", "service": "1ms", "next": "merge"},
+            "merge": {"kind": "join"},
+        },
+        "arrivals": {"web": {"to": "split", "rate": "1/s"}},
+    }
+    assert any(p.startswith("nodes.x.next: tasks of fork 'split' (class 'web') can leave")
+               for p in problems_of(data))
+
+
+def test_shard_weights_and_name_clash():
+    data = {
+        "nodes": {
+            "db": {"kind": "shards", "shards": 2, "service": "1ms", "weights": [1, 2, 3]},
+            "db-1": {"kind": "queue", "service": "1ms"},
+        },
+        "arrivals": {"web": {"to": {"db": 0.5, "db-1": 0.5}, "rate": "1/s"}},
+    }
+    problems = problems_of(data)
+    assert "nodes.db.weights: must have one weight per shard (2), got 3" in problems
+    assert any(p.startswith("nodes.db-1: clashes with member 1 of shards 'db'") for p in problems)
+
+
+def test_bad_yaml_and_non_mapping():
+    with pytest.raises(ModelError, match="not valid YAML at line 3, column 1"):
+        read_yaml("nodes:\n  a: [1, 2\n")
+    with pytest.raises(ModelError, match="a model must be a mapping with 'nodes', got empty"):
+        Model.from_dict(None)
+    with pytest.raises(ModelError, match="got a list"):
+        Model.from_dict([1, 2])
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="cannot read"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_yaml_loader_is_safe():
+    with pytest.raises(ModelError):
+        read_yaml("!!python/object/apply:os.system ['true']")
+
+
+def test_empirical_from_csv(tmp_path):
+    (tmp_path / "times.csv").write_text("latency_ms\n10\n20\n30\n")
+    (tmp_path / "m.yaml").write_text(
+        "time_unit: ms\n"
+        "nodes:\n  app: {kind: queue, service: {dist: empirical, file: times.csv, "
+        "column: latency_ms}}\n"
+        "arrivals:\n  web: {to: app, rate: 10/s}\n")
+    model = load(tmp_path / "m.yaml")
+    assert model.network.station("app").service["web"].mean == pytest.approx(0.020)
+
+
+def test_empirical_csv_errors(tmp_path):
+    (tmp_path / "bad.csv").write_text("x\n1\nabc\n")
+    data = with_node(service={"dist": "empirical", "file": "bad.csv"})
+    problems = [str(p) for p in pytest.raises(ModelError, Model.from_dict, data,
+                                              tmp_path).value.problems]
+    assert problems[0].startswith("nodes.app.service.file:") and "row 2" in problems[0]

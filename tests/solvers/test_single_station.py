@@ -1,0 +1,576 @@
+"""Tests of qmodel.solvers.single_station: textbook values and independent methods."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from qmodel.errors import UnstableError
+from qmodel.solvers.phase_type import PhaseType
+from qmodel.solvers.single_station import (
+    StationMetrics,
+    erlang_b,
+    erlang_c,
+    ggc,
+    md1,
+    mg1,
+    mg1_lcfs_pr,
+    mg1_priority_nonpreemptive,
+    mg1_priority_preemptive,
+    mg1_ps,
+    mm1,
+    mmc,
+    mmc_priority_nonpreemptive,
+    mmck,
+    mminf,
+)
+
+
+def assert_littles_law(m: StationMetrics) -> None:
+    assert m.mean_in_system == pytest.approx(m.throughput * m.mean_response, rel=1e-9, abs=1e-12)
+    assert m.mean_in_queue == pytest.approx(m.throughput * m.mean_wait, rel=1e-9, abs=1e-12)
+    if m.throughput > 0:
+        assert m.mean_response == pytest.approx(m.mean_wait + m.busy_servers / m.throughput)
+
+
+def assert_sane(m: StationMetrics) -> None:
+    values = [m.utilization, m.busy_servers, m.mean_in_queue, m.mean_in_system, m.mean_wait]
+    assert all(math.isfinite(v) and v >= 0 for v in values + [m.mean_response])
+    for p in (m.p_wait, m.p_idle, m.p_loss):
+        assert 0.0 <= p <= 1.0
+    assert m.method == "exact" or m.method.startswith("approximation(")
+    assert m.response is not None
+    assert m.response.mean() == pytest.approx(m.mean_response, rel=1e-8, abs=1e-12)
+
+
+# -- Erlang B and C -------------------------------------------------------------------
+
+
+def exact_erlang_b(c: int, a: Fraction) -> Fraction:
+    terms = [a**k / math.factorial(k) for k in range(c + 1)]
+    return terms[-1] / sum(terms)
+
+
+def exact_erlang_c(c: int, a: Fraction) -> Fraction:
+    tail = a**c / math.factorial(c) * c / (c - a)
+    return tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 7, 15, 30])
+@pytest.mark.parametrize("fraction", [Fraction(1, 10), Fraction(1, 2), Fraction(9, 10)])
+def test_erlang_b_and_c_match_exact_rational_sums(c, fraction):
+    a = fraction * c
+    assert erlang_b(c, float(a)) == pytest.approx(float(exact_erlang_b(c, a)), rel=1e-11)
+    assert erlang_c(c, float(a)) == pytest.approx(float(exact_erlang_c(c, a)), rel=1e-11)
+
+
+def test_erlang_published_table_values():
+    # Erlang-B tables (e.g. Gross & Harris, table of Erlang's loss formula): B(10, 5) = 0.01838
+    assert erlang_b(10, 5.0) == pytest.approx(0.018385, abs=5e-7)
+    # Erlang-B tables: 1% blocking at 30 trunks needs A = 20.34 erlangs
+    assert erlang_b(30, 20.34) == pytest.approx(0.01, abs=2e-5)
+    # Gross & Harris, M/M/c examples: C(2, 1) = 1/3 and C(3, 2) = 4/9
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3, rel=1e-13)
+    assert erlang_c(3, 2.0) == pytest.approx(4 / 9, rel=1e-13)
+
+
+def test_erlang_b_large_c_is_stable_and_obeys_the_recurrence():
+    c = 100_000
+    for a in [50_000.0, 99_999.0, 150_000.0]:
+        prev, cur = erlang_b(c - 1, a), erlang_b(c, a)
+        assert 0.0 <= cur <= 1.0
+        # B(c) = a B(c-1) / (c + a B(c-1))
+        assert cur == pytest.approx(a * prev / (c + a * prev), rel=1e-8, abs=1e-300)
+    assert erlang_b(c, 150_000.0) == pytest.approx(1 / 3, rel=1e-2)  # overload: 1 - c/a
+    assert 0.0 < erlang_c(c, 0.99999 * c) < 1.0
+
+
+def test_erlang_c_is_at_least_erlang_b_and_rejects_overload():
+    assert erlang_c(5, 4.0) >= erlang_b(5, 4.0)
+    with pytest.raises(UnstableError) as info:
+        erlang_c(5, 5.0)
+    assert info.value.utilization == pytest.approx(1.0)
+
+
+# -- M/M/1 and M/M/c ------------------------------------------------------------------
+
+
+def test_mm1_textbook_values():
+    # Kleinrock Vol. 1, M/M/1: rho = 2/3, L = rho/(1-rho), W = 1/(mu-lam)
+    m = mm1(2.0, 3.0)
+    assert m.mean_in_system == pytest.approx(2.0)
+    assert m.mean_in_queue == pytest.approx(4 / 3)
+    assert m.mean_response == pytest.approx(1.0)
+    assert m.mean_wait == pytest.approx(2 / 3)
+    assert (m.p_idle, m.p_wait, m.utilization) == pytest.approx((1 / 3, 2 / 3, 2 / 3))
+    assert m.departure_scv == 1.0 and m.method == "exact"
+    assert_littles_law(m)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.9, 0.95, 0.99, 0.999])
+def test_mm1_response_percentile_closed_form(p):
+    # Harchol-Balter (M/M/1 FCFS): the M/M/1 FCFS response time is Exp(mu - lam)
+    assert mm1(3.0, 4.0).percentile(p) == pytest.approx(-math.log(1 - p) / 1.0, rel=1e-9)
+
+
+def test_mmc_textbook_values():
+    # Gross & Harris, M/M/c with lam=2, mu=1, c=3: p0 = 1/9, Lq = 8/9, Wq = 4/9
+    m = mmc(2.0, 1.0, 3)
+    assert m.p_idle == pytest.approx(1 / 9, rel=1e-12)
+    assert m.mean_in_queue == pytest.approx(8 / 9, rel=1e-12)
+    assert m.mean_wait == pytest.approx(4 / 9, rel=1e-12)
+    assert m.mean_in_system == pytest.approx(8 / 9 + 2, rel=1e-12)
+    assert m.busy_servers == pytest.approx(2.0) and m.utilization == pytest.approx(2 / 3)
+    assert_littles_law(m)
+
+
+@pytest.mark.parametrize(("lam", "mu", "c"), [(2.5, 1.0, 3), (7.0, 0.8, 10), (0.3, 1.0, 4)])
+def test_mmc_response_distribution_closed_form(lam, mu, c):
+    # P(T > t) = (1 - C) e^{-mu t} + C P(Exp(g) + Exp(mu) > t), g = c mu - lam
+    m = mmc(lam, mu, c)
+    big_c, g = erlang_c(c, lam / mu), c * mu - lam
+    t = np.array([0.1, 1.0, 3.0, 10.0])
+    hypo = (g * np.exp(-mu * t) - mu * np.exp(-g * t)) / (g - mu)
+    expected = (1 - big_c) * np.exp(-mu * t) + big_c * hypo
+    np.testing.assert_allclose(m.response.sf(t), expected, rtol=1e-10)
+    assert m.response.n_phases == 2
+
+
+def test_mmc_is_stable_at_ten_thousand_servers():
+    m = mmc(9999.0, 1.0, 10_000)  # rho = 0.9999
+    assert_sane(m)
+    assert_littles_law(m)
+    assert 0.5 < m.p_wait < 1.0
+    assert m.mean_wait == pytest.approx(m.p_wait / 1.0, rel=1e-9)  # C / (c mu - lam)
+    assert math.isfinite(m.percentile(0.99)) and m.percentile(0.99) > m.percentile(0.5)
+
+
+def test_mm1_is_stable_at_rho_0_99999():
+    lam = 0.99999
+    m = mm1(lam, 1.0)
+    assert m.mean_response == pytest.approx(1 / (1 - lam), rel=1e-9)
+    assert m.percentile(0.99) == pytest.approx(-math.log(0.01) / (1 - lam), rel=1e-8)
+    assert_littles_law(m)
+
+
+# -- M/M/c/K against a CTMC built here --------------------------------------------------
+
+
+def birth_death_stationary(lam: float, mu: float, c: int, K: int) -> np.ndarray:
+    Q = np.zeros((K + 1, K + 1))
+    for n in range(K):
+        Q[n, n + 1] = lam
+        Q[n + 1, n] = mu * min(n + 1, c)
+    Q -= np.diag(Q.sum(axis=1))
+    pi = sla.null_space(Q.T)[:, 0]
+    return pi / pi.sum()
+
+
+@pytest.mark.parametrize(
+    ("lam", "mu", "c", "K"),
+    [(1.0, 1.0, 1, 1), (0.5, 1.0, 1, 5), (4.0, 1.0, 3, 10), (12.0, 2.0, 4, 4), (30.0, 1.0, 20, 60)],
+)
+def test_mmck_matches_ctmc(lam, mu, c, K):
+    pi = birth_death_stationary(lam, mu, c, K)
+    n = np.arange(K + 1)
+    m = mmck(lam, mu, c, K)
+    assert m.p_loss == pytest.approx(pi[-1], rel=1e-9)
+    assert m.p_idle == pytest.approx(pi[0], rel=1e-9)
+    assert m.mean_in_system == pytest.approx(pi @ n, rel=1e-9)
+    assert m.mean_in_queue == pytest.approx(pi @ np.maximum(n - c, 0), rel=1e-9, abs=1e-14)
+    assert m.throughput == pytest.approx(lam * (1 - pi[-1]), rel=1e-9)
+    assert m.p_wait == pytest.approx(pi[c:K].sum() / (1 - pi[-1]), rel=1e-9, abs=1e-14)
+    assert_littles_law(m)
+    assert_sane(m)
+
+
+def test_mm1k_closed_form():
+    # Gross & Harris, M/M/1/K: p_K = (1 - rho) rho^K / (1 - rho^(K+1))
+    rho, K = 0.8, 7
+    m = mmck(0.8, 1.0, 1, K)
+    assert m.p_loss == pytest.approx((1 - rho) * rho**K / (1 - rho ** (K + 1)), rel=1e-12)
+
+
+def test_mmck_response_distribution_is_exact():
+    lam, mu, c, K = 5.0, 1.0, 3, 8
+    m = mmck(lam, mu, c, K)
+    pi = birth_death_stationary(lam, mu, c, K)[:-1]
+    pi /= pi.sum()
+    j = np.maximum(np.arange(K) - c + 1, 0)
+    # T = Erlang(j, c mu) + Exp(mu): mean and second moment summed over what arrivals see
+    mean = pi @ (j / (c * mu) + 1 / mu)
+    second = pi @ (j * (j + 1) / (c * mu) ** 2 + 2 * j / (c * mu * mu) + 2 / mu**2)
+    assert m.response.mean() == pytest.approx(mean, rel=1e-10)
+    assert m.response.moment(2) == pytest.approx(second, rel=1e-10)
+    assert m.response_scv == pytest.approx(second / mean**2 - 1, rel=1e-10)
+
+
+def test_mmck_departure_scv():
+    # M/M/1/1: an inter-departure interval is Exp(lam) + Exp(mu)
+    lam, mu = 0.5, 2.0
+    expected = (1 / lam**2 + 1 / mu**2) / (1 / lam + 1 / mu) ** 2
+    assert mmck(lam, mu, 1, 1).departure_scv == pytest.approx(expected, rel=1e-12)
+    # Burke: a large buffer at low load gives (nearly) Poisson departures
+    assert mmck(0.3, 1.0, 2, 200).departure_scv == pytest.approx(1.0, abs=1e-9)
+
+
+def test_mmck_large_c_and_k_are_stable():
+    m = mmck(6000.0, 1.0, 5000, 10_000)
+    assert_sane(m)
+    assert_littles_law(m)
+    assert m.p_loss == pytest.approx(1 - 5000 / 6000, rel=1e-3)  # overloaded: servers saturate
+    assert math.isfinite(m.percentile(0.99))
+
+
+def test_mmck_rejects_capacity_below_servers():
+    with pytest.raises(ValueError, match="at least the number of servers"):
+        mmck(1.0, 1.0, 3, 2)
+
+
+# -- infinite servers -----------------------------------------------------------------
+
+
+def test_mminf_values():
+    # Gross & Harris, M/G/inf: N is Poisson(lam E[S])
+    m = mminf(4.0, 0.5, 2.0)
+    assert (m.mean_in_system, m.busy_servers, m.mean_response) == (2.0, 2.0, 0.5)
+    assert m.p_idle == pytest.approx(math.exp(-2.0))
+    assert (m.utilization, m.mean_wait, m.p_wait) == (0.0, 0.0, 0.0)
+    assert m.response_scv == 2.0 and m.response.scv() == pytest.approx(2.0)
+    assert_littles_law(m)
+    zero_time = mminf(3.0, 0.0)
+    assert zero_time.mean_response == 0.0 and zero_time.percentile(0.99) == 0.0
+
+
+# -- M/G/1 ----------------------------------------------------------------------------
+
+
+def test_mg1_with_exponential_service_equals_mm1():
+    exact = mg1(0.6, 1.0, 1.0, third_moment=6.0)
+    ref = mm1(0.6, 1.0)
+    assert exact.mean_response == pytest.approx(ref.mean_response, rel=1e-12)
+    assert exact.response_scv == pytest.approx(1.0, rel=1e-12)
+    assert exact.percentile(0.9) == pytest.approx(ref.percentile(0.9), rel=1e-9)
+    assert exact.method == "exact"
+    assert mg1(0.6, 1.0, 1.0).method == "approximation(Takacs with fitted third moment)"
+
+
+def test_md1_textbook_values():
+    # Gross & Harris, M/D/1: Lq = rho^2 / (2 (1 - rho)), Var[Wq] = rho d^2 (4 - rho) / (12 (1 - rho)^2)
+    rho, d = 0.7, 2.0
+    m = md1(rho / d, d)
+    assert m.mean_in_queue == pytest.approx(rho**2 / (2 * (1 - rho)), rel=1e-12)
+    var_wait = rho * d**2 * (4 - rho) / (12 * (1 - rho) ** 2)
+    assert m.response_scv * m.mean_response**2 == pytest.approx(var_wait, rel=1e-10)
+    assert m.departure_scv == pytest.approx(1 - rho**2)
+    assert_littles_law(m)
+
+
+def test_mg1_pollaczek_khinchine():
+    # Kleinrock Vol. 1, Pollaczek-Khinchine: Wq = rho (1 + cs2) E[S] / (2 (1 - rho))
+    lam, mean, scv = 0.25, 3.0, 2.5
+    m = mg1(lam, mean, scv)
+    rho = lam * mean
+    assert m.mean_wait == pytest.approx(rho * (1 + scv) * mean / (2 * (1 - rho)), rel=1e-12)
+    assert (m.p_wait, m.p_idle) == pytest.approx((rho, 1 - rho))
+    assert m.departure_scv == pytest.approx(1 - rho**2 + rho**2 * scv)
+    with pytest.raises(ValueError, match="impossible"):
+        mg1(lam, mean, scv, third_moment=1.0)
+
+
+def tagged_ps_job(lam: float, mu: float, levels: int = 400) -> PhaseType:
+    """Sojourn of a tagged M/M/1-PS job as a PH over the number of other jobs present."""
+    n = np.arange(levels)
+    T = np.zeros((levels, levels))
+    T[n[:-1], n[:-1] + 1] = lam
+    T[n[1:], n[1:] - 1] = mu * n[1:] / (n[1:] + 1)
+    T[n, n] = -(lam * (n < levels - 1) + mu)
+    alpha = (1 - lam / mu) * (lam / mu) ** n
+    return PhaseType(alpha / alpha.sum(), T)
+
+
+def test_mm1_ps_response_variance_matches_tagged_job_chain():
+    lam, mu = 0.6, 1.0
+    m = mg1_ps(lam, 1 / mu, 1.0)
+    chain = tagged_ps_job(lam, mu)
+    assert m.mean_response == pytest.approx(chain.mean(), rel=1e-10)
+    assert m.response_scv == pytest.approx(chain.scv(), rel=1e-9)
+    assert m.method == "exact"
+    assert_littles_law(m)
+
+
+def test_ps_and_lcfs_pr_means_are_insensitive():
+    # Kleinrock Vol. 2, processor sharing: W = E[S] / (1 - rho) whatever the service law
+    for scv in [0.0, 0.5, 4.0]:
+        for m in (mg1_ps(0.5, 1.5, scv), mg1_lcfs_pr(0.5, 1.5, scv)):
+            assert m.mean_response == pytest.approx(1.5 / 0.25)
+            assert_littles_law(m)
+            assert_sane(m)
+    assert mg1_ps(0.5, 1.5, 4.0).method.startswith("approximation(")
+
+
+def test_lcfs_pr_response_is_a_busy_period():
+    # Harchol-Balter / Kleinrock Vol. 1: the M/M/1 busy period has E[B^2] = 2 E[S]^2 / (1 - rho)^3
+    rho = 0.6
+    m = mg1_lcfs_pr(rho, 1.0, 1.0)
+    assert m.response_scv == pytest.approx((1 + rho) / (1 - rho), rel=1e-12)
+    assert m.method == "exact"
+
+
+# -- G/G/c ----------------------------------------------------------------------------
+
+
+def test_ggc_allen_cunneen_scales_mmc_wait():
+    ref = mmc(7.0, 1.0, 8)
+    m = ggc(7.0, 0.5, 1.0, 2.5, 8)
+    assert m.mean_wait == pytest.approx((0.5 + 2.5) / 2 * ref.mean_wait, rel=1e-12)
+    assert m.method == "approximation(Allen-Cunneen)"
+    rho = 7 / 8
+    expected_cd2 = 1 + (1 - rho**2) * (0.5 - 1) + rho**2 * (2.5 - 1) / math.sqrt(8)
+    assert m.departure_scv == pytest.approx(expected_cd2, rel=1e-12)
+    assert_littles_law(m)
+
+
+def test_kingman_with_poisson_arrivals_equals_pollaczek_khinchine():
+    m = ggc(0.4, 1.0, 2.0, 0.3, 1)
+    assert m.mean_wait == pytest.approx(mg1(0.4, 2.0, 0.3).mean_wait, rel=1e-12)
+    assert m.method == "approximation(Kingman)"
+
+
+def test_ggc_response_moments_are_mmc_for_poisson_exponential():
+    m = ggc(2.0, 1.0, 1.0, 1.0, 3)
+    assert m.response_scv == pytest.approx(mmc(2.0, 1.0, 3).response_scv, rel=1e-10)
+
+
+# -- priorities -----------------------------------------------------------------------
+
+
+def test_cobham_single_class_is_mg1():
+    (m,) = mg1_priority_nonpreemptive([0.5], [1.2], [0.7])
+    assert m.mean_wait == pytest.approx(mg1(0.5, 1.2, 0.7).mean_wait, rel=1e-12)
+
+
+def test_cobham_obeys_kleinrock_conservation_law():
+    # Kleinrock Vol. 2, conservation law: sum_k rho_k Wq_k = rho * Wq(FCFS) for non-preemptive work
+    lams, means, scvs = [0.1, 0.2, 0.15], [1.0, 2.0, 0.5], [1.0, 0.3, 3.0]
+    per_class = mg1_priority_nonpreemptive(lams, means, scvs)
+    rho = sum(lam * s for lam, s in zip(lams, means, strict=True))
+    second = sum(lam * (1 + v) * s**2 for lam, s, v in zip(lams, means, scvs, strict=True))
+    fcfs_wait = second / (2 * (1 - rho))
+    weighted = sum(lam * s * m.mean_wait for lam, s, m in zip(lams, means, per_class, strict=True))
+    assert weighted == pytest.approx(rho * fcfs_wait, rel=1e-12)
+    assert per_class[0].mean_wait < per_class[1].mean_wait < per_class[2].mean_wait
+    for m in per_class:
+        assert_littles_law(m)
+        assert_sane(m)
+
+
+def test_mmc_priority_weighted_wait_equals_mmc():
+    # identical exponential service: the total queue is the M/M/c queue (Gross & Harris 3.4.1)
+    lams = [1.0, 2.0, 1.5]
+    per_class = mmc_priority_nonpreemptive(lams, 1.0, 6)
+    ref = mmc(4.5, 1.0, 6)
+    weighted = sum(lam * m.mean_wait for lam, m in zip(lams, per_class, strict=True)) / 4.5
+    assert weighted == pytest.approx(ref.mean_wait, rel=1e-12)
+    assert per_class[0].method == "exact"
+    assert per_class[1].method.startswith("approximation(")
+    # class 0 waits, if at all, Exp(c mu - lam_0)
+    assert per_class[0].mean_wait == pytest.approx(ref.p_wait / (6.0 - 1.0), rel=1e-12)
+    for m in per_class:
+        assert_littles_law(m)
+        assert_sane(m)
+
+
+def test_preemptive_priority_highest_class_sees_mg1_alone():
+    lams, means, scvs = [0.3, 0.4], [1.0, 0.5], [2.0, 1.0]
+    hi, lo = mg1_priority_preemptive(lams, means, scvs)
+    assert hi.mean_response == pytest.approx(mg1(0.3, 1.0, 2.0).mean_response, rel=1e-12)
+    # Kleinrock Vol. 2, preemptive-resume priority, for the lower class
+    sigma1, sigma2 = 0.3, 0.5
+    residual = (0.3 * 3.0 * 1.0 + 0.4 * 2.0 * 0.25) / 2
+    expected = 0.5 / (1 - sigma1) + residual / ((1 - sigma1) * (1 - sigma2))
+    assert lo.mean_response == pytest.approx(expected, rel=1e-12)
+    for m in (hi, lo):
+        assert_littles_law(m)
+        assert_sane(m)
+
+
+def sparse_generator(n: int, edges: list[tuple[int, int, float]], exits=None) -> sp.csc_matrix:
+    rows, cols, vals = zip(*edges, strict=True)
+    M = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    out = np.asarray(M.sum(axis=1)).ravel() + (0.0 if exits is None else exits)
+    return (M - sp.diags(out)).tocsc()
+
+
+def preemptive_low_class_moments(lam0, mu0, lam1, mu1, levels=60):
+    """E[T], E[T^2] of a class-1 job in a 2-class preemptive M/M/1, from CTMCs."""
+    # stationary (high, low) numbers present, truncated at `levels`
+    idx = np.arange(levels * levels).reshape(levels, levels)
+    edges = []
+    for h in range(levels):
+        for low in range(levels):
+            if h + 1 < levels:
+                edges.append((idx[h, low], idx[h + 1, low], lam0))
+            if low + 1 < levels:
+                edges.append((idx[h, low], idx[h, low + 1], lam1))
+            if h > 0:
+                edges.append((idx[h, low], idx[h - 1, low], mu0))
+            elif low > 0:
+                edges.append((idx[h, low], idx[h, low - 1], mu1))
+    balance = sparse_generator(levels**2, edges).T.tolil()
+    balance[0, :] = 1.0  # normalisation replaces one balance equation
+    rhs = np.zeros(levels**2)
+    rhs[0] = 1.0
+    pi = spla.spsolve(balance.tocsc(), rhs).reshape(levels, levels)
+    # tagged class-1 job: (high present, low jobs ahead of it plus itself = 1..levels)
+    tag = np.arange(levels * levels).reshape(levels, levels)
+    edges = []
+    for h in range(levels):
+        for ahead in range(levels):
+            if h + 1 < levels:
+                edges.append((tag[h, ahead], tag[h + 1, ahead], lam0))
+            if h > 0:
+                edges.append((tag[h, ahead], tag[h - 1, ahead], mu0))
+            elif ahead > 0:
+                edges.append((tag[h, ahead], tag[h, ahead - 1], mu1))
+    exits = np.zeros(levels**2)
+    exits[tag[0, 0]] = mu1
+    minus_t = -sparse_generator(levels**2, edges, exits)
+    alpha = pi.ravel() / pi.sum()  # PASTA: the arrival finds `low` jobs ahead
+    y = spla.spsolve(minus_t, np.ones(levels**2))
+    return alpha @ y, 2 * alpha @ spla.spsolve(minus_t, y)
+
+
+def test_preemptive_response_variance_matches_ctmc():
+    lam0, mu0, lam1, mu1 = 0.2, 1.0, 0.25, 0.625  # rho = 0.2 + 0.4
+    mean, second = preemptive_low_class_moments(lam0, mu0, lam1, mu1)
+    _, lo = mg1_priority_preemptive([lam0, lam1], [1 / mu0, 1 / mu1], [1.0, 1.0], [6.0, 6 / mu1**3])
+    assert lo.method == "exact"
+    assert lo.mean_response == pytest.approx(mean, rel=1e-8)
+    assert lo.response_scv == pytest.approx(second / mean**2 - 1, rel=1e-7)
+
+
+# -- edge cases and validation --------------------------------------------------------
+
+
+ZERO_LOAD = [
+    lambda: mm1(0.0, 2.0),
+    lambda: mmc(0.0, 2.0, 4),
+    lambda: mmck(0.0, 2.0, 2, 5),
+    lambda: mminf(0.0, 0.5),
+    lambda: mg1(0.0, 0.5, 2.0),
+    lambda: md1(0.0, 0.5),
+    lambda: mg1_ps(0.0, 0.5, 2.0),
+    lambda: mg1_lcfs_pr(0.0, 0.5, 2.0),
+    lambda: ggc(0.0, 1.5, 0.5, 2.0, 3),
+    lambda: mg1_priority_nonpreemptive([0.0, 0.0], [0.5, 1.0], [1.0, 2.0])[1],
+    lambda: mg1_priority_preemptive([0.0, 0.0], [0.5, 1.0], [1.0, 2.0])[1],
+    lambda: mmc_priority_nonpreemptive([0.0, 0.0], 2.0, 3)[1],
+]
+
+
+@pytest.mark.parametrize("make", ZERO_LOAD)
+def test_zero_arrival_rate_gives_an_idle_station(make):
+    m = make()
+    assert m.throughput == 0.0 and m.mean_in_system == 0.0 and m.mean_in_queue == 0.0
+    assert m.mean_wait == 0.0 and m.p_wait == 0.0 and m.p_loss == 0.0
+    assert m.p_idle == 1.0 and m.utilization == 0.0
+    assert m.mean_response > 0 and math.isfinite(m.percentile(0.95))
+
+
+UNSTABLE = [
+    lambda: mm1(2.0, 2.0),
+    lambda: mmc(10.0, 1.0, 9),
+    lambda: mg1(1.0, 1.5, 1.0),
+    lambda: md1(1.0, 1.0),
+    lambda: mg1_ps(2.0, 0.5, 1.0),
+    lambda: mg1_lcfs_pr(2.0, 0.5, 1.0),
+    lambda: ggc(5.0, 1.0, 1.0, 1.0, 4),
+    lambda: mg1_priority_nonpreemptive([0.5, 0.6], [1.0, 1.0], [1.0, 1.0]),
+    lambda: mg1_priority_preemptive([0.5, 0.6], [1.0, 1.0], [1.0, 1.0]),
+    lambda: mmc_priority_nonpreemptive([1.0, 1.0], 1.0, 2),
+]
+
+
+@pytest.mark.parametrize("make", UNSTABLE)
+def test_saturated_stations_raise_unstable_error(make):
+    with pytest.raises(UnstableError) as info:
+        make()
+    assert info.value.utilization >= 1.0
+
+
+INVALID = [
+    lambda: mm1(-1.0, 1.0),
+    lambda: mm1(1.0, 0.0),
+    lambda: mmc(1.0, 2.0, 0),
+    lambda: mmc(1.0, 2.0, 2.5),
+    lambda: mmc(math.nan, 2.0, 2),
+    lambda: mmck(1.0, 1.0, 2, 1),
+    lambda: mminf(1.0, -0.5),
+    lambda: mg1(0.5, 1.0, -1.0),
+    lambda: ggc(0.5, -1.0, 1.0, 1.0, 2),
+    lambda: erlang_b(0, 1.0),
+    lambda: mg1_priority_nonpreemptive([0.1], [1.0, 2.0], [1.0]),
+    lambda: mg1_priority_preemptive([0.1, 0.1], [1.0, 0.0], [1.0, 1.0]),
+    lambda: mm1(0.5, 1.0).percentile(95),
+]
+
+
+@pytest.mark.parametrize("make", INVALID)
+def test_invalid_parameters_raise_value_error(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+# -- properties -----------------------------------------------------------------------
+
+rates = hs.floats(min_value=1e-3, max_value=1e4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(lam=rates, mu=rates, c=hs.integers(1, 500))
+def test_mmc_property(lam, mu, c):
+    try:
+        m = mmc(lam, mu, c)
+    except UnstableError as exc:
+        assert lam / (c * mu) >= 1.0 and exc.utilization >= 1.0
+        return
+    assert_sane(m)
+    assert_littles_law(m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lam=rates, mu=rates, c=hs.integers(1, 50), extra=hs.integers(0, 200))
+def test_mmck_property(lam, mu, c, extra):
+    m = mmck(lam, mu, c, c + extra)
+    assert_sane(m)
+    assert_littles_law(m)
+    assert m.throughput <= lam * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rho=hs.floats(0.0, 1.2),
+    mean=hs.floats(1e-4, 1e3),
+    scv=hs.floats(0.0, 20.0),
+    ca2=hs.floats(0.0, 5.0),
+)
+def test_mg1_and_ggc_property(rho, mean, scv, ca2):
+    lam = rho / mean
+    for make in (mg1, mg1_ps, lambda lam, mean, scv: ggc(lam, ca2, mean, scv, 1)):
+        try:
+            m = make(lam, mean, scv)
+        except UnstableError as exc:
+            assert lam * mean >= 1.0 and exc.utilization >= 1.0
+            continue
+        assert_sane(m)
+        assert_littles_law(m)
+        assert m.response_scv >= 0.0 and m.departure_scv >= 0.0

@@ -1,0 +1,74 @@
+"""The qmodel command line: tables, JSON, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qmodel.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_check_ok():
+    result = run("check", "topologies/web_service.yaml")
+    assert result.exit_code == 0
+    assert "ok web-service: 3 components, 6 stations, 1 classes" in result.output
+
+
+def test_solve_prints_tables():
+    result = run("solve", "topologies/web_service.yaml")
+    assert result.exit_code == 0, result.output
+    assert "db-3" in result.output and "mean response" in result.output
+
+
+def test_solve_json_schema():
+    result = run("solve", "topologies/web_service.yaml", "--json")
+    doc = json.loads(result.output)
+    assert doc["schema"] == "qmodel.result/1"
+    assert doc["units"] == {"time": "s", "rate": "1/s"}
+    # Erlang C by direct summation over the three tiers: 34.79301036 ms.
+    assert doc["system"]["mean_response_time"]["value"] == pytest.approx(0.03479301036, rel=1e-9)
+    assert doc["nodes"]["app"]["utilization"]["method"] == "exact"
+
+
+def test_invalid_model_exit_2_with_field_paths(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes:\n  app: {kind: queue, servers: 0, service: 2ms}\n"
+                   "arrivals:\n  web: {to: app, rate: 5/s}\n")
+    result = run("solve", str(bad))
+    assert result.exit_code == 2
+    assert "nodes.app.servers: must be a positive integer, got 0" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unstable_exit_3(tmp_path):
+    result = run("solve", "topologies/web_service.yaml", "--set", "arrivals.web.rate=400/s")
+    assert result.exit_code == 3
+    assert "app is saturated" in result.output
+
+
+def test_set_override_and_bad_override():
+    result = run("solve", "topologies/web_service.yaml", "--set", "nodes.app.servers=16",
+                 "--json")
+    assert json.loads(result.output)["nodes"]["app"]["servers"] == 16
+    result = run("check", "topologies/web_service.yaml", "--set", "nodes.app.servers")
+    assert result.exit_code == 2 and "--set: expected path=value" in result.output
+
+
+def test_schema_is_json_schema():
+    doc = json.loads(run("schema").output)
+    assert doc["title"] == "qmodel model file"
+    assert "nodes" in doc["properties"]
+
+
+def test_missing_file_is_a_clean_error():
+    result = run("solve", "no/such/file.yaml")
+    assert result.exit_code == 2 and "cannot read" in result.output
+    assert "Traceback" not in result.output
