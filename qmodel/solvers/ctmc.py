@@ -94,8 +94,9 @@ class CTMCResult:
         Per station the level the chain was truncated at, ``None`` for stations whose own
         capacity bounds them (and in closed networks).
     boundary_mass
-        Stationary probability that some truncated station sits at its truncation level;
-        a truncated station blocks arrivals there, so this bounds the truncation error.
+        Stationary probability that some truncated station sits at its truncation level.
+        A truncated station loses the arrivals that find it there, so this mass indicates
+        the truncation error (the losses it causes show in ``loss_probability``).
     system_throughput
         Open network: jobs leaving the network after service per unit time. Closed
         network: throughput of the reference station.
@@ -182,13 +183,14 @@ def solve_open(
     Stations without a capacity are truncated: the chain treats ``truncation`` (or, when
     it is ``None``, an automatic level) as their capacity, so the results carry a
     truncation error, indicated by :attr:`CTMCResult.boundary_mass`. The automatic level
-    solves the loss-free traffic equations ``lam = a + lam @ routing`` and gives each such
-    station the smallest level ``L`` whose tail ``P(N >= L)`` in the product-form M/M/c
-    (or M/M/inf) marginal with arrival rate ``lam`` is at most ``tail_tolerance`` divided
-    by the number of truncated stations; a station no traffic reaches gets level 0. For a
-    Jackson network this keeps the truncated mass below ``tail_tolerance``; with finite
-    buffers elsewhere the loss-free rates overestimate the load, so the levels are
-    conservative.
+    takes the arrival rates ``lam`` of the traffic equations ``lam = a + lam @ routing``,
+    in which a station with a finite buffer passes on at most its full service rate (so
+    ``lam`` bounds the true rates from above), and gives each truncated station the
+    smallest level ``L`` whose tail ``P(N >= L)`` in the product-form M/M/c (or M/M/inf)
+    marginal with arrival rate ``lam`` is at most ``tail_tolerance`` divided by the number
+    of truncated stations; a station no traffic reaches gets level 0. For a Jackson
+    network this keeps the truncated mass below ``tail_tolerance``; with finite buffers
+    the bound overestimates the load, so the levels are conservative.
 
     Parameters
     ----------
@@ -211,8 +213,8 @@ def solve_open(
     ModelError
         If an input is malformed.
     UnstableError
-        If a station without capacity has a utilization of at least 1 by the loss-free
-        traffic equations (conservative when other stations have finite buffers).
+        If a station without capacity has a utilization of at least 1 by those traffic
+        equations (an upper bound when other stations have finite buffers).
     UnsupportedError
         If the state space exceeds ``max_states``.
 
@@ -232,17 +234,17 @@ def solve_open(
     matrix = _routing(routing, k, closed=False, problems=problems)
     if truncation is not None and not (_is_int(truncation) and truncation >= 1):
         problems.append(Problem("truncation", f"must be a positive integer, got {truncation!r}"))
-    if not 0.0 < tail_tolerance < 1.0:
+    if not (_is_real(tail_tolerance) and 0.0 < tail_tolerance < 1.0):
         problems.append(Problem("tail_tolerance", f"must be in (0, 1), got {tail_tolerance!r}"))
     if problems:
         raise ModelError(problems)
-    offered = _traffic(external, matrix)
+    offered = _traffic(stations, external, matrix)
     _check_stable(stations, offered)
     levels = _open_levels(stations, offered, truncation, tail_tolerance)
-    _check_size(math.prod(level + 1 for level in levels), max_states)
+    _check_size(math.prod(int(level) + 1 for level in levels), max_states)
     net = _network(stations, levels, external, matrix)
     space = _grid_space(net.levels)
-    pi = stationary_distribution(_generator(net, space))
+    pi = stationary_distribution(_generator(net, space), pin=_index(space, _open_mode(net, offered)))
     truncated = tuple(None if s.capacity is not None else lv for s, lv in zip(stations, levels))
     measures = _station_measures(net, space.states, pi)
     exits = float(measures["throughput"] @ net.exit)
@@ -323,7 +325,7 @@ def solve_closed(
     _check_size(math.comb(population + k - 1, k - 1), max_states)
     net = _network(stations, [population] * k, np.zeros(k), matrix)
     space = _simplex_space(k, population)
-    pi = stationary_distribution(_generator(net, space))
+    pi = stationary_distribution(_generator(net, space), pin=_index(space, _closed_mode(net, population)))
     measures = _station_measures(net, space.states, pi)
     return CTMCResult(
         **measures,
@@ -338,16 +340,21 @@ def solve_closed(
     )
 
 
-def stationary_distribution(q: sp.spmatrix | sp.sparray, *, method: str = "auto") -> np.ndarray:
+def stationary_distribution(
+    q: sp.spmatrix | sp.sparray, *, method: str = "auto", pin: int | None = None
+) -> np.ndarray:
     """Stationary distribution ``pi`` of a generator: ``pi @ q = 0``, ``sum(pi) = 1``.
 
     The chain must have a single recurrent class (transient states get probability 0).
-    The probability of one recurrent state is fixed to 1 and its balance equation, which
-    the others imply, dropped; what is left is a nonsingular M-matrix system, solved by
-    sparse LU without pivoting (``method="direct"``) or by GMRES with an incomplete-LU
-    preconditioner (``"iterative"``), then normalised. ``"auto"`` uses LU up to
-    :data:`DIRECT_LIMIT` states. If the fixed state is so rare that the ratios overflow,
-    the solve is repeated fixing the most likely state.
+    The probability of one recurrent state, ``pin``, is fixed to 1 and its balance
+    equation, which the others imply, dropped; what is left is a nonsingular M-matrix
+    system, solved by sparse LU without pivoting (``method="direct"``) or by GMRES with an
+    incomplete-LU preconditioner (``"iterative"``), then normalised. ``"auto"`` uses LU up
+    to :data:`DIRECT_LIMIT` states.
+
+    The solve is well conditioned when ``pin`` is a likely state; pass one if known. By
+    default (or if ``pin`` is not recurrent) the first recurrent state is fixed, and if
+    the ratios to it overflow the solve is repeated fixing the most likely state found.
 
     Raises
     ------
@@ -367,14 +374,17 @@ def stationary_distribution(q: sp.spmatrix | sp.sparray, *, method: str = "auto"
     if q.shape[0] == 1:
         return np.ones(1)
     direct = method == "direct" or (method == "auto" and q.shape[0] <= DIRECT_LIMIT)
-    ratios = _pinned_solve(q, _recurrent_state(q), direct)
+    recurrent = _recurrent_class(q)
+    if pin is None or not recurrent[pin]:
+        pin = int(np.argmax(recurrent))
+    ratios = _pinned_solve(q, pin, direct)
     if not np.all(np.isfinite(ratios)) or ratios.max() > 1e100:
         ratios = _pinned_solve(q, int(np.argmax(np.nan_to_num(ratios, nan=0.0))), direct)
     return _checked(ratios, q)
 
 
-def _recurrent_state(q: sp.csr_array) -> int:
-    """A state of the chain's only recurrent class."""
+def _recurrent_class(q: sp.csr_array) -> np.ndarray:
+    """Mask of the states of the chain's only recurrent class."""
     count, label = csgraph.connected_components(q != 0, connection="strong")
     src, dst = q.nonzero()
     closed = np.setdiff1d(np.arange(count), label[src[label[src] != label[dst]]])
@@ -382,7 +392,7 @@ def _recurrent_state(q: sp.csr_array) -> int:
         raise UnsupportedError(
             _SOLVER, f"the chain has {len(closed)} recurrent classes; no unique stationary distribution"
         )
-    return int(np.argmax(label == closed[0]))
+    return label == closed[0]
 
 
 def _pinned_solve(q: sp.csr_array, pin: int, direct: bool) -> np.ndarray:
@@ -478,9 +488,23 @@ def _closed_classes(matrix: np.ndarray) -> int:
     return count - len(leaky)
 
 
-def _traffic(external: np.ndarray, routing: np.ndarray) -> np.ndarray:
-    """Loss-free traffic equations ``lam = external + lam @ routing``."""
-    return np.linalg.solve(np.eye(len(external)) - routing.T, external)
+def _traffic(stations: Sequence[MarkovStation], external: np.ndarray, routing: np.ndarray) -> np.ndarray:
+    """Upper bound of the offered rates: ``lam = external + min(lam, ceiling) @ routing``.
+
+    A station with a finite buffer completes at most ``ceiling``, its full service rate
+    (infinite without a buffer). Iterating this monotone map down from the loss-free
+    solution stays above the true offered rates (they satisfy ``lam <= external +
+    min(lam, ceiling) @ routing``), so stopping at any iterate is conservative.
+    """
+    most_busy = [min(s.servers or math.inf, s.capacity or math.inf) for s in stations]
+    ceiling = np.array([s.service_rate for s in stations]) * most_busy
+    rates = np.clip(np.linalg.solve(np.eye(len(external)) - routing.T, external), 0.0, None)
+    for _ in range(1000):
+        bounded = external + np.minimum(rates, ceiling) @ routing
+        if np.allclose(bounded, rates, rtol=1e-12, atol=0.0):
+            break
+        rates = bounded
+    return rates
 
 
 def _check_stable(stations: Sequence[MarkovStation], offered: np.ndarray) -> None:
@@ -576,6 +600,31 @@ def _simplex_space(k: int, population: int) -> _Space:
         return (binom[following, before[:, :-1]] - binom[following, after[:, :-1]]).sum(axis=1)
 
     return _Space(states, rank)
+
+
+def _index(space: _Space, state: np.ndarray) -> int:
+    return int(space.index(state[None, :])[0])
+
+
+def _open_mode(net: _Network, offered: np.ndarray) -> np.ndarray:
+    """A likely state: each station's mode in its birth-death marginal at the bounding rate."""
+    load = offered / net.service_rate
+    mode = np.where(load >= net.servers, net.levels, np.minimum(np.floor(load), net.levels))
+    return mode.astype(np.int64)
+
+
+def _closed_mode(net: _Network, population: int) -> np.ndarray:
+    """The most likely state of the product form: the ``population`` largest job weights.
+
+    Adding a job to station ``k`` holding ``n`` multiplies the product-form weight by
+    ``visits_k / (service_rate_k * min(n + 1, servers_k))``, which does not grow with ``n``,
+    so taking the largest such factors over all stations gives a mode.
+    """
+    visits = stationary_distribution(sp.csr_array(net.routing - np.eye(len(net.routing))))
+    demand = visits / net.service_rate
+    factors = demand[:, None] / np.minimum(np.arange(1, population + 1), net.servers[:, None])
+    top = np.argpartition(-factors.ravel(), population - 1)[:population]
+    return np.bincount(top // population, minlength=len(demand))
 
 
 def _generator(net: _Network, space: _Space) -> sp.csr_array:
