@@ -17,6 +17,18 @@ from .model.spec import json_schema
 from .results import Estimate, NodeResult, Result, SystemResult
 from .solve import solve
 
+_LAZY = {"simulate": "qmodel.sim", "compare": "qmodel.sim"}
+
+
+def __getattr__(name: str):
+    """Load the simulator (simpy, numba) only when it is first used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'qmodel' has no attribute {name!r}")
+
+
 __all__ = [
     "Distribution",
     "Estimate",
@@ -29,7 +41,9 @@ __all__ = [
     "SystemResult",
     "UnstableError",
     "UnsupportedError",
+    "compare",
     "json_schema",
     "load",
+    "simulate",
     "solve",
 ]

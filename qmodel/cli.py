@@ -116,6 +116,59 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
 
 
 @app.command()
+@guarded
+def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
+             replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
+             seed: Annotated[int | None, typer.Option(help="Seed; same seed, same numbers.")] = None,
+             horizon: Annotated[str | None, typer.Option(help="Simulated time per replication, "
+                                                         "e.g. 1h.")] = None,
+             warmup: Annotated[str | None, typer.Option(help="Warm-up to delete, e.g. 5min "
+                                                        "(default: MSER-5).")] = None,
+             customers: Annotated[int | None, typer.Option(help="Completed jobs per "
+                                                           "replication.")] = None,
+             trace: Annotated[Path | None, typer.Option(help="Write a per-visit trace "
+                                                        "(.csv or .parquet).")] = None,
+             method: Annotated[str, typer.Option(help="auto, fast or simpy.")] = "auto") -> None:
+    """Simulate a model (any feature) with confidence intervals and percentiles."""
+    from .sim import simulate as run
+
+    m = load_model(model, overrides)
+    _check_positive(replications=replications, customers=customers)
+    result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
+                 customers=customers, trace=str(trace) if trace else None,
+                 progress=None if not as_json else False, method=method)
+    if result.partial:
+        err.print("[yellow]interrupted: partial results[/]")
+    emit(result, as_json)
+
+
+@app.command()
+@guarded
+def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
+            replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
+            seed: Annotated[int | None, typer.Option(help="Seed.")] = None) -> None:
+    """Solve and simulate a model; print both side by side and flag disagreements."""
+    from .sim import compare as side_by_side
+    from .sim import simulate as run
+
+    m = load_model(model, overrides)
+    _check_positive(replications=replications)
+    table = side_by_side(solve(m), run(m, replications=replications, seed=seed,
+                                       progress=None if not as_json else False))
+    if as_json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        out.print(table.to_string())
+
+
+def _check_positive(**values: int | None) -> None:
+    bad = [Problem(f"--{k}", f"must be a positive integer, got {v}")
+           for k, v in values.items() if v is not None and v < 1]
+    if bad:
+        raise ModelError(bad)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the model format."""
     print(json.dumps(json_schema(), indent=2))

@@ -72,3 +72,27 @@ def test_missing_file_is_a_clean_error():
     result = run("solve", "no/such/file.yaml")
     assert result.exit_code == 2 and "cannot read" in result.output
     assert "Traceback" not in result.output
+
+
+def test_simulate_json_has_confidence_intervals():
+    result = run("simulate", "topologies/web_service.yaml", "--replications", "3",
+                 "--customers", "3000", "--seed", "7", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["method"] == "simulation"
+    mean = doc["system"]["mean_response_time"]
+    low, high = mean["ci95"]
+    assert low <= mean["value"] <= high
+    assert doc["system"]["mean_response_time"]["value"] == pytest.approx(0.0348, rel=0.15)
+
+
+def test_simulate_rejects_bad_arguments():
+    result = run("simulate", "topologies/web_service.yaml", "--replications", "0")
+    assert result.exit_code == 2 and "--replications: must be a positive integer" in result.output
+
+
+def test_compare_flags_agreement():
+    result = run("compare", "topologies/web_service.yaml", "--replications", "3", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows and all("agrees" in row for row in rows)
