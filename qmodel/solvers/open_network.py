@@ -15,11 +15,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import gammaincc, gammaln, xlogy
 
 from ..distributions import Distribution
 from ..errors import UnstableError
-from ..model.network import Network, Station
-from . import single_station  # TEMP-LAZY
+from ..model.network import Network, Station, solve_linear
+from . import forkjoin, microbatch, single_station
+from .end_to_end import as_phase_type
 from .phase_type import PhaseType, fit_two_moments, zero
 
 
@@ -31,7 +33,7 @@ class StationSolution:
     method: str
     class_response: np.ndarray | None = None  # mean response per visit, per class
     note: str = ""
-    response: PhaseType | None = None
+    response: PhaseType | MMcResponse | None = None  # response time per visit
     extra: dict = field(default_factory=dict)
 
 
@@ -108,8 +110,7 @@ def solve_open(network: Network) -> OpenSolution:
         unstable = [i for i, rho in enumerate(offered) if rho >= 1.0]
         scv = np.ones(len(network.stations)) if product_form else \
             _arrival_scv(network, lam, offered)
-        solutions = [_solve_station(network, i, lam, scv, offered, unstable, product_form, single)
-                     for i in range(len(network.stations))]
+        solutions = _solve_stations(network, lam, scv, offered, unstable, product_form, single)
         new_accept = np.array([1.0 - sol.metrics.p_loss if sol.metrics else 1.0
                                for sol in solutions])
         if np.allclose(new_accept, accept, rtol=0, atol=1e-12):
@@ -129,8 +130,23 @@ def _traffic(network: Network, rates: np.ndarray, accept: np.ndarray) -> np.ndar
     out = np.zeros((len(rates), n))
     for c, cls in enumerate(network.open_classes):
         effective = network.routing[cls.name] * accept[:, None] / k[None, :]
-        out[c] = rates[c] * np.linalg.solve(np.eye(n) - effective.T, network.entry[cls.name])
+        out[c] = rates[c] * solve_linear(np.eye(n) - effective.T, network.entry[cls.name])
     return out
+
+
+def _solve_stations(network: Network, lam: np.ndarray, scv: np.ndarray, offered: np.ndarray,
+                    unstable: list[int], product_form: bool,
+                    single: bool) -> list[StationSolution]:
+    """Every station's solution; in a product-form network the plain M/M/c stations are
+    solved together (:func:`_mmc_stations`), the others one by one."""
+    together = {}
+    if product_form:
+        plain = [i for i, s in enumerate(network.stations) if i not in unstable and
+                 s.kind == "queue" and s.discipline == "fcfs" and s.capacity is None]
+        together = _mmc_stations(network, plain, lam)
+    return [together[i] if i in together else
+            _solve_station(network, i, lam, scv, offered, unstable, product_form, single)
+            for i in range(len(network.stations))]
 
 
 def _solve_station(network: Network, i: int, lam: np.ndarray, scv: np.ndarray,
@@ -153,21 +169,21 @@ def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, list]:
     n = len(network.stations)
     offered = np.zeros(n)
     linear: list[tuple[float, float] | None] = [None] * n
+    per_station = lam.T.tolist()  # per station, the arrival rate of each class
     for i, s in enumerate(network.stations):
-        total = lam[:, i].sum()
         if s.kind in ("delay", "join") or (s.kind == "fork" and s.branches):
             continue
         if s.kind == "batcher":
-            a, b = _batcher_load(s, total)
+            a, b = _batcher_load(s, lam[:, i].sum())
         elif s.kind == "fork":
             if s.servers is None:
                 continue
-            work = sum(lam[c, i] * s.tasks * d.mean for c, d in enumerate(s.service.values()))
+            work = sum(x * s.tasks * d.mean for x, d in zip(per_station[i], s.service.values()))
             a, b = 0.0, work / s.servers
         else:
             if s.servers is None:
                 continue
-            work = sum(lam[c, i] * d.mean for c, d in enumerate(s.service.values()))
+            work = sum(x * d.mean for x, d in zip(per_station[i], s.service.values()))
             a, b = 0.0, work / s.servers
         offered[i] = a + b
         if s.capacity is None:
@@ -216,25 +232,25 @@ def _arrival_scv(network: Network, lam: np.ndarray, offered: np.ndarray) -> np.n
         if router.policy == "round_robin":
             for m in router.members:
                 rr_size[network.index[m]] = len(router.members)
+    # Arrival scv at j: c_j = b_j + sum_i a_ji c_i, summed over the flows i -> j (per class)
+    # with share = the flow's part of j's arrivals and p = its routing probability.
     a = np.zeros((n, n))
     b = np.zeros(n)
     safe_total = np.where(total > 0, total, 1.0)
+    depart_const = rho**2 * (1.0 + (service_scv - 1.0) / np.sqrt(servers))
     for c_idx, cls in enumerate(network.open_classes):
         entry = network.entry[cls.name]
-        for j in np.nonzero(entry)[0]:
-            p = entry[j]
-            share = cls.rate * p / safe_total[j]
-            b[j] += share * (p * cls.interarrival_scv + 1.0 / rr_size[j] - p)
+        j = np.flatnonzero(entry)
+        p = entry[j]
+        share = cls.rate * p / safe_total[j]
+        np.add.at(b, j, share * (p * cls.interarrival_scv + 1.0 / rr_size[j] - p))
         routing = network.routing[cls.name]
-        for i in np.nonzero(lam[c_idx])[0]:
-            out = routing[i]
-            for j in np.nonzero(out)[0]:
-                p = min(out[j], 1.0)
-                share = lam[c_idx, i] * out[j] / safe_total[j]
-                depart_const = rho[i] ** 2 * (1.0 + (service_scv[i] - 1.0) / math.sqrt(servers[i]))
-                a[j, i] += share * p * (1.0 - rho[i] ** 2)
-                b[j] += share * (p * depart_const + 1.0 / rr_size[j] - p)
-    scv = np.linalg.solve(np.eye(n) - a, b)
+        i, j = np.nonzero(routing * (lam[c_idx] != 0)[:, None])  # flows, row by row
+        p = np.minimum(routing[i, j], 1.0)
+        share = lam[c_idx, i] * routing[i, j] / safe_total[j]
+        np.add.at(a, (j, i), share * p * (1.0 - rho[i] ** 2))
+        np.add.at(b, j, share * (p * depart_const[i] + 1.0 / rr_size[j] - p))
+    scv = solve_linear(np.eye(n) - a, b)
     return np.where(total > 0, np.maximum(scv, 0.0), 1.0)
 
 
@@ -346,6 +362,175 @@ def _queue(s: Station, lam_c: np.ndarray, ca2: float, poisson_in: bool,
                            _fcfs_class_response(metrics, dists), response=metrics.response)
 
 
+# -- plain M/M/c stations, all at once ---------------------------------------------------
+
+def _mmc_stations(network: Network, indices: list[int],
+                  lam: np.ndarray) -> dict[int, StationSolution]:
+    """The M/M/c FCFS stations ``indices`` of a product-form network, solved together.
+
+    The formulas and the order of operations are those of :func:`single_station.mmc`
+    (via :func:`_queue`), one array operation for all stations instead of one call per
+    station; Erlang B is in log space through the incomplete gamma function, stable for
+    any number of servers. Each station's response time is an :class:`MMcResponse`.
+    """
+    if not indices:
+        return {}
+    stations = [network.stations[i] for i in indices]
+    arrivals = lam[:, indices]                                      # [C, m]
+    service = np.array([[d.mean for d in s.service.values()] for s in stations]).T
+    lam_s = arrivals.sum(axis=0)
+    weights = np.where(lam_s > 0, arrivals / np.where(lam_s > 0, lam_s, 1.0),
+                       1.0 / len(arrivals))
+    mean = (weights * service).sum(axis=0)                          # as _mixture
+    c = np.array([s.servers for s in stations], dtype=float)
+    mu = 1.0 / mean
+    a = lam_s / mu
+    rho = a / c
+    if np.any(rho >= 1.0):
+        raise UnstableError(float(rho[np.argmax(rho >= 1.0)]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(a == 0.0, 0.0, np.exp(_log_erlang_b(c, a)))
+        p_wait = np.minimum(1.0, b / ((c - a) / c + rho * b))
+        p_idle = np.where(a == 0.0, 1.0, _mmc_empty_probability(c, a, rho))
+    wait_rate = c * mu - lam_s
+    mean_service = 1.0 / mu
+    mean_wait = p_wait / wait_rate
+    busy = lam_s * mean_service
+    columns = zip(indices, stations, *(x.tolist() for x in (
+        lam_s, mean_wait, mean_service, busy, busy / c, p_wait, p_idle, wait_rate, mu)))
+    out = {}
+    for i, s, lam_k, wait, served, busy_k, util, p_wait_k, p_idle_k, theta, mu_k in columns:
+        law = MMcResponse(p_wait_k, theta, mu_k)
+        metrics = single_station.StationMetrics(
+            arrival_rate=lam_k, throughput=lam_k, utilization=util, busy_servers=busy_k,
+            mean_in_queue=lam_k * wait, mean_in_system=lam_k * (wait + served),
+            mean_wait=wait, mean_response=wait + served, p_wait=p_wait_k, p_idle=p_idle_k,
+            p_loss=0.0, response=law, response_scv=law.scv(), departure_scv=1.0,
+            method="exact")
+        per_class = np.array([wait + d.mean for d in s.service.values()])
+        out[i] = StationSolution(metrics, "exact", per_class, response=law)
+    return out
+
+
+def _log_erlang_b(c: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``log B(c, a) = c log a - a - log c! - log Q(c + 1, a)``: the Poisson sum
+    ``sum_{k<=c} a^k / k!`` is ``e^a Q(c + 1, a)`` (Abramowitz & Stegun 6.5.13), ``Q`` the
+    regularized upper incomplete gamma function."""
+    return xlogy(c, a) - a - gammaln(c + 1.0) - np.log(gammaincc(c + 1.0, a))
+
+
+def _mmc_empty_probability(c: np.ndarray, a: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """M/M/c empty probability ``1 / (sum_{k<c} a^k/k! + a^c / (c! (1 - rho)))``, the sum
+    written as ``e^a Q(c + 1, a) + a^c/c! rho / (1 - rho)`` and added in log space."""
+    log_poisson_sum = a + np.log(gammaincc(c + 1.0, a))
+    log_rest = xlogy(c, a) - gammaln(c + 1.0) + np.log(rho) - np.log1p(-rho)
+    return np.exp(-np.logaddexp(log_poisson_sum, log_rest))
+
+
+class MMcResponse:
+    """Response time of an M/M/c FCFS station: ``Exp(mu)`` service after an
+    ``Exp(theta)`` wait with probability ``p_wait`` (``theta = c mu - lam``).
+
+    It is the two-phase PH of :func:`single_station.mmc`, with moments and quantiles in
+    closed form; the :class:`PhaseType` is built only when asked for
+    (:meth:`phase_type`), so a network of hundreds of stations does not build one per
+    station. ``P(R > t) = e^{-mu t} (1 + p_wait mu t g((theta - mu) t))`` with
+    ``g(x) = (1 - e^{-x}) / x``.
+
+    >>> r = MMcResponse(0.5, 1.0, 2.0)
+    >>> r.mean(), round(float(r.quantile(0.95)), 9) == round(float(r.phase_type().quantile(0.95)), 9)
+    (1.0, True)
+    """
+
+    __slots__ = ("p_wait", "theta", "mu", "_ph")
+
+    def __init__(self, p_wait: float, theta: float, mu: float):
+        self.p_wait, self.theta, self.mu = p_wait, theta, mu
+        self._ph: PhaseType | None = None
+
+    def __repr__(self) -> str:
+        return f"MMcResponse(p_wait={self.p_wait:.6g}, theta={self.theta:.6g}, mu={self.mu:.6g})"
+
+    @property
+    def n_phases(self) -> int:
+        return 1 if self.p_wait == 0.0 else 2
+
+    def mean(self) -> float:
+        return self.p_wait / self.theta + 1.0 / self.mu
+
+    def moment(self, k: int) -> float:
+        """Raw moment ``E[R^k]``: closed form for ``k <= 2``."""
+        if k == 1:
+            return self.mean()
+        if k == 2:
+            p, theta, mu = self.p_wait, self.theta, self.mu
+            return 2.0 * p / theta**2 + 2.0 * p / (theta * mu) + 2.0 / mu**2
+        return self.phase_type().moment(k)
+
+    def scv(self) -> float:
+        mean = self.mean()
+        return max(0.0, self.moment(2) - mean**2) / mean**2
+
+    def phase_type(self) -> PhaseType:
+        if self._ph is None:
+            self._ph = single_station._wait_then_serve(self.p_wait, self.theta, self.mu)
+        return self._ph
+
+    def quantile(self, p: float) -> float:
+        """Smallest ``t`` with ``P(R <= t) >= p``: Newton's method on ``log P(R > t)``,
+        kept inside a bracket (``[service quantile, doubling]``), to about 1e-13."""
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"quantile probabilities must lie in [0, 1], got {p}")
+        if p == 0.0:
+            return 0.0
+        if p == 1.0:
+            return math.inf
+        target = math.log1p(-p)
+        lo = -target / self.mu  # the service time alone: R is at least this long
+        if self.p_wait == 0.0:
+            return lo
+        hi = 2.0 * lo
+        while self._log_sf_hazard(hi)[0] > target:
+            lo, hi = hi, 2.0 * hi
+        t = math.sqrt(lo * hi)
+        for _ in range(100):
+            log_sf, hazard = self._log_sf_hazard(t)
+            gap = log_sf - target  # > 0: t is left of the quantile
+            lo, hi = (t, hi) if gap > 0 else (lo, t)
+            step = gap / hazard
+            if abs(gap) <= 8 * _EPS * self.mu * t or abs(step) <= 1e-13 * t:
+                return min(max(t + step, lo), hi)
+            t = t + step if lo < t + step < hi else 0.5 * (lo + hi)
+        return t
+
+    def _log_sf_hazard(self, t: float) -> tuple[float, float]:
+        """``log P(R > t)`` and the hazard rate ``f(t) / P(R > t)``, for ``t > 0``."""
+        p, theta, mu = self.p_wait, self.theta, self.mu
+        log_wait_term = math.log(p * mu * t) + _log_g((theta - mu) * t)
+        log_a = _log1p_exp(log_wait_term)  # log(1 + p mu t g)
+        u = math.exp(log_wait_term - log_a)  # the waiting term's share of P(R > t)
+        return -mu * t + log_a, mu * (1.0 - p) * (1.0 - u) + theta * u
+
+
+_EPS = float(np.finfo(float).eps)
+
+
+def _log_g(x: float) -> float:
+    """``log((1 - e^-x) / x)``, continuous at 0 and without overflow for large ``|x|``."""
+    if abs(x) < 1e-8:
+        return -0.5 * x
+    if x > 0:
+        return math.log(-math.expm1(-x)) - math.log(x)
+    y = -x  # (1 - e^-x) / x = e^y (1 - e^-y) / y
+    return y + math.log(-math.expm1(-y)) - math.log(y)
+
+
+def _log1p_exp(z: float) -> float:
+    """``log(1 + e^z)`` without overflow."""
+    return z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+
+
 def _third_moment(lam_c: np.ndarray, dists: list[Distribution]) -> float | None:
     total = lam_c.sum()
     if total <= 0:
@@ -417,8 +602,6 @@ def _combine(lam_c: np.ndarray, per_class: np.ndarray, dists: list[Distribution]
 
 def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float) -> StationSolution:
     """Jobs queue FCFS for a pool of slots; a job's n tasks run in waves (approximation)."""
-    from . import forkjoin  # TEMP-LAZY
-
     lam = float(lam_c.sum())
     task = next(iter(s.service.values()))
     slots = s.servers if s.servers is not None else s.tasks
@@ -437,21 +620,20 @@ def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float) -> StationSolution:
         mean_response=response, p_wait=min(rho, 1.0), p_idle=max(0.0, 1.0 - rho), p_loss=0.0,
         response=fit_two_moments(response, scv_m * (mean_m / response) ** 2),
         response_scv=None, departure_scv=None, method="approximation(fork-join waves)")
-    method = "approximation(fork-join waves" + (f", {how}" if how != "exact" else "") + ")"
+    detail = "" if how == "exact" else ", " + how[len("approximation("):-1]
+    method = f"approximation(fork-join waves{detail})"
     return StationSolution(metrics, method, np.full(len(lam_c), response),
                            response=metrics.response)
 
 
 def _batcher(s: Station, lam_c: np.ndarray) -> StationSolution:
-    from . import microbatch  # TEMP-LAZY
-
     lam = float(lam_c.sum())
     b = s.batch
     out = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers)
     if not out.stable or out.mean_latency is None:
         return StationSolution(None, "unstable", note="batches take longer than the interval")
     latency = out.mean_latency
-    wait = latency - out.mean_processing
+    wait = latency - out.item_processing
     metrics = single_station.StationMetrics(
         arrival_rate=lam, throughput=lam, utilization=out.utilization,
         busy_servers=out.utilization * s.servers, mean_in_queue=lam * wait,
@@ -472,7 +654,6 @@ def _fork_joins(network: Network, visits: np.ndarray, solutions: list[StationSol
     for f, s in enumerate(network.stations):
         if s.kind != "fork" or not s.branches:
             continue
-        from . import forkjoin  # TEMP-LAZY
         join = network.index[s.join]
         inside = _branch_stations(network, f, join)
         members[f] = inside
@@ -544,7 +725,7 @@ def _branch_time(network: Network, cls: str, branch: str, join: int,
         if i in reach:
             if sol.response is None or sol.metrics is None:
                 return None
-            phs.append(sol.response)
+            phs.append(as_phase_type(sol.response))
         else:
             phs.append(fit_two_moments(1.0, 1.0))
     keep = sorted(reach)
