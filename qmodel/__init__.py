@@ -17,11 +17,13 @@ from .model.spec import json_schema
 from .results import Estimate, NodeResult, Result, SystemResult
 from .solve import solve
 
-_LAZY = {"simulate": "qmodel.sim", "compare": "qmodel.sim"}
+_LAZY = {"simulate": "qmodel.sim", "compare": "qmodel.sim", "sweep": "qmodel.experiments",
+         "sensitivity": "qmodel.experiments", "plan": "qmodel.experiments",
+         "headroom": "qmodel.experiments"}
 
 
 def __getattr__(name: str):
-    """Load the simulator (simpy, numba) only when it is first used."""
+    """Load the simulator (simpy, numba) and the experiments only when first used."""
     if name in _LAZY:
         import importlib
 
@@ -42,8 +44,12 @@ __all__ = [
     "UnstableError",
     "UnsupportedError",
     "compare",
+    "headroom",
     "json_schema",
     "load",
+    "plan",
+    "sensitivity",
     "simulate",
     "solve",
+    "sweep",
 ]

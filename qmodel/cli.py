@@ -21,6 +21,7 @@ import yaml
 from rich.console import Console
 
 from .errors import ModelError, Problem, QModelError
+from .experiments.cli import app as experiments_app
 from .model.model import Model, load
 from .model.spec import json_schema
 from .report import print_result
@@ -166,6 +167,36 @@ def _check_positive(**values: int | None) -> None:
            for k, v in values.items() if v is not None and v < 1]
     if bad:
         raise ModelError(bad)
+
+
+FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _forward(ctx: typer.Context, command: str) -> None:
+    """Run a load-testing command; ``loadtest`` builds on qmodel, so it is imported here, at
+    the command line's edge, and never by the library."""
+    try:
+        from loadtest import cli as loadtest_cli
+    except ImportError as exc:
+        err.print(f"[bold red]error:[/] the load-testing tools are not installed ({exc}); "
+                  "install with: pip install -e '.[loadtest]'")
+        raise typer.Exit(EXIT_ERROR) from None
+    loadtest_cli.app([command, *ctx.args], prog_name="qmodel")
+
+
+@app.command(context_settings=FORWARD)
+def validate(ctx: typer.Context) -> None:
+    """Run the reference system under load and compare with predictions (--help for more)."""
+    _forward(ctx, "validate")
+
+
+@app.command(context_settings=FORWARD)
+def refsys(ctx: typer.Context) -> None:
+    """The reference batch/stream system: qmodel refsys serve MODEL (--help for more)."""
+    _forward(ctx, "refsys")
+
+
+app.add_typer(experiments_app)  # sweep, sensitivity, plan, headroom
 
 
 @app.command()

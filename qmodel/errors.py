@@ -35,6 +35,9 @@ class ModelError(QModelError):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):
+        return (ModelError, (self.problems,))
+
 
 class UnstableError(QModelError):
     """A component is saturated: its utilization is at or above 1.
@@ -45,9 +48,13 @@ class UnstableError(QModelError):
     def __init__(self, utilization: float, component: str | None = None, detail: str = ""):
         self.utilization = utilization
         self.component = component
+        self.detail = detail
         where = f"{component}: " if component else ""
         extra = f" ({detail})" if detail else ""
         super().__init__(f"{where}unstable, utilization {utilization:.4g} >= 1{extra}")
+
+    def __reduce__(self):
+        return (UnstableError, (self.utilization, self.component, self.detail))
 
 
 class UnsupportedError(QModelError):
@@ -57,3 +64,6 @@ class UnsupportedError(QModelError):
         self.solver = solver
         self.reason = reason
         super().__init__(f"{solver}: {reason}")
+
+    def __reduce__(self):
+        return (UnsupportedError, (self.solver, self.reason))

@@ -96,3 +96,10 @@ def test_compare_flags_agreement():
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert rows and all("agrees" in row for row in rows)
+
+
+def test_load_testing_commands_are_forwarded():
+    result = run("validate", "--help")
+    assert result.exit_code == 0 and "--duration" in result.output
+    result = run("refsys", "serve", "--help")
+    assert result.exit_code == 0 and "--broker" in result.output

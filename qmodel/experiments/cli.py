@@ -1,0 +1,286 @@
+"""The ``sweep``, ``sensitivity``, ``plan`` and ``headroom`` commands.
+
+A typer app whose commands mount at the top level of ``qmodel``:
+``app.add_typer(qmodel.experiments.cli.app)`` (typer >= 0.15 merges an unnamed sub-app's
+commands into the parent). Exit codes: 0 success; 1 an error that is not bad input (an
+impossible plan, a file that cannot be written); 2 invalid model or arguments, printed as
+``path: message``; 130 interrupted (a sweep writes its partial table first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ModelError, Problem, QModelError
+from ..model.model import Model, load
+from ..units import format_duration, format_rate
+from .executors import EXECUTORS
+from .headroom import headroom
+from .output import write
+from .planning import SEARCHES, plan
+from .sensitivity import sensitivity
+from .slo import SLO, model_slo
+from .sweep import METHODS, sweep
+
+EXIT_ERROR, EXIT_INVALID, EXIT_INTERRUPTED = 1, 2, 130
+SHOW_ROWS = 40
+_SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
+          "throughput_per_s", "max_utilization", "bottleneck", "meets_slo")
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                  help="What-if experiments: sweeps, sensitivity, capacity planning.")
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).", show_default=False)]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a field first: nodes.app.servers=8", show_default=False)]
+MetricOpt = Annotated[str, typer.Option(
+    help="mean_response_time, p95_response_time (any pNN), throughput, max_utilization.")]
+SloOpt = Annotated[str | None, typer.Option(
+    help='SLO, e.g. "p95 < 200ms and utilization < 0.8" (default: the model\'s slo).')]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", help="Write the result: .html (plot), .csv or .json.", show_default=False)]
+MethodOpt = Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")]
+ExecutorOpt = Annotated[str, typer.Option(help=f"One of {', '.join(EXECUTORS)}.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.",
+    show_default=False)]
+WorkersOpt = Annotated[int | None, typer.Option(help="Processes (default: one per CPU).",
+                                                show_default=False)]
+ReplicationsOpt = Annotated[int, typer.Option(help="Simulation replications per point.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    help="Simulation seed, the same for every point (default: drawn once).",
+    show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def guarded(func: Callable) -> Callable:
+    """Turn qmodel errors into ``path: message`` and an exit code; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModelError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), highlight=False, markup=False)
+            raise typer.Exit(EXIT_INVALID) from None
+        except QModelError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug: say so plainly; QMODEL_DEBUG=1 shows the traceback
+            if os.environ.get("QMODEL_DEBUG"):
+                raise
+            err.print(f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in qmodel; "
+                      "rerun with QMODEL_DEBUG=1 for details.", highlight=False, markup=False)
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+def _model(path: Path, overrides: list[str] | None) -> Model:
+    model = load(path)
+    return model.with_changes(dict(_pairs(overrides or [], "--set", yaml.safe_load))) \
+        if overrides else model
+
+
+def _pairs(items: list[str], option: str, convert: Callable[[str], Any] = str
+           ) -> list[tuple[str, Any]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ModelError([Problem(option, f"expected PATH=VALUE, got {item!r}")])
+        try:
+            out.append((key.strip(), convert(value.strip())))
+        except ValueError:
+            raise ModelError([Problem(f"{option} {key.strip()}", f"not a number: {value!r}")]) \
+                from None
+    return out
+
+
+def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise ModelError([Problem(option, f"must be one of {', '.join(choices)}, got {value!r}")])
+    return value
+
+
+@app.command("sweep")
+@guarded
+def sweep_command(
+        model: ModelArg,
+        vary: Annotated[list[str], typer.Option(
+            help="PATH=VALUES, e.g. nodes.app.servers=1..16, arrivals.web.rate=50/s..500/s:20, "
+                 "a log range 10/s..1e4/s:log20 or a list [1,2,4]. Repeat for a grid.",
+            show_default=False)],
+        metric: MetricOpt = "p95_response_time", slo: SloOpt = None, out_path: OutOpt = None,
+        method: MethodOpt = "auto", replications: ReplicationsOpt = 10, seed: SeedOpt = None,
+        executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = None, overrides: SetOpt = None) -> None:
+    """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
+    _choice(method, METHODS, "--method")
+    _choice(executor, EXECUTORS, "--executor")
+    m = _model(model, overrides)
+    table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
+                  method=method,
+                  replications=replications, seed=seed, executor=executor,
+                  scheduler=scheduler, workers=workers)
+    if out_path is not None:
+        write(table, out_path, metric=table.attrs["metric"])
+        out.print(f"wrote {out_path} ({len(table)} points)")
+    else:
+        _print_table(table)
+    if table.attrs.get("partial"):
+        err.print("interrupted: partial results")
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command("sensitivity")
+@guarded
+def sensitivity_command(
+        model: ModelArg, metric: MetricOpt = "p95_response_time",
+        delta: Annotated[float, typer.Option(help="Relative change of each parameter.")] = 0.05,
+        param: Annotated[list[str] | None, typer.Option(
+            help="Only these parameters (repeat); default: every rate, time, count and "
+                 "routing probability.", show_default=False)] = None,
+        out_path: OutOpt = None, method: MethodOpt = "analytic",
+        replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
+    """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
+    _choice(method, METHODS, "--method")
+    table = sensitivity(_model(model, overrides), metric=metric, delta=delta, parameters=param,
+                        method=method, replications=replications, seed=seed)
+    if out_path is not None:
+        write(table, out_path)
+        out.print(f"wrote {out_path}")
+    grid = Table(title=f"sensitivity of {table.attrs['metric']} "
+                       f"(at {_value(table.attrs['metric'], table.attrs['base'])})",
+                 header_style="bold")
+    for column in ("parameter", "value", "elasticity", "at -", "at +", "note"):
+        grid.add_column(column, justify="left" if column in ("parameter", "note") else "right")
+    for row in table.to_dict("records"):
+        grid.add_row(row["parameter"], f"{row['value']:.4g}", f"{row['elasticity']:+.3f}",
+                     _value(table.attrs["metric"], row["metric_low"]),
+                     _value(table.attrs["metric"], row["metric_high"]), row["note"])
+    out.print(grid)
+
+
+@app.command("plan")
+@guarded
+def plan_command(
+        model: ModelArg, slo: SloOpt = None,
+        load_: Annotated[str | None, typer.Option(
+            "--load", help="Total arrival rate (800/s) or factor (2x); default: the model's.",
+            show_default=False)] = None,
+        cost: Annotated[list[str] | None, typer.Option(
+            help="COMPONENT=COST per unit, e.g. nodes.app=1 (repeat); default: 1 each.",
+            show_default=False)] = None,
+        max_utilization: Annotated[float, typer.Option(
+            help="Utilization ceiling for every station.")] = 0.8,
+        limit: Annotated[list[str] | None, typer.Option(
+            help="COMPONENT=HIGH or COMPONENT=LOW..HIGH (repeat); default 1..256.",
+            show_default=False)] = None,
+        search: Annotated[str, typer.Option(help=f"One of {', '.join(SEARCHES)}.")] = "auto",
+        as_json: JsonOpt = False, overrides: SetOpt = None) -> None:
+    """The cheapest configuration that meets the SLO at the load."""
+    _choice(search, SEARCHES, "--search")
+    costs = dict(_pairs(cost or [], "--cost", float)) or None
+    limits = dict(_pairs(limit or [], "--limit", _limit))
+    m = _model(model, overrides)
+    result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
+                  max_utilization=max_utilization, limits=limits, search=search)
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    grid = Table(title=f"plan: {result}", header_style="bold")
+    for column in ("parameter", "value", "lower bound", "cost/unit"):
+        grid.add_column(column, justify="left" if column == "parameter" else "right")
+    for knob in result.knobs:
+        grid.add_row(knob.path, str(result.configuration[knob.path]),
+                     str(result.lower_bounds[knob.path]), f"{knob.unit_cost:g}")
+    out.print(grid)
+    _print_metrics(result.metrics)
+    out.print(f"{result.evaluated} configurations evaluated ({result.search})")
+
+
+@app.command("headroom")
+@guarded
+def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = False,
+                     overrides: SetOpt = None) -> None:
+    """The largest load (today's class mix) that meets the SLO, and what breaks first."""
+    m = _model(model, overrides)
+    result = headroom(m, slo=_slo(m, slo))
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    out.print(f"headroom: {result}")
+    out.print(f"  {result.headroom:+.1%} on today's load; saturation at "
+              f"{format_rate(result.saturation_rate)}")
+    _print_metrics(result.metrics)
+
+
+def _slo(model: Model, text: str | None) -> SLO | None:
+    return model_slo(model, text, "--slo")
+
+
+def _limit(text: str) -> int | tuple[int, int]:
+    low, sep, high = text.partition("..")
+    return (int(low), int(high)) if sep else int(text)
+
+
+def _value(column: str, value: float) -> str:
+    if pd.isna(value):
+        return "—"
+    if column.endswith("_per_s"):
+        return format_rate(value)
+    return format_duration(value) if column.endswith("_s") else f"{value:.4g}"
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    for key in ("mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
+                "throughput_per_s", "max_utilization", "bottleneck"):
+        if key in metrics:
+            out.print(f"  {key}: {_cell(key, metrics[key])}")
+
+
+def _print_table(table: pd.DataFrame) -> None:
+    shown = table if len(table) <= SHOW_ROWS else table.head(SHOW_ROWS)
+    grid = Table(title=f"{table.attrs.get('model')}: {len(table)} points "
+                       f"({table.attrs.get('method')})", header_style="bold")
+    params = table.attrs.get("parameters", [])
+    columns = [c for c in shown.columns if c in params or c in _SHOWN]
+    for column in columns:
+        grid.add_column(column, justify="right")
+    for row in shown.to_dict("records"):
+        grid.add_row(*(_cell(c, row[c]) for c in columns))
+    out.print(grid)
+    if len(table) > SHOW_ROWS:
+        out.print(f"… {len(table) - SHOW_ROWS} more rows; write them all with --out sweep.csv")
+
+
+def _cell(column: str, value: Any) -> str:
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return "—" if value is None else str(value)
+    if column.startswith(("nodes.", "arrivals.", "users.")):
+        return f"{value:.6g}"
+    return _value(column, value)

@@ -1,0 +1,138 @@
+"""Where sweep tasks run: in this process, on a local process pool, or on a Dask cluster.
+
+Every task is a pure function of its arguments (seeds included), so the executor never
+changes a result. ``run`` shows a progress bar once a run takes more than a second, and on
+Ctrl-C returns what finished, flagged partial. Errors a user can cause travel back from the
+workers as data and are raised here as the same :class:`~qmodel.errors.QModelError`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ..errors import ModelError, Problem, QModelError
+from ..sim.progress import Reporter
+
+EXECUTORS = ("local", "dask", "serial")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+    problems: tuple[tuple[str, str], ...]
+
+    def raise_(self) -> None:
+        if self.problems:
+            raise ModelError([Problem(path, message) for path, message in self.problems])
+        raise QModelError(self.message)
+
+
+def _guarded(func: Callable[[Any], Any], task: Any) -> Any:
+    try:
+        return func(task)
+    except ModelError as exc:
+        return _Failure(str(exc), tuple((p.path, p.message) for p in exc.problems))
+    except QModelError as exc:
+        return _Failure(str(exc), ())
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def run(func: Callable[[Any], Any], tasks: Sequence[Any], *, executor: str = "local",
+        scheduler: Any = None, workers: int | None = None, progress: Any = None,
+        label: str = "running") -> tuple[list[Any], bool]:
+    """``[func(t) for t in tasks]`` on ``executor``; returns the results (None for tasks
+    not finished when interrupted) and whether the run was interrupted.
+
+    ``executor``: ``"local"`` (a process pool of ``workers`` processes, default one per
+    CPU, stopped at once on Ctrl-C), ``"dask"`` (``scheduler`` is an address such as ``"tcp://host:8786"``, a
+    ``distributed.Client``, or None for a ``LocalCluster`` of ``workers`` processes that
+    is closed afterwards) or ``"serial"`` (this process); a single task always runs in this
+    process. ``func`` must be importable (a module-level function) for the pool and Dask.
+
+    >>> run(abs, [-1, 2, -3], executor="serial")
+    ([1, 2, 3], False)
+    """
+    if executor not in EXECUTORS:
+        raise QModelError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    call = partial(_guarded, func)
+    results: list[Any] = [None] * len(tasks)
+    reporter = Reporter(progress, 1, label) if progress is not False else None
+    done = 0
+
+    def finished(index: int, value: Any) -> None:
+        nonlocal done
+        if isinstance(value, _Failure):
+            value.raise_()
+        results[index] = value
+        done += 1
+        if reporter is not None:
+            reporter.update(done / len(tasks))
+
+    try:
+        if executor == "serial" or len(tasks) <= 1:
+            for i, task in enumerate(tasks):
+                finished(i, call(task))
+        elif executor == "local":
+            _local(call, tasks, workers, finished)
+        else:
+            _dask(call, tasks, scheduler, workers, finished)
+    except KeyboardInterrupt:
+        return results, True
+    finally:
+        if reporter is not None:
+            reporter.close()
+    return results, False
+
+
+def _local(call: Callable, tasks: Sequence[Any], workers: int | None,
+           finished: Callable[[int, Any], None]) -> None:
+    size = min(len(tasks), workers or os.cpu_count() or 1)
+    with multiprocessing.Pool(size, initializer=_ignore_sigint) as pool:  # exit: terminate
+        for index, value in pool.imap_unordered(_indexed, [(call, i, task) for i, task in
+                                                           enumerate(tasks)]):
+            finished(index, value)
+
+
+def _indexed(item: tuple[Callable, int, Any]) -> tuple[int, Any]:
+    call, index, task = item
+    return index, call(task)
+
+
+def _dask(call: Callable, tasks: Sequence[Any], scheduler: Any, workers: int | None,
+          finished: Callable[[int, Any], None]) -> None:
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    cluster = client = None
+    if isinstance(scheduler, Client):
+        owned = False
+        client = scheduler
+    else:
+        owned = True
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=True,
+                                   dashboard_address=":0")
+        client = Client(scheduler if scheduler is not None else cluster)
+    futures = []
+    try:
+        futures = client.map(call, list(tasks), pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future, value in dask_completed(futures, with_results=True):
+            finished(index[future.key], value)
+    finally:
+        if futures:
+            client.cancel(futures)
+        if owned:
+            client.close()
+            if cluster is not None:
+                cluster.close()

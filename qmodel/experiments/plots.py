@@ -1,0 +1,132 @@
+"""Plotly figures of experiment tables: latency against one parameter (with the knee and the
+SLO line), a heat map for two, and the tornado chart of a sensitivity table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .slo import parse_slo
+
+_TIME_SCALE = 1000.0  # plot times in ms
+
+
+def knee(x: np.ndarray, y: np.ndarray) -> int | None:
+    """Index of the knee of a curve: the point farthest from the chord joining its ends,
+    both axes scaled to [0, 1] (the "Kneedle" rule); None for fewer than three points.
+
+    >>> knee(np.arange(6.0), np.array([1.0, 1.1, 1.25, 1.5, 2.2, 6.0]))
+    4
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return None
+    xs, ys = x[ok], y[ok]
+    span_x, span_y = xs[-1] - xs[0], ys[-1] - ys[0]
+    if span_x == 0 or span_y == 0:
+        return None
+    distance = np.abs((xs - xs[0]) / span_x - (ys - ys[0]) / span_y)
+    return int(np.flatnonzero(ok)[int(np.argmax(distance))])
+
+
+def sweep_figure(table: pd.DataFrame, metric: str | None = None) -> go.Figure:
+    """Metric against the swept parameter (one), a heat map (two), or one line per
+    combination of the others (more). Unstable points are marked, not plotted as values."""
+    metric = metric or table.attrs.get("metric", "p95_response_time_s")
+    params = list(table.attrs.get("parameters", []))
+    if not params:
+        raise ValueError("the table has no swept parameters to plot against")
+    if len(params) == 2:
+        return _heatmap(table, params, metric)
+    return _lines(table, params, metric)
+
+
+def _scale(metric: str) -> tuple[float, str]:
+    if metric.endswith("_s") and "response" in metric:
+        return _TIME_SCALE, metric.removesuffix("_s") + " (ms)"
+    return 1.0, metric
+
+
+def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
+    scale, label = _scale(metric)
+    x_name, others = params[0], params[1:]
+    fig = go.Figure()
+    groups = table.groupby(others, sort=False) if others else [((), table)]
+    for key, group in groups:
+        group = group.sort_values(x_name)
+        name = ", ".join(f"{p}={v:g}" for p, v in zip(others, np.atleast_1d(key))) or metric
+        x = group[x_name].to_numpy(dtype=float)
+        y = group[metric].to_numpy(dtype=float) * scale
+        error = None
+        if f"{metric}_ci95_high" in group:
+            error = dict(type="data", symmetric=False,
+                         array=group[f"{metric}_ci95_high"].to_numpy() * scale - y,
+                         arrayminus=y - group[f"{metric}_ci95_low"].to_numpy() * scale)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, error_y=error))
+        unstable = ~group["stable"].to_numpy(dtype=bool)
+        if unstable.any():
+            fig.add_trace(go.Scatter(x=x[unstable], y=np.full(unstable.sum(), np.nanmax(
+                np.append(y, 0.0))), mode="markers", marker_symbol="x", marker_color="crimson",
+                name=f"unstable ({name})"))
+        k = knee(x, y)
+        if k is not None and not others:
+            fig.add_trace(go.Scatter(x=[x[k]], y=[y[k]], mode="markers+text", text=["knee"],
+                                     textposition="top left", marker=dict(size=12),
+                                     name="knee"))
+    _slo_line(fig, table, metric, scale)
+    fig.update_layout(title=f"{table.attrs.get('model', '')}: {label} vs {x_name}",
+                      xaxis_title=x_name, yaxis_title=label, template="plotly_white")
+    return fig
+
+
+def _slo_line(fig: go.Figure, table: pd.DataFrame, metric: str, scale: float) -> None:
+    slo = table.attrs.get("slo")
+    if not slo:
+        return
+    for clause in parse_slo(slo).clauses:
+        if clause.column == metric:
+            fig.add_hline(y=clause.limit * scale, line_dash="dash", line_color="firebrick",
+                          annotation_text=f"SLO {clause}")
+
+
+def _heatmap(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
+    scale, label = _scale(metric)
+    grid = table.pivot_table(index=params[1], columns=params[0], values=metric,
+                             aggfunc="first", dropna=False) * scale
+    stable = table.pivot_table(index=params[1], columns=params[0], values="stable",
+                               aggfunc="first")
+    text = np.where(stable.to_numpy(dtype=bool), "", "unstable")
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=grid.columns, y=grid.index,
+                               colorbar_title=label, text=text, texttemplate="%{text}",
+                               hovertemplate=f"{params[0]}=%{{x}}<br>{params[1]}=%{{y}}<br>"
+                                             f"{label}=%{{z}}<extra></extra>"))
+    if "meets_slo" in table:
+        meets = table.pivot_table(index=params[1], columns=params[0], values="meets_slo",
+                                  aggfunc="first").astype(float)
+        fig.add_trace(go.Contour(z=meets.to_numpy(), x=meets.columns, y=meets.index,
+                                 contours=dict(start=0.5, end=0.5, coloring="none"),
+                                 line=dict(color="white", width=3), showscale=False,
+                                 name=f"SLO {table.attrs.get('slo')}", hoverinfo="skip"))
+    fig.update_layout(title=f"{table.attrs.get('model', '')}: {label}",
+                      xaxis_title=params[0], yaxis_title=params[1], template="plotly_white")
+    return fig
+
+
+def tornado_figure(table: pd.DataFrame) -> go.Figure:
+    """Tornado chart of a :func:`~qmodel.experiments.sensitivity` table: the metric at
+    ``value (1 - delta)`` and ``value (1 + delta)`` of each parameter, biggest swing on top."""
+    metric = table.attrs.get("metric", "metric")
+    scale, label = _scale(metric)
+    base = table.attrs.get("base", 0.0) * scale
+    rows = table.assign(size=table["swing"].abs()).sort_values("size", na_position="first")
+    fig = go.Figure()
+    for side, color in (("low", "steelblue"), ("high", "darkorange")):
+        values = rows[f"metric_{side}"].to_numpy(dtype=float) * scale
+        fig.add_trace(go.Bar(y=rows["parameter"], x=values - base, base=base, orientation="h",
+                             name=f"parameter {'-' if side == 'low' else '+'}"
+                                  f"{table.attrs.get('delta', 0):.0%}", marker_color=color))
+    fig.add_vline(x=base, line_color="black")
+    fig.update_layout(barmode="overlay", title=f"Sensitivity of {label}", xaxis_title=label,
+                      template="plotly_white")
+    return fig

@@ -1,0 +1,69 @@
+"""Executors: serial, local process pool and Dask give identical tables for the same seed;
+worker errors come back as the same QModelError."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from qmodel import ModelError
+from qmodel.experiments import sweep
+from qmodel.experiments.executors import run
+
+distributed = pytest.importorskip("distributed")
+
+SIM = dict(method="simulate", replications=2, customers=2000, seed=11)
+SPEC = {"arrivals.web.rate": ["100/s", "200/s"], "nodes.app.servers": [7, 8]}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as local:
+        yield local
+
+
+def test_simulated_sweep_is_the_same_on_every_executor(web, cluster):
+    serial = sweep(web, SPEC, executor="serial", **SIM)
+    pooled = sweep(web, SPEC, executor="local", workers=2, **SIM)
+    dask = sweep(web, SPEC, executor="dask", scheduler=cluster.scheduler_address, **SIM)
+    pd.testing.assert_frame_equal(serial, pooled)
+    pd.testing.assert_frame_equal(serial, dask)
+    assert serial.attrs["seed"] == 11 and serial.attrs["method"] == "simulate"
+    low, high = serial["mean_response_time_s_ci95_low"], serial["mean_response_time_s_ci95_high"]
+    assert ((low <= serial["mean_response_time_s"]) & (serial["mean_response_time_s"] <= high)).all()
+
+
+def test_common_random_numbers_make_differences_smooth(web):
+    """Same seed at every point: a small change of servers moves the estimate a little,
+    not by the run-to-run noise."""
+    table = sweep(web, {"nodes.gateway.servers": [2, 3]}, executor="serial", **SIM)
+    crn = abs(table["mean_response_time_s"].diff().iloc[1])
+    other_seed = sweep(web, {"nodes.gateway.servers": [3]}, executor="serial",
+                       **{**SIM, "seed": 12})
+    noise = abs(other_seed["mean_response_time_s"].iloc[0] - table["mean_response_time_s"].iloc[1])
+    assert crn < noise
+
+
+def test_analytic_sweep_on_dask_with_a_client(web, cluster):
+    spec = {"nodes.db.shards": [2, 3, 4]}
+    with distributed.Client(cluster) as client:
+        on_dask = sweep(web, spec, executor="dask", scheduler=client)
+        assert client.status == "running"          # a client passed in is left open
+    pd.testing.assert_frame_equal(on_dask, sweep(web, spec, executor="serial"))
+
+
+def test_a_local_cluster_is_started_and_closed_when_no_scheduler_is_given(web):
+    table = sweep(web, {"nodes.db.shards": [2, 3]}, executor="dask", workers=1)
+    assert len(table) == 2 and table["stable"].all()
+
+
+def test_worker_errors_arrive_as_model_errors(shop):
+    """api.next.db is 0.3, so api.next.cache = 0.8 is invalid only in combination."""
+    with pytest.raises(ModelError, match=r"nodes\.api\.next: probabilities sum to 1\.1"):
+        sweep(shop, {"nodes.api.next.cache": [0.5, 0.8]}, executor="local", workers=2)
+
+
+def test_unknown_executor():
+    with pytest.raises(Exception, match="executor must be one of"):
+        run(abs, [1, 2], executor="cloud")

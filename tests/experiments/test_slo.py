@@ -1,0 +1,56 @@
+"""The SLO grammar: clauses, units, the model's default, and errors that teach the grammar."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qmodel import ModelError
+from qmodel.experiments.slo import model_slo, parse_slo
+
+from .models import mm1
+
+
+@pytest.mark.parametrize(("text", "metric", "op", "limit"), [
+    ("p95 < 200ms", "p95", "<", 0.2),
+    ("mean < 50ms", "mean", "<", 0.05),
+    ("p99 <= 1s", "p99", "<=", 1.0),
+    ("utilization < 0.8", "utilization", "<", 0.8),
+    ("utilization < 80%", "utilization", "<", 0.8),
+    ("throughput >= 500/s", "throughput", ">=", 500.0),
+    ("wait_p80 <= 20s", "wait_p80", "<=", 20.0),
+    ("P99.9 < 2s", "p99.9", "<", 2.0),
+])
+def test_clauses(text, metric, op, limit):
+    (clause,) = parse_slo(text).clauses
+    assert (clause.metric, clause.op) == (metric, op)
+    assert clause.limit == pytest.approx(limit)
+
+
+def test_and_joins_and_a_list_means_all():
+    slo = parse_slo(["p95 < 200ms and utilization < 0.8", "mean < 50ms"])
+    assert [c.metric for c in slo.clauses] == ["p95", "utilization", "mean"]
+    row = {"p95_response_time_s": 0.1, "max_utilization": 0.7, "mean_response_time_s": 0.06}
+    assert not slo.met(row) and [str(c) for c in slo.failing(row)] == ["mean < 50ms"]
+    assert not slo.met({**row, "mean_response_time_s": math.nan})   # unstable: never met
+
+
+def test_bare_number_uses_the_model_time_unit():
+    assert parse_slo("p95 < 200", time_unit="ms").clauses[0].limit == pytest.approx(0.2)
+
+
+def test_model_slo_is_the_default(web):
+    assert str(model_slo(web, None)) == "p95 < 200ms"
+    assert model_slo(mm1(), None) is None
+    assert str(model_slo(web, "mean < 1000ms")) == "mean < 1s"
+
+
+@pytest.mark.parametrize("text", ["p95 << 200ms", "latency < 200ms", "p95 < fast",
+                                  "p95 < 200ms or mean < 1s", "p100 < 1s", ""])
+def test_unparsable_slo_states_the_grammar(text):
+    with pytest.raises(ModelError) as info:
+        parse_slo(text, path="--slo")
+    problem = info.value.problems[0]
+    assert problem.path == "--slo"
+    assert "METRIC OP VALUE" in problem.message or "percentile" in problem.message
