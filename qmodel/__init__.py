@@ -6,7 +6,7 @@ against a real running system.
 ...     "nodes": {"app": {"kind": "queue", "servers": 4, "service": "20ms"}},
 ...     "arrivals": {"web": {"to": "app", "rate": "140/s"}}})
 >>> result = qmodel.solve(model)
->>> round(result.system.mean_response_time * 1000, 2), result.node("app").utilization
+>>> round(result.system.mean_response_time * 1000, 2), round(result.node("app").utilization, 3)
 (27.14, 0.7)
 """
 

@@ -13,9 +13,10 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULT_SCHEMA = "qmodel.result/1"
 
@@ -28,12 +29,13 @@ class Estimate(float):
     (27.0, 'exact', None)
     """
 
+    __slots__ = ("method", "ci95")
     method: str
     ci95: tuple[float, float] | None
 
     def __new__(cls, value: float, method: str = "exact",
                 ci95: tuple[float, float] | None = None) -> Estimate:
-        obj = super().__new__(cls, value)
+        obj = float.__new__(cls, value)
         obj.method = method
         obj.ci95 = None if ci95 is None else (float(ci95[0]), float(ci95[1]))
         return obj
@@ -189,14 +191,23 @@ def _maybe(v: float | None) -> float | None:
 
 @dataclass
 class ClassResult:
-    """End-to-end metrics of one job class."""
+    """End-to-end metrics of one job class; ``p95_response_time`` is computed on first
+    use from ``quantile`` (or set directly)."""
 
     name: str
     kind: str
     throughput: Estimate | None = None
     mean_response_time: Estimate | None = None
-    p95_response_time: Estimate | None = None
     population: int | None = None
+    quantile: Callable[[float], float] | None = field(default=None, repr=False)
+    _percentiles: dict = field(default_factory=dict, repr=False)
+
+    def percentile(self, p: float) -> Estimate | None:
+        """End-to-end response-time quantile ``p`` (0..1) of this class, when known."""
+        return _percentile(self, p)
+
+    p95_response_time = property(lambda self: self.percentile(0.95),
+                                 lambda self, v: self._percentiles.__setitem__(0.95, v))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind,
@@ -248,6 +259,8 @@ class Result:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per station; times in seconds (``_s``), rates per second (``_per_s``)."""
+        import pandas as pd  # imported on first use: it takes a second to load
+
         rows = []
         for node in self.nodes.values():
             row: dict[str, Any] = {"node": node.name, "component": node.component,

@@ -7,7 +7,9 @@ Markovian models with finite buffers → CTMC. Every number says how it was obta
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,8 +25,8 @@ from .results import (
     SystemResult,
     estimate,
 )
-from .solvers import closed_network, ctmc_adapter
-from .solvers.end_to_end import walk_distribution
+from .solvers import closed_network
+from .solvers.end_to_end import is_full_walk, walk_distribution
 from .solvers.open_network import OpenSolution, StationSolution, solve_open
 from .solvers.phase_type import PhaseType, mixture
 
@@ -52,9 +54,13 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
     network = model.network if isinstance(model, Model) else model
     has_closed = bool(network.closed_classes)
     if method == "ctmc":
+        from .solvers import ctmc_adapter  # scipy.stats: loaded only when needed
+
         return ctmc_adapter.solve(network)
-    if method == "auto" and ctmc_adapter.preferred(network):
-        exact = ctmc_adapter.try_solve(network)
+    if method == "auto" and any(s.capacity is not None for s in network.stations):
+        from .solvers import ctmc_adapter
+
+        exact = ctmc_adapter.try_solve(network) if ctmc_adapter.preferred(network) else None
         if exact is not None:
             return exact
     if has_closed:
@@ -70,12 +76,13 @@ def open_result(sol: OpenSolution) -> Result:
     """Assemble the :class:`Result` of an open network."""
     net = sol.network
     nodes = {}
+    station_rates = sol.lam.sum(axis=0).tolist()
+    total_rate = float(sol.class_rates.sum())
     for i, station in enumerate(net.stations):
-        nodes[station.name] = _node(sol, i)
+        nodes[station.name] = _node(sol, i, station_rates[i], total_rate)
     unstable = [Instability(net.stations[i].name, float(sol.offered[i])) for i in sol.unstable]
     blocked = [s for s in sol.stations if s.metrics is None]
     system = SystemResult(method="", stable=not unstable)
-    total_rate = float(sol.class_rates.sum())
     system.bottleneck = net.stations[sol.bottleneck].name if sol.bottleneck is not None else None
     if math.isfinite(sol.saturation_factor):
         system.saturation_rate = sol.saturation_factor * total_rate
@@ -90,14 +97,13 @@ def open_result(sol: OpenSolution) -> Result:
                   nodes, system, classes, unstable, notes, components)
 
 
-def _node(sol: OpenSolution, i: int) -> NodeResult:
+def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:
+    """Station ``i`` that ``lam`` jobs per second reach out of ``total`` arriving."""
     station = sol.network.stations[i]
     s = sol.stations[i]
     node = NodeResult(station.name, station.component, station.kind, station.servers,
                       s.method, stable=i not in sol.unstable, note=s.note,
                       offered_load=float(sol.offered[i]))
-    total = float(sol.class_rates.sum())
-    lam = float(sol.lam[:, i].sum())
     node.visits = Estimate(lam / total if total > 0 else 0.0, "exact")
     node.arrival_rate = Estimate(lam, "exact")
     if s.metrics is None:
@@ -157,14 +163,14 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     system.mean_jobs = Estimate(sum(float(n.mean_in_system or 0.0) for n in nodes.values()),
                                 method)
     system.loss_probability = Estimate(max(0.0, 1.0 - float(accepted.sum()) / total), method)
-    dist, how = _end_to_end(sol, per_class)
+    dist, how = _end_to_end(sol)
     if dist is not None:
-        system.quantile = lambda p, dist=dist, how=how: Estimate(float(dist.quantile(p)), how)
+        system.quantile = lambda p: Estimate(float(dist().quantile(p)), how)
     for c, cls in enumerate(net.open_classes):
         classes[cls.name] = ClassResult(cls.name, "open", Estimate(float(accepted[c]), method),
                                         Estimate(float(per_class[c]), method))
         if dist is not None and len(net.open_classes) == 1:
-            classes[cls.name].p95_response_time = system.percentile(0.95)
+            classes[cls.name].quantile = system.percentile
 
 
 def _accepted_rates(sol: OpenSolution) -> np.ndarray:
@@ -184,27 +190,34 @@ def _accepted_rates(sol: OpenSolution) -> np.ndarray:
     return out
 
 
-def _end_to_end(sol: OpenSolution, per_class: np.ndarray) -> tuple[PhaseType | None, str]:
+def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]:
     """End-to-end response distribution: each visit an independent draw of its station's
-    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines)."""
+    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines).
+
+    Returns a function that builds it, once, on first use (only quantiles need it), and
+    how it is obtained."""
     net = sol.network
     if sol.fork_times or any(s.response is None for s in sol.stations):
         return None, ""
-    dists, weights, full = [], [], True
-    for cls in net.open_classes:
-        dist, whole = walk_distribution([s.response for s in sol.stations],
-                                        net.entry[cls.name], net.routing[cls.name])
-        dists.append(dist)
-        weights.append(cls.rate)
-        full = full and whole
-    dist = dists[0] if len(dists) == 1 else mixture(np.array(weights) / sum(weights), dists)
+    laws = [s.response for s in sol.stations]
+
+    @functools.cache
+    def build() -> PhaseType:
+        dists = [walk_distribution(laws, net.entry[cls.name], net.routing[cls.name])[0]
+                 for cls in net.open_classes]
+        if len(dists) == 1:
+            return dists[0]
+        weights = [cls.rate for cls in net.open_classes]
+        return mixture(np.array(weights) / sum(weights), dists)
+
+    full = is_full_walk(laws)
     exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
         and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
     if exact:
-        return dist, "exact"
+        return build, "exact"
     if full:
-        return dist, "approximation(independent visits)"
-    return dist, "approximation(independent visits, two-moment fit)"
+        return build, "approximation(independent visits)"
+    return build, "approximation(independent visits, two-moment fit)"
 
 
 def _no_overtaking(net: Network) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from ..errors import Problem
 from .spec import BrokerNode, ForkNode, JoinNode, ModelSpec, QueueFields, ShardsNode
 
@@ -140,8 +138,13 @@ def _fork_fields(path: str, node: ForkNode) -> Iterator[Problem]:
 
 def _expanded_names(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
-        count = getattr(node, "shards", None) or getattr(node, "consumers", None)
-        for i in range(count or 0):
+        if isinstance(node, ShardsNode):
+            count = node.shards
+        elif isinstance(node, BrokerNode):
+            count = node.consumers
+        else:
+            continue
+        for i in range(count):
             if f"{name}-{i}" in spec.nodes:
                 yield Problem(f"nodes.{name}-{i}", f"clashes with member {i} of {node.kind} "
                                                    f"{name!r}; rename one of them")
@@ -189,18 +192,19 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
 
 def _routing(spec: ModelSpec) -> Iterator[Problem]:
     reached: set[str] = set()
+    order = {name: i for i, name in enumerate(spec.nodes)}
     for cls, entry in [(c, a.to) for c, a in spec.arrivals.items()] + \
                       [(c, u.to) for c, u in spec.users.items()]:
-        graph = _class_graph(spec, cls)
+        forward = _class_graph(spec, cls)
         starts = [n for n, p in entry.items() if p > 0]
         if sum(entry.values()) < 1 - 1e-9:
             group = "arrivals" if cls in spec.arrivals else "users"
             yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
                                                f"{sum(entry.values()):g}; they must sum to 1")
-        mine = set(starts).union(*(nx.descendants(graph, s) for s in starts)) - {"<exit>"}
+        mine = _reachable(forward, starts) - {EXIT}
         reached |= mine
-        can_leave = nx.ancestors(graph, "<exit>") if "<exit>" in graph else set()
-        for node in sorted(mine - can_leave, key=list(spec.nodes).index):
+        can_leave = _reachable(_reversed(forward), [EXIT])
+        for node in sorted(mine - can_leave, key=order.__getitem__):
             what = "never leave the system" if cls in spec.arrivals else \
                 "never finish and return to think"
             yield Problem(f"nodes.{node}.next", f"jobs of class {cls!r} that reach {node!r} can "
@@ -213,19 +217,38 @@ def _routing(spec: ModelSpec) -> Iterator[Problem]:
                                            "here and no route leads here")
 
 
-def _class_graph(spec: ModelSpec, cls: str) -> nx.DiGraph:
-    graph = nx.DiGraph()
+EXIT = "<exit>"
+"""The pseudo-node a job goes to when it leaves (no model node can have this name)."""
+
+
+def _class_graph(spec: ModelSpec, cls: str) -> dict[str, list[str]]:
+    """Where a job of class ``cls`` can go from each node (``EXIT`` when it can leave)."""
+    graph: dict[str, list[str]] = {EXIT: []}
     for name, node in spec.nodes.items():
-        graph.add_node(name)
         if isinstance(node, ForkNode):
-            for target in node.branches or []:
-                graph.add_edge(name, target)
-            graph.add_edge(name, node.join)
+            graph[name] = list(node.branches or []) + [node.join]
             continue
         route = next_of(spec, name, cls)
-        for target, p in route.items():
-            if p > 0:
-                graph.add_edge(name, target)
+        graph[name] = [target for target, p in route.items() if p > 0]
         if sum(route.values()) < 1 - 1e-9:
-            graph.add_edge(name, "<exit>")
+            graph[name].append(EXIT)
     return graph
+
+
+def _reversed(graph: dict[str, list[str]]) -> dict[str, list[str]]:
+    back: dict[str, list[str]] = {name: [] for name in graph}
+    for name, targets in graph.items():
+        for target in targets:
+            back[target].append(name)
+    return back
+
+
+def _reachable(graph: dict[str, list[str]], starts: list[str]) -> set[str]:
+    """The nodes reachable from ``starts`` (``starts`` included)."""
+    seen, stack = set(starts), list(starts)
+    while stack:
+        for target in graph[stack.pop()]:
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen

@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import yaml
 
 from ..errors import ModelError, Problem
@@ -15,6 +14,9 @@ from .check import check
 from .network import Network, build_network
 from .parse import read_file, read_yaml, validate_spec
 from .spec import ForkNode, ModelSpec
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class Model:
@@ -43,7 +45,7 @@ class Model:
         problems = check(spec)
         if problems:
             raise ModelError(problems)
-        return cls(spec, copy.deepcopy(data), base, source)
+        return cls(spec, _copy_document(data), base, source)
 
     @classmethod
     def from_yaml(cls, text: str, base_dir: str | Path | None = None) -> Model:
@@ -66,6 +68,8 @@ class Model:
     @cached_property
     def graph(self) -> nx.DiGraph:
         """Component graph: one node per model node (with ``kind``), edges with ``p``."""
+        import networkx as nx  # only for the graph: keeps ``import qmodel`` light
+
         graph = nx.DiGraph(name=self.name)
         for name, node in self.spec.nodes.items():
             graph.add_node(name, kind=node.kind, label=node.label or name)
@@ -86,7 +90,7 @@ class Model:
 
     def to_dict(self) -> dict:
         """The model document as written (units kept), safe to modify."""
-        return copy.deepcopy(self._data)
+        return _copy_document(self._data)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self._data, sort_keys=False)
@@ -100,6 +104,21 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, nodes={list(self.spec.nodes)})"
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy_document(value: Any) -> Any:
+    """A deep copy of a model document: plain mappings, lists and scalars are copied
+    directly (much faster than ``copy.deepcopy``), anything else with ``deepcopy``."""
+    if isinstance(value, dict):
+        return {key: _copy_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_document(item) for item in value]
+    if type(value) in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
 
 
 def set_path(data: dict, path: str, value: Any) -> None:

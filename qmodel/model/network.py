@@ -153,7 +153,31 @@ class Network:
 def _visits(entry: np.ndarray, routing: np.ndarray, join_tasks: np.ndarray) -> np.ndarray:
     effective = routing / join_tasks[np.newaxis, :]
     n = len(entry)
-    return np.linalg.solve(np.eye(n) - effective.T, entry)
+    return solve_linear(np.eye(n) - effective.T, entry)
+
+
+DENSE_SOLVE_LIMIT = 64
+"""Largest linear system :func:`solve_linear` solves with a dense LU."""
+
+
+def solve_linear(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``matrix @ x = rhs`` for the traffic-like equations of a network.
+
+    Up to :data:`DENSE_SOLVE_LIMIT` unknowns a dense LU; beyond, a sparse LU (SuperLU):
+    routing matrices have a few entries per row, so it is linear in the number of
+    stations, and it needs no multithreaded BLAS (a threaded dense 200 x 200 solve can
+    stall for a third of a second when its threads compete with other processes).
+    """
+    if matrix.shape[0] <= DENSE_SOLVE_LIMIT:
+        return np.linalg.solve(matrix, rhs)
+    from scipy.sparse import csc_matrix
+    from scipy.sparse.linalg import splu
+
+    try:
+        lu = splu(csc_matrix(matrix))
+    except RuntimeError as exc:  # exactly singular, as np.linalg.solve reports it
+        raise np.linalg.LinAlgError("Singular matrix") from exc
+    return lu.solve(np.asarray(rhs, dtype=float))
 
 
 def build_network(spec: ModelSpec) -> Network:
@@ -162,15 +186,23 @@ def build_network(spec: ModelSpec) -> Network:
     names = [c.name for c in classes]
     stations, routers = _stations(spec, names)
     index = {s.name: i for i, s in enumerate(stations)}
-    members = {s.component: [] for s in stations}
+    members: dict[str, list[int]] = {s.component: [] for s in stations}
     for s in stations:
         members[s.component].append(index[s.name])
-    shares = {comp: np.asarray(routers[comp].weights) / sum(routers[comp].weights)
-              if comp in routers else np.ones(1) for comp in members}
+    # component -> (station index, share of the component's traffic) per member
+    targets = {}
+    for comp, idx in members.items():
+        if comp in routers:
+            weights = routers[comp].weights
+            shares = (np.asarray(weights) / sum(weights)).tolist()
+        else:
+            shares = [1.0]
+        targets[comp] = list(zip(idx, shares))
 
-    def spread(route: dict[str, float], row: np.ndarray, scale: float = 1.0) -> None:
+    def spread(route: dict[str, float], row: np.ndarray) -> None:
         for target, p in route.items():
-            row[members[target]] += p * scale * shares[target]
+            for j, share in targets[target]:
+                row[j] += p * share
 
     n = len(stations)
     entry, routing = {}, {}

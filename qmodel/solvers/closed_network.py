@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..model.network import Network
@@ -142,9 +144,9 @@ def _result(network, res, mixed, method, visits_c, demands, servers) -> Result:
     system.bottleneck = network.stations[kmax].name
     if len(closed) == 1 and d_max[kmax] > 0:
         system.max_throughput = float(1.0 / d_max[kmax])
-    dist = _end_to_end(network, per_visit)
+    dist = functools.cache(lambda: _end_to_end(network, per_visit))  # built on first use
     how = "approximation(exponential sojourns)"
-    system.quantile = lambda p: Estimate(float(dist.quantile(p)), how)
+    system.quantile = lambda p: Estimate(float(dist().quantile(p)), how)
     classes = {c.name: ClassResult(c.name, "closed", Estimate(float(x[i]), method),
                                    Estimate(float(res.response_time[i]), method),
                                    population=c.population)
