@@ -122,13 +122,25 @@ def _copy_document(value: Any) -> Any:
 
 
 def set_path(data: dict, path: str, value: Any) -> None:
-    """Set ``value`` at a dotted path in a model document; missing leaves are created."""
+    """Set ``value`` at a dotted path in a model document; missing leaves are created.
+
+    A distribution written as a bare duration (``service: 2ms``, exponential) is opened up
+    to ``{mean: 2ms}`` — the same distribution — so ``service.mean`` or ``service.cv`` can
+    be set.
+
+    >>> doc = {"nodes": {"app": {"service": "2ms"}}}
+    >>> set_path(doc, "nodes.app.service.cv", 0.5); doc["nodes"]["app"]["service"]
+    {'mean': '2ms', 'cv': 0.5}
+    """
     parts = path.split(".")
     target = data
     for i, part in enumerate(parts[:-1]):
         child = target.get(part) if isinstance(target, dict) else None
         if child is None and isinstance(target, dict):
             child = target[part] = {}
+        if isinstance(child, (str, int, float)) and not isinstance(child, bool) \
+                and parts[i + 1] in ("mean", "cv"):
+            child = target[part] = {"mean": child}
         if not isinstance(child, dict):
             raise ModelError([Problem(".".join(parts[: i + 1]), "is not a mapping; cannot set "
                                                                  f"{path}")])

@@ -1,0 +1,161 @@
+"""Plotly figures: the architecture graph, what-if curves and maps, tornado, comparisons."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pandas as pd
+import plotly.graph_objects as go
+
+import qmodel
+
+MARKER = "#1565c0"  # the what-if point's line (the latency benchmark looks for it)
+SCALE = [[0.0, "#2e7d32"], [0.6, "#f9a825"], [0.85, "#ef6c00"], [1.0, "#c62828"]]
+
+
+def component_load(res: dict | None) -> dict[str, float]:
+    """Per component, the offered utilization of its hottest station (shards, consumers)."""
+    if res is None:
+        return {}
+    out: dict[str, float] = {}
+    for node in res["nodes"].values():
+        util = node.get("offered_load")
+        if util is None and node.get("utilization"):
+            util = node["utilization"]["value"]
+        if util is not None:
+            out[node["component"]] = max(out.get(node["component"], 0.0), util)
+    return out
+
+
+def architecture(model: qmodel.Model, res: dict | None, title: str | None = None) -> go.Figure:
+    """Components left to right from where work enters, coloured and sized by utilization;
+    the bottleneck is ringed and labelled."""
+    graph = model.graph.copy()
+    entries = {f"⇢ {name}": cls.to for name, cls in model.spec.arrivals.items()}
+    entries.update({f"⇢ {name}": cls.to for name, cls in model.spec.users.items()})
+    for source, targets in entries.items():
+        graph.add_node(source, kind="source")
+        for target, p in targets.items():
+            graph.add_edge(source, target, p=p)
+    pos = _layout(graph, list(entries))
+    load = component_load(res)
+    bottleneck = res["system"].get("bottleneck") if res else None
+    bottleneck = next((s.component for s in model.network.stations if s.name == bottleneck),
+                      bottleneck)
+    fig = go.Figure()
+    for a, b, data in graph.edges(data=True):
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
+                           arrowcolor="#888", standoff=22, startstandoff=18, text="")
+        if data.get("p", 1.0) < 1.0:
+            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"p={data['p']:g}",
+                               showarrow=False, font={"size": 11, "color": "#555"},
+                               bgcolor="rgba(255,255,255,0.8)")
+    names = [n for n in graph.nodes if graph.nodes[n]["kind"] != "source"]
+    utils = [load.get(n) for n in names]
+    fig.add_trace(go.Scatter(
+        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
+        text=[f"<b>{n}</b><br>{graph.nodes[n]['kind']}" for n in names],
+        textposition="bottom center",
+        customdata=[[graph.nodes[n]["kind"], "—" if u is None else f"{u:.3f}"]
+                    for n, u in zip(names, utils)],
+        hovertemplate="%{text}<br>utilization %{customdata[1]}<extra></extra>",
+        marker={"size": [22 + 38 * min(u or 0.0, 1.0) for u in utils],
+                "color": [min(u or 0.0, 1.0) for u in utils], "cmin": 0, "cmax": 1,
+                "colorscale": SCALE, "showscale": True,
+                "colorbar": {"title": {"text": "utilization"}, "thickness": 12},
+                "line": {"width": [5 if n == bottleneck else 1 for n in names],
+                         "color": ["#b71c1c" if n == bottleneck else "#444" for n in names]}},
+        name="components", showlegend=False))
+    sources = list(entries)
+    fig.add_trace(go.Scatter(
+        x=[pos[s][0] for s in sources], y=[pos[s][1] for s in sources], mode="markers+text",
+        text=sources, textposition="top center", hoverinfo="skip", showlegend=False,
+        marker={"symbol": "triangle-right", "size": 16, "color": "#90a4ae"}))
+    if bottleneck in pos:
+        x, y = pos[bottleneck]
+        fig.add_annotation(x=x, y=y, text="bottleneck", showarrow=True, arrowhead=0, ax=0,
+                           ay=-48, font={"color": "#b71c1c", "size": 13})
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis={"visible": False}, yaxis={"visible": False},
+                      plot_bgcolor="white", title={"text": title or model.name, "x": 0.01})
+    return fig
+
+
+def _layout(graph: nx.DiGraph, sources: list[str]) -> dict[str, tuple[float, float]]:
+    """Columns by hop count from the entry points; components not reached go last."""
+    depth = nx.multi_source_dijkstra_path_length(graph, sources, weight=None) if sources else {}
+    last = max(depth.values(), default=0) + 1
+    for n in graph.nodes:
+        graph.nodes[n]["layer"] = depth.get(n, last)
+    pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
+    return {n: (float(x), float(y)) for n, (x, y) in pos.items()}
+
+
+def curve(frame: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
+          slo: float | None = None, knee: float | None = None,
+          marker: float | None = None) -> go.Figure:
+    """``y`` against ``x`` with the SLO as a horizontal line, the knee and the current point
+    (shapes written directly: ``add_hline``/``add_vline`` cost more than the whole rerun)."""
+    shapes, notes = [], []
+    if slo is not None:
+        shapes.append(_line("h", slo, "#c62828", "dash"))
+        notes.append({"xref": "paper", "x": 0, "y": slo, "text": f"SLO {slo:g}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "bottom"})
+    if knee is not None:
+        shapes.append(_line("v", knee, "#6a1b9a", "dot"))
+        notes.append({"x": knee, "yref": "paper", "y": 1, "text": f"knee {knee:.4g}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "top"})
+    if marker is not None:
+        shapes.append(_line("v", marker, MARKER, "solid"))
+    return go.Figure(go.Scatter(x=frame[x], y=frame[y], mode="lines+markers", name=y_label),
+                     layout={"height": 380, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                             "xaxis": {"title": {"text": x_label}},
+                             "yaxis": {"title": {"text": y_label}},
+                             "shapes": shapes, "annotations": notes})
+
+
+def _line(direction: str, at: float, colour: str, dash: str) -> dict:
+    across = {"xref": "paper", "x0": 0, "x1": 1, "y0": at, "y1": at} if direction == "h" else \
+        {"yref": "paper", "y0": 0, "y1": 1, "x0": at, "x1": at}
+    return {"type": "line", "line": {"color": colour, "dash": dash, "width": 2}, **across}
+
+
+def heatmap(frame: pd.DataFrame, x: str, y: str, z: str, *, x_label: str, y_label: str,
+            z_label: str) -> go.Figure:
+    table = frame.pivot_table(index=y, columns=x, values=z)
+    fig = go.Figure(go.Heatmap(x=table.columns, y=table.index, z=table.values,
+                               colorscale="Viridis", colorbar={"title": {"text": z_label}}))
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis_title=x_label, yaxis_title=y_label)
+    return fig
+
+
+def utilization_bars(loads: dict[str, dict[str, float]]) -> go.Figure:
+    """Per-component utilization, one bar group per scenario (``{label: {component: u}}``)."""
+    fig = go.Figure([go.Bar(name=label, x=list(load), y=list(load.values()))
+                     for label, load in loads.items()])
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#c62828")
+    fig.update_layout(barmode="group", height=320, yaxis_title="utilization",
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def tornado(frame: pd.DataFrame, base: float, scale: float, label: str) -> go.Figure:
+    """The metric at each parameter's lower and upper value, around the operating point;
+    the widest swing on top."""
+    rows = frame.iloc[::-1]
+    fig = go.Figure()
+    for side, column, colour in (("lower value", "metric_low", "#1565c0"),
+                                 ("upper value", "metric_high", "#ef6c00")):
+        fig.add_trace(go.Bar(y=rows["parameter"], x=(rows[column] - base) * scale,
+                             base=base * scale, orientation="h", name=side,
+                             marker_color=colour,
+                             customdata=rows[["low", "high"]].to_numpy(),
+                             hovertemplate="%{y}<br>" + label + " %{x:.4g}<extra></extra>"))
+    fig.add_vline(x=base * scale, line_color="#333",
+                  annotation_text=f"now {base * scale:.4g}", annotation_position="top")
+    fig.update_layout(barmode="overlay", height=120 + 32 * len(rows), xaxis_title=label,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig

@@ -1,0 +1,125 @@
+"""Model: pick a topology, upload or paste YAML, see the architecture, edit parameters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import qmodel
+from qmodel_ui import charts, state, views
+from qmodel_ui.params import parameters
+
+VERSION = "editor_version"
+
+
+def _bump() -> None:
+    """New keys for the editors, so that they show the new model's values."""
+    st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
+
+
+def _pick() -> None:
+    state.set_scenario(state.Scenario(st.session_state["topology"]))
+    _bump()
+
+
+def _upload() -> None:
+    file = st.session_state.get("upload")
+    if file is None:
+        return
+    text = file.getvalue().decode("utf-8", errors="replace")
+    try:
+        state.parse(text)
+    except qmodel.ModelError as exc:
+        st.session_state["upload_problems"] = (file.name, exc.problems, text)
+        return
+    st.session_state.pop("upload_problems", None)
+    _use_custom(text)
+
+
+def _use_custom(text: str) -> None:
+    state.set_scenario(state.Scenario(state.CUSTOM), custom_text=text)
+    st.session_state["topology"] = None
+    _bump()
+
+
+def _parameters(cur: state.Current, version: int) -> None:
+    params = parameters(cur.model.to_dict())
+    frame = pd.DataFrame({"parameter": [p.path for p in params],
+                          "value": [str(p.value) for p in params],
+                          "kind": [p.kind for p in params]})
+    edited = st.data_editor(frame, key=f"params-{version}", hide_index=True,
+                            disabled=["parameter", "kind"], width="stretch",
+                            column_config={"value": st.column_config.TextColumn(
+                                help="As in the model file: 8, 25ms, 200/s")})
+    changes = {path: "" if new is None else str(new).strip()
+               for path, new, old in zip(frame["parameter"], edited["value"], frame["value"])
+               if new != old}
+    if not changes:
+        return
+    trial = state.changed(cur, changes)
+    if trial.model is None:
+        views.show_problems(trial.problems, "Not applied")
+        return
+    state.set_scenario(trial.scenario)
+    _bump()
+    st.rerun()
+
+
+def _yaml_editor(cur: state.Current, version: int) -> None:
+    text = st.text_area("Model YAML (paste a whole model here)", cur.text, height=420,
+                        key=f"yaml-{version}")
+    if text == cur.text:
+        return
+    try:
+        state.parse(text)
+    except qmodel.ModelError as exc:
+        views.show_problems(exc.problems, "Not applied", text)
+        return
+    st.success("Valid model.")
+    st.button("Apply", type="primary", key="apply-yaml", on_click=_use_custom, args=(text,))
+
+
+cur = state.current()
+version = st.session_state.get(VERSION, 0)
+st.title("Model")
+names = state.library()
+left, right = st.columns([2, 3])
+with left:
+    base = cur.scenario.base
+    st.selectbox("Topology from the library", names, key="topology", on_change=_pick,
+                 index=names.index(base) if base in names else None,
+                 placeholder="pasted/uploaded model")
+with right:
+    st.file_uploader("…or upload a model file", type=["yaml", "yml"], key="upload",
+                     on_change=_upload)
+    if "upload_problems" in st.session_state:
+        name, problems, text = st.session_state["upload_problems"]
+        views.show_problems(problems, f"{name} is not a valid model", text)
+
+if cur.model is None:
+    views.show_problems(cur.problems)
+    if st.button("Reset to the topology's values"):
+        state.set_scenario(state.Scenario(base if base in names else state.DEFAULT))
+        _bump()
+        st.rerun()
+    _yaml_editor(cur, version)
+    st.stop()
+
+if cur.model.spec.description:
+    st.caption(cur.model.spec.description)
+graph_tab, yaml_tab = st.tabs(["Architecture and parameters", "YAML"])
+with graph_tab:
+    res = views.solved(cur)
+    if res is not None:
+        views.show_instability(res, cur.model)
+        views.system_metrics(res)
+    views.chart(charts.architecture(cur.model, res), f"{cur.name}-architecture", "architecture")
+    st.subheader("Parameters")
+    st.caption("Edit a value and press Enter; invalid values are not applied and say why.")
+    _parameters(cur, version)
+    if cur.scenario.changes and st.button("Reset to the topology's values"):
+        state.set_scenario(state.Scenario(cur.scenario.base))
+        _bump()
+        st.rerun()
+with yaml_tab:
+    _yaml_editor(cur, version)

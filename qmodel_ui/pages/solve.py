@@ -1,0 +1,59 @@
+"""Solve: end-to-end metrics and a per-component table, with the method behind each
+number; simulate the same model to see analytic and simulated side by side."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from qmodel.solve import METHODS
+from qmodel_ui import jobs, optional, views, work
+
+cur = views.require_model()
+st.title("Solve")
+method = st.selectbox("Method", METHODS, key="method", bind="query-params",
+                      help="auto picks the exact method when there is one.")
+res = views.solved(cur, method)
+if res is None:
+    st.stop()
+views.show_instability(res, cur.model)
+views.system_metrics(res)
+st.subheader("End to end")
+st.dataframe(views.system_table(res), width="content")
+st.subheader("Per station")
+table = views.node_table(res)
+st.dataframe(table, width="stretch")
+for note in res["notes"]:
+    st.caption(f"note: {note}")
+views.downloads(f"{cur.name}-solution", json.dumps(res, indent=2), table)
+
+st.subheader("Simulation")
+if optional.find("qmodel.sim", "compare") is None:
+    views.missing("Simulation", "qmodel.sim (simulate, compare)")
+    st.stop()
+a, b, c = st.columns(3)
+replications = a.number_input("Replications", 1, 100, 5, key="replications")
+seed = b.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
+customers = c.number_input("Jobs per replication", 1000, 1_000_000, 20_000, step=1000,
+                           key="customers")
+clicked = st.button("Simulate", type="primary", key="simulate")
+job = jobs.run("simulate", work.simulate, cur.text, int(replications), int(seed),
+               int(customers), start=clicked, fresh=clicked, label="Simulating")
+if job is None:
+    st.stop()
+if job.status != "done":
+    (st.warning if job.status == "cancelled" else st.error)(f"Simulation: {job.value}")
+    st.stop()
+sim = job.value["result"]
+if sim.get("partial"):
+    st.warning("Stopped early: these are the replications that finished.")
+views.show_instability(sim, cur.model)
+st.caption("Simulated, with the change from the analytic value:")
+views.system_metrics(sim, baseline=res)
+st.dataframe(views.agreement(job.value["compare"], res["time_unit"]), width="stretch",
+             column_config={"agrees": st.column_config.CheckboxColumn(
+                 help="The analytic value lies in the 95% interval or within 5%.")})
+for note in sim["notes"]:
+    st.caption(f"note: {note}")
+views.downloads(f"{cur.name}-simulation", json.dumps(sim, indent=2), views.node_table(sim))

@@ -1,0 +1,239 @@
+"""Rendering shared by the pages: model problems, instability, result tables, downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import yaml
+
+import qmodel
+from qmodel.units import TIME_UNITS
+
+from . import compute, state
+
+SYSTEM_ROWS = (
+    ("mean response", "mean_response_time", "time"),
+    ("p50 response", "p50_response_time", "time"),
+    ("p95 response", "p95_response_time", "time"),
+    ("p99 response", "p99_response_time", "time"),
+    ("throughput", "throughput", "rate"),
+    ("jobs in system", "mean_jobs", ""),
+    ("loss probability", "loss_probability", ""),
+)
+NODE_COLUMNS = (
+    ("λ (/s)", "arrival_rate", "rate"), ("X (/s)", "throughput", "rate"),
+    ("ρ", "utilization", ""), ("P(wait)", "p_wait", ""), ("P(loss)", "p_loss", ""),
+    ("Lq", "mean_in_queue", ""), ("L", "mean_in_system", ""), ("Wq", "mean_wait", "time"),
+    ("R", "mean_response", "time"), ("p95 R", "p95_response", "time"),
+)
+
+
+def show_problems(problems: list[qmodel.Problem], title: str = "The model is not valid",
+                  text: str | None = None) -> None:
+    """Each problem on its own line: the field path (and its line in ``text``), then what is
+    wrong and what is expected."""
+    lines = []
+    for p in problems:
+        line = line_of(text, p.path) if text and p.path else None
+        where = f"line {line}, " if line else ""
+        lines.append(f"- {where}`{p.path}`: {p.message}" if p.path else f"- {p.message}")
+    st.error(f"**{title}** — fix these fields:\n" + "\n".join(lines))
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line of YAML ``text`` where the deepest existing key of a dotted path is."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in path.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(((k, v) for k, v in node.value if k.value == part), None)
+        if found is None:
+            break
+        line, node = found[0].start_mark.line + 1, found[1]
+    return line
+
+
+def require_model() -> state.Current:
+    """The current model; stops the page with its problems when it is not valid."""
+    cur = state.current()
+    if cur.model is None:
+        show_problems(cur.problems)
+        st.info("Fix the model on the **Model** page, or pick a topology there.")
+        st.stop()
+    return cur
+
+
+def solved(cur: state.Current, method: str = "auto") -> dict | None:
+    """The analytic result of ``cur`` as a dict, or None after saying why there is none."""
+    try:
+        return compute.solve(cur.text, method)
+    except qmodel.QModelError as exc:
+        st.error(f"**Cannot solve this model:** {exc}")
+    except Exception as exc:  # a bug in a solver must not take the page down
+        st.error(f"**The solver failed:** {type(exc).__name__}: {exc}. This is a bug in qmodel.")
+    return None
+
+
+def show_instability(res: dict, model: qmodel.Model, who: str = "") -> None:
+    """Which component saturates, and the arrival rate where the system stops being stable."""
+    if res["stable"]:
+        return
+    worst = max(res["unstable"], key=lambda u: u["utilization"])
+    text = (f"**{who}Unstable:** `{worst['node']}` saturates — offered utilization "
+            f"{worst['utilization']:.3g} ≥ 1, so its queue grows without bound.")
+    others = [u["node"] for u in res["unstable"] if u is not worst]
+    if others:
+        text += f" Also saturated: {', '.join(f'`{o}`' for o in others)}."
+    sat = res["system"].get("saturation_rate")
+    offered = sum(c.rate for c in model.network.open_classes)
+    if sat:
+        text += (f" The system is stable only below a total arrival rate of **{sat:.4g}/s**; "
+                 f"this model offers {offered:.4g}/s.")
+    st.error(text)
+
+
+def value(est: dict | None, kind: str, time_unit: str) -> float | None:
+    """An estimate in display units: times in the model's time unit, rates per second."""
+    if est is None or est.get("value") is None:
+        return None
+    return est["value"] / TIME_UNITS[time_unit] if kind == "time" else est["value"]
+
+
+def fmt(est: dict | None, kind: str, time_unit: str) -> str:
+    v = value(est, kind, time_unit)
+    if v is None:
+        return "—"
+    text = f"{v:.4g}"
+    ci = est.get("ci95")
+    if ci and ci[0] is not None and ci[1] is not None:
+        scale = 1 / TIME_UNITS[time_unit] if kind == "time" else 1
+        text += f" ± {(ci[1] - ci[0]) / 2 * scale:.2g}"
+    return text
+
+
+def unit(kind: str, time_unit: str) -> str:
+    return {"time": time_unit, "rate": "/s"}.get(kind, "")
+
+
+def system_table(res: dict) -> pd.DataFrame:
+    """End-to-end metrics with their unit and the method behind each number."""
+    tu, system = res["time_unit"], res["system"]
+    rows = [{"metric": label, "value": fmt(system.get(key), kind, tu), "unit": unit(kind, tu),
+             "method": (system.get(key) or {}).get("method", "—")}
+            for label, key, kind in SYSTEM_ROWS]
+    if system.get("bottleneck"):
+        rows.append({"metric": "bottleneck", "value": system["bottleneck"], "unit": "",
+                     "method": ""})
+    if system.get("saturation_rate"):
+        rows.append({"metric": "saturation arrival rate",
+                     "value": f"{system['saturation_rate']:.4g}", "unit": "/s",
+                     "method": "largest stable total rate"})
+    if system.get("max_throughput"):
+        rows.append({"metric": "max throughput", "value": f"{system['max_throughput']:.4g}",
+                     "unit": "/s", "method": "1 / D_max"})
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def node_table(res: dict) -> pd.DataFrame:
+    """One row per station, times in the model's time unit, with each row's method."""
+    tu = res["time_unit"]
+    rows = []
+    for name, node in res["nodes"].items():
+        row = {"station": name, "component": node["component"], "kind": node["kind"],
+               "servers": "∞" if node["servers"] is None else str(node["servers"])}
+        for label, key, kind in NODE_COLUMNS:
+            suffix = f" ({tu})" if kind == "time" else ""
+            row[label + suffix] = value(node.get(key), kind, tu)
+        row["method"] = node["method"] if node["stable"] else "saturated"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("station")
+
+
+def system_metrics(res: dict, baseline: dict | None = None) -> None:
+    """The headline end-to-end numbers, each with its method on hover; with a
+    ``baseline``, each also shows its change from it."""
+    tu = res["time_unit"]
+    for col, (label, key, kind) in zip(st.columns(5), SYSTEM_ROWS[:5]):
+        est = res["system"].get(key)
+        delta = None
+        if baseline is not None:
+            now, before = value(est, kind, tu), value(baseline["system"].get(key), kind, tu)
+            if now is not None and before is not None:
+                delta = f"{now - before:+.4g}"
+        col.metric(f"{label} ({unit(kind, tu)})", fmt(est, kind, tu), delta,
+                   delta_color="inverse" if kind == "time" else "normal",
+                   help=f"method: {est['method']}" if est else "not available for this model")
+
+
+def compare_table(a: dict, b: dict) -> pd.DataFrame:
+    """End-to-end metrics of A and B with the relative change."""
+    rows = []
+    for label, key, kind in SYSTEM_ROWS:
+        va = value(a["system"].get(key), kind, a["time_unit"])
+        vb = value(b["system"].get(key), kind, a["time_unit"])
+        change = f"{(vb - va) / va:+.1%}" if va and vb is not None else "—"
+        rows.append({"metric": label, "unit": unit(kind, a["time_unit"]),
+                     "A": "—" if va is None else f"{va:.4g}",
+                     "B": "—" if vb is None else f"{vb:.4g}", "change": change})
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def downloads(name: str, document: str, table: pd.DataFrame) -> None:
+    """A result table as CSV and the whole result as a JSON document."""
+    a, b = st.columns(2)
+    a.download_button("Table (CSV)", table.to_csv().encode(), f"{name}.csv", "text/csv",
+                      on_click="ignore", key=f"{name}-csv")
+    b.download_button("Result (JSON)", document.encode(), f"{name}.json",
+                      "application/json", on_click="ignore", key=f"{name}-json")
+
+
+def chart(fig: go.Figure, name: str, key: str) -> None:
+    """A plotly chart with a self-contained HTML download (PNG: the chart's camera button)."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    st.download_button("Chart (HTML)", _html(fig), f"{name}.html", "text/html",
+                       key=f"{key}-html", on_click="ignore",
+                       help="Self-contained: plotly.js is inside, no network needed. For a PNG, "
+                            "use the camera button in the chart's toolbar.")
+
+
+def _html(fig: go.Figure) -> Callable[[], bytes]:
+    return lambda: fig.to_html(include_plotlyjs=True, full_html=True).encode()
+
+
+def missing(feature: str, where: str) -> None:
+    """Say that an optional part of qmodel is not available (yet)."""
+    st.info(f"**{feature}** is not available in this installation yet: it needs `{where}`, "
+            "which could not be imported. The rest of the dashboard works without it.")
+
+
+def sidebar() -> None:
+    """The current scenario on every page, and its model as YAML."""
+    cur = state.current()
+    with st.sidebar:
+        st.markdown(f"**Model:** {cur.name}")
+        source = "pasted/uploaded YAML" if cur.scenario.base == state.CUSTOM else \
+            f"topologies/{cur.scenario.base}.yaml"
+        st.caption(source)
+        for path, val in cur.scenario.changes:
+            st.caption(f"`{path}` = {val}")
+        st.download_button("Model (YAML)", cur.text.encode(), f"{cur.name}.yaml",
+                           "application/yaml", on_click="ignore", key="sidebar-yaml")
+
+
+
+def agreement(table: pd.DataFrame, time_unit: str) -> pd.DataFrame:
+    """``qmodel.sim.compare``'s table in display units: times in the model's time unit."""
+    out = table.copy()
+    times = out["metric"].str.contains("wait|response")
+    scale = 1 / TIME_UNITS[time_unit]
+    for column in ("analytic", "simulated", "ci_low", "ci_high"):
+        out.loc[times, column] = out.loc[times, column] * scale
+    out["metric"] = out["metric"].where(~times, out["metric"] + f" ({time_unit})")
+    return out.set_index(["node", "metric"])

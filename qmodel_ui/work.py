@@ -1,0 +1,123 @@
+"""What runs in worker processes (see :mod:`qmodel_ui.jobs`): plain inputs (the model's
+YAML text), a ``progress`` callback, picklable results. No streamlit here."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import qmodel
+
+from . import LIBRARY
+
+Progress = Callable[[float], None]
+
+
+def run(fn: Callable, args: tuple, progress: Any, conn: Connection) -> None:
+    """A worker process: ``fn(*args, progress=...)``, its outcome sent on ``conn`` as
+    ``(status, value)``. SIGINT stops it (a simulation returns what it has); the worker
+    leads its own process group so that whatever it starts can be stopped with it."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        conn.send(("done", fn(*args, progress=lambda f: setattr(progress, "value", f))))
+    except KeyboardInterrupt:
+        conn.send(("cancelled", "Cancelled."))
+    except qmodel.QModelError as exc:
+        conn.send(("failed", str(exc)))
+    except Exception as exc:  # reported on the page, never as a traceback
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+def model(text: str) -> qmodel.Model:
+    return qmodel.Model.from_yaml(text, LIBRARY)
+
+
+def simulate(text: str, replications: int, seed: int, customers: int, *,
+             progress: Progress) -> dict:
+    """The simulated result (``to_dict``) and its table against the analytic result."""
+    from qmodel.sim import compare, simulate
+
+    m = model(text)
+    sim = simulate(m, replications=replications, seed=seed, customers=customers,
+                   progress=progress)
+    return {"result": sim.to_dict(), "compare": compare(qmodel.solve(m), sim)}
+
+
+def sweep(text: str, ranges: tuple[tuple[str, str], ...], metric: str, slo: str, *,
+          progress: Progress):
+    """``qmodel.experiments.sweep`` over ``(path, range)`` pairs, in this process."""
+    from qmodel.experiments import sweep
+
+    return sweep(model(text), dict(ranges), metric=metric, slo=slo or None,
+                 executor="serial", progress=progress)
+
+
+def sensitivity(text: str, metric: str, delta: float, *, progress: Progress):
+    """``qmodel.experiments.sensitivity`` at the model's operating point."""
+    from qmodel.experiments import sensitivity
+
+    return sensitivity(model(text), metric, delta, executor="serial", progress=progress)
+
+
+def plan(text: str, slo: str, load: str, costs: tuple[tuple[str, float], ...],
+         max_utilization: float, *, progress: Progress) -> dict:
+    """The cheapest configuration: ``Plan.to_dict()`` and the planned model as YAML."""
+    from qmodel.experiments import plan
+
+    best = plan(model(text), slo=slo or None, load=load or None, cost=dict(costs),
+                max_utilization=max_utilization)
+    return {"plan": best.to_dict(), "yaml": best.model.to_yaml()}
+
+
+def headroom(text: str, slo: str, *, progress: Progress) -> dict:
+    """``qmodel.experiments.headroom`` as a dict with its one-line summary (``text``)."""
+    from qmodel.experiments import headroom
+
+    found = headroom(model(text), slo or None)
+    return found.to_dict() | {"text": str(found)}
+
+
+def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration_s: float,
+             warmup_s: float, calibration_s: float, backend: str, tolerance: float, *,
+             progress: Progress) -> dict:
+    """``loadtest.validate`` against the reference system on loopback: the report as a dict
+    and as its self-contained HTML page. Progress is time-based (the run length is known)."""
+    from rich.console import Console
+
+    from loadtest.validate import validate
+
+    expected = expected_seconds(len(loads), duration_s, warmup_s, calibration_s)
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            progress(min(0.99, (time.monotonic() - started) / expected))
+
+    threading.Thread(target=tick, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-validate-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        out = Path(tmp) / "validation.html"
+        try:
+            report = validate(str(path), loads, duration_s, mode=mode, warmup=warmup_s,
+                              calibration=calibration_s, backend=backend, tolerance=tolerance,
+                              out=out, console=Console(file=io.StringIO()))
+        finally:
+            stop.set()
+        return {"report": report.to_dict(), "html": out.read_text(encoding="utf-8")}
+
+
+def expected_seconds(levels: int, duration_s: float, warmup_s: float,
+                     calibration_s: float) -> float:
+    """Roughly how long a validation runs: start-up, calibration, then each level."""
+    return 10 + (warmup_s + calibration_s + 1) + levels * (warmup_s + duration_s + 1)

@@ -1,0 +1,119 @@
+"""The dashboard in headless Chromium: every page renders without an exception, inputs
+rerun the page, and the numbers it shows are the solver's. Screenshots go to
+``artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import pytest
+
+import qmodel
+
+from .conftest import PAGES, ROOT, SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+WEB = ROOT / "topologies" / "web_service.yaml"
+DONE = ("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState "
+        "=== 'notRunning' && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+        " && !document.querySelector('[data-testid=stSkeleton]')"
+        " && !document.querySelector('[data-testid=stProgress]')")
+
+
+def settle(page, timeout_ms: float = 120_000) -> None:
+    """Wait until the rerun (and any background job the page shows) has finished."""
+    page.wait_for_timeout(250)
+    page.wait_for_function(DONE, timeout=timeout_ms)
+
+
+def healthy(page) -> None:
+    state = page.locator("[data-testid=stApp]").get_attribute("data-test-script-state")
+    assert state != "compilationError"
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("Internal error").count() == 0
+
+
+def screenshot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside stMain, so grow the viewport to fit it."""
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(900, min(int(height) + 40, 8000))})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid=stMetric]", has_text=label).first
+    return box.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.4g}"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders(page, server, name: str) -> None:
+    page.goto(f"{server}/{'' if name == 'model' else name}")
+    settle(page)
+    healthy(page)
+    assert page.locator("h1").first.inner_text().strip()
+    screenshot(page, name)
+
+
+def test_solve_page_follows_the_url(page, server) -> None:
+    page.goto(f"{server}/solve?set=arrivals.web.rate%3D250%2Fs")
+    settle(page)
+    healthy(page)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
+    assert metric(page, "mean response") == ms(expected.system.mean_response_time)
+
+    page.goto(f"{server}/solve?set=arrivals.web.rate%3D400%2Fs")
+    settle(page)
+    healthy(page)
+    alert = page.locator("[data-testid=stAlert]", has_text="Unstable").inner_text()
+    assert "app saturates" in alert and "320/s" in alert
+    screenshot(page, "solve-unstable")
+
+
+def test_whatif_slider_moves_the_point(page, server) -> None:
+    page.goto(f"{server}/whatif?wi_metric=mean+response")  # bound: the label
+    settle(page)
+    thumb = page.locator("[data-testid=stSlider] input[type=range]").last
+    before = metric(page, "mean response (ms) at")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    healthy(page)
+    rate = float(page.locator("[data-testid=stSliderThumbValue]").last.inner_text())
+    after = metric(page, f"mean response (ms) at {rate:.4g}")
+    assert after != before
+    # the slider shows 4 significant digits; the table holds the exact grid value
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": f"{rate}/s"}))
+    assert float(after) == pytest.approx(expected.system.mean_response_time * 1000, rel=2e-3)
+    screenshot(page, "whatif-after-slider")
+
+
+def test_model_yaml_errors_are_shown_inline(page, server) -> None:
+    page.goto(server)
+    settle(page)
+    page.get_by_role("tab", name="YAML").click()
+    editor = page.locator("[data-testid=stTextArea] textarea").first
+    text = editor.input_value().replace("servers: 8", "servers: 0")
+    editor.fill(text)
+    page.keyboard.press("Control+Enter")
+    settle(page)
+    healthy(page)
+    alert = page.locator("[data-testid=stAlert]", has_text="nodes.app.servers")
+    assert "line 22, nodes.app.servers: must be a positive integer" in alert.inner_text()
+    screenshot(page, "model-invalid-yaml")
+
+
+def test_compare_changes_show_the_solver_value(page, server) -> None:
+    page.goto(f"{server}/compare")
+    settle(page)
+    box = page.locator("[data-testid=stTextArea] textarea").first
+    box.fill("nodes.app.servers=10")
+    page.keyboard.press("Control+Enter")
+    settle(page)
+    healthy(page)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
+    assert metric(page, "mean response") == ms(expected.system.mean_response_time)
+    screenshot(page, "compare-after-change")

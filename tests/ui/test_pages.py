@@ -1,0 +1,220 @@
+"""Every dashboard page on its defaults, and one behaviour per page, without a browser.
+
+Each behaviour test changes an input and checks the page's number against qmodel called
+here directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import qmodel
+from qmodel_ui.params import parameters
+from qmodel_ui.state import CUSTOM, Scenario
+
+from .conftest import PAGES, ROOT
+
+WEB = ROOT / "topologies" / "web_service.yaml"
+
+
+def settle(at: AppTest, timeout_s: float = 120) -> AppTest:
+    """Rerun until no background job shows progress (timed fragments do not fire here)."""
+    deadline = time.monotonic() + timeout_s
+    while at.get("progress") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert not at.get("progress"), "a background job did not finish"
+    return at
+
+
+def healthy(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Internal error" in e.value or "bug" in e.value]
+
+
+def open_page(at: AppTest, name: str) -> AppTest:
+    at.run()
+    return settle(at.switch_page(PAGES[name]).run())
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.4g}"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_loads_on_defaults(app: AppTest, name: str) -> None:
+    at = open_page(app, name)
+    healthy(at)
+    assert at.title, f"{name} shows no title"
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_model_parameter_edit_changes_the_solution(app: AppTest) -> None:
+    at = open_page(app, "model")
+    row = [p.path for p in parameters(qmodel.load(WEB).to_dict())].index("nodes.app.servers")
+    at.session_state["params-0"] = {"edited_rows": {row: {"value": "10"}}, "added_rows": [],
+                                    "deleted_rows": []}
+    at.run()
+    healthy(at)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
+    assert metric(at, "mean response") == ms(expected.system.mean_response_time)
+    assert at.query_params["set"] in ("nodes.app.servers=10", ["nodes.app.servers=10"])
+
+
+def test_model_invalid_value_is_explained_and_not_applied(app: AppTest) -> None:
+    at = open_page(app, "model")
+    row = [p.path for p in parameters(qmodel.load(WEB).to_dict())].index("nodes.app.servers")
+    at.session_state["params-0"] = {"edited_rows": {row: {"value": "0"}}, "added_rows": [],
+                                    "deleted_rows": []}
+    at.run()
+    healthy(at)
+    assert any("nodes.app.servers" in e.value and "positive integer" in e.value
+               for e in at.error)
+    assert metric(at, "mean response") == ms(qmodel.solve(qmodel.load(WEB))
+                                              .system.mean_response_time)
+
+
+def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["set"] = "arrivals.web.rate=250/s"
+    at = open_page(at, "solve")
+    healthy(at)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
+    assert metric(at, "mean response") == ms(expected.system.mean_response_time)
+    assert metric(at, "throughput") == f"{expected.system.throughput:.4g}"
+
+    at.query_params["set"] = "arrivals.web.rate=400/s"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["set"] = "arrivals.web.rate=400/s"
+    at = open_page(at, "solve")
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "`app` saturates" in message and "320/s" in message
+
+
+def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
+    at = open_page(app, "solve")
+    at.number_input(key="replications").set_value(2)
+    at.number_input(key="customers").set_value(5000)
+    at = settle(at.button(key="simulate").click().run())
+    healthy(at)
+    table = at.dataframe[-1].value  # analytic beside simulated, by node and metric
+    system = table.loc["system"]
+    assert abs(system.loc["throughput", "simulated"] - 200) < 20
+    assert system.loc["throughput", "analytic"] == pytest.approx(200)
+
+
+def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
+    at = open_page(app, "solve")
+    at.number_input(key="replications").set_value(50)
+    at.number_input(key="customers").set_value(1_000_000)
+    at = at.button(key="simulate").click().run()
+    assert at.get("progress"), "the simulation shows its progress"
+    time.sleep(2)
+    at = settle(at.button(key="job:simulate-cancel").click().run(), timeout_s=30)
+    healthy(at)
+    stopped = [w.value for w in at.warning]
+    assert any("Stopped early" in w or "Cancelled" in w for w in stopped), stopped
+
+
+def test_whatif_slider_reads_the_solver(app: AppTest) -> None:
+    at = open_page(app, "whatif")
+    at.selectbox(key="wi_metric").set_value("mean_response_time")
+    at.text_input(key="wi_range_arrivals.web.rate").set_value("100/s..300/s:5")
+    at = settle(at.run())
+    slider = next(s for s in at.select_slider if s.label.startswith("Explore"))
+    at = slider.set_value(250.0).run()
+    healthy(at)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
+    assert metric(at, "mean response (ms) at 250") == ms(expected.system.mean_response_time)
+    assert len(at.dataframe[-1].value) == 5
+    curve = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert curve["layout"]["xaxis"]["title"]["text"] == "arrivals.web.rate (/s)"
+
+
+def test_sensitivity_metric_change(app: AppTest) -> None:
+    at = open_page(app, "sensitivity")
+    at = settle(at.selectbox(key="se_metric").set_value("mean_response_time").run())
+    healthy(at)
+    expected = qmodel.solve(qmodel.load(WEB)).system.mean_response_time
+    assert metric(at, "mean response (ms) now") == ms(expected)
+    from qmodel.experiments import sensitivity
+
+    top = sensitivity(qmodel.load(WEB), "mean_response_time", 0.1)["parameter"].iloc[0]
+    assert metric(at, "most influential") == top
+
+
+SINGLE = """
+name: single
+time_unit: ms
+arrivals: {web: {to: app, rate: 100/s}}
+nodes: {app: {kind: queue, servers: 2, service: 15ms}}
+slo: "p95 < 80ms"
+"""
+
+
+def test_plan_for_more_load(app: AppTest) -> None:
+    app.session_state["custom_yaml"] = SINGLE
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    at = open_page(app, "plan")
+    at = settle(at.text_input(key="pl_load").set_value("300/s").run())
+    healthy(at)
+    table = at.dataframe[-1].value
+    planned = {row["capacity"]: row["planned"] for row in table.to_dict("records")}
+    assert planned == {"nodes.app.servers": 6}
+    model = qmodel.Model.from_yaml(SINGLE).with_changes(planned | {"arrivals.web.rate": "300/s"})
+    assert metric(at, "p95 response") == ms(qmodel.solve(model).system.p95_response_time)
+    assert metric(at, "load") == "300"
+    at = settle(at.button(key="pl_headroom").click().run())
+    healthy(at)
+    assert any("Headroom of the plan" in s.value for s in at.success)
+
+
+def report(predicted_s: float, measured_s: float) -> bytes:
+    """A one-level validation report as ``loadtest`` writes it."""
+    row = {"scope": "end-to-end", "metric": "mean_response_s", "measured": measured_s,
+           "predicted": predicted_s, "predicted_at_measured": predicted_s,
+           "rel_error": measured_s / predicted_s - 1, "rel_error_at_measured": 0.0,
+           "within": True, "gate": True}
+    level = {"load": 0.5, "target": {"web": 100.0}, "achieved": {"web": 99.0}, "valid": True,
+             "passed": True, "checks": {"web": {"valid": True, "problems": []}},
+             "windows": [], "predicted_stable": True, "instability": [], "methods": ["exact"],
+             "rows": [row], "client": {}, "measured": {}}
+    return json.dumps({"schema": "qmodel.validation/1", "model": "web-service", "mode": "open",
+                       "tolerance": 0.1, "duration_s": 20, "warmup_s": 3, "repeats": 1,
+                       "backend": "embedded", "passed": True, "calibration": {}, "notes": [],
+                       "levels": [level]}).encode()
+
+
+def test_validate_opens_a_report_and_explains_a_missing_redis(app: AppTest, monkeypatch):
+    at = open_page(app, "validate")
+    predicted = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "100/s"}))
+    mean = float(predicted.system.mean_response_time)
+    at = at.file_uploader(key="va_upload").set_value(
+        ("validation.json", report(mean, 1.05 * mean), "application/json")).run()
+    healthy(at)
+    table = at.dataframe[-1].value
+    assert table.loc[0, "predicted"] == pytest.approx(mean * 1000)
+    assert any("passed" in s.value for s in at.success)
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    at = at.selectbox(key="va_backend").set_value("redis").run()
+    healthy(at)
+    assert any("redis-server is not installed" in e.value for e in at.error)
+
+
+def test_compare_variant(app: AppTest) -> None:
+    at = open_page(app, "compare")
+    at = at.text_area(key="cmp_set").input("nodes.app.servers=10").run()
+    healthy(at)
+    expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
+    assert metric(at, "mean response") == ms(expected.system.mean_response_time)
+    assert at.dataframe[0].value.loc["mean response", "change"].startswith("-")
