@@ -90,9 +90,22 @@ def _missing_class(cls: str, classes) -> str:
     return f"no class named {cls!r}; classes are {', '.join(sorted(classes)) or 'none'}"
 
 
+def _failures(path: str, failures) -> Iterator[Problem]:
+    if (failures.mttf is None) != (failures.mttr is None):
+        yield Problem(f"{path}.failures", "give mttf and mttr together (time to failure and "
+                                          "time to repair)")
+    if failures.at and failures.duration is None and failures.mttr is None:
+        yield Problem(f"{path}.failures.duration", "failures at given times need a duration "
+                                                   "(or mttr) for the repair")
+    if not failures.at and failures.mttf is None:
+        yield Problem(f"{path}.failures", "give failure times (at) or mttf and mttr")
+
+
 def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
         path = f"nodes.{name}"
+        if getattr(node, "failures", None) is not None:
+            yield from _failures(path, node.failures)
         if isinstance(node, QueueFields):
             if node.capacity is not None and node.servers is not None and node.capacity < node.servers:
                 yield Problem(f"{path}.capacity", f"must be at least servers ({node.servers}), "

@@ -154,3 +154,12 @@ def test_empirical_csv_errors(tmp_path):
     problems = [str(p) for p in pytest.raises(ModelError, Model.from_dict, data,
                                               tmp_path).value.problems]
     assert problems[0].startswith("nodes.app.service.file:") and "row 2" in problems[0]
+
+
+@pytest.mark.parametrize("failures, expected", [
+    ({"mttf": "1h"}, "nodes.app.failures: give mttf and mttr together"),
+    ({"at": ["10s"]}, "nodes.app.failures.duration: failures at given times need a duration"),
+    ({"policy": "lost"}, "nodes.app.failures: give failure times (at) or mttf and mttr"),
+])
+def test_failure_specs(failures, expected):
+    assert any(p.startswith(expected) for p in problems_of(with_node(failures=failures)))

@@ -1,0 +1,17 @@
+"""Discrete-event simulation of any model: :func:`simulate`, and :func:`compare` to set a
+simulation beside an analytic result.
+
+Modules: :mod:`.api` (simulate), :mod:`.engine` (the simpy engine), :mod:`.stations`,
+:mod:`.preemptive`, :mod:`.batcher`, :mod:`.forkjoin` (station behaviour),
+:mod:`.routing`, :mod:`.failures`, :mod:`.fast` (numba fast path), :mod:`.stats`,
+:mod:`.record`, :mod:`.summary` (statistics), :mod:`.trace`, :mod:`.progress`,
+:mod:`.streams` (random numbers), :mod:`.compare`.
+"""
+
+from __future__ import annotations
+
+from .api import DEFAULT_CUSTOMERS, simulate
+from .compare import compare
+from .summary import SimResult
+
+__all__ = ["DEFAULT_CUSTOMERS", "SimResult", "compare", "simulate"]

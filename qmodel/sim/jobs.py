@@ -1,0 +1,34 @@
+"""The job: one customer (or one task of a forked customer) moving through the network."""
+
+from __future__ import annotations
+
+
+class Job:
+    """A job; a task of a forked job has ``parent`` set and ``task`` >= 0.
+
+    Stations keep their per-visit bookkeeping on it (arrival and start times, service
+    requirement, the pending completion event, MLFQ level…).
+    """
+
+    __slots__ = ("id", "ci", "prio", "born", "t_arr", "start", "service", "remaining", "ev",
+                 "pending", "level", "used", "slice", "t_slice", "__dict__")
+
+    # Rarely set (forks, losses): class defaults, stored per job only when set.
+    parent: Job | None = None
+    task = -1
+    lost = False
+    join = None
+    arrived = 0
+
+    def __init__(self, jid: int, ci: int, prio: int, born: float):
+        self.id = jid
+        self.ci = ci
+        self.prio = prio
+        self.born = born
+
+    def task_of(self, index: int) -> Job:
+        """A new task of this job (same id, class and birth)."""
+        task = Job(self.id, self.ci, self.prio, self.born)
+        task.parent = self
+        task.task = index
+        return task

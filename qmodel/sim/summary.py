@@ -1,0 +1,308 @@
+"""From replication records to a :class:`SimResult`: warm-up cut, per-replication metrics,
+means with Student-t 95% intervals over replications, percentiles, stability verdict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model.network import Network
+from ..results import (
+    ClassResult,
+    Estimate,
+    Instability,
+    NodeResult,
+    Result,
+    SystemResult,
+)
+from .record import STATION_FIELDS, Layout, Replication
+from .stats import mean_ci, mser
+
+METHOD = "simulation"
+GROWTH_RATIO = 1.5
+GROWTH_JOBS = 5.0
+GROWTH_PERIODS = 10
+
+
+@dataclass
+class SimResult(Result):
+    """A :class:`~qmodel.results.Result` from simulation, with its replications' seed.
+
+    ``node(name)`` also answers for a component (``db``) from its members' pooled
+    counters; ``percentile(p)`` of a node or the system comes from stored samples.
+    ``trace`` is the per-visit DataFrame when ``trace=True`` was asked for.
+    """
+
+    replications: int = 0
+    seed: int | None = None
+    trace: pd.DataFrame | None = None
+    warmup_s: list[float] = field(default_factory=list)
+    component_nodes: dict[str, NodeResult] = field(default_factory=dict, repr=False)
+
+    def node(self, name: str) -> NodeResult:
+        if name not in self.nodes and name in self.component_nodes:
+            return self.component_nodes[name]
+        return super().node(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["replications"] = self.replications
+        out["seed"] = self.seed
+        out["warmup_s"] = list(self.warmup_s)
+        return out
+
+
+class _Window:
+    """One replication's counters between the warm-up cut and the end."""
+
+    def __init__(self, rep: Replication, layout: Layout):
+        self.rep = rep
+        start = rep.warm if rep.warm is not None else _mser_row(rep, layout)
+        self.start = start
+        self.diff = rep.final - start
+        self.T = float(self.diff[0])
+
+
+def _mser_row(rep: Replication, layout: Layout) -> np.ndarray:
+    cut = mser(rep.batch_means) * rep.batch_size
+    done = rep.rows[:, layout.sys("completions")]
+    j = int(np.searchsorted(done, cut))
+    return rep.rows[min(j, len(rep.rows) - 1)]
+
+
+def _est(values: list[float]) -> Estimate | None:
+    m, ci = mean_ci(values)
+    return None if math.isnan(m) else Estimate(m, METHOD, ci)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else math.nan
+
+
+def _station_metrics(d: np.ndarray, T: float, servers: float, queue_like: bool,
+                     sys_done: float) -> dict[str, float]:
+    """Per-visit metrics from a station's counter block (``STATION_FIELDS`` order)."""
+    g = {k: float(v) for k, v in zip(STATION_FIELDS, d)}
+    accepted = g["arrivals"] - g["losses"]
+    busy = g["area_busy"] / T
+    return {
+        "visits": _ratio(g["completions"], sys_done),
+        "arrival_rate": g["arrivals"] / T,
+        "throughput": g["completions"] / T,
+        "busy_servers": busy,
+        "utilization": busy / servers if math.isfinite(servers) else math.nan,
+        "mean_in_system": g["area_n"] / T,
+        "mean_in_queue": (g["area_n"] - g["area_busy"]) / T if queue_like else math.nan,
+        "mean_response": _ratio(g["sum_resp"], g["completions"]),
+        "mean_wait": _ratio(g["sum_wait"], g["completions"]),
+        "p_wait": _ratio(g["waited"], accepted),
+        "p_idle": g["idle"] / T,
+        "p_loss": _ratio(g["losses"], g["arrivals"]) if g["arrivals"] else 0.0,
+    }
+
+
+MEAN_METRICS = ("mean_in_system", "mean_in_queue", "mean_response", "mean_wait")
+
+
+def summarize(network: Network, reps: list[Replication], *, seed: int | None,
+              offered: dict[str, float], notes: list[str], partial: bool) -> SimResult:
+    """Build the result of a simulation from its replication records."""
+    layout = Layout([s.name for s in network.stations], [c.name for c in network.classes])
+    windows = [_Window(r, layout) for r in reps if r.final[0] > 0]
+    windows = [w for w in windows if w.T > 0] or [_full_window(r) for r in reps]
+    n_st = len(network.stations)
+    sys_done = [w.diff[layout.sys("completions")] for w in windows]
+
+    def station_samples(w: _Window, i: int) -> tuple[np.ndarray, float]:
+        s = w.rep.samples[1 + i]
+        return s.after(w.start[layout.st(i, "seen")]), float(s.stride)
+
+    def quantile_of(pick: Callable[[_Window], list[tuple[np.ndarray, float]]]):
+        """Quantiles with CIs over replications; each replication's kept samples are
+        sorted once, on first use (members of a component weighted by their stride)."""
+        prepared: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def prepare() -> None:
+            for w in windows:
+                parts = [(v, s) for v, s in pick(w) if len(v)]
+                if not parts:
+                    continue
+                values = np.concatenate([v for v, _ in parts])
+                weights = np.concatenate([np.full(len(v), s) for v, s in parts])
+                order = np.argsort(values, kind="stable")
+                prepared.append((values[order], np.cumsum(weights[order])))
+
+        def q(p: float) -> Estimate | None:
+            if not 0 <= p <= 1:
+                raise ValueError(f"percentile: p must be in [0, 1], got {p!r}")
+            if not prepared:
+                prepare()
+            return _est([float(v[min(np.searchsorted(cum, p * cum[-1]), len(v) - 1)])
+                         for v, cum in prepared])
+        return q
+
+    period = longest_period(network)
+    judge_growth = all(w.T >= GROWTH_PERIODS * period for w in windows)
+    if not judge_growth:
+        notes.append(f"the run is shorter than {GROWTH_PERIODS} periods of the slowest timer "
+                     f"({period:g} s): statistics are transient and stability is judged by "
+                     f"offered load only")
+    unstable = _instabilities(network, offered, windows if judge_growth else [], layout)
+    bad = {u.station for u in unstable}
+
+    def node_result(name: str, component: str, kind: str, servers: int | None,
+                    idx: list[int]) -> NodeResult:
+        spec = network.stations[idx[0]]
+        c = sum(math.inf if network.stations[i].servers is None else network.stations[i].servers
+                for i in idx)
+        per_rep = []
+        for w, done in zip(windows, sys_done):
+            d = sum(w.diff[layout.st(i, "arrivals"):layout.st(i, "seen") + 1] for i in idx)
+            per_rep.append(_station_metrics(d, w.T, c, spec.kind in ("queue", "delay"), done))
+        stable = not (set(network.stations[i].name for i in idx) & bad)
+        out = NodeResult(name, component, kind, servers, METHOD, stable)
+        out.offered_load = max((offered.get(network.stations[i].name, math.nan) for i in idx),
+                               default=None)
+        if out.offered_load is not None and math.isnan(out.offered_load):
+            out.offered_load = None
+        for key in per_rep[0]:
+            if not stable and key in MEAN_METRICS:
+                continue
+            setattr(out, key, _est([m[key] for m in per_rep]))
+        q = quantile_of(lambda w: [station_samples(w, i) for i in idx])
+        if stable:
+            out.quantile = q
+        else:
+            out.note = "unstable: the queue grows without bound; means are not given"
+        return out
+
+    nodes = {}
+    for i, s in enumerate(network.stations):
+        nodes[s.name] = node_result(s.name, s.component, s.kind, s.servers, [i])
+    components: dict[str, list[str]] = {}
+    for s in network.stations:
+        components.setdefault(s.component, []).append(s.name)
+    component_nodes = {}
+    for comp, members in components.items():
+        if len(members) > 1 or members[0] != comp:
+            idx = [layout.stations.index(m) for m in members]
+            first = network.stations[idx[0]]
+            component_nodes[comp] = node_result(comp, comp, first.kind, first.servers, idx)
+
+    system = _system(windows, layout, bool(bad), quantile_of(
+        lambda w: [(w.rep.samples[0].after(w.start[layout.sys("seen")]),
+                    float(w.rep.samples[0].stride))]))
+    finite = [(n.utilization, name) for name, n in nodes.items() if n.utilization is not None]
+    system.bottleneck = max(finite)[1] if finite else None
+    classes = {}
+    for k, cls in enumerate(network.classes):
+        def pick(w, k=k):
+            s = w.rep.samples[1 + n_st + k]
+            return [(s.after(w.start[layout.cl(k, "seen")]), float(s.stride))]
+        cr = ClassResult(cls.name, cls.kind, population=cls.population if cls.kind == "closed"
+                         else None)
+        cr.throughput = _est([w.diff[layout.cl(k, "completions")] / w.T for w in windows])
+        if not bad:
+            cr.mean_response_time = _est([_ratio(w.diff[layout.cl(k, "sum_resp")],
+                                                 w.diff[layout.cl(k, "completions")])
+                                          for w in windows])
+            cr.p95_response_time = quantile_of(pick)(0.95)
+        classes[cls.name] = cr
+    warm = [float(w.start[0]) for w in windows]
+    return SimResult(
+        model=network.name, method=METHOD, time_unit=network.time_unit, nodes=nodes,
+        system=system, classes=classes, unstable=unstable, notes=notes,
+        components=components, partial=partial, replications=len(windows), seed=seed,
+        warmup_s=warm, component_nodes=component_nodes)
+
+
+def _full_window(rep: Replication) -> _Window:
+    w = _Window.__new__(_Window)
+    w.rep = rep
+    w.start = rep.rows[0]
+    w.diff = rep.final - rep.rows[0]
+    w.T = max(float(w.diff[0]), 1e-300)
+    return w
+
+
+def _system(windows: list[_Window], layout: Layout, unstable: bool, quantile) -> SystemResult:
+    s = SystemResult(METHOD, stable=not unstable)
+    g = [{f: float(w.diff[layout.sys(f)]) for f in ("completions", "arrivals", "losses",
+                                                    "sum_resp", "area_jobs")} for w in windows]
+    s.throughput = _est([x["completions"] / w.T for x, w in zip(g, windows)])
+    s.loss_probability = _est([_ratio(x["losses"], x["arrivals"]) if x["arrivals"] else 0.0
+                               for x in g])
+    if not unstable:
+        s.mean_response_time = _est([_ratio(x["sum_resp"], x["completions"]) for x in g])
+        s.mean_jobs = _est([x["area_jobs"] / w.T for x, w in zip(g, windows)])
+        s.quantile = quantile
+    return s
+
+
+def _instabilities(network: Network, offered: dict[str, float], windows: list[_Window],
+                   layout: Layout) -> list[Instability]:
+    found = {name: rho for name, rho in offered.items() if rho >= 1}
+    if network.open_classes and windows:
+        for i, s in enumerate(network.stations):
+            if s.name not in found and s.capacity is None and _grows(windows, layout, i):
+                col = layout.st(i, "area_busy")
+                busy = np.mean([w.diff[col] / w.T for w in windows])
+                c = s.servers or math.inf
+                found[s.name] = float(busy / c) if math.isfinite(c) else math.inf
+    return [Instability(name, rho) for name, rho in found.items()]
+
+
+def _grows(windows: list[_Window], layout: Layout, i: int) -> bool:
+    """Whether jobs pile up: in most replications the mean number present in the last
+    third of the run exceeds that of the middle third by half and by 5 jobs."""
+    votes = 0
+    col = layout.st(i, "area_n")
+    for w in windows:
+        rows = np.vstack([w.rep.rows, w.rep.final])
+        t = rows[:, 0]
+        end = t[-1]
+        marks = [int(np.searchsorted(t, end * f)) for f in (1 / 3, 2 / 3)]
+        a, b = rows[min(marks[0], len(t) - 1)], rows[min(marks[1], len(t) - 1)]
+        if not (a[0] < b[0] < end):
+            continue
+        middle = (b[col] - a[col]) / (b[0] - a[0])
+        last = (rows[-1][col] - b[col]) / (end - b[0])
+        votes += last > GROWTH_RATIO * middle and last - middle > GROWTH_JOBS
+    return votes >= max(1, math.ceil(0.8 * len(windows)))
+
+
+def longest_period(network: Network) -> float:
+    """The longest periodic timer of the model: batch interval, MLFQ boost, rebalance."""
+    periods = [0.0]
+    for s in network.stations:
+        if s.batch is not None and s.batch.interval:
+            periods.append(s.batch.interval)
+        if s.mlfq is not None and s.mlfq.boost:
+            periods.append(s.mlfq.boost)
+    periods += [r.rebalance for r in network.routers.values() if r.rebalance]
+    return max(periods)
+
+
+def offered_loads(network: Network) -> dict[str, float]:
+    """Offered utilization per station from the traffic equations of the open classes:
+    sum over classes of rate × visits × mean service / servers (divided by the
+    availability mttf/(mttf+mttr) when the station fails at random)."""
+    load = {s.name: 0.0 for s in network.stations}
+    for cls in network.open_classes:
+        visits = network.visits(cls.name)
+        for i, s in enumerate(network.stations):
+            if s.servers is None or s.capacity is not None or cls.name not in s.service:
+                continue
+            work = cls.rate * visits[i] * s.service[cls.name].mean
+            if s.kind == "fork":
+                work *= s.tasks
+            f = s.failures
+            if f is not None and f.mttf and f.mttr:
+                work *= (f.mttf + f.mttr) / f.mttf
+            load[s.name] += float(work / s.servers)
+    return {k: v for k, v in load.items() if v > 0}
