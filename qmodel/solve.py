@@ -177,7 +177,6 @@ def _accepted_rates(sol: OpenSolution) -> np.ndarray:
     """Jobs per second of each class that leave the system served (not lost)."""
     net = sol.network
     out = np.zeros(len(net.open_classes))
-    k = net.join_tasks()
     for c, cls in enumerate(net.open_classes):
         routing = net.routing[cls.name]
         leave = 1.0 - routing.sum(axis=1)
@@ -185,7 +184,8 @@ def _accepted_rates(sol: OpenSolution) -> np.ndarray:
             st = net.stations[i]
             if st.kind == "fork" and st.branches:
                 continue
-            served = sol.lam[c, i] / k[i] * (1.0 - (s.metrics.p_loss if s.metrics else 0.0))
+            # A join's arrival rate is already per job (k tasks release one job).
+            served = sol.lam[c, i] * (1.0 - (s.metrics.p_loss if s.metrics else 0.0))
             out[c] += served * max(leave[i], 0.0)
     return out
 

@@ -174,10 +174,18 @@ def _forks(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
         if isinstance(node, JoinNode) and name not in joins:
             yield Problem(f"nodes.{name}", "a join needs a fork whose 'join' names it")
+    reached = {cls: _reachable(_class_graph(spec, cls), _entries(spec, cls))
+               for cls in class_names(spec)}
     for name, node in spec.nodes.items():
         if isinstance(node, ForkNode) and node.branches:
             for cls in class_names(spec):
-                yield from _branch_paths(spec, name, node, cls)
+                if name in reached[cls]:  # only the classes whose jobs come to this fork
+                    yield from _branch_paths(spec, name, node, cls)
+
+
+def _entries(spec: ModelSpec, cls: str) -> list[str]:
+    source = spec.arrivals.get(cls) or spec.users.get(cls)
+    return [n for n, p in source.to.items() if p > 0]
 
 
 def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Iterator[Problem]:

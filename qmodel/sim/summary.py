@@ -20,6 +20,7 @@ from ..results import (
     Result,
     SystemResult,
 )
+from ..solvers.open_network import batcher_load
 from .record import STATION_FIELDS, Layout, Replication
 from .stats import mean_ci, mser
 
@@ -296,6 +297,12 @@ def offered_loads(network: Network) -> dict[str, float]:
     for cls in network.open_classes:
         visits = network.visits(cls.name)
         for i, s in enumerate(network.stations):
+            if s.kind == "batcher":
+                lam = cls.rate * visits[i]
+                if lam > 0:
+                    load[s.name] += sum(batcher_load(s, lam)) if load[s.name] == 0 else \
+                        batcher_load(s, lam)[1]
+                continue
             if s.servers is None or s.capacity is not None or cls.name not in s.service:
                 continue
             work = cls.rate * visits[i] * s.service[cls.name].mean

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaincc, gammaln, xlogy
 
-from ..distributions import Distribution
+from ..distributions import Distribution, fit
 from ..errors import UnstableError
 from ..model.network import Network, Station, solve_linear
 from . import single_station  # forkjoin and microbatch: imported where used (scipy.stats)
@@ -174,7 +174,7 @@ def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, list]:
         if s.kind in ("delay", "join") or (s.kind == "fork" and s.branches):
             continue
         if s.kind == "batcher":
-            a, b = _batcher_load(s, lam[:, i].sum())
+            a, b = batcher_load(s, lam[:, i].sum())
         elif s.kind == "fork":
             if s.servers is None:
                 continue
@@ -191,7 +191,9 @@ def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, list]:
     return offered, linear
 
 
-def _batcher_load(s: Station, lam: float) -> tuple[float, float]:
+def batcher_load(s: Station, lam: float) -> tuple[float, float]:
+    """A batcher's offered load a + b at arrival rate ``lam``: a is the per-batch overhead's
+    share (interval trigger), b grows with the rate."""
     batch = s.batch
     if batch.interval is not None:
         a = batch.fixed.mean / (s.servers * batch.interval)
@@ -665,26 +667,22 @@ def _fork_joins(network: Network, visits: np.ndarray, solutions: list[StationSol
         join = network.index[s.join]
         inside = _branch_stations(network, f, join)
         members[f] = inside
-        per_class = []
+        per_class, branch_means = [], []
         for cls in network.open_classes:
-            branch_dists = []
-            for branch in s.branches:
-                ph = _branch_time(network, cls.name, branch, join, solutions)
-                if ph is None:
-                    branch_dists = None
-                    break
-                branch_dists.append(ph.cdf)
-            if branch_dists is None:
+            times_b = [_branch_time(network, cls.name, b, join, solutions) for b in s.branches]
+            if any(t is None for t in times_b):
                 per_class = None
                 break
-            per_class.append(forkjoin.fork_join_response(branch_dists))
+            # Each branch's sojourn as a two-moment fit with a closed-form CDF (exact for
+            # an exponential branch); the max is then a fast one-dimensional integral.
+            dists = [fit(t.mean(), max(t.scv(), 0.0)) for t in times_b]
+            per_class.append(forkjoin.fork_join_response(dists))
+            branch_means.append(float(np.mean([t.mean() for t in times_b])))
         if per_class is None:
             solutions[join] = StationSolution(None, "needs simulation",
                                               note="needs simulation: a branch needs simulation")
             continue
         times[f] = np.array([float(r.mean) for r in per_class])
-        branch_means = [np.mean([_branch_time(network, cls.name, b, join, solutions).mean()
-                                 for b in s.branches]) for cls in network.open_classes]
         sync = np.maximum(times[f] - np.array(branch_means), 0.0)
         total = lam[:, join].sum()
         sync_mean = float(np.dot(lam[:, join], sync) / total) if total > 0 else float(sync[0])

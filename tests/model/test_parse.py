@@ -163,3 +163,18 @@ def test_empirical_csv_errors(tmp_path):
 ])
 def test_failure_specs(failures, expected):
     assert any(p.startswith(expected) for p in problems_of(with_node(failures=failures)))
+
+
+def test_branch_checks_only_classes_that_reach_the_fork():
+    """A station shared by a fork's branch and another class's route is fine."""
+    model = Model.from_dict({
+        "nodes": {
+            "split": {"kind": "fork", "branches": ["replica"], "join": "merge"},
+            "replica": {"kind": "queue", "service": "1ms", "next": "merge",
+                        "class_next": {"direct": {}}},
+            "merge": {"kind": "join"},
+        },
+        "arrivals": {"reads": {"to": "split", "rate": "5/s"},
+                     "direct": {"to": "replica", "rate": "5/s"}},
+    })
+    assert model.network.station("replica").kind == "queue"

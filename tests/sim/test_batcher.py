@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qmodel import Model
+from qmodel import Model, solve
 from qmodel.sim import simulate
 
 from .theory import within_ci
@@ -38,3 +38,16 @@ def test_items_leave_together():
                  trace=True)
     ends = r.trace.groupby("end_s").size()
     assert set(ends.unique()) == {5}
+
+
+def test_overloaded_batcher_is_reported_unstable():
+    """A batch that takes longer than the interval to process: the backlog grows."""
+    model = Model.from_dict({
+        "nodes": {"mb": {"kind": "batcher", "interval": "1s", "fixed": "0.5s",
+                         "per_item": {"dist": "deterministic", "value": "10ms"}}},
+        "arrivals": {"ev": {"to": "mb", "rate": "80/s"}},  # 0.5 + 0.8 > 1 s per batch
+    })
+    assert not solve(model).stable
+    sim = simulate(model, replications=2, seed=1, horizon="60s")
+    assert [u.station for u in sim.unstable] == ["mb"]
+    assert sim.system.mean_response_time is None

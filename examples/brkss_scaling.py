@@ -1,0 +1,94 @@
+"""BRKSS warehouse cluster: the worked example, speed-up and scale-up from simulation.
+
+Runs one batch of transactions through topologies/brkss_warehouse.yaml (console ->
+switch -> c clusters x d MLFQ nodes, round-robin split, admission in groups of
+max_n/10, push migration): the paper's worked example m = 180,000, c = 3, d = 4; then
+speed-up (the same batch on more nodes; ideal: linear in the nodes) and scale-up (the
+batch grown with the nodes; ideal: a constant makespan). Both stay near ideal until the
+single console saturates at node time / console time = 20 nodes, then turn sub-linear.
+Source: Pal & De, "Simulation of BRKSS architecture for data warehouse employing shared
+nothing clustering", IJEMR 9(1), 2019; DeWitt & Gray, "Parallel database systems",
+CACM 35(6), 1992 (speed-up and scale-up).
+
+    python examples/brkss_scaling.py [--quick] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from _common import TOPOLOGIES, arguments, save
+from plotly.subplots import make_subplots
+
+import qmodel
+from qmodel.sim import SimResult, simulate
+
+NODES_PER_CLUSTER = 4                                  # d
+
+
+def run_batch(model: qmodel.Model, transactions: int, nodes: int, *, seed: int = 1,
+              replications: int = 2, **changes: object) -> tuple[float, SimResult]:
+    """Simulate one batch of ``transactions`` on ``nodes`` nodes, ``max_n/10`` admitted per
+    node at a time; returns the makespan (s) and the simulation result."""
+    submitted = model.network.job_class("batch").think.mean      # when the batch arrives
+    batch = model.with_changes({"users.batch.population": transactions,
+                                "nodes.nodes.shards": nodes,
+                                "nodes.nodes.capacity": max(1, transactions // nodes // 10),
+                                **changes})
+    sim = simulate(batch, replications=replications, customers=transactions,
+                   warmup=submitted, seed=seed)
+    return transactions / sim.system.throughput, sim
+
+
+def console_limit(model: qmodel.Model) -> float:
+    """Nodes at which the console saturates: mean node time / console time per transaction."""
+    node = model.network.station("nodes-0").service["batch"].mean
+    return node / model.network.station("console").service["batch"].mean
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(__doc__.splitlines()[0], argv)
+    model = qmodel.load(TOPOLOGIES / "brkss_warehouse.yaml")
+    m = 3_600 if args.quick else 180_000
+    c, d = 3, NODES_PER_CLUSTER
+    makespan, sim = run_batch(model, m, c * d, replications=1)
+    print(f"worked example: m={m:,} transactions, p={c + 2} ports -> c={c} clusters x d={d} "
+          f"nodes")
+    print(f"  per cluster m/c = {m // c:,}; per node m/(c d) = {m // (c * d):,}; "
+          f"admitted in groups of max_n/10 = {m // (c * d) // 10:,}")
+    print(f"  makespan {makespan:.3f} s; throughput {m / makespan:,.0f} transactions/s; "
+          f"mean turnaround {sim.system.mean_response_time:.3f} s; mean wait at a node "
+          f"{sim.node('nodes').mean_wait:.3f} s")
+
+    clusters = (1, 3, 9) if args.quick else (1, 2, 3, 4, 6, 9)
+    sizes = [k * d for k in clusters]
+    fixed = 2_400 if args.quick else 36_000
+    per_node = 100 if args.quick else 1_500
+    speed = {n: run_batch(model, fixed, n)[0] for n in sizes}
+    scale = {n: run_batch(model, per_node * n, n)[0] for n in sizes}
+    base = sizes[0]
+    print(f"console saturates at {console_limit(model):.0f} nodes")
+    print(f"{'nodes':>6} {'speed-up makespan s':>20} {'speed-up':>9} {'ideal':>6} "
+          f"{'scale-up makespan s':>20} {'scale-up':>9}")
+    for n in sizes:
+        print(f"{n:>6} {speed[n]:>20.3f} {speed[base] / speed[n] * base:>9.2f} {n:>6} "
+              f"{scale[n]:>20.3f} {scale[base] / scale[n]:>9.2f}")
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        f"speed-up: {fixed:,} transactions", f"scale-up: {per_node:,} transactions per node"))
+    fig.add_trace(go.Scatter(x=sizes, y=[speed[base] / speed[n] * base for n in sizes],
+                             mode="lines+markers", name="speed-up (simulated)"), 1, 1)
+    fig.add_trace(go.Scatter(x=sizes, y=sizes, mode="lines", name="linear",
+                             line={"dash": "dash"}), 1, 1)
+    fig.add_trace(go.Scatter(x=sizes, y=[scale[base] / scale[n] for n in sizes],
+                             mode="lines+markers", name="scale-up (simulated)"), 1, 2)
+    fig.add_trace(go.Scatter(x=sizes, y=[1.0] * len(sizes), mode="lines", name="ideal",
+                             line={"dash": "dash"}), 1, 2)
+    fig.update_xaxes(title_text="nodes (c x d)")
+    fig.update_yaxes(title_text="speed-up (x)", row=1, col=1)
+    fig.update_yaxes(title_text="scale-up (makespan ratio)", row=1, col=2)
+    fig.update_layout(title="BRKSS shared-nothing cluster: speed-up and scale-up")
+    save(fig, args.out, "brkss_scaling")
+
+
+if __name__ == "__main__":
+    main()
