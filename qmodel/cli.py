@@ -129,15 +129,24 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                                                            "replication.")] = None,
              trace: Annotated[Path | None, typer.Option(help="Write a per-visit trace "
                                                         "(.csv or .parquet).")] = None,
-             method: Annotated[str, typer.Option(help="auto, fast or simpy.")] = "auto") -> None:
+             method: Annotated[str, typer.Option(help="auto, fast or simpy.")] = "auto",
+             executor: Annotated[str | None, typer.Option(
+                 help="Run the replications on: serial, local (process pool) or dask.")] = None,
+             scheduler: Annotated[str | None, typer.Option(
+                 help="Dask scheduler address (tcp://...); none starts a LocalCluster.")]
+             = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from .sim import simulate as run
 
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
-    result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
-                 customers=customers, trace=str(trace) if trace else None,
-                 progress=None if not as_json else False, method=method)
+    try:
+        result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
+                     customers=customers, trace=str(trace) if trace else None,
+                     progress=None if not as_json else False, method=method,
+                     executor=executor, scheduler=scheduler)
+    except ValueError as exc:  # bad option values, named by the simulator
+        raise ModelError([Problem("", str(exc))]) from None
     if result.partial:
         err.print("[yellow]interrupted: partial results[/]")
     emit(result, as_json)

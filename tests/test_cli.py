@@ -103,3 +103,13 @@ def test_load_testing_commands_are_forwarded():
     assert result.exit_code == 0 and "--duration" in result.output
     result = run("refsys", "serve", "--help")
     assert result.exit_code == 0 and "--broker" in result.output
+
+
+def test_simulate_on_a_process_pool_matches_in_process():
+    args = ["simulate", "topologies/web_service.yaml", "--replications", "2", "--customers",
+            "1500", "--seed", "3", "--json"]
+    here = json.loads(run(*args).output)
+    pool = json.loads(run(*args, "--executor", "local").output)
+    assert here["system"]["mean_response_time"] == pool["system"]["mean_response_time"]
+    bad = run(*args, "--executor", "cloud")
+    assert bad.exit_code == 2 and "executor must be" in bad.output

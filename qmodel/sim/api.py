@@ -5,16 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import UnsupportedError
 from ..model.model import Model
 from ..model.network import Network
 from ..units import parse_duration
 from . import fast
-from .engine import Engine
+from .distributed import EXECUTORS, ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .progress import Reporter
-from .streams import Streams, replication_seeds
+from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
 from .trace import TraceRecorder, write_trace
 
@@ -27,7 +28,8 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
              horizon: float | str | None = None, warmup: float | str | None = None,
              customers: int | None = None, trace: bool | str | Path | None = None,
              progress: bool | Callable[[float], None] | None = None,
-             method: str = "auto") -> SimResult:
+             method: str = "auto", executor: str | None = None, scheduler: Any = None,
+             workers: int | None = None) -> SimResult:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
     Each of ``replications`` independent runs (streams from
@@ -56,6 +58,15 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     A model whose offered load reaches 1 somewhere, or whose queues grow steadily, is
     reported unstable (``result.unstable``) and gets no means.
 
+    ``executor``: None (default) runs the replications one after the other in this
+    process; ``"serial"``, ``"local"`` (a process pool of ``workers`` processes, default
+    one per CPU) or ``"dask"`` (``scheduler``: an address such as ``"tcp://host:8786"``, a
+    ``distributed.Client``, or None for a ``LocalCluster`` of ``workers`` processes) run
+    each replication as a task and summarise the records here. The streams are the same,
+    so the result is identical to the in-process run for the same seed. Traces need
+    ``executor=None``; progress then counts finished replications, and Ctrl-C keeps the
+    replications that finished (marked partial).
+
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
     ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
     >>> r = simulate(m, replications=3, customers=2000, seed=1)
@@ -76,6 +87,11 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         raise ValueError(f"customers must be a positive integer, got {customers!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if executor is not None and executor not in EXECUTORS:
+        raise ValueError(f"executor must be None or one of {', '.join(EXECUTORS)}, "
+                         f"got {executor!r}")
+    if executor is not None and trace:
+        raise ValueError("trace: traces are recorded in this process; use executor=None")
     min_time = 0.0
     if horizon_s is None and customers is None:
         customers = DEFAULT_CUSTOMERS
@@ -89,29 +105,17 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     use_fast = method == "fast" or (method == "auto" and reason is None)
 
     root, seqs = replication_seeds(seed, replications)
+    tasks = [ReplicationTask(network, seq, use_fast, customers, horizon_s, warmup_s, min_time)
+             for seq in seqs]
     recorder = TraceRecorder([c.name for c in network.classes]) if trace else None
-    reporter = Reporter(progress, replications, f"simulating {network.name}")
-    reps, partial = [], False
-    try:
-        for r, seq in enumerate(seqs):
-            options = dict(customers=customers, horizon=horizon_s, warmup=warmup_s,
-                           progress=reporter.for_replication(r))
-            if use_fast:
-                runner = fast.FastRun(network, Streams(seq), **options)
-            else:
-                if recorder is not None:
-                    recorder.replication = r
-                runner = Engine(network, Streams(seq), trace=recorder, min_time=min_time,
-                                **options)
-            try:
-                reps.append(runner.run())
-            except KeyboardInterrupt:
-                partial = True
-                if not reps:
-                    reps.append(runner.record(partial=True))
-                break
-    finally:
-        reporter.close()
+    if executor is not None:
+        reps, partial = run_replications(tasks, executor=executor, scheduler=scheduler,
+                                         workers=workers, progress=progress,
+                                         label=f"simulating {network.name}")
+        if not reps:
+            raise KeyboardInterrupt  # stopped before any replication finished
+    else:
+        reps, partial = _run_here(tasks, recorder, progress, network.name)
     if reps[0].final[0] <= 0:
         raise KeyboardInterrupt  # stopped before anything was simulated
 
@@ -133,6 +137,29 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
             write_trace(frame, trace)
             result.notes.append(f"trace written to {trace}")
     return result
+
+
+def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
+              progress: bool | Callable[[float], None] | None, name: str) -> tuple[list, bool]:
+    """Run the replications one after the other in this process; on Ctrl-C keep those
+    that finished (or the interrupted first one, marked partial)."""
+    reporter = Reporter(progress, len(tasks), f"simulating {name}")
+    reps, partial = [], False
+    try:
+        for r, task in enumerate(tasks):
+            if recorder is not None and not task.use_fast:
+                recorder.replication = r
+            runner = make_runner(task, reporter.for_replication(r), recorder)
+            try:
+                reps.append(runner.run())
+            except KeyboardInterrupt:
+                partial = True
+                if not reps:
+                    reps.append(runner.record(partial=True))
+                break
+    finally:
+        reporter.close()
+    return reps, partial
 
 
 def _duration(name: str, value: float | str | None, allow_zero: bool = False) -> float | None:

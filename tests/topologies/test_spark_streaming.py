@@ -52,9 +52,17 @@ def test_latency_is_half_an_interval_plus_scheduling_plus_processing(stream, bat
 
 def test_past_the_boundary_the_scheduling_delay_grows(stream):
     overloaded = stream.with_changes({"nodes.batches.interval": "350ms"})
-    waits = [simulate(overloaded, replications=2, horizon=h, warmup=0, seed=3)
-             .node("batches").mean_wait for h in (15.0, 30.0)]
-    # each batch adds about (E[S] - T) = 25 ms to the next one's delay: linear growth
+    runs = [simulate(overloaded, replications=2, horizon=h, warmup=0, seed=3, trace=True)
+            for h in (15.0, 30.0)]
+    # An unstable stage gets no means, only the statement that it is unstable ...
+    assert all([u.station for u in r.unstable] == ["batches"] for r in runs)
+    assert all(r.node("batches").mean_wait is None for r in runs)
+    # ... while its trace shows the delay growing: each batch adds about (E[S] - T) = 25 ms
+    # to the next one's, so the mean wait doubles with the horizon (linear growth).
+    waits = []
+    for r in runs:
+        visits = r.trace[r.trace["node"] == "batches"].dropna(subset=["start_s"])
+        waits.append(float((visits["start_s"] - visits["arrival_s"]).mean()))
     assert waits[1] > 1.6 * waits[0]
     batch = overloaded.network.station("batches").batch
     m = microbatch.batch_interval_metrics(RATE, 0.35, batch.fixed, batch.per_item)
