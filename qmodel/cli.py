@@ -1,89 +1,29 @@
-"""The ``qmodel`` command line.
-
-Exit codes: 0 success; 1 other error (a file that cannot be written, an unsupported
-request); 2 invalid model or arguments; 3 the model is unstable (results printed, with
-the saturated components). Errors are printed as ``field.path: message``; no traceback
-reaches the user.
-"""
+"""The ``qmodel`` command line (exit codes and error handling in :mod:`qmodel.cli_support`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
-from rich.console import Console
 
-from .errors import ModelError, Problem, QModelError
+from .cli_support import EXIT_ERROR, EXIT_UNSTABLE, err, guarded, load_model, out
+from .errors import ModelError, Problem
 from .experiments.cli import app as experiments_app
-from .model.model import Model, load
 from .model.spec import json_schema
 from .report import print_result
 from .results import Result
 from .solve import METHODS, solve
 
-EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE = 0, 1, 2, 3
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).", show_default=False)]
 SetOpt = Annotated[list[str], typer.Option("--set", help="Override a field: nodes.app.servers=8",
                                             show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in docs/results.md).")]
-
-
-def guarded(func: Callable) -> Callable:
-    """Turn qmodel errors into a message and an exit code."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ModelError as exc:
-            err.print("[bold red]invalid model[/]", highlight=False)
-            for problem in exc.problems:
-                err.print(f"  {problem}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_INVALID) from None
-        except QModelError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(EXIT_ERROR) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:  # a bug: say so plainly; QMODEL_DEBUG=1 shows the traceback
-            if os.environ.get("QMODEL_DEBUG"):
-                raise
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                      "This is a bug in qmodel; rerun with QMODEL_DEBUG=1 for details.",
-                      highlight=False)
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return wrapper
-
-
-def load_model(path: Path, overrides: list[str] | None = None) -> Model:
-    """Load a model and apply ``--set path=value`` overrides (values read as YAML)."""
-    model = load(path)
-    if overrides:
-        changes = {}
-        for item in overrides:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise ModelError([Problem("--set", f"expected path=value, got {item!r}")])
-            changes[key.strip()] = yaml.safe_load(value)
-        model = model.with_changes(changes)
-    return model
 
 
 def emit(result: Result, as_json: bool) -> None:

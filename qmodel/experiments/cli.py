@@ -10,21 +10,17 @@ impossible plan, a file that cannot be written); 2 invalid model or arguments, p
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
-import yaml
-from rich.console import Console
 from rich.table import Table
 
-from ..errors import ModelError, Problem, QModelError
-from ..model.model import Model, load
+from ..cli_support import EXIT_INTERRUPTED, err, guarded, load_model, out
+from ..errors import ModelError, Problem
+from ..model.model import Model
 from ..units import format_duration, format_rate
 from .executors import EXECUTORS
 from .headroom import headroom
@@ -34,15 +30,12 @@ from .sensitivity import sensitivity
 from .slo import SLO, model_slo
 from .sweep import METHODS, sweep
 
-EXIT_ERROR, EXIT_INVALID, EXIT_INTERRUPTED = 1, 2, 130
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
           "throughput_per_s", "max_utilization", "bottleneck", "meets_slo")
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="What-if experiments: sweeps, sensitivity, capacity planning.")
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).", show_default=False)]
 SetOpt = Annotated[list[str] | None, typer.Option(
@@ -65,44 +58,6 @@ SeedOpt = Annotated[int | None, typer.Option(
     help="Simulation seed, the same for every point (default: drawn once).",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def guarded(func: Callable) -> Callable:
-    """Turn qmodel errors into ``path: message`` and an exit code; never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ModelError as exc:
-            for problem in exc.problems:
-                err.print(str(problem), highlight=False, markup=False)
-            raise typer.Exit(EXIT_INVALID) from None
-        except QModelError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_ERROR) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except OSError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_ERROR) from None
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:  # a bug: say so plainly; QMODEL_DEBUG=1 shows the traceback
-            if os.environ.get("QMODEL_DEBUG"):
-                raise
-            err.print(f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in qmodel; "
-                      "rerun with QMODEL_DEBUG=1 for details.", highlight=False, markup=False)
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return wrapper
-
-
-def _model(path: Path, overrides: list[str] | None) -> Model:
-    model = load(path)
-    return model.with_changes(dict(_pairs(overrides or [], "--set", yaml.safe_load))) \
-        if overrides else model
 
 
 def _pairs(items: list[str], option: str, convert: Callable[[str], Any] = str
@@ -141,7 +96,7 @@ def sweep_command(
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
     _choice(method, METHODS, "--method")
     _choice(executor, EXECUTORS, "--executor")
-    m = _model(model, overrides)
+    m = load_model(model, overrides)
     table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
                   method=method,
                   replications=replications, seed=seed, executor=executor,
@@ -168,7 +123,7 @@ def sensitivity_command(
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
     _choice(method, METHODS, "--method")
-    table = sensitivity(_model(model, overrides), metric=metric, delta=delta, parameters=param,
+    table = sensitivity(load_model(model, overrides), metric=metric, delta=delta, parameters=param,
                         method=method, replications=replications, seed=seed)
     if out_path is not None:
         write(table, out_path)
@@ -206,7 +161,7 @@ def plan_command(
     _choice(search, SEARCHES, "--search")
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
-    m = _model(model, overrides)
+    m = load_model(model, overrides)
     result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
                   max_utilization=max_utilization, limits=limits, search=search)
     if as_json:
@@ -228,7 +183,7 @@ def plan_command(
 def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = False,
                      overrides: SetOpt = None) -> None:
     """The largest load (today's class mix) that meets the SLO, and what breaks first."""
-    m = _model(model, overrides)
+    m = load_model(model, overrides)
     result = headroom(m, slo=_slo(m, slo))
     if as_json:
         print(json.dumps(result.to_dict()))
