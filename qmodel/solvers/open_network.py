@@ -284,10 +284,10 @@ def _station(network: Network, s: Station, lam_c: np.ndarray, ca2: float,
     poisson_in = product_form or (single and math.isclose(ca2, 1.0))
     if s.kind == "delay":
         return _delay(s, lam_c)
-    if s.kind == "join":
-        return StationSolution(_zero(lam_c.sum()), "exact")
-    if s.kind == "fork" and s.branches:
-        return StationSolution(_zero(lam_c.sum()), "exact")
+    if s.kind == "join" or (s.kind == "fork" and s.branches):  # no time of their own
+        zero_time = _zero(float(lam_c.sum()))
+        return StationSolution(zero_time, "exact", np.zeros(len(lam_c)),
+                               response=zero_time.response)
     if s.kind == "fork":
         return _pool_fork(s, lam_c, ca2)
     if s.kind == "batcher":
