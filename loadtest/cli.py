@@ -1,0 +1,90 @@
+"""The load-testing commands; the ``qmodel`` CLI mounts this app with a lazy import::
+
+    qmodel refsys serve MODEL [--port 8100] [--broker embedded|redis]
+    qmodel validate MODEL --load 0.3,0.5,0.7,0.85 --duration 60s [--mode open|closed]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from qmodel.errors import QModelError
+
+app = typer.Typer(help="The reference system and prediction-vs-measurement validation.",
+                  no_args_is_help=True)
+refsys = typer.Typer(help="The reference batch/stream system.", no_args_is_help=True)
+app.add_typer(refsys, name="refsys")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@refsys.command("serve")
+def serve(model: Path = typer.Argument(..., help="Model file"),
+          port: int = typer.Option(8100, help="Port on 127.0.0.1"),
+          broker: str = typer.Option("embedded", help="embedded or redis"),
+          run_dir: Path | None = typer.Option(None, help="Stores, traces and logs"),
+          seed: int = typer.Option(0, help="Random seed of the emulated service times")) -> None:
+    """Run the reference system for MODEL on 127.0.0.1 until Ctrl-C."""
+    from .refsys.supervisor import RefSystem
+
+    try:
+        system = RefSystem(str(model), port=port, backend=broker, run_dir=run_dir, seed=seed)
+        system.start()
+    except (QModelError, ValueError, RuntimeError, TimeoutError) as exc:
+        _fail(str(exc))
+    typer.echo(f"reference system for {model} on {system.url} (broker: {broker}); "
+               f"run dir {system.run_dir}; Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping: draining what is inside")
+    finally:
+        system.stop()
+
+
+@app.command("validate")
+def validate_command(
+        model: Path = typer.Argument(..., help="Model file"),
+        load: str = typer.Option("0.3,0.5,0.7,0.85", help="Comma-separated load levels: "
+                                 "bottleneck utilization (open) or population fraction "
+                                 "(closed)"),
+        duration: str = typer.Option("60s", help="Measured window per level"),
+        mode: str = typer.Option("open", help="open or closed"),
+        warmup: str = typer.Option("5s", help="Discarded at the start of each run"),
+        repeats: int = typer.Option(1, help="Runs per level (averaged)"),
+        tolerance: float = typer.Option(0.10, help="Relative tolerance"),
+        broker: str = typer.Option("embedded", help="embedded or redis"),
+        out: Path = typer.Option(Path("validation.html"), help="HTML report (+ .json)"),
+        url: str | None = typer.Option(None, help="Use a running system instead"),
+        retries: int = typer.Option(1, help="Runs again a run that fails its self-checks"),
+        keep: bool = typer.Option(False, help="Keep samples, traces, stores and logs"),
+        seed: int = typer.Option(0)) -> None:
+    """Start the system, run locust per load level, compare with the model."""
+    from .validate import validate
+
+    try:
+        levels = [float(x) for x in load.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"--load: must be comma-separated numbers, got {load!r}")
+    try:
+        report = validate(model, levels, duration, mode=mode, warmup=warmup, repeats=repeats,
+                          tolerance=tolerance, backend=broker, out=out, url=url, seed=seed,
+                          retries=retries, keep=keep)
+    except (QModelError, ValueError) as exc:
+        _fail(str(exc))
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Runs locust (in its own processes) against the reference system and returns the raw
+samples. ``qmodel`` and this module never import locust."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .refsys.supervisor import child_env
+from .samples import Samples
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+MAX_RATE_PER_PROCESS = 1500.0  # one dispatcher stays Poisson-like well above this here
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One run: open (``rate``) or closed (``users`` with mean think ``think_s``)."""
+
+    mode: str
+    duration_s: float
+    rate: float = 0.0
+    users: int = 1
+    think_s: float = 0.0
+    path: str = "/events"
+    shape: str = "constant"
+    seed: int = 0
+
+    @property
+    def processes(self) -> int:
+        if self.mode != "open":
+            return 1
+        return max(1, math.ceil(self.rate / MAX_RATE_PER_PROCESS))
+
+
+def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
+    """The plain locust command line for ``spec``."""
+    users = spec.users if spec.mode == "closed" else spec.processes
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               "--host", host, "--run-time", f"{math.ceil(spec.duration_s)}s",
+               "--stop-timeout", "2", "-u", str(users), "-r", str(max(users, 1)),
+               "--mode", spec.mode, "--path", spec.path, "--shape", spec.shape,
+               "--seed", str(spec.seed), "--samples-out", str(samples_out),
+               "--only-summary", "--loglevel", "WARNING"]
+    if spec.mode == "open":
+        command += ["--arrival-rate", f"{spec.rate:.6g}"]
+    else:
+        command += ["--think-time", f"{spec.think_s:.6g}s"]
+    if spec.processes > 1:
+        command += ["--processes", str(spec.processes)]
+    return command
+
+
+def run_locust(host: str, runs: list[tuple[LoadSpec, Path]]) -> list[Samples]:
+    """Run loads side by side (one locust per job class) and return their samples;
+    an interrupt (Ctrl-C) stops every locust process group started here."""
+    processes = []
+    try:
+        for spec, out in runs:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out.with_suffix(".locust.log"), "wb") as log:
+                processes.append(subprocess.Popen(
+                    locust_command(host, spec, out), env=child_env(), stdout=log,
+                    stderr=subprocess.STDOUT, cwd=out.parent, start_new_session=True))
+        for process, (spec, _) in zip(processes, runs):
+            process.wait(timeout=spec.duration_s + 60)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+    for process, (_, out) in zip(processes, runs):
+        if process.returncode not in (0, 1):  # 1: locust saw failed requests (e.g. 429s)
+            raise RuntimeError(f"locust exited with {process.returncode}; see "
+                               f"{out.with_suffix('.locust.log')}")
+    return [Samples.read(out) for _, out in runs]

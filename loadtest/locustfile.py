@@ -1,0 +1,198 @@
+"""Load for the reference system, from the plain locust CLI.
+
+    locust -f loadtest/locustfile.py --headless --host http://127.0.0.1:8100 \\
+           --arrival-rate 120 --run-time 60s [--shape step] [--samples-out run.csv]
+    locust -f loadtest/locustfile.py --headless --host ... --mode closed -u 50 \\
+           --think-time 1s --run-time 60s
+
+Open mode: each user is a dispatcher that draws Poisson arrival times at
+``arrival-rate / users`` and sends every request in its own greenlet without waiting for
+earlier ones (merged Poisson streams are Poisson: split high rates over processes with
+``-u N --processes N``, one dispatcher each, ~1,500/s per process at most). Latency runs
+from the *intended* send time. Closed mode: ``-u`` users, each sending one request and
+thinking an exponential time with mean ``--think-time`` after its response.
+
+Raw samples go to ``--samples-out`` (``loadtest.samples``); at the end the run checks
+itself (rate, inter-arrival CV, send delay, CPU) and prints whether it is valid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+try:
+    import loadtest  # noqa: F401
+except ImportError:  # run from a checkout: locust puts only this directory on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gevent
+import psutil
+from hdrh.histogram import HdrHistogram
+from locust import FastHttpUser, constant, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtest.samples import Samples, check_closed, check_open, latency, write_samples
+from loadtest.shapes import SHAPES, rate_factor
+from qmodel.units import parse_duration
+
+STEADY_SKIP_S = (3.0, 1.0)  # analyse from 3 s after the start to 1 s before the end
+_rows: list[tuple[float, float, float, int, float]] = []
+_histogram = HdrHistogram(1, 600_000_000, 3)  # microseconds
+_started: dict[str, float] = {}
+_user_ids = itertools.count()
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser) -> None:
+    parser.add_argument("--arrival-rate", type=float, default=0.0,
+                        help="Open loop: requests per second over all users and processes")
+    parser.add_argument("--mode", choices=["open", "closed"], default="open",
+                        help="open: Poisson arrivals; closed: users with think time")
+    parser.add_argument("--think-time", type=str, default="1s",
+                        help="Closed loop: mean think time (exponential), e.g. 1s, 500ms")
+    parser.add_argument("--shape", choices=list(SHAPES), default="constant",
+                        help="Open loop: rate over the run (needs --run-time)")
+    parser.add_argument("--samples-out", type=str, default="",
+                        help="Write raw samples (CSV) here; workers add .workerN")
+    parser.add_argument("--path", type=str, default="/events", help="Request path")
+    parser.add_argument("--keys", type=int, default=1000, help="Distinct record keys")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed")
+
+
+@events.test_start.add_listener
+def _start(environment, **_kw) -> None:
+    options = environment.parsed_options
+    if options.mode == "open" and options.arrival_rate <= 0:
+        raise SystemExit("--arrival-rate must be positive in open mode")
+    if options.shape != "constant" and not options.run_time:
+        raise SystemExit(f"--shape {options.shape} needs --run-time (every shape is bounded)")
+    _started["wall"] = time.time()
+    _started["cpu"] = sum(psutil.Process().cpu_times()[:2])
+
+
+class Client(FastHttpUser):
+    """One open-loop dispatcher or one closed-loop user (``--mode``)."""
+
+    concurrency = 400
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        runner = self.environment.runner
+        index = getattr(runner, "worker_index", 0)
+        self.rng = random.Random(options.seed * 1_000_003 + index * 1009 + next(_user_ids))
+
+    def _request(self, intended: float) -> None:
+        options = self.environment.parsed_options
+        key = f"k{self.rng.randrange(options.keys)}"
+        body = json.dumps({"key": key, "payload": " ".join(
+            self.rng.choices(("alpha", "beta", "gamma", "delta"), k=8))})
+        sent = time.time()
+        status, server = 0, 0.0
+        try:
+            with self.client.post(options.path, data=body, catch_response=True,
+                                  headers={"Content-Type": "application/json"}) as response:
+                status = response.status_code or 0
+                server = float(response.headers.get("X-Server-Time", 0) or 0)
+                if status == 429:
+                    response.success()  # shed by design; counted in the samples
+        except Exception:  # a failed connection is a sample too (status 0)
+            status = 0
+        done = time.time()
+        _rows.append((intended, sent, done, status, server))
+        if 200 <= status < 300:
+            _histogram.record_value(max(1, int((done - intended) * 1e6)))
+
+    @task
+    def work(self) -> None:
+        options = self.environment.parsed_options
+        if options.mode == "closed":
+            self._request(time.time())
+            gevent.sleep(self.rng.expovariate(1.0 / parse_duration(options.think_time)))
+            return
+        self._dispatch(options)
+
+    def _dispatch(self, options) -> None:
+        users = max(1, options.num_users or 1)
+        rate = options.arrival_rate / users
+        duration = float(options.run_time or 0)
+        start = time.time()
+        intended = start
+        while True:
+            factor = rate_factor(options.shape, intended - start, duration) if duration else 1.0
+            intended += self.rng.expovariate(rate * factor)
+            delay = intended - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            gevent.spawn(self._request, intended)
+
+
+def _samples_path(environment) -> Path | None:
+    options = environment.parsed_options
+    if not options.samples_out:
+        return None
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        return Path(f"{options.samples_out}.worker{runner.worker_index}")
+    return Path(options.samples_out)
+
+
+@events.test_stop.add_listener
+def _stop(environment, **_kw) -> None:
+    path = _samples_path(environment)
+    if path is None or isinstance(environment.runner, MasterRunner) or "wall" not in _started:
+        return
+    gevent.sleep(0.5)  # let requests in flight finish
+    wall = time.time() - _started["wall"]
+    cpu = sum(psutil.Process().cpu_times()[:2]) - _started["cpu"]
+    options = environment.parsed_options
+    write_samples(path, list(_rows), {
+        "mode": options.mode, "arrival_rate": options.arrival_rate,
+        "users": options.num_users, "think_time": options.think_time,
+        "shape": options.shape, "started": _started["wall"], "stopped": time.time(),
+        "cpu_percent": 100.0 * cpu / wall if wall > 0 else None})
+    _rows.clear()
+
+
+@events.quitting.add_listener
+def _verdict(environment, **_kw) -> None:
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    if _histogram.get_total_count():
+        print("latency from intended send (HDR, ms): " + ", ".join(
+            f"p{q:g}={_histogram.get_value_at_percentile(q) / 1000:.2f}"
+            for q in (50, 95, 99, 99.9)))
+    if not options.samples_out:
+        return
+    expected = max(1, options.processes or 1) if isinstance(environment.runner,
+                                                            MasterRunner) else 1
+    deadline = time.time() + 10
+    base = Path(options.samples_out)
+    while time.time() < deadline:
+        if len(list(base.parent.glob(base.name + "*.json"))) >= expected:
+            break
+        gevent.sleep(0.2)
+    samples = Samples.read(base)
+    if not samples.meta:
+        return
+    start = min(m["started"] for m in samples.meta) + STEADY_SKIP_S[0]
+    end = max(m["stopped"] for m in samples.meta) - STEADY_SKIP_S[1]
+    if options.mode == "open" and options.shape == "constant":
+        check = check_open(samples, options.arrival_rate, start, end)
+    elif options.mode == "closed":
+        check = check_closed(samples, options.num_users, parse_duration(options.think_time),
+                             start, end)
+    else:
+        check = None
+    summary = {"latency": latency(samples.window(start, end)), "window": [start, end],
+               "check": check.to_json() if check else None}
+    Path(f"{base}.summary.json").write_text(json.dumps(summary, indent=2))
+    if check is not None:
+        verdict = "VALID" if check.valid else "INVALID: " + "; ".join(check.problems)
+        print(f"self-check ({check.mode} loop): {verdict}")

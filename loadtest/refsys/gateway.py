@@ -1,0 +1,242 @@
+"""The ingest gateway: a Starlette app under uvicorn, on loopback.
+
+``POST /events`` (stream path) and ``POST /jobs`` (batch path) put a record into the
+system and answer 200 when it has left the system, 202 when a broker has accepted it,
+429 when a full component rejected it, 503 while draining. ``GET /results/...`` reads the
+stores, ``GET /metrics`` the measured timings, ``GET /health`` liveness (and, with the
+Redis backend, the workers' heartbeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from qmodel.model.model import Model, load
+
+from .items import Item, StationFullError
+from .metrics import summarize
+from .probe import Probe
+from .redis_broker import PREFIX, redis_brokers
+from .runtime import Runtime, downstream_of_brokers, worker_stations
+from .store import read_job, read_key, read_totals
+from .trace import TraceReader, TraceWriter
+from .work import BadRecordError, parse_event
+
+
+@dataclass
+class GatewayConfig:
+    model: str
+    run_dir: str
+    port: int = 8100
+    host: str = "127.0.0.1"
+    backend: str = "embedded"
+    redis_url: str | None = None
+    seed: int = 0
+    drain_timeout_s: float = 10.0
+
+
+def job_classes(model: Model) -> list[str]:
+    """Classes whose jobs enter at a fork: they are posted to ``/jobs``."""
+    spec = model.spec
+    out = []
+    for name, cls in list(spec.arrivals.items()) + list(spec.users.items()):
+        if any(spec.nodes[t].kind == "fork" for t in cls.to):
+            out.append(name)
+    return out
+
+
+def component_servers(model: Model) -> dict[str, int | None]:
+    """Total servers per component (None when infinite or not a server pool)."""
+    out: dict[str, int | None] = {}
+    for s in model.network.stations:
+        if s.kind in ("delay", "join") or s.servers is None:
+            out[s.component] = None
+        elif s.component not in out or out[s.component] is not None:
+            out[s.component] = (out.get(s.component) or 0) + s.servers
+    return out
+
+
+class Gateway:
+    """State of one gateway process."""
+
+    def __init__(self, config: GatewayConfig):
+        self.config = config
+        self.model = load(config.model)
+        self.run_dir = Path(config.run_dir)
+        self.trace = TraceWriter(self.run_dir / "trace", f"gateway-{os.getpid()}")
+        self.reader = TraceReader(self.run_dir / "trace")
+        self.servers = component_servers(self.model)
+        self.forks = frozenset(name for name, node in self.model.spec.nodes.items()
+                               if node.kind == "fork")
+        self.jobs = job_classes(self.model)
+        self.events = [c.name for c in self.model.network.classes if c.name not in self.jobs]
+        self.redis: aioredis.Redis | None = None
+        self.runtime: Runtime | None = None
+        self.draining = False
+        self.accepted = 0
+        self._flusher: asyncio.Task | None = None
+        self.probe = Probe(self.trace, "gateway")
+
+    async def start(self) -> None:
+        hosted, brokers = None, None
+        if self.config.backend == "redis":
+            self.redis = aioredis.Redis.from_url(self.config.redis_url)
+            brokers = await redis_brokers(self.model, self.redis)
+            hosted = set(self.model.spec.nodes) - downstream_of_brokers(self.model)
+        self.runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.config.seed,
+                               hosted=hosted, brokers=brokers)
+        self.runtime.build()
+        await self.runtime.start()
+        self._flusher = asyncio.create_task(self._flush_forever())
+        self.probe.start()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            self.trace.flush()
+
+    async def stop(self) -> None:
+        """Drain: stop taking requests, finish what is inside, report what is left."""
+        self.draining = True
+        await self.probe.stop()
+        left = await self.runtime.drain(self.config.drain_timeout_s)
+        await self.runtime.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+        report = {"pid": os.getpid(), "stopped": time.time(), "unprocessed": left,
+                  "accepted": self.accepted, "failed": self.runtime.failed}
+        (self.run_dir / f"shutdown-gateway-{os.getpid()}.json").write_text(json.dumps(report))
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def submit(self, request: Request, classes: list[str]) -> JSONResponse:
+        t0 = time.time()
+        if self.draining:
+            return JSONResponse({"error": "draining"}, status_code=503)
+        cls = request.query_params.get("class") or (classes[0] if classes else None)
+        if cls not in classes:
+            return JSONResponse({"error": f"no class {cls!r} here; classes are {classes}"},
+                                status_code=400)
+        try:
+            key, payload = parse_event(await request.body())
+        except BadRecordError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        item = Item(uuid.uuid4().hex, cls, key, payload, t0)
+        try:
+            outcome = await self.runtime.submit(item)
+        except StationFullError as exc:
+            return JSONResponse({"error": str(exc), "id": item.id}, status_code=429)
+        elapsed = time.time() - t0
+        headers = {"X-Server-Time": f"{elapsed:.6f}"}
+        body = {"id": item.id, "status": outcome.status, "server_s": elapsed}
+        if outcome.status == "accepted":
+            self.accepted += 1
+            return JSONResponse(body, status_code=202, headers=headers)
+        if "result" in outcome.item.data:
+            body["result"] = outcome.item.data["result"]
+        return JSONResponse(body, headers=headers)
+
+    async def metrics(self, request: Request) -> JSONResponse:
+        self.trace.flush()
+        since = float(request.query_params.get("since", 0))
+        until = float(request.query_params.get("until", time.time()))
+        frame = await asyncio.to_thread(self.reader.frame)
+        doc = await asyncio.to_thread(summarize, frame, since, until, self.servers,
+                                      self.forks)
+        doc["overshoot_s"] = {name: p.clock.overshoot_s for name, p in self.runtime.parts.items()
+                              if hasattr(p, "clock")}
+        return JSONResponse(doc)
+
+    async def health(self, request: Request) -> JSONResponse:
+        body: dict = {"status": "ok", "backend": self.config.backend, "pid": os.getpid(),
+                      "draining": self.draining}
+        if self.redis is not None:
+            workers = {name: bool(await self.redis.exists(f"{PREFIX}:hb:{name}"))
+                       for name in worker_stations(self.model)}
+            body["workers"] = workers
+            if not all(workers.values()):
+                body["status"] = "starting"
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    async def summary(self, request: Request) -> JSONResponse:
+        totals = await asyncio.to_thread(read_totals, self.runtime.store_paths())
+        totals["backlog"] = {name: await b.backlog() for name, b in self.runtime.brokers.items()}
+        if self.redis is not None:
+            for station in worker_stations(self.model):
+                counter = f"{PREFIX}:in-{station}:backlog"
+                totals["backlog"][station] = int(await self.redis.get(counter) or 0)
+        totals["in_flight"] = self.runtime.in_flight()
+        totals["accepted_by_this_gateway"] = self.accepted
+        return JSONResponse(totals)
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    gateway = Gateway(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    async def events(request: Request) -> JSONResponse:
+        return await gateway.submit(request, gateway.events)
+
+    async def jobs(request: Request) -> JSONResponse:
+        return await gateway.submit(request, gateway.jobs)
+
+    async def key_result(request: Request) -> JSONResponse:
+        rows = await asyncio.to_thread(read_key, gateway.runtime.store_paths(),
+                                       request.path_params["key"])
+        return JSONResponse({"key": request.path_params["key"], "windows": rows})
+
+    async def job_result(request: Request) -> JSONResponse:
+        row = await asyncio.to_thread(read_job, gateway.run_dir / "store" / "jobs.db",
+                                      request.path_params["job"])
+        return JSONResponse(row or {"error": "no such job"}, status_code=200 if row else 404)
+
+    routes = [
+        Route("/events", events, methods=["POST"]),
+        Route("/jobs", jobs, methods=["POST"]),
+        Route("/results/summary", gateway.summary),
+        Route("/results/keys/{key}", key_result),
+        Route("/results/jobs/{job}", job_result),
+        Route("/metrics", gateway.metrics),
+        Route("/health", gateway.health),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = gateway
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the reference system's gateway.")
+    parser.add_argument("--config", required=True, help="GatewayConfig as JSON")
+    config = GatewayConfig(**json.loads(parser.parse_args(argv).config))
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("the reference system listens on loopback only")
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
+                access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5)
+
+
+def config_json(config: GatewayConfig) -> str:
+    return json.dumps(asdict(config))
+
+
+if __name__ == "__main__":
+    main()

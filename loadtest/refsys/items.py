@@ -1,0 +1,38 @@
+"""Items: the real records that travel through the system."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Item:
+    """One record (``key``, ``payload``) of class ``cls``; ``t0`` is its event time
+    (epoch seconds, taken when the gateway received it)."""
+
+    id: str
+    cls: str
+    key: str
+    payload: str
+    t0: float
+    data: dict[str, Any] = field(default_factory=dict)
+    job: str | None = None      # fork/join: the job a task belongs to
+    task: int = 0               # fork/join: task index within its job
+    t_enq: float = 0.0          # when it entered its current station
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Item:
+        return cls(**json.loads(text))
+
+
+class StationFullError(Exception):
+    """A station was full and its ``on_full`` is ``reject`` (HTTP 429 at the gateway)."""
+
+    def __init__(self, station: str):
+        self.station = station
+        super().__init__(f"{station} is full")

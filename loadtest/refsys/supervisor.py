@@ -1,0 +1,169 @@
+"""Starts the reference system's processes, restarts any that dies, stops them all.
+
+:class:`RefSystem` is what the CLI (``qmodel refsys serve``), the validation harness and
+the tests use::
+
+    with RefSystem("topologies/reference_pipeline.yaml", backend="redis") as system:
+        httpx.post(system.url + "/events", json={"key": "k", "payload": "a b"})
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qmodel.model.model import load
+
+from ..net import LOOPBACK, free_port, wait_http
+from ..redis_server import RedisServer
+from .gateway import GatewayConfig, config_json
+from .runtime import worker_stations
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env() -> dict[str, str]:
+    """The environment for child processes: this checkout importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    log: Path | None = None
+
+    def start(self, log_dir: Path) -> None:
+        self.log = log_dir / f"{self.name}.log"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(self.command, env=child_env(), stdout=log,
+                                            stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float) -> None:
+        if not self.alive():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class RefSystem:
+    """The reference system for one model file, on 127.0.0.1."""
+
+    model: str
+    port: int | None = None
+    backend: str = "embedded"
+    run_dir: Path | None = None
+    seed: int = 0
+    redis_url: str | None = None
+    drain_timeout_s: float = 10.0
+    children: dict[str, Child] = field(default_factory=dict)
+    _redis: RedisServer | None = None
+    _stopping: bool = False
+    _watcher: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("embedded", "redis"):
+            raise ValueError(f"backend must be embedded or redis, got {self.backend!r}")
+        self.model = str(Path(self.model).resolve())
+        self._model = load(self.model)
+        self.port = self.port or free_port()
+        self.run_dir = Path(self.run_dir or tempfile.mkdtemp(prefix="qmodel-refsys-"))
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def _gateway(self) -> Child:
+        config = GatewayConfig(self.model, str(self.run_dir), self.port, LOOPBACK,
+                               self.backend, self.redis_url, self.seed, self.drain_timeout_s)
+        return Child("gateway", [sys.executable, "-m", "loadtest.refsys.gateway",
+                                 "--config", config_json(config)])
+
+    def _worker(self, station: str) -> Child:
+        return Child(station, [sys.executable, "-m", "loadtest.refsys.worker", "--model",
+                               self.model, "--station", station, "--run-dir",
+                               str(self.run_dir), "--redis-url", self.redis_url,
+                               "--seed", str(self.seed)])
+
+    def start(self, timeout_s: float = 60.0) -> RefSystem:
+        """Start everything and wait until ``/health`` says ok."""
+        try:
+            if self.backend == "redis":
+                if self.redis_url is None:
+                    self._redis = RedisServer().start()
+                    self.redis_url = self._redis.url
+                for station in worker_stations(self._model):
+                    self.children[station] = self._worker(station)
+            self.children["gateway"] = self._gateway()
+            for child in self.children.values():
+                child.start(self.run_dir / "logs")
+            self.wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        gateway = self.children["gateway"]
+        try:
+            wait_http(self.url + "/health", timeout_s, lambda: self._stopping or gateway.alive())
+        except RuntimeError:
+            log = gateway.log.read_text()[-2000:] if gateway.log and gateway.log.exists() else ""
+            raise RuntimeError(f"the gateway died while starting:\n{log}") from None
+
+    def _watch(self) -> None:
+        while not self._stopping:
+            for child in list(self.children.values()):
+                if not self._stopping and child.process is not None and not child.alive():
+                    child.restarts += 1
+                    child.start(self.run_dir / "logs")
+            time.sleep(0.1)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` to one process (``gateway`` or a worker's station); return its pid.
+        The watcher restarts it."""
+        process = self.children[name].process
+        process.send_signal(sig)
+        return process.pid
+
+    def stop(self) -> None:
+        """Stop the gateway (it drains), then the workers, then Redis."""
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.join(2)
+        gateway = self.children.get("gateway")
+        if gateway is not None:
+            gateway.stop(self.drain_timeout_s + 10)
+        for child in self.children.values():
+            child.stop(10)
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+
+    def __enter__(self) -> RefSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
