@@ -214,11 +214,13 @@ def _service_line(lv: Level) -> str:
 
 
 def _verdict(lv: Level) -> str:
+    invalid = "INVALID run, not compared: " + "; ".join(
+        p for c in lv.checks.values() for p in c["problems"])
+    if not lv.predicted_stable:  # nothing to compare either way
+        return "the model predicts instability: " + "; ".join(lv.instability) + (
+            "" if lv.valid else f" ({invalid})")
     if not lv.valid:
-        return "INVALID run, not compared: " + "; ".join(
-            p for c in lv.checks.values() for p in c["problems"])
-    if not lv.predicted_stable:
-        return "the model predicts instability: " + "; ".join(lv.instability)
+        return invalid
     return {True: "within tolerance", False: "OUT of tolerance", None: "not gated"}[lv.passed]
 
 
