@@ -70,7 +70,7 @@ class Pool:
         # is a feedback loop whose gain is their number (all of them repay one debt at
         # once, overshoot, and swing the other way): measured here, an 8-server pool's
         # delivered service times swung by ±50 ms around their draws (CV 1.2 instead of
-        # 1) and waited twice as long as an M/M/8. Infinite servers carry no debt.
+        # 1) and waited three times as long as an M/M/8. Infinite servers carry no debt.
         mean = mean_service(station)
         self.clocks = [ServiceClock(mean) for _ in range(station.servers or 1)]
         if not station.servers:

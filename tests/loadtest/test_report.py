@@ -64,8 +64,13 @@ def test_rows_compare_and_the_report_serializes(tmp_path):
 
 
 def test_an_invalid_run_is_not_compared():
+    from loadtest.report import _verdict
+
     level = Level(0.5, {}, {}, {"web": {"valid": False, "problems": ["bursty"]}}, [], {}, {})
     assert level.passed is None
+    assert _verdict(level).startswith("INVALID")
+    level.predicted_stable, level.instability = False, ["app is saturated"]
+    assert _verdict(level).startswith("the model predicts instability")  # said first
 
 
 def test_calibration_keeps_the_shape_and_units():
