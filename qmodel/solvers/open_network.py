@@ -693,17 +693,23 @@ def _fork_joins(network: Network, visits: np.ndarray, solutions: list[StationSol
 
 
 def _branch_stations(network: Network, fork: int, join: int) -> set[int]:
-    inside: set[int] = set()
-    stack = [network.index[m] for b in network.stations[fork].branches
-             for m in _members(network, b)]
+    starts = [network.index[m] for b in network.stations[fork].branches
+              for m in _members(network, b)]
+    return _reach_before(network, starts, join)
+
+
+def _reach_before(network: Network, starts: list[int], join: int) -> set[int]:
+    """Stations reachable from ``starts`` (by any class) without passing ``join``."""
+    seen: set[int] = set()
+    stack = list(starts)
     while stack:
         i = stack.pop()
-        if i in inside or i == join:
+        if i in seen or i == join:
             continue
-        inside.add(i)
+        seen.add(i)
         for cls in network.classes:
             stack.extend(int(j) for j in np.nonzero(network.routing[cls.name][i])[0])
-    return inside
+    return seen
 
 
 def _members(network: Network, component: str) -> list[str]:
@@ -724,7 +730,7 @@ def _branch_time(network: Network, cls: str, branch: str, join: int,
         entry[network.index[m]] = w
     routing = network.routing[cls].copy()
     routing[:, join] = 0.0
-    reach = _branch_stations_from(network, entry, join)
+    reach = _reach_before(network, [int(i) for i in np.nonzero(entry)[0]], join)
     phs = []
     for i in range(n):
         sol = solutions[i]
@@ -737,19 +743,6 @@ def _branch_time(network: Network, cls: str, branch: str, join: int,
     keep = sorted(reach)
     sub = routing[np.ix_(keep, keep)]
     return ph_network([phs[i] for i in keep], entry[keep], sub)
-
-
-def _branch_stations_from(network: Network, entry: np.ndarray, join: int) -> set[int]:
-    seen: set[int] = set()
-    stack = [int(i) for i in np.nonzero(entry)[0]]
-    while stack:
-        i = stack.pop()
-        if i in seen or i == join:
-            continue
-        seen.add(i)
-        for cls in network.classes:
-            stack.extend(int(j) for j in np.nonzero(network.routing[cls.name][i])[0])
-    return seen
 
 
 __all__ = ["solve_open", "OpenSolution", "StationSolution", "is_product_form",
