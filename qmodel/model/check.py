@@ -6,7 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..errors import Problem
-from .spec import BrokerNode, ForkNode, JoinNode, ModelSpec, QueueFields, ShardsNode
+from .spec import (
+    BatchClass,
+    BrokerNode,
+    ClosedClass,
+    Failures,
+    ForkNode,
+    JoinNode,
+    ModelSpec,
+    OpenClass,
+    QueueFields,
+    Rebalance,
+    ShardsNode,
+    failure_blocks,
+)
 
 
 def check(spec: ModelSpec) -> list[Problem]:
@@ -21,8 +34,19 @@ def check(spec: ModelSpec) -> list[Problem]:
     return problems
 
 
+def class_groups(spec: ModelSpec) -> dict[str, dict]:
+    """The classes of jobs by section: open (arrivals), closed (users), bulk (batches)."""
+    return {"arrivals": spec.arrivals, "users": spec.users, "batches": spec.batches}
+
+
 def class_names(spec: ModelSpec) -> list[str]:
-    return list(spec.arrivals) + list(spec.users)
+    return [name for members in class_groups(spec).values() for name in members]
+
+
+def class_source(spec: ModelSpec, cls: str) -> tuple[str, OpenClass | ClosedClass | BatchClass]:
+    """The section a class is defined in and its definition."""
+    return next((group, members[cls]) for group, members in class_groups(spec).items()
+                if cls in members)
 
 
 def next_of(spec: ModelSpec, node: str, cls: str) -> dict[str, float]:
@@ -34,16 +58,33 @@ def next_of(spec: ModelSpec, node: str, cls: str) -> dict[str, float]:
 
 
 def _classes(spec: ModelSpec) -> Iterator[Problem]:
-    if not spec.arrivals and not spec.users:
+    if not class_names(spec):
         yield Problem("arrivals", "a model needs at least one class of jobs: an open class "
-                                  "under 'arrivals' (rate) or a closed one under 'users'")
-    for name in set(spec.arrivals) & set(spec.users):
-        yield Problem(f"users.{name}", f"class name {name!r} is already used under arrivals")
+                                  "under 'arrivals' (rate), a closed one under 'users' or a "
+                                  "batch under 'batches'")
+    first: dict[str, str] = {}
+    for group, members in class_groups(spec).items():
+        for name in members:
+            if name in first:
+                yield Problem(f"{group}.{name}", f"class name {name!r} is already used under "
+                                                 f"{first[name]}")
+            first.setdefault(name, group)
+    for name, batch in spec.batches.items():
+        yield from _repeats(f"batches.{name}", batch)
+
+
+def _repeats(path: str, batch: BatchClass) -> Iterator[Problem]:
+    """Repeated batches need both ``every`` and ``count``."""
+    if batch.every is not None and batch.count is None:
+        yield Problem(f"{path}.count", "is required with every: the number of batches in all")
+    if batch.every is None and (batch.count or 1) > 1:
+        yield Problem(f"{path}.every", f"is required with count {batch.count}: the time "
+                                       f"between batches")
 
 
 def _references(spec: ModelSpec) -> Iterator[Problem]:
     nodes, classes = spec.nodes, set(class_names(spec))
-    for group, members in (("arrivals", spec.arrivals), ("users", spec.users)):
+    for group, members in class_groups(spec).items():
         for cls, c in members.items():
             for target in c.to:
                 if target not in nodes:
@@ -73,6 +114,8 @@ def _fork_references(name: str, node: ForkNode, spec: ModelSpec) -> Iterator[Pro
     elif not isinstance(join, JoinNode):
         yield Problem(f"nodes.{name}.join", f"must name a node of kind join, {node.join!r} is "
                                             f"a {join.kind}")
+    else:
+        yield from _quorum(name, node, join)
     for i, branch in enumerate(node.branches or []):
         if branch not in spec.nodes:
             yield Problem(f"nodes.{name}.branches.{i}", _missing(branch, spec.nodes))
@@ -80,6 +123,15 @@ def _fork_references(name: str, node: ForkNode, spec: ModelSpec) -> Iterator[Pro
         if cls not in class_names(spec):
             yield Problem(f"nodes.{name}.class_task_service.{cls}",
                           _missing_class(cls, set(class_names(spec))))
+
+
+def _quorum(name: str, fork: ForkNode, join: JoinNode) -> Iterator[Problem]:
+    """A join's quorum can be at most the number of tasks its fork makes."""
+    what, count = ("branches", len(fork.branches)) if fork.branches is not None else \
+        ("tasks", fork.tasks)
+    if join.quorum is not None and count is not None and join.quorum > count:
+        yield Problem(f"nodes.{fork.join}.quorum", f"must be at most {count} (the {what} of "
+                                                   f"fork {name}), got {join.quorum}")
 
 
 def _missing(target: str, nodes) -> str:
@@ -90,22 +142,66 @@ def _missing_class(cls: str, classes) -> str:
     return f"no class named {cls!r}; classes are {', '.join(sorted(classes)) or 'none'}"
 
 
-def _failures(path: str, failures) -> Iterator[Problem]:
+def _failures(path: str, node: QueueFields | BrokerNode) -> Iterator[Problem]:
+    """Each failure block (``failures.i`` in a list) and the members it names."""
+    listed = isinstance(node.failures, list)
+    for i, block in enumerate(failure_blocks(node)):
+        where = f"{path}.failures.{i}" if listed else f"{path}.failures"
+        yield from _failure_block(where, block)
+        if block.members is not None:
+            yield from _failing_members(f"{where}.members", block.members, node)
+
+
+def _failure_block(path: str, failures: Failures) -> Iterator[Problem]:
     if (failures.mttf is None) != (failures.mttr is None):
-        yield Problem(f"{path}.failures", "give mttf and mttr together (time to failure and "
-                                          "time to repair)")
+        yield Problem(path, "give mttf and mttr together (time to failure and time to repair)")
     if failures.at and failures.duration is None and failures.mttr is None:
-        yield Problem(f"{path}.failures.duration", "failures at given times need a duration "
-                                                   "(or mttr) for the repair")
+        yield Problem(f"{path}.duration", "failures at given times need a duration (or mttr) "
+                                          "for the repair")
     if not failures.at and failures.mttf is None:
-        yield Problem(f"{path}.failures", "give failure times (at) or mttf and mttr")
+        yield Problem(path, "give failure times (at) or mttf and mttr")
+
+
+def _failing_members(path: str, members: list[int],
+                     node: QueueFields | BrokerNode) -> Iterator[Problem]:
+    expanded = _members(node)
+    if expanded is None:
+        yield Problem(path, f"only for shards and broker members; a {node.kind} is one "
+                            f"station: remove members")
+        return
+    count, what = expanded
+    if not members:
+        yield Problem(path, "must list at least one member (leave it out for every member)")
+    for i, k in enumerate(members):
+        if k >= count:
+            yield Problem(f"{path}.{i}", f"no member {k} ({what} 0..{count - 1})")
+        elif k in members[:i]:
+            yield Problem(f"{path}.{i}", f"member {k} is listed twice")
+
+
+def _members(node: object) -> tuple[int, str] | None:
+    """How many stations a shards or broker node expands to, and what they are."""
+    if isinstance(node, ShardsNode):
+        return node.shards, "shards"
+    if isinstance(node, BrokerNode):
+        return node.consumers, "consumers"
+    return None
+
+
+def _rebalance_groups(path: str, node: ShardsNode) -> Iterator[Problem]:
+    groups = node.rebalance.groups
+    if node.shards % groups:
+        yield Problem(f"{path}.rebalance.groups", f"must divide the {node.shards} shards into "
+                                                  f"equal groups, got {groups}")
 
 
 def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
         path = f"nodes.{name}"
         if getattr(node, "failures", None) is not None:
-            yield from _failures(path, node.failures)
+            yield from _failures(path, node)
+        if isinstance(node, ShardsNode) and isinstance(node.rebalance, Rebalance):
+            yield from _rebalance_groups(path, node)
         if isinstance(node, QueueFields):
             if node.capacity is not None and node.servers is not None and node.capacity < node.servers:
                 yield Problem(f"{path}.capacity", f"must be at least servers ({node.servers}), "
@@ -151,13 +247,10 @@ def _fork_fields(path: str, node: ForkNode) -> Iterator[Problem]:
 
 def _expanded_names(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
-        if isinstance(node, ShardsNode):
-            count = node.shards
-        elif isinstance(node, BrokerNode):
-            count = node.consumers
-        else:
+        expanded = _members(node)
+        if expanded is None:
             continue
-        for i in range(count):
+        for i in range(expanded[0]):
             if f"{name}-{i}" in spec.nodes:
                 yield Problem(f"nodes.{name}-{i}", f"clashes with member {i} of {node.kind} "
                                                    f"{name!r}; rename one of them")
@@ -184,8 +277,7 @@ def _forks(spec: ModelSpec) -> Iterator[Problem]:
 
 
 def _entries(spec: ModelSpec, cls: str) -> list[str]:
-    source = spec.arrivals.get(cls) or spec.users.get(cls)
-    return [n for n, p in source.to.items() if p > 0]
+    return [n for n, p in class_source(spec, cls)[1].to.items() if p > 0]
 
 
 def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Iterator[Problem]:
@@ -214,20 +306,20 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
 def _routing(spec: ModelSpec) -> Iterator[Problem]:
     reached: set[str] = set()
     order = {name: i for i, name in enumerate(spec.nodes)}
-    for cls, entry in [(c, a.to) for c, a in spec.arrivals.items()] + \
-                      [(c, u.to) for c, u in spec.users.items()]:
+    for cls in class_names(spec):
+        group, source = class_source(spec, cls)
+        entry = source.to
         forward = _class_graph(spec, cls)
         starts = [n for n, p in entry.items() if p > 0]
         if sum(entry.values()) < 1 - 1e-9:
-            group = "arrivals" if cls in spec.arrivals else "users"
             yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
                                                f"{sum(entry.values()):g}; they must sum to 1")
         mine = _reachable(forward, starts) - {EXIT}
         reached |= mine
         can_leave = _reachable(_reversed(forward), [EXIT])
         for node in sorted(mine - can_leave, key=order.__getitem__):
-            what = "never leave the system" if cls in spec.arrivals else \
-                "never finish and return to think"
+            what = "never finish and return to think" if group == "users" else \
+                "never leave the system"
             yield Problem(f"nodes.{node}.next", f"jobs of class {cls!r} that reach {node!r} can "
                                                 f"{what}: every route from it loops back; give "
                                                 f"some route an exit (probabilities summing "

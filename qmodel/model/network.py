@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..distributions import Deterministic, Distribution, parse
-from .check import next_of
+from .check import class_source, next_of
 from .spec import (
     MLFQ,
     BatcherNode,
@@ -25,7 +25,9 @@ from .spec import (
     ForkNode,
     JoinNode,
     ModelSpec,
+    Rebalance,
     ShardsNode,
+    failure_blocks,
 )
 
 StationKind = Literal["queue", "delay", "batcher", "fork", "join"]
@@ -33,20 +35,30 @@ StationKind = Literal["queue", "delay", "batcher", "fork", "join"]
 
 @dataclass(frozen=True)
 class JobClass:
-    """A class of jobs: open (``rate``, ``interarrival``) or closed (``population``,
-    ``think``)."""
+    """A class of jobs: open (``rate``, ``interarrival``), closed (``population``,
+    ``think``) or batch (``size`` jobs at once at ``at``, then every ``every``, ``count``
+    batches in all)."""
 
     name: str
-    kind: Literal["open", "closed"]
+    kind: Literal["open", "closed", "batch"]
     rate: float = 0.0
     interarrival: Distribution | None = None
     population: int = 0
     think: Distribution | None = None
     priority: int = 0
+    size: int = 0
+    at: float = 0.0
+    every: float | None = None
+    count: int = 1
 
     @property
     def interarrival_scv(self) -> float:
         return 1.0 if self.interarrival is None else self.interarrival.scv
+
+    @property
+    def times(self) -> list[float]:
+        """When the batches of a batch class arrive (seconds)."""
+        return [self.at + j * (self.every or 0.0) for j in range(self.count)]
 
 
 @dataclass(frozen=True)
@@ -69,13 +81,20 @@ class Station:
     discipline: str = "fcfs"
     capacity: int | None = None
     mlfq: MLFQ | None = None
-    failures: Failures | None = None
+    failures: tuple[Failures, ...] | None = None  # the blocks that fail it (None: never)
     on_full: str = "reject"
     batch: Batch | None = None
     tasks: int = 1
     join: str | None = None
     branches: tuple[str, ...] = ()
     label: str | None = None
+    quorum: int | None = None  # a join: tasks to wait for (None: all)
+
+    @property
+    def rejects(self) -> bool:
+        """A capacity that loses the arrivals finding it full (``on_full: reject``); with
+        ``block`` they wait outside in order, so nothing is lost."""
+        return self.capacity is not None and self.on_full == "reject"
 
 
 @dataclass(frozen=True)
@@ -92,12 +111,13 @@ class Router:
     weights: tuple[float, ...]
     partition_weights: tuple[float, ...] = ()
     owner: tuple[int, ...] = ()
-    rebalance: float | None = None
+    rebalance: Rebalance | None = None
 
 
 @dataclass(frozen=True)
 class Network:
-    """Stations, classes, entry vectors and routing matrices (one per class)."""
+    """Stations, classes, entry vectors and routing matrices (one per class);
+    ``failures`` maps a component to its failure blocks (each names its members)."""
 
     name: str
     time_unit: str
@@ -107,6 +127,7 @@ class Network:
     routing: dict[str, np.ndarray]
     routers: dict[str, Router]
     slo: tuple[str, ...] = ()
+    failures: dict[str, tuple[Failures, ...]] = field(default_factory=dict)
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -125,6 +146,10 @@ class Network:
     @property
     def closed_classes(self) -> tuple[JobClass, ...]:
         return tuple(c for c in self.classes if c.kind == "closed")
+
+    @property
+    def batch_classes(self) -> tuple[JobClass, ...]:
+        return tuple(c for c in self.classes if c.kind == "batch")
 
     def components(self) -> dict[str, list[str]]:
         """Components that stand for several stations (shards, consumers): their members."""
@@ -207,7 +232,7 @@ def build_network(spec: ModelSpec) -> Network:
     n = len(stations)
     entry, routing = {}, {}
     for c in classes:
-        source = spec.arrivals.get(c.name) or spec.users.get(c.name)
+        source = class_source(spec, c.name)[1]
         entry[c.name] = np.zeros(n)
         spread(source.to, entry[c.name])
         matrix = np.zeros((n, n))
@@ -224,8 +249,10 @@ def build_network(spec: ModelSpec) -> Network:
                 spread(next_of(spec, s.component, c.name), row)
         routing[c.name] = matrix
     slo = spec.slo if isinstance(spec.slo, list) else ([spec.slo] if spec.slo else [])
+    failures = {name: tuple(blocks) for name, node in spec.nodes.items()
+                if (blocks := failure_blocks(node))}
     return Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
-                   routers, tuple(slo))
+                   routers, tuple(slo), failures)
 
 
 def _classes(spec: ModelSpec):
@@ -238,6 +265,9 @@ def _classes(spec: ModelSpec):
         think = u.think_time if u.think_time is not None else Deterministic(0.0)
         yield JobClass(name, "closed", population=u.population, think=think,
                        priority=u.priority)
+    for name, b in spec.batches.items():
+        yield JobClass(name, "batch", priority=b.priority, size=b.size, at=b.at,
+                       every=b.every, count=b.count or 1)
 
 
 def _per_class(default: Distribution | None, overrides: dict, classes: list[str]) -> dict:
@@ -253,15 +283,15 @@ def _stations(spec: ModelSpec, classes: list[str]):
             members = tuple(f"{name}-{i}" for i in range(node.shards))
             weights = tuple(node.weights or [1.0] * node.shards)
             routers[name] = Router(name, node.routing, members, weights,
-                                   rebalance=node.rebalance)
-            for m in members:
-                stations.append(_queue_station(m, name, node, classes))
+                                   rebalance=_rebalance(node.rebalance))
+            for i, m in enumerate(members):
+                stations.append(_queue_station(m, name, node, classes, i))
         elif isinstance(node, BrokerNode):
             routers[name] = _broker_router(name, node)
-            for m in routers[name].members:
+            for i, m in enumerate(routers[name].members):
                 stations.append(Station(m, name, "queue", _per_class(
                     node.service, node.class_service, classes), 1, "fcfs", node.capacity,
-                    failures=node.failures, label=node.label))
+                    failures=_member_failures(node, i), label=node.label))
         elif isinstance(node, DelayNode):
             stations.append(Station(name, name, "delay", _per_class(
                 node.service, node.class_service, classes), None, "fcfs", label=node.label))
@@ -278,17 +308,30 @@ def _stations(spec: ModelSpec, classes: list[str]):
                 tasks=node.tasks or len(node.branches), join=node.join,
                 branches=tuple(node.branches or ()), label=node.label))
         elif isinstance(node, JoinNode):
-            stations.append(Station(name, name, "join", {}, None, "fcfs", label=node.label))
+            stations.append(Station(name, name, "join", {}, None, "fcfs", label=node.label,
+                                    quorum=node.quorum))
         else:
             stations.append(_queue_station(name, name, node, classes))
     return stations, routers
 
 
-def _queue_station(name: str, component: str, node, classes: list[str]) -> Station:
+def _queue_station(name: str, component: str, node, classes: list[str],
+                   member: int = 0) -> Station:
     kind = "delay" if node.servers is None else "queue"
     return Station(name, component, kind, _per_class(node.service, node.class_service, classes),
-                   node.servers, node.discipline, node.capacity, node.mlfq, node.failures,
-                   node.on_full, label=node.label)
+                   node.servers, node.discipline, node.capacity, node.mlfq,
+                   _member_failures(node, member), node.on_full, label=node.label)
+
+
+def _member_failures(node, member: int) -> tuple[Failures, ...] | None:
+    """The failure blocks that fail member ``member`` of ``node`` (None: it never fails)."""
+    blocks = tuple(b for b in failure_blocks(node) if b.members is None or member in b.members)
+    return blocks or None
+
+
+def _rebalance(value: float | Rebalance | None) -> Rebalance | None:
+    """``rebalance`` in its full form (a bare duration is the period)."""
+    return Rebalance(period=value) if isinstance(value, float) else value
 
 
 def _broker_router(name: str, node: BrokerNode) -> Router:

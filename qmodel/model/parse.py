@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from ..distributions import FieldError
 from ..errors import ModelError, Problem
 from ..units import TIME_UNITS
-from .spec import NODE_KINDS, ModelSpec
+from .spec import NODE_KINDS, UNION_TAGS, ModelSpec
 
 
 def read_yaml(text: str, source: str = "<text>") -> Any:
@@ -63,12 +63,14 @@ def _problems(exc: ValidationError, data: dict) -> list[Problem]:
 
 
 def _strip_tags(loc: list, data: dict) -> list:
-    """Drop the discriminator tag pydantic puts after a node name (nodes.app.queue.x)."""
+    """Drop the discriminator tags pydantic puts after a node name (nodes.app.queue.x)
+    and after a field that takes one of several forms (nodes.app.failures.one.mttf)."""
     if len(loc) >= 3 and loc[0] == "nodes" and loc[2] in NODE_KINDS:
         node = (data.get("nodes") or {}).get(loc[1])
         if isinstance(node, dict) and node.get("kind") == loc[2]:
-            return loc[:2] + loc[3:]
-    return loc
+            loc = loc[:2] + loc[3:]
+    return [part for i, part in enumerate(loc)
+            if not (i and part in UNION_TAGS.get(loc[i - 1], ()))]
 
 
 def _dotted(loc: list) -> str:
@@ -151,10 +153,14 @@ def _allowed_keys(parent: list, data: dict) -> list[str]:
         return list(spec.OpenClass.model_fields)
     if parent[0] == "users" and len(parent) == 2:
         return list(spec.ClosedClass.model_fields)
+    if parent[0] == "batches" and len(parent) == 2:
+        return list(spec.BatchClass.model_fields)
     if parent[-1] == "mlfq":
         return list(spec.MLFQ.model_fields)
-    if parent[-1] == "failures":
-        return list(spec.Failures.model_fields)
+    if parent[-1] == "failures" or (isinstance(parent[-1], int) and parent[-2] == "failures"):
+        return list(spec.Failures.model_fields)  # one block, or one of a list
+    if parent[-1] == "rebalance":
+        return list(spec.Rebalance.model_fields)
     return []
 
 

@@ -16,7 +16,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     WithJsonSchema,
 )
@@ -116,6 +118,11 @@ _DURATION_SCHEMA = {
     ],
     "description": "A duration: 20ms, 1.5s, 2min, or a number in the model's time_unit.",
 }
+_NONNEG_DURATION_SCHEMA = {
+    "anyOf": [{"type": "number", "minimum": 0}, _DURATION_SCHEMA["anyOf"][1]],
+    "description": "A duration (0 allowed): 0s, 20ms, 1h, or a number in the model's "
+                   "time_unit.",
+}
 _RATE_SCHEMA = {
     "anyOf": [
         {"type": "number", "exclusiveMinimum": 0},
@@ -160,7 +167,8 @@ _NEXT_SCHEMA = {
 
 Dist = Annotated[Any, BeforeValidator(_distribution), _schema(_DIST_SCHEMA)]
 Duration = Annotated[float, BeforeValidator(_duration), _schema(_DURATION_SCHEMA)]
-NonNegDuration = Annotated[float, BeforeValidator(_nonnegative_duration), _schema(_DURATION_SCHEMA)]
+NonNegDuration = Annotated[float, BeforeValidator(_nonnegative_duration),
+                           _schema(_NONNEG_DURATION_SCHEMA)]
 Rate = Annotated[float, BeforeValidator(_rate), _schema(_RATE_SCHEMA)]
 PositiveInt = Annotated[int, BeforeValidator(_positive_int),
                         _schema({"type": "integer", "minimum": 1})]
@@ -192,7 +200,8 @@ class MLFQ(Strict):
 
 class Failures(Strict):
     """Failure and recovery of a component (simulation only): at given times and/or
-    randomly (``mttf``/``mttr``). ``policy`` says what happens to the work in it."""
+    randomly (``mttf``/``mttr``), of every member or the ``members`` listed, each on its
+    own or ``together``. ``policy`` says what happens to the work in a failed member."""
 
     mttf: Duration | None = None
     mttr: Duration | None = None
@@ -200,6 +209,56 @@ class Failures(Strict):
     duration: Duration | None = Field(
         default=None, description="Down time of each failure listed in `at`.")
     policy: Literal["lost", "retry", "migrate"] = "retry"
+    members: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="Shards or consumers (by index) that fail; default every "
+                                  "member.")
+    together: bool = Field(
+        default=False, description="The members fail and recover at the same instants (one "
+                                   "failure process for the group, e.g. a cluster) instead of "
+                                   "each on its own.")
+
+
+class Rebalance(Strict):
+    """Push migration between the shards of a component (simulation only)."""
+
+    period: Duration = Field(description="How often to move jobs that have not started "
+                                          "from the most to the least loaded shard.")
+    groups: PositiveInt = Field(
+        default=1, description="Split the shards into this many equal consecutive groups "
+                               "(clusters); jobs move only within a group.")
+    threshold: PositiveInt = Field(
+        default=1, description="Move only while the most and least loaded shards of a group "
+                               "differ by more than this many jobs.")
+
+
+UNION_TAGS = {"failures": ("one", "list"), "rebalance": ("duration", "mapping")}
+"""The tag pydantic puts after these fields' names in error locations: which form was given."""
+
+
+def _one_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list) else "one"
+
+
+def _duration_or_mapping(value: Any) -> str:
+    return "mapping" if isinstance(value, (dict, Rebalance)) else "duration"
+
+
+FailureBlocks = Annotated[
+    Annotated[Failures, Tag("one")] | Annotated[list[Failures], Tag("list")],
+    Discriminator(_one_or_list),
+]
+RebalanceSpec = Annotated[
+    Annotated[Duration, Tag("duration")] | Annotated[Rebalance, Tag("mapping")],
+    Discriminator(_duration_or_mapping),
+]
+
+
+def failure_blocks(node: Any) -> list[Failures]:
+    """The failure blocks of a node, as a list (empty when it never fails)."""
+    failures = getattr(node, "failures", None)
+    if failures is None:
+        return []
+    return list(failures) if isinstance(failures, list) else [failures]
 
 
 class NodeBase(Strict):
@@ -220,11 +279,13 @@ class QueueFields(ServiceFields):
     discipline: Discipline = "fcfs"
     capacity: PositiveInt | None = Field(
         default=None, description="Max jobs in the component (queue + service); "
-                                  "arrivals beyond it are lost.")
+                                  "on_full says what happens to arrivals beyond it.")
     mlfq: MLFQ | None = None
-    failures: Failures | None = None
+    failures: FailureBlocks | None = Field(
+        default=None, description="One failure block or a list of them (simulation only).")
     on_full: Literal["reject", "block"] = Field(
-        default="reject", description="Reference system: reject (HTTP 429) or block when full.")
+        default="reject", description="When full: reject (lost; HTTP 429) or block (held in "
+                                      "order until there is room).")
 
 
 class QueueNode(QueueFields):
@@ -244,12 +305,12 @@ class ShardsNode(QueueFields):
 
     kind: Literal["shards"]
     shards: PositiveInt
-    routing: Literal["hash", "round_robin", "random", "jsq"] = "hash"
+    routing: Literal["hash", "round_robin", "random", "jsq", "primary_secondary"] = "hash"
     weights: Weights | None = Field(
         default=None, description="Share of traffic per shard (key skew); default uniform.")
-    rebalance: Duration | None = Field(
-        default=None, description="Simulation: every this long, move waiting jobs from the "
-                                  "longest to the shortest shard (push migration).")
+    rebalance: RebalanceSpec | None = Field(
+        default=None, description="Simulation: push migration, every this long (a duration) "
+                                  "or as a mapping {period, groups, threshold}.")
 
 
 class BrokerNode(ServiceFields):
@@ -263,16 +324,20 @@ class BrokerNode(ServiceFields):
     partition_weights: Weights | None = Field(
         default=None, description="Share of messages per partition (key skew).")
     capacity: PositiveInt | None = None
-    failures: Failures | None = None
+    failures: FailureBlocks | None = Field(
+        default=None, description="One failure block or a list of them (simulation only).")
 
 
 class BatcherNode(NodeBase):
-    """Micro-batches: collects items for ``interval`` and/or up to ``batch_size``, then
-    processes the batch in ``fixed`` + ``per_item`` × size."""
+    """Micro-batches, processed in ``fixed`` + ``per_item`` × size: a batch every
+    ``interval`` (even empty), at every ``batch_size``-th item, or with both at
+    ``batch_size`` items or ``interval`` after the batch's first item."""
 
     kind: Literal["batcher"]
-    interval: Duration | None = None
-    batch_size: PositiveInt | None = None
+    interval: Duration | None = Field(default=None, description=(
+        "Alone: a batch at every tick of this clock. With batch_size: the longest a batch "
+        "waits after its first item."))
+    batch_size: PositiveInt | None = Field(default=None, description="Items that close a batch.")
     fixed: Dist | None = Field(default=None, description="Per-batch overhead.")
     per_item: Dist | None = Field(default=None, description="Per-item processing time.")
     servers: PositiveInt = Field(default=1, description="Batches processed concurrently.")
@@ -293,9 +358,13 @@ class ForkNode(Strict):
 
 
 class JoinNode(NodeBase):
-    """Waits for all tasks of a job from its fork, then sends the job on."""
+    """Waits for the tasks of a job from its fork — all of them, or the first ``quorum`` —
+    then sends the job on; tasks that arrive after the quorum are discarded."""
 
     kind: Literal["join"]
+    quorum: PositiveInt | None = Field(
+        default=None, description="Tasks to wait for (default: all); the others still run "
+                                  "and are discarded when they arrive.")
 
 
 Node = Annotated[
@@ -326,6 +395,19 @@ class ClosedClass(Strict):
     priority: int = 0
 
 
+class BatchClass(Strict):
+    """``size`` jobs that arrive together at ``at`` (a one-off bulk arrival), repeated
+    every ``every`` when ``count`` > 1. A transient: simulation runs until it is done."""
+
+    to: Next
+    size: PositiveInt = Field(description="Jobs in each batch.")
+    at: NonNegDuration = Field(default=0.0, description="When the (first) batch arrives.")
+    every: Duration | None = Field(default=None, description="Time between repeated batches.")
+    count: PositiveInt | None = Field(
+        default=None, description="Number of batches (default 1; required with every).")
+    priority: int = Field(default=0, description="0 is served first.")
+
+
 class ModelSpec(Strict):
     """A qmodel model file."""
 
@@ -337,6 +419,8 @@ class ModelSpec(Strict):
         default_factory=dict)
     users: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ClosedClass] = Field(
         default_factory=dict)
+    batches: dict[Annotated[str, Field(pattern=NAME_PATTERN)], BatchClass] = Field(
+        default_factory=dict, description="Bulk arrivals: a batch of jobs at a given time.")
     slo: str | list[str] | None = Field(
         default=None, description='Service level objectives, e.g. "p95 < 200ms".')
 

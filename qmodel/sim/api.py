@@ -43,6 +43,14 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     spread sample of each replication (at most 65,536 values per station), so memory does
     not grow with the number of customers unless a trace is asked for.
 
+    Batches (``batches`` in the model) are a transient: a model whose classes are all
+    batches runs until the last batch job has left (or ``customers``/``horizon``, if
+    given and sooner), with no warm-up cut (statistics from the first batch's arrival).
+    ``result.system.makespan`` is the time from the first batch's arrival until the last
+    batch job left, ``system.completed`` the batch jobs completed, and
+    ``result.per_replication`` lists each replication's makespan, mean turnaround and
+    completed count. With open or closed classes too, the run stops as without batches.
+
     Warm-up: observations before ``warmup`` (seconds or ``"5min"``) are deleted. By
     default each replication deletes the MSER-5 truncation point of its series of
     end-to-end response times (White 1997): the cut that minimises the standard error of
@@ -93,7 +101,12 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if executor is not None and trace:
         raise ValueError("trace: traces are recorded in this process; use executor=None")
     min_time = 0.0
-    if horizon_s is None and customers is None:
+    batch_only = len(network.batch_classes) == len(network.classes)
+    warm_text = f"{warmup_s:g} s" if warmup_s is not None else "MSER-5"
+    if batch_only and warmup_s is None:  # a transient: measured from the first batch on
+        warmup_s = min(c.at for c in network.batch_classes)
+        warm_text = "none (batches: measured from the first batch's arrival)"
+    if horizon_s is None and customers is None and not batch_only:
         customers = DEFAULT_CUSTOMERS
         min_time = MIN_PERIODS * longest_period(network)
     check_failures(network)
@@ -120,7 +133,7 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         raise KeyboardInterrupt  # stopped before anything was simulated
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
-             f"engine; warm-up: " + (f"{warmup_s:g} s" if warmup_s is not None else "MSER-5")]
+             f"engine; warm-up: {warm_text}"]
     early = sum(1 for r in reps if warmup_s is not None and r.warm is None)
     if early:
         notes.append(f"{early} replication(s) ended before the warm-up ({warmup_s:g} s): "

@@ -1,12 +1,16 @@
 """The batcher: collects items into batches and processes each batch as a whole.
 
-A batch is released when ``batch_size`` items have gathered and/or at every tick of a
-periodic clock of period ``interval`` (ticks at interval, 2·interval, …; an empty buffer
-releases nothing). A released batch waits FCFS for one of ``servers`` batch processors;
-its processing time is ``fixed`` plus one ``per_item`` draw per item, and its items leave
-together. An item's visit lasts from its arrival to its batch's end; its wait is the time
-until its batch started processing. ``waited`` counts items whose batch found every
-processor busy.
+The triggers of :mod:`qmodel.solvers.microbatch`: with an ``interval`` alone a clock
+ticks at interval, 2·interval, … and each tick releases a batch of what came since the
+last one, even nothing (an empty batch costs ``fixed``); with a ``batch_size`` alone a
+batch is released at its ``batch_size``-th item; with both, a batch opens with its first
+item and is released at its ``batch_size``-th item or ``interval`` after it opened,
+whichever comes first. A released batch waits FCFS for one of ``servers`` batch
+processors; its processing time is ``fixed`` plus one ``per_item`` draw per item, and its
+items leave together. An item's visit lasts from its arrival to its batch's end; its wait
+is the time until its batch started processing. ``waited`` counts items whose batch found
+every processor busy. :func:`offered_load` is the processors' utilization these rules
+imply.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections import deque
 
 from simpy.events import Timeout
 
+from ..model.network import Batch
+from ..solvers import microbatch
 from .jobs import Job
 from .stations import Periodic, Station
 
@@ -29,22 +35,36 @@ class Batcher(Station):
         self.per_item = engine.streams.draws(batch.per_item, "batch-item", spec.name)
         self.buffer: list[Job] = []
         self.batches: deque = deque()
-        self.clock = Periodic(self.env, self.interval, self._tick_release,
-                              lambda: not self.buffer) if self.interval else None
+        self.opened = 0  # batches opened; a linger timer releases only its own batch
+        self.clock = None
+        if self.interval and not self.size:
+            # empty batches cost nothing without a fixed time: the clock may sleep
+            costly = batch.fixed.mean > 0
+            self.clock = Periodic(self.env, self.interval, self._tick_release,
+                                  lambda: not (costly or self.buffer))
+            self.clock.wake()
 
     def _tick_release(self) -> None:
         self.tick()
-        if self.buffer:
-            self._release()
+        self._release()
 
     def enter(self, job: Job) -> None:
-        if self.clock is not None:
-            self.clock.wake()
         self.buffer.append(job)
         if self.size and len(self.buffer) >= self.size:
             self._release()
+        elif self.clock is not None:
+            self.clock.wake()
+        elif len(self.buffer) == 1 and self.interval:
+            ev = Timeout(self.env, self.interval, self.opened)
+            ev.callbacks.append(self._linger_release)
+
+    def _linger_release(self, ev: Timeout) -> None:
+        if ev._value == self.opened:
+            self.tick()
+            self._release()
 
     def _release(self) -> None:
+        self.opened += 1
         batch, self.buffer = self.buffer, []
         if self.busy < self.c:
             self._process(batch)
@@ -71,3 +91,10 @@ class Batcher(Station):
             self._process(self.batches.popleft())
         for job in batch:
             self.finish(job, job.start - job.t_arr)
+
+
+def offered_load(batch: Batch, servers: int, lam: float) -> float:
+    """Utilization of the batch processors at item rate ``lam`` under these rules
+    (:func:`qmodel.solvers.microbatch.offered_load`); 1 or more means the backlog grows."""
+    return microbatch.offered_load(lam, batch.interval, batch.size, batch.fixed,
+                                   batch.per_item, servers)

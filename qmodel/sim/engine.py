@@ -2,8 +2,9 @@
 
 Events are simpy ``Timeout`` events with plain callbacks (no generator process per job),
 which keeps the engine several times faster than process-per-customer simulators. The
-engine owns the clock, the job sources (open arrivals, closed users), the system-level
-counters, the checkpoints and the stopping rule; stations (:mod:`.stations`,
+engine owns the clock, the job sources (open arrivals, closed users, batches), the
+system-level counters, the checkpoints and the stopping rule (a model of batches only
+stops when the last batch job has left); stations (:mod:`.stations`,
 :mod:`.preemptive`, :mod:`.forkjoin`, :mod:`.batcher`) own their queues, and
 :mod:`.routing` moves jobs between them.
 """
@@ -72,6 +73,12 @@ class Engine:
         self.class_samples = [SampleStore() for _ in range(k)]
         self.multiclass = k > 1
         self.closed = bool(network.closed_classes)
+        batches = network.batch_classes
+        self.batch_classes = {i for i, c in enumerate(network.classes) if c.kind == "batch"}
+        self.batch_total = self.batch_left = sum(c.size * c.count for c in batches)
+        self.batch_only = len(batches) == k  # the run ends when the batches are done
+        self.batch_start = min((c.at for c in batches), default=0.0)
+        self.batch_end: float | None = None
         self.next_id = 0
         self.every = FIRST_CHECKPOINT_EVERY
         self.next_checkpoint = min(self.every, self.target)
@@ -90,6 +97,8 @@ class Engine:
                                           "interarrival", cls.name)
                 self._schedule(next(gaps), self._arrival, (k, gaps, cls.priority,
                                                            self.entries[k]))
+            elif cls.kind == "batch":
+                self._schedule(cls.at, self._inject, (k, 0))
             else:
                 think = self.streams.draws(cls.think, "think", cls.name)
                 self.thinks[k] = think
@@ -127,6 +136,22 @@ class Engine:
         self.next_id = jid + 1
         self.entries[k](Job(jid, k, self.network.classes[k].priority, now))
 
+    def _inject(self, ev: Timeout) -> None:
+        """Batch ``j`` of class ``k`` arrives: its ``size`` jobs enter at once."""
+        k, j = ev._value
+        cls = self.network.classes[k]
+        now = self.env._now
+        if j + 1 < cls.count:
+            self._schedule(cls.at + (j + 1) * cls.every - now, self._inject, (k, j + 1))
+        self.area_jobs += self.jobs * (now - self.last)
+        self.last = now
+        self.jobs += cls.size
+        self.arrivals += cls.size
+        first, self.next_id = self.next_id, self.next_id + cls.size
+        send = self.entries[k]
+        for jid in range(first, first + cls.size):
+            send(Job(jid, k, cls.priority, now))
+
     # ----- leaving the system ------------------------------------------------------
     def exit(self, job: Job) -> None:
         """A job leaves the system (or a closed class's job returns to think)."""
@@ -157,20 +182,18 @@ class Engine:
         if self.closed and ci in self.thinks:
             ev = Timeout(self.env, next(self.thinks[ci]), ci)
             ev.callbacks.append(self._issue)
+        if ci in self.batch_classes:
+            self._batch_job_left()
         if self.done >= self.next_checkpoint:
             self._checkpoint()
 
     def lose(self, job: Job) -> None:
-        """A job is lost (full buffer, failure); a lost task loses its whole job."""
+        """A job is lost (full buffer, failure); a lost task loses its job only when the
+        job's join can no longer reach its quorum (:meth:`.forkjoin.Join.task_lost`)."""
         while job.parent is not None:
             job = job.parent
-            if job.join is not None:
-                job.join.abandon(job)
-            if job.parent is not None:
-                job.lost = True
-        if job.lost:
-            return
-        job.lost = True
+            if not job.join.task_lost(job):
+                return
         now = self.env.now
         self.area_jobs += self.jobs * (now - self.last)
         self.last = now
@@ -178,6 +201,16 @@ class Engine:
         self.losses += 1
         if job.ci in self.thinks:
             self._schedule(next(self.thinks[job.ci]), self._issue, job.ci)
+        if job.ci in self.batch_classes:
+            self._batch_job_left()
+
+    def _batch_job_left(self) -> None:
+        """A batch job completed or was lost; the last one ends a run of batches only."""
+        self.batch_left -= 1
+        if not self.batch_left:
+            self.batch_end = self.env.now
+            if self.batch_only:
+                raise StopSimulation(None)
 
     # ----- checkpoints and the run ----------------------------------------------------
     def row(self) -> list[float]:
@@ -213,6 +246,8 @@ class Engine:
             parts[0] = min(parts[0], self.env.now / self.min_time)
         if self.horizon is not None:
             parts.append(self.env.now / self.horizon)
+        if self.batch_only:
+            parts.append(1.0 - self.batch_left / self.batch_total)
         return min(1.0, max(parts))
 
     def _warm(self, ev: Timeout) -> None:
@@ -246,7 +281,8 @@ class Engine:
             batch_means=np.array(self.series.means, dtype=float), batch_size=self.series.size,
             samples=[Samples(np.frombuffer(s.values, dtype=float).copy(), s.stride)
                      for s in samples],
-            partial=partial)
+            partial=partial,
+            makespan=None if self.batch_end is None else self.batch_end - self.batch_start)
 
 
 def make_station(engine: Engine, spec: StationSpec, index: int) -> Station:

@@ -48,6 +48,8 @@ def unsupported(network: Network) -> str | None:
     """Why the fast path cannot run ``network``, or None when it can."""
     if network.closed_classes:
         return "closed classes (users) need the simpy engine"
+    if network.batch_classes:
+        return "batch arrivals (batches) need the simpy engine"
     for s in network.stations:
         where = f"nodes.{s.component}"
         if s.kind not in ("queue", "delay"):
@@ -59,7 +61,7 @@ def unsupported(network: Network) -> str | None:
         if s.failures is not None:
             return f"{where}: failures need the simpy engine"
     for name, router in network.routers.items():
-        if router.policy in ("round_robin", "jsq"):
+        if router.policy in ("round_robin", "jsq", "primary_secondary"):
             return f"nodes.{name}: {router.policy} routing needs the simpy engine"
         if router.rebalance:
             return f"nodes.{name}: rebalance needs the simpy engine"

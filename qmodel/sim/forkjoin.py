@@ -5,6 +5,13 @@ routing until they reach the join, which releases the job when its last task arr
 join's visit is that synchronisation wait). Pool form: the job's ``tasks`` tasks queue
 FCFS (across jobs) for a shared pool of ``slots`` (unlimited when None); the job leaves
 when its last task finishes, so with more tasks than free slots it runs in waves.
+
+A join with a ``quorum`` R releases the job at its R-th task instead (the pool at its
+R-th finished task). The other tasks still run, holding their servers or slots, and are
+discarded when they arrive (counted in ``discarded``); the job goes on as a
+:meth:`~.jobs.Job.successor`, as the late tasks still point to it. A lost task (full
+buffer, failure) loses its job only when the quorum can no longer be reached: of N tasks,
+at the (N - R + 1)-th loss before the release; a late task's loss only drops the task.
 """
 
 from __future__ import annotations
@@ -27,15 +34,25 @@ class ForkBranches(Station):
         self.samples.add(0.0)
         if self.trace is not None:
             self.trace.visit(job, self.name, job.t_arr, job.t_arr, job.t_arr)
-        job.pending = len(self.branches)
-        job.arrived = 0
-        job.join = self.join
+        self.join.open(job, len(self.branches))
         for b, target in enumerate(self.branches):
             target(job.task_of(b))
 
 
 class Join(Station):
-    """Holds a forked job until all its tasks have arrived, then sends the job on."""
+    """Holds a forked job until its quorum of tasks (default: all) has arrived, then sends
+    the job on; discards the tasks that arrive later."""
+
+    def __init__(self, engine, spec, index):
+        super().__init__(engine, spec, index)
+        self.discarded = 0
+
+    def open(self, job: Job, tasks: int) -> None:
+        """Start a round: ``job`` is forked into ``tasks`` tasks that come here."""
+        job.pending = tasks
+        job.arrived = 0
+        job.quorum = self.spec.quorum or tasks
+        job.join = self
 
     def accept(self, job: Job) -> None:
         self.tick()
@@ -45,37 +62,57 @@ class Join(Station):
             job.t_arr = job.start = self.env.now
             self.finish(job, 0.0)
             return
+        parent.pending -= 1
         if parent.lost:
-            self.abandon(parent)
+            return
+        if parent.arrived == parent.quorum:
+            self.discarded += 1
             return
         if parent.arrived == 0:
             self.arrivals += 1
             self.n += 1
             parent.t_arr = parent.start = self.env.now
         parent.arrived += 1
-        if parent.arrived == parent.pending:
+        if parent.arrived == parent.quorum:
             self.n -= 1
-            parent.join = None
-            self.finish(parent, self.env.now - parent.t_arr)
+            self.finish(release(parent), self.env.now - parent.t_arr)
 
-    def abandon(self, parent: Job) -> None:
-        """A job one of whose tasks was lost: stop waiting for the others."""
-        if parent.arrived > 0:
+    def task_lost(self, parent: Job) -> bool:
+        """A task of ``parent`` was lost: True when ``parent`` is lost with it, as fewer
+        than its quorum of tasks can still arrive."""
+        parent.pending -= 1
+        if parent.lost or parent.arrived == parent.quorum or \
+                parent.arrived + parent.pending >= parent.quorum:
+            return False
+        if parent.arrived:
             self.tick()
             self.n -= 1
-        parent.arrived = -1
+        parent.lost = True
+        return True
+
+
+def release(job: Job) -> Job:
+    """The job that leaves a join: ``job`` itself when all its tasks are in, else its
+    successor (the late tasks still point to ``job``)."""
+    if job.pending:
+        return job.successor()
+    job.join = None
+    return job
 
 
 class ForkPool(Station):
     """Runs ``tasks`` tasks per job on a pool of ``servers`` slots, FCFS across jobs.
 
-    A visit lasts from the job's arrival to its last task's end; its wait is the time
-    until its first task started.
+    A visit lasts from the job's arrival to its last task's end (with a quorum, the
+    quorum-th); its wait is the time until its first task started.
     """
 
     def __init__(self, engine, spec, index):
         super().__init__(engine, spec, index)
         self.queue: deque = deque()
+        quorum = engine.network.station(spec.join).quorum or spec.tasks
+        self.late = spec.tasks - quorum  # tasks still out when the job leaves
+        self.discarded = 0
 
     def enter(self, job: Job) -> None:
         if self.busy >= self.c:
@@ -105,6 +142,8 @@ class ForkPool(Station):
             self._serve(self.queue.popleft())
         else:
             self.busy -= 1
-        if parent.pending == 0:
+        if parent.pending == self.late:
             self.n -= 1
-            self.finish(parent, parent.start - parent.t_arr)
+            self.finish(release(parent), parent.start - parent.t_arr)
+        elif parent.pending < self.late:
+            self.discarded += 1

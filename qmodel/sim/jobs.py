@@ -19,6 +19,7 @@ class Job:
     lost = False
     join = None
     arrived = 0
+    quorum = 0
 
     def __init__(self, jid: int, ci: int, prio: int, born: float):
         self.id = jid
@@ -32,3 +33,12 @@ class Job:
         task.parent = self
         task.task = index
         return task
+
+    def successor(self) -> Job:
+        """A copy that goes on in this job's place while its late tasks (past a join's
+        quorum) still point here, so the job can fork again meanwhile."""
+        job = Job(self.id, self.ci, self.prio, self.born)
+        job.t_arr, job.start = self.t_arr, self.start
+        if self.parent is not None:
+            job.parent, job.task = self.parent, self.task
+        return job

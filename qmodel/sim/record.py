@@ -59,7 +59,9 @@ class Replication:
     end, ``warm`` the row at a user-set warm-up (None for automatic MSER-5);
     ``batch_means`` are means of consecutive batches of ``batch_size`` end-to-end
     response times (completion order), for MSER. ``samples`` are response-time samples:
-    the system first, then each station, then each class (layout order).
+    the system first, then each station, then each class (layout order). ``makespan``
+    is the time from the first batch's arrival until the last batch job left (None
+    without batch classes, or when they had not finished).
     """
 
     rows: np.ndarray
@@ -70,4 +72,5 @@ class Replication:
     samples: list[Samples]
     partial: bool = False
     notes: list[str] = field(default_factory=list)
+    makespan: float | None = None
 

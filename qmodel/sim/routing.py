@@ -4,15 +4,20 @@ The network's routing matrices are per station; here each row is folded back to
 components (a shards or broker component is one target) and turned into a function that
 sends a job on: to one target, to a random one, or out of the system. A
 :class:`RouterComponent` then picks the member: by weights (``hash``, ``random``), by
-partition and its owner (broker), in turn (``round_robin``) or the member with the fewest
-jobs (``jsq``, ties broken in turn). ``rebalance`` periodically moves waiting jobs from the
-fullest member to the emptiest one until they differ by at most one job.
+partition and its owner (broker), in turn (``round_robin``), the member with the fewest
+jobs (``jsq``, ties broken in turn) or, for ``primary_secondary``, a primary member by
+weights, overflowing to the next member when only that one has an idle server (see
+:meth:`RouterComponent._primary_secondary`).
+``rebalance`` periodically moves jobs that have not started (held ones first) from the
+most to the least loaded member of each group until they differ by at most ``threshold``
+jobs.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 Send = Callable[[Job], None]
+LOAD = attrgetter("load")
 
 
 class RouterComponent:
@@ -46,13 +52,20 @@ class RouterComponent:
             self.u = engine.streams.uniforms("router", router.component)
             self.cum = _cumulative(router.weights)
             self.accept = self._weighted
+        elif router.policy == "primary_secondary":
+            self.u = engine.streams.uniforms("router", router.component)
+            self.cum = _cumulative(router.weights)
+            self.accept = self._primary_secondary
         elif router.policy == "round_robin":
             self.accept = self._round_robin
         else:
             self.accept = self._jsq
         if router.rebalance:
-            self.balancer = Periodic(self.env, router.rebalance, self._rebalance,
-                                     lambda: all(m.n == 0 for m in members))
+            size = len(members) // router.rebalance.groups
+            self.groups = [members[i:i + size] for i in range(0, len(members), size)]
+            self.threshold = router.rebalance.threshold
+            self.balancer = Periodic(self.env, router.rebalance.period, self._rebalance,
+                                     lambda: all(m.load == 0 for m in members))
             self.pick = self.accept
             self.accept = self._accept_and_wake
 
@@ -71,6 +84,17 @@ class RouterComponent:
         self.turn = (i + 1) % len(self.members)
         self.members[i].accept(job)
 
+    def _primary_secondary(self, job: Job) -> None:
+        """Primary member i by weights; if it has no idle server and member (i + 1) mod n
+        has one, the job goes there, else it joins the primary's queue."""
+        i = bisect_right(self.cum, next(self.u))
+        primary = self.members[i]
+        secondary = self.members[(i + 1) % len(self.members)]
+        if not _has_idle_server(primary) and _has_idle_server(secondary):
+            secondary.accept(job)
+        else:
+            primary.accept(job)
+
     def _jsq(self, job: Job) -> None:
         members = self.members
         m = len(members)
@@ -83,24 +107,28 @@ class RouterComponent:
                 best = s
         best.accept(job)
 
-    def alive(self, exclude: Station) -> Station | None:
-        """The working member (other than ``exclude``) with the fewest jobs, if any."""
-        up = [m for m in self.members if m is not exclude and not m.down]
-        return min(up, key=lambda m: m.n) if up else None
+    def least_loaded(self) -> Station | None:
+        """The working member with the least load (the first of equals), if any."""
+        up = [m for m in self.members if not m.down]
+        return min(up, key=LOAD) if up else None
 
     def _rebalance(self) -> None:
-        up = [m for m in self.members if not m.down]
+        for group in self.groups:
+            self._balance([m for m in group if not m.down])
+
+    def _balance(self, up: list[Station]) -> None:
+        """Push jobs from the most to the least loaded of ``up`` while they differ by more
+        than the threshold and the most loaded has a job that has not started."""
         while len(up) > 1:
-            longest = max(up, key=lambda m: m.n)
-            shortest = min(up, key=lambda m: m.n)
-            if longest.n - shortest.n <= 1:
-                break
-            job = longest.pop_waiting()
-            if job is None:
-                break
-            longest.tick()
-            longest.n -= 1
-            shortest.take(job)
+            longest = max(up, key=LOAD)
+            shortest = min(up, key=LOAD)
+            if longest.load - shortest.load <= self.threshold or not longest.send_one(shortest):
+                return
+
+
+def _has_idle_server(station: Station) -> bool:
+    """Fewer jobs than servers and working (a work-conserving station has one idle)."""
+    return station.n < station.c and not station.down
 
 
 def _cumulative(weights) -> list[float]:

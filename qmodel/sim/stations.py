@@ -4,8 +4,16 @@ non-preemptive priority).
 A station counts arrivals, losses, completed visits (with their response and wait times),
 and the time integrals of the number of jobs present and of busy servers. ``wait`` is the
 time of a visit not spent in service (response minus service). ``waited`` counts accepted
-arrivals that found every server busy (Erlang C's P(wait)). Jobs moved in by rebalancing or
-failure migration keep their arrival time and are not counted as new arrivals.
+arrivals that found every server busy (Erlang C's P(wait)), once each. Jobs moved in by
+rebalancing or failure migration keep their arrival time and are not counted as new
+arrivals.
+
+With ``capacity`` and ``on_full: block``, jobs beyond the capacity are held (``blocked``)
+and admitted in order as room appears: when a job completes, after a repair, or on
+arrival at a sibling they are moved to. A held job is at the station: its visit starts
+when it is routed here, it counts as present (``area_n``) and as having waited. ``n``
+(what capacity, JSQ and idle servers look at) counts the admitted jobs only; ``load``
+counts both.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ class Station:
         self.blocked: deque = deque()
         self.failures = spec.failures
         self.down = 0
+        self.failure_policy: str | None = None  # of the failure that took it down
         self.router = None
         self.next: list = []
         classes = engine.network.classes
@@ -59,7 +68,7 @@ class Station:
         now = self.env.now
         dt = now - self.last
         if dt:
-            self.area_n += self.n * dt
+            self.area_n += (self.n + len(self.blocked)) * dt
             self.area_busy += self.busy * dt
             if not self.busy:
                 self.idle += dt
@@ -80,24 +89,36 @@ class Station:
         self.samples.add(r)
         if self.trace is not None:
             self.trace.visit(job, self.name, job.t_arr, job.start, now)
-        if self.blocked and self.n < self.capacity:
-            self._admit(self.blocked.popleft())
+        if self.blocked:
+            self.admit_held()
         self.next[job.ci](job)
 
     # ----- arriving -------------------------------------------------------------------
+    @property
+    def load(self) -> int:
+        """Jobs admitted and held: what failover and rebalancing even out."""
+        return self.n + len(self.blocked)
+
+    def full(self) -> bool:
+        return self.capacity is not None and self.n >= self.capacity
+
     def accept(self, job: Job) -> None:
-        """A job routed here: lost, held (full, ``on_full: block``) or admitted."""
-        if self.down and self.failures.policy == "migrate" and self.router is not None:
-            sibling = self.router.alive(self)
+        """A job routed here: lost, held (full, ``on_full: block``) or admitted; while the
+        station is down after a ``migrate`` failure, it goes to the least loaded working
+        sibling instead."""
+        if self.down and self.failure_policy == "migrate" and self.router is not None:
+            sibling = self.router.least_loaded()
             if sibling is not None:
                 return sibling.accept(job)
         self.tick()
         self.arrivals += 1
+        job.t_arr = self.env.now
         job.service = None
-        if self.down and self.failures.policy == "lost":
+        if self.down and self.failure_policy == "lost":
             return self.drop(job)
-        if self.capacity is not None and self.n >= self.capacity:
+        if self.full():
             if self.block:
+                self.waited += 1
                 self.blocked.append(job)
                 return None
             return self.drop(job)
@@ -107,14 +128,43 @@ class Station:
     def _admit(self, job: Job) -> None:
         self.tick()
         self.n += 1
-        job.t_arr = self.env.now
         self.enter(job)
 
-    def take(self, job: Job) -> None:
-        """A job moved here from a sibling (rebalance, failure): no new arrival counted."""
+    def _admit_counted(self, job: Job) -> None:
+        """Admit a job already counted (as waiting or not) where it arrived."""
+        waited = self.waited
+        self._admit(job)
+        self.waited = waited
+
+    def admit_held(self) -> None:
+        """Admit held jobs, oldest first, while there is room."""
         self.tick()
-        self.n += 1
-        self.enter(job)
+        while self.blocked and not self.full():
+            self._admit_counted(self.blocked.popleft())
+
+    def take(self, job: Job) -> None:
+        """A job moved here from a sibling (rebalance, failure), not counted as an arrival
+        and keeping its arrival time: held while this station is full and blocks, else
+        admitted."""
+        if self.block and self.full():
+            self.tick()
+            self.blocked.append(job)
+        else:
+            self._admit_counted(job)
+
+    def send_one(self, to: Station) -> bool:
+        """Move a job that has not started to ``to``: the last held job, else the most
+        recently queued waiting one. False when there is none."""
+        self.tick()
+        if self.blocked:
+            to.take(self.blocked.pop())
+            return True
+        job = self.pop_waiting()
+        if job is None:
+            return False
+        self.n -= 1
+        to.take(job)
+        return True
 
     def drop(self, job: Job) -> None:
         self.losses += 1
@@ -140,13 +190,13 @@ class Station:
         raise NotImplementedError
 
     def evict(self) -> list[Job]:
-        """Remove every job (interrupted or waiting); ``n`` is reduced accordingly."""
+        """Remove every admitted job: the interrupted ones, then the waiting ones from the
+        front of the queue; ``n`` is reduced accordingly. Held jobs stay."""
         jobs = self.interrupt()
-        while True:
-            job = self.pop_waiting()
-            if job is None:
-                break
-            jobs.append(job)
+        waiting = []
+        while (job := self.pop_waiting()) is not None:
+            waiting.append(job)
+        jobs += reversed(waiting)
         self.tick()
         self.n -= len(jobs)
         return jobs
@@ -176,7 +226,10 @@ class Periodic:
         if not self.pending:
             self.pending = True
             now = self.env.now
-            ev = Timeout(self.env, (math.floor(now / self.period) + 1) * self.period - now)
+            tick = math.floor(now / self.period) + 1
+            if tick * self.period <= now:  # now / period rounded down, at a tick (4.3 / 0.1)
+                tick += 1
+            ev = Timeout(self.env, tick * self.period - now)
             ev.callbacks.append(self._fire)
 
     def _fire(self, ev: Timeout) -> None:
@@ -221,7 +274,7 @@ class FCFS(Station):
     def __init__(self, engine: Engine, spec: StationSpec, index: int, priority: bool = False):
         super().__init__(engine, spec, index)
         self.queue = PriorityQueue() if priority else deque()
-        self.serving: set = set()
+        self.serving: dict = {}  # jobs in service (with failures), in start order
         self.track = self.failures is not None
         self.quick = self.plain and self.trace is None  # no capacity, failures or trace
         self.done_cb = self._done  # one bound method, not a new one per event
@@ -229,7 +282,7 @@ class FCFS(Station):
     def accept(self, job: Job) -> None:
         if not self.plain:
             return super().accept(job)
-        env = self.env
+        env = self.env  # plain: nothing is ever held
         now = env._now
         dt = now - self.last
         if dt:
@@ -269,26 +322,28 @@ class FCFS(Station):
         ev = job.ev = Timeout(self.env, s, job)
         ev.callbacks.append(self.done_cb)
         if self.track:
-            self.serving.add(job)
+            self.serving[job] = None
 
     def _done(self, ev: Timeout) -> None:
         job = ev._value
         if job.ev is not ev:
             return
-        now = self.env._now
+        if not self.quick:
+            self.tick()
+            self.n -= 1
+            self.serving.pop(job, None)
+            if self.queue and not self.down:
+                self._serve(self.queue.popleft())
+            else:
+                self.busy -= 1
+            return self.finish(job, job.start - job.t_arr)
+        now = self.env._now  # quick: no capacity, so nothing is held
         dt = now - self.last
         if dt:
             self.area_n += self.n * dt
             self.area_busy += self.busy * dt
             self.last = now
         self.n -= 1
-        if not self.quick:
-            self.serving.discard(job)
-            if self.queue and not self.down:
-                self._serve(self.queue.popleft())
-            else:
-                self.busy -= 1
-            return self.finish(job, job.start - job.t_arr)
         if self.queue:
             nxt = self.queue.popleft()
             nxt.start = now
@@ -316,7 +371,7 @@ class FCFS(Station):
 
     def interrupt(self) -> list[Job]:
         self.tick()
-        jobs = sorted(self.serving, key=lambda j: j.start)
+        jobs = list(self.serving)
         for job in jobs:
             job.ev = None
         self.serving.clear()

@@ -20,7 +20,8 @@ from ..results import (
     Result,
     SystemResult,
 )
-from ..solvers.open_network import batcher_load
+from ..solvers.batches import makespan_bound
+from .batcher import offered_load as batcher_load
 from .record import STATION_FIELDS, Layout, Replication
 from .stats import mean_ci, mser
 
@@ -36,7 +37,9 @@ class SimResult(Result):
 
     ``node(name)`` also answers for a component (``db``) from its members' pooled
     counters; ``percentile(p)`` of a node or the system comes from stored samples.
-    ``trace`` is the per-visit DataFrame when ``trace=True`` was asked for.
+    ``trace`` is the per-visit DataFrame when ``trace=True`` was asked for. With batch
+    classes, ``per_replication`` has each replication's ``makespan_s`` (None if its
+    batches had not finished), ``mean_turnaround_s`` and ``completed`` batch jobs.
     """
 
     replications: int = 0
@@ -44,6 +47,7 @@ class SimResult(Result):
     trace: pd.DataFrame | None = None
     warmup_s: list[float] = field(default_factory=list)
     component_nodes: dict[str, NodeResult] = field(default_factory=dict, repr=False)
+    per_replication: list[dict[str, float | None]] = field(default_factory=list)
 
     def node(self, name: str) -> NodeResult:
         if name not in self.nodes and name in self.component_nodes:
@@ -55,6 +59,7 @@ class SimResult(Result):
         out["replications"] = self.replications
         out["seed"] = self.seed
         out["warmup_s"] = list(self.warmup_s)
+        out["per_replication"] = list(self.per_replication)
         return out
 
 
@@ -149,7 +154,8 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
 
     period = longest_period(network)
     judge_growth = all(w.T >= GROWTH_PERIODS * period for w in windows)
-    if not judge_growth:
+    # (a model of batches only is a transient by design: no note)
+    if not judge_growth and len(network.batch_classes) < len(network.classes):
         notes.append(f"the run is shorter than {GROWTH_PERIODS} periods of the slowest timer "
                      f"({period:g} s): statistics are transient and stability is judged by "
                      f"offered load only")
@@ -215,11 +221,36 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
             cr.p95_response_time = quantile_of(pick)(0.95)
         classes[cls.name] = cr
     warm = [float(w.start[0]) for w in windows]
+    per_replication = _batches(network, windows, layout, system, notes) \
+        if network.batch_classes else []
     return SimResult(
         model=network.name, method=METHOD, time_unit=network.time_unit, nodes=nodes,
         system=system, classes=classes, unstable=unstable, notes=notes,
         components=components, partial=partial, replications=len(windows), seed=seed,
-        warmup_s=warm, component_nodes=component_nodes)
+        warmup_s=warm, component_nodes=component_nodes, per_replication=per_replication)
+
+
+def _batches(network: Network, windows: list[_Window], layout: Layout, system: SystemResult,
+             notes: list[str]) -> list[dict[str, float | None]]:
+    """Put the makespan, completed batch jobs and the makespan bound into ``system``;
+    return each replication's makespan, mean turnaround and completed count (whole run)."""
+    ks = [k for k, c in enumerate(network.classes) if c.kind == "batch"]
+    per_rep = []
+    for w in windows:
+        whole = w.rep.final - w.rep.rows[0]
+        done = sum(float(whole[layout.cl(k, "completions")]) for k in ks)
+        resp = sum(float(whole[layout.cl(k, "sum_resp")]) for k in ks)
+        per_rep.append({"makespan_s": w.rep.makespan, "completed": int(done),
+                        "mean_turnaround_s": resp / done if done else None})
+    finished = [r["makespan_s"] for r in per_rep if r["makespan_s"] is not None]
+    system.makespan = _est(finished)
+    system.completed = _est([r["completed"] for r in per_rep])
+    bound = makespan_bound(network)
+    system.makespan_bound = None if bound is None else bound.seconds
+    if len(finished) < len(per_rep):
+        notes.append(f"{len(per_rep) - len(finished)} replication(s) ended before their "
+                     f"batches were done: no makespan from them")
+    return per_rep
 
 
 def _full_window(rep: Replication) -> _Window:
@@ -250,7 +281,7 @@ def _instabilities(network: Network, offered: dict[str, float], windows: list[_W
     found = {name: rho for name, rho in offered.items() if rho >= 1}
     if network.open_classes and windows:
         for i, s in enumerate(network.stations):
-            if s.name not in found and s.capacity is None and _grows(windows, layout, i):
+            if s.name not in found and not s.rejects and _grows(windows, layout, i):
                 col = layout.st(i, "area_busy")
                 busy = np.mean([w.diff[col] / w.T for w in windows])
                 c = s.servers or math.inf
@@ -285,31 +316,33 @@ def longest_period(network: Network) -> float:
             periods.append(s.batch.interval)
         if s.mlfq is not None and s.mlfq.boost:
             periods.append(s.mlfq.boost)
-    periods += [r.rebalance for r in network.routers.values() if r.rebalance]
+    periods += [r.rebalance.period for r in network.routers.values() if r.rebalance]
     return max(periods)
 
 
 def offered_loads(network: Network) -> dict[str, float]:
     """Offered utilization per station from the traffic equations of the open classes:
     sum over classes of rate × visits × mean service / servers (divided by the
-    availability mttf/(mttf+mttr) when the station fails at random)."""
+    availability mttf/(mttf+mttr) when the station fails at random); for a batcher,
+    :func:`.batcher.offered_load` at its item rate."""
     load = {s.name: 0.0 for s in network.stations}
+    items = np.zeros(len(network.stations))  # arrival rate at each batcher
     for cls in network.open_classes:
         visits = network.visits(cls.name)
         for i, s in enumerate(network.stations):
             if s.kind == "batcher":
-                lam = cls.rate * visits[i]
-                if lam > 0:
-                    load[s.name] += sum(batcher_load(s, lam)) if load[s.name] == 0 else \
-                        batcher_load(s, lam)[1]
+                items[i] += cls.rate * visits[i]
                 continue
-            if s.servers is None or s.capacity is not None or cls.name not in s.service:
+            if s.servers is None or s.rejects or cls.name not in s.service:
                 continue
             work = cls.rate * visits[i] * s.service[cls.name].mean
             if s.kind == "fork":
                 work *= s.tasks
-            f = s.failures
-            if f is not None and f.mttf and f.mttr:
-                work *= (f.mttf + f.mttr) / f.mttf
+            for f in s.failures or ():
+                if f.mttf and f.mttr:
+                    work *= (f.mttf + f.mttr) / f.mttf
             load[s.name] += float(work / s.servers)
+    for lam, s in zip(items, network.stations):
+        if lam > 0:
+            load[s.name] = batcher_load(s.batch, s.servers, float(lam))
     return {k: v for k, v in load.items() if v > 0}

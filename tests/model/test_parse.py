@@ -105,6 +105,29 @@ def test_branch_that_leaks_before_join():
                for p in problems_of(data))
 
 
+def quorum_read(quorum, fork: dict | None = None) -> dict:
+    replica = {"kind": "queue", "service": "1ms", "next": "read_done"}
+    return {
+        "nodes": {
+            "read": fork or {"kind": "fork", "branches": ["r1", "r2", "r3"], "join": "read_done"},
+            "r1": replica, "r2": replica, "r3": replica,
+            "read_done": {"kind": "join", "quorum": quorum},
+        },
+        "arrivals": {"reads": {"to": "read", "rate": "5/s"}},
+    }
+
+
+def test_join_quorum_is_at_most_the_tasks_of_its_fork():
+    assert problems_of(quorum_read(4)) == [
+        "nodes.read_done.quorum: must be at most 3 (the branches of fork read), got 4"]
+    pool = {"kind": "fork", "tasks": 2, "task_service": "1ms", "join": "read_done"}
+    assert "nodes.read_done.quorum: must be at most 2 (the tasks of fork read), got 3" in \
+        problems_of(quorum_read(3, pool))
+    assert problems_of(quorum_read(0)) == [
+        "nodes.read_done.quorum: must be a positive integer, got 0"]
+    assert Model.from_dict(quorum_read(3)).network.station("read_done").quorum == 3
+
+
 def test_shard_weights_and_name_clash():
     data = {
         "nodes": {
@@ -165,6 +188,57 @@ def test_failure_specs(failures, expected):
     assert any(p.startswith(expected) for p in problems_of(with_node(failures=failures)))
 
 
+def sharded(**fields) -> dict:
+    db = {"kind": "shards", "shards": 12, "service": "1ms", **fields}
+    return {"nodes": {"db": db}, "arrivals": {"web": {"to": "db", "rate": "5/s"}}}
+
+
+CLUSTER = {"members": [8, 9, 10, 11], "together": True, "at": ["10s"], "duration": "2s"}
+
+
+@pytest.mark.parametrize("data, expected", [
+    (with_node(failures={"mttf": "1h", "mttr": "1min", "members": [0]}),
+     "nodes.app.failures.members: only for shards and broker members; a queue is one station"),
+    (sharded(failures=[CLUSTER, {**CLUSTER, "members": [3, 12]}]),
+     "nodes.db.failures.1.members.1: no member 12 (shards 0..11)"),
+    (sharded(failures={**CLUSTER, "members": [3, 3]}),
+     "nodes.db.failures.members.1: member 3 is listed twice"),
+    (sharded(failures={**CLUSTER, "members": []}),
+     "nodes.db.failures.members: must list at least one member"),
+    (sharded(failures={**CLUSTER, "members": [-1]}), "nodes.db.failures.members.0: must be >= 0"),
+    (sharded(failures=[CLUSTER, {"mttf": "1h"}]),
+     "nodes.db.failures.1: give mttf and mttr together"),
+    (sharded(failures=[CLUSTER, {"mtbf": "1h"}]),
+     "nodes.db.failures.1.mtbf: unknown key; did you mean 'mttf'?"),
+    (sharded(failures={"mtbf": "1h"}), "nodes.db.failures.mtbf: unknown key; did you mean 'mttf'?"),
+    (sharded(failures=3), "nodes.db.failures: must be a mapping, got 3"),
+    ({"nodes": {"t": {"kind": "broker", "partitions": 4, "consumers": 2, "service": "1ms",
+                      "failures": {**CLUSTER, "members": [2]}}},
+      "arrivals": {"m": {"to": "t", "rate": "5/s"}}},
+     "nodes.t.failures.members.0: no member 2 (consumers 0..1)"),
+    (sharded(rebalance={"period": "100ms", "groups": 5}),
+     "nodes.db.rebalance.groups: must divide the 12 shards into equal groups, got 5"),
+    (sharded(rebalance={"period": "100ms", "group": 3}),
+     "nodes.db.rebalance.group: unknown key; did you mean 'groups'?"),
+    (sharded(rebalance={"period": "100ms", "threshold": 0}),
+     "nodes.db.rebalance.threshold: must be a positive integer, got 0"),
+    (sharded(rebalance="-5ms"), "nodes.db.rebalance: must be a positive duration, got '-5ms'"),
+])
+def test_member_failures_and_rebalance_groups(data, expected):
+    assert any(p.startswith(expected) for p in problems_of(data)), problems_of(data)
+
+
+def test_member_failures_and_rebalance_forms():
+    model = Model.from_dict(sharded(failures=[CLUSTER, {"mttf": "1h", "mttr": "1min"}],
+                                    rebalance={"period": "100ms", "groups": 3}))
+    net = model.network
+    assert [len(net.station(f"db-{i}").failures) for i in (0, 8)] == [1, 2]
+    assert net.routers["db"].rebalance.groups == 3
+    plain = Model.from_dict(sharded(failures={"mttf": "1h", "mttr": "1min"}, rebalance="100ms"))
+    assert plain.network.routers["db"].rebalance.period == pytest.approx(0.1)
+    assert len(plain.network.failures["db"]) == 1
+
+
 def test_branch_checks_only_classes_that_reach_the_fork():
     """A station shared by a fork's branch and another class's route is fine."""
     model = Model.from_dict({
@@ -178,3 +252,39 @@ def test_branch_checks_only_classes_that_reach_the_fork():
                      "direct": {"to": "replica", "rate": "5/s"}},
     })
     assert model.network.station("replica").kind == "queue"
+
+
+def batched(**fields):
+    return {"nodes": BASE["nodes"], "batches": {"load": {"to": "app", "size": 100, **fields}}}
+
+
+@pytest.mark.parametrize("data, expected", [
+    (batched(size=0), "batches.load.size: must be a positive integer, got 0"),
+    (batched(size=2.5), "batches.load.size: must be a positive integer, got 2.5"),
+    (batched(at="-1s"), "batches.load.at: must be a non-negative duration, got '-1s'"),
+    (batched(every="0s", count=2), "batches.load.every: must be a positive duration"),
+    (batched(every="1h"), "batches.load.count: is required with every"),
+    (batched(count=3), "batches.load.every: is required with count 3"),
+    (batched(to={"app": 0.5}), "batches.load.to: entry probabilities sum to 0.5"),
+    (batched(to="db"), "batches.load.to: no node named 'db'"),
+    (batched(sizes=5), "batches.load.sizes: unknown key; did you mean 'size'?"),
+    ({**batched(), "arrivals": {"load": {"to": "app", "rate": "5/s"}}},
+     "batches.load: class name 'load' is already used under arrivals"),
+    ({**batched(), "users": {"load": {"to": "app", "population": 3}}},
+     "batches.load: class name 'load' is already used under users"),
+])
+def test_batch_problems_name_their_field(data, expected):
+    assert any(p.startswith(expected) for p in problems_of(data)), problems_of(data)
+
+
+def test_batches_become_batch_classes():
+    model = Model.from_dict({**batched(at="2min", every="1h", count=3, priority=1),
+                             "arrivals": BASE["arrivals"]})
+    load_class = model.network.job_class("load")
+    assert (load_class.kind, load_class.size, load_class.priority) == ("batch", 100, 1)
+    assert load_class.times == [120.0, 3720.0, 7320.0]
+    assert [c.name for c in model.network.batch_classes] == ["load"]
+    assert Model.from_dict(batched()).network.job_class("load").times == [0.0]
+    routed = Model.from_dict({**batched(), "nodes": {"app": {          # a batch class's route
+        "kind": "queue", "service": "1ms", "next": "app", "class_next": {"load": {}}}}})
+    assert routed.network.routing["load"].sum() == 0

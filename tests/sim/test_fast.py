@@ -32,6 +32,8 @@ def test_closed_classes_and_jsq_need_simpy():
                                            "service": 1.0}},
                            "arrivals": {"a": {"to": "s", "rate": 1.0}}})
     assert "jsq routing" in fast.unsupported(jsq.network)
+    overflow = jsq.with_changes({"nodes.s.routing": "primary_secondary"})
+    assert "primary_secondary routing" in fast.unsupported(overflow.network)
     assert fast.unsupported(Model.from_dict(NETWORK_C).network) is None
 
 

@@ -76,3 +76,54 @@ def test_delay_station_has_no_wait():
     assert d.mean_wait == 0 and d.p_wait == 0 and d.utilization is None
     assert within_ci(d.mean_response, 2.0)
     assert within_ci(d.mean_in_system, 10.0)
+
+
+BLOCK = {"on_full": "block"}
+
+
+@pytest.mark.parametrize("lam, service, servers, K, response, p_wait", [
+    (0.9, 1.0, 1, 3, 10.0, 0.9),                                        # M/M/1
+    (1.5, 1.0, 2, 3, mmc_response(1.5, 1.0, 2), erlang_c(2, 1.5)),       # M/M/2
+    (0.7, {"dist": "deterministic", "value": 1.0}, 1, 2, pk_response(0.7, 1.0, 0.0), 0.7),
+])
+def test_a_blocking_fcfs_station_is_the_queue_without_capacity(lam, service, servers, K,
+                                                                response, p_wait):
+    # held jobs are at the node from their arrival: its response, wait, P(wait) and
+    # number present are those of the queue without a capacity; nothing is lost
+    model = Model.from_dict(single_queue(lam, service, servers, capacity=K, **BLOCK))
+    r = simulate(model, replications=10, customers=20_000, seed=7)
+    q = r.node("q")
+    assert within_ci(q.mean_response, response)
+    assert within_ci(r.system.mean_response_time, response)
+    assert within_ci(q.mean_wait, response - 1.0)
+    assert within_ci(q.p_wait, p_wait)
+    assert within_ci(q.mean_in_system, lam * response)       # held jobs counted: above K
+    assert q.mean_in_system == pytest.approx(q.throughput * q.mean_response, rel=0.02)
+    assert q.p_loss == 0 and r.system.loss_probability == 0
+
+
+def test_blocking_fcfs_follows_the_paths_of_the_queue_without_capacity():
+    # held in order, then queued in order: the same draws, the same visits
+    results = [simulate(Model.from_dict(single_queue(1.5, 1.0, 2, **extra)), replications=2,
+                        customers=5_000, seed=3, method="simpy").node("q")
+               for extra in ({"capacity": 3, **BLOCK}, {})]
+    for key in ("mean_response", "mean_wait", "p_wait", "mean_in_system", "mean_in_queue"):
+        assert getattr(results[0], key) == pytest.approx(getattr(results[1], key), rel=1e-9)
+
+
+def test_ps_with_blocking_holds_the_mm1_number_present():
+    # exponential service: held or admitted, the number at the node moves as in M/M/1
+    model = Model.from_dict(single_queue(0.8, 1.0, capacity=2, discipline="ps", **BLOCK))
+    r = simulate(model, replications=10, customers=20_000, seed=5)
+    q = r.node("q")
+    assert within_ci(q.mean_in_system, 4.0) and within_ci(q.mean_response, 5.0)
+    assert within_ci(q.p_wait, 0.8)
+    assert q.mean_in_system == pytest.approx(q.throughput * q.mean_response, rel=0.02)
+
+
+def test_a_saturated_blocking_station_is_unstable():
+    # blocking does not stop the source: held jobs pile up as in a queue at load 1.1
+    model = Model.from_dict(single_queue(1.1, 1.0, capacity=3, **BLOCK))
+    r = simulate(model, replications=2, customers=5_000, seed=1)
+    assert not r.stable and [u.station for u in r.unstable] == ["q"]
+    assert r.node("q").mean_response is None
