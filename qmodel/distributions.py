@@ -361,6 +361,41 @@ class Empirical(Distribution):
         return {"dist": self.name, "samples": list(self.samples)}
 
 
+@dataclass(frozen=True)
+class Mixture(Distribution):
+    """A draw of ``parts[i]`` with probability ``probs[i]``: the service time of the next
+    job at a station serving several classes. Built by solvers; not a model field.
+
+    >>> m = Mixture((0.5, 0.5), (Deterministic(1.0), Exponential(3.0)))
+    >>> m.mean, m.second_moment
+    (2.0, 9.5)
+    """
+
+    probs: tuple[float, ...]
+    parts: tuple[Distribution, ...]
+    name: ClassVar[str] = "mixture"
+
+    @property
+    def mean(self) -> float:
+        return float(sum(p * d.mean for p, d in zip(self.probs, self.parts)))
+
+    @property
+    def second_moment(self) -> float:
+        return float(sum(p * d.second_moment for p, d in zip(self.probs, self.parts)))
+
+    @property
+    def variance(self) -> float:
+        return self.second_moment - self.mean**2
+
+    @property
+    def scv(self) -> float:
+        return self.variance / self.mean**2
+
+    @property
+    def third_moment(self) -> float:
+        return float(sum(p * d.third_moment for p, d in zip(self.probs, self.parts)))
+
+
 def fit(mean: float, scv: float) -> Distribution:
     """The distribution qmodel uses when only mean and cv² are given.
 
@@ -679,6 +714,7 @@ __all__ = [
     "Uniform",
     "Pareto",
     "Empirical",
+    "Mixture",
     "FieldError",
     "fit",
     "parse",

@@ -19,6 +19,13 @@ def _fmt(value: Estimate | None, scale: float = 1.0, digits: int = 4) -> str:
     return text
 
 
+def _span(value: Estimate, unit: str) -> str:
+    """A long time (a makespan): in ``unit``, or in seconds when that needs five digits."""
+    if value / TIME_UNITS[unit] >= 1e4:
+        unit = "s"
+    return f"{_fmt(value, 1.0 / TIME_UNITS[unit])} {unit}"
+
+
 def _short(method: str) -> str:
     return method.replace("approximation", "approx")
 
@@ -61,6 +68,13 @@ def result_tables(result: Result) -> list[Table]:
         metric = getattr(s, _SYSTEM_FIELDS[label])
         system.add_row(label, f"{value} {suffix}".strip() if value != "—" else value,
                        _short(metric.method) if metric is not None else "")
+    if s.makespan is not None:
+        system.add_row("makespan", _span(s.makespan, unit), _short(s.makespan.method))
+    if s.completed is not None:
+        system.add_row("jobs completed", _fmt(s.completed, digits=7), _short(s.completed.method))
+    if s.makespan_bound is not None:
+        system.add_row("makespan lower bound", _span(Estimate(s.makespan_bound), unit),
+                       "work / servers, least route")
     if s.bottleneck:
         system.add_row("bottleneck", s.bottleneck, "")
     if s.saturation_rate is not None:

@@ -145,7 +145,11 @@ class NodeResult:
 
 @dataclass
 class SystemResult:
-    """End-to-end metrics over all classes (response times per job, all visits)."""
+    """End-to-end metrics over all classes (response times per job, all visits).
+
+    With batch classes: ``makespan`` (first batch's arrival to the last batch job's exit)
+    and ``completed`` (batch jobs completed) from simulation, ``makespan_bound`` (seconds)
+    a lower bound on the mean makespan known without simulating."""
 
     method: str
     stable: bool = True
@@ -153,9 +157,12 @@ class SystemResult:
     mean_response_time: Estimate | None = None
     mean_jobs: Estimate | None = None
     loss_probability: Estimate | None = None
+    makespan: Estimate | None = None
+    completed: Estimate | None = None
     bottleneck: str | None = None
     saturation_rate: float | None = None
     max_throughput: float | None = None
+    makespan_bound: float | None = None
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
     _percentiles: dict = field(default_factory=dict, repr=False)
 
@@ -174,7 +181,8 @@ class SystemResult:
         out: dict[str, Any] = {"method": self.method, "stable": self.stable,
                                "bottleneck": self.bottleneck,
                                "saturation_rate": _maybe(self.saturation_rate),
-                               "max_throughput": _maybe(self.max_throughput)}
+                               "max_throughput": _maybe(self.max_throughput),
+                               "makespan_bound": _maybe(self.makespan_bound)}
         for key in SYSTEM_METRICS:
             value = getattr(self, key)
             out[key] = None if value is None else value.to_json()
@@ -182,7 +190,7 @@ class SystemResult:
 
 
 SYSTEM_METRICS = ("throughput", "mean_response_time", "p50_response_time", "p95_response_time",
-                  "p99_response_time", "mean_jobs", "loss_probability")
+                  "p99_response_time", "mean_jobs", "loss_probability", "makespan", "completed")
 
 
 def _maybe(v: float | None) -> float | None:

@@ -2,7 +2,8 @@
 
 ``method="auto"`` picks, per model: open networks → product form (exact) or QNA; closed
 networks → exact MVA (approximate MVA for large populations); mixed → mixed MVA; small
-Markovian models with finite buffers → CTMC. Every number says how it was obtained.
+Markovian models with finite buffers → CTMC; models with batches (a transient) →
+"needs simulation" and a makespan lower bound. Every number says how it was obtained.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from .results import (
     SystemResult,
     estimate,
 )
-from .solvers import closed_network
+from .solvers import batches, closed_network
 from .solvers.end_to_end import is_full_walk, walk_distribution
-from .solvers.open_network import OpenSolution, StationSolution, solve_open
+from .solvers.open_network import OpenSolution, StationSolution, class_walk, solve_open
 from .solvers.phase_type import PhaseType, mixture
 
 METHODS = ("auto", "open", "mva", "amva", "ctmc")
@@ -52,6 +53,8 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
     if method not in METHODS:
         raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     network = model.network if isinstance(model, Model) else model
+    if network.batch_classes:  # a transient: whatever the method, only a makespan bound
+        return batches.solve(network)
     has_closed = bool(network.closed_classes)
     if method == "ctmc":
         from .solvers import ctmc_adapter  # scipy.stats: loaded only when needed
@@ -147,7 +150,8 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                 continue
             r += sol.visits[c, i] * s.class_response[c]
         for f, times in sol.fork_times.items():
-            r += sol.visits[c, f] * times[c]
+            if f not in inside:  # an inner fork's time is part of its outer block's
+                r += sol.visits[c, f] * times[c]
         per_class.append(r)
     per_class = np.array(per_class)
     rates = sol.class_rates
@@ -160,8 +164,7 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     system.throughput = Estimate(float(accepted.sum()), method)
     total = float(rates.sum())
     system.mean_response_time = Estimate(float(np.dot(rates, per_class) / total), method)
-    system.mean_jobs = Estimate(sum(float(n.mean_in_system or 0.0) for n in nodes.values()),
-                                method)
+    system.mean_jobs = Estimate(_mean_jobs(sol, nodes, inside), method)
     system.loss_probability = Estimate(max(0.0, 1.0 - float(accepted.sum()) / total), method)
     dist, how = _end_to_end(sol)
     if dist is not None:
@@ -171,6 +174,18 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                                         Estimate(float(per_class[c]), method))
         if dist is not None and len(net.open_classes) == 1:
             classes[cls.name].quantile = system.percentile
+
+
+def _mean_jobs(sol: OpenSolution, nodes: dict[str, NodeResult], inside: set[int]) -> float:
+    """Mean jobs in the system, a forked job counted once: the stations outside fork
+    blocks, plus each block's job arrival rate times its time from fork to join (the
+    stations inside count tasks, the join the jobs waiting for their quorum)."""
+    net = sol.network
+    joins = {net.index[net.stations[f].join] for f in sol.fork_times}
+    jobs = sum(float(nodes[s.name].mean_in_system or 0.0) for i, s in enumerate(net.stations)
+               if i not in inside and i not in joins)
+    return jobs + sum(float(sol.lam[:, f] @ times) for f, times in sol.fork_times.items()
+                      if f not in inside)
 
 
 def _accepted_rates(sol: OpenSolution) -> np.ndarray:
@@ -192,25 +207,33 @@ def _accepted_rates(sol: OpenSolution) -> np.ndarray:
 
 def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]:
     """End-to-end response distribution: each visit an independent draw of its station's
-    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines).
+    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines), a
+    fork's visit the R-th of its independent branch times (:func:`class_walk`).
 
     Returns a function that builds it, once, on first use (only quantiles need it), and
     how it is obtained."""
     net = sol.network
-    if sol.fork_times or any(s.response is None for s in sol.stations):
+    walks = [class_walk(sol, c) for c in range(len(net.open_classes))]
+    if any(laws is None for laws, _ in walks):
         return None, ""
-    laws = [s.response for s in sol.stations]
 
     @functools.cache
     def build() -> PhaseType:
-        dists = [walk_distribution(laws, net.entry[cls.name], net.routing[cls.name])[0]
-                 for cls in net.open_classes]
+        dists = [walk_distribution(laws, net.entry[cls.name], routing)[0]
+                 for cls, (laws, routing) in zip(net.open_classes, walks)]
         if len(dists) == 1:
             return dists[0]
         weights = [cls.rate for cls in net.open_classes]
         return mixture(np.array(weights) / sum(weights), dists)
 
-    full = is_full_walk(laws)
+    full = all(is_full_walk(laws) for laws, _ in walks)
+    if sol.fork_laws:
+        from .solvers.forkjoin import INDEPENDENT_METHOD  # loaded already by the forks
+
+        joins = (net.index[net.stations[f].join] for f in sol.fork_laws)
+        exact_blocks = all(sol.stations[j].method == INDEPENDENT_METHOD for j in joins)
+        return build, INDEPENDENT_METHOD if full and exact_blocks else \
+            _fit_label(INDEPENDENT_METHOD)
     exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
         and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
     if exact:

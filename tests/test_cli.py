@@ -113,3 +113,23 @@ def test_simulate_on_a_process_pool_matches_in_process():
     assert here["system"]["mean_response_time"] == pool["system"]["mean_response_time"]
     bad = run(*args, "--executor", "cloud")
     assert bad.exit_code == 2 and "executor must be" in bad.output
+
+
+def test_solve_a_batch_says_needs_simulation_and_gives_the_makespan_bound():
+    result = run("solve", "topologies/brkss_warehouse.yaml")
+    assert result.exit_code == 0, result.output
+    bound = next(line for line in result.output.splitlines() if "makespan lower bound" in line)
+    assert "30 s" in bound                     # 180,000 x 2 ms over 12 nodes
+    assert "needs simulation: batch arrivals" in result.output
+
+
+def test_simulate_a_batch_prints_its_makespan():
+    small = ["--set", "batches.batch.size=600", "--set", "nodes.nodes.capacity=5",
+             "--replications", "2", "--seed", "1"]
+    result = run("simulate", "topologies/brkss_warehouse.yaml", *small)
+    assert result.exit_code == 0, result.output
+    assert any(line.split("│")[1].strip() == "makespan" and "ms" in line
+               for line in result.output.splitlines() if line.count("│") > 2)
+    doc = json.loads(run("simulate", "topologies/brkss_warehouse.yaml", *small, "--json").output)
+    assert 0.1 <= doc["system"]["makespan"]["value"] < 0.2         # bound: 600 x 2 ms / 12
+    assert doc["system"]["completed"]["value"] == 600 and len(doc["per_replication"]) == 2

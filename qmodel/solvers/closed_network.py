@@ -25,7 +25,7 @@ def unsupported(network: Network) -> list[str]:
             out.append(f"{s.name}: {why}")
         elif s.kind not in ("queue", "delay"):
             out.append(f"{s.name}: a {s.kind} in a closed network")
-        elif s.capacity is not None:
+        elif s.rejects:
             out.append(f"{s.name}: finite capacity in a closed network")
         elif s.discipline not in ("fcfs", "ps", "lcfs-pr"):
             out.append(f"{s.name}: {s.discipline} scheduling in a closed network")

@@ -1,10 +1,14 @@
-"""Exact answers for small Markovian open networks with finite buffers, via the CTMC."""
+"""Exact answers for small Markovian open networks with finite buffers, via the CTMC.
+
+A capacity with ``on_full: block`` holds jobs outside in order; with one exponential
+service rate the number at the station (held or admitted) moves as without the capacity,
+whatever the discipline, so the chain leaves it out."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import UnstableError, UnsupportedError
 from ..model.network import Network
 from ..results import Estimate, NodeResult, Result, SystemResult
 from . import ctmc
@@ -32,8 +36,11 @@ def markovian(network: Network) -> str:
 
 
 def preferred(network: Network) -> bool:
-    """Auto mode: Markovian with a finite buffer somewhere (else product form is exact)."""
-    return not markovian(network) and any(s.capacity is not None for s in network.stations)
+    """Auto mode: Markovian with a buffer that rejects when full, or that blocks under PS or
+    LCFS-PR (else product form is exact)."""
+    return not markovian(network) and any(
+        s.rejects or (s.capacity is not None and s.discipline != "fcfs")
+        for s in network.stations)
 
 
 def solve(network: Network, max_states: int | None = None) -> Result:
@@ -44,7 +51,7 @@ def solve(network: Network, max_states: int | None = None) -> Result:
         raise UnsupportedError("ctmc", why + "; use method='auto' or qmodel.simulate")
     cls = network.open_classes[0]
     stations = [ctmc.MarkovStation(1.0 / next(iter(s.service.values())).mean, s.servers,
-                                   s.capacity) for s in network.stations]
+                                   s.capacity if s.rejects else None) for s in network.stations]
     arrivals = cls.rate * network.entry[cls.name]
     limit = max_states or AUTO_STATE_LIMIT
     out = ctmc.solve_open(stations, arrivals, network.routing[cls.name], max_states=limit)
@@ -83,8 +90,8 @@ def solve(network: Network, max_states: int | None = None) -> Result:
 
 
 def try_solve(network: Network) -> Result | None:
-    """Auto mode: the CTMC result when the network fits, else None."""
+    """Auto mode: the CTMC result when the network fits and is stable, else None."""
     try:
         return solve(network)
-    except UnsupportedError:
+    except (UnsupportedError, UnstableError):
         return None

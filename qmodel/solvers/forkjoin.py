@@ -170,6 +170,34 @@ def _order_statistic(part: _Part, n: int, r: int) -> _Part:
     return _Part(lambda t: betainc(n - r + 1, r, part.sf(t)), part.points, part.scale)
 
 
+def _rth_of_times(times: Sequence[TimeLike], r: int) -> _Part:
+    """The ``r``-th smallest of independent times; the maximum when ``r`` is their number.
+
+    ``P(X(r) > t)`` is the probability that fewer than ``r`` times are ``<= t``: the
+    Poisson-binomial probabilities of the counts ``0 .. r-1``, built up one time at a
+    time from the cdfs; iid times take the Beta transform of :func:`_order_statistic`.
+    """
+    if r == len(times):
+        return _max_of_times(times)
+    if not 1 <= r <= len(times):
+        raise ValueError(f"need 1 <= r <= n, got r={r}, n={len(times)}")
+    if len(set(times)) == 1:
+        return _order_statistic(_part(times[0]), len(times), r)
+    parts = [_part(x) for x in times]
+
+    def sf(t: np.ndarray) -> np.ndarray:
+        fewer = np.zeros((*t.shape, r))  # P(exactly k of the times so far are <= t), k < r
+        fewer[..., 0] = 1.0
+        for part in parts:
+            above = part.sf(t)[..., None]
+            fewer[..., 1:] = fewer[..., 1:] * above + fewer[..., :-1] * (1.0 - above)
+            fewer[..., 0] *= above[..., 0]
+        return fewer.sum(axis=-1)
+
+    points = np.unique(np.concatenate([part.points for part in parts]))
+    return _Part(sf, points, max(part.scale for part in parts))
+
+
 def _mixture_of_shifts(final: _Part, shifts: np.ndarray, weights: np.ndarray) -> _Part:
     """``final + D`` for an independent ``D`` taking ``shifts`` with ``weights``."""
     return _Part(lambda t: final.sf(t[..., None] - shifts) @ weights, np.empty(0),
@@ -374,34 +402,51 @@ def nelson_tantawi(k: int, lam: float, mu: float) -> float:
 
 @dataclass(frozen=True)
 class ForkJoinResponse:
-    """Response time of a fork-join job, the maximum of its branch sojourn times: the
-    mean, the method and ``quantile(p)``, the ``p``-quantile."""
+    """Response time of a fork-join job, the maximum of its branch sojourn times (the
+    R-th smallest for a quorum of R): the mean, the method and ``quantile(p)``, the
+    ``p``-quantile."""
 
     mean: float
     method: str
     quantile: Callable[[float], float] = field(repr=False, compare=False)
 
 
-def fork_join_response(branch_times: Sequence[TimeLike]) -> ForkJoinResponse:
+def fork_join_response(branch_times: Sequence[TimeLike],
+                       quorum: int | None = None) -> ForkJoinResponse:
     """Mean and quantiles of a fork-join response, treating branch times as independent.
 
+    The job goes on when all branches are done, or with a ``quorum`` R when R are: the
+    R-th order statistic of the branch times (a quorum read of R of N replicas).
     Branches fed by the same arrivals have associated sojourn times, and for associated
-    times the independent maximum is stochastically larger: the result is an upper bound
-    on the true response (Nelson & Tantawi 1988; Baccelli, Makowski & Shwartz 1989).
+    times the independent maximum is stochastically larger: without a quorum the result
+    is an upper bound on the true response (Nelson & Tantawi 1988; Baccelli, Makowski &
+    Shwartz 1989); with one it is not a bound (the independent minimum is smaller).
 
     >>> r = fork_join_response([Exponential(1.0), Exponential(1.0)])
     >>> round(r.mean, 9), r.method
     (1.5, 'approximation(independent branches)')
     >>> round(r.quantile(0.25), 6)
     0.693147
+    >>> round(fork_join_response([Exponential(1.0), Exponential(0.5)], quorum=1).mean, 9)
+    0.333333333
     """
-    part = _max_of_times(branch_times)
+    part = _rth_of_times(branch_times, quorum or len(branch_times))
 
     def quantile(p: float) -> float:
         _check_probability(p)
         return float(_quantiles(part, [p])[0])
 
     return ForkJoinResponse(float(_moments(part)[0]), INDEPENDENT_METHOD, quantile)
+
+
+def fork_join_moments(branch_times: Sequence[TimeLike],
+                      quorum: int | None = None) -> tuple[float, float]:
+    """Mean and variance of :func:`fork_join_response` (independent branch times).
+
+    >>> [round(x, 9) for x in fork_join_moments([Exponential(1.0)] * 2)]  # 1/2 + 1, 1/4 + 1
+    [1.5, 1.25]
+    """
+    return _mean_variance(_rth_of_times(branch_times, quorum or len(branch_times)))
 
 
 # -- makespan of task waves --------------------------------------------------------------
@@ -471,6 +516,34 @@ def makespan_quantile(n: int, k: int, task: Distribution, p: float) -> float:
     nodes, weights = np.polynomial.legendre.leggauss(_CONVOLUTION_NODES)
     shifts = _quantiles(waves.start, (nodes + 1) / 2, 1e-9)
     return float(_quantiles(_mixture_of_shifts(waves.final, shifts, weights / 2), [p])[0])
+
+
+def quorum_moments(n: int, k: int, task: Distribution, r: int) -> tuple[float, float, str]:
+    """Mean, variance and method of the time until ``r`` of ``n`` iid tasks on ``k`` slots
+    have ended (greedy list scheduling; ``r = n`` is :func:`makespan_moments`).
+
+    Exact when every task starts at once (``n <= k``: the r-th order statistic), for
+    exponential tasks (the j-th end comes after an exponential time of rate
+    ``min(k, n - j + 1) mu``) and for tasks of zero variance (``ceil(r/k) d``); other
+    tasks raise :class:`~qmodel.errors.UnsupportedError` when ``r < n`` and ``n > k``.
+
+    >>> quorum_moments(4, 2, Exponential(1.0), 2)           # two ends at rate 2
+    (1.0, 0.5, 'exact')
+    """
+    _check_sizes(n, k)
+    if not 1 <= r <= n:
+        raise ValueError(f"need 1 <= r <= n, got r={r}, n={n}")
+    if r == n:
+        return makespan_moments(n, k, task)
+    if task.variance == 0:
+        return math.ceil(r / k) * task.mean, 0.0, "exact"
+    if n <= k:
+        return (*_mean_variance(_order_statistic(_part(task), n, r)), "exact")
+    if isinstance(task, Exponential):
+        means = [task.mean / min(k, n - j) for j in range(r)]
+        return sum(means), sum(m * m for m in means), "exact"
+    raise UnsupportedError("forkjoin", "a quorum of tasks on fewer slots than tasks needs "
+                           "exponential or fixed task times; use simulation")
 
 
 def aria_bounds(n: int, k: int, mean: float, max_task: float) -> tuple[float, float]:

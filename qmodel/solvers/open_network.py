@@ -2,27 +2,42 @@
 
 Visit ratios come from the traffic equations. When the network has product form (Poisson
 arrivals; FCFS stations with exponential service equal across classes, PS, LCFS-PR or
-infinite servers; no finite buffers) every station is solved exactly as an isolated
-M/M/c (Jackson 1963; Baskett, Chandy, Muntz, Palacios 1975). Otherwise each station is
-solved with a G/G/c formula whose arrival variability comes from Whitt's Queueing Network
-Analyzer: squared coefficients of variation propagated through departures, splits and
-merges as a linear system.
+infinite servers; no buffers that reject when full) every station is solved exactly as
+an isolated M/M/c (Jackson 1963; Baskett, Chandy, Muntz, Palacios 1975). Otherwise each
+station is solved with a G/G/c formula whose arrival variability comes from Whitt's
+Queueing Network Analyzer: squared coefficients of variation propagated through
+departures, splits and merges as a linear system.
+
+A capacity with ``on_full: block`` loses nothing: the jobs beyond it wait outside in
+arrival order, so a FCFS station is the same queue without the capacity (and saturates
+like one); under other disciplines it limits how many share the servers (simulation).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import gammaincc, gammaln, xlogy
 
-from ..distributions import Distribution, fit
-from ..errors import UnstableError
+from ..distributions import Distribution, Mixture, fit
+from ..errors import UnstableError, UnsupportedError
 from ..model.network import Network, Station, solve_linear
 from . import single_station  # forkjoin and microbatch: imported where used (scipy.stats)
 from .end_to_end import as_phase_type
-from .phase_type import PhaseType, fit_two_moments, zero
+from .phase_type import (
+    MAX_EXACT_PHASES,
+    PhaseType,
+    convolve,
+    fit_two_moments,
+    hyperexponential,
+    hypoexponential,
+    order_statistic,
+    order_statistic_phases,
+    zero,
+)
 
 
 @dataclass
@@ -51,10 +66,13 @@ class OpenSolution:
     saturation_factor: float
     bottleneck: int | None
     branch_members: dict[int, set[int]]  # fork index -> stations inside its branches
-    fork_times: dict[int, np.ndarray]     # fork index -> E[max branch time] per class
+    fork_times: dict[int, np.ndarray]     # fork index -> E[max (R-th) branch time] per class
+    # fork index -> per class, the time from fork to join (None: the class never forks there)
+    fork_laws: dict[int, list[PhaseType | None]] = field(default_factory=dict)
 
 
-SIMULATION_ONLY = {"mlfq": "MLFQ scheduling", "jsq": "join-shortest-queue routing"}
+SIMULATION_ONLY = {"mlfq": "MLFQ scheduling", "jsq": "join-shortest-queue routing",
+                   "primary_secondary": "primary/secondary routing"}
 
 
 def needs_simulation(network: Network, station: Station) -> str:
@@ -64,10 +82,16 @@ def needs_simulation(network: Network, station: Station) -> str:
     if station.failures is not None:
         return "failures"
     router = network.routers.get(station.component)
-    if router is not None and router.policy == "jsq":
-        return "join-shortest-queue routing"
+    if router is not None and router.policy in SIMULATION_ONLY:
+        return SIMULATION_ONLY[router.policy]
     if router is not None and router.rebalance is not None:
         return "rebalancing (push migration)"
+    if station.capacity is not None and station.discipline.startswith("priority"):
+        return "priorities with a finite capacity"
+    if station.capacity is not None and station.on_full == "block" and \
+            station.discipline != "fcfs":
+        return f"{station.discipline} with on_full: block (only capacity jobs share the " \
+               f"servers, the others wait outside in order)"
     if station.kind == "queue" and station.discipline == "priority-preemptive" and \
             (station.servers or 1) > 1:
         return "preemptive priority with several servers"
@@ -84,7 +108,7 @@ def is_product_form(network: Network) -> bool:
     for s in network.stations:
         if s.kind == "delay":
             continue
-        if s.kind != "queue" or s.capacity is not None or needs_simulation(network, s):
+        if s.kind != "queue" or s.rejects or needs_simulation(network, s):
             return False
         if s.discipline in ("ps", "lcfs-pr"):
             continue
@@ -102,25 +126,39 @@ def solve_open(network: Network) -> OpenSolution:
     rates = np.array([c.rate for c in classes])
     product_form = is_product_form(network)
     single = sum(1 for s in network.stations if s.kind not in ("delay",)) <= 1
-    accept = np.ones(len(network.stations))
-    has_loss = any(s.capacity is not None for s in network.stations)
-    for _ in range(100 if has_loss else 1):
-        lam = _traffic(network, rates, accept)
-        offered, linear = _offered_load(network, lam)
-        unstable = [i for i, rho in enumerate(offered) if rho >= 1.0]
-        scv = np.ones(len(network.stations)) if product_form else \
-            _arrival_scv(network, lam, offered)
-        solutions = _solve_stations(network, lam, scv, offered, unstable, product_form, single)
-        new_accept = np.array([1.0 - sol.metrics.p_loss if sol.metrics else 1.0
-                               for sol in solutions])
-        if np.allclose(new_accept, accept, rtol=0, atol=1e-12):
-            break
-        accept = new_accept
+    lam = _accepted_traffic(network, rates)
+    offered, factor = _offered_load(network, lam)
+    unstable = [i for i, (s, rho) in enumerate(zip(network.stations, offered))
+                if rho >= 1.0 and not s.rejects]
+    scv = np.ones(len(network.stations)) if product_form else \
+        _arrival_scv(network, lam, offered)
+    solutions = _solve_stations(network, lam, scv, offered, unstable, product_form, single)
     visits = lam / np.where(rates > 0, rates, 1.0)[:, None]
-    factor, bottleneck = _saturation(linear)
-    branch_members, fork_times = _fork_joins(network, visits, solutions, lam)
+    factor, bottleneck = _saturation(network, rates, factor)
+    branch_members, fork_laws = _fork_joins(network, solutions, lam)
+    fork_times = {f: np.array([0.0 if law is None else law.mean() for law in laws])
+                  for f, laws in fork_laws.items()}
     return OpenSolution(network, rates, visits, lam, scv, solutions, offered, unstable,
-                        product_form, factor, bottleneck, branch_members, fork_times)
+                        product_form, factor, bottleneck, branch_members, fork_times,
+                        fork_laws)
+
+
+def _accepted_traffic(network: Network, rates: np.ndarray) -> np.ndarray:
+    """Per-class arrival rates at each station when stations that reject when full pass
+    on only the jobs they accept: the traffic equations and those stations' losses,
+    solved together by fixed-point iteration."""
+    lossy = [i for i, s in enumerate(network.stations)
+             if s.rejects and not needs_simulation(network, s)]
+    accept = np.ones(len(network.stations))
+    for _ in range(100):
+        lam = _traffic(network, rates, accept)
+        new = accept.copy()
+        for i in lossy:
+            new[i] = 1.0 - _finite(network.stations[i], lam[:, i], True).metrics.p_loss
+        if np.allclose(new, accept, rtol=0, atol=1e-12):
+            break
+        accept = new
+    return lam
 
 
 def _traffic(network: Network, rates: np.ndarray, accept: np.ndarray) -> np.ndarray:
@@ -142,7 +180,7 @@ def _solve_stations(network: Network, lam: np.ndarray, scv: np.ndarray, offered:
     together = {}
     if product_form:
         plain = [i for i, s in enumerate(network.stations) if i not in unstable and
-                 s.kind == "queue" and s.discipline == "fcfs" and s.capacity is None]
+                 s.kind == "queue" and s.discipline == "fcfs" and not s.rejects]
         together = _mmc_stations(network, plain, lam)
     return [together[i] if i in together else
             _solve_station(network, i, lam, scv, offered, unstable, product_form, single)
@@ -163,54 +201,76 @@ def _solve_station(network: Network, i: int, lam: np.ndarray, scv: np.ndarray,
 
 # -- offered load and saturation ----------------------------------------------------
 
-def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, list]:
-    """Offered load per server at each station and its affine form a + b·f in the load
-    factor f (all open rates scaled by f); None where a station cannot saturate."""
+def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offered load per server at each station and the load factor f (all open rates
+    scaled by f) at which it saturates; inf where a station cannot saturate."""
     n = len(network.stations)
     offered = np.zeros(n)
-    linear: list[tuple[float, float] | None] = [None] * n
+    factor = np.full(n, math.inf)
     per_station = lam.T.tolist()  # per station, the arrival rate of each class
     for i, s in enumerate(network.stations):
         if s.kind in ("delay", "join") or (s.kind == "fork" and s.branches):
             continue
         if s.kind == "batcher":
-            a, b = batcher_load(s, lam[:, i].sum())
-        elif s.kind == "fork":
-            if s.servers is None:
-                continue
-            work = sum(x * s.tasks * d.mean for x, d in zip(per_station[i], s.service.values()))
-            a, b = 0.0, work / s.servers
-        else:
-            if s.servers is None:
-                continue
-            work = sum(x * d.mean for x, d in zip(per_station[i], s.service.values()))
-            a, b = 0.0, work / s.servers
-        offered[i] = a + b
-        if s.capacity is None:
-            linear[i] = (a, b)
-    return offered, linear
+            offered[i], factor[i] = batcher_load(s, float(lam[:, i].sum()))
+            continue
+        if s.servers is None:
+            continue
+        tasks = s.tasks if s.kind == "fork" else 1
+        offered[i] = sum(x * tasks * d.mean for x, d in zip(per_station[i], s.service.values())
+                         ) / s.servers
+        if not s.rejects and offered[i] > 0:
+            factor[i] = 1.0 / offered[i]
+    return offered, factor
 
 
 def batcher_load(s: Station, lam: float) -> tuple[float, float]:
-    """A batcher's offered load a + b at arrival rate ``lam``: a is the per-batch overhead's
-    share (interval trigger), b grows with the rate."""
-    batch = s.batch
-    if batch.interval is not None:
-        a = batch.fixed.mean / (s.servers * batch.interval)
-        return a, lam * batch.per_item.mean / s.servers
-    per_item = batch.fixed.mean / batch.size + batch.per_item.mean
-    return 0.0, lam * per_item / s.servers
+    """A batcher's offered load at item rate ``lam`` and the factor on ``lam`` at which it
+    saturates (:func:`.microbatch.batch_metrics`); with no items, the load of the empty
+    batches an interval trigger alone still processes."""
+    b = s.batch
+    if lam <= 0:
+        empty = b.interval and b.size is None
+        return (b.fixed.mean / (s.servers * b.interval) if empty else 0.0), math.inf
+    from . import microbatch
+
+    m = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers)
+    return m.utilization, m.saturation_rate / lam
 
 
-def _saturation(linear: list) -> tuple[float, int | None]:
-    best, where = math.inf, None
-    for i, ab in enumerate(linear):
-        if ab is None or ab[1] <= 0:
-            continue
-        factor = (1.0 - ab[0]) / ab[1]
-        if factor < best:
-            best, where = factor, i
-    return best, where
+def _saturation(network: Network, rates: np.ndarray,
+                factor: np.ndarray) -> tuple[float, int | None]:
+    """The smallest load factor f (every open rate times f) at which a station saturates,
+    and that station (inf, None: none does). Loads grow linearly in f, except behind a
+    station that rejects when full, whose accepted flow levels off: there f is the root
+    of "largest load = 1" (Brent, over ``log f``), inf when the load stays below 1."""
+    where = int(np.argmin(factor))
+    linear = float(factor[where])
+    if not math.isfinite(linear):
+        return math.inf, None
+    if linear <= 0.0 or not any(s.rejects for s in network.stations) or \
+            abs(_peak_load(network, rates * linear)[0] - 1.0) <= 1e-12:
+        return linear, where
+
+    def excess(x: float) -> float:
+        return _peak_load(network, rates * linear * math.exp(x))[0] - 1.0
+
+    if excess(30.0) < 0.0:
+        return math.inf, None
+    if excess(-30.0) >= 0.0:  # saturated at vanishing rates (a batcher's fixed overhead)
+        return linear, where
+    from scipy.optimize import brentq  # slow to import: only needed here
+
+    f = linear * math.exp(brentq(excess, -30.0, 30.0, xtol=1e-13))
+    return f, _peak_load(network, rates * f)[1]
+
+
+def _peak_load(network: Network, rates: np.ndarray) -> tuple[float, int]:
+    """The largest offered load at ``rates`` among stations that can saturate, and where."""
+    offered = _offered_load(network, _accepted_traffic(network, rates))[0]
+    offered[[i for i, s in enumerate(network.stations) if s.rejects]] = 0.0
+    where = int(np.argmax(offered))
+    return float(offered[where]), where
 
 
 # -- QNA arrival variability ----------------------------------------------------------
@@ -260,7 +320,9 @@ def _batch_departure_scv(s: Station, lam: float) -> float:
     """Items leave a batcher together: the variability of a compound stream (mean batch
     size as the index of dispersion) — a rough figure, so downstream is approximate."""
     batch = s.batch
-    size = lam * batch.interval if batch.interval is not None else batch.size
+    size = batch.size or math.inf
+    if batch.interval is not None:
+        size = min(size, lam * batch.interval)
     return max(1.0, size)
 
 
@@ -289,7 +351,7 @@ def _station(network: Network, s: Station, lam_c: np.ndarray, ca2: float,
         return StationSolution(zero_time, "exact", np.zeros(len(lam_c)),
                                response=zero_time.response)
     if s.kind == "fork":
-        return _pool_fork(s, lam_c, ca2)
+        return _pool_fork(s, lam_c, ca2, network.station(s.join).quorum or s.tasks)
     if s.kind == "batcher":
         return _batcher(s, lam_c)
     if s.discipline in ("priority", "priority-preemptive"):
@@ -331,13 +393,8 @@ def _queue(s: Station, lam_c: np.ndarray, ca2: float, poisson_in: bool,
     lam = float(lam_c.sum())
     mean, scv = _mixture(lam_c, dists)
     c = s.servers
-    if s.capacity is not None:
-        metrics = single_station.mmck(lam, 1.0 / mean, c, s.capacity)
-        exponential = all(d.is_exponential for d in dists)
-        base = "exact" if exponential else "approximation(M/M/c/K, mean service)"
-        method = base if poisson_in else _label(base, False, False)
-        return StationSolution(metrics, method, _fcfs_class_response(metrics, dists),
-                               response=metrics.response)
+    if s.rejects:  # with on_full: block, FCFS is the same queue without the capacity
+        return _finite(s, lam_c, poisson_in)
     if s.discipline in ("ps", "lcfs-pr"):
         if c > 1:
             metrics = single_station.mmc(lam, 1.0 / mean, c)
@@ -362,6 +419,34 @@ def _queue(s: Station, lam_c: np.ndarray, ca2: float, poisson_in: bool,
         base = metrics.method
     return StationSolution(metrics, _label(base, poisson_in, product_form),
                            _fcfs_class_response(metrics, dists), response=metrics.response)
+
+
+def _finite(s: Station, lam_c: np.ndarray, poisson_in: bool) -> StationSolution:
+    """At most ``capacity`` jobs present, arrivals beyond it lost: M/G/1/K for one FCFS
+    server (exact with Poisson input; several classes: the mixture of their service
+    times), else M/M/c/K with the mean service (exact for one exponential law)."""
+    dists = list(s.service.values())
+    lam = float(lam_c.sum())
+    exponential = all(d.is_exponential for d in dists) and len({d.mean for d in dists}) == 1
+    if s.servers == 1 and s.discipline == "fcfs" and not exponential:
+        metrics = single_station.mg1k(lam, _service_law(lam_c, dists), s.capacity)
+        base = "exact"
+    else:
+        mean = _mixture(lam_c, dists)[0]
+        metrics = single_station.mmck(lam, 1.0 / mean, s.servers, s.capacity)
+        base = "exact" if exponential else "approximation(M/M/c/K, mean service)"
+    return StationSolution(metrics, _label(base, poisson_in, False),
+                           _fcfs_class_response(metrics, dists), response=metrics.response)
+
+
+def _service_law(lam_c: np.ndarray, dists: list[Distribution]) -> Distribution:
+    """The service time of the next job: the classes' laws mixed by arrival rate."""
+    total = lam_c.sum()
+    weights = lam_c / total if total > 0 else np.full(len(dists), 1.0 / len(dists))
+    parts = [(w, d) for w, d in zip(weights.tolist(), dists) if w > 0]
+    if len({d for _, d in parts}) == 1:
+        return parts[0][1]
+    return Mixture(tuple(w for w, _ in parts), tuple(d for _, d in parts))
 
 
 # -- plain M/M/c stations, all at once ---------------------------------------------------
@@ -604,14 +689,22 @@ def _combine(lam_c: np.ndarray, per_class: np.ndarray, dists: list[Distribution]
         departure_scv=None, method="approximation(priority)")
 
 
-def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float) -> StationSolution:
-    """Jobs queue FCFS for a pool of slots; a job's n tasks run in waves (approximation)."""
+def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float, quorum: int) -> StationSolution:
+    """Jobs queue FCFS for a pool of slots; a job's n tasks run in waves, all of them
+    holding slots, and the job leaves at its ``quorum``-th task's end (approximation)."""
     from . import forkjoin  # scipy.stats: loaded on first use
 
     lam = float(lam_c.sum())
     task = next(iter(s.service.values()))
     slots = s.servers if s.servers is not None else s.tasks
     mean_m, var_m, how = forkjoin.makespan_moments(s.tasks, slots, task)
+    mean_q, var_q = mean_m, var_m
+    if quorum < s.tasks:
+        try:
+            mean_q, var_q, _ = forkjoin.quorum_moments(s.tasks, slots, task, quorum)
+        except UnsupportedError as exc:
+            return StationSolution(None, "needs simulation", note=f"needs simulation: "
+                                                                  f"{exc.reason}")
     work = s.tasks * task.mean / slots
     rho = lam * work
     scv_m = var_m / mean_m**2 if mean_m > 0 else 0.0
@@ -619,17 +712,29 @@ def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float) -> StationSolution:
         wait = rho / (1.0 - rho) * (ca2 + scv_m) / 2.0 * work
     else:
         wait = 0.0
-    response = wait + mean_m
+    response = wait + mean_q
+    # it waits with probability rho, an exponential time (the M/M/1 shape), then its tasks run
+    waiting = hyperexponential([rho], [rho / wait]) if wait > 0 else zero()
     metrics = single_station.StationMetrics(
         arrival_rate=lam, throughput=lam, utilization=rho, busy_servers=rho * slots,
         mean_in_queue=lam * wait, mean_in_system=lam * response, mean_wait=wait,
         mean_response=response, p_wait=min(rho, 1.0), p_idle=max(0.0, 1.0 - rho), p_loss=0.0,
-        response=fit_two_moments(response, scv_m * (mean_m / response) ** 2),
+        response=convolve(waiting, _task_ends(s.tasks, slots, task, quorum, mean_q, var_q)),
         response_scv=None, departure_scv=None, method="approximation(fork-join waves)")
     detail = "" if how == "exact" else ", " + how[len("approximation("):-1]
     method = f"approximation(fork-join waves{detail})"
     return StationSolution(metrics, method, np.full(len(lam_c), response),
                            response=metrics.response)
+
+
+def _task_ends(n: int, k: int, task: Distribution, r: int, mean: float,
+               var: float) -> PhaseType:
+    """Time from a job's start on ``k`` slots to the ``r``-th end of its ``n`` tasks: for
+    exponential tasks the exact chain of gaps between ends (the j-th at rate
+    ``min(k, n - j) mu``), else a two-moment fit of ``mean`` and ``var``."""
+    if task.is_exponential and r <= MAX_EXACT_PHASES:
+        return hypoexponential([min(k, n - j) / task.mean for j in range(r)])
+    return fit_two_moments(mean, var / mean**2 if mean > 0 else 0.0)
 
 
 def _batcher(s: Station, lam_c: np.ndarray) -> StationSolution:
@@ -655,94 +760,180 @@ def _batcher(s: Station, lam_c: np.ndarray) -> StationSolution:
 
 # -- fork-join blocks ------------------------------------------------------------------
 
-def _fork_joins(network: Network, visits: np.ndarray, solutions: list[StationSolution],
-                lam: np.ndarray):
-    members: dict[int, set[int]] = {}
-    times: dict[int, np.ndarray] = {}
-    for f, s in enumerate(network.stations):
-        if s.kind != "fork" or not s.branches:
+class _Block(NamedTuple):
+    """A fork's branches for one class: the time from fork to join, the mean time until
+    the first task reaches the join, and how they are obtained."""
+
+    law: PhaseType
+    first: float
+    method: str
+
+
+def _fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarray
+                ) -> tuple[dict[int, set[int]], dict[int, list[PhaseType | None]]]:
+    """Each fork with branches: the stations inside them, and per class that reaches it
+    the time from fork to join (:func:`_block`); its join gets the synchronisation wait.
+    Inner forks come first, so an outer branch crosses an inner block in one step."""
+    forks = _branch_forks(network)
+    classes = [cls.name for cls in network.open_classes]
+    reached = [_reachable(network.routing[cls], np.flatnonzero(network.entry[cls]))
+               for cls in classes]
+    reaching = {f: [c for c in range(len(classes)) if f in reached[c]] for f in forks}
+    members = {f: _reach_before(network, _branch_starts(network, f), join,
+                                [classes[c] for c in reaching[f]])
+               for f, join in forks.items()}
+    laws: dict[int, list[PhaseType | None]] = {}
+    for f in sorted(forks, key=lambda f: len(members[f])):
+        blocks = _class_blocks(network, f, reaching[f], solutions, laws)
+        if blocks is None:
+            solutions[forks[f]] = StationSolution(
+                None, "needs simulation", note="needs simulation: a branch needs simulation")
             continue
-        from . import forkjoin  # scipy.stats: loaded on first use
-
-        join = network.index[s.join]
-        inside = _branch_stations(network, f, join)
-        members[f] = inside
-        per_class, branch_means = [], []
-        for cls in network.open_classes:
-            times_b = [_branch_time(network, cls.name, b, join, solutions) for b in s.branches]
-            if any(t is None for t in times_b):
-                per_class = None
-                break
-            # Each branch's sojourn as a two-moment fit with a closed-form CDF (exact for
-            # an exponential branch); the max is then a fast one-dimensional integral.
-            dists = [fit(t.mean(), max(t.scv(), 0.0)) for t in times_b]
-            per_class.append(forkjoin.fork_join_response(dists))
-            branch_means.append(float(np.mean([t.mean() for t in times_b])))
-        if per_class is None:
-            solutions[join] = StationSolution(None, "needs simulation",
-                                              note="needs simulation: a branch needs simulation")
-            continue
-        times[f] = np.array([float(r.mean) for r in per_class])
-        sync = np.maximum(times[f] - np.array(branch_means), 0.0)
-        total = lam[:, join].sum()
-        sync_mean = float(np.dot(lam[:, join], sync) / total) if total > 0 else float(sync[0])
-        metrics = _zero(total, sync_mean)
-        solutions[join] = StationSolution(metrics, per_class[0].method, sync,
-                                          note="synchronisation wait for sibling tasks")
-    return members, times
+        laws[f] = [None if b is None else b.law for b in blocks]
+        solutions[forks[f]] = _join(blocks, lam[:, forks[f]])
+    return members, laws
 
 
-def _branch_stations(network: Network, fork: int, join: int) -> set[int]:
-    starts = [network.index[m] for b in network.stations[fork].branches
-              for m in _members(network, b)]
-    return _reach_before(network, starts, join)
+def _class_blocks(network: Network, f: int, classes: list[int],
+                  solutions: list[StationSolution],
+                  laws: dict[int, list[PhaseType | None]]) -> list[_Block | None] | None:
+    """Fork ``f``'s block for each of the ``classes`` that reach it (None for the others);
+    None when a branch needs simulation."""
+    fork = network.stations[f]
+    join = network.index[fork.join]
+    quorum = network.stations[join].quorum or len(fork.branches)
+    blocks: list[_Block | None] = [None] * len(network.open_classes)
+    for c in classes:
+        times = [_branch_time(network, c, b, join, solutions, laws) for b in fork.branches]
+        if any(t is None for t in times):
+            return None
+        blocks[c] = _block(times, quorum)
+    return blocks
 
 
-def _reach_before(network: Network, starts: list[int], join: int) -> set[int]:
-    """Stations reachable from ``starts`` (by any class) without passing ``join``."""
+def _block(times: list[PhaseType], quorum: int) -> _Block:
+    """The ``quorum``-th of independent branch times: the PH of the order statistic when
+    it has at most ``MAX_EXACT_PHASES`` phases; else each branch fitted by two moments
+    and the order statistic's moments integrated numerically, then fitted by two."""
+    from . import forkjoin  # scipy.stats: loaded on first use
+
+    if order_statistic_phases([t.n_phases for t in times], quorum) <= MAX_EXACT_PHASES:
+        law = order_statistic(times, quorum)
+        return _Block(law, order_statistic(times, 1).mean(), forkjoin.INDEPENDENT_METHOD)
+    dists = [fit(t.mean(), max(t.scv(), 0.0)) for t in times]
+    mean, var = forkjoin.fork_join_moments(dists, quorum)
+    law = fit_two_moments(mean, var / mean**2 if mean > 0 else 0.0)
+    return _Block(law, forkjoin.fork_join_response(dists, 1).mean,
+                  forkjoin.INDEPENDENT_METHOD[:-1] + ", two-moment fit)")
+
+
+def _join(blocks: list[_Block | None], lam_c: np.ndarray) -> StationSolution:
+    """A join holds a job from its first task's arrival until its quorum's."""
+    from .forkjoin import INDEPENDENT_METHOD
+
+    sync = np.array([0.0 if b is None else max(b.law.mean() - b.first, 0.0) for b in blocks])
+    total = float(lam_c.sum())
+    wait = float(lam_c @ sync) / total if total > 0 else 0.0
+    method = next((b.method for b in blocks if b is not None), INDEPENDENT_METHOD)
+    return StationSolution(_zero(total, wait), method, sync,
+                           note="synchronisation wait from the first task")
+
+
+def class_walk(sol: OpenSolution, c: int) -> tuple[list | None, np.ndarray]:
+    """Open class ``c``'s walk from arrival to departure: each station's response-time
+    law (a fork with branches: its block; a station the class never reaches: zero) and
+    the routing, where a fork goes on where its join does. The laws are None when a
+    station on the walk has none (it needs simulation)."""
+    net = sol.network
+    cls = net.open_classes[c].name
+    routing = _past_blocks(net, net.routing[cls], sol.fork_laws)
+    reach = _reachable(routing, np.flatnonzero(net.entry[cls]))
+    laws = [_law(net, i, c, sol.stations, sol.fork_laws) if i in reach else zero()
+            for i in range(len(net.stations))]
+    return (None if any(law is None for law in laws) else laws), routing
+
+
+def _branch_time(network: Network, c: int, branch: str, join: int,
+                 solutions: list[StationSolution],
+                 laws: dict[int, list[PhaseType | None]]) -> PhaseType | None:
+    """A class ``c`` task's time from the start of ``branch`` to ``join``; None when a
+    station on the way has no response-time law."""
+    from .phase_type import network as ph_network
+
+    entry = np.zeros(len(network.stations))
+    router = network.routers.get(branch)
+    weights = np.asarray(router.weights) / sum(router.weights) if router else np.ones(1)
+    for m, w in zip(_members(network, branch), weights):
+        entry[network.index[m]] = w
+    routing = _past_blocks(network, network.routing[network.open_classes[c].name], laws)
+    routing[:, join] = 0.0
+    keep = sorted(_reachable(routing, np.flatnonzero(entry)))
+    phs = [_law(network, i, c, solutions, laws) for i in keep]
+    if any(ph is None for ph in phs):
+        return None
+    return ph_network([as_phase_type(ph) for ph in phs], entry[keep],
+                      routing[np.ix_(keep, keep)])
+
+
+def _law(network: Network, i: int, c: int, solutions: list[StationSolution],
+         laws: dict[int, list[PhaseType | None]]) -> PhaseType | MMcResponse | None:
+    """Station ``i``'s response-time law for class ``c``: a solved fork's block, else the
+    station's own (None for a fork not solved and a station that needs simulation)."""
+    if i in laws:
+        return laws[i][c]
+    station, sol = network.stations[i], solutions[i]
+    if (station.kind == "fork" and station.branches) or sol.metrics is None:
+        return None
+    return sol.response
+
+
+def _branch_forks(network: Network) -> dict[int, int]:
+    """Each fork with branches and its join."""
+    return {f: network.index[s.join] for f, s in enumerate(network.stations)
+            if s.kind == "fork" and s.branches}
+
+
+def _past_blocks(network: Network, routing: np.ndarray,
+                 laws: dict[int, list[PhaseType | None]]) -> np.ndarray:
+    """``routing`` where each fork in ``laws`` goes on where its join does: a walk
+    crosses the block in one step."""
+    out = routing.copy()
+    for f in laws:
+        out[f] = routing[network.index[network.stations[f].join]]
+    return out
+
+
+def _branch_starts(network: Network, fork: int) -> list[int]:
+    return [network.index[m] for b in network.stations[fork].branches
+            for m in _members(network, b)]
+
+
+def _reach_before(network: Network, starts: list[int], join: int,
+                  classes: list[str]) -> set[int]:
+    """Stations reachable from ``starts`` by jobs of ``classes`` without passing ``join``."""
     seen: set[int] = set()
-    stack = list(starts)
+    for cls in classes:
+        routing = network.routing[cls].copy()
+        routing[:, join] = 0.0
+        seen |= _reachable(routing, starts)
+    return seen
+
+
+def _reachable(routing: np.ndarray, starts: list[int] | np.ndarray) -> set[int]:
+    """Stations a walk on ``routing`` from ``starts`` can visit (``starts`` included)."""
+    seen: set[int] = set()
+    stack = [int(i) for i in starts]
     while stack:
         i = stack.pop()
-        if i in seen or i == join:
-            continue
-        seen.add(i)
-        for cls in network.classes:
-            stack.extend(int(j) for j in np.nonzero(network.routing[cls.name][i])[0])
+        if i not in seen:
+            seen.add(i)
+            stack.extend(np.flatnonzero(routing[i]).tolist())
     return seen
 
 
 def _members(network: Network, component: str) -> list[str]:
     router = network.routers.get(component)
     return list(router.members) if router else [component]
-
-
-def _branch_time(network: Network, cls: str, branch: str, join: int,
-                 solutions: list[StationSolution]) -> PhaseType | None:
-    from .phase_type import network as ph_network
-
-    n = len(network.stations)
-    entry = np.zeros(n)
-    router = network.routers.get(branch)
-    members = _members(network, branch)
-    weights = np.asarray(router.weights) / sum(router.weights) if router else np.ones(1)
-    for m, w in zip(members, weights):
-        entry[network.index[m]] = w
-    routing = network.routing[cls].copy()
-    routing[:, join] = 0.0
-    reach = _reach_before(network, [int(i) for i in np.nonzero(entry)[0]], join)
-    phs = []
-    for i in range(n):
-        sol = solutions[i]
-        if i in reach:
-            if sol.response is None or sol.metrics is None:
-                return None
-            phs.append(as_phase_type(sol.response))
-        else:
-            phs.append(fit_two_moments(1.0, 1.0))
-    keep = sorted(reach)
-    sub = routing[np.ix_(keep, keep)]
-    return ph_network([phs[i] for i in keep], entry[keep], sub)
 
 
 __all__ = ["solve_open", "OpenSolution", "StationSolution", "is_product_form",

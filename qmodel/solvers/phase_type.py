@@ -28,6 +28,8 @@ from scipy.sparse.csgraph import breadth_first_order
 from scipy.sparse.linalg import splu
 from scipy.special import gammaincinv
 
+from qmodel.solvers.checks import non_negative, positive
+
 #: Phase count up to which a full PH is cheap enough for cdf/quantile evaluations.
 MAX_EXACT_PHASES = 64
 #: Most Erlang phases :func:`fit_two_moments` uses for low variability.
@@ -262,7 +264,7 @@ def exponential(rate: float) -> PhaseType:
     >>> exponential(4.0).mean()
     0.25
     """
-    return PhaseType([1.0], [[-_positive("rate", rate)]])
+    return PhaseType([1.0], [[-positive("rate", rate)]])
 
 
 def erlang(k: int, rate: float) -> PhaseType:
@@ -275,7 +277,7 @@ def erlang(k: int, rate: float) -> PhaseType:
     """
     if int(k) != k or k < 1:
         raise ValueError(f"Erlang phase count must be a positive integer, got {k}")
-    return _erlang_chain([1.0], int(k), _positive("rate", rate))
+    return _erlang_chain([1.0], int(k), positive("rate", rate))
 
 
 def hyperexponential(probs: Sequence[float], rates: Sequence[float]) -> PhaseType:
@@ -290,8 +292,20 @@ def hyperexponential(probs: Sequence[float], rates: Sequence[float]) -> PhaseTyp
     if rates_arr.ndim != 1 or rates_arr.size != np.size(probs):
         raise ValueError("probs and rates must be 1-D sequences of the same length")
     for r in rates_arr:
-        _positive("rate", r)
+        positive("rate", r)
     return PhaseType(probs, np.diag(-rates_arr))
+
+
+def hypoexponential(rates: Sequence[float]) -> PhaseType:
+    """Exponential phases in series, with rates ``rates`` in turn (a sum of exponentials).
+
+    >>> hypoexponential([1.0, 2.0]).mean()  # 1 + 1/2
+    1.5
+    """
+    rates_arr = np.array([positive("rate", r) for r in rates])
+    alpha = np.zeros(rates_arr.size)
+    alpha[:1] = 1.0
+    return PhaseType(alpha, np.diag(-rates_arr) + np.diag(rates_arr[:-1], 1))
 
 
 def zero() -> PhaseType:
@@ -322,8 +336,8 @@ def fit_two_moments(mean: float, scv: float) -> PhaseType:
     >>> round(fit_two_moments(1.0, 4.0).scv(), 12)
     4.0
     """
-    mean = _non_negative("mean", mean)
-    scv = _non_negative("scv", scv)
+    mean = non_negative("mean", mean)
+    scv = non_negative("scv", scv)
     if mean == 0.0:
         return zero()
     if scv == 1.0:
@@ -366,6 +380,49 @@ def mixture(weights: Sequence[float], phs: Sequence[PhaseType]) -> PhaseType:
     alpha = np.concatenate([wi * ph.alpha for wi, ph in zip(w, phs, strict=True)] + [np.zeros(0)])
     T = sla.block_diag(*[ph.T for ph in phs]) if phs else np.zeros((0, 0))
     return PhaseType(alpha, np.asarray(T).reshape(alpha.size, alpha.size))
+
+
+def order_statistic(phs: Sequence[PhaseType], r: int) -> PhaseType:
+    """The ``r``-th smallest of independent PHs: the maximum for ``r = len(phs)``, the
+    minimum for ``r = 1`` (a fork-join job, a quorum of ``r`` answers).
+
+    The phases are the tuples of the PHs' phases (or "ended") with fewer than ``r``
+    ended, each PH moving on its own; :func:`order_statistic_phases` counts them.
+
+    >>> order_statistic([exponential(1.0)] * 2, 2).mean()  # 1/2 + 1
+    1.5
+    >>> round(order_statistic([exponential(1.0), exponential(2.0)], 1).mean(), 12)  # Exp(3)
+    0.333333333333
+    """
+    if not 1 <= r <= len(phs):
+        raise ValueError(f"need 1 <= r <= {len(phs)} (the number of PHs), got {r}")
+    index = {s: j for j, s in enumerate(_live_tuples([ph.n_phases for ph in phs], r))}
+    starts = [np.append(ph.alpha, ph.atom) for ph in phs]  # last: ended at once
+    alpha, T = np.zeros(len(index)), np.zeros((len(index), len(index)))
+    for s, j in index.items():
+        alpha[j] = math.prod(start[p] for start, p in zip(starts, s))
+        for i, (ph, p) in enumerate(zip(phs, s)):
+            if p == ph.n_phases:
+                continue
+            T[j, j] += ph.T[p, p]
+            moves = np.append(ph.T[p], ph.exit_rates[p])  # to phase q, or ended
+            for q in np.flatnonzero(moves):
+                k = index.get(s[:i] + (int(q),) + s[i + 1:])
+                if q != p and k is not None:  # not in the index: the r-th end, absorbed
+                    T[j, k] += moves[q]
+    return PhaseType(alpha, T)
+
+
+def order_statistic_phases(sizes: Sequence[int], r: int) -> int:
+    """Phases of :func:`order_statistic` of PHs with ``sizes`` phases, before building it.
+
+    >>> order_statistic_phases([2, 2, 2], 2)  # none ended: 2^3; one of 3 ended: 3 * 2^2
+    20
+    """
+    counts = [1]  # counts[k]: tuples so far with k ended, the coefficients of prod(n + x)
+    for n in sizes:
+        counts = [n * a + b for a, b in zip([*counts, 0], [0, *counts])]
+    return sum(counts[:r])
 
 
 def network(phs: Sequence[PhaseType], entry: ArrayLike, routing: ArrayLike) -> PhaseType:
@@ -450,6 +507,16 @@ def _routing_variance(P: sp.csr_matrix, m: NDArray) -> NDArray:
     return within + np.maximum(leave, 0.0) * nxt**2
 
 
+def _live_tuples(sizes: Sequence[int], r: int) -> list[tuple[int, ...]]:
+    """Tuples of phases, phase ``n`` meaning ended for a PH of ``n`` phases, with fewer
+    than ``r`` ended."""
+    tuples: list[tuple[tuple[int, ...], int]] = [((), 0)]
+    for n in sizes:
+        tuples = [(s + (p,), ended + (p == n)) for s, ended in tuples for p in range(n + 1)
+                  if ended + (p == n) < r]
+    return [s for s, _ in tuples]
+
+
 def _erlang_chain(start: Sequence[float], k: int, rate: float) -> PhaseType:
     """``k`` phases in series with a common rate; ``start[j]`` enters at phase ``j``."""
     alpha = np.zeros(k)
@@ -532,17 +599,3 @@ def _shape_like(template: ArrayLike, values: NDArray) -> float | NDArray:
     if np.ndim(template) == 0:
         return float(values.ravel()[0])
     return values.reshape(np.shape(template))
-
-
-def _positive(name: str, x: float) -> float:
-    x = float(x)
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {x}")
-    return x
-
-
-def _non_negative(name: str, x: float) -> float:
-    x = float(x)
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number, got {x}")
-    return x

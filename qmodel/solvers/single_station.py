@@ -28,7 +28,10 @@ from numpy.typing import NDArray
 from scipy.linalg import solve_banded
 from scipy.special import gammaln, logsumexp, xlogy
 
+from qmodel.distributions import Distribution
 from qmodel.errors import UnstableError
+from qmodel.solvers.arrivals_during import arrival_probabilities
+from qmodel.solvers.checks import non_negative, positive
 from qmodel.solvers.phase_type import (
     MAX_EXACT_PHASES,
     PhaseType,
@@ -38,6 +41,8 @@ from qmodel.solvers.phase_type import (
 
 #: Accepted-arrival probability mass ignored when truncating an M/M/c/K response PH.
 _NEGLIGIBLE_MASS = 1e-15
+#: Largest unnormalised M/G/1/K probability before rescaling (far from overflow).
+_HUGE = 1e200
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def erlang_b(c: int, a: float) -> float:
     0.018385
     """
     c = _servers(c)
-    a = _non_negative("offered load a", a)
+    a = non_negative("offered load a", a)
     if a == 0.0:
         return 0.0
     log_terms = _log_poisson_terms(c, a)
@@ -129,7 +134,7 @@ def erlang_c(c: int, a: float) -> float:
     0.444444444444
     """
     c = _servers(c)
-    a = _non_negative("offered load a", a)
+    a = non_negative("offered load a", a)
     rho = a / c
     _check_stable(rho)
     b = erlang_b(c, a)
@@ -163,8 +168,8 @@ def mmc(lam: float, mu: float, c: int) -> StationMetrics:
     >>> round(m.mean_wait, 12), round(m.p_idle, 12)   # 4/9 and 1/9
     (0.444444444444, 0.111111111111)
     """
-    lam = _non_negative("lam", lam)
-    mu = _positive("mu", mu)
+    lam = non_negative("lam", lam)
+    mu = positive("mu", mu)
     c = _servers(c)
     a = lam / mu
     _check_stable(a / c)
@@ -202,8 +207,8 @@ def mmck(lam: float, mu: float, c: int, K: int) -> StationMetrics:
     >>> round(m.p_loss, 12), round(m.mean_in_system, 12)
     (0.333333333333, 1.0)
     """
-    lam = _non_negative("lam", lam)
-    mu = _positive("mu", mu)
+    lam = non_negative("lam", lam)
+    mu = positive("mu", mu)
     c = _servers(c)
     K = _servers(K)
     if K < c:
@@ -248,9 +253,9 @@ def mminf(lam: float, mean_s: float, scv_s: float = 1.0) -> StationMetrics:
     >>> m.mean_in_system, m.utilization, round(m.p_idle, 6)   # p_idle = exp(-3)
     (3.0, 0.0, 0.049787)
     """
-    lam = _non_negative("lam", lam)
-    mean_s = _non_negative("mean_s", mean_s)
-    scv_s = _non_negative("scv_s", scv_s)
+    lam = non_negative("lam", lam)
+    mean_s = non_negative("mean_s", mean_s)
+    scv_s = non_negative("scv_s", scv_s)
     offered = lam * mean_s
     return StationMetrics(
         arrival_rate=lam,
@@ -314,6 +319,63 @@ def mg1(lam: float, mean_s: float, scv_s: float, third_moment: float | None = No
     )
 
 
+def mg1k(lam: float, service: Distribution, K: int) -> StationMetrics:
+    """M/G/1/K FCFS: one server, at most ``K`` present, arrivals finding ``K`` are lost.
+
+    Exact, by the Markov chain embedded at departures, for any load. With ``a_k`` the
+    probability of ``k`` arrivals during a service (:mod:`.arrivals_during`) and ``A_k =
+    P(N >= k)``, the number left behind by a departure (also what accepted arrivals find)
+    has the law ``pi`` on ``0..K-1`` from the level-crossing recursion ``a_0 pi_j = pi_0
+    A_j + sum_{0<i<j} pi_i A_{j-i+1}``: sums of positive terms, stable for any ``K``
+    (Tijms, ch. 9). Time averages: ``p_j = pi_j / (pi_0 + rho)`` for ``j < K`` and the
+    loss ``p_K = 1 - 1 / (pi_0 + rho)``, ``rho = lam E[S]``. The response time's mean and
+    variance are exact (the residual service an arrival finds, from the densities of the
+    elapsed service); its distribution is the two-moment PH fit of them (none when the
+    variance is infinite). ``departure_scv`` is None. Source: Gross & Harris (M/G/1/K).
+
+    >>> from qmodel.distributions import Deterministic
+    >>> m = mg1k(1.0, Deterministic(2.0), 3)
+    >>> round(m.p_loss, 6), round(m.throughput, 6), round(m.mean_response, 6)
+    (0.5062, 0.4938, 4.864665)
+    >>> round(mg1k(1.0, Deterministic(2.0), 1).p_loss, 12)   # Erlang B(1, 2) = 2/3
+    0.666666666667
+    """
+    lam = non_negative("lam", lam)
+    K = _servers(K)
+    m1, m2 = service.mean, service.second_moment
+    a = arrival_probabilities(service, lam, max(K - 1, 1))
+    tail = np.maximum(1.0 - np.concatenate([[0.0], np.cumsum(a[: K - 1])]), 0.0)  # A_0..A_{K-1}
+    pi = _departure_view(float(a[0]), tail)
+    scale = float(pi[0]) + lam * m1  # 1 / P(accepted)
+    p = np.append(pi / scale, max(0.0, 1.0 - 1.0 / scale))
+    throughput = lam / scale
+    mean_in_system = float(p @ np.arange(K + 1))
+    mean_t = mean_in_system / throughput if throughput > 0 else m1
+    wait2 = _mg1k_wait_m2(pi, tail, lam, m1, m2)
+    wait = max(mean_t - m1, 0.0)
+    second = wait2 + 2.0 * wait * m1 + m2
+    response, response_scv = _fitted_response(mean_t, second) if math.isfinite(second) \
+        else (None, None)
+    busy = throughput * m1
+    return StationMetrics(
+        arrival_rate=lam,
+        throughput=throughput,
+        utilization=busy,
+        busy_servers=busy,
+        mean_in_queue=max(mean_in_system - busy, 0.0),
+        mean_in_system=mean_in_system,
+        mean_wait=wait,
+        mean_response=mean_t,
+        p_wait=1.0 - float(pi[0]),
+        p_idle=float(p[0]),
+        p_loss=float(p[-1]),
+        response=response,
+        response_scv=response_scv,
+        departure_scv=None,
+        method="exact",
+    )
+
+
 def md1(lam: float, d: float) -> StationMetrics:
     """M/D/1 FCFS with service time ``d``: :func:`mg1` with ``scv 0``, ``E[S^3] = d^3``.
 
@@ -323,7 +385,7 @@ def md1(lam: float, d: float) -> StationMetrics:
     >>> m.mean_in_queue, m.method
     (0.25, 'exact')
     """
-    d = _positive("d", d)
+    d = positive("d", d)
     return mg1(lam, d, 0.0, third_moment=d**3)
 
 
@@ -384,10 +446,10 @@ def ggc(lam: float, ca2: float, mean_s: float, scv_s: float, c: int) -> StationM
     >>> m.mean_response, m.method
     (2.0, 'approximation(Kingman)')
     """
-    lam = _non_negative("lam", lam)
-    ca2 = _non_negative("ca2", ca2)
-    mean_s = _positive("mean_s", mean_s)
-    scv_s = _non_negative("scv_s", scv_s)
+    lam = non_negative("lam", lam)
+    ca2 = non_negative("ca2", ca2)
+    mean_s = positive("mean_s", mean_s)
+    scv_s = non_negative("scv_s", scv_s)
     c = _servers(c)
     a = lam * mean_s
     rho = a / c
@@ -473,7 +535,7 @@ def mmc_priority_nonpreemptive(lams: Sequence[float], mu: float, c: int) -> list
     >>> round(hi.mean_wait, 12), round(lo.mean_wait, 12)   # C = 1/3, c mu = 2
     (0.222222222222, 0.444444444444)
     """
-    mu = _positive("mu", mu)
+    mu = positive("mu", mu)
     c = _servers(c)
     lam = _classes(lams, np.ones(len(lams)), np.ones(len(lams)))[0]
     a = float(lam.sum()) / mu
@@ -618,9 +680,9 @@ def _insensitive_mg1(
 
 
 def _checked_mg1(lam: float, mean_s: float, scv_s: float) -> tuple[float, float, float, float]:
-    lam = _non_negative("lam", lam)
-    mean_s = _positive("mean_s", mean_s)
-    scv_s = _non_negative("scv_s", scv_s)
+    lam = non_negative("lam", lam)
+    mean_s = positive("mean_s", mean_s)
+    scv_s = non_negative("scv_s", scv_s)
     rho = lam * mean_s
     _check_stable(rho)
     return lam, mean_s, scv_s, rho
@@ -645,6 +707,43 @@ def _preemptive_response_moments(
     run1, run2 = mean[k] * stretch, s2[k] * stretch**2 + h2 * mean[k] * stretch**3
     mean_t = float(delay1 + run1)
     return mean_t, float(delay2 + 2 * delay1 * run1 + run2)
+
+
+def _departure_view(a0: float, tail: NDArray) -> NDArray:
+    """M/G/1/K: law of the number a departure leaves (``0..K-1``) from ``a_0`` and the
+    tails ``A_k``, by level crossing. Where ``pi_j`` would overflow (``a_0`` tiny or 0: a
+    saturated server), the terms before it are scaled down instead."""
+    pi = np.zeros(tail.size)
+    pi[0] = 1.0
+    for j in range(1, tail.size):
+        up = pi[0] * tail[j] + pi[1:j] @ tail[j:1:-1]  # from below j to j or above
+        if up > a0 * _HUGE:
+            pi[:j] *= a0 / up
+            pi[j] = 1.0
+        else:
+            pi[j] = up / a0
+    return pi / pi.sum()
+
+
+def _mg1k_wait_m2(pi: NDArray, tail: NDArray, lam: float, m1: float, m2: float) -> float:
+    """M/G/1/K ``E[Wq^2]`` of accepted arrivals: one finding ``n >= 1`` waits the residual
+    service ``R`` and ``n - 1`` services. With ``F_j(c) = E[C(N - c, j); N >= c]`` and
+    ``s_m`` the rate of service starts with ``m`` present (``pi_0 + pi_1``, then
+    ``pi_m``), ``E[R^j; n] = j! / lam^(j+1) sum_{m<=n} s_m F_j(n - m + 1)`` per accepted
+    arrival (elapsed-service densities, integrated against the service law)."""
+    K = pi.size
+    if lam == 0.0 or K == 1:
+        return 0.0
+    if not math.isfinite(m2):
+        return math.inf
+    f1 = np.maximum(lam * m1 - np.cumsum(tail[1:]), 0.0)  # F_1(c), c = 1..K-1
+    f2 = np.maximum(lam**2 * m2 / 2.0 - np.cumsum(f1), 0.0)  # F_2(c)
+    starts = pi[1:].copy()
+    starts[0] += pi[0]
+    r1 = np.convolve(starts, f1)[: K - 1] / lam  # E[R; n] per accepted arrival, n = 1..K-1
+    r2 = 2.0 * np.convolve(starts, f2)[: K - 1] / lam**2
+    n = np.arange(K - 1)  # n - 1: services queued ahead besides the one in progress
+    return float(np.sum(r2 + 2.0 * n * m1 * r1 + pi[1:] * (n * m2 + n * (n - 1) * m1**2)))
 
 
 def _wait_then_serve(p_wait: float, wait_rate: float, mu: float) -> PhaseType:
@@ -755,7 +854,7 @@ def _classes(
 
 def _third_moment(value: float, mean: float, second: float) -> float:
     """Validate ``E[S^3]``: by Cauchy-Schwarz ``E[S^3] E[S] >= E[S^2]^2``."""
-    value = _non_negative("third_moment", value)
+    value = non_negative("third_moment", value)
     if value * mean < second**2 * (1 - 1e-9):
         raise ValueError(f"third_moment {value} is impossible: E[S^3] E[S] < E[S^2]^2")
     return value
@@ -770,17 +869,3 @@ def _servers(c: int) -> int:
     if isinstance(c, bool) or not float(c).is_integer() or c < 1:
         raise ValueError(f"server counts and capacities must be integers >= 1, got {c}")
     return int(c)
-
-
-def _positive(name: str, x: float) -> float:
-    x = float(x)
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {x}")
-    return x
-
-
-def _non_negative(name: str, x: float) -> float:
-    x = float(x)
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {x}")
-    return x

@@ -33,6 +33,7 @@ from qmodel.solvers.forkjoin import (
     aria_bounds_expected,
     expected_max,
     expected_max_exponential,
+    fork_join_moments,
     fork_join_response,
     makespan_moments,
     makespan_quantile,
@@ -41,6 +42,7 @@ from qmodel.solvers.forkjoin import (
     order_statistic_mean,
     order_statistic_quantile,
     quantile_of_max,
+    quorum_moments,
     slots_for_deadline,
 )
 
@@ -70,6 +72,18 @@ def simulate_makespan(n: int, k: int, task, reps: int, rng) -> np.ndarray:
         slot = free.argmin(axis=1)
         free[rows, slot] += x[:, i]
     return free.max(axis=1)
+
+
+def simulate_quorum(n: int, k: int, task, r: int, reps: int, rng) -> np.ndarray:
+    """The ``r``-th task end when n iid tasks run on k slots by greedy list scheduling."""
+    x = task.sample(rng, (reps, n))
+    free, ends = np.zeros((reps, min(n, k))), np.empty((reps, n))
+    rows = np.arange(reps)
+    for i in range(n):
+        slot = free.argmin(axis=1)
+        free[rows, slot] += x[:, i]
+        ends[:, i] = free[rows, slot]
+    return np.sort(ends, axis=1)[:, r - 1]
 
 
 # -- maxima ------------------------------------------------------------------------------
@@ -172,6 +186,62 @@ def test_quorum_read_against_monte_carlo():
     assert_quantile(order_statistic_quantile(replica, 3, 2, 0.999), samples, 0.999)
     with pytest.raises(ValueError, match="1 <= r <= n"):
         order_statistic_mean(replica, 3, 4)
+
+
+@pytest.mark.parametrize("r", [1, 2, 3, 4])
+def test_quorum_of_unlike_branches_against_monte_carlo(r):
+    """The R-th of independent, not identical times: the Poisson-binomial recursion."""
+    branches = [Lognormal(1.0, 1.5), Uniform(0.2, 2.0), Erlang(3, 0.8), Exponential(0.7)]
+    rng = np.random.default_rng(20 + r)
+    samples = np.sort([d.sample(rng, 300_000) for d in branches], axis=0)[r - 1]
+    response = fork_join_response(branches, quorum=r)
+    assert response.method == INDEPENDENT_METHOD
+    assert_mean(response.mean, samples)
+    for p in (0.5, 0.95):
+        assert_quantile(response.quantile(p), samples, p)
+    mean, variance = fork_join_moments(branches, quorum=r)
+    assert mean == pytest.approx(response.mean, rel=1e-9)
+    assert_mean(variance, (samples - samples.mean()) ** 2)
+
+
+def test_quorum_of_exponential_branches_in_closed_form():
+    # rates 1, 2, 3: the first end is Exp(6); the second comes Exp(6 - rate of the first)
+    # later (memorylessness): 1/6 + (1/6)(1/5) + (2/6)(1/4) + (3/6)(1/3) = 27/60
+    branches = [Exponential(1.0), Exponential(0.5), Exponential(1 / 3)]
+    first = fork_join_response(branches, quorum=1)
+    assert first.mean == pytest.approx(1 / 6, rel=1e-9)
+    assert first.quantile(0.9) == pytest.approx(math.log(10) / 6, rel=1e-9)
+    assert fork_join_response(branches, quorum=2).mean == pytest.approx(27 / 60, rel=1e-9)
+    assert fork_join_response([Deterministic(1.0), Exponential(1.0)], quorum=1).mean == \
+        pytest.approx(1 - math.exp(-1), rel=1e-9)
+    # all of them is the maximum; iid branches are the Beta transform
+    assert fork_join_response(branches, quorum=3) == fork_join_response(branches)
+    assert fork_join_response([Exponential(1.0)] * 3, quorum=2).mean == \
+        order_statistic_mean(Exponential(1.0), 3, 2)
+    with pytest.raises(ValueError, match="1 <= r <= n"):
+        fork_join_response(branches, quorum=4)
+
+
+@pytest.mark.parametrize("n, k, r", [(8, 3, 1), (8, 3, 6), (4, 2, 2), (5, 8, 3)])
+def test_exponential_quorum_of_tasks_on_slots_is_exact(n, k, r):
+    task = Exponential(0.5)
+    mean, variance, method = quorum_moments(n, k, task, r)
+    assert method == "exact"
+    samples = simulate_quorum(n, k, task, r, 200_000, np.random.default_rng(n + r))
+    assert_mean(mean, samples)
+    assert variance == pytest.approx(samples.var(), rel=0.03)
+
+
+def test_quorum_of_tasks_on_slots_other_cases():
+    task = Lognormal(1.0, 0.8)
+    mean, variance, method = quorum_moments(5, 8, task, 3)  # every task starts at once
+    assert (mean, method) == (pytest.approx(order_statistic_mean(task, 5, 3), rel=1e-8), "exact")
+    samples = simulate_quorum(5, 8, task, 3, 200_000, np.random.default_rng(1))
+    assert variance == pytest.approx(samples.var(), rel=0.03)
+    assert quorum_moments(21, 10, Deterministic(2.0), 11) == (4.0, 0.0, "exact")
+    assert quorum_moments(21, 10, task, 21) == makespan_moments(21, 10, task)
+    with pytest.raises(UnsupportedError, match="quorum"):
+        quorum_moments(21, 10, task, 11)
 
 
 # -- fork-join ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -19,9 +20,12 @@ from qmodel.solvers.phase_type import (
     exponential,
     fit_two_moments,
     hyperexponential,
+    hypoexponential,
     mixture,
     network,
     network_moments,
+    order_statistic,
+    order_statistic_phases,
     zero,
 )
 
@@ -180,6 +184,52 @@ def test_mixture_cdf_is_weighted_sum():
     np.testing.assert_allclose(ph.cdf(t), expected, rtol=1e-12)
     with pytest.raises(ValueError):
         mixture([0.7, 0.7], parts)
+
+
+def test_hypoexponential_is_the_convolution_of_its_phases():
+    t = np.array([0.1, 1.0, 4.0])
+    np.testing.assert_allclose(hypoexponential([1.0, 3.0]).sf(t),
+                               convolve(exponential(1.0), exponential(3.0)).sf(t), rtol=1e-12)
+    assert hypoexponential([2.0] * 3).variance() == pytest.approx(erlang(3, 2.0).variance())
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_maximum_of_iid_exponentials(n):
+    # P(max <= t) = (1 - e^-t)^n; E[max] = H_n (David & Nagaraja 2003)
+    ph = order_statistic([exponential(1.0)] * n, n)
+    t = np.array([0.2, 1.0, 3.0])
+    np.testing.assert_allclose(ph.cdf(t), (1 - np.exp(-t)) ** n, rtol=1e-11)
+    assert ph.mean() == pytest.approx(sum(1 / i for i in range(1, n + 1)), rel=1e-12)
+
+
+def test_minimum_and_middle_of_exponentials():
+    # the minimum of Exp(a) and Exp(b) is Exp(a + b); the 2nd of 3 iid Exp(1): 1/3 + 1/2
+    t = np.array([0.1, 0.5, 2.0])
+    low = order_statistic([exponential(1.0), exponential(2.5)], 1)
+    np.testing.assert_allclose(low.sf(t), np.exp(-3.5 * t), rtol=1e-11)
+    assert order_statistic([exponential(1.0)] * 3, 2).mean() == pytest.approx(5 / 6, rel=1e-12)
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_order_statistic_of_unlike_phase_types_solves_the_counting_sum(r):
+    # P(X(r) <= t) = P(at least r of the times are <= t), summed over which ones are
+    phs = [fit_two_moments(1.0, 0.4), mixture([0.6], [exponential(2.0)]),
+           hyperexponential([0.3, 0.7], [0.5, 3.0])]
+    t = np.array([0.0, 0.3, 1.0, 2.5, 6.0])
+    cdfs = np.array([ph.cdf(t) for ph in phs])
+    at_least = sum(np.prod([cdfs[i] if i in done else 1 - cdfs[i] for i in range(3)], axis=0)
+                   for k in range(r, 4) for done in itertools.combinations(range(3), k))
+    ph = order_statistic(phs, r)
+    np.testing.assert_allclose(ph.cdf(t), at_least, rtol=1e-10, atol=1e-14)
+    assert ph.n_phases == order_statistic_phases([3, 1, 2], r)
+    assert ph.atom == pytest.approx(0.4 if r == 1 else 0.0)  # the atom of the 2nd PH
+
+
+def test_order_statistic_validation_and_size():
+    with pytest.raises(ValueError):
+        order_statistic([exponential(1.0)] * 2, 3)
+    assert order_statistic_phases([2] * 64, 1) == 2**64  # counted, not built
+    assert order_statistic([zero(), exponential(1.0)], 1).atom == 1.0
 
 
 # -- walks through stations -----------------------------------------------------------

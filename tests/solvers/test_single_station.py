@@ -13,7 +13,21 @@ import scipy.sparse.linalg as spla
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+import qmodel
+from qmodel.distributions import (
+    Deterministic,
+    Empirical,
+    Erlang,
+    Exponential,
+    Gamma,
+    HyperExponential,
+    Lognormal,
+    Mixture,
+    Pareto,
+    Uniform,
+)
 from qmodel.errors import UnstableError
+from qmodel.sim import simulate
 from qmodel.solvers.phase_type import PhaseType
 from qmodel.solvers.single_station import (
     StationMetrics,
@@ -26,6 +40,7 @@ from qmodel.solvers.single_station import (
     mg1_priority_nonpreemptive,
     mg1_priority_preemptive,
     mg1_ps,
+    mg1k,
     mm1,
     mmc,
     mmc_priority_nonpreemptive,
@@ -233,6 +248,164 @@ def test_mmck_large_c_and_k_are_stable():
 def test_mmck_rejects_capacity_below_servers():
     with pytest.raises(ValueError, match="at least the number of servers"):
         mmck(1.0, 1.0, 3, 2)
+
+
+# -- M/G/1/K ---------------------------------------------------------------------------
+
+LAWS = [
+    Deterministic(1.0),
+    Erlang(3, 1.0),
+    Gamma(1.0, 0.4),
+    HyperExponential.balanced(1.0, 4.0),
+    Lognormal(1.0, 1.2),
+    Uniform(0.2, 1.8),
+    Pareto(2.5, 0.6),
+    Empirical((0.1, 0.4, 0.4, 2.5, 1.6)),
+    Mixture((0.25, 0.75), (Exponential(2.2), Deterministic(0.6))),
+]
+
+
+@pytest.mark.parametrize("rho", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("K", [1, 4, 12])
+def test_mg1k_with_exponential_service_is_mm1k(rho, K):
+    m, ref = mg1k(rho, Exponential(1.0), K), mmck(rho, 1.0, 1, K)
+    for key in ("p_loss", "p_idle", "p_wait", "throughput", "mean_in_system", "mean_in_queue",
+                "mean_response", "response_scv"):
+        assert getattr(m, key) == pytest.approx(getattr(ref, key), rel=1e-12, abs=1e-12), key
+
+
+def brun_garcia_md1k_loss(rho: float, K: int) -> float:
+    """M/D/1/K loss in closed form (Brun & Garcia, J. Appl. Prob. 37, 2000):
+    ``1 - b / (1 + rho b)`` with ``b = sum_j (-1)^j / j! (K-1-j)^j rho^j e^((K-1-j) rho)``."""
+    n = K - 1
+    b = sum((-1) ** j / math.factorial(j) * (n - j) ** j * rho**j * math.exp((n - j) * rho)
+            for j in range(n + 1))
+    return 1.0 - b / (1.0 + rho * b)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.9, 1.0, 2.0])
+@pytest.mark.parametrize("K", [2, 3, 5, 8])
+def test_md1k_loss_matches_the_closed_form(rho, K):
+    m = mg1k(rho / 2.0, Deterministic(2.0), K)
+    assert m.p_loss == pytest.approx(brun_garcia_md1k_loss(rho, K), rel=1e-9)
+
+
+def test_md1k_by_hand():
+    # K = 2: pi_1 / pi_0 = (1 - e^-rho) / e^-rho, so p_2 = 1 - 1 / (e^-rho + rho); 1/(1+e) at 1
+    assert mg1k(1.0, Deterministic(1.0), 2).p_loss == pytest.approx(1 / (1 + math.e), rel=1e-14)
+
+
+def ph1k_stationary(lam: float, alpha: np.ndarray, T: np.ndarray, K: int) -> np.ndarray:
+    """Time-average number present in M/PH/1/K from the CTMC on (n, phase)."""
+    m = len(alpha)
+    exit_rates = -T.sum(axis=1)
+    size = 1 + K * m
+    Q = np.zeros((size, size))
+    block = lambda n: slice(1 + (n - 1) * m, 1 + n * m)  # noqa: E731
+    Q[0, block(1)] = lam * alpha
+    for n in range(1, K + 1):
+        Q[block(n), block(n)] += T
+        if n < K:
+            Q[block(n), block(n + 1)] += lam * np.eye(m)
+        if n == 1:
+            Q[block(1), 0] += exit_rates
+        else:
+            Q[block(n), block(n - 1)] += np.outer(exit_rates, alpha)
+    Q -= np.diag(Q.sum(axis=1))
+    pi = sla.null_space(Q.T)[:, 0]
+    pi /= pi.sum()
+    return np.array([pi[0]] + [pi[block(n)].sum() for n in range(1, K + 1)])
+
+
+PH_LAWS = {  # law, its PH form (alpha, T)
+    "erlang-3": (Erlang(3, 1.5), np.array([1.0, 0, 0]),
+                 2.0 * (np.diag([-1.0, -1, -1]) + np.diag([1.0, 1], 1))),
+    "hyperexponential": (HyperExponential((0.2, 0.8), (4.0, 0.5)), np.array([0.2, 0.8]),
+                         np.diag([-0.25, -2.0])),
+}
+
+
+@pytest.mark.parametrize("name", PH_LAWS)
+@pytest.mark.parametrize("rho", [0.8, 1.5])
+def test_mg1k_matches_the_ctmc_of_phase_type_service(name, rho):
+    law, alpha, T = PH_LAWS[name]
+    K, lam = 6, rho / law.mean
+    p = ph1k_stationary(lam, alpha, T, K)
+    m = mg1k(lam, law, K)
+    assert m.p_loss == pytest.approx(p[-1], rel=1e-9)
+    assert m.p_idle == pytest.approx(p[0], rel=1e-9)
+    assert m.mean_in_system == pytest.approx(p @ np.arange(K + 1), rel=1e-9)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda d: type(d).__name__)
+def test_mg1k_with_one_place_is_erlang_b_whatever_the_service(law):
+    lam = 0.7 / law.mean
+    m = mg1k(lam, law, 1)  # insensitivity of the loss system: B(1, rho) = rho / (1 + rho)
+    assert m.p_loss == pytest.approx(erlang_b(1, 0.7), rel=1e-12)
+    assert m.mean_response == pytest.approx(law.mean, rel=1e-12)
+    assert m.p_wait == 0.0
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("rho", [0.3, 1.0, 3.0])
+@pytest.mark.parametrize("K", [2, 25])
+def test_mg1k_obeys_littles_law_and_flow_balance(law, rho, K):
+    lam = rho / law.mean
+    m = mg1k(lam, law, K)
+    assert_littles_law(m)
+    assert_sane(m)
+    assert m.throughput == pytest.approx(lam * (1.0 - m.p_loss), rel=1e-12)
+    assert m.utilization == pytest.approx(1.0 - m.p_idle, rel=1e-9)  # one server: busy = not empty
+    assert m.p_loss >= max(0.0, 1.0 - 1.0 / rho) - 1e-12  # at most 1/E[S] served
+
+
+@pytest.mark.parametrize("law", [d for d in LAWS if not isinstance(d, Lognormal | Pareto)],
+                         ids=lambda d: type(d).__name__)
+def test_mg1k_tends_to_mg1_pollaczek_khinchine_and_takacs(law):
+    m, ref = mg1k(0.7 / law.mean, law, 400), mg1(0.7 / law.mean, law.mean, law.scv,
+                                                  law.third_moment)
+    assert m.p_loss < 1e-12
+    assert m.mean_response == pytest.approx(ref.mean_response, rel=1e-9)
+    assert m.response_scv == pytest.approx(ref.response_scv, rel=1e-8)  # exact variance
+
+
+@pytest.mark.parametrize("law", [Exponential(1.0)] + LAWS[:4], ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("rho", [0.99, 1.01])
+def test_mg1k_is_stable_with_a_thousand_places_near_saturation(law, rho):
+    lam = rho / law.mean
+    m = mg1k(lam, law, 1000)
+    assert_sane(m)
+    assert_littles_law(m)
+    if isinstance(law, Exponential):
+        assert m.mean_in_system == pytest.approx(mmck(lam, 1.0, 1, 1000).mean_in_system,
+                                                 rel=1e-9)
+    if rho < 1:  # a finite buffer holds fewer than M/G/1's and loses little
+        assert m.mean_in_system <= mg1(lam, law.mean, law.scv).mean_in_system
+        assert m.p_loss < 1e-3
+    else:
+        assert 1 - 1 / rho <= m.p_loss < 0.011 and m.utilization > 0.98
+
+
+def test_mg1k_holds_an_infinite_variance_back():
+    m = mg1k(0.5, Pareto(1.5, 1.0), 5)  # E[S^2] infinite: no response distribution
+    assert math.isfinite(m.mean_response) and m.response is None and m.response_scv is None
+
+
+@pytest.mark.parametrize("rho", [0.8, 1.5])
+def test_mg1k_agrees_with_simulation(rho):
+    laws = {"det": {"dist": "deterministic", "value": 1.0},
+            "erlang": {"dist": "erlang", "k": 3, "mean": 1.0},
+            "hyper": {"dist": "hyperexponential", "mean": 1.0, "cv": 2.0}}
+    model = qmodel.Model.from_dict({  # one independent M/G/1/5 station per law
+        "nodes": {name: {"kind": "queue", "capacity": 5, "service": law}
+                  for name, law in laws.items()},
+        "arrivals": {name: {"to": name, "rate": rho} for name in laws}})
+    sim = simulate(model, replications=6, customers=30_000, seed=5)
+    for station in model.network.stations:
+        exact = mg1k(rho, next(iter(station.service.values())), 5)
+        for key in ("p_loss", "mean_response", "mean_in_system"):
+            low, high = getattr(sim.node(station.name), key).ci95
+            assert low <= getattr(exact, key) <= high, (station.name, key)
 
 
 # -- infinite servers -----------------------------------------------------------------
