@@ -32,6 +32,7 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
     graph = model.graph.copy()
     entries = {f"⇢ {name}": cls.to for name, cls in model.spec.arrivals.items()}
     entries.update({f"⇢ {name}": cls.to for name, cls in model.spec.users.items()})
+    entries.update({f"⇢ {name}": cls.to for name, cls in model.spec.batches.items()})
     for source, targets in entries.items():
         graph.add_node(source, kind="source")
         for target, p in targets.items():

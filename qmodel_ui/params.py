@@ -13,7 +13,7 @@ from typing import Any, Literal
 Kind = Literal["count", "duration", "rate"]
 
 _COUNTS = ("servers", "shards", "partitions", "consumers", "capacity", "batch_size", "tasks",
-           "slots", "population")
+           "slots", "population", "size")
 _DURATIONS = ("service", "interval", "fixed", "per_item", "task_service", "think_time")
 
 
@@ -33,6 +33,8 @@ def parameters(doc: dict) -> list[Param]:
         out.append(Param(f"arrivals.{name}.rate", "rate", cls.get("rate")))
     for name, cls in (doc.get("users") or {}).items():
         out.extend(_fields(f"users.{name}", cls))
+    for name, cls in (doc.get("batches") or {}).items():
+        out.extend(_fields(f"batches.{name}", cls))
     for name, node in (doc.get("nodes") or {}).items():
         out.extend(_fields(f"nodes.{name}", node))
     return [p for p in out if p.value is not None]

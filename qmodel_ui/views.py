@@ -23,6 +23,10 @@ SYSTEM_ROWS = (
     ("jobs in system", "mean_jobs", ""),
     ("loss probability", "loss_probability", ""),
 )
+BATCH_ROWS = (  # label, system key, kind, significant digits
+    ("makespan", "makespan", "time", 4), ("mean turnaround", "mean_response_time", "time", 4),
+    ("jobs completed", "completed", "", 7),
+)
 NODE_COLUMNS = (
     ("λ (/s)", "arrival_rate", "rate"), ("X (/s)", "throughput", "rate"),
     ("ρ", "utilization", ""), ("P(wait)", "p_wait", ""), ("P(loss)", "p_loss", ""),
@@ -106,11 +110,11 @@ def value(est: dict | None, kind: str, time_unit: str) -> float | None:
     return est["value"] / TIME_UNITS[time_unit] if kind == "time" else est["value"]
 
 
-def fmt(est: dict | None, kind: str, time_unit: str) -> str:
+def fmt(est: dict | None, kind: str, time_unit: str, digits: int = 4) -> str:
     v = value(est, kind, time_unit)
     if v is None:
         return "—"
-    text = f"{v:.4g}"
+    text = f"{v:.{digits}g}"
     ci = est.get("ci95")
     if ci and ci[0] is not None and ci[1] is not None:
         scale = 1 / TIME_UNITS[time_unit] if kind == "time" else 1
@@ -138,6 +142,28 @@ def system_table(res: dict) -> pd.DataFrame:
     if system.get("max_throughput"):
         rows.append({"metric": "max throughput", "value": f"{system['max_throughput']:.4g}",
                      "unit": "/s", "method": "1 / D_max"})
+    if system.get("makespan"):
+        rows.append({"metric": "makespan", "value": fmt(system["makespan"], "time", tu),
+                     "unit": tu, "method": system["makespan"]["method"]})
+    if system.get("makespan_bound"):
+        rows.append({"metric": "makespan lower bound",
+                     "value": f"{system['makespan_bound'] / TIME_UNITS[tu]:.4g}", "unit": tu,
+                     "method": "work / servers, least route"})
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def batch_table(sim: dict, res: dict) -> pd.DataFrame:
+    """A batch's simulated makespan, mean turnaround and jobs completed (with their 95%
+    intervals) beside the analytic lower bound on the makespan; times in the model's unit,
+    or in seconds when the makespan would need five digits."""
+    tu = sim["time_unit"]
+    span = sim["system"].get("makespan") or {}
+    if (span.get("value") or 0) / TIME_UNITS[tu] >= 1e4:
+        tu = "s"
+    bound = {"value": res["system"].get("makespan_bound")}
+    rows = [{"metric": label, "simulated": fmt(sim["system"].get(key), kind, tu, digits),
+             "lower bound": fmt(bound, kind, tu) if key == "makespan" else "—",
+             "unit": unit(kind, tu)} for label, key, kind, digits in BATCH_ROWS]
     return pd.DataFrame(rows).set_index("metric")
 
 

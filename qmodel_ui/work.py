@@ -41,9 +41,10 @@ def model(text: str) -> qmodel.Model:
     return qmodel.Model.from_yaml(text, LIBRARY)
 
 
-def simulate(text: str, replications: int, seed: int, customers: int, *,
+def simulate(text: str, replications: int, seed: int, customers: int | None, *,
              progress: Progress) -> dict:
-    """The simulated result (``to_dict``) and its table against the analytic result."""
+    """The simulated result (``to_dict``) and its table against the analytic result;
+    ``customers`` None runs a batch model until its batches are done."""
     from qmodel.sim import compare, simulate
 
     m = model(text)

@@ -32,7 +32,8 @@ from .sweep import METHODS, sweep
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
-          "throughput_per_s", "max_utilization", "bottleneck", "meets_slo")
+          "throughput_per_s", "max_utilization", "bottleneck", "makespan_s",
+          "makespan_bound_s", "meets_slo")
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="What-if experiments: sweeps, sensitivity, capacity planning.")
@@ -89,8 +90,12 @@ def sweep_command(
             help="PATH=VALUES, e.g. nodes.app.servers=1..16, arrivals.web.rate=50/s..500/s:20, "
                  "a log range 10/s..1e4/s:log20 or a list [1,2,4]. Repeat for a grid.",
             show_default=False)],
-        metric: MetricOpt = "p95_response_time", slo: SloOpt = None, out_path: OutOpt = None,
-        method: MethodOpt = "auto", replications: ReplicationsOpt = 10, seed: SeedOpt = None,
+        metric: Annotated[str | None, typer.Option(
+            help="mean_response_time, p95_response_time (any pNN), throughput, "
+                 "max_utilization, makespan; default: makespan for a model with batches, "
+                 "else p95_response_time.", show_default=False)] = None,
+        slo: SloOpt = None, out_path: OutOpt = None, method: MethodOpt = "auto",
+        replications: ReplicationsOpt = 10, seed: SeedOpt = None,
         executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
         workers: WorkersOpt = None, overrides: SetOpt = None) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
@@ -156,14 +161,17 @@ def plan_command(
             help="COMPONENT=HIGH or COMPONENT=LOW..HIGH (repeat); default 1..256.",
             show_default=False)] = None,
         search: Annotated[str, typer.Option(help=f"One of {', '.join(SEARCHES)}.")] = "auto",
-        as_json: JsonOpt = False, overrides: SetOpt = None) -> None:
-    """The cheapest configuration that meets the SLO at the load."""
+        replications: ReplicationsOpt = 10, seed: SeedOpt = 0, as_json: JsonOpt = False,
+        overrides: SetOpt = None) -> None:
+    """The cheapest configuration that meets the SLO at the load (a model with batches:
+    simulated, e.g. --slo "makespan < 35s")."""
     _choice(search, SEARCHES, "--search")
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
     m = load_model(model, overrides)
     result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
-                  max_utilization=max_utilization, limits=limits, search=search)
+                  max_utilization=max_utilization, limits=limits, search=search,
+                  replications=replications, seed=seed)
     if as_json:
         print(json.dumps(result.to_dict()))
         return
@@ -208,12 +216,15 @@ def _value(column: str, value: float) -> str:
         return "—"
     if column.endswith("_per_s"):
         return format_rate(value)
-    return format_duration(value) if column.endswith("_s") else f"{value:.4g}"
+    if column.endswith("_s"):
+        return format_duration(value, "ms" if value < 1 else "s")
+    return f"{value:.4g}"
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
     for key in ("mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
-                "throughput_per_s", "max_utilization", "bottleneck"):
+                "throughput_per_s", "max_utilization", "bottleneck", "makespan_s",
+                "makespan_bound_s"):
         if key in metrics:
             out.print(f"  {key}: {_cell(key, metrics[key])}")
 

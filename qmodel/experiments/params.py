@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from .. import distributions
 from ..errors import ModelError, Problem
 from ..model.model import Model, set_path
@@ -40,6 +42,7 @@ _NESTED: dict[str, dict[str, Kind]] = {
     "mlfq": {"levels": "count", "quantum": "duration", "allotment": "duration",
              "boost": "duration"},
     "failures": {"mttf": "duration", "mttr": "duration", "duration": "duration"},
+    "rebalance": {"period": "duration", "groups": "count", "threshold": "count"},
 }
 
 
@@ -204,9 +207,11 @@ def _walk(model: Model) -> Iterator[Parameter]:
                 yield from _dist(f"{base}.{field}.{cls}", dist, doc, model)
         for field, members in _NESTED.items():
             nested = getattr(node, field, None)
+            if not isinstance(nested, BaseModel):  # unset, a bare duration or a list of blocks
+                continue
             for key, kind in members.items():
-                value = getattr(nested, key, None) if nested is not None else None
-                if nested is not None and not isinstance(value, list):
+                value = getattr(nested, key)
+                if not isinstance(value, list):
                     yield Parameter(f"{base}.{field}.{key}", kind, value)
         if "next" in fields:
             yield from _routes(f"{base}.next", node.next)
@@ -227,6 +232,11 @@ def _walk(model: Model) -> Iterator[Parameter]:
         yield from _routes(f"{base}.to", cls.to)
         if cls.think_time is not None:
             yield from _dist(f"{base}.think_time", cls.think_time, doc, model)
+    for name, cls in spec.batches.items():
+        base = f"batches.{name}"
+        yield Parameter(f"{base}.size", "count", cls.size)
+        yield Parameter(f"{base}.priority", "integer", cls.priority)
+        yield from _routes(f"{base}.to", cls.to)
 
 
 def _current(value: Any, kind: Kind) -> float | None:

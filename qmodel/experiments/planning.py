@@ -12,6 +12,11 @@ visits configurations in order of cost and stops at the first feasible one, so t
 the cheapest; ties go to the smallest configuration in path order. Small boxes are
 searched exhaustively (``search="brute"``), which tests compare against. The plan does not
 assume that latency falls as capacity grows.
+
+A model with batches is simulated at every configuration, with the same seed (common
+random numbers), so an SLO on its makespan plans a batch: the fewest nodes that finish
+it in time. Its knobs start at the fewest units whose analytic makespan lower bound
+(:mod:`qmodel.solvers.batches`; the other knobs at their limits) meets the SLO.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model
+from ..results import Result
 from ..solve import solve
 from ..units import format_duration, format_rate
 from .loads import at_load, describe
@@ -81,7 +87,8 @@ class Plan:
     def __str__(self) -> str:
         parts = ", ".join(f"{k}={v}" for k, v in self.configuration.items())
         slo = f" meets {self.slo}" if self.slo else ""
-        return f"cost {self.cost:g}: {parts}{slo} at {describe(self.load)}"
+        load = f" at {describe(self.load)}" if self.load else ""
+        return f"cost {self.cost:g}: {parts}{slo}{load}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"configuration": self.configuration, "cost": self.cost,
@@ -96,7 +103,7 @@ def plan(model: Model | str, slo: str | list[str] | SLO | None = None,
          load: str | float | Mapping[str, str | float] | None = None,
          cost: Mapping[str, float] | None = None, max_utilization: float | None = 0.8,
          limits: Mapping[str, int | tuple[int, int]] | None = None, search: str = "auto",
-         method: str = "analytic") -> Plan:
+         method: str | None = None, replications: int = 10, seed: int = 0) -> Plan:
     """The cheapest configuration of the costed components meeting ``slo`` at ``load``.
 
     Parameters
@@ -106,11 +113,15 @@ def plan(model: Model | str, slo: str | list[str] | SLO | None = None,
     load : total arrival rate (``"800/s"``), a factor (``"2x"``), class -> rate, or None.
     cost : component (``"nodes.app"``) or integer path (``"nodes.db.shards"``) -> cost per
         unit; default: every queue, shards, broker, batcher and fork at 1 per unit.
-    max_utilization : ceiling on every station's utilization (None: just stable).
+    max_utilization : ceiling on every station's utilization (None: just stable); not
+        applied to a model whose classes are all batches, which should keep stations busy.
     limits : component or path -> ``high`` or ``(low, high)``; default 1..256 (a broker's
         consumers up to its partitions).
     search : ``"brute"`` (every configuration in the limits), ``"best-first"`` or
-        ``"auto"`` (brute when the box has at most 64 configurations).
+        ``"auto"`` (brute when the box has at most 64 configurations and is not simulated).
+    method : how configurations are evaluated (see :func:`~.sweep.evaluate`); default:
+        ``"simulate"`` for a model with batches, else ``"analytic"``.
+    replications, seed : for simulation; every configuration uses ``seed``.
 
     Raises :class:`PlanError` naming the blocking component when nothing within the limits
     is feasible.
@@ -129,14 +140,19 @@ def plan(model: Model | str, slo: str | list[str] | SLO | None = None,
     rates = at_load(model, load)
     loaded = apply(model, rates) if load is not None else model
     knobs = _knobs(loaded, cost, limits)
-    probe = _Probe(loaded, knobs, target, max_utilization, method)
+    batches = loaded.network.batch_classes
+    if len(batches) == len(loaded.network.classes):
+        max_utilization = None
+    method = method or ("simulate" if batches else "analytic")
+    probe = _Probe(loaded, knobs, target, max_utilization, method, replications, seed)
     bounds = _lower_bounds(probe)
     top = tuple(k.high for k in knobs)
     top_row = probe.rows([top])[0]
     if not probe.feasible(top_row):
         raise _impossible(probe, top, top_row, rates)
     box = math.prod(k.high - k.low + 1 for k in knobs)
-    how = search if search != "auto" else ("brute" if box <= BRUTE_LIMIT else "best-first")
+    small = box <= BRUTE_LIMIT and method != "simulate"
+    how = search if search != "auto" else ("brute" if small else "best-first")
     best = _brute(probe) if how == "brute" else _best_first(probe, bounds)
     config, row = best
     return Plan({k.path: v for k, v in zip(knobs, config)}, probe.cost(config), row,
@@ -149,9 +165,9 @@ class _Probe:
     """Evaluates configurations (tuples of knob values) and judges them."""
 
     def __init__(self, model: Model, knobs: tuple[Knob, ...], slo: SLO | None,
-                 ceiling: float | None, method: str):
+                 ceiling: float | None, method: str, replications: int, seed: int):
         self.model, self.knobs, self.slo, self.ceiling = model, knobs, slo, ceiling
-        self.method = method
+        self.method, self.replications, self.seed = method, replications, seed
         self.count = 0
 
     def cost(self, config: tuple[int, ...]) -> float:
@@ -173,7 +189,8 @@ class _Probe:
     def _table(self, points: pd.DataFrame) -> list[dict[str, Any]]:
         self.count += len(points)
         table = evaluate(self.model, points, metric="mean", slo=self.slo, method=self.method,
-                         quantiles=(), executor="serial", progress=False, components=True)
+                         quantiles=(), replications=self.replications, seed=self.seed,
+                         executor="serial", progress=False, components=True)
         return table.to_dict("records")
 
     def feasible(self, row: Mapping[str, Any]) -> bool:
@@ -185,6 +202,17 @@ class _Probe:
 
     def load_ok(self, load: float) -> bool:
         return load <= self.ceiling if self.ceiling is not None else load < 1.0
+
+    def own_load_ok(self, i: int, value: int) -> bool:
+        return self.load_ok(self.own_load(i, value))
+
+    def bound_ok(self, i: int, value: int) -> bool:
+        """Whether the makespan's lower bound meets the SLO's ``makespan <`` clauses with
+        knob ``i`` at ``value`` and the others at their limits (so at their smallest)."""
+        config = {k.path: k.high for k in self.knobs} | {self.knobs[i].path: value}
+        bound = solve(apply(self.model, config)).system.makespan_bound
+        return bound is None or all(c.holds(bound) for c in self.slo.clauses
+                                    if c.metric == "makespan" and c.op in ("<", "<="))
 
 
 def _knobs(model: Model, cost: Mapping[str, float] | None,
@@ -243,16 +271,21 @@ def _limits(model: Model, path: str, given: int | tuple[int, int] | None) -> tup
 
 
 def _lower_bounds(probe: _Probe) -> list[int]:
-    """Per knob, the fewest units that keep its own stations within the ceiling (open
-    networks); the lower limit otherwise. Binary search: load falls as units grow."""
-    if not probe.model.spec.arrivals or probe.model.spec.users:
+    """Per knob, the fewest units whose makespan bound meets the SLO (batches) or that keep
+    its own stations within the ceiling (open networks); the lower limit otherwise. Binary
+    search: the bound and the load fall as units grow."""
+    if probe.model.network.batch_classes and probe.slo is not None:
+        ok = probe.bound_ok
+    elif probe.model.spec.arrivals and not probe.model.spec.users:
+        ok = probe.own_load_ok
+    else:
         return [k.low for k in probe.knobs]
     bounds = []
     for i, knob in enumerate(probe.knobs):
         lo, hi = knob.low, knob.high + 1          # hi: "not within the limits"
         while lo < hi:
             mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if probe.load_ok(probe.own_load(i, mid)) else (mid + 1, hi)
+            lo, hi = (lo, mid) if ok(i, mid) else (mid + 1, hi)
         bounds.append(lo)
     return bounds
 
@@ -305,7 +338,7 @@ def _impossible(probe: _Probe, top: tuple[int, ...], row: Mapping[str, Any],
     """Why even the largest configuration fails, naming the component that blocks it."""
     at = ", ".join(f"{k.path}={v}" for k, v in zip(probe.knobs, top))
     costed = {k.component: k for k in probe.knobs}
-    where = f"at {describe(rates)}" if rates else ""
+    where = f" at {describe(rates)}" if rates else ""
     hot = {c.split(".")[1]: u for c, u in row.items()
            if c.startswith("nodes.") and c.endswith(".utilization")}
     over = {c: u for c, u in hot.items() if not probe.load_ok(u)}
@@ -314,7 +347,7 @@ def _impossible(probe: _Probe, top: tuple[int, ...], row: Mapping[str, Any],
         fix = f"at its limit {costed[name].high}" if name in costed else "not costed; add it " \
             "to the cost to plan it"
         return PlanError(f"no configuration within the limits keeps utilization within "
-                         f"{probe.ceiling if probe.ceiling is not None else 1:g} {where}: "
+                         f"{probe.ceiling if probe.ceiling is not None else 1:g}{where}: "
                          f"nodes.{name} is at {over[name]:.3g} ({fix}); tried {at}", name)
     failing = probe.slo.failing(row) if probe.slo else []
     result = solve(apply(probe.model, dict(zip((k.path for k in probe.knobs), top))))
@@ -323,17 +356,26 @@ def _impossible(probe: _Probe, top: tuple[int, ...], row: Mapping[str, Any],
         if node.visits is not None and node.mean_response is not None:
             share[node.component] = share.get(node.component, 0.0) + \
                 float(node.visits) * float(node.mean_response)
-    name = max(share, key=share.get) if share else None
+    name = max(share, key=share.get) if share else _bound_component(result)
     detail = ""
     if name is not None:
         knob = costed.get(name)
         limit = f"even at {knob.path}={knob.high}, its limit" if knob else "and it is not " \
             "costed"
-        detail = f"; nodes.{name} blocks it: {format_duration(share[name])} per job {limit}"
+        what = f"{format_duration(share[name])} per job" if share else \
+            f"makespan >= {_duration(result.system.makespan_bound)}"
+        detail = f"; nodes.{name} blocks it: {what} {limit}"
     clause = " and ".join(str(c) for c in failing) or str(probe.slo)
     got = ", ".join(f"{c.metric} is {_show(c.metric, row.get(c.column))}" for c in failing)
-    return PlanError(f"no configuration within the limits meets {clause} {where}: even with "
+    return PlanError(f"no configuration within the limits meets {clause}{where}: even with "
                      f"{at} the {got}{detail}", name)
+
+
+def _bound_component(result: Result) -> str | None:
+    """The component whose batch work sets the makespan's lower bound, if one does."""
+    station = result.system.bottleneck if result.system.makespan_bound is not None else None
+    node = result.nodes.get(station) if station else None
+    return node.component if node else station
 
 
 def _show(metric: str, value: Any) -> str:
@@ -341,4 +383,8 @@ def _show(metric: str, value: Any) -> str:
         return "unavailable (unstable)"
     if metric == "utilization":
         return f"{value:.3g}"
-    return format_rate(value) if metric == "throughput" else format_duration(value)
+    return format_rate(value) if metric == "throughput" else _duration(value)
+
+
+def _duration(seconds: float) -> str:
+    return format_duration(seconds, "ms" if seconds < 1 else "s")

@@ -1,5 +1,6 @@
-"""Plotly figures of experiment tables: latency against one parameter (with the knee and the
-SLO line), a heat map for two, and the tornado chart of a sensitivity table."""
+"""Plotly figures of experiment tables: latency against one parameter (with the knee, the
+SLO line and, for a makespan, its lower bound), a heat map for two, and the tornado chart of
+a sensitivity table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import plotly.graph_objects as go
 from .slo import parse_slo
 
 _TIME_SCALE = 1000.0  # plot times in ms
+_BOUNDS = {"makespan_s": "makespan_bound_s"}  # a metric -> its analytic lower bound
 
 
 def knee(x: np.ndarray, y: np.ndarray) -> int | None:
@@ -64,6 +66,10 @@ def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
                          array=group[f"{metric}_ci95_high"].to_numpy() * scale - y,
                          arrayminus=y - group[f"{metric}_ci95_low"].to_numpy() * scale)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, error_y=error))
+        if _BOUNDS.get(metric) in group:
+            fig.add_trace(go.Scatter(x=x, y=group[_BOUNDS[metric]].to_numpy(dtype=float) * scale,
+                                     mode="lines", line_dash="dot",
+                                     name=f"lower bound ({name})"))
         unstable = ~group["stable"].to_numpy(dtype=bool)
         if unstable.any():
             fig.add_trace(go.Scatter(x=x[unstable], y=np.full(unstable.sum(), np.nanmax(

@@ -5,9 +5,11 @@ Columns: ``stable``, ``mean_response_time_s``, one ``pNN_response_time_s`` per q
 quantiles asked for (a single M/M/c station; NaN elsewhere), ``throughput_per_s``,
 ``max_utilization`` (the busiest station; at or above 1 where a station is saturated),
 ``bottleneck`` (that station), ``saturation_rate_per_s`` (the largest total open arrival
-rate the model can take, same mix) and ``method``. Simulated
-rows add ``*_ci95_low`` / ``*_ci95_high`` for every metric that has an interval. A metric a
-point cannot have (an unstable point's response time) is NaN, and ``stable`` says why.
+rate the model can take, same mix) and ``method``. Models with batch classes add
+``makespan_s`` (simulated; NaN when the batches did not finish) and ``makespan_bound_s``
+(its analytic lower bound; NaN when batch jobs can be lost). Simulated rows add
+``*_ci95_low`` / ``*_ci95_high`` for every metric that has an interval. A metric a point
+cannot have (an unstable point's response time) is NaN, and ``stable`` says why.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ METRICS = {
     "mean_wait": "mean_wait_s", "wait": "mean_wait_s",
     "throughput": "throughput_per_s", "max_utilization": "max_utilization",
     "utilization": "max_utilization", "saturation_rate": "saturation_rate_per_s",
+    "makespan": "makespan_s", "makespan_bound": "makespan_bound_s",
 }
 DEFAULT_QUANTILES = (0.95, 0.99)
 
@@ -77,6 +80,9 @@ def result_row(result: Result, quantiles: tuple[float, ...], components: bool = 
     row["bottleneck"] = system.bottleneck
     row["saturation_rate_per_s"] = _float(system.saturation_rate)
     row["method"] = system.method
+    if any(c.kind == "batch" for c in result.classes.values()):
+        _put(row, "makespan_s", system.makespan)
+        row["makespan_bound_s"] = _float(system.makespan_bound)
     if components:
         for node in result.nodes.values():
             column = component_column(node.component)

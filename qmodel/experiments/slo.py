@@ -5,12 +5,13 @@ Grammar::
     slo    := clause ("and" clause)*
     clause := METRIC OP VALUE
     METRIC := mean | pNN (p50, p95, p99, p99.9 …) | wait | wait_pNN
-            | utilization | throughput
+            | utilization | throughput | makespan
     OP     := < | <= | > | >=
 
 ``mean`` and ``pNN`` are end-to-end response times; ``wait`` is the mean time spent
 queueing per job and ``wait_pNN`` a waiting-time percentile (the call-centre service level
-"80% answered within 20 s" is ``wait_p80 <= 20s``; given for M/M/c stations). A latency
+"80% answered within 20 s" is ``wait_p80 <= 20s``; given for M/M/c stations);
+``makespan`` is the simulated mean time to finish a model's batches. A latency or makespan
 takes a duration (``200ms``; a bare number is in the model's ``time_unit``), utilization a
 fraction (``0.8`` or ``80%``; the busiest station counts), throughput a rate (``500/s``).
 A model's ``slo:`` (one string or a list, all of which must hold) is the default wherever
@@ -32,12 +33,12 @@ from ..model.model import Model
 from ..units import format_duration, format_rate, parse_duration, parse_rate
 
 GRAMMAR = ('METRIC OP VALUE, joined with "and"; METRIC is mean, pNN (p50, p95, p99, p99.9), '
-           "wait, wait_pNN, utilization or throughput; OP is <, <=, > or >=; VALUE is a "
-           "duration for "
-           "latencies (200ms), a fraction for utilization (0.8 or 80%), a rate for throughput "
+           "wait, wait_pNN, utilization, throughput or makespan; OP is <, <=, > or >=; "
+           "VALUE is a duration for latencies and makespans (200ms), a fraction for "
+           "utilization (0.8 or 80%), a rate for throughput "
            '(500/s); e.g. "p95 < 200ms and utilization < 0.8"')
 _CLAUSE = re.compile(r"^\s*(?P<metric>mean|wait(?:_p\d+(?:\.\d+)?)?|p\d+(?:\.\d+)?|utilization|"
-                     r"throughput)\s*"
+                     r"throughput|makespan)\s*"
                      r"(?P<op><=|>=|<|>)\s*(?P<value>[^<>=\s].*?)\s*$", re.IGNORECASE)
 _OPS: dict[str, Callable] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
                              ">=": operator.ge}
@@ -45,8 +46,8 @@ _OPS: dict[str, Callable] = {"<": operator.lt, "<=": operator.le, ">": operator.
 
 @dataclass(frozen=True)
 class Clause:
-    """One comparison: ``metric`` (``mean``, ``p95``, ``utilization``, ``throughput``),
-    ``op`` and ``limit`` in seconds, per second or as a fraction."""
+    """One comparison: ``metric`` (``mean``, ``p95``, ``utilization``, ``throughput``,
+    ``makespan`` …), ``op`` and ``limit`` in seconds, per second or as a fraction."""
 
     metric: str
     op: str
@@ -73,6 +74,8 @@ class Clause:
             return "mean_response_time_s"
         if self.metric == "wait":
             return "mean_wait_s"
+        if self.metric == "makespan":
+            return "makespan_s"
         if self.wait_quantile is not None:
             return wait_column(self.wait_quantile)
         return quantile_column(self.quantile)

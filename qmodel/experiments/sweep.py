@@ -34,7 +34,7 @@ WALK_CHUNK = 256
 
 
 def sweep(model: Model | str | Path, parameters: Mapping[str, Any], *,
-          metric: str = "p95_response_time", slo: str | list[str] | SLO | None = None,
+          metric: str | None = None, slo: str | list[str] | SLO | None = None,
           method: str = "auto", quantiles: Iterable[float] = DEFAULT_QUANTILES,
           replications: int = 10, seed: int | None = None, customers: int | None = None,
           executor: str = "local", scheduler: Any = None, workers: int | None = None,
@@ -48,6 +48,7 @@ def sweep(model: Model | str | Path, parameters: Mapping[str, Any], *,
         ``"10/s..1e4/s:log20"``, ``"[1, 2, 4]"``; bare numbers in the model's
         ``time_unit``) or Python numbers in seconds / per second / counts.
     metric : the headline metric (plots, CLI); every metric is in the table anyway.
+        Default: ``makespan`` for a model with batches, else ``p95_response_time``.
     slo : adds a ``meets_slo`` column; default: the model's own ``slo:``.
     method : ``"analytic"``, ``"simulate"`` or ``"auto"`` (analytic unless the model
         needs simulation).
@@ -88,7 +89,12 @@ def as_model(model: Model | str | Path) -> Model:
     return model if isinstance(model, Model) else load(model)
 
 
-def evaluate(model: Model, points: pd.DataFrame, *, metric: str = "p95_response_time",
+def default_metric(model: Model) -> str:
+    """The headline metric: the makespan of a model with batches, else the p95."""
+    return "makespan" if model.network.batch_classes else "p95_response_time"
+
+
+def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
              slo: str | list[str] | SLO | None = None, method: str = "auto",
              quantiles: Iterable[float] = DEFAULT_QUANTILES, replications: int = 10,
              seed: int | None = None, customers: int | None = None, executor: str = "local",
@@ -109,6 +115,7 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str = "p95_response_
     """
     if method not in METHODS:
         raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    metric = metric or default_metric(model)
     try:
         column = metric_column(metric)
     except ValueError as exc:

@@ -32,14 +32,18 @@ st.subheader("Simulation")
 if optional.find("qmodel.sim", "compare") is None:
     views.missing("Simulation", "qmodel.sim (simulate, compare)")
     st.stop()
+network = cur.model.network
+batch_only = len(network.batch_classes) == len(network.classes)
 a, b, c = st.columns(3)
 replications = a.number_input("Replications", 1, 100, 5, key="replications")
 seed = b.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
-customers = c.number_input("Jobs per replication", 1000, 1_000_000, 20_000, step=1000,
-                           key="customers")
+customers = None if batch_only else int(c.number_input(
+    "Jobs per replication", 1000, 1_000_000, 20_000, step=1000, key="customers"))
+if batch_only:
+    c.caption("Each replication runs until the batches are done.")
 clicked = st.button("Simulate", type="primary", key="simulate")
 job = jobs.run("simulate", work.simulate, cur.text, int(replications), int(seed),
-               int(customers), start=clicked, fresh=clicked, label="Simulating")
+               customers, start=clicked, fresh=clicked, label="Simulating")
 if job is None:
     st.stop()
 if job.status != "done":
@@ -51,9 +55,12 @@ if sim.get("partial"):
 views.show_instability(sim, cur.model)
 st.caption("Simulated, with the change from the analytic value:")
 views.system_metrics(sim, baseline=res)
-st.dataframe(views.agreement(job.value["compare"], res["time_unit"]), width="stretch",
-             column_config={"agrees": st.column_config.CheckboxColumn(
-                 help="The analytic value lies in the 95% interval or within 5%.")})
+if network.batch_classes:
+    st.dataframe(views.batch_table(sim, res), width="content")
+else:
+    st.dataframe(views.agreement(job.value["compare"], res["time_unit"]), width="stretch",
+                 column_config={"agrees": st.column_config.CheckboxColumn(
+                     help="The analytic value lies in the 95% interval or within 5%.")})
 for note in sim["notes"]:
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-simulation", json.dumps(sim, indent=2), views.node_table(sim))

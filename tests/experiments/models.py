@@ -27,3 +27,10 @@ def shop() -> Model:
             "db": {"kind": "shards", "shards": 3, "servers": 2, "service": "12ms"},
         },
         "slo": "p95 < 150ms"})
+
+
+def batch(service: str | dict = "10ms", size: int = 200, servers: int = 1) -> Model:
+    """One batch of ``size`` jobs at time 0 on the queue ``cpu`` (``servers`` servers)."""
+    return Model.from_dict({"nodes": {"cpu": {"kind": "queue", "servers": servers,
+                                              "service": service}},
+                            "batches": {"load": {"to": "cpu", "size": size}}})

@@ -60,6 +60,23 @@ def test_sweep_simulated_with_seed(tmp_path):
     assert "mean_response_time_s_ci95_low" in pd.read_csv(out).columns
 
 
+def test_batch_sweep_has_the_makespan_its_interval_and_bound(tmp_path):
+    args = ["sweep", "topologies/brkss_warehouse.yaml", "--vary", "nodes.nodes.shards=[6, 12]",
+            "--set", "batches.batch.size=1200", "--replications", "2", "--seed", "1",
+            "--executor", "serial"]
+    for suffix in (".csv", ".html"):
+        result = run(*args, "--out", str(tmp_path / f"batch{suffix}"))
+        assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "batch.csv")
+    assert {"makespan_s", "makespan_s_ci95_low", "makespan_s_ci95_high"} <= set(table.columns)
+    # 1200 x 2 ms of node work over 6 and 12 nodes, plus the least route through the rest
+    assert table["makespan_bound_s"].round(3).tolist() == [0.4, 0.2]
+    assert (table["makespan_s"] > 0.9 * table["makespan_bound_s"]).all()
+    assert "lower bound" in (tmp_path / "batch.html").read_text()
+    printed = run(*args)
+    assert "makespan_s" in printed.output and "(simulate)" in printed.output
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--vary", "nodes.app.srevers=1..4"],
      "nodes.app.srevers: not a numeric parameter of this model; did you mean nodes.app.servers?"),

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from qmodel import Model, ModelError
-from qmodel.experiments import PlanError, plan
+from qmodel.experiments import PlanError, plan, sweep
+
+from .models import batch
 
 SHOP_COST = {"nodes.lb": 1, "nodes.api": 2, "nodes.db.servers": 3}
 SHOP_LIMITS = {"nodes.lb": 4, "nodes.api": 12, "nodes.db.servers": 6}
@@ -93,3 +95,23 @@ def test_bad_cost_keys_are_model_errors(web):
         plan(web, cost={"nodes.api": 1})
     with pytest.raises(ModelError, match="must be a positive number"):
         plan(web, cost={"nodes.app": 0})
+
+
+def test_plan_a_batch_to_finish_within_a_makespan_slo():
+    """200 jobs of 10 ms on average: the bound (2 s / c < 420 ms) starts the search at 5
+    servers, whose simulated makespan misses the SLO; 6 is the fewest that meet it, as a
+    sweep with the same seed shows. The utilization ceiling does not apply to a batch."""
+    model = batch()
+    result = plan(model, slo="makespan < 420ms", cost={"nodes.cpu": 1},
+                  limits={"nodes.cpu": 32}, replications=3, seed=1)
+    assert result.lower_bounds == {"nodes.cpu.servers": 5}
+    assert result.configuration == {"nodes.cpu.servers": 6} and result.evaluated == 3
+    table = sweep(model, {"nodes.cpu.servers": [5, 6]}, replications=3, seed=1,
+                  executor="serial")
+    assert table["makespan_s"].tolist()[0] >= 0.42
+    assert result.metrics["makespan_s"] == table["makespan_s"].tolist()[1] < 0.42
+    assert str(result) == "cost 6: nodes.cpu.servers=6 meets makespan < 420ms"
+    with pytest.raises(PlanError, match="nodes.cpu blocks it: makespan >= 666.7ms") as info:
+        plan(model, slo="makespan < 420ms", cost={"nodes.cpu": 1}, limits={"nodes.cpu": 3},
+             replications=3)
+    assert info.value.component == "cpu"

@@ -21,6 +21,7 @@ from .models import mm1
     ("throughput >= 500/s", "throughput", ">=", 500.0),
     ("wait_p80 <= 20s", "wait_p80", "<=", 20.0),
     ("P99.9 < 2s", "p99.9", "<", 2.0),
+    ("makespan < 35s", "makespan", "<", 35.0),
 ])
 def test_clauses(text, metric, op, limit):
     (clause,) = parse_slo(text).clauses
@@ -34,6 +35,7 @@ def test_and_joins_and_a_list_means_all():
     row = {"p95_response_time_s": 0.1, "max_utilization": 0.7, "mean_response_time_s": 0.06}
     assert not slo.met(row) and [str(c) for c in slo.failing(row)] == ["mean < 50ms"]
     assert not slo.met({**row, "mean_response_time_s": math.nan})   # unstable: never met
+    assert parse_slo("makespan <= 35s").met({"makespan_s": 35.0})
 
 
 def test_bare_number_uses_the_model_time_unit():

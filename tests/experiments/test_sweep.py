@@ -13,7 +13,7 @@ from qmodel import ModelError
 from qmodel.experiments import evaluate, sweep
 from qmodel.experiments.params import apply
 
-from .models import mm1
+from .models import batch, mm1
 
 METRICS = ("mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
            "throughput_per_s", "max_utilization", "saturation_rate_per_s", "mean_wait_s")
@@ -140,3 +140,19 @@ def test_long_walks_use_the_two_moment_fit_as_solve_does(web):
     many = web.with_changes({"nodes.db.shards": 40})          # 2 x 42 phases > 64
     table = sweep(many, {"arrivals.web.rate": [100.0, 250.0]}, executor="serial")
     assert_same(table, many, ["arrivals.web.rate"])
+
+
+def test_batch_sweeps_add_the_makespan_and_its_bound():
+    """200 jobs of exactly 10 ms on c servers finish after ceil(200 / c) x 10 ms; the bound
+    is the work per server, 2 s / c. Steady-state models get no such columns."""
+    model = batch(service={"dist": "deterministic", "value": "10ms"})
+    table = sweep(model, {"nodes.cpu.servers": [1, 3, 4]}, replications=2, seed=1,
+                  executor="serial")
+    assert table.attrs["method"] == "simulate" and table.attrs["metric"] == "makespan_s"
+    assert table["makespan_s"].tolist() == pytest.approx([2.0, 0.67, 0.5])
+    assert table["makespan_s_ci95_high"].tolist() == pytest.approx([2.0, 0.67, 0.5])
+    assert table["makespan_bound_s"].tolist() == pytest.approx([2.0, 2 / 3, 0.5])
+    bounds = sweep(model, {"nodes.cpu.servers": [1, 4]}, method="analytic", executor="serial")
+    assert bounds["makespan_bound_s"].tolist() == pytest.approx([2.0, 0.5])
+    assert bounds["makespan_s"].isna().all()
+    assert "makespan_s" not in sweep(mm1(), {"nodes.cpu.servers": [1, 2]}, executor="serial")

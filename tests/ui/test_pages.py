@@ -161,6 +161,49 @@ slo: "p95 < 80ms"
 """
 
 
+BATCH = """
+name: one-batch
+time_unit: ms
+batches: {load: {to: app, size: 1000}}
+nodes: {app: {kind: queue, servers: 2, service: {dist: deterministic, value: 10ms}}}
+"""
+
+
+def test_solve_a_batch_shows_its_makespan_bound_and_simulates(app: AppTest) -> None:
+    app.session_state["custom_yaml"] = BATCH
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    at = open_page(app, "solve")
+    healthy(at)
+    system = at.dataframe[0].value
+    assert system.loc["makespan lower bound", "value"] == "5000"     # 1000 x 10 ms / 2
+    assert system.loc["mean response", "value"] == "—"
+    assert any("needs simulation: batch arrivals" in c.value for c in at.caption)
+    at.number_input(key="replications").set_value(2)
+    at = settle(at.button(key="simulate").click().run())
+    healthy(at)
+    assert any("warm-up: none" in c.value for c in at.caption)
+
+
+def test_simulated_batch_shows_makespan_completed_and_turnaround_beside_the_bound(
+        app: AppTest) -> None:
+    """25,000 jobs of 1 ms on 5 servers: more than a replication's default job count, so
+    the run must go on until the batch is done; it ends at 5 s, the bound, exactly."""
+    app.session_state["custom_yaml"] = BATCH.replace("size: 1000", "size: 25000").replace(
+        "servers: 2", "servers: 5").replace("value: 10ms", "value: 1ms")
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    at = open_page(app, "solve")
+    assert "customers" not in [n.key for n in at.number_input]
+    at.number_input(key="replications").set_value(2)
+    at = settle(at.button(key="simulate").click().run())
+    healthy(at)
+    batch = at.dataframe[-1].value
+    assert batch.loc["makespan", "simulated"] == "5000 ± 0"
+    assert batch.loc["makespan", "lower bound"] == "5000"
+    assert batch.loc["jobs completed", "simulated"] == "25000 ± 0"
+    assert batch.loc["mean turnaround", "simulated"] == "2500 ± 0"   # (1 + 5000) / 2 ms
+    assert batch.loc["mean turnaround", "unit"] == "ms"
+
+
 def test_plan_for_more_load(app: AppTest) -> None:
     app.session_state["custom_yaml"] = SINGLE
     app.session_state["scenario"] = Scenario(CUSTOM)
