@@ -34,7 +34,7 @@ from .compare import rows_for
 from .loadgen import LoadSpec, run_locust
 from .predict import calibrate, offered_peak, predict, with_population, with_rates
 from .refsys.gateway import job_classes
-from .refsys.supervisor import RefSystem
+from .refsys.supervisor import RefSystem, check_traffic
 from .report import Level, ValidationReport
 from .samples import check_closed, check_open, check_system, latency
 
@@ -207,6 +207,7 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
     console = console or _console()
     path = str(model) if not isinstance(model, Model) else model.source
     model = load(model) if not isinstance(model, Model) else model
+    check_traffic(model)
     if (mode == "open") != bool(model.network.open_classes):
         raise ValueError(f"mode {mode} needs a model with "
                          f"{'open arrivals' if mode == 'open' else 'closed users'}")

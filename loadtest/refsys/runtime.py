@@ -3,7 +3,8 @@
 The same :class:`Runtime` runs in the gateway (every station, or with the Redis backend
 those upstream of a broker) and in each worker process (one hosted part). Routing follows
 the model: probabilities per class, shards by key hash (or round robin, random, join the
-shortest queue), broker partitions by key hash to the partition's owner.
+shortest queue, primary/secondary), broker partitions by key hash to the partition's
+owner. :func:`check_routing` rejects what the system cannot route as the model says.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .trace import TraceWriter
 
 BATCH_STORE_SHARDS = 4
 REDUCERS = 4
+ROUTING = ("partition", "hash", "random", "round_robin", "jsq", "primary_secondary")
+BY_OCCUPANCY = ("jsq", "primary_secondary")  # need what each member holds
 
 
 def downstream_of_brokers(model: Model) -> set[str]:
@@ -59,6 +62,27 @@ def worker_stations(model: Model) -> list[str]:
     return [s.name for s in model.network.stations
             if (s.component in downstream or model.spec.nodes[s.component].kind == "broker")
             and s.kind != "join"]
+
+
+def check_routing(model: Model, backend: str) -> None:
+    """Raise ValueError, naming the model field, for routing this system would not do as
+    the model says: a policy it does not know, ``rebalance`` (never implemented here), and
+    with the Redis backend ``jsq`` or ``primary_secondary`` behind a broker, whose members
+    each run in their own worker process where no sender can see what they hold."""
+    remote = downstream_of_brokers(model) if backend == "redis" else set()
+    for name, router in model.network.routers.items():
+        if router.policy not in ROUTING:
+            raise ValueError(f"nodes.{name}.routing: {router.policy!r} is not supported by "
+                             f"the reference system (supported: {', '.join(ROUTING)})")
+        if router.rebalance is not None:
+            raise ValueError(f"nodes.{name}.rebalance: the reference system does not move "
+                             f"waiting jobs between members; remove it to run this model")
+        if router.policy in BY_OCCUPANCY and name in remote:
+            raise ValueError(
+                f"nodes.{name}.routing: {router.policy} picks a member by what each holds, "
+                f"but with the Redis backend the members of {name} (behind a broker) run in "
+                f"separate worker processes; use the embedded backend or hash, random or "
+                f"round_robin routing")
 
 
 def weighted_index(key: str, weights: tuple[float, ...]) -> int:
@@ -225,17 +249,43 @@ class Runtime:
 
     # ----- moving items --------------------------------------------------------------
     def _pick(self, router: Router, item: Item) -> int:
-        if router.policy == "partition":
+        """The index of the member that gets ``item`` (policies in ``ROUTING``)."""
+        policy = router.policy
+        if policy == "partition":
             return weighted_index(item.key, router.partition_weights)
-        if router.policy == "hash":
+        if policy == "hash":
             return weighted_index(item.key, router.weights)
-        if router.policy == "round_robin":
+        if policy == "random":
+            p = np.asarray(router.weights) / sum(router.weights)
+            return int(self._rng.choice(len(p), p=p))
+        if policy == "round_robin":
             return next(self._rr[router.component]) % len(router.members)
-        if router.policy == "jsq":
-            lengths = [self.parts[m].inside if m in self.parts else 0 for m in router.members]
-            return int(np.argmin(lengths))
-        p = np.asarray(router.weights) / sum(router.weights)
-        return int(self._rng.choice(len(p), p=p))
+        if policy == "jsq":
+            return int(np.argmin([self._held(router, m) for m in router.members]))
+        if policy == "primary_secondary":
+            return self._primary_secondary(router, item)
+        raise ValueError(f"nodes.{router.component}.routing: {policy!r} is not supported")
+
+    def _primary_secondary(self, router: Router, item: Item) -> int:
+        """The key's primary member ``i`` (by weights, as ``hash``); member ``(i + 1) mod n``
+        instead when the primary has no idle server and that one has."""
+        i = weighted_index(item.key, router.weights)
+        j = (i + 1) % len(router.members)
+        if not self._idle(router, router.members[i]) and self._idle(router, router.members[j]):
+            return j
+        return i
+
+    def _idle(self, router: Router, member: str) -> bool:
+        """Fewer items in ``member`` (queued and in service) than it has servers."""
+        servers = self.net.station(member).servers
+        return servers is None or self._held(router, member) < servers
+
+    def _held(self, router: Router, member: str) -> int:
+        """Items queued and in service at ``member``, which must be hosted here."""
+        if member not in self.parts:
+            raise RuntimeError(f"nodes.{router.component}.routing: {router.policy} needs "
+                               f"what {member} holds, and {member} runs in another process")
+        return self.parts[member].inside
 
     def next_component(self, component: str | None, item: Item) -> str | None:
         """Where an item goes next (None: it leaves the system)."""

@@ -215,10 +215,13 @@ class Consumer:
 
 
 class Batcher:
-    """Micro-batches, as the model defines them: the buffer is released at every tick of
-    a periodic clock (``interval``, 2·``interval``, …; an empty buffer releases nothing)
-    and whenever it holds ``batch_size`` items; up to ``servers`` batches are processed
-    at once, each in ``fixed`` + one ``per_item`` draw per item."""
+    """Micro-batches, as the model defines them (:mod:`qmodel.solvers.microbatch`): with
+    an ``interval`` alone, a batch of what came since the last tick at every tick of a
+    periodic clock (``interval``, 2·``interval``, …), even an empty one; with a
+    ``batch_size`` alone, a batch at every ``batch_size``-th item; with both, a batch
+    opens with its first item and is released at its ``batch_size``-th item or
+    ``interval`` after it opened (a linger timer). Up to ``servers`` batches are
+    processed at once, each in ``fixed`` + one ``per_item`` draw per item."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Callable[[list[Item]], Awaitable[None]],
@@ -230,7 +233,7 @@ class Batcher:
         self.rng = rng
         self.work = work
         self.after = after
-        self.clock = ServiceClock(self.batch.fixed.mean)  # the ticker's
+        self.clock = ServiceClock(self.batch.fixed.mean)  # the ticker's and the linger's
         self.buffer: list[Item] = []
         # up to ``servers`` batches at once, each slot with its own clock (its own debt)
         self._slots: asyncio.Queue[ServiceClock] = asyncio.Queue()
@@ -238,15 +241,18 @@ class Batcher:
             self._slots.put_nowait(ServiceClock(self.batch.fixed.mean))
         self._running: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
+        self._linger: asyncio.Task | None = None
+        self.lingers = bool(self.batch.interval and self.batch.size)  # both triggers
 
     def start(self) -> None:
-        if self.batch.interval:
+        if self.batch.interval and not self.lingers:
             self._ticker = asyncio.create_task(self._tick(self.batch.interval))
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
+        timers = [t for t in (self._ticker, self._linger) if t is not None]
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
 
     async def put(self, item: Item, enqueued: float | None = None, *,
                   admitted: bool = False) -> None:
@@ -254,25 +260,38 @@ class Batcher:
         self.buffer.append(item)
         if self.batch.size is not None and len(self.buffer) >= self.batch.size:
             self._release()
+        elif len(self.buffer) == 1 and self.lingers:
+            self._linger = asyncio.create_task(self._linger_release(self.batch.interval))
 
     async def _tick(self, interval: float) -> None:
-        """Release the buffer on a drift-free periodic schedule."""
+        """Release the buffer, even empty, on a drift-free periodic schedule."""
         origin = time.perf_counter()
         for k in itertools.count(1):
-            due = origin + k * interval
-            request = due - time.perf_counter() - self.clock.overshoot_s
-            if request > 0:
-                before = time.perf_counter()
-                await asyncio.sleep(request)
-                self.clock.observe_sleep(request, time.perf_counter() - before)
+            await self._sleep_until(origin + k * interval)
             self._release()
 
+    async def _linger_release(self, interval: float) -> None:
+        """Release the batch ``interval`` after its first item (cancelled if it fills)."""
+        await self._sleep_until(time.perf_counter() + interval)
+        self._linger = None
+        self._release()
+
+    async def _sleep_until(self, due: float) -> None:
+        """Sleep until ``due`` (``time.perf_counter``), less the learned overshoot."""
+        request = due - time.perf_counter() - self.clock.overshoot_s
+        if request > 0:
+            before = time.perf_counter()
+            await asyncio.sleep(request)
+            self.clock.observe_sleep(request, time.perf_counter() - before)
+
     def _release(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         batch, self.buffer = self.buffer, []
-        if batch:
-            task = asyncio.create_task(self._process(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        task = asyncio.create_task(self._process(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _process(self, batch: list[Item]) -> None:
         clock = await self._slots.get()
@@ -291,7 +310,8 @@ class Batcher:
         await self.after(batch)
 
     async def drain(self) -> None:
-        self._release()
+        if self.buffer:
+            self._release()
         await asyncio.gather(*self._running, return_exceptions=True)
 
 

@@ -19,14 +19,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qmodel.model.model import load
+from qmodel.model.model import Model, load
 
 from ..net import LOOPBACK, free_port, wait_http
 from ..redis_server import RedisServer
 from .gateway import GatewayConfig, config_json
-from .runtime import worker_stations
+from .runtime import check_routing, worker_stations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def check_traffic(model: Model) -> None:
+    """Raise ValueError naming ``batches.NAME`` for a model with batches: the system takes
+    steady open or closed traffic, and a batch is a transient without a steady state."""
+    batches = model.network.batch_classes
+    if batches:
+        raise ValueError(f"batches.{batches[0].name}: the reference system validates steady "
+                         f"open/closed traffic only, not batch (bulk) arrivals; use qmodel "
+                         f"simulate for a batch's makespan, or remove batches to run the rest")
 
 
 def child_env() -> dict[str, str]:
@@ -85,6 +95,8 @@ class RefSystem:
             raise ValueError(f"backend must be embedded or redis, got {self.backend!r}")
         self.model = str(Path(self.model).resolve())
         self._model = load(self.model)
+        check_traffic(self._model)
+        check_routing(self._model, self.backend)
         self.port = self.port or free_port()
         self.run_dir = Path(self.run_dir or tempfile.mkdtemp(prefix="qmodel-refsys-"))
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ import json
 
 import httpx
 import pytest
+from typer.testing import CliRunner
+
+from loadtest.cli import app
 
 from .conftest import TOPOLOGIES, write_model
 
@@ -75,3 +78,21 @@ def test_full_component_rejects_with_429(refsys, tmp_path):
 def test_full_component_blocks(refsys, tmp_path):
     system = refsys(write_model(tmp_path, "block", SMALL.format(on_full="block")))
     assert set(post_many(system.url + "/events", 40)) == {200}
+
+
+
+MIXED = """
+arrivals: {web: {to: app, rate: 50/s}}
+batches: {nightly: {to: app, size: 100, at: 1s}}
+nodes: {app: {kind: queue, service: 10ms}}
+"""
+
+
+@pytest.mark.parametrize("command", [["validate", "--duration", "1s"], ["refsys", "serve"]])
+def test_batches_are_refused_by_name_before_anything_starts(tmp_path, command):
+    """Open traffic beside a batch is refused too: the system could not offer the batch."""
+    result = CliRunner().invoke(app, [*command, str(write_model(tmp_path, "mixed", MIXED))])
+    assert result.exit_code == 2
+    assert "error: batches.nightly: the reference system validates steady open/closed " \
+           "traffic only" in result.output
+    assert "Traceback" not in result.output
