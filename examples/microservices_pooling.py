@@ -2,9 +2,11 @@
 
 Sweeps the request rate through topologies/microservices_gateway.yaml (the catalog
 service as one pool of 8 servers, M/M/8) and microservices_per_server_queues.yaml (8
-servers with a queue each: random dispatch = 8 x M/M/1, round robin, and join the
-shortest queue, which needs simulation): the pool always waits least and the gap grows
-with load (Kleinrock 1976 vol. 2 §5.1; Harchol-Balter 2013 ch. 14). Then the retry
+servers with a queue each: random dispatch = 8 x M/M/1, round robin, and, simulated,
+primary/secondary overflow to the next server and join the shortest queue): the pool
+always waits least and the gap grows with load; overflow to one idle neighbour halves
+the random split's wait, JSQ comes close to the pool (Kleinrock 1976 vol. 2 §5.1;
+Harchol-Balter 2013 ch. 14). Then the retry
 probability q of database timeouts: every visit grows by 1/(1 - P(db) q) and the
 largest stable rate shrinks by the same factor (Jackson's traffic equations).
 
@@ -31,15 +33,25 @@ def with_timeouts(model: qmodel.Model, q: float) -> qmodel.Model:
     return qmodel.Model.from_dict(data, model.base_dir)
 
 
+def simulated(split: qmodel.Model, rate: int, routing: str, customers: int) -> float:
+    """The catalog's simulated mean response with dispatch ``routing`` at ``rate``/s."""
+    model = split.with_changes({"arrivals.api.rate": f"{rate}/s",
+                                "nodes.catalog.routing": routing})
+    return simulate(model, replications=2, customers=customers,
+                    seed=rate).node("catalog").mean_response
+
+
 def main(argv: list[str] | None = None) -> None:
     args = arguments(__doc__.splitlines()[0], argv)
     pooled = qmodel.load(TOPOLOGIES / "microservices_gateway.yaml")
     split = qmodel.load(TOPOLOGIES / "microservices_per_server_queues.yaml")
     rates = [400, 800] if args.quick else [200, 300, 400, 500, 600, 700, 800, 900, 1000]
     curves: dict[str, list[float]] = {"one pool (M/M/8)": [], "random (8 x M/M/1)": [],
-                                      "round robin": [], "join shortest queue (sim)": []}
+                                      "round robin": [], "primary/secondary (sim)": [],
+                                      "join shortest queue (sim)": []}
     print("catalog service mean response (ms) by dispatching, vs request rate")
     print(f"{'rate/s':>7} " + " ".join(f"{name:>26}" for name in curves))
+    customers = 8_000 if args.quick else 100_000
     for rate in rates:
         at = {"arrivals.api.rate": f"{rate}/s"}
         values = [
@@ -47,9 +59,8 @@ def main(argv: list[str] | None = None) -> None:
             qmodel.solve(split.with_changes(at)).node("catalog-0").mean_response,
             qmodel.solve(split.with_changes({**at, "nodes.catalog.routing": "round_robin"}))
             .node("catalog-0").mean_response,
-            simulate(split.with_changes({**at, "nodes.catalog.routing": "jsq"}),
-                     replications=2, customers=8_000 if args.quick else 100_000,
-                     seed=rate).node("catalog").mean_response]
+            simulated(split, rate, "primary_secondary", customers),
+            simulated(split, rate, "jsq", customers)]
         for name, value in zip(curves, values):
             curves[name].append(value * 1e3)
         print(f"{rate:>7} " + " ".join(f"{v * 1e3:>26.2f}" for v in values))

@@ -1,5 +1,6 @@
 """Microservices behind a gateway: retries as feedback (traffic equations), and one shared
-pool vs a queue per server (Kleinrock 1976 vol. 2 §5.1; Harchol-Balter 2013 ch. 14)."""
+pool vs a queue per server with random, primary/secondary or JSQ dispatch (Kleinrock 1976
+vol. 2 §5.1; Harchol-Balter 2013 ch. 14)."""
 
 from __future__ import annotations
 
@@ -44,14 +45,23 @@ def test_a_shared_pool_waits_less_than_a_queue_per_server(pooled):
         qmodel.solve(per_server).system.mean_response_time
 
 
-def test_join_shortest_queue_lies_between_the_pool_and_random_split(pooled):
-    jsq = load("microservices_per_server_queues").with_changes(
-        {"nodes.catalog.routing": "jsq"})
-    lam = qmodel.solve(pooled).node("catalog").arrival_rate
+@pytest.mark.parametrize("rate", [800, 1000])
+def test_primary_secondary_lies_between_the_pool_and_random_split_behind_jsq(pooled, rate):
+    """Catalog wait: pool (M/M/8) and jsq < primary/secondary < random (M/M/1 at lam/8)."""
+    at = {"arrivals.api.rate": f"{rate}/s"}
+    per_server = load("microservices_per_server_queues").with_changes(at)
+    lam = qmodel.solve(pooled.with_changes(at)).node("catalog").arrival_rate
     mu = 1 / 0.012
-    sim = simulate(jsq, replications=3, customers=20_000, seed=7)
-    catalog = sim.node("catalog").mean_response
-    assert mmc_response(lam, mu, 8) * 0.98 < catalog < 1 / (mu - lam / 8)
+
+    def wait(routing: str):
+        sim = simulate(per_server.with_changes({"nodes.catalog.routing": routing}),
+                       replications=3, customers=20_000, seed=7)
+        return sim.node("catalog").mean_wait
+
+    ps, jsq = wait("primary_secondary"), wait("jsq")
+    assert mmc_response(lam, mu, 8) - 1 / mu < ps.ci95[0]
+    assert ps.ci95[1] < 1 / (mu - lam / 8) - 1 / mu
+    assert jsq.ci95[1] < ps.ci95[0]  # JSQ sees all 8 queues, overflow only 2
 
 
 def test_simulation_agrees_with_the_exact_product_form(pooled):
