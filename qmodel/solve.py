@@ -136,6 +136,14 @@ def _fit_label(method: str) -> str:
     return "approximation(two-moment fit)"
 
 
+def _one_exact_station(sol: OpenSolution, nodes: dict[str, NodeResult]) -> bool:
+    """One queue (any number of delays) whose own solution is exact: nothing is passed
+    between queues, so the end-to-end means are exact too (e.g. M/D/1, M/G/1/K)."""
+    queues = [s for s in sol.network.stations if s.kind != "delay"]
+    return len(queues) == 1 and queues[0].kind == "queue" and \
+        all(n.method == "exact" for n in nodes.values())
+
+
 def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                     nodes: dict[str, NodeResult]) -> None:
     net = sol.network
@@ -155,10 +163,8 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
         per_class.append(r)
     per_class = np.array(per_class)
     rates = sol.class_rates
-    exact = sol.product_form
-    method = "exact" if exact else "approximation(QNA)"
-    if any(n.method.startswith("approximation") for n in nodes.values()):
-        method = "approximation(QNA)" if not exact else method
+    method = "exact" if sol.product_form or _one_exact_station(sol, nodes) else \
+        "approximation(QNA)"
     accepted = _accepted_rates(sol)
     system.method = method
     system.throughput = Estimate(float(accepted.sum()), method)

@@ -521,3 +521,22 @@ def test_mixed_network():
     assert r.method == "mva"
     assert r.classes["batch"].mean_response_time > 0.01
     assert 0 < r.node("disk").utilization < 1
+
+
+def test_one_exact_queue_makes_the_system_means_exact():
+    # M/D/1 (Pollaczek-Khinchine: 1 + 0.5 / (2 x 0.5) = 1.5) then a 2 s delay
+    one = qmodel.solve(qmodel.Model.from_yaml("""
+arrivals: {a: {to: q, rate: 0.5}}
+nodes:
+  q: {kind: queue, service: {dist: deterministic, value: 1}, next: {net: 1}}
+  net: {kind: delay, service: 2}
+"""))
+    assert one.system.mean_response_time == pytest.approx(3.5)
+    assert one.system.mean_response_time.method == "exact"
+    tandem = qmodel.solve(qmodel.Model.from_yaml("""
+arrivals: {a: {to: q, rate: 0.5}}
+nodes:
+  q: {kind: queue, service: {dist: deterministic, value: 1}, next: {r: 1}}
+  r: {kind: queue, service: 1}
+"""))  # the departures of an M/D/1 are not Poisson: the second queue is approximate
+    assert tandem.system.mean_response_time.method == "approximation(QNA)"
