@@ -128,13 +128,19 @@ class Engine:
     def _issue(self, ev: Timeout) -> None:
         k = ev._value
         now = self.env._now
+        jid = self._enter(1, now)
+        self.entries[k](Job(jid, k, self.network.classes[k].priority, now))
+
+    def _enter(self, n: int, now: float) -> int:
+        """Count ``n`` jobs entering the system at ``now``; returns the first one's id.
+        (:meth:`_arrival`, the hot path, does the same inline.)"""
         self.area_jobs += self.jobs * (now - self.last)
         self.last = now
-        self.jobs += 1
-        self.arrivals += 1
-        jid = self.next_id
-        self.next_id = jid + 1
-        self.entries[k](Job(jid, k, self.network.classes[k].priority, now))
+        self.jobs += n
+        self.arrivals += n
+        first = self.next_id
+        self.next_id = first + n
+        return first
 
     def _inject(self, ev: Timeout) -> None:
         """Batch ``j`` of class ``k`` arrives: its ``size`` jobs enter at once."""
@@ -143,11 +149,7 @@ class Engine:
         now = self.env._now
         if j + 1 < cls.count:
             self._schedule(cls.at + (j + 1) * cls.every - now, self._inject, (k, j + 1))
-        self.area_jobs += self.jobs * (now - self.last)
-        self.last = now
-        self.jobs += cls.size
-        self.arrivals += cls.size
-        first, self.next_id = self.next_id, self.next_id + cls.size
+        first = self._enter(cls.size, now)
         send = self.entries[k]
         for jid in range(first, first + cls.size):
             send(Job(jid, k, cls.priority, now))
