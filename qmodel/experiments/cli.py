@@ -21,8 +21,8 @@ from rich.table import Table
 from ..cli_support import EXIT_INTERRUPTED, err, guarded, load_model, out
 from ..errors import ModelError, Problem
 from ..model.model import Model
+from ..runner import EXECUTORS
 from ..units import format_duration, format_rate
-from .executors import EXECUTORS
 from .headroom import headroom
 from .output import write
 from .planning import SEARCHES, plan
