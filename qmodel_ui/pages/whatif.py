@@ -13,7 +13,6 @@ from qmodel_ui.sweeps import (
     NONE,
     axis,
     default_range,
-    knee,
     metric_scale,
     slo_limit,
     sweepable,
@@ -29,7 +28,7 @@ def explore(frame: pd.DataFrame, key: str, x_label: str, label: str, slo: float 
                           key=key, format_func=lambda v: f"{v:.4g}")
     row = frame[frame["_x"] == at].iloc[0]
     views.chart(charts.curve(frame, "_x", "_m", x_label=x_label, y_label=label, slo=slo,
-                             knee=knee(frame, "_x", "_m"), marker=at), name, "whatif-curve")
+                             marker=at), name, "whatif-curve")
     cols = st.columns(4)
     cols[0].metric(f"{label} at {at:.4g}",
                    "unstable" if row["_m"] != row["_m"] else f"{row['_m']:.4g}")
