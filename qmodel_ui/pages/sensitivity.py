@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qmodel_ui import charts, jobs, optional, views, work
+from qmodel_ui import charts, jobs, views, work
 from qmodel_ui.sweeps import METRICS, metric_scale
 
 cur = views.require_model()
 st.title("Sensitivity")
-if optional.find("qmodel.experiments", "sensitivity") is None:
-    views.missing("Sensitivity", "qmodel.experiments (sensitivity)")
-    st.stop()
 a, b, c = st.columns(3)
 metric = a.selectbox("Metric", list(METRICS), format_func=METRICS.get, key="se_metric",
                      bind="query-params")

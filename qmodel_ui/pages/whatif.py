@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import qmodel
-from qmodel_ui import charts, jobs, optional, views, work
+from qmodel.experiments import catalogue, parse_slo
+from qmodel_ui import charts, jobs, views, work
 from qmodel_ui.sweeps import (
     METRICS,
     NONE,
@@ -40,11 +41,6 @@ def explore(frame: pd.DataFrame, key: str, x_label: str, label: str, slo: float 
 
 cur = views.require_model()
 st.title("What-if")
-catalogue = optional.find("qmodel.experiments", "catalogue")
-parse_slo = optional.find("qmodel.experiments", "parse_slo")
-if None in (optional.find("qmodel.experiments", "sweep"), catalogue, parse_slo):
-    views.missing("What-if sweeps", "qmodel.experiments (sweep)")
-    st.stop()
 res = views.solved(cur)
 tu = cur.model.time_unit
 params = sweepable(catalogue(cur.model))
