@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
-import types
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -354,14 +352,3 @@ def _level(harness: Harness, model: Model, mode: str, level: float, peak: float,
                        client)
     return lv
 
-
-class _CallableModule(types.ModuleType):
-    """``from loadtest import validate`` must give something callable even after this
-    submodule was imported (which makes ``loadtest.validate`` the module): the module
-    calls :func:`validate`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ValidationReport:
-        return validate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

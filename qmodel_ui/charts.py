@@ -1,4 +1,7 @@
-"""Plotly figures: the architecture graph, what-if curves and maps, tornado, comparisons."""
+"""Plotly figures: the architecture graph, what-if curves and maps, tornado, comparisons.
+
+The knee, the heat-map grid and the tornado bars come from
+:mod:`qmodel.experiments.shapes`, the same numbers the CLI's figures draw."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import qmodel
+from qmodel.experiments.shapes import heat_grid, knee, tornado_bars
 
 MARKER = "#1565c0"  # the what-if point's line (the latency benchmark looks for it)
 SCALE = [[0.0, "#2e7d32"], [0.6, "#f9a825"], [0.85, "#ef6c00"], [1.0, "#c62828"]]
@@ -94,18 +98,19 @@ def _layout(graph: nx.DiGraph, sources: list[str]) -> dict[str, tuple[float, flo
 
 
 def curve(frame: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
-          slo: float | None = None, knee: float | None = None,
-          marker: float | None = None) -> go.Figure:
+          slo: float | None = None, marker: float | None = None) -> go.Figure:
     """``y`` against ``x`` with the SLO as a horizontal line, the knee and the current point
     (shapes written directly: ``add_hline``/``add_vline`` cost more than the whole rerun)."""
     shapes, notes = [], []
+    at = knee(frame[x], frame[y])
     if slo is not None:
         shapes.append(_line("h", slo, "#c62828", "dash"))
         notes.append({"xref": "paper", "x": 0, "y": slo, "text": f"SLO {slo:g}",
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom"})
-    if knee is not None:
-        shapes.append(_line("v", knee, "#6a1b9a", "dot"))
-        notes.append({"x": knee, "yref": "paper", "y": 1, "text": f"knee {knee:.4g}",
+    if at is not None:
+        bend = float(frame[x].iloc[at])
+        shapes.append(_line("v", bend, "#6a1b9a", "dot"))
+        notes.append({"x": bend, "yref": "paper", "y": 1, "text": f"knee {bend:.4g}",
                       "showarrow": False, "xanchor": "left", "yanchor": "top"})
     if marker is not None:
         shapes.append(_line("v", marker, MARKER, "solid"))
@@ -124,7 +129,8 @@ def _line(direction: str, at: float, colour: str, dash: str) -> dict:
 
 def heatmap(frame: pd.DataFrame, x: str, y: str, z: str, *, x_label: str, y_label: str,
             z_label: str) -> go.Figure:
-    table = frame.pivot_table(index=y, columns=x, values=z)
+    """``z`` over the grid of ``x`` and ``y`` (a point missing or unstable: blank)."""
+    table = heat_grid(frame, x, y, z)
     fig = go.Figure(go.Heatmap(x=table.columns, y=table.index, z=table.values,
                                colorscale="Viridis", colorbar={"title": {"text": z_label}}))
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -142,10 +148,12 @@ def utilization_bars(loads: dict[str, dict[str, float]]) -> go.Figure:
     return fig
 
 
-def tornado(frame: pd.DataFrame, base: float, scale: float, label: str) -> go.Figure:
-    """The metric at each parameter's lower and upper value, around the operating point;
-    the widest swing on top."""
-    rows = frame.iloc[::-1]
+def tornado(table: pd.DataFrame, scale: float, label: str, top: int | None = None
+            ) -> go.Figure:
+    """The metric at each parameter's lower and upper value, around the operating point
+    (``table.attrs["base"]``); the ``top`` widest swings, the widest on top."""
+    base = table.attrs["base"]
+    rows = tornado_bars(table, top).iloc[::-1]  # plotly draws the first bar at the bottom
     fig = go.Figure()
     for side, column, colour in (("lower value", "metric_low", "#1565c0"),
                                  ("upper value", "metric_high", "#ef6c00")):

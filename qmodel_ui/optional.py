@@ -1,15 +1,27 @@
-"""Parts of qmodel that land separately (simulator, experiments, load tests), looked up
-when a page needs them, so that each page works with what exists."""
+"""The one optional part of the dashboard: load-test validation, which needs the
+``loadtest`` extra (locust, httpx, fastapi, ...) on top of the dashboard's."""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+OURS = ("qmodel", "qmodel_ui", "loadtest")
 
 
-def find(module: str, name: str) -> Any | None:
-    """``module.name``, or None when it cannot be imported (yet)."""
+def missing_package(module: str) -> str | None:
+    """The third-party package ``module`` needs but cannot find, or None when it imports.
+
+    Only a ``ModuleNotFoundError`` for a package outside this project means "not
+    installed"; any other error, or a module missing inside it, is a bug and propagates.
+
+    >>> missing_package("qmodel.sim") is None
+    True
+    """
     try:
-        return getattr(importlib.import_module(module), name, None)
-    except Exception:  # a missing or half-installed optional part is not an error here
-        return None
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if not top or top in OURS:
+            raise
+        return top
+    return None

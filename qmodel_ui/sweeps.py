@@ -1,10 +1,7 @@
 """Around ``qmodel.experiments.sweep`` for the What-if page: metric columns and display
-units, default ranges in the sweep's range syntax, the SLO limit and the knee."""
+units, default ranges in the sweep's range syntax and the SLO limit."""
 
 from __future__ import annotations
-
-import numpy as np
-import pandas as pd
 
 import qmodel
 from qmodel.units import TIME_UNITS
@@ -64,13 +61,3 @@ def slo_limit(clauses, metric: str, time_unit: str) -> float | None:
     column, scale, _ = metric_scale(metric, time_unit)
     return next((c.limit * scale for c in clauses if c.column == column), None)
 
-
-def knee(frame: pd.DataFrame, x: str, y: str) -> float | None:
-    """Where a rising, convex curve bends (Kneedle: the point farthest below the chord of
-    the normalised curve); None for fewer than three finite points."""
-    data = frame[[x, y]].replace([np.inf, -np.inf], np.nan).dropna()
-    if len(data) < 3 or data[y].max() == data[y].min():
-        return None
-    xn = (data[x] - data[x].min()) / (data[x].max() - data[x].min())
-    yn = (data[y] - data[y].min()) / (data[y].max() - data[y].min())
-    return float(data[x].iloc[int(np.argmax((xn - yn).to_numpy()))])

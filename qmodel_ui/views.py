@@ -233,10 +233,10 @@ def _html(fig: go.Figure) -> Callable[[], bytes]:
     return lambda: fig.to_html(include_plotlyjs=True, full_html=True).encode()
 
 
-def missing(feature: str, where: str) -> None:
-    """Say that an optional part of qmodel is not available (yet)."""
-    st.info(f"**{feature}** is not available in this installation yet: it needs `{where}`, "
-            "which could not be imported. The rest of the dashboard works without it.")
+def missing(feature: str, package: str, install: str) -> None:
+    """Say that an optional part of the dashboard needs a package that is not installed."""
+    st.info(f"**{feature}** needs `{package}`, which is not installed (`{install}`). The "
+            "rest of the dashboard works without it.")
 
 
 def sidebar() -> None:

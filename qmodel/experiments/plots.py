@@ -1,6 +1,7 @@
 """Plotly figures of experiment tables: latency against one parameter (with the knee, the
 SLO line and, for a makespan, its lower bound), a heat map for two, and the tornado chart of
-a sensitivity table."""
+a sensitivity table. Their numbers (knee, grid, bars) come from :mod:`.shapes`, shared with
+the dashboard."""
 
 from __future__ import annotations
 
@@ -8,28 +9,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .shapes import heat_grid, knee, tornado_bars
 from .slo import parse_slo
 
 _TIME_SCALE = 1000.0  # plot times in ms
 _BOUNDS = {"makespan_s": "makespan_bound_s"}  # a metric -> its analytic lower bound
-
-
-def knee(x: np.ndarray, y: np.ndarray) -> int | None:
-    """Index of the knee of a curve: the point farthest from the chord joining its ends,
-    both axes scaled to [0, 1] (the "Kneedle" rule); None for fewer than three points.
-
-    >>> knee(np.arange(6.0), np.array([1.0, 1.1, 1.25, 1.5, 2.2, 6.0]))
-    4
-    """
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return None
-    xs, ys = x[ok], y[ok]
-    span_x, span_y = xs[-1] - xs[0], ys[-1] - ys[0]
-    if span_x == 0 or span_y == 0:
-        return None
-    distance = np.abs((xs - xs[0]) / span_x - (ys - ys[0]) / span_y)
-    return int(np.flatnonzero(ok)[int(np.argmax(distance))])
 
 
 def sweep_figure(table: pd.DataFrame, metric: str | None = None) -> go.Figure:
@@ -98,18 +82,15 @@ def _slo_line(fig: go.Figure, table: pd.DataFrame, metric: str, scale: float) ->
 
 def _heatmap(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
     scale, label = _scale(metric)
-    grid = table.pivot_table(index=params[1], columns=params[0], values=metric,
-                             aggfunc="first", dropna=False) * scale
-    stable = table.pivot_table(index=params[1], columns=params[0], values="stable",
-                               aggfunc="first")
+    grid = heat_grid(table, params[0], params[1], metric) * scale
+    stable = heat_grid(table, params[0], params[1], "stable")
     text = np.where(stable.to_numpy(dtype=bool), "", "unstable")
     fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=grid.columns, y=grid.index,
                                colorbar_title=label, text=text, texttemplate="%{text}",
                                hovertemplate=f"{params[0]}=%{{x}}<br>{params[1]}=%{{y}}<br>"
                                              f"{label}=%{{z}}<extra></extra>"))
     if "meets_slo" in table:
-        meets = table.pivot_table(index=params[1], columns=params[0], values="meets_slo",
-                                  aggfunc="first").astype(float)
+        meets = heat_grid(table, params[0], params[1], "meets_slo").astype(float)
         fig.add_trace(go.Contour(z=meets.to_numpy(), x=meets.columns, y=meets.index,
                                  contours=dict(start=0.5, end=0.5, coloring="none"),
                                  line=dict(color="white", width=3), showscale=False,
@@ -125,7 +106,7 @@ def tornado_figure(table: pd.DataFrame) -> go.Figure:
     metric = table.attrs.get("metric", "metric")
     scale, label = _scale(metric)
     base = table.attrs.get("base", 0.0) * scale
-    rows = table.assign(size=table["swing"].abs()).sort_values("size", na_position="first")
+    rows = tornado_bars(table).iloc[::-1]  # plotly draws the first bar at the bottom
     fig = go.Figure()
     for side, color in (("low", "steelblue"), ("high", "darkorange")):
         values = rows[f"metric_{side}"].to_numpy(dtype=float) * scale

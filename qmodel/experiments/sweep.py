@@ -4,7 +4,7 @@ Each row is one point: the varied parameters (seconds, per second, counts) and t
 metrics of :mod:`.rows`. Points are solved analytically when the model allows it — all at
 once through :mod:`.fastpath` for Jackson networks, else one ``qmodel.solve`` per point —
 or simulated, every point with the same seed (common random numbers, so differences
-between points are not noise), on the executor asked for (:mod:`.executors`).
+between points are not noise), on the executor asked for (:mod:`qmodel.runner`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
 from ..model.model import Model, load
+from ..runner import run
 from ..solve import solve
 from . import fastpath
-from .executors import run
 from .params import Parameter, apply, resolve
 from .ranges import values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row

@@ -10,11 +10,11 @@ from typing import Any
 from ..errors import UnsupportedError
 from ..model.model import Model
 from ..model.network import Network
+from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast
-from .distributed import EXECUTORS, ReplicationTask, make_runner, run_replications
+from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
-from .progress import Reporter
 from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
 from .trace import TraceRecorder, write_trace

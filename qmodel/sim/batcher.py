@@ -22,6 +22,7 @@ from simpy.events import Timeout
 from ..model.network import Batch
 from ..solvers import microbatch
 from .jobs import Job
+from .simpy_fields import event_value
 from .stations import Periodic, Station
 
 
@@ -59,7 +60,7 @@ class Batcher(Station):
             ev.callbacks.append(self._linger_release)
 
     def _linger_release(self, ev: Timeout) -> None:
-        if ev._value == self.opened:
+        if event_value(ev) == self.opened:
             self.tick()
             self._release()
 
@@ -84,7 +85,7 @@ class Batcher(Station):
 
     def _done(self, ev: Timeout) -> None:
         self.tick()
-        batch = ev._value
+        batch = event_value(ev)
         self.n -= len(batch)
         self.busy -= 1
         if self.batches:

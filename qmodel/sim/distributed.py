@@ -16,13 +16,12 @@ from typing import Any
 import numpy as np
 
 from ..model.network import Network
+from ..runner import run
 from . import fast
 from .engine import Engine
 from .record import Replication
 from .streams import Streams
 from .trace import TraceRecorder
-
-EXECUTORS = ("serial", "local", "dask")
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,8 @@ def run_replications(tasks: Sequence[ReplicationTask], *, executor: str, schedul
     """The records of the replications that finished, in replication order, and whether
     the run was interrupted (Ctrl-C: the finished ones are kept, the others dropped).
 
-    ``executor``/``scheduler``/``workers`` as for
-    :func:`qmodel.experiments.executors.run`.
+    ``executor``/``scheduler``/``workers`` as for :func:`qmodel.runner.run`.
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    from ..experiments.executors import run  # lazy: experiments imports sim
-
     results, interrupted = run(run_replication, list(tasks), executor=executor,
                                scheduler=scheduler, workers=workers, progress=progress,
                                label=label)

@@ -21,6 +21,7 @@ from collections import deque
 from simpy.events import Timeout
 
 from .jobs import Job
+from .simpy_fields import event_value
 from .stations import Station
 
 
@@ -136,7 +137,7 @@ class ForkPool(Station):
 
     def _done(self, ev: Timeout) -> None:
         self.tick()
-        parent = ev._value.parent
+        parent = event_value(ev).parent
         parent.pending -= 1
         if self.queue:
             self._serve(self.queue.popleft())

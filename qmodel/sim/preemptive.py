@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Timeout
 
+from .simpy_fields import event_value
 from .stations import Periodic, Station
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class Preemptive(Station):
         self._front(job)
 
     def _done(self, ev: Timeout) -> None:
-        job = ev._value
+        job = event_value(ev)
         if job.ev is not ev:
             return
         self.tick()

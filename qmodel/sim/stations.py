@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from simpy.events import Timeout
 
 from ..model.network import Station as StationSpec
+from .simpy_fields import event_value, sim_time
 from .stats import SampleStore
 
 if TYPE_CHECKING:
@@ -283,7 +284,7 @@ class FCFS(Station):
         if not self.plain:
             return super().accept(job)
         env = self.env  # plain: nothing is ever held
-        now = env._now
+        now = sim_time(env)
         dt = now - self.last
         if dt:
             self.area_n += self.n * dt
@@ -325,7 +326,7 @@ class FCFS(Station):
             self.serving[job] = None
 
     def _done(self, ev: Timeout) -> None:
-        job = ev._value
+        job = event_value(ev)
         if job.ev is not ev:
             return
         if not self.quick:
@@ -337,7 +338,7 @@ class FCFS(Station):
             else:
                 self.busy -= 1
             return self.finish(job, job.start - job.t_arr)
-        now = self.env._now  # quick: no capacity, so nothing is held
+        now = sim_time(self.env)  # quick: no capacity, so nothing is held
         dt = now - self.last
         if dt:
             self.area_n += self.n * dt

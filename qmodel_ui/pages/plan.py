@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from qmodel_ui import jobs, optional, state, views, work
+from qmodel.experiments.planning import KNOBS
+from qmodel_ui import jobs, state, views, work
 
 
 def _now(doc: dict, path: str) -> str:
@@ -17,10 +18,6 @@ def _now(doc: dict, path: str) -> str:
 
 cur = views.require_model()
 st.title("Capacity plan")
-KNOBS = optional.find("qmodel.experiments.planning", "KNOBS")
-if optional.find("qmodel.experiments", "plan") is None or KNOBS is None:
-    views.missing("Capacity planning", "qmodel.experiments (plan, headroom)")
-    st.stop()
 doc = cur.model.to_dict()
 offered = sum(c.rate for c in cur.model.network.open_classes)
 own_slo = cur.model.spec.slo

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qmodel_ui import charts, jobs, optional, views, work
+from qmodel_ui import charts, jobs, views, work
 from qmodel_ui.sweeps import METRICS, metric_scale
 
 cur = views.require_model()
 st.title("Sensitivity")
-if optional.find("qmodel.experiments", "sensitivity") is None:
-    views.missing("Sensitivity", "qmodel.experiments (sensitivity)")
-    st.stop()
 a, b, c = st.columns(3)
 metric = a.selectbox("Metric", list(METRICS), format_func=METRICS.get, key="se_metric",
                      bind="query-params")
@@ -30,12 +27,11 @@ if job.status != "done":
 frame = job.value
 _, scale, unit = metric_scale(metric, cur.model.time_unit)
 label = f"{METRICS[metric]} ({unit})" if unit else METRICS[metric]
-shown = frame.head(top)
 a, b = st.columns(2)
 a.metric(f"{label} now", f"{frame.attrs['base'] * scale:.4g}")
-b.metric(f"most influential on {METRICS[metric]}", shown["parameter"].iloc[0],
-         f"elasticity {shown['elasticity'].iloc[0]:+.3g}", delta_color="off")
-views.chart(charts.tornado(shown, frame.attrs["base"], scale, label),
+b.metric(f"most influential on {METRICS[metric]}", frame["parameter"].iloc[0],
+         f"elasticity {frame['elasticity'].iloc[0]:+.3g}", delta_color="off")
+views.chart(charts.tornado(frame, scale, label, top),
             f"{cur.name}-sensitivity-{metric}", "tornado")
 st.dataframe(frame, width="stretch", hide_index=True)
 views.downloads(f"{cur.name}-sensitivity", frame.to_json(orient="records"), frame)

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from qmodel.solve import METHODS
-from qmodel_ui import jobs, optional, views, work
+from qmodel_ui import jobs, views, work
 
 cur = views.require_model()
 st.title("Solve")
@@ -29,9 +29,6 @@ for note in res["notes"]:
 views.downloads(f"{cur.name}-solution", json.dumps(res, indent=2), table)
 
 st.subheader("Simulation")
-if optional.find("qmodel.sim", "compare") is None:
-    views.missing("Simulation", "qmodel.sim (simulate, compare)")
-    st.stop()
 network = cur.model.network
 batch_only = len(network.batch_classes) == len(network.classes)
 a, b, c = st.columns(3)

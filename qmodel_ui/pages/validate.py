@@ -28,8 +28,9 @@ with open_tab:
             st.error(f"**{upload.name}:** {exc}")
 
 with run_tab:
-    if optional.find("loadtest.validate", "validate") is None:
-        views.missing("Load-test validation", "loadtest (validate)")
+    absent = optional.missing_package("loadtest.validate")
+    if absent is not None:
+        views.missing("Load-test validation", absent, "pip install -e '.[loadtest]'")
         st.stop()
     mode = "open" if cur.model.network.open_classes else "closed"
     st.caption("Open loop: Poisson arrivals at the model's rates, scaled." if mode == "open" else

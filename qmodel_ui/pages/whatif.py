@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 import qmodel
-from qmodel_ui import charts, jobs, optional, views, work
+from qmodel.experiments import catalogue, parse_slo
+from qmodel_ui import charts, jobs, views, work
 from qmodel_ui.sweeps import (
     METRICS,
     NONE,
     axis,
     default_range,
-    knee,
     metric_scale,
     slo_limit,
     sweepable,
@@ -29,7 +29,7 @@ def explore(frame: pd.DataFrame, key: str, x_label: str, label: str, slo: float 
                           key=key, format_func=lambda v: f"{v:.4g}")
     row = frame[frame["_x"] == at].iloc[0]
     views.chart(charts.curve(frame, "_x", "_m", x_label=x_label, y_label=label, slo=slo,
-                             knee=knee(frame, "_x", "_m"), marker=at), name, "whatif-curve")
+                             marker=at), name, "whatif-curve")
     cols = st.columns(4)
     cols[0].metric(f"{label} at {at:.4g}",
                    "unstable" if row["_m"] != row["_m"] else f"{row['_m']:.4g}")
@@ -41,11 +41,6 @@ def explore(frame: pd.DataFrame, key: str, x_label: str, label: str, slo: float 
 
 cur = views.require_model()
 st.title("What-if")
-catalogue = optional.find("qmodel.experiments", "catalogue")
-parse_slo = optional.find("qmodel.experiments", "parse_slo")
-if None in (optional.find("qmodel.experiments", "sweep"), catalogue, parse_slo):
-    views.missing("What-if sweeps", "qmodel.experiments (sweep)")
-    st.stop()
 res = views.solved(cur)
 tu = cur.model.time_unit
 params = sweepable(catalogue(cur.model))

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from qmodel.experiments import sensitivity, sweep
-from qmodel.experiments.plots import knee, sweep_figure, tornado_figure
+from qmodel.experiments.plots import sweep_figure, tornado_figure
 
 from .models import mm1
-
-
-def test_knee_of_a_latency_curve():
-    load = np.linspace(0.05, 0.95, 19)
-    latency = 1.0 / (1.0 - load)                       # M/M/1 in units of the service time
-    k = knee(load, latency)
-    assert 0.7 <= load[k] <= 0.9
-    assert knee(load[:2], latency[:2]) is None
 
 
 def test_line_plot_marks_unstable_points_the_knee_and_the_slo():

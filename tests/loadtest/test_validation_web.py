@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest import validate
+from loadtest.validate import validate
 
 from .conftest import TOPOLOGIES
 

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from qmodel import load
+from qmodel import QModelError, load
 from qmodel.sim import simulate
 from qmodel.sim.distributed import ReplicationTask, run_replication, run_replications
 from qmodel.sim.record import Replication
@@ -68,16 +68,16 @@ def test_tasks_and_records_pickle(web):
 
 
 def test_interrupted_runs_keep_the_finished_replications(web, monkeypatch):
-    import qmodel.experiments.executors as executors
+    import qmodel.sim.distributed as distributed
 
     def interrupted(func, tasks, **kwargs):
         return [func(tasks[0]), None, func(tasks[2]), None], True
 
-    monkeypatch.setattr(executors, "run", interrupted)
+    monkeypatch.setattr(distributed, "run", interrupted)
     r = simulate(web, executor="local", **RUN)
     assert r.partial and r.replications == 2 and "interrupted: partial results" in r.notes
 
-    monkeypatch.setattr(executors, "run", lambda func, tasks, **kw: ([None] * len(tasks), True))
+    monkeypatch.setattr(distributed, "run", lambda func, tasks, **kw: ([None] * len(tasks), True))
     with pytest.raises(KeyboardInterrupt):
         simulate(web, executor="local", **RUN)
 
@@ -89,5 +89,5 @@ def test_interrupted_runs_keep_the_finished_replications(web, monkeypatch):
 def test_bad_executor_arguments(web, kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate(web, replications=2, customers=100, **kwargs)
-    with pytest.raises(ValueError, match="executor must be one of"):
+    with pytest.raises(QModelError, match="executor must be one of"):
         run_replications([], executor="cloud")

@@ -1,7 +1,7 @@
 """The ``sweep``, ``sensitivity``, ``plan`` and ``headroom`` commands.
 
 A typer app whose commands mount at the top level of ``qmodel``:
-``app.add_typer(qmodel.experiments.cli.app)`` (typer >= 0.15 merges an unnamed sub-app's
+``app.add_typer(qmodel.cli.experiments.app)`` (typer >= 0.15 merges an unnamed sub-app's
 commands into the parent). Exit codes: 0 success; 1 an error that is not bad input (an
 impossible plan, a file that cannot be written); 2 invalid model or arguments, printed as
 ``path: message``; 130 interrupted (a sweep writes its partial table first).
@@ -18,17 +18,17 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..cli_support import EXIT_INTERRUPTED, err, guarded, load_model, out
 from ..errors import ModelError, Problem
+from ..experiments.headroom import headroom
+from ..experiments.output import write
+from ..experiments.planning import SEARCHES, plan
+from ..experiments.sensitivity import sensitivity
+from ..experiments.slo import SLO, model_slo
+from ..experiments.sweep import METHODS, sweep
 from ..model.model import Model
+from ..runner import EXECUTORS
 from ..units import format_duration, format_rate
-from .executors import EXECUTORS
-from .headroom import headroom
-from .output import write
-from .planning import SEARCHES, plan
-from .sensitivity import sensitivity
-from .slo import SLO, model_slo
-from .sweep import METHODS, sweep
+from .support import EXIT_INTERRUPTED, err, guarded, load_model, out
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",

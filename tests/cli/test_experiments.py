@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from qmodel.experiments.cli import app
+from qmodel.cli.experiments import app
 
 runner = CliRunner()
 MODEL = "topologies/web_service.yaml"

@@ -1,4 +1,4 @@
-"""The ``qmodel`` command line (exit codes and error handling in :mod:`qmodel.cli_support`)."""
+"""The ``qmodel`` command line (exit codes and error handling in :mod:`qmodel.cli.support`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Annotated
 
 import typer
 
-from .cli_support import EXIT_ERROR, EXIT_UNSTABLE, err, guarded, load_model, out
-from .errors import ModelError, Problem
-from .experiments.cli import app as experiments_app
-from .model.spec import json_schema
-from .report import print_result
-from .results import Result
-from .solve import METHODS, solve
+from ..errors import ModelError, Problem
+from ..model.spec import json_schema
+from ..report import print_result
+from ..results import Result
+from ..solve import METHODS, solve
+from .experiments import app as experiments_app
+from .support import EXIT_ERROR, EXIT_UNSTABLE, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
@@ -76,7 +76,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                  help="Dask scheduler address (tcp://...); none starts a LocalCluster.")]
              = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
-    from .sim import simulate as run
+    from ..sim import simulate as run
 
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
@@ -98,8 +98,8 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
             replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
             seed: Annotated[int | None, typer.Option(help="Seed.")] = None) -> None:
     """Solve and simulate a model; print both side by side and flag disagreements."""
-    from .sim import compare as side_by_side
-    from .sim import simulate as run
+    from ..sim import compare as side_by_side
+    from ..sim import simulate as run
 
     m = load_model(model, overrides)
     _check_positive(replications=replications)

@@ -1,19 +1,30 @@
-"""Executors: serial, local process pool and Dask give identical tables for the same seed;
-worker errors come back as the same QModelError."""
+"""The runner: serial, local process pool and Dask give identical tables for the same seed;
+worker errors come back as the same QModelError; progress reaches a callback."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from qmodel import ModelError
+from qmodel import Model, ModelError, QModelError, load
 from qmodel.experiments import sweep
-from qmodel.experiments.executors import run
+from qmodel.runner import Reporter, run
+from tests.experiments.models import shop as _shop
 
 distributed = pytest.importorskip("distributed")
 
 SIM = dict(method="simulate", replications=2, customers=2000, seed=11)
 SPEC = {"arrivals.web.rate": ["100/s", "200/s"], "nodes.app.servers": [7, 8]}
+
+
+@pytest.fixture
+def web() -> Model:
+    return load("topologies/web_service.yaml")
+
+
+@pytest.fixture
+def shop() -> Model:
+    return _shop()
 
 
 @pytest.fixture(scope="module")
@@ -65,5 +76,15 @@ def test_worker_errors_arrive_as_model_errors(shop):
 
 
 def test_unknown_executor():
-    with pytest.raises(Exception, match="executor must be one of"):
+    with pytest.raises(QModelError, match="executor must be one of serial, local, dask"):
         run(abs, [1, 2], executor="cloud")
+
+
+def test_progress_reaches_a_callback():
+    seen = []
+    results, interrupted = run(abs, [-1, -2, -3, -4], executor="serial", progress=seen.append)
+    assert results == [1, 2, 3, 4] and not interrupted and seen == [0.25, 0.5, 0.75, 1.0]
+    reporter = Reporter(seen.append, 2, "simulating")
+    reporter.for_replication(1)(0.5)
+    assert seen[-1] == 0.75
+    assert Reporter(False, 2, "quiet").for_replication(0) is None

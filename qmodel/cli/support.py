@@ -18,8 +18,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from .errors import ModelError, Problem, QModelError
-from .model.model import Model, load
+from ..errors import ModelError, Problem, QModelError
+from ..model.model import Model, load
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

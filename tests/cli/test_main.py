@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
-from qmodel.cli import app
+from qmodel.cli.main import app
 
 runner = CliRunner()
 
@@ -133,3 +135,16 @@ def test_simulate_a_batch_prints_its_makespan():
     doc = json.loads(run("simulate", "topologies/brkss_warehouse.yaml", *small, "--json").output)
     assert 0.1 <= doc["system"]["makespan"]["value"] < 0.2         # bound: 600 x 2 ms / 12
     assert doc["system"]["completed"]["value"] == 600 and len(doc["per_replication"]) == 2
+
+
+def test_only_the_cli_package_imports_typer():
+    """Library code never imports the command line (or typer): importing every module of
+    qmodel outside qmodel.cli leaves both out of sys.modules."""
+    code = ("import importlib, pathlib, sys; "
+            "names = sorted('.'.join(p.with_suffix('').parts).removesuffix('.__init__') "
+            "for p in pathlib.Path('qmodel').rglob('*.py')); "
+            "[importlib.import_module(n) for n in names if not n.startswith('qmodel.cli')]; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'typer' "
+            "or m.startswith('qmodel.cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
