@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import qmodel
@@ -49,10 +49,14 @@ models = st.fixed_dictionaries(
 
 
 def check_invariants(result: qmodel.Result) -> None:
+    """Little's law at every station that has its three numbers (and at least one must,
+    when the system has a mean response time), probabilities in [0, 1], utilization < 1."""
+    checked = 0
     for n in result.nodes.values():
         if n.mean_in_system is not None and n.throughput is not None and n.mean_response is not None:
             assert math.isclose(n.mean_in_system, n.throughput * n.mean_response,
                                 rel_tol=1e-6, abs_tol=1e-9)  # Little's law per station
+            checked += 1
         for p in (n.p_wait, n.p_idle, n.p_loss):
             assert p is None or -1e-9 <= p <= 1 + 1e-9
         if n.utilization is not None:
@@ -60,6 +64,7 @@ def check_invariants(result: qmodel.Result) -> None:
     if result.system.mean_response_time is not None:
         assert math.isfinite(result.system.mean_response_time)
         assert result.system.mean_response_time >= 0
+        assert checked, "a system response time but no station with L, X and R"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,12 +74,16 @@ def test_random_models_give_a_result_or_field_errors(data):
         model = qmodel.Model.from_dict(data)
     except ModelError as exc:
         assert exc.problems and all(p.message for p in exc.problems)
-        return
-    try:
-        result = qmodel.solve(model)
-    except UnsupportedError:
-        return
-    check_invariants(result)
+        event("field errors")
+    else:
+        try:
+            result = qmodel.solve(model)
+        except UnsupportedError as exc:
+            assert exc.reason
+            event("unsupported")
+        else:
+            check_invariants(result)
+            event("solved")
 
 
 @st.composite
@@ -94,13 +103,18 @@ def open_networks(draw):
     return {"nodes": nodes, "arrivals": {"x": {"to": names[0], "rate": f"{rate}/s"}}}
 
 
+def _model_or_none(data: dict) -> qmodel.Model | None:
+    try:
+        return qmodel.Model.from_dict(data)
+    except ModelError:
+        return None
+
+
 @settings(max_examples=150, deadline=None)
 @given(open_networks())
 def test_flow_balance_and_littles_law_on_random_open_networks(data):
-    try:
-        model = qmodel.Model.from_dict(data)
-    except ModelError:
-        return  # e.g. a station no job reaches
+    model = _model_or_none(data)
+    assume(model is not None)  # e.g. a station no job reaches
     result = qmodel.solve(model)
     check_invariants(result)
     net = model.network

@@ -57,6 +57,7 @@ def assert_littles_law(result, rel=0.05):
         expected = float(node.throughput) * float(node.mean_response)
         assert float(node.mean_in_system) == pytest.approx(expected, rel=rel, abs=0.02), name
         checked += 1
+    assert checked, "no node or component had L, X and R to check"
     s = result.system
     assert float(s.mean_jobs) == pytest.approx(float(s.throughput) * float(s.mean_response_time),
                                                rel=rel, abs=0.02)
