@@ -134,7 +134,7 @@ def test_imports_run_one_way_only():
 
 @pytest.mark.parametrize("source, expected", [
     ("from ..experiments import sweep\n", "qmodel.sim.fake (sim) imports qmodel.experiments"),
-    ("def f():\n    from qmodel.cli import main\n", "imports qmodel.cli (cli)"),
+    ("def f():\n    from qmodel.cli import main\n", "(sim) imports qmodel.cli"),
     ("import streamlit\n", "imports streamlit"),
 ])
 def test_the_checker_sees_upward_imports_anywhere(tmp_path, source, expected):
