@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .. import distributions
 from ..errors import ModelError, Problem
+from ..model import dist_spec
 from ..model.model import Model, set_path
 from ..units import parse_duration, parse_rate
 
@@ -161,7 +162,7 @@ def _write(data: dict, param: Parameter, x: float, model: Model) -> None:
 
 def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
     """A distribution spec with a new mean or cv, keeping its form where it can."""
-    dist = distributions.parse(current, model.time_unit, model.base_dir)
+    dist = dist_spec.parse(current, model.time_unit, model.base_dir)
     if param.write == "cv":
         if isinstance(current, dict) and "cv" in current:
             return {**current, "cv": float(x)}
@@ -178,7 +179,7 @@ def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
 
 
 def _with_seconds(key: str, value: Any) -> Any:
-    if key in distributions.MEAN_KEYS and key != "rate":
+    if key in dist_spec.MEAN_KEYS and key != "rate":
         return [f"{v!r}s" for v in value] if isinstance(value, list | tuple) else f"{value!r}s"
     return list(value) if isinstance(value, tuple) else value
 

@@ -14,8 +14,9 @@ from typing import Literal
 
 import numpy as np
 
-from ..distributions import Deterministic, Distribution, parse
+from ..distributions import Deterministic, Distribution
 from .check import class_source, next_of
+from .dist_spec import parse
 from .spec import (
     MLFQ,
     BatcherNode,

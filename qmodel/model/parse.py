@@ -9,8 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..distributions import FieldError
-from ..errors import ModelError, Problem
+from ..errors import FieldError, ModelError, Problem
 from ..units import TIME_UNITS
 from .spec import NODE_KINDS, UNION_TAGS, ModelSpec
 

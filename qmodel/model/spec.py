@@ -23,8 +23,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from .. import distributions
+from ..distributions import Distribution
 from ..units import TIME_UNITS, parse_duration, parse_rate
+from . import dist_spec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME = re.compile(NAME_PATTERN)
@@ -35,11 +36,11 @@ def _ctx(info: ValidationInfo) -> tuple[str, Path | None]:
     return context.get("time_unit", "s"), context.get("base_dir")
 
 
-def _distribution(value: Any, info: ValidationInfo) -> distributions.Distribution:
-    if isinstance(value, distributions.Distribution):
+def _distribution(value: Any, info: ValidationInfo) -> Distribution:
+    if isinstance(value, Distribution):
         return value
     time_unit, base_dir = _ctx(info)
-    return distributions.parse(value, time_unit, base_dir)
+    return dist_spec.parse(value, time_unit, base_dir)
 
 
 def _interarrival_shape(value: Any, info: ValidationInfo) -> dict:
@@ -47,7 +48,7 @@ def _interarrival_shape(value: Any, info: ValidationInfo) -> dict:
         raise ValueError(
             f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
             f"got {value!r}")
-    distributions.parse(value, mean=1.0)  # checks the shape; the mean comes from the rate
+    dist_spec.parse(value, mean=1.0)  # checks the shape; the mean comes from the rate
     return value
 
 
@@ -137,7 +138,7 @@ _DIST_SCHEMA = {
             "type": "object",
             "description": "A distribution: {dist: NAME, ...parameters} or {mean, cv}.",
             "properties": {
-                "dist": {"enum": list(distributions.DIST_NAMES)},
+                "dist": {"enum": list(dist_spec.DIST_NAMES)},
                 "mean": _DURATION_SCHEMA,
                 "cv": {"type": "number", "minimum": 0},
                 "rate": _RATE_SCHEMA,
