@@ -16,7 +16,6 @@ import numpy as np
 
 from ..distributions import Deterministic, Distribution
 from .check import class_source, next_of
-from .dist_spec import parse
 from .spec import (
     MLFQ,
     BatcherNode,
@@ -258,10 +257,8 @@ def build_network(spec: ModelSpec) -> Network:
 
 def _classes(spec: ModelSpec):
     for name, a in spec.arrivals.items():
-        shape = None
-        if a.interarrival is not None:
-            shape = parse(a.interarrival, mean=1.0 / a.rate)
-        yield JobClass(name, "open", rate=a.rate, interarrival=shape, priority=a.priority)
+        yield JobClass(name, "open", rate=a.rate, interarrival=a.interarrival,
+                       priority=a.priority)
     for name, u in spec.users.items():
         think = u.think_time if u.think_time is not None else Deterministic(0.0)
         yield JobClass(name, "closed", population=u.population, think=think,

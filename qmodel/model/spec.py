@@ -43,13 +43,16 @@ def _distribution(value: Any, info: ValidationInfo) -> Distribution:
     return dist_spec.parse(value, time_unit, base_dir)
 
 
-def _interarrival_shape(value: Any, info: ValidationInfo) -> dict:
+def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
+    """The inter-arrival distribution: the shape given, with mean 1/rate (None: Poisson)."""
+    if value is None or isinstance(value, Distribution):
+        return value
     if not isinstance(value, dict):
         raise ValueError(
             f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
             f"got {value!r}")
-    dist_spec.parse(value, mean=1.0)  # checks the shape; the mean comes from the rate
-    return value
+    rate = info.data.get("rate")  # absent when the rate itself is invalid (reported there)
+    return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
 
 
 def _duration(value: Any, info: ValidationInfo) -> float:
@@ -176,6 +179,11 @@ PositiveInt = Annotated[int, BeforeValidator(_positive_int),
 Servers = Annotated[int | None, BeforeValidator(_servers),
                     _schema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "inf"}]})]
 Next = Annotated[dict[str, float], BeforeValidator(_next), _schema(_NEXT_SCHEMA)]
+Interarrival = Annotated[
+    Any, BeforeValidator(_interarrival),
+    _schema({"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]})]
+"""Parsed once, at load, into the :class:`Distribution` of the gaps (None: Poisson);
+``rate`` is validated first, so the mean is ``1/rate``."""
 Probability = Annotated[float, Field(ge=0, le=1)]
 Weights = list[Annotated[float, Field(ge=0)]]
 Discipline = Literal["fcfs", "ps", "lcfs-pr", "priority", "priority-preemptive", "mlfq"]
@@ -380,8 +388,7 @@ class OpenClass(Strict):
 
     to: Next
     rate: Rate
-    interarrival: Annotated[dict | None, BeforeValidator(
-        lambda v, info: None if v is None else _interarrival_shape(v, info))] = Field(
+    interarrival: Interarrival = Field(
         default=None, description="Shape of the inter-arrival distribution, e.g. "
                                   "{dist: erlang, k: 2} or {cv: 2}; its mean is 1/rate.")
     priority: int = Field(default=0, description="0 is served first.")
