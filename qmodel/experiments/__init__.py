@@ -15,11 +15,9 @@ from .headroom import Headroom, headroom
 from .params import Parameter, catalogue
 from .planning import Plan, PlanError, plan
 from .sensitivity import sensitivity
-from .slo import SLO, parse_slo
 from .sweep import evaluate, sweep
 
 __all__ = [
-    "SLO",
     "Headroom",
     "Parameter",
     "Plan",
@@ -27,7 +25,6 @@ __all__ = [
     "catalogue",
     "evaluate",
     "headroom",
-    "parse_slo",
     "plan",
     "sensitivity",
     "sweep",

@@ -21,13 +21,13 @@ from rich.table import Table
 from ..cli_support import EXIT_INTERRUPTED, err, guarded, load_model, out
 from ..errors import ModelError, Problem
 from ..model.model import Model
+from ..model.slo import SLO, model_slo
 from ..units import format_duration, format_rate
 from .executors import EXECUTORS
 from .headroom import headroom
 from .output import write
 from .planning import SEARCHES, plan
 from .sensitivity import sensitivity
-from .slo import SLO, model_slo
 from .sweep import METHODS, sweep
 
 SHOW_ROWS = 40

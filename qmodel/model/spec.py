@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +27,7 @@ from pydantic import (
 from ..distributions import Distribution
 from ..units import TIME_UNITS, parse_duration, parse_rate
 from . import dist_spec
+from .slo import read_slo
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME = re.compile(NAME_PATTERN)
@@ -53,6 +55,13 @@ def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
             f"got {value!r}")
     rate = info.data.get("rate")  # absent when the rate itself is invalid (reported there)
     return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
+
+
+def _slo(value: str | list[str] | None, info: ValidationInfo) -> str | list[str] | None:
+    """Checks the SLO's grammar (the text is kept as written)."""
+    if value:
+        read_slo(value, _ctx(info)[0])
+    return value
 
 
 def _duration(value: Any, info: ValidationInfo) -> float:
@@ -429,7 +438,7 @@ class ModelSpec(Strict):
         default_factory=dict)
     batches: dict[Annotated[str, Field(pattern=NAME_PATTERN)], BatchClass] = Field(
         default_factory=dict, description="Bulk arrivals: a batch of jobs at a given time.")
-    slo: str | list[str] | None = Field(
+    slo: Annotated[str | list[str] | None, AfterValidator(_slo)] = Field(
         default=None, description='Service level objectives, e.g. "p95 < 200ms".')
 
 
