@@ -12,17 +12,14 @@ process, on a local process pool or on a Dask cluster.
 from __future__ import annotations
 
 from .headroom import Headroom, headroom
-from .params import Parameter, catalogue
 from .planning import Plan, PlanError, plan
 from .sensitivity import sensitivity
 from .sweep import evaluate, sweep
 
 __all__ = [
     "Headroom",
-    "Parameter",
     "Plan",
     "PlanError",
-    "catalogue",
     "evaluate",
     "headroom",
     "plan",

@@ -20,11 +20,11 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
 from ..model.model import Model, load
+from ..model.paths import Parameter, apply, resolve
 from ..model.slo import SLO, model_slo
 from ..solve import solve
 from . import fastpath
 from .executors import run
-from .params import Parameter, apply, resolve
 from .ranges import values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row
 

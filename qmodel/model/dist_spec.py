@@ -54,6 +54,13 @@ _ALLOWED_KEYS = {
 
 MEAN_KEYS = {"mean", "rate", "value", "means", "low", "high", "scale", "samples", "file"}
 
+KEYS = ("dist", *sorted(set().union(*_ALLOWED_KEYS.values())))
+"""Every key a distribution mapping may have."""
+
+NUMBER_KEYS = {"k": "count", "alpha": "number", "value": "duration", "low": "duration",
+               "high": "duration", "scale": "duration", "rate": "rate"}
+"""The keys besides ``mean`` and ``cv`` that hold one number, and what it measures."""
+
 
 class _Spec:
     """Reads the fields of one distribution mapping, naming the field in every error."""
@@ -317,4 +324,4 @@ _BUILDERS = {
 }
 
 
-__all__ = ["DIST_NAMES", "MEAN_KEYS", "parse"]
+__all__ = ["DIST_NAMES", "KEYS", "MEAN_KEYS", "NUMBER_KEYS", "parse"]

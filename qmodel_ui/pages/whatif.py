@@ -41,7 +41,7 @@ def explore(frame: pd.DataFrame, key: str, x_label: str, label: str, slo: float 
 
 cur = views.require_model()
 st.title("What-if")
-catalogue = optional.find("qmodel.experiments", "catalogue")
+catalogue = optional.find("qmodel.model.paths", "catalogue")
 parse_slo = optional.find("qmodel.model.slo", "parse_slo")
 if None in (optional.find("qmodel.experiments", "sweep"), catalogue, parse_slo):
     views.missing("What-if sweeps", "qmodel.experiments (sweep)")

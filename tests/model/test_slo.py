@@ -7,12 +7,10 @@ import math
 
 import pytest
 
-from qmodel import Model, ModelError, load
+from qmodel import Model, ModelError
 from qmodel.model.slo import GRAMMAR, model_slo, parse_slo
 
 from ..experiments.models import mm1
-
-WEB = "topologies/web_service.yaml"
 
 
 @pytest.mark.parametrize(("text", "metric", "op", "limit"), [
@@ -45,8 +43,7 @@ def test_bare_number_uses_the_model_time_unit():
     assert parse_slo("p95 < 200", time_unit="ms").clauses[0].limit == pytest.approx(0.2)
 
 
-def test_model_slo_is_the_default():
-    web = load(WEB)
+def test_model_slo_is_the_default(web):
     assert str(model_slo(web, None)) == "p95 < 200ms"
     assert model_slo(mm1(), None) is None
     assert str(model_slo(web, "mean < 1000ms")) == "mean < 1s"
