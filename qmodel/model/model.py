@@ -11,9 +11,9 @@ import yaml
 
 from ..errors import ModelError
 from .check import check
+from .fields import set_path
 from .network import Network, build_network
 from .parse import read_file, read_yaml, validate_spec
-from .paths import set_path
 from .spec import ForkNode, ModelSpec
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class Model:
         """A new model with values set at dotted paths, e.g. ``{"nodes.app.servers": 4}``.
 
         A path that names a missing node, class or field raises :class:`ModelError` at
-        the part at fault, with the closest name (see :func:`~qmodel.model.paths.set_path`).
+        the part at fault, with the closest name (see :func:`~qmodel.model.fields.set_path`).
         """
         data = self.to_dict()
         for path, value in changes.items():

@@ -1,34 +1,34 @@
-"""The address book of a model: every settable dotted path, derived from the spec's types.
+"""The address book of a model: every settable numeric dotted path, derived from the
+spec's types.
 
 One syntax serves every place a value is set: ``--set`` and :meth:`Model.with_changes`
-(:func:`set_path`, any field of the format), sweeps, sensitivity, plans and the dashboard
-(:func:`catalogue`, :func:`resolve`, :func:`apply`, the numeric fields).
+(:func:`~qmodel.model.fields.set_path`, any field of the format), sweeps, sensitivity,
+plans and the dashboard (:func:`catalogue`, :func:`resolve`, :func:`apply`, the numeric
+fields).
 
 :func:`catalogue` walks the field annotations of :mod:`qmodel.model.spec` and lists every
 numeric field of a model — rates, servers, counts, durations, routing probabilities, and
 for every distribution its ``mean`` and ``cv`` (plus its own numeric keys such as ``k``) —
 with its current value in seconds, per second or plain units. :func:`apply` writes values
 (in those units) into a copy of the model document, with units, and re-validates it.
-:func:`set_path` refuses a path that names no node, class or field, with a suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Discriminator, Tag
+from pydantic import BaseModel
 
 from ..distributions import Distribution
 from ..errors import ModelError, Problem
 from ..units import parse_duration, parse_rate
 from . import dist_spec, spec
+from .fields import SECTIONS, alternatives, fields_of, get, set_path
 
 if TYPE_CHECKING:
     from .model import Model
@@ -44,9 +44,6 @@ _SCALARS: tuple[tuple[Any, Kind], ...] = (
     (spec.NonNegDuration, "duration"), (spec.Rate, "rate"), (int, "integer"))
 """The spec's numeric field types and what they measure."""
 
-_SECTIONS = {"nodes": "node", "arrivals": "class", "users": "class", "batches": "class"}
-_DIST = "distribution"
-"""The pseudo-type of a distribution mapping: its keys are :data:`dist_spec.KEYS`."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ def written(model: Model, param: Parameter) -> str:
     """``param``'s value as the model file writes it (``25ms``, ``200/s``, ``8``), or in
     SI units with the unit written out when the file does not hold it as one value; ``""``
     when unset."""
-    raw = _get(model.to_dict(), param.path)
+    raw = get(model.to_dict(), param.path)
     if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
         return str(raw)
     return "" if param.value is None else str(encode(param, param.value))
@@ -153,7 +150,7 @@ def override(model: Model, param: Parameter, text: str) -> dict[str, str]:
     >>> override(m, params["nodes.app.next.db"], "0.5")
     {'nodes.app.next': '{db: 0.5}'}
     """
-    raw = _get(model.to_dict(), param.where or param.path)
+    raw = get(model.to_dict(), param.where or param.path)
     verbatim = param.write == "field" or (param.write == "mean" and param.where == param.path
                                           and not isinstance(raw, dict))
     if verbatim:
@@ -206,14 +203,14 @@ def _change(data: dict, param: Parameter, x: float, model: Model) -> tuple[str, 
         return param.path, value
     if param.write == "route":
         parent, _, target = param.where.rpartition(".")
-        route = _get(data, parent)
+        route = get(data, parent)
         route = {route: 1.0} if isinstance(route, str) else dict(route)
         return parent, {**route, target: value}
     if param.write == "shape_cv":
-        shape = _get(data, param.where)
+        shape = get(data, param.where)
         return param.where, ({**shape, "cv": value} if isinstance(shape, dict) and "cv" in shape
                              else {"cv": value})
-    return param.where, _dist_value(_get(data, param.where), param, x, model)
+    return param.where, _dist_value(get(data, param.where), param, x, model)
 
 
 def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
@@ -240,150 +237,6 @@ def _with_seconds(key: str, value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
-
-
-# -- setting any field: --set and Model.with_changes ---------------------------------------
-
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Set ``value`` at a dotted path in a model document; missing leaves are created.
-
-    The path must name fields the format has, under a node or class that exists (a whole
-    new node or class may be set): otherwise a :class:`ModelError` at the first part at
-    fault says what exists, with the closest name. A distribution written as a bare
-    duration (``service: 2ms``, exponential) is opened up to ``{mean: 2ms}`` — the same
-    distribution — so ``service.mean`` or ``service.cv`` can be set.
-
-    >>> doc = {"nodes": {"app": {"kind": "queue", "service": "2ms"}}}
-    >>> set_path(doc, "nodes.app.service.cv", 0.5); doc["nodes"]["app"]["service"]
-    {'mean': '2ms', 'cv': 0.5}
-    >>> set_path(doc, "nodes.ap.servers", 4)
-    Traceback (most recent call last):
-    ...
-    qmodel.errors.ModelError: nodes.ap: no node 'ap' (did you mean 'app'?)
-    """
-    check_path(data, path)
-    parts = path.split(".")
-    target = data
-    for i, part in enumerate(parts[:-1]):
-        child = target.get(part) if isinstance(target, dict) else None
-        if child is None and isinstance(target, dict):
-            child = target[part] = {}
-        if isinstance(child, (str, int, float)) and not isinstance(child, bool) \
-                and parts[i + 1] in ("mean", "cv"):
-            child = target[part] = {"mean": child}
-        if not isinstance(child, dict):
-            raise ModelError([Problem(".".join(parts[: i + 1]), "is not a mapping; cannot set "
-                                                                 f"{path}")])
-        target = child
-    target[parts[-1]] = value
-
-
-def check_path(data: dict, path: str) -> None:
-    """Raise :class:`ModelError` when ``path`` names a node, class or field that does not
-    exist in the model document ``data`` (setting a whole new node or class is allowed)."""
-    parts = path.split(".")
-    owner: Any = spec.ModelSpec
-    doc: Any = data
-    i = 0
-    while i < len(parts) and owner is not None:
-        where = ".".join(parts[:i + 1])
-        fields = _DIST_FIELDS if owner is _DIST else _fields(owner)
-        if parts[i] not in fields:
-            raise ModelError([Problem(where, _no_field(parts[i], owner, ".".join(parts[:i]),
-                                                       doc, fields))])
-        if owner is _DIST:
-            return
-        hint, child = fields[parts[i]], _get(doc, parts[i])
-        i += 1
-        if i < len(parts) and owner is spec.ModelSpec and parts[i - 1] in _SECTIONS:
-            name = parts[i]
-            entries = child if isinstance(child, dict) else {}
-            if name not in entries:
-                if i + 1 < len(parts):
-                    raise ModelError([Problem(f"{where}.{name}",
-                                              _no_entry(data, parts[i - 1], name))])
-                return  # a whole new node or class
-            hint, child = get_args(hint)[1], entries[name]
-            i += 1
-        elif i < len(parts) and get_origin(hint) is dict:  # per-class: any class name
-            hint, child = get_args(hint)[1], _get(child, parts[i])
-            i += 1
-        owner, doc = _owner(hint, child), child
-
-
-def _no_entry(data: dict, section: str, name: str) -> str:
-    what = _SECTIONS[section]
-    entries = data.get(section) if isinstance(data.get(section), dict) else {}
-    close = difflib.get_close_matches(name, list(entries), n=1)
-    if close:
-        return f"no {what} {name!r} (did you mean {close[0]!r}?)"
-    elsewhere = [other for other in _SECTIONS if other != section
-                 and isinstance(data.get(other), dict) and name in data[other]]
-    if elsewhere:
-        return f"no {what} {name!r} under {section}; it is under {elsewhere[0]}"
-    listed = ", ".join(entries) or "none"
-    return f"no {what} {name!r}; " + (f"nodes are {listed}" if section == "nodes" else
-                                      f"{section} has {listed}")
-
-
-def _no_field(name: str, owner: Any, parent: str, doc: Any, fields: Mapping) -> str:
-    close = difflib.get_close_matches(name, list(fields), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    if owner is _DIST:
-        holder = "a distribution"
-    elif owner in _NODE_TYPES:
-        holder = f"a {doc.get('kind')} node" if isinstance(doc, dict) else "this node"
-    else:
-        holder = parent or "a model"
-    return f"no field {name!r}{hint}; {holder} has {', '.join(sorted(fields))}"
-
-
-_NODE_TYPES = tuple(get_args(get_args(spec.Node)[0]))
-_NODE_BY_KIND = {get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in _NODE_TYPES}
-_DIST_FIELDS = dict.fromkeys(dist_spec.KEYS)
-
-
-def _owner(hint: Any, value: Any) -> Any:
-    """The type whose fields the next part of a path names (None: no further checks)."""
-    if hint == spec.Interarrival:
-        return _DIST
-    if hint == spec.Node:
-        return _NODE_BY_KIND.get(value.get("kind")) if isinstance(value, dict) else None
-    options = _options(hint)
-    if spec.Dist in options:
-        return _DIST
-    models = [t for t in options if isinstance(t, type) and issubclass(t, BaseModel)]
-    if len(models) == 1 and not isinstance(value, list):
-        return models[0]
-    return None
-
-
-# -- reading the spec's types -------------------------------------------------------------
-
-@cache
-def _fields(owner: type[BaseModel]) -> dict[str, Any]:
-    """The fields of a spec model and their annotations (``Annotated`` kept)."""
-    hints = get_type_hints(owner, include_extras=True)
-    return {name: hints[name] for name in owner.model_fields}
-
-
-def _options(hint: Any) -> list[Any]:
-    """The types a field takes: ``X | list[X] | None`` gives ``[X, list[X]]``; a tagged
-    union (pydantic's plumbing) is opened up."""
-    if get_origin(hint) is Annotated and any(isinstance(m, (Tag, Discriminator))
-                                             for m in hint.__metadata__):
-        rest = tuple(m for m in hint.__metadata__ if not isinstance(m, (Tag, Discriminator)))
-        base = get_args(hint)[0]
-        return _options(Annotated[(base, *rest)] if rest else base)
-    if get_origin(hint) in (Union, types.UnionType):
-        return [t for arg in get_args(hint) if arg is not type(None) for t in _options(arg)]
-    return [hint]
-
-
 def _scalar(options: list[Any]) -> Kind | None:
     return next((kind for t, kind in _SCALARS for option in options if option == t), None)
 
@@ -392,7 +245,7 @@ def _scalar(options: list[Any]) -> Kind | None:
 
 def _walk(model: Model) -> Iterator[Parameter]:
     doc = model.to_dict()
-    for section in _SECTIONS:
+    for section in SECTIONS:
         for name, entry in getattr(model.spec, section).items():
             yield from _entry(f"{section}.{name}", entry, doc, model)
 
@@ -402,8 +255,8 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
     blocks, routes; a class's: plain fields, routes, its distribution."""
     groups: dict[str, list[Parameter]] = {"field": [], "dist": [], "class_dist": [],
                                           "block": [], "route": []}
-    for field, hint in _fields(type(entry)).items():
-        path, value, options = f"{base}.{field}", getattr(entry, field), _options(hint)
+    for field, hint in fields_of(type(entry)).items():
+        path, value, options = f"{base}.{field}", getattr(entry, field), alternatives(hint)
         kind = _scalar(options)
         if kind is not None and not isinstance(value, list):
             groups["field"].append(Parameter(path, kind, _current(value, kind)))
@@ -422,8 +275,8 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
             for cls, route in value.items():
                 groups["route"] += _routes(f"{path}.{cls}", route)
         elif isinstance(value, BaseModel):  # a nested block: its plain fields
-            for key, inner in _fields(type(value)).items():
-                inner_kind, inner_value = _scalar(_options(inner)), getattr(value, key)
+            for key, inner in fields_of(type(value)).items():
+                inner_kind, inner_value = _scalar(alternatives(inner)), getattr(value, key)
                 if inner_kind is not None and not isinstance(inner_value, list):
                     groups["block"].append(Parameter(f"{path}.{key}", inner_kind, inner_value))
     order = ("field", "dist", "class_dist", "block", "route") if base.startswith("nodes.") \
@@ -447,7 +300,7 @@ def _dist(path: str, dist: Distribution, doc: dict, model: Model) -> Iterator[Pa
     yield Parameter(path, "duration", dist.mean, "mean", path)
     yield Parameter(f"{path}.mean", "duration", dist.mean, "mean", path)
     yield Parameter(f"{path}.cv", "number", math.sqrt(dist.scv), "cv", path)
-    raw = _get(doc, path)
+    raw = get(doc, path)
     if isinstance(raw, dict):
         for key, kind in dist_spec.NUMBER_KEYS.items():
             if key in raw and not isinstance(raw[key], list):
