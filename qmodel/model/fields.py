@@ -120,7 +120,8 @@ def _no_field(name: str, owner: Any, parent: str, doc: Any, fields: Mapping) -> 
 
 
 _NODE_TYPES = tuple(get_args(get_args(spec.Node)[0]))
-_NODE_BY_KIND = {get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in _NODE_TYPES}
+NODE_BY_KIND = {get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in _NODE_TYPES}
+"""The spec model of each node kind (``queue`` -> :class:`~qmodel.model.spec.QueueNode`)."""
 _DIST_FIELDS = dict.fromkeys(dist_spec.KEYS)
 
 
@@ -129,7 +130,7 @@ def _owner(hint: Any, value: Any) -> Any:
     if hint == spec.Interarrival:
         return _DIST
     if hint == spec.Node:
-        return _NODE_BY_KIND.get(value.get("kind")) if isinstance(value, dict) else None
+        return NODE_BY_KIND.get(value.get("kind")) if isinstance(value, dict) else None
     options = alternatives(hint)
     if spec.Dist in options:
         return _DIST
