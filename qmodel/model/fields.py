@@ -74,7 +74,7 @@ def check_path(data: dict, path: str) -> None:
                                                        doc, fields))])
         if owner is _DIST:
             return
-        hint, child = fields[parts[i]], get(doc, parts[i])
+        hint, child = fields[parts[i]], value_at(doc, parts[i])
         i += 1
         if i < len(parts) and owner is spec.ModelSpec and parts[i - 1] in SECTIONS:
             name = parts[i]
@@ -87,7 +87,7 @@ def check_path(data: dict, path: str) -> None:
             hint, child = get_args(hint)[1], entries[name]
             i += 1
         elif i < len(parts) and get_origin(hint) is dict:  # per-class: any class name
-            hint, child = get_args(hint)[1], get(child, parts[i])
+            hint, child = get_args(hint)[1], value_at(child, parts[i])
             i += 1
         owner, doc = _owner(hint, child), child
 
@@ -162,7 +162,7 @@ def alternatives(hint: Any) -> list[Any]:
     return [hint]
 
 
-def get(data: Any, path: str) -> Any:
+def value_at(data: Any, path: str) -> Any:
     """The value at a dotted path of a document (None when a part is missing)."""
     for part in path.split("."):
         data = data.get(part) if isinstance(data, dict) else None

@@ -28,7 +28,7 @@ from ..distributions import Distribution
 from ..errors import ModelError, Problem
 from ..units import parse_duration, parse_rate
 from . import dist_spec, spec
-from .fields import SECTIONS, alternatives, fields_of, get, set_path
+from .fields import SECTIONS, alternatives, fields_of, set_path, value_at
 
 if TYPE_CHECKING:
     from .model import Model
@@ -130,7 +130,7 @@ def written(model: Model, param: Parameter) -> str:
     """``param``'s value as the model file writes it (``25ms``, ``200/s``, ``8``), or in
     SI units with the unit written out when the file does not hold it as one value; ``""``
     when unset."""
-    raw = get(model.to_dict(), param.path)
+    raw = value_at(model.to_dict(), param.path)
     if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
         return str(raw)
     return "" if param.value is None else str(encode(param, param.value))
@@ -150,7 +150,7 @@ def override(model: Model, param: Parameter, text: str) -> dict[str, str]:
     >>> override(m, params["nodes.app.next.db"], "0.5")
     {'nodes.app.next': '{db: 0.5}'}
     """
-    raw = get(model.to_dict(), param.where or param.path)
+    raw = value_at(model.to_dict(), param.where or param.path)
     verbatim = param.write == "field" or (param.write == "mean" and param.where == param.path
                                           and not isinstance(raw, dict))
     if verbatim:
@@ -203,14 +203,14 @@ def _change(data: dict, param: Parameter, x: float, model: Model) -> tuple[str, 
         return param.path, value
     if param.write == "route":
         parent, _, target = param.where.rpartition(".")
-        route = get(data, parent)
+        route = value_at(data, parent)
         route = {route: 1.0} if isinstance(route, str) else dict(route)
         return parent, {**route, target: value}
     if param.write == "shape_cv":
-        shape = get(data, param.where)
+        shape = value_at(data, param.where)
         return param.where, ({**shape, "cv": value} if isinstance(shape, dict) and "cv" in shape
                              else {"cv": value})
-    return param.where, _dist_value(get(data, param.where), param, x, model)
+    return param.where, _dist_value(value_at(data, param.where), param, x, model)
 
 
 def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
@@ -300,7 +300,7 @@ def _dist(path: str, dist: Distribution, doc: dict, model: Model) -> Iterator[Pa
     yield Parameter(path, "duration", dist.mean, "mean", path)
     yield Parameter(f"{path}.mean", "duration", dist.mean, "mean", path)
     yield Parameter(f"{path}.cv", "number", math.sqrt(dist.scv), "cv", path)
-    raw = get(doc, path)
+    raw = value_at(doc, path)
     if isinstance(raw, dict):
         for key, kind in dist_spec.NUMBER_KEYS.items():
             if key in raw and not isinstance(raw[key], list):
