@@ -260,8 +260,8 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
         kind = _scalar(options)
         if kind is not None and not isinstance(value, list):
             groups["field"].append(Parameter(path, kind, _current(value, kind)))
-        if hint == spec.Interarrival:
-            scv = model.network.job_class(base.split(".")[1]).interarrival_scv
+        if hint == spec.Interarrival:  # the shape only: its mean is 1/rate
+            scv = 1.0 if value is None else value.scv
             groups["dist"].append(Parameter(f"{path}.cv", "number", scv ** 0.5, "shape_cv",
                                             path))
         elif spec.Dist in options and isinstance(value, Distribution):
