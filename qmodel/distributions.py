@@ -12,24 +12,11 @@ Every distribution knows its ``mean``, ``scv`` (squared coefficient of variation
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-
-from .units import parse_duration, parse_rate
-
-
-class FieldError(ValueError):
-    """A problem in one field of a distribution spec; ``field`` is relative to the spec."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}" if field else message)
 
 
 @dataclass(frozen=True)
@@ -76,7 +63,8 @@ class Distribution:
         return self.scaled(mean / self.mean) if self.mean > 0 else self
 
     def to_spec(self) -> dict[str, Any]:
-        """A spec (in seconds) that :func:`parse` turns back into this distribution."""
+        """A spec (in seconds) that :func:`qmodel.model.dist_spec.parse` turns back into this
+        distribution."""
         raise NotImplementedError
 
 
@@ -414,295 +402,6 @@ def fit(mean: float, scv: float) -> Distribution:
     return HyperExponential.balanced(mean, scv)
 
 
-DIST_NAMES = (
-    "exponential",
-    "deterministic",
-    "erlang",
-    "hyperexponential",
-    "lognormal",
-    "gamma",
-    "uniform",
-    "pareto",
-    "empirical",
-)
-
-_ALLOWED_KEYS = {
-    None: {"mean", "cv"},
-    "exponential": {"mean", "rate"},
-    "deterministic": {"value", "mean"},
-    "erlang": {"k", "mean"},
-    "hyperexponential": {"probs", "means", "mean", "cv"},
-    "lognormal": {"mean", "cv"},
-    "gamma": {"mean", "cv"},
-    "uniform": {"low", "high"},
-    "pareto": {"alpha", "mean", "scale"},
-    "empirical": {"samples", "file", "column"},
-}
-
-MEAN_KEYS = {"mean", "rate", "value", "means", "low", "high", "scale", "samples", "file"}
-
-
-class _Spec:
-    """Reads the fields of one distribution mapping, naming the field in every error."""
-
-    def __init__(self, spec: dict, time_unit: str):
-        self.spec = spec
-        self.time_unit = time_unit
-
-    def has(self, key: str) -> bool:
-        return key in self.spec
-
-    def duration(self, key: str, positive: bool = True) -> float:
-        try:
-            value = parse_duration(self.spec[key], self.time_unit)
-        except ValueError as exc:
-            raise FieldError(key, str(exc)) from None
-        if value < 0 or (positive and value == 0):
-            raise FieldError(key, f"must be {'positive' if positive else 'non-negative'}, "
-                                  f"got {self.spec[key]!r}")
-        return value
-
-    def number(self, key: str, low: float = 0.0, strict: bool = False) -> float:
-        value = self.spec[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise FieldError(key, f"must be a number, got {value!r}")
-        if value < low or (strict and value == low):
-            raise FieldError(key, f"must be {'>' if strict else '>='} {low:g}, got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, low: int = 1) -> int:
-        value = self.spec[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise FieldError(key, f"must be an integer >= {low}, got {value!r}")
-        return value
-
-    def durations(self, key: str) -> list[float]:
-        values = self.spec[key]
-        if not isinstance(values, list) or not values:
-            raise FieldError(key, f"must be a non-empty list, got {values!r}")
-        out = []
-        for i, v in enumerate(values):
-            try:
-                out.append(parse_duration(v, self.time_unit))
-            except ValueError as exc:
-                raise FieldError(f"{key}.{i}", str(exc)) from None
-            if out[-1] < 0:
-                raise FieldError(f"{key}.{i}", f"must be non-negative, got {v!r}")
-        return out
-
-
-def parse(
-    spec: object,
-    time_unit: str = "s",
-    base_dir: Path | None = None,
-    mean: float | None = None,
-) -> Distribution:
-    """Turn a model-file distribution spec into a :class:`Distribution`.
-
-    ``spec`` is a duration (``20ms`` or a bare number in ``time_unit``: exponential with
-    that mean) or a mapping with ``dist`` and its parameters, or just ``mean`` and ``cv``.
-    When ``mean`` is given (an inter-arrival time implied by a rate), the spec gives only
-    the shape and must not set a mean itself. Errors are :class:`FieldError`.
-
-    >>> parse("20ms").mean, parse({"dist": "erlang", "k": 2, "mean": "10ms"}).scv
-    (0.02, 0.5)
-    >>> parse({"cv": 2}, mean=0.5).mean
-    0.5
-    """
-    if mean is not None and spec is None:
-        return Exponential(mean)
-    if not isinstance(spec, dict):
-        if mean is not None:
-            raise FieldError("", "must be a mapping giving the shape, e.g. {dist: erlang, k: 2}; "
-                                 "the mean comes from the rate")
-        try:
-            value = parse_duration(spec, time_unit)
-        except ValueError as exc:
-            raise FieldError("", str(exc) + " or a mapping with 'dist'") from None
-        if value <= 0:
-            raise FieldError("", f"must be a positive duration, got {spec!r}")
-        return Exponential(value)
-    kind = spec.get("dist")
-    if kind is not None and kind not in _ALLOWED_KEYS:
-        raise FieldError("dist", f"must be one of {', '.join(DIST_NAMES)}, got {kind!r}")
-    unknown = sorted(set(spec) - _ALLOWED_KEYS[kind] - {"dist"})
-    if unknown:
-        allowed = ", ".join(sorted(_ALLOWED_KEYS[kind]))
-        raise FieldError(unknown[0], f"unknown key for {kind or 'a mean/cv'} distribution; "
-                                     f"allowed: {allowed}")
-    if mean is not None:
-        given = sorted(set(spec) & MEAN_KEYS)
-        if given:
-            raise FieldError(given[0], "not allowed here: the mean comes from the rate")
-        spec = {**spec, "mean": mean}
-        time_unit = "s"
-    reader = _Spec(spec, time_unit)
-    return _BUILDERS[kind](reader, base_dir)
-
-
-def _require(reader: _Spec, *keys: str) -> None:
-    for key in keys:
-        if not reader.has(key):
-            raise FieldError(key, "is required")
-
-
-def _mean_cv(reader: _Spec) -> tuple[float, float]:
-    _require(reader, "mean")
-    cv = reader.number("cv") if reader.has("cv") else 1.0
-    return reader.duration("mean"), cv
-
-
-def _general(reader, _):
-    m, cv = _mean_cv(reader)
-    return fit(m, cv * cv)
-
-
-def _exponential(reader, _):
-    if reader.has("rate"):
-        if reader.has("mean"):
-            raise FieldError("rate", "give either mean or rate, not both")
-        try:
-            rate = parse_rate(reader.spec["rate"], reader.time_unit)
-        except ValueError as exc:
-            raise FieldError("rate", str(exc)) from None
-        if rate <= 0:
-            raise FieldError("rate", f"must be positive, got {reader.spec['rate']!r}")
-        return Exponential(1.0 / rate)
-    _require(reader, "mean")
-    return Exponential(reader.duration("mean"))
-
-
-def _deterministic(reader, _):
-    key = "value" if reader.has("value") else "mean"
-    _require(reader, key)
-    return Deterministic(reader.duration(key, positive=False))
-
-
-def _erlang(reader, _):
-    _require(reader, "k", "mean")
-    return Erlang(reader.integer("k"), reader.duration("mean"))
-
-
-def _hyperexponential(reader, _):
-    if reader.has("probs") or reader.has("means"):
-        _require(reader, "probs", "means")
-        means = reader.durations("means")
-        probs = reader.spec["probs"]
-        if not isinstance(probs, list) or len(probs) != len(means):
-            raise FieldError("probs", f"must be a list of {len(means)} probabilities, got {probs!r}")
-        if any(isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1
-               for p in probs):
-            raise FieldError("probs", f"must be probabilities in [0, 1], got {probs!r}")
-        if not math.isclose(sum(probs), 1.0, abs_tol=1e-9):
-            raise FieldError("probs", f"must sum to 1, got {sum(probs):g}")
-        return HyperExponential(tuple(float(p) for p in probs), tuple(means))
-    m, cv = _mean_cv(reader)
-    if cv < 1:
-        raise FieldError("cv", f"must be >= 1 for a hyperexponential, got {cv:g}")
-    return HyperExponential.balanced(m, cv * cv)
-
-
-def _lognormal(reader, _):
-    m, cv = _mean_cv(reader)
-    if cv <= 0:
-        raise FieldError("cv", f"must be > 0, got {cv:g}")
-    return Lognormal(m, cv)
-
-
-def _gamma(reader, _):
-    m, cv = _mean_cv(reader)
-    if cv <= 0:
-        raise FieldError("cv", f"must be > 0, got {cv:g}")
-    return Gamma(m, cv)
-
-
-def _uniform(reader, _):
-    _require(reader, "low", "high")
-    low, high = reader.duration("low", positive=False), reader.duration("high", positive=False)
-    if high <= low:
-        raise FieldError("high", f"must be greater than low, got {reader.spec['high']!r}")
-    return Uniform(low, high)
-
-
-def _pareto(reader, _):
-    _require(reader, "alpha")
-    alpha = reader.number("alpha", low=1.0, strict=True)
-    if reader.has("scale") == reader.has("mean"):
-        raise FieldError("mean", "give exactly one of mean or scale")
-    if reader.has("scale"):
-        return Pareto(alpha, reader.duration("scale"))
-    return Pareto(alpha, reader.duration("mean") * (alpha - 1) / alpha)
-
-
-def _empirical(reader, base_dir):
-    if reader.has("samples") == reader.has("file"):
-        raise FieldError("samples", "give exactly one of samples (a list) or file (a CSV path)")
-    if reader.has("samples"):
-        values = reader.durations("samples")
-    else:
-        values = _read_csv(reader, base_dir)
-    if sum(values) <= 0:
-        raise FieldError("samples", "must contain a positive value")
-    return Empirical(tuple(values))
-
-
-def _read_csv(reader: _Spec, base_dir: Path | None) -> list[float]:
-    raw = reader.spec["file"]
-    if not isinstance(raw, str):
-        raise FieldError("file", f"must be a path to a CSV file, got {raw!r}")
-    path = Path(raw) if Path(raw).is_absolute() else (base_dir or Path.cwd()) / raw
-    column = reader.spec.get("column", 0)
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-    except OSError as exc:
-        raise FieldError("file", f"cannot read {path}: {exc.strerror or exc}") from None
-    if rows and isinstance(column, str):
-        if column not in rows[0]:
-            raise FieldError("column", f"no column {column!r} in {path}; columns: {rows[0]}")
-        index, rows = rows[0].index(column), rows[1:]
-    elif isinstance(column, int) and not isinstance(column, bool) and column >= 0:
-        index = column
-        if rows and rows[0] and not _is_number(rows[0][index] if index < len(rows[0]) else ""):
-            rows = rows[1:]
-    else:
-        raise FieldError("column", f"must be a column name or index, got {column!r}")
-    values = []
-    for line, row in enumerate(rows, start=1):
-        if index >= len(row) or not row[index].strip():
-            continue
-        try:
-            values.append(parse_duration(row[index].strip(), reader.time_unit))
-        except ValueError as exc:
-            raise FieldError("file", f"{path} row {line}: {exc}") from None
-    if not values:
-        raise FieldError("file", f"{path} has no samples in column {column!r}")
-    if min(values) < 0:
-        raise FieldError("file", f"{path} has a negative sample")
-    return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except ValueError:
-        return False
-    return True
-
-
-_BUILDERS = {
-    None: _general,
-    "exponential": _exponential,
-    "deterministic": _deterministic,
-    "erlang": _erlang,
-    "hyperexponential": _hyperexponential,
-    "lognormal": _lognormal,
-    "gamma": _gamma,
-    "uniform": _uniform,
-    "pareto": _pareto,
-    "empirical": _empirical,
-}
-
 __all__ = [
     "Distribution",
     "Exponential",
@@ -715,7 +414,5 @@ __all__ = [
     "Pareto",
     "Empirical",
     "Mixture",
-    "FieldError",
     "fit",
-    "parse",
 ]

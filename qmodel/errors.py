@@ -39,6 +39,25 @@ class ModelError(QModelError):
         return (ModelError, (self.problems,))
 
 
+class FieldError(QModelError, ValueError):
+    """A problem in one field of a nested spec (a distribution, an SLO); ``field`` is
+    relative to the spec, and the model parser puts the spec's own path in front of it.
+
+    It is a :class:`ValueError` too, so that a schema validator may raise it.
+
+    >>> str(FieldError("k", "is required"))
+    'k: is required'
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def __reduce__(self):
+        return (FieldError, (self.field, self.message))
+
+
 class UnstableError(QModelError):
     """A component is saturated: its utilization is at or above 1.
 

@@ -23,9 +23,9 @@ from ..experiments.headroom import headroom
 from ..experiments.output import write
 from ..experiments.planning import SEARCHES, plan
 from ..experiments.sensitivity import sensitivity
-from ..experiments.slo import SLO, model_slo
 from ..experiments.sweep import METHODS, sweep
 from ..model.model import Model
+from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS
 from ..units import format_duration, format_rate
 from .support import EXIT_INTERRUPTED, err, guarded, load_model, out

@@ -12,22 +12,16 @@ process, on a local process pool or on a Dask cluster.
 from __future__ import annotations
 
 from .headroom import Headroom, headroom
-from .params import Parameter, catalogue
 from .planning import Plan, PlanError, plan
 from .sensitivity import sensitivity
-from .slo import SLO, parse_slo
 from .sweep import evaluate, sweep
 
 __all__ = [
-    "SLO",
     "Headroom",
-    "Parameter",
     "Plan",
     "PlanError",
-    "catalogue",
     "evaluate",
     "headroom",
-    "parse_slo",
     "plan",
     "sensitivity",
     "sweep",

@@ -19,13 +19,13 @@ import pandas as pd
 
 from ..model.model import Model
 from ..model.network import Network
+from ..model.paths import Parameter
+from ..model.slo import quantile_column, wait_column
 from ..solvers import single_station
 from ..solvers.end_to_end import FULL_PH_LIMIT, walk_distribution
 from ..solvers.open_network import is_product_form
 from ..solvers.phase_type import PhaseType, exponential, mixture
-from .params import Parameter
 from .rows import component_column
-from .slo import quantile_column, wait_column
 from .vectorized import erlang_c, mmc_quantile, ph_quantiles
 
 _MEAN_WRITES = ("mean",)

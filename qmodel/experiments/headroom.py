@@ -18,11 +18,11 @@ import pandas as pd
 
 from ..errors import ModelError, Problem
 from ..model.model import Model
+from ..model.paths import resolve
+from ..model.slo import SLO, model_slo
 from ..units import format_rate
 from . import fastpath
 from .loads import rate_paths
-from .params import resolve
-from .slo import SLO, model_slo
 from .sweep import as_model, evaluate
 
 RTOL = 1e-9

@@ -31,13 +31,13 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model
+from ..model.paths import apply, catalogue
+from ..model.slo import SLO, model_slo
 from ..results import Result
 from ..solve import solve
 from ..units import format_duration, format_rate
 from .loads import at_load, describe
-from .params import apply, catalogue
 from .rows import component_column
-from .slo import SLO, model_slo
 from .sweep import as_model, evaluate
 
 KNOBS = {"queue": "servers", "shards": "shards", "broker": "consumers", "batcher": "servers",

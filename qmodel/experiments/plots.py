@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..model.slo import parse_slo
 from .shapes import heat_grid, knee, tornado_bars
-from .slo import parse_slo
 
 _TIME_SCALE = 1000.0  # plot times in ms
 _BOUNDS = {"makespan_s": "makespan_bound_s"}  # a metric -> its analytic lower bound

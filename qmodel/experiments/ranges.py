@@ -21,8 +21,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import ModelError, Problem
+from ..model.paths import Parameter
 from ..units import parse_duration, parse_rate
-from .params import Parameter
 
 GRAMMAR = ("a range LOW..HIGH (whole numbers), LOW..HIGH:N (N evenly spaced values), "
            "LOW..HIGH:logN (N values on a log scale), a list [A, B, C], or one value; "
@@ -34,7 +34,7 @@ _RANGE = re.compile(r"^\s*(?P<low>[^.\s][^:]*?)\s*\.\.\s*(?P<high>[^:]+?)\s*"
 def values_for(param: Parameter, spec: object, time_unit: str = "s") -> list[float]:
     """The values (SI units) that ``spec`` asks for ``param``; errors name the path.
 
-    >>> from qmodel.experiments.params import Parameter
+    >>> from qmodel.model.paths import Parameter
     >>> rate = Parameter("arrivals.web.rate", "rate", 100.0)
     >>> values_for(rate, "50/s..200/s:4")
     [50.0, 100.0, 150.0, 200.0]

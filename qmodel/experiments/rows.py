@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..model.slo import quantile_column, wait_column
 from ..results import Estimate, Result
-from .slo import quantile_column, wait_column
 
 METRICS = {
     "mean_response_time": "mean_response_time_s", "mean": "mean_response_time_s",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model
-from .params import Parameter, apply, catalogue, resolve
+from ..model.paths import Parameter, apply, catalogue, resolve
 from .rows import metric_column
 from .sweep import as_model, evaluate
 

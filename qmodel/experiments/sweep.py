@@ -20,13 +20,13 @@ import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
 from ..model.model import Model, load
+from ..model.paths import Parameter, apply, resolve
+from ..model.slo import SLO, model_slo
 from ..runner import run
 from ..solve import solve
 from . import fastpath
-from .params import Parameter, apply, resolve
 from .ranges import values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row
-from .slo import SLO, model_slo
 
 METHODS = ("auto", "analytic", "simulate")
 CHUNK = 64

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError
 from .check import check
+from .fields import set_path
 from .network import Network, build_network
 from .parse import read_file, read_yaml, validate_spec
 from .spec import ForkNode, ModelSpec
@@ -96,7 +97,11 @@ class Model:
         return yaml.safe_dump(self._data, sort_keys=False)
 
     def with_changes(self, changes: dict[str, Any]) -> Model:
-        """A new model with values set at dotted paths, e.g. ``{"nodes.app.servers": 4}``."""
+        """A new model with values set at dotted paths, e.g. ``{"nodes.app.servers": 4}``.
+
+        A path that names a missing node, class or field raises :class:`ModelError` at
+        the part at fault, with the closest name (see :func:`~qmodel.model.fields.set_path`).
+        """
         data = self.to_dict()
         for path, value in changes.items():
             set_path(data, path, value)
@@ -119,33 +124,6 @@ def _copy_document(value: Any) -> Any:
     if type(value) in _IMMUTABLE:
         return value
     return copy.deepcopy(value)
-
-
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Set ``value`` at a dotted path in a model document; missing leaves are created.
-
-    A distribution written as a bare duration (``service: 2ms``, exponential) is opened up
-    to ``{mean: 2ms}`` — the same distribution — so ``service.mean`` or ``service.cv`` can
-    be set.
-
-    >>> doc = {"nodes": {"app": {"service": "2ms"}}}
-    >>> set_path(doc, "nodes.app.service.cv", 0.5); doc["nodes"]["app"]["service"]
-    {'mean': '2ms', 'cv': 0.5}
-    """
-    parts = path.split(".")
-    target = data
-    for i, part in enumerate(parts[:-1]):
-        child = target.get(part) if isinstance(target, dict) else None
-        if child is None and isinstance(target, dict):
-            child = target[part] = {}
-        if isinstance(child, (str, int, float)) and not isinstance(child, bool) \
-                and parts[i + 1] in ("mean", "cv"):
-            child = target[part] = {"mean": child}
-        if not isinstance(child, dict):
-            raise ModelError([Problem(".".join(parts[: i + 1]), "is not a mapping; cannot set "
-                                                                 f"{path}")])
-        target = child
-    target[parts[-1]] = value
 
 
 def load(path: str | Path) -> Model:

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..distributions import Deterministic, Distribution, parse
+from ..distributions import Deterministic, Distribution
 from .check import class_source, next_of
 from .spec import (
     MLFQ,
@@ -257,10 +257,8 @@ def build_network(spec: ModelSpec) -> Network:
 
 def _classes(spec: ModelSpec):
     for name, a in spec.arrivals.items():
-        shape = None
-        if a.interarrival is not None:
-            shape = parse(a.interarrival, mean=1.0 / a.rate)
-        yield JobClass(name, "open", rate=a.rate, interarrival=shape, priority=a.priority)
+        yield JobClass(name, "open", rate=a.rate, interarrival=a.interarrival,
+                       priority=a.priority)
     for name, u in spec.users.items():
         think = u.think_time if u.think_time is not None else Deterministic(0.0)
         yield JobClass(name, "closed", population=u.population, think=think,

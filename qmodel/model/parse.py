@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..distributions import FieldError
-from ..errors import ModelError, Problem
+from ..errors import FieldError, ModelError, Problem
 from ..units import TIME_UNITS
+from .fields import NODE_BY_KIND
 from .spec import NODE_KINDS, UNION_TAGS, ModelSpec
 
 
@@ -143,11 +143,7 @@ def _allowed_keys(parent: list, data: dict) -> list[str]:
         return list(spec.ModelSpec.model_fields)
     if parent[0] == "nodes" and len(parent) == 2:
         node = _lookup(data, parent)
-        cls = {
-            "queue": spec.QueueNode, "delay": spec.DelayNode, "shards": spec.ShardsNode,
-            "broker": spec.BrokerNode, "batcher": spec.BatcherNode, "fork": spec.ForkNode,
-            "join": spec.JoinNode,
-        }.get(node.get("kind") if isinstance(node, dict) else None)
+        cls = NODE_BY_KIND.get(node.get("kind") if isinstance(node, dict) else None)
         return list(cls.model_fields) if cls else []
     if parent[0] == "arrivals" and len(parent) == 2:
         return list(spec.OpenClass.model_fields)

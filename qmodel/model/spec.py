@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,8 +24,10 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from .. import distributions
+from ..distributions import Distribution
 from ..units import TIME_UNITS, parse_duration, parse_rate
+from . import dist_spec
+from .slo import read_slo
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME = re.compile(NAME_PATTERN)
@@ -35,19 +38,29 @@ def _ctx(info: ValidationInfo) -> tuple[str, Path | None]:
     return context.get("time_unit", "s"), context.get("base_dir")
 
 
-def _distribution(value: Any, info: ValidationInfo) -> distributions.Distribution:
-    if isinstance(value, distributions.Distribution):
+def _distribution(value: Any, info: ValidationInfo) -> Distribution:
+    if isinstance(value, Distribution):
         return value
     time_unit, base_dir = _ctx(info)
-    return distributions.parse(value, time_unit, base_dir)
+    return dist_spec.parse(value, time_unit, base_dir)
 
 
-def _interarrival_shape(value: Any, info: ValidationInfo) -> dict:
+def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
+    """The inter-arrival distribution: the shape given, with mean 1/rate (None: Poisson)."""
+    if value is None or isinstance(value, Distribution):
+        return value
     if not isinstance(value, dict):
         raise ValueError(
             f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
             f"got {value!r}")
-    distributions.parse(value, mean=1.0)  # checks the shape; the mean comes from the rate
+    rate = info.data.get("rate")  # absent when the rate itself is invalid (reported there)
+    return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
+
+
+def _slo(value: str | list[str] | None, info: ValidationInfo) -> str | list[str] | None:
+    """Checks the SLO's grammar (the text is kept as written)."""
+    if value:
+        read_slo(value, _ctx(info)[0])
     return value
 
 
@@ -137,7 +150,7 @@ _DIST_SCHEMA = {
             "type": "object",
             "description": "A distribution: {dist: NAME, ...parameters} or {mean, cv}.",
             "properties": {
-                "dist": {"enum": list(distributions.DIST_NAMES)},
+                "dist": {"enum": list(dist_spec.DIST_NAMES)},
                 "mean": _DURATION_SCHEMA,
                 "cv": {"type": "number", "minimum": 0},
                 "rate": _RATE_SCHEMA,
@@ -175,6 +188,11 @@ PositiveInt = Annotated[int, BeforeValidator(_positive_int),
 Servers = Annotated[int | None, BeforeValidator(_servers),
                     _schema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "inf"}]})]
 Next = Annotated[dict[str, float], BeforeValidator(_next), _schema(_NEXT_SCHEMA)]
+Interarrival = Annotated[
+    Any, BeforeValidator(_interarrival),
+    _schema({"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]})]
+"""Parsed once, at load, into the :class:`Distribution` of the gaps (None: Poisson);
+``rate`` is validated first, so the mean is ``1/rate``."""
 Probability = Annotated[float, Field(ge=0, le=1)]
 Weights = list[Annotated[float, Field(ge=0)]]
 Discipline = Literal["fcfs", "ps", "lcfs-pr", "priority", "priority-preemptive", "mlfq"]
@@ -379,8 +397,7 @@ class OpenClass(Strict):
 
     to: Next
     rate: Rate
-    interarrival: Annotated[dict | None, BeforeValidator(
-        lambda v, info: None if v is None else _interarrival_shape(v, info))] = Field(
+    interarrival: Interarrival = Field(
         default=None, description="Shape of the inter-arrival distribution, e.g. "
                                   "{dist: erlang, k: 2} or {cv: 2}; its mean is 1/rate.")
     priority: int = Field(default=0, description="0 is served first.")
@@ -421,7 +438,7 @@ class ModelSpec(Strict):
         default_factory=dict)
     batches: dict[Annotated[str, Field(pattern=NAME_PATTERN)], BatchClass] = Field(
         default_factory=dict, description="Bulk arrivals: a batch of jobs at a given time.")
-    slo: str | list[str] | None = Field(
+    slo: Annotated[str | list[str] | None, AfterValidator(_slo)] = Field(
         default=None, description='Service level objectives, e.g. "p95 < 200ms".')
 
 

@@ -1,4 +1,5 @@
-"""Model: pick a topology, upload or paste YAML, see the architecture, edit parameters."""
+"""Model: pick a topology, upload or paste YAML, see the architecture, edit parameters
+(every numeric path of the model's address book, :mod:`qmodel.model.paths`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import qmodel
+from qmodel.model import paths
 from qmodel_ui import charts, state, views
-from qmodel_ui.params import parameters
 
 VERSION = "editor_version"
 
@@ -43,17 +44,23 @@ def _use_custom(text: str) -> None:
 
 
 def _parameters(cur: state.Current, version: int) -> None:
-    params = parameters(cur.model.to_dict())
-    frame = pd.DataFrame({"parameter": [p.path for p in params],
-                          "value": [str(p.value) for p in params],
-                          "kind": [p.kind for p in params]})
+    params = paths.catalogue(cur.model)
+    frame = pd.DataFrame({"parameter": list(params),
+                          "value": [paths.written(cur.model, p) for p in params.values()],
+                          "kind": [p.kind for p in params.values()]})
     edited = st.data_editor(frame, key=f"params-{version}", hide_index=True,
                             disabled=["parameter", "kind"], width="stretch",
                             column_config={"value": st.column_config.TextColumn(
                                 help="As in the model file: 8, 25ms, 200/s")})
-    changes = {path: "" if new is None else str(new).strip()
-               for path, new, old in zip(frame["parameter"], edited["value"], frame["value"])
-               if new != old}
+    changes: dict[str, str] = {}
+    try:
+        for path, new, old in zip(frame["parameter"], edited["value"], frame["value"]):
+            if new != old:
+                text = "" if new is None else str(new)
+                changes.update(paths.override(cur.model, params[path], text))
+    except qmodel.ModelError as exc:
+        views.show_problems(exc.problems, "Not applied")
+        return
     if not changes:
         return
     trial = state.changed(cur, changes)

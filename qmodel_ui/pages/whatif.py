@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import qmodel
-from qmodel.experiments import catalogue, parse_slo
+from qmodel.model.paths import catalogue
+from qmodel.model.slo import parse_slo
 from qmodel_ui import charts, jobs, views, work
 from qmodel_ui.sweeps import (
     METRICS,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from qmodel import ModelError
-from qmodel.experiments.params import Parameter
 from qmodel.experiments.ranges import values_for
+from qmodel.model.paths import Parameter
 
 RATE = Parameter("arrivals.web.rate", "rate", 100.0)
 SERVERS = Parameter("nodes.app.servers", "servers", 2)

@@ -11,7 +11,7 @@ import pytest
 import qmodel
 from qmodel import ModelError
 from qmodel.experiments import evaluate, sweep
-from qmodel.experiments.params import apply
+from qmodel.model.paths import apply
 
 from .models import batch, mm1
 

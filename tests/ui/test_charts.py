@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import qmodel
-from qmodel.experiments import catalogue, sensitivity, sweep
+from qmodel.experiments import sensitivity, sweep
 from qmodel.experiments.plots import sweep_figure, tornado_figure
+from qmodel.model.paths import catalogue
 from qmodel_ui import charts
 from qmodel_ui.sweeps import axis, metric_scale
 

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import qmodel
-from qmodel_ui.params import parameters
+from qmodel.model.paths import catalogue
 from qmodel_ui.state import CUSTOM, Scenario
 
 from .conftest import PAGES, ROOT
@@ -59,7 +59,7 @@ def test_every_page_loads_on_defaults(app: AppTest, name: str) -> None:
 
 def test_model_parameter_edit_changes_the_solution(app: AppTest) -> None:
     at = open_page(app, "model")
-    row = [p.path for p in parameters(qmodel.load(WEB).to_dict())].index("nodes.app.servers")
+    row = list(catalogue(qmodel.load(WEB))).index("nodes.app.servers")
     at.session_state["params-0"] = {"edited_rows": {row: {"value": "10"}}, "added_rows": [],
                                     "deleted_rows": []}
     at.run()
@@ -71,7 +71,7 @@ def test_model_parameter_edit_changes_the_solution(app: AppTest) -> None:
 
 def test_model_invalid_value_is_explained_and_not_applied(app: AppTest) -> None:
     at = open_page(app, "model")
-    row = [p.path for p in parameters(qmodel.load(WEB).to_dict())].index("nodes.app.servers")
+    row = list(catalogue(qmodel.load(WEB))).index("nodes.app.servers")
     at.session_state["params-0"] = {"edited_rows": {row: {"value": "0"}}, "added_rows": [],
                                     "deleted_rows": []}
     at.run()

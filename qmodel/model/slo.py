@@ -14,8 +14,9 @@ queueing per job and ``wait_pNN`` a waiting-time percentile (the call-centre ser
 ``makespan`` is the simulated mean time to finish a model's batches. A latency or makespan
 takes a duration (``200ms``; a bare number is in the model's ``time_unit``), utilization a
 fraction (``0.8`` or ``80%``; the busiest station counts), throughput a rate (``500/s``).
-A model's ``slo:`` (one string or a list, all of which must hold) is the default wherever
-an SLO is asked for.
+A model's ``slo:`` (one string or a list, all of which must hold) is checked when the
+model is loaded and is the default wherever an SLO is asked for. The metrics are the
+system's, so a clause names no component or class.
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..errors import ModelError, Problem
-from ..model.model import Model
+from ..errors import FieldError, ModelError, Problem
 from ..units import format_duration, format_rate, parse_duration, parse_rate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .model import Model
 
 GRAMMAR = ('METRIC OP VALUE, joined with "and"; METRIC is mean, pNN (p50, p95, p99, p99.9), '
            "wait, wait_pNN, utilization, throughput or makespan; OP is <, <=, > or >=; "
@@ -151,7 +156,8 @@ def wait_column(q: float) -> str:
 def parse_slo(text: str | list[str] | SLO, time_unit: str = "s", path: str = "slo") -> SLO:
     """Parse an SLO string (or a list of them, all of which must hold).
 
-    An unparsable string raises :class:`ModelError` at ``path`` that spells out the grammar.
+    An unparsable string raises :class:`ModelError` at ``path`` (``path.i`` for item ``i``
+    of a list) that spells out the grammar.
 
     >>> parse_slo(["mean < 50ms", "p99 <= 1s"]).clauses[1]
     Clause(metric='p99', op='<=', limit=1.0)
@@ -162,14 +168,24 @@ def parse_slo(text: str | list[str] | SLO, time_unit: str = "s", path: str = "sl
     """
     if isinstance(text, SLO):
         return text
+    try:
+        return read_slo(text, time_unit)
+    except FieldError as exc:
+        where = f"{path}.{exc.field}" if exc.field else path
+        raise ModelError([Problem(where, exc.message)]) from None
+
+
+def read_slo(text: str | list[str], time_unit: str = "s") -> SLO:
+    """:func:`parse_slo` for the model file's ``slo:`` field: errors are
+    :class:`FieldError` relative to the field (the item's index in a list)."""
     texts = [text] if isinstance(text, str) else list(text)
     clauses: list[Clause] = []
     for i, item in enumerate(texts):
-        where = path if len(texts) == 1 else f"{path}.{i}"
+        where = "" if len(texts) == 1 else str(i)
         parts = re.split(r"\s+and\s+", str(item).strip(), flags=re.IGNORECASE)
         clauses += [_clause(part, item, time_unit, where) for part in parts]
     if not clauses:
-        raise ModelError([Problem(path, f"an SLO needs at least one clause: {GRAMMAR}")])
+        raise FieldError("", f"an SLO needs at least one clause: {GRAMMAR}")
     return SLO(tuple(clauses))
 
 
@@ -183,10 +199,10 @@ def model_slo(model: Model, slo: str | list[str] | SLO | None, path: str = "slo"
     return None
 
 
-def _clause(part: str, whole: str, time_unit: str, path: str) -> Clause:
+def _clause(part: str, whole: str, time_unit: str, field: str) -> Clause:
     match = _CLAUSE.match(part)
     if not match:
-        raise ModelError([Problem(path, f"cannot read {whole!r}; an SLO is {GRAMMAR}")])
+        raise FieldError(field, f"cannot read {whole!r}; an SLO is {GRAMMAR}")
     metric, op, value = match["metric"].lower(), match["op"], match["value"]
     try:
         if metric == "utilization":
@@ -196,9 +212,8 @@ def _clause(part: str, whole: str, time_unit: str, path: str) -> Clause:
         else:
             limit = parse_duration(value, time_unit)
     except ValueError as exc:
-        raise ModelError([Problem(path, f"{part.strip()!r}: {exc}; an SLO is {GRAMMAR}")]) \
-            from None
+        raise FieldError(field, f"{part.strip()!r}: {exc}; an SLO is {GRAMMAR}") from None
     percent = metric.removeprefix("wait_")
     if percent.startswith("p") and not 0 < float(percent[1:]) < 100:
-        raise ModelError([Problem(path, f"{metric}: a percentile lies between p0 and p100")])
+        raise FieldError(field, f"{metric}: a percentile lies between p0 and p100")
     return Clause(metric, op, limit)

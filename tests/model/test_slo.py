@@ -1,4 +1,5 @@
-"""The SLO grammar: clauses, units, the model's default, and errors that teach the grammar."""
+"""The SLO grammar: clauses, units, the model's default, errors that teach the grammar, and
+a model file's ``slo:`` checked when it is loaded."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import math
 
 import pytest
 
-from qmodel import ModelError
-from qmodel.experiments.slo import model_slo, parse_slo
+from qmodel import Model, ModelError
+from qmodel.model.slo import GRAMMAR, model_slo, parse_slo
 
-from .models import mm1
+from ..experiments.models import mm1
 
 
 @pytest.mark.parametrize(("text", "metric", "op", "limit"), [
@@ -56,3 +57,28 @@ def test_unparsable_slo_states_the_grammar(text):
     problem = info.value.problems[0]
     assert problem.path == "--slo"
     assert "METRIC OP VALUE" in problem.message or "percentile" in problem.message
+
+
+def model_with(slo, time_unit: str = "s") -> dict:
+    return {"time_unit": time_unit,
+            "nodes": {"app": {"kind": "queue", "service": "10ms"}},
+            "arrivals": {"web": {"to": "app", "rate": "50/s"}}, "slo": slo}
+
+
+@pytest.mark.parametrize(("slo", "expected"), [
+    ("p95 << banana", f"slo: cannot read 'p95 << banana'; an SLO is {GRAMMAR}"),
+    (["p95 < 200ms", "latency < 1s"], f"slo.1: cannot read 'latency < 1s'; an SLO is {GRAMMAR}"),
+    ("p95 < fast", "slo: 'p95 < fast': must be a duration such as 20ms or 1.5s, got 'fast'; an SLO is "
+     + GRAMMAR),
+    (["mean < 1s", "p100 < 1s"], "slo.1: p100: a percentile lies between p0 and p100"),
+])
+def test_a_bad_slo_in_a_model_file_is_rejected_at_load(slo, expected):
+    with pytest.raises(ModelError) as info:
+        Model.from_dict(model_with(slo))
+    assert [str(p) for p in info.value.problems] == [expected]
+
+
+def test_a_good_slo_loads_as_written_and_reads_in_the_model_time_unit():
+    model = Model.from_dict(model_with(["p95 < 200", "utilization < 80%"], "ms"))
+    assert model.spec.slo == ["p95 < 200", "utilization < 80%"]
+    assert str(model_slo(model, None)) == "p95 < 200ms and utilization < 0.8"
