@@ -1,32 +1,36 @@
-"""``qmodel.solve``: one entry point over the analytic solvers.
+"""``qmodel.solve``: one entry point over the analytic solver families.
 
-``method="auto"`` picks, per model: open networks → product form (exact) or QNA; closed
-networks → exact MVA (approximate MVA for large populations); mixed → mixed MVA; small
-Markovian models with finite buffers → CTMC; models with batches (a transient) →
-"needs simulation" and a makespan lower bound. Every number says how it was obtained.
+The families are the :class:`~qmodel.solvers.protocol.Method` values listed in
+:mod:`qmodel.solvers.registry`. ``method="auto"`` tries those that support the model in
+rank order: models with batches (a transient) → a makespan lower bound; small Markovian
+models with finite buffers → CTMC; open networks → product form (exact) or QNA; closed
+networks → exact MVA (approximate MVA for large populations); mixed → mixed MVA. The
+result says, in ``passed_over``, why each other method was not used.
 """
 
 from __future__ import annotations
 
-from .errors import QModelError, UnsupportedError
+from .errors import UnstableError, UnsupportedError
+from .methods import AUTO, check
 from .model.model import Model
 from .model.network import Network
 from .results import Result
-from .solvers import batches, closed_network
-from .solvers.open_network import solve_open
-from .solvers.open_result import open_result
-
-METHODS = ("auto", "open", "mva", "amva", "ctmc")
+from .solvers import registry
+from .solvers.protocol import Method
 
 
-def solve(model: Model | Network, method: str = "auto") -> Result:
+def solve(model: Model | Network, method: str = AUTO) -> Result:
     """Solve a model analytically.
 
     Parameters
     ----------
     model : Model or Network
-    method : "auto" (default), "open" (product form / QNA), "mva" (exact MVA), "amva"
-        (Bard–Schweitzer), or "ctmc" (explicit Markov chain, small Markovian models).
+    method : "auto" (default: the best method that supports the model), "open" (product
+        form / QNA), "mva" (exact MVA), "amva" (Bard–Schweitzer), "ctmc" (explicit
+        Markov chain, small Markovian models) or "batches" (makespan bound).
+
+    Raises :class:`~qmodel.errors.QModelError` for an unknown method and
+    :class:`~qmodel.errors.UnsupportedError` when the method named cannot solve the model.
 
     >>> import qmodel
     >>> m = qmodel.Model.from_dict({"nodes": {"cpu": {"kind": "queue", "service": "10ms"}},
@@ -34,27 +38,51 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
     >>> r = qmodel.solve(m)
     >>> round(r.system.mean_response_time, 6), r.system.mean_response_time.method
     (0.05, 'exact')
+    >>> r.passed_over["mva"]
+    'the model has only open classes; use open or auto'
     """
-    if method not in METHODS:
-        raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    methods = sorted(registry.REGISTRY, key=lambda m: m.rank)
+    check(method, (AUTO, *(m.name for m in registry.REGISTRY)))
     network = model.network if isinstance(model, Model) else model
-    if network.batch_classes:  # a transient: whatever the method, only a makespan bound
-        return batches.solve(network)
-    has_closed = bool(network.closed_classes)
-    if method == "ctmc":
-        from .solvers import ctmc_adapter  # scipy.stats: loaded only when needed
+    reasons = {m.name: m.supports(network) for m in methods}
+    only = next((m for m in methods if m.exclusive and reasons[m.name] is None), None)
+    if only is not None:  # e.g. batches: whatever the method, no steady state to solve for
+        why = f"{only.name!r} takes every model it supports: {only.description}"
+        return _passing_over(only.solve(network), {m.name: why for m in methods if m is not only})
+    if method != AUTO:
+        named = next(m for m in methods if m.name == method)
+        if reasons[method] is not None:
+            raise UnsupportedError(method, reasons[method])
+        return _passing_over(named.solve(network), {
+            m.name: reasons[m.name] or f"method={method!r} was asked for"
+            for m in methods if m is not named})
+    return _auto(network, methods, reasons)
 
-        return ctmc_adapter.solve(network)
-    if method == "auto" and any(s.capacity is not None for s in network.stations):
-        from .solvers import ctmc_adapter
 
-        exact = ctmc_adapter.try_solve(network) if ctmc_adapter.preferred(network) else None
-        if exact is not None:
-            return exact
-    if has_closed:
-        if method == "open":
-            raise UnsupportedError("open", "the model has closed classes; use mva or amva")
-        return closed_network.solve(network, approximate=(method == "amva"))
-    if method in ("mva", "amva"):
-        raise UnsupportedError(method, "the model has only open classes; use open or auto")
-    return open_result(solve_open(network))
+def _auto(network: Network, methods: list[Method], reasons: dict[str, str | None]) -> Result:
+    """The first method in rank order that supports the network, auto uses, and solves it
+    without raising; the error of the last one tried when none does."""
+    passed: dict[str, str] = {}
+    error: UnsupportedError | UnstableError | None = None
+    for k, method in enumerate(methods):
+        why = reasons[method.name] or method.auto(network)
+        if why:
+            passed[method.name] = why
+            continue
+        try:
+            result = method.solve(network)
+        except (UnsupportedError, UnstableError) as exc:
+            passed[method.name], error = str(exc), exc
+            continue
+        for later in methods[k + 1:]:
+            passed[later.name] = reasons[later.name] or later.auto(network) or \
+                f"{method.name!r} ranks first"
+        return _passing_over(result, passed)
+    if error is not None:
+        raise error
+    raise UnsupportedError(AUTO, "; ".join(f"{k}: {v}" for k, v in passed.items()))
+
+
+def _passing_over(result: Result, passed: dict[str, str]) -> Result:
+    result.passed_over = passed
+    return result
