@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ModelError, Problem, QModelError, UnsupportedError
+from ..errors import ModelError, Problem, UnsupportedError
+from ..methods import SWEEP, check
 from ..model.model import Model, load
 from ..solve import solve
 from . import fastpath
@@ -28,7 +29,6 @@ from .ranges import values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row
 from .slo import SLO, model_slo
 
-METHODS = ("auto", "analytic", "simulate")
 CHUNK = 64
 WALK_CHUNK = 256
 
@@ -113,8 +113,7 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
     >>> evaluate(m, pts)["max_utilization"].round(6).tolist()
     [0.4, 0.4]
     """
-    if method not in METHODS:
-        raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check(method, SWEEP)
     metric = metric or default_metric(model)
     try:
         column = metric_column(metric)
