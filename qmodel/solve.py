@@ -76,7 +76,7 @@ def _auto(network: Network, methods: list[Method], reasons: dict[str, str | None
             continue
         for later in methods[k + 1:]:
             passed[later.name] = reasons[later.name] or later.auto(network) or \
-                f"{method.name!r} ranks first"
+                f"auto prefers {method.name!r}"
         return _passing_over(result, passed)
     if error is not None:
         raise error
