@@ -4,7 +4,8 @@
 - analytic methods: the solver families of :mod:`qmodel.solvers.registry`
   (``open``, ``mva``, ``amva``, ``ctmc``, ``batches``);
 - simulation engines: ``simpy`` (every feature) and ``fast`` (numba, simple networks);
-- groups: ``auto`` (the best that applies), ``analytic`` and ``simulate`` (for sweeps).
+- groups: ``auto`` (the best that applies), ``analytic`` and ``simulate`` (for sweeps,
+  which also take an analytic method by name).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ GROUPS = ("analytic", "simulate")
 
 SOLVE = (AUTO, *ANALYTIC)
 SIMULATE = (AUTO, *SIMULATION)
-SWEEP = (AUTO, *GROUPS)
+SWEEP = (AUTO, *GROUPS, *ANALYTIC)
 
 
 def check(method: str, choices: Sequence[str]) -> None:
@@ -44,8 +45,8 @@ def unknown(method: str, choices: Sequence[str]) -> str:
 def help_text(choices: Sequence[str]) -> str:
     """The CLI's ``--method`` help: the choices, each analytic one with its description.
 
-    >>> help_text(SWEEP)
-    'One of auto, analytic, simulate.'
+    >>> help_text(SIMULATE)
+    'One of auto, simpy, fast.'
     """
     described = {m.name: f"{m.name} ({m.description})" for m in registry.REGISTRY}
     return f"One of {', '.join(described.get(c, c) for c in choices)}."

@@ -175,10 +175,35 @@ def test_auto_falls_back_when_a_method_fails_and_raises_the_last_error(monkeypat
 def test_one_vocabulary_for_solve_simulate_and_sweep():
     assert methods.SOLVE == ("auto", *registry.names())
     assert methods.SIMULATE == ("auto", "simpy", "fast")
-    assert methods.SWEEP == ("auto", "analytic", "simulate")
+    assert methods.SWEEP == ("auto", "analytic", "simulate", *registry.names())
     assert "mva (exact Mean Value Analysis" in methods.help_text(methods.SOLVE)
     model = open_model(a=queue())
     with pytest.raises(QModelError, match="method must be one of auto, simpy, fast"):
         qmodel.simulate(model, method="mva")
-    with pytest.raises(QModelError, match="method must be one of auto, analytic, simulate"):
+    with pytest.raises(QModelError, match="method must be one of auto, analytic, simulate, op"):
         qmodel.sweep(model, {"arrivals.x.rate": "[0.1, 0.2]"}, method="fast")
+
+
+def test_a_sweep_takes_an_analytic_method_by_name():
+    model = qmodel.Model.from_dict(CLOSED)
+    for name in ("mva", "amva"):
+        table = qmodel.sweep(model, {"users.u.population": "[5, 10]"}, method=name,
+                             executor="serial")
+        expected = [qmodel.solve(model.with_changes({"users.u.population": n}), method=name)
+                    .system.mean_response_time for n in (5, 10)]
+        assert table.attrs["method"] == name
+        assert table["mean_response_time_s"].tolist() == expected
+    with pytest.raises(QModelError, match="open: the model has closed classes"):
+        qmodel.sweep(model, {"users.u.population": "[5]"}, method="open", executor="serial")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"quantiles": [1.5]}, "quantiles: a quantile must be a number between 0 and 1"),
+    ({"quantiles": ["p95"]}, "quantiles: a quantile must be a number between 0 and 1"),
+    ({"metric": "p150_response_time"}, "metric: a quantile must be a number between 0 and 1"),
+    ({"executor": "cloud"}, "executor must be one of local, dask, serial"),
+])
+def test_bad_sweep_options_raise_qmodel_errors(options, message):
+    model = open_model(a=queue(next="b"), b=queue())
+    with pytest.raises(QModelError, match=message):
+        qmodel.sweep(model, {"arrivals.x.rate": "[0.1, 0.2]"}, **options)
