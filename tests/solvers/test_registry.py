@@ -176,7 +176,7 @@ def test_one_vocabulary_for_solve_simulate_and_sweep():
     assert methods.SOLVE == ("auto", *registry.names())
     assert methods.SIMULATE == ("auto", "simpy", "fast")
     assert methods.SWEEP == ("auto", "analytic", "simulate", *registry.names())
-    assert "mva (exact Mean Value Analysis" in methods.help_text(methods.SOLVE)
+    assert "mva (exact Mean Value Analysis for closed and mixed networks)" in methods.help_text(methods.SOLVE)
     model = open_model(a=queue())
     with pytest.raises(QModelError, match="method must be one of auto, simpy, fast"):
         qmodel.simulate(model, method="mva")

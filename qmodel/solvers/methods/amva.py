@@ -20,5 +20,5 @@ def auto(network: Network) -> str | None:
            "populations"
 
 
-METHOD = Method("amva", "Bard–Schweitzer approximate MVA (closed networks)", rank=30,
+METHOD = Method("amva", "Bard–Schweitzer approximate MVA for closed networks", rank=30,
                 supports=closed, solve=solve, auto=auto)

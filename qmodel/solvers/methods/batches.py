@@ -12,5 +12,5 @@ def supports(network: Network) -> str | None:
     return None if network.batch_classes else "the model has no batch classes"
 
 
-METHOD = Method("batches", "batch arrivals (a transient): a lower bound on the makespan",
+METHOD = Method("batches", "a lower bound on the makespan of batch arrivals, a transient",
                 rank=0, supports=supports, solve=batches.solve, exclusive=True)

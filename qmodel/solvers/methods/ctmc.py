@@ -20,5 +20,5 @@ def auto(network: Network) -> str | None:
     return "no buffer rejects jobs or blocks under ps or lcfs-pr: product form is exact"
 
 
-METHOD = Method("ctmc", "explicit Markov chain (small Markovian models, finite buffers)",
+METHOD = Method("ctmc", "explicit Markov chain for small Markovian models with finite buffers",
                 rank=10, supports=supports, solve=ctmc_adapter.solve, auto=auto)

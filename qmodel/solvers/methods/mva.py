@@ -19,5 +19,5 @@ def solve(network: Network) -> Result:
     return closed_network.solve(network)
 
 
-METHOD = Method("mva", "exact Mean Value Analysis (closed and mixed networks)", rank=20,
+METHOD = Method("mva", "exact Mean Value Analysis for closed and mixed networks", rank=20,
                 supports=closed, solve=solve)

@@ -20,5 +20,5 @@ def solve(network: Network) -> Result:
     return open_result(solve_open(network))
 
 
-METHOD = Method("open", "product form (exact) or QNA for open networks", rank=20,
+METHOD = Method("open", "product form, exact, or QNA for open networks", rank=20,
                 supports=supports, solve=solve)
