@@ -7,7 +7,7 @@ batches goes to ``batches`` whatever the method, so it is one case).
 A (topology, method) pair that gives no steady-state numbers is listed below with why,
 and the test checks that it says so; nothing is skipped without a reason in this file.
 Simulations are short and seeded: 3 replications of 3,000 jobs (30,000 on the fast
-engine), 2 full replications of the batch model; about 25 s in all.
+engine), 2 full replications of the batch model; about 16 s in all.
 """
 
 from __future__ import annotations
