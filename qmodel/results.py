@@ -239,7 +239,10 @@ class Instability:
 
 @dataclass
 class Result:
-    """What :func:`qmodel.solve` (and the simulator) return."""
+    """What :func:`qmodel.solve` (and the simulator) return.
+
+    ``passed_over``: the analytic methods :func:`qmodel.solve` did not use, each with why
+    (empty for simulation)."""
 
     model: str
     method: str
@@ -251,6 +254,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     components: dict[str, list[str]] = field(default_factory=dict)
     partial: bool = False
+    passed_over: dict[str, str] = field(default_factory=dict)
 
     @property
     def stable(self) -> bool:
@@ -292,6 +296,7 @@ class Result:
             "partial": self.partial,
             "unstable": [{"node": u.station, "utilization": u.utilization} for u in self.unstable],
             "notes": list(self.notes),
+            "passed_over": dict(self.passed_over),
             "system": self.system.to_json(),
             "classes": {k: v.to_json() for k, v in self.classes.items()},
             "nodes": {k: v.to_json() for k, v in self.nodes.items()},

@@ -6,7 +6,7 @@ The layers, bottom to top (docs/architecture.md draws them)::
     foundation   errors, units, results, distributions, runner
     model        qmodel.model            the model file: spec, checks, network, SLOs, paths
     solvers      qmodel.solvers          analytic methods behind one protocol
-    solve        qmodel.solve            the facade that picks a method
+    solve        qmodel.solve, .methods  the facade that picks a method; the method names
     sim          qmodel.sim              discrete-event simulation
     experiments  qmodel.experiments      sweeps, sensitivity, plans, headroom
     facade       qmodel (__init__)       the public API
@@ -43,6 +43,7 @@ LAYER_OF = {
     "qmodel.model": "model",
     "qmodel.solvers": "solvers",
     "qmodel.solve": "solve",
+    "qmodel.methods": "solve",
     "qmodel.sim": "sim",
     "qmodel.experiments": "experiments",
     "qmodel": "facade",

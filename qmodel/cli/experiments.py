@@ -23,7 +23,8 @@ from ..experiments.headroom import headroom
 from ..experiments.output import write
 from ..experiments.planning import SEARCHES, plan
 from ..experiments.sensitivity import sensitivity
-from ..experiments.sweep import METHODS, sweep
+from ..experiments.sweep import sweep
+from ..methods import SWEEP, help_text
 from ..model.model import Model
 from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS
@@ -47,7 +48,7 @@ SloOpt = Annotated[str | None, typer.Option(
     help='SLO, e.g. "p95 < 200ms and utilization < 0.8" (default: the model\'s slo).')]
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", help="Write the result: .html (plot), .csv or .json.", show_default=False)]
-MethodOpt = Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")]
+MethodOpt = Annotated[str, typer.Option(help=help_text(SWEEP))]
 ExecutorOpt = Annotated[str, typer.Option(help=f"One of {', '.join(EXECUTORS)}.")]
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.",
@@ -99,7 +100,7 @@ def sweep_command(
         executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
         workers: WorkersOpt = None, overrides: SetOpt = None) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
-    _choice(method, METHODS, "--method")
+    _choice(method, SWEEP, "--method")
     _choice(executor, EXECUTORS, "--executor")
     m = load_model(model, overrides)
     table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
@@ -127,7 +128,7 @@ def sensitivity_command(
         out_path: OutOpt = None, method: MethodOpt = "analytic",
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
-    _choice(method, METHODS, "--method")
+    _choice(method, SWEEP, "--method")
     table = sensitivity(load_model(model, overrides), metric=metric, delta=delta, parameters=param,
                         method=method, replications=replications, seed=seed)
     if out_path is not None:

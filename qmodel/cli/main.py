@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 
 from ..errors import ModelError, Problem
+from ..methods import SIMULATE, SOLVE, help_text
 from ..model.spec import json_schema
 from ..report import print_result
 from ..results import Result
-from ..solve import METHODS, solve
+from ..solve import solve
 from .experiments import app as experiments_app
 from .support import EXIT_ERROR, EXIT_UNSTABLE, err, guarded, load_model, out
 
@@ -50,7 +51,7 @@ def check(model: ModelArg, overrides: SetOpt = None) -> None:
 @app.command("solve")
 @guarded
 def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
-                  method: Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")]
+                  method: Annotated[str, typer.Option(help=help_text(SOLVE))]
                   = "auto") -> None:
     """Solve a model analytically: a table per component and the system."""
     emit(solve(load_model(model, overrides), method=method), as_json)
@@ -69,7 +70,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                                                            "replication.")] = None,
              trace: Annotated[Path | None, typer.Option(help="Write a per-visit trace "
                                                         "(.csv or .parquet).")] = None,
-             method: Annotated[str, typer.Option(help="auto, fast or simpy.")] = "auto",
+             method: Annotated[str, typer.Option(help=help_text(SIMULATE))] = "auto",
              executor: Annotated[str | None, typer.Option(
                  help="Run the replications on: serial, local (process pool) or dask.")] = None,
              scheduler: Annotated[str | None, typer.Option(

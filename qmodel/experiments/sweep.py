@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
+from ..methods import ANALYTIC, SWEEP, check
 from ..model.model import Model, load
 from ..model.paths import Parameter, apply, resolve
 from ..model.slo import SLO, model_slo
-from ..runner import run
+from ..runner import EXECUTORS, run
 from ..solve import solve
 from . import fastpath
 from .ranges import values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row
 
-METHODS = ("auto", "analytic", "simulate")
 CHUNK = 64
 WALK_CHUNK = 256
 
@@ -51,7 +51,8 @@ def sweep(model: Model | str | Path, parameters: Mapping[str, Any], *,
         Default: ``makespan`` for a model with batches, else ``p95_response_time``.
     slo : adds a ``meets_slo`` column; default: the model's own ``slo:``.
     method : ``"analytic"``, ``"simulate"`` or ``"auto"`` (analytic unless the model
-        needs simulation).
+        needs simulation), or one analytic method of :func:`qmodel.solve` (``"mva"``...)
+        for every point.
     quantiles : response-time quantiles to report (the SLO's and ``metric``'s are added).
     replications, seed, customers : for simulation; every point uses ``seed``.
     executor, scheduler, workers : ``"local"`` process pool (default), ``"dask"``
@@ -113,13 +114,17 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
     >>> evaluate(m, pts)["max_utilization"].round(6).tolist()
     [0.4, 0.4]
     """
-    if method not in METHODS:
-        raise QModelError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check(method, SWEEP)
+    if executor not in EXECUTORS:  # checked here too: a fast-path sweep may not use it
+        raise QModelError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     metric = metric or default_metric(model)
     try:
         column = metric_column(metric)
     except ValueError as exc:
         raise ModelError([Problem("metric", str(exc))]) from None
+    quantiles = tuple(quantiles)
+    _check_quantiles("quantiles", quantiles)
+    _check_quantiles("metric", [q for q in [metric_quantile(metric)] if q is not None])
     params = params if params is not None else resolve(model, list(points.columns))
     for path in points.columns:
         _check_values(params[path], points[path])
@@ -129,7 +134,7 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
         wanted.add(metric_quantile(metric))
     qs = tuple(sorted(wanted))
     waits = target.wait_quantiles if target else ()
-    fast = fastpath.fast_network(model, params) if method != "simulate" and \
+    fast = fastpath.fast_network(model, params) if method in ("auto", "analytic") and \
         _finite(points) else None
     if method == "auto" and fast is None:
         method = "simulate" if _needs_simulation(model) else "analytic"
@@ -146,9 +151,11 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
                  for i in range(0, len(points), size)]
         options["executor"] = executor if walk else "serial"
         parts, partial = run(_fast_chunk, tasks, **options)
-    elif method == "analytic":
+    elif method == "analytic" or method in ANALYTIC:
+        solver = method if method in ANALYTIC else "auto"
         size = 1 if executor == "serial" else max(1, min(CHUNK, len(points) // 16))
-        tasks = [(model, params, _records(points.iloc[i:i + size]), qs, components, waits)
+        tasks = [(model, params, _records(points.iloc[i:i + size]), qs, components, waits,
+                  solver)
                  for i in range(0, len(points), size)]
         parts, partial = run(_solve_chunk, tasks, **options)
     else:
@@ -203,6 +210,14 @@ def _check_values(param: Parameter, values: pd.Series) -> None:
         raise ModelError([Problem(param.path, f"must be {what}, got {_show(bad[0])}")])
 
 
+def _check_quantiles(where: str, quantiles: Iterable[float]) -> None:
+    bad = [q for q in quantiles
+           if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1]
+    if bad:
+        raise ModelError([Problem(where, f"a quantile must be a number between 0 and 1 "
+                                         f"(0.95 for the 95th), got {bad[0]!r}")])
+
+
 def _show(x: float) -> str:
     return repr(int(x)) if math.isfinite(x) and float(x).is_integer() else repr(float(x))
 
@@ -225,8 +240,9 @@ def _fast_chunk(task: tuple) -> pd.DataFrame:
 
 
 def _solve_chunk(task: tuple) -> pd.DataFrame:
-    model, params, records, qs, components, waits = task
-    rows = {i: result_row(solve(_at(model, values, params)), qs, components, waits)
+    model, params, records, qs, components, waits, solver = task
+    rows = {i: result_row(solve(_at(model, values, params), method=solver), qs, components,
+                          waits)
             for i, values in records}
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnsupportedError
+from ..errors import ModelError, Problem, UnsupportedError
+from ..methods import SIMULATE, unknown
 from ..model.model import Model
 from ..model.network import Network
 from ..runner import EXECUTORS, Reporter
@@ -21,7 +22,6 @@ from .trace import TraceRecorder, write_trace
 
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
-METHODS = ("auto", "simpy", "fast")
 
 
 def simulate(model: Model | Network, *, replications: int = 10, seed: int | None = None,
@@ -85,21 +85,21 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if not isinstance(network, Network):
         raise TypeError(f"simulate: expected a Model or a Network, got {type(model).__name__}")
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise ValueError(f"replications must be a positive integer, got {replications!r}")
+        raise _option(f"replications must be a positive integer, got {replications!r}")
     horizon_s = _duration("horizon", horizon)
     warmup_s = _duration("warmup", warmup, allow_zero=True)
     if horizon_s is not None and warmup_s is not None and warmup_s >= horizon_s:
-        raise ValueError(f"warmup ({warmup}) must be shorter than the horizon ({horizon})")
+        raise _option(f"warmup ({warmup}) must be shorter than the horizon ({horizon})")
     if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int)
                                   or customers < 1):
-        raise ValueError(f"customers must be a positive integer, got {customers!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise _option(f"customers must be a positive integer, got {customers!r}")
+    if method not in SIMULATE:
+        raise _option(unknown(method, SIMULATE))
     if executor is not None and executor not in EXECUTORS:
-        raise ValueError(f"executor must be None or one of {', '.join(EXECUTORS)}, "
+        raise _option(f"executor must be None or one of {', '.join(EXECUTORS)}, "
                          f"got {executor!r}")
     if executor is not None and trace:
-        raise ValueError("trace: traces are recorded in this process; use executor=None")
+        raise _option("trace: traces are recorded in this process; use executor=None")
     min_time = 0.0
     batch_only = len(network.batch_classes) == len(network.classes)
     warm_text = f"{warmup_s:g} s" if warmup_s is not None else "MSER-5"
@@ -111,7 +111,7 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         min_time = MIN_PERIODS * longest_period(network)
     check_failures(network)
     if trace not in (None, False, True) and Path(trace).suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"trace: file name must end in .csv or .parquet, got {str(trace)!r}")
+        raise _option(f"trace: file name must end in .csv or .parquet, got {str(trace)!r}")
     reason = "traces need the simpy engine" if trace else fast.unsupported(network)
     if method == "fast" and reason:
         raise UnsupportedError("simulation (fast path)", reason)
@@ -181,7 +181,13 @@ def _duration(name: str, value: float | str | None, allow_zero: bool = False) ->
     try:
         seconds = parse_duration(value, "s")
     except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+        raise _option(f"{name}: {exc}") from None
     if seconds < 0 or (seconds == 0 and not allow_zero) or not math.isfinite(seconds):
-        raise ValueError(f"{name} must be a positive duration, got {value!r}")
+        raise _option(f"{name} must be a positive duration, got {value!r}")
     return seconds
+
+
+def _option(message: str) -> ModelError:
+    """A bad argument: a :class:`ModelError` without a field path (the CLI prints it as it
+    prints a bad model and exits 2)."""
+    return ModelError([Problem("", message)])

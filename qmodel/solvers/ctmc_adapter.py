@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UnstableError, UnsupportedError
 from ..model.network import Network
 from ..results import Estimate, NodeResult, Result, SystemResult
-from . import ctmc
 
 AUTO_STATE_LIMIT = 200_000
 
@@ -44,11 +42,11 @@ def preferred(network: Network) -> bool:
 
 
 def solve(network: Network, max_states: int | None = None) -> Result:
-    """Solve exactly through the explicit generator; raise :class:`UnsupportedError` when
-    the network is not Markovian or its state space is too large."""
-    why = markovian(network)
-    if why:
-        raise UnsupportedError("ctmc", why + "; use method='auto' or qmodel.simulate")
+    """Solve a network that :func:`markovian` accepts exactly through the explicit
+    generator; raise :class:`~qmodel.errors.UnsupportedError` when its state space is too
+    large, :class:`~qmodel.errors.UnstableError` when it has no steady state."""
+    from . import ctmc  # scipy.sparse and scipy.stats: loaded only when needed
+
     cls = network.open_classes[0]
     stations = [ctmc.MarkovStation(1.0 / next(iter(s.service.values())).mean, s.servers,
                                    s.capacity if s.rejects else None) for s in network.stations]
@@ -88,10 +86,3 @@ def solve(network: Network, max_states: int | None = None) -> Result:
     return Result(network.name, "ctmc", network.time_unit, nodes, system, {}, [], notes,
                   network.components())
 
-
-def try_solve(network: Network) -> Result | None:
-    """Auto mode: the CTMC result when the network fits and is stable, else None."""
-    try:
-        return solve(network)
-    except (UnsupportedError, UnstableError):
-        return None

@@ -7,12 +7,12 @@ import json
 
 import streamlit as st
 
-from qmodel.solve import METHODS
+from qmodel.methods import SOLVE
 from qmodel_ui import jobs, views, work
 
 cur = views.require_model()
 st.title("Solve")
-method = st.selectbox("Method", METHODS, key="method", bind="query-params",
+method = st.selectbox("Method", SOLVE, key="method", bind="query-params",
                       help="auto picks the exact method when there is one.")
 res = views.solved(cur, method)
 if res is None:

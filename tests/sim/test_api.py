@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from qmodel import Model, UnsupportedError
+from qmodel import Model, QModelError, UnsupportedError
 from qmodel.sim import compare, simulate
 
 from .theory import single_queue
@@ -29,7 +29,7 @@ def mm1():
     ({"trace": "out.txt"}, "trace: file name must end in .csv or .parquet"),
 ])
 def test_bad_arguments_are_rejected_before_running(mm1, kwargs, message):
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(QModelError) as err:
         simulate(mm1, **kwargs)
     assert message in str(err.value)
 

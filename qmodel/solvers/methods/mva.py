@@ -1,0 +1,23 @@
+"""``mva``: closed and mixed networks by exact Mean Value Analysis (approximate MVA by
+itself for large multi-class populations; mixed MVA with open classes)."""
+
+from __future__ import annotations
+
+from ...model.network import Network
+from ...results import Result
+from .. import closed_network
+from ..protocol import Method
+
+
+def closed(network: Network) -> str | None:
+    """None when the model has closed classes (MVA's domain)."""
+    return None if network.closed_classes else "the model has only open classes; use open or auto"
+
+
+def solve(network: Network) -> Result:
+    """Exact MVA (:func:`closed_network.solve`)."""
+    return closed_network.solve(network)
+
+
+METHOD = Method("mva", "exact Mean Value Analysis for closed and mixed networks", rank=20,
+                supports=closed, solve=solve)

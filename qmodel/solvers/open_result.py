@@ -1,0 +1,223 @@
+"""The :class:`Result` of an open network: per-station metrics, system means, end-to-end
+response-time distribution, each labelled with how it was obtained."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ..model.network import Network
+from ..results import (
+    ClassResult,
+    Estimate,
+    Instability,
+    NodeResult,
+    Result,
+    SystemResult,
+    estimate,
+)
+from .end_to_end import is_full_walk, walk_distribution
+from .open_network import OpenSolution, StationSolution, class_walk
+from .phase_type import PhaseType, mixture
+
+
+def open_result(sol: OpenSolution) -> Result:
+    """Assemble the :class:`Result` of an open network."""
+    net = sol.network
+    nodes = {}
+    station_rates = sol.lam.sum(axis=0).tolist()
+    total_rate = float(sol.class_rates.sum())
+    for i, station in enumerate(net.stations):
+        nodes[station.name] = _node(sol, i, station_rates[i], total_rate)
+    unstable = [Instability(net.stations[i].name, float(sol.offered[i])) for i in sol.unstable]
+    blocked = [s for s in sol.stations if s.metrics is None]
+    system = SystemResult(method="", stable=not unstable)
+    system.bottleneck = net.stations[sol.bottleneck].name if sol.bottleneck is not None else None
+    if math.isfinite(sol.saturation_factor):
+        system.saturation_rate = sol.saturation_factor * total_rate
+    notes = [s.note for s in sol.stations if s.note and s.metrics is None]
+    classes: dict[str, ClassResult] = {}
+    if blocked:
+        system.method = "unstable" if unstable else "needs simulation"
+    else:
+        _system_metrics(sol, system, classes, nodes)
+    components = net.components()
+    return Result(net.name, "open" if not sol.product_form else "product-form", net.time_unit,
+                  nodes, system, classes, unstable, notes, components)
+
+
+def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:
+    """Station ``i`` that ``lam`` jobs per second reach out of ``total`` arriving."""
+    station = sol.network.stations[i]
+    s = sol.stations[i]
+    node = NodeResult(station.name, station.component, station.kind, station.servers,
+                      s.method, stable=i not in sol.unstable, note=s.note,
+                      offered_load=float(sol.offered[i]))
+    node.visits = Estimate(lam / total if total > 0 else 0.0, "exact")
+    node.arrival_rate = Estimate(lam, "exact")
+    if s.metrics is None:
+        return node
+    exact_shape = s.method == "exact" and _exact_station_distribution(sol.network, i)
+    _fill_station(node, s, s.method, exact_shape)
+    return node
+
+
+def _fill_station(node: NodeResult, s: StationSolution, method: str,
+                  exact_shape: bool) -> None:
+    m = s.metrics
+    for key, value in (("throughput", m.throughput), ("utilization", m.utilization),
+                       ("busy_servers", m.busy_servers), ("mean_in_queue", m.mean_in_queue),
+                       ("mean_in_system", m.mean_in_system), ("mean_wait", m.mean_wait),
+                       ("mean_response", m.mean_response), ("p_wait", m.p_wait),
+                       ("p_idle", m.p_idle), ("p_loss", m.p_loss)):
+        setattr(node, key, estimate(value, method))
+    if s.response is not None and m.arrival_rate > 0:
+        how = method if exact_shape else _fit_label(method)
+        node.quantile = lambda p, ph=s.response, how=how: Estimate(float(ph.quantile(p)), how)
+
+
+def _fit_label(method: str) -> str:
+    if method.startswith("approximation("):
+        return method[:-1] + ", two-moment fit)"
+    return "approximation(two-moment fit)"
+
+
+def _one_exact_station(sol: OpenSolution, nodes: dict[str, NodeResult]) -> bool:
+    """One queue (any number of delays) whose own solution is exact: nothing is passed
+    between queues, so the end-to-end means are exact too (e.g. M/D/1, M/G/1/K)."""
+    queues = [s for s in sol.network.stations if s.kind != "delay"]
+    return len(queues) == 1 and queues[0].kind == "queue" and \
+        all(n.method == "exact" for n in nodes.values())
+
+
+def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
+                    nodes: dict[str, NodeResult]) -> None:
+    net = sol.network
+    inside = set().union(*sol.branch_members.values()) if sol.branch_members else set()
+    per_class = []
+    for c in range(len(net.open_classes)):
+        r = 0.0
+        for i, s in enumerate(sol.stations):
+            if i in inside or s.class_response is None:
+                continue
+            if net.stations[i].kind == "join":
+                continue
+            r += sol.visits[c, i] * s.class_response[c]
+        for f, times in sol.fork_times.items():
+            if f not in inside:  # an inner fork's time is part of its outer block's
+                r += sol.visits[c, f] * times[c]
+        per_class.append(r)
+    per_class = np.array(per_class)
+    rates = sol.class_rates
+    method = "exact" if sol.product_form or _one_exact_station(sol, nodes) else \
+        "approximation(QNA)"
+    accepted = _accepted_rates(sol)
+    system.method = method
+    system.throughput = Estimate(float(accepted.sum()), method)
+    total = float(rates.sum())
+    system.mean_response_time = Estimate(float(np.dot(rates, per_class) / total), method)
+    system.mean_jobs = Estimate(_mean_jobs(sol, nodes, inside), method)
+    system.loss_probability = Estimate(max(0.0, 1.0 - float(accepted.sum()) / total), method)
+    dist, how = _end_to_end(sol)
+    if dist is not None:
+        system.quantile = lambda p: Estimate(float(dist().quantile(p)), how)
+    for c, cls in enumerate(net.open_classes):
+        classes[cls.name] = ClassResult(cls.name, "open", Estimate(float(accepted[c]), method),
+                                        Estimate(float(per_class[c]), method))
+        if dist is not None and len(net.open_classes) == 1:
+            classes[cls.name].quantile = system.percentile
+
+
+def _mean_jobs(sol: OpenSolution, nodes: dict[str, NodeResult], inside: set[int]) -> float:
+    """Mean jobs in the system, a forked job counted once: the stations outside fork
+    blocks, plus each block's job arrival rate times its time from fork to join (the
+    stations inside count tasks, the join the jobs waiting for their quorum)."""
+    net = sol.network
+    joins = {net.index[net.stations[f].join] for f in sol.fork_times}
+    jobs = sum(float(nodes[s.name].mean_in_system or 0.0) for i, s in enumerate(net.stations)
+               if i not in inside and i not in joins)
+    return jobs + sum(float(sol.lam[:, f] @ times) for f, times in sol.fork_times.items()
+                      if f not in inside)
+
+
+def _accepted_rates(sol: OpenSolution) -> np.ndarray:
+    """Jobs per second of each class that leave the system served (not lost)."""
+    net = sol.network
+    out = np.zeros(len(net.open_classes))
+    for c, cls in enumerate(net.open_classes):
+        routing = net.routing[cls.name]
+        leave = 1.0 - routing.sum(axis=1)
+        for i, s in enumerate(sol.stations):
+            st = net.stations[i]
+            if st.kind == "fork" and st.branches:
+                continue
+            # A join's arrival rate is already per job (k tasks release one job).
+            served = sol.lam[c, i] * (1.0 - (s.metrics.p_loss if s.metrics else 0.0))
+            out[c] += served * max(leave[i], 0.0)
+    return out
+
+
+def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]:
+    """End-to-end response distribution: each visit an independent draw of its station's
+    response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines), a
+    fork's visit the R-th of its independent branch times (:func:`class_walk`).
+
+    Returns a function that builds it, once, on first use (only quantiles need it), and
+    how it is obtained."""
+    net = sol.network
+    walks = [class_walk(sol, c) for c in range(len(net.open_classes))]
+    if any(laws is None for laws, _ in walks):
+        return None, ""
+
+    @functools.cache
+    def build() -> PhaseType:
+        dists = [walk_distribution(laws, net.entry[cls.name], routing)[0]
+                 for cls, (laws, routing) in zip(net.open_classes, walks)]
+        if len(dists) == 1:
+            return dists[0]
+        weights = [cls.rate for cls in net.open_classes]
+        return mixture(np.array(weights) / sum(weights), dists)
+
+    full = all(is_full_walk(laws) for laws, _ in walks)
+    if sol.fork_laws:
+        from .forkjoin import INDEPENDENT_METHOD  # loaded already by the forks
+
+        joins = (net.index[net.stations[f].join] for f in sol.fork_laws)
+        exact_blocks = all(sol.stations[j].method == INDEPENDENT_METHOD for j in joins)
+        return build, INDEPENDENT_METHOD if full and exact_blocks else \
+            _fit_label(INDEPENDENT_METHOD)
+    exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
+        and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
+    if exact:
+        return build, "exact"
+    if full:
+        return build, "approximation(independent visits)"
+    return build, "approximation(independent visits, two-moment fit)"
+
+
+def _no_overtaking(net: Network) -> bool:
+    """One fixed route through distinct single-server stations (a tandem line, where
+    Reich's theorem makes the visits' sojourn times independent)."""
+    for cls in net.classes:
+        routing, entry = net.routing[cls.name], net.entry[cls.name]
+        if np.count_nonzero(entry) != 1:
+            return False
+        current, seen = int(np.flatnonzero(entry)[0]), set()
+        while True:
+            if current in seen or np.count_nonzero(routing[current]) > 1:
+                return False
+            seen.add(current)
+            if np.count_nonzero(routing[current]) == 0:
+                break
+            current = int(np.flatnonzero(routing[current])[0])
+    stations = [s for s in net.stations if s.kind == "queue"]
+    return len(stations) <= 1 or all(s.servers == 1 for s in stations)
+
+
+def _exact_station_distribution(net: Network, i: int) -> bool:
+    s = net.stations[i]
+    return s.kind in ("queue", "delay") and s.discipline == "fcfs" and \
+        all(d.is_exponential for d in s.service.values())

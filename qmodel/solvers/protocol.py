@@ -1,0 +1,47 @@
+"""The shape every analytic solver family shares, as :func:`qmodel.solve` sees it.
+
+A family is one :class:`Method` value, defined in its own module under
+:mod:`qmodel.solvers.methods` and listed once in :mod:`qmodel.solvers.registry`. A frozen
+dataclass of plain functions rather than a class hierarchy: a family's module keeps its
+functions, registering is listing a value, and a test can build a method in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..model.network import Network
+from ..results import Result
+
+
+def anywhere(network: Network) -> str | None:
+    """The default :attr:`Method.auto`: auto may use the method wherever it applies."""
+    return None
+
+
+@dataclass(frozen=True)
+class Method:
+    """One analytic solver family.
+
+    Attributes
+    ----------
+    name : its ``method=`` spelling.
+    description : one line for help texts.
+    rank : ``method="auto"`` tries the methods in increasing rank (exact and cheap first).
+    supports : why it cannot solve a network, or None when it can.
+    solve : the :class:`~qmodel.results.Result` of a network it supports; may raise
+        :class:`~qmodel.errors.UnsupportedError` or :class:`~qmodel.errors.UnstableError`,
+        after which auto tries the next method.
+    auto : why auto passes it over although it supports the network (None: auto may use it).
+    exclusive : when it supports a network no other method applies, whichever is named
+        (batch arrivals: a transient has no steady state to solve for).
+    """
+
+    name: str
+    description: str
+    rank: int
+    supports: Callable[[Network], str | None]
+    solve: Callable[[Network], Result]
+    auto: Callable[[Network], str | None] = anywhere
+    exclusive: bool = False
