@@ -81,13 +81,10 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
 
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
-    try:
-        result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
-                     customers=customers, trace=str(trace) if trace else None,
-                     progress=None if not as_json else False, method=method,
-                     executor=executor, scheduler=scheduler)
-    except ValueError as exc:  # bad option values, named by the simulator
-        raise ModelError([Problem("", str(exc))]) from None
+    result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
+                 customers=customers, trace=str(trace) if trace else None,
+                 progress=None if not as_json else False, method=method,
+                 executor=executor, scheduler=scheduler)
     if result.partial:
         err.print("[yellow]interrupted: partial results[/]")
     emit(result, as_json)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..errors import QModelError
 from ..model.slo import parse_slo
 from .shapes import heat_grid, knee, tornado_bars
 
@@ -22,7 +23,7 @@ def sweep_figure(table: pd.DataFrame, metric: str | None = None) -> go.Figure:
     metric = metric or table.attrs.get("metric", "p95_response_time_s")
     params = list(table.attrs.get("parameters", []))
     if not params:
-        raise ValueError("the table has no swept parameters to plot against")
+        raise QModelError("the table has no swept parameters to plot against")
     if len(params) == 2:
         return _heatmap(table, params, metric)
     return _lines(table, params, metric)
