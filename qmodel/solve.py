@@ -28,7 +28,9 @@ from .results import (
 )
 from .solvers import batches, closed_network
 from .solvers.end_to_end import is_full_walk, walk_distribution
-from .solvers.open_network import OpenSolution, StationSolution, class_walk, solve_open
+from .solvers.fork_blocks import class_walk
+from .solvers.open_network import solve_open
+from .solvers.open_types import OpenSolution, StationSolution
 from .solvers.phase_type import PhaseType, mixture
 
 METHODS = ("auto", "open", "mva", "amva", "ctmc")

@@ -23,7 +23,7 @@ def walk_distribution(phs: list, entry: np.ndarray,
 
     ``phs`` holds :class:`PhaseType` objects, or response-time laws that give
     ``n_phases``, ``mean()``, ``moment(2)`` and, for short walks, ``phase_type()``
-    (:class:`~qmodel.solvers.open_network.MMcResponse`): long walks need only moments.
+    (:class:`~qmodel.solvers.mmc.MMcResponse`): long walks need only moments.
 
     >>> from qmodel.solvers.phase_type import exponential
     >>> d, full = walk_distribution([exponential(2.0)], np.array([1.0]), np.zeros((1, 1)))

@@ -26,16 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import solve_banded
-from scipy.special import gammaln, logsumexp, xlogy
+from scipy.special import logsumexp, xlogy
 
 from qmodel.distributions import Distribution
-from qmodel.errors import UnstableError
+from qmodel.solvers import mmc as kernel
 from qmodel.solvers.arrivals_during import arrival_probabilities
-from qmodel.solvers.checks import non_negative, positive
+from qmodel.solvers.checks import check_stable, non_negative, positive, servers
 from qmodel.solvers.phase_type import (
     MAX_EXACT_PHASES,
     PhaseType,
-    exponential,
     fit_two_moments,
 )
 
@@ -104,43 +103,6 @@ class StationMetrics:
         return float(self.response.quantile(p))
 
 
-# -- Erlang formulas ----------------------------------------------------------------
-
-
-def erlang_b(c: int, a: float) -> float:
-    """Erlang-B blocking probability of ``c`` servers offered ``a = lam/mu`` erlangs.
-
-    Computed in log space (``gammaln`` + ``logsumexp``), stable for ``c`` up to 10^5
-    and beyond. Source: Gross & Harris (Erlang's loss formula).
-
-    >>> round(erlang_b(10, 5.0), 6)               # published Erlang-B tables: 0.018385
-    0.018385
-    """
-    c = _servers(c)
-    a = non_negative("offered load a", a)
-    if a == 0.0:
-        return 0.0
-    log_terms = _log_poisson_terms(c, a)
-    return float(np.exp(log_terms[-1] - logsumexp(log_terms)))
-
-
-def erlang_c(c: int, a: float) -> float:
-    """Erlang-C probability of waiting in M/M/c, ``C = B / (1 - rho (1 - B))``.
-
-    Raises :class:`UnstableError` when ``rho = a/c >= 1``. Source: Gross & Harris
-    (M/M/c); Harchol-Balter (server farms, M/M/k).
-
-    >>> round(erlang_c(3, 2.0), 12)               # 4/9 (Gross & Harris, M/M/3, rho=2/3)
-    0.444444444444
-    """
-    c = _servers(c)
-    a = non_negative("offered load a", a)
-    rho = a / c
-    _check_stable(rho)
-    b = erlang_b(c, a)
-    return min(1.0, b / ((c - a) / c + rho * b))
-
-
 # -- Markovian stations -------------------------------------------------------------
 
 
@@ -170,12 +132,12 @@ def mmc(lam: float, mu: float, c: int) -> StationMetrics:
     """
     lam = non_negative("lam", lam)
     mu = positive("mu", mu)
-    c = _servers(c)
+    c = servers(c)
     a = lam / mu
-    _check_stable(a / c)
-    p_wait = erlang_c(c, a)
+    check_stable(a / c)
+    p_wait = kernel.erlang_c(c, a)
     wait_rate = c * mu - lam
-    response = _wait_then_serve(p_wait, wait_rate, mu)
+    response = kernel.wait_then_serve(p_wait, wait_rate, mu)
     return _metrics(
         lam=lam,
         throughput=lam,
@@ -183,7 +145,7 @@ def mmc(lam: float, mu: float, c: int) -> StationMetrics:
         mean_service=1.0 / mu,
         mean_wait=p_wait / wait_rate,
         p_wait=p_wait,
-        p_idle=_mmc_p_idle(c, a),
+        p_idle=kernel.p_idle(c, a),
         response=response,
         response_scv=response.scv(),
         departure_scv=1.0,
@@ -209,8 +171,8 @@ def mmck(lam: float, mu: float, c: int, K: int) -> StationMetrics:
     """
     lam = non_negative("lam", lam)
     mu = positive("mu", mu)
-    c = _servers(c)
-    K = _servers(K)
+    c = servers(c)
+    K = servers(K)
     if K < c:
         raise ValueError(f"capacity K must be at least the number of servers c={c}, got {K}")
     log_p = _mmck_log_weights(lam / mu, c, K)
@@ -341,7 +303,7 @@ def mg1k(lam: float, service: Distribution, K: int) -> StationMetrics:
     0.666666666667
     """
     lam = non_negative("lam", lam)
-    K = _servers(K)
+    K = servers(K)
     m1, m2 = service.mean, service.second_moment
     a = arrival_probabilities(service, lam, max(K - 1, 1))
     tail = np.maximum(1.0 - np.concatenate([[0.0], np.cumsum(a[: K - 1])]), 0.0)  # A_0..A_{K-1}
@@ -450,11 +412,11 @@ def ggc(lam: float, ca2: float, mean_s: float, scv_s: float, c: int) -> StationM
     ca2 = non_negative("ca2", ca2)
     mean_s = positive("mean_s", mean_s)
     scv_s = non_negative("scv_s", scv_s)
-    c = _servers(c)
+    c = servers(c)
     a = lam * mean_s
     rho = a / c
-    _check_stable(rho)
-    p_wait = erlang_c(c, a)
+    check_stable(rho)
+    p_wait = kernel.erlang_c(c, a)
     wait = (ca2 + scv_s) / 2.0 * p_wait * mean_s / (c - a)
     second = _mixed_wait_m2(wait, p_wait) + 2 * wait * mean_s + (1 + scv_s) * mean_s**2
     response, response_scv = _fitted_response(wait + mean_s, second)
@@ -465,7 +427,7 @@ def ggc(lam: float, ca2: float, mean_s: float, scv_s: float, c: int) -> StationM
         mean_service=mean_s,
         mean_wait=wait,
         p_wait=p_wait,
-        p_idle=_mmc_p_idle(c, a),
+        p_idle=kernel.p_idle(c, a),
         response=response,
         response_scv=response_scv,
         departure_scv=max(0.0, 1 + (1 - rho**2) * (ca2 - 1) + rho**2 * (scv_s - 1) / math.sqrt(c)),
@@ -495,7 +457,7 @@ def mg1_priority_nonpreemptive(
     lam, mean, scv = _classes(lams, means, scvs)
     rho_k = lam * mean
     sigma = np.cumsum(rho_k)
-    _check_stable(float(sigma[-1]))
+    check_stable(float(sigma[-1]))
     residual = float(lam @ ((1 + scv) * mean**2)) / 2.0
     waits = residual / ((1 - (sigma - rho_k)) * (1 - sigma))
     total = float(sigma[-1])
@@ -536,16 +498,16 @@ def mmc_priority_nonpreemptive(lams: Sequence[float], mu: float, c: int) -> list
     (0.222222222222, 0.444444444444)
     """
     mu = positive("mu", mu)
-    c = _servers(c)
+    c = servers(c)
     lam = _classes(lams, np.ones(len(lams)), np.ones(len(lams)))[0]
     a = float(lam.sum()) / mu
-    _check_stable(a / c)
-    p_wait = erlang_c(c, a)
+    check_stable(a / c)
+    p_wait = kernel.erlang_c(c, a)
     sigma = np.cumsum(lam) / (c * mu)
     wait_rates = c * mu * (1 - (sigma - lam / (c * mu))) * (1 - sigma)  # given a wait
     results = []
     for k, wait_rate in enumerate(wait_rates):
-        response = _wait_then_serve(p_wait, float(wait_rate), mu)
+        response = kernel.wait_then_serve(p_wait, float(wait_rate), mu)
         results.append(
             _metrics(
                 lam=float(lam[k]),
@@ -554,7 +516,7 @@ def mmc_priority_nonpreemptive(lams: Sequence[float], mu: float, c: int) -> list
                 mean_service=1.0 / mu,
                 mean_wait=p_wait / float(wait_rate),
                 p_wait=p_wait,
-                p_idle=_mmc_p_idle(c, a),
+                p_idle=kernel.p_idle(c, a),
                 response=response,
                 response_scv=response.scv(),
                 departure_scv=None,
@@ -597,7 +559,7 @@ def mg1_priority_preemptive(
         s3 = np.array([_third_moment(t, m, q) for t, m, q in zip(third_moments, mean, s2, strict=True)])
         method = "exact"
     sigma = np.cumsum(lam * mean)
-    _check_stable(float(sigma[-1]))
+    check_stable(float(sigma[-1]))
     results = []
     for k in range(lam.size):
         mean_t, second_t = _preemptive_response_moments(k, lam, mean, s2, s3, sigma)
@@ -684,7 +646,7 @@ def _checked_mg1(lam: float, mean_s: float, scv_s: float) -> tuple[float, float,
     mean_s = positive("mean_s", mean_s)
     scv_s = non_negative("scv_s", scv_s)
     rho = lam * mean_s
-    _check_stable(rho)
+    check_stable(rho)
     return lam, mean_s, scv_s, rho
 
 
@@ -746,13 +708,6 @@ def _mg1k_wait_m2(pi: NDArray, tail: NDArray, lam: float, m1: float, m2: float) 
     return float(np.sum(r2 + 2.0 * n * m1 * r1 + pi[1:] * (n * m2 + n * (n - 1) * m1**2)))
 
 
-def _wait_then_serve(p_wait: float, wait_rate: float, mu: float) -> PhaseType:
-    """Wait ``Exp(wait_rate)`` with probability ``p_wait``, then ``Exp(mu)``."""
-    if p_wait == 0.0:
-        return exponential(mu)
-    return PhaseType([p_wait, 1.0 - p_wait], [[-wait_rate, wait_rate], [0.0, -mu]])
-
-
 def _mixed_wait_m2(wait: float, p_wait: float) -> float:
     """``E[Wq^2]`` when the wait is 0 w.p. ``1 - p_wait`` and exponential otherwise."""
     return 2.0 * wait**2 / p_wait if p_wait > 0 else 0.0
@@ -764,21 +719,6 @@ def _fitted_response(mean: float, second: float) -> tuple[PhaseType, float]:
     return fit_two_moments(mean, scv), scv
 
 
-def _log_poisson_terms(n_max: int, a: float) -> NDArray:
-    """``log(a^k / k!)`` for ``k = 0..n_max``."""
-    k = np.arange(n_max + 1)
-    return xlogy(k, a) - gammaln(k + 1)
-
-
-def _mmc_p_idle(c: int, a: float) -> float:
-    """M/M/c empty probability, ``1 / (sum_{k<c} a^k/k! + a^c/(c! (1 - rho)))``."""
-    if a == 0.0:
-        return 1.0
-    terms = _log_poisson_terms(c, a)
-    terms[-1] -= math.log1p(-a / c)
-    return float(np.exp(-logsumexp(terms)))
-
-
 def _normalised_exp(log_w: NDArray) -> NDArray:
     w = np.exp(log_w - logsumexp(log_w))
     return w / w.sum()
@@ -787,7 +727,7 @@ def _normalised_exp(log_w: NDArray) -> NDArray:
 def _mmck_log_weights(a: float, c: int, K: int) -> NDArray:
     """Unnormalised log stationary probabilities of M/M/c/K, ``n = 0..K``."""
     n = np.arange(K + 1)
-    head = _log_poisson_terms(c, a)
+    head = kernel.log_poisson_terms(c, a)
     tail = head[-1] + xlogy(n[c + 1 :] - c, a / c)
     return np.concatenate([head, tail])
 
@@ -858,14 +798,3 @@ def _third_moment(value: float, mean: float, second: float) -> float:
     if value * mean < second**2 * (1 - 1e-9):
         raise ValueError(f"third_moment {value} is impossible: E[S^3] E[S] < E[S^2]^2")
     return value
-
-
-def _check_stable(rho: float) -> None:
-    if rho >= 1.0:
-        raise UnstableError(rho)
-
-
-def _servers(c: int) -> int:
-    if isinstance(c, bool) or not float(c).is_integer() or c < 1:
-        raise ValueError(f"server counts and capacities must be integers >= 1, got {c}")
-    return int(c)
