@@ -13,8 +13,8 @@ import numpy as np
 from ..distributions import Distribution, Mixture
 from ..errors import UnstableError, UnsupportedError
 from ..model.network import Network, Station
+from . import mg1, priority, single_station
 from . import mmc as kernel
-from . import single_station
 from .open_types import StationSolution, zero_station
 from .phase_type import (
     MAX_EXACT_PHASES,
@@ -91,9 +91,9 @@ def _queue(s: Station, lam_c: np.ndarray, ca2: float, poisson_in: bool,
         if c > 1:
             metrics = single_station.mmc(lam, 1.0 / mean, c)
         elif s.discipline == "ps":
-            metrics = single_station.mg1_ps(lam, mean, scv)
+            metrics = mg1.mg1_ps(lam, mean, scv)
         else:
-            metrics = single_station.mg1_lcfs_pr(lam, mean, scv)
+            metrics = mg1.mg1_lcfs_pr(lam, mean, scv)
         exact = c == 1 or all(d.is_exponential for d in dists)
         base = "exact" if exact else "approximation(M/M/c-PS)"
         stretch = metrics.mean_response / mean if mean > 0 else 1.0
@@ -104,7 +104,7 @@ def _queue(s: Station, lam_c: np.ndarray, ca2: float, poisson_in: bool,
         metrics = single_station.mmc(lam, 1.0 / mean, c)
         base = "exact" if all(d.is_exponential for d in dists) else "approximation(M/M/c)"
     elif math.isclose(ca2, 1.0) and c == 1:
-        metrics = single_station.mg1(lam, mean, scv, _third_moment(lam_c, dists))
+        metrics = mg1.mg1(lam, mean, scv, _third_moment(lam_c, dists))
         base = metrics.method
     else:
         metrics = single_station.ggc(lam, ca2, mean, scv, c)
@@ -121,7 +121,7 @@ def finite(s: Station, lam_c: np.ndarray, poisson_in: bool) -> StationSolution:
     lam = float(lam_c.sum())
     exponential = all(d.is_exponential for d in dists) and len({d.mean for d in dists}) == 1
     if s.servers == 1 and s.discipline == "fcfs" and not exponential:
-        metrics = single_station.mg1k(lam, _service_law(lam_c, dists), s.capacity)
+        metrics = mg1.mg1k(lam, _service_law(lam_c, dists), s.capacity)
         base = "exact"
     else:
         mean = service_mixture(lam_c, dists)[0]
@@ -219,12 +219,12 @@ def _priority(s: Station, lam_c: np.ndarray, priorities: np.ndarray, ca2: float,
     scvs = [v for _, v in moments]
     c = s.servers
     if c == 1 and s.discipline == "priority":
-        per_level = single_station.mg1_priority_nonpreemptive(lam_l, means, scvs)
+        per_level = priority.mg1_priority_nonpreemptive(lam_l, means, scvs)
     elif c == 1:
-        per_level = single_station.mg1_priority_preemptive(lam_l, means, scvs)
+        per_level = priority.mg1_priority_preemptive(lam_l, means, scvs)
     else:
         mean_all = service_mixture(lam_c, dists)[0]
-        per_level = single_station.mmc_priority_nonpreemptive(lam_l, 1.0 / mean_all, c)
+        per_level = priority.mmc_priority_nonpreemptive(lam_l, 1.0 / mean_all, c)
     base = per_level[0].method
     if c > 1 and not (all(d.is_exponential for d in dists) and len({d.mean for d in dists}) == 1):
         base = "approximation(M/M/c priority, mean service)"

@@ -1,4 +1,5 @@
-"""Tests of qmodel.solvers.single_station: textbook values and independent methods."""
+"""Tests of the single-station formulas (qmodel.solvers.single_station, .mg1 and .priority):
+textbook values and independent methods."""
 
 from __future__ import annotations
 
@@ -27,24 +28,15 @@ from qmodel.distributions import (
 )
 from qmodel.errors import UnstableError
 from qmodel.sim import simulate
+from qmodel.solvers.mg1 import md1, mg1, mg1_lcfs_pr, mg1_ps, mg1k
 from qmodel.solvers.mmc import erlang_b, erlang_c
 from qmodel.solvers.phase_type import PhaseType
-from qmodel.solvers.single_station import (
-    StationMetrics,
-    ggc,
-    md1,
-    mg1,
-    mg1_lcfs_pr,
+from qmodel.solvers.priority import (
     mg1_priority_nonpreemptive,
     mg1_priority_preemptive,
-    mg1_ps,
-    mg1k,
-    mm1,
-    mmc,
     mmc_priority_nonpreemptive,
-    mmck,
-    mminf,
 )
+from qmodel.solvers.single_station import StationMetrics, ggc, mm1, mmc, mmck, mminf
 
 
 def assert_littles_law(m: StationMetrics) -> None:
