@@ -186,7 +186,7 @@ def _walks(fast: FastNetwork, rates: np.ndarray, p_wait: np.ndarray, mu: np.ndar
            theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every point's end-to-end phase-type distribution, ``[P, m]`` and ``[P, m, m]``: an
     M/M/c visit is "wait Exp(theta) with probability C, then Exp(mu)", a delay "Exp(mu)";
-    the walk follows the routing (``phase_type.network``); classes mix by rate."""
+    the walk follows the routing (``ph_compose.network``); classes mix by rate."""
     net, queue = fast.network, fast.queues
     size = np.where(queue, 2, 1)
     start = np.concatenate([[0], np.cumsum(size)[:-1]])

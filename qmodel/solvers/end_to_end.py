@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .phase_type import PhaseType, fit_two_moments, network, network_moments
+from .ph_compose import network, network_moments
+from .phase_type import PhaseType, fit_two_moments
 
 FULL_PH_LIMIT = 64
 

@@ -15,14 +15,9 @@ from ..model.network import Network
 from .end_to_end import as_phase_type
 from .mmc import MMcResponse
 from .open_types import OpenSolution, StationSolution, zero_station
-from .phase_type import (
-    MAX_EXACT_PHASES,
-    PhaseType,
-    fit_two_moments,
-    order_statistic,
-    order_statistic_phases,
-    zero,
-)
+from .ph_compose import network as ph_network
+from .ph_compose import order_statistic, order_statistic_phases
+from .phase_type import MAX_EXACT_PHASES, PhaseType, fit_two_moments, zero
 
 
 class _Block(NamedTuple):
@@ -123,8 +118,6 @@ def _branch_time(network: Network, c: int, branch: str, join: int,
                  laws: dict[int, list[PhaseType | None]]) -> PhaseType | None:
     """A class ``c`` task's time from the start of ``branch`` to ``join``; None when a
     station on the way has no response-time law."""
-    from .phase_type import network as ph_network
-
     entry = np.zeros(len(network.stations))
     router = network.routers.get(branch)
     weights = np.asarray(router.weights) / sum(router.weights) if router else np.ones(1)

@@ -16,10 +16,10 @@ from ..model.network import Network, Station
 from . import mg1, priority, single_station
 from . import mmc as kernel
 from .open_types import StationSolution, zero_station
+from .ph_compose import convolve
 from .phase_type import (
     MAX_EXACT_PHASES,
     PhaseType,
-    convolve,
     fit_two_moments,
     hyperexponential,
     hypoexponential,

@@ -12,20 +12,22 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from qmodel.solvers.ph_compose import (
+    convolve,
+    network,
+    network_moments,
+    order_statistic,
+    order_statistic_phases,
+)
 from qmodel.solvers.phase_type import (
     MAX_ERLANG_PHASES,
     PhaseType,
-    convolve,
     erlang,
     exponential,
     fit_two_moments,
     hyperexponential,
     hypoexponential,
     mixture,
-    network,
-    network_moments,
-    order_statistic,
-    order_statistic_phases,
     zero,
 )
 
