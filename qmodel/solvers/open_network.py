@@ -11,6 +11,10 @@ departures, splits and merges as a linear system.
 A capacity with ``on_full: block`` loses nothing: the jobs beyond it wait outside in
 arrival order, so a FCFS station is the same queue without the capacity (and saturates
 like one); under other disciplines it limits how many share the servers (simulation).
+
+This module solves the traffic equations, the offered loads and saturation point, and
+QNA's arrival variability; each station's formula is in :mod:`.open_stations`, fork-join
+blocks in :mod:`.fork_blocks`, the result types in :mod:`.open_types`.
 """
 
 from __future__ import annotations
