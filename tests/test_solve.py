@@ -15,7 +15,7 @@ from scipy import integrate, optimize, stats
 
 import qmodel
 from qmodel.distributions import Deterministic, Exponential, Mixture
-from qmodel.solvers import ctmc, forkjoin, single_station
+from qmodel.solvers import ctmc, forkjoin, mg1, single_station
 from qmodel.solvers.end_to_end import as_phase_type
 from qmodel.solvers.open_network import solve_open
 
@@ -131,7 +131,7 @@ def test_several_classes_at_a_loss_station_share_their_service_mixture():
                           "class_service": {"big": {"dist": "deterministic", "value": 2.0}}}},
         "arrivals": {"small": {"to": "app", "rate": 1.5}, "big": {"to": "app", "rate": 0.5}}}))
     mix = Mixture((0.75, 0.25), (Exponential(0.5), Deterministic(2.0)))
-    exact = single_station.mg1k(2.0, mix, 4)
+    exact = mg1.mg1k(2.0, mix, 4)
     assert r.stable and r.node("app").method == "exact"
     assert r.node("app").p_loss == pytest.approx(exact.p_loss, rel=1e-12)
     assert r.classes["small"].mean_response_time == pytest.approx(exact.mean_wait + 0.5)
@@ -225,7 +225,7 @@ def test_downstream_of_a_loss_station_sees_and_saturates_on_the_accepted_flow():
     # db saturates when q passes on 1/3 per second, not at 3x the rate that makes it 0.3 busy
     edge, db_load = r.system.saturation_rate, r.node("db").utilization
     assert r.system.bottleneck == "db" and edge > 0.3 / db_load
-    passed = single_station.mg1k(edge, Deterministic(2.0), 3).throughput
+    passed = mg1.mg1k(edge, Deterministic(2.0), 3).throughput
     assert passed == pytest.approx(1 / 3, rel=1e-9)
     assert not qmodel.solve(loss_then_db(3.0, edge * 1.001)).stable
     # q never passes more than 1/2 per second: a 1 s db can never saturate

@@ -3,9 +3,9 @@
 When the model is an open product-form network of FCFS exponential stations (M/M/c and
 infinite-server delays, probabilistic routing) and a sweep varies only arrival rates,
 servers and mean service times, the routing and the visit ratios are the same at every
-point. Then every point's metrics follow from vectorised Erlang C
-(:mod:`.vectorized`), with the same formulas ``qmodel.solve`` uses one point at a time,
-and equal to them (tests check it). Response-time percentiles are closed-form quantiles
+point. Then every point's metrics follow from the M/M/c kernel (:mod:`qmodel.solvers.mmc`)
+on whole arrays, the kernel ``qmodel.solve`` uses one point at a time (tests check that
+they agree). Response-time percentiles are closed-form quantiles
 for a single station, and the end-to-end phase-type distribution per point otherwise.
 """
 
@@ -23,10 +23,11 @@ from ..model.paths import Parameter
 from ..model.slo import quantile_column, wait_column
 from ..solvers import single_station
 from ..solvers.end_to_end import FULL_PH_LIMIT, walk_distribution
+from ..solvers.mmc import erlang_c_values, response_quantile, wait_quantile
 from ..solvers.open_network import is_product_form
+from ..solvers.ph_batch import ph_quantiles
 from ..solvers.phase_type import PhaseType, exponential, mixture
 from .rows import component_column
-from .vectorized import erlang_c, mmc_quantile, ph_quantiles
 
 _MEAN_WRITES = ("mean",)
 
@@ -117,7 +118,7 @@ def evaluate(fast: FastNetwork, points: Mapping[str, np.ndarray], quantiles: tup
         stable = ~unstable.any(axis=1)
         mu = 1.0 / means
         c = np.where(queue, servers, 1.0)
-        p_wait = np.where(queue & ~unstable, erlang_c(c, lam / mu), 0.0)
+        p_wait = np.where(queue & ~unstable, erlang_c_values(c, lam / mu), 0.0)
         theta = c * mu - lam
         wait = np.where(queue, p_wait / theta, 0.0)
         response = wait + np.where(queue, 1.0 / mu, means)
@@ -137,9 +138,7 @@ def evaluate(fast: FastNetwork, points: Mapping[str, np.ndarray], quantiles: tup
     out["mean_wait_s"] = np.where(stable, mean_wait, np.nan)
     single_queue = is_single_station(fast) and bool(queue[0])
     for q in wait_quantiles:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(p_wait[:, 0] > 1.0 - q, np.log(p_wait[:, 0] / (1.0 - q)) / theta[:, 0],
-                         0.0)
+        t = wait_quantile(q, p_wait[:, 0], theta[:, 0])
         out[wait_column(q)] = np.where(stable & single_queue, t, np.nan)
     with np.errstate(divide="ignore"):
         out["throughput_per_s"] = np.where(stable, (lam_c * fast.leave[None]).sum(axis=(1, 2)),
@@ -162,7 +161,7 @@ def _quantiles(fast: FastNetwork, quantiles: tuple[float, ...], stable: np.ndarr
     net = fast.network
     if is_single_station(fast):
         if fast.queues[0]:
-            return {quantile_column(q): np.where(stable, mmc_quantile(
+            return {quantile_column(q): np.where(stable, response_quantile(
                 q, p_wait[:, 0], mu[:, 0], theta[:, 0]), np.nan) for q in quantiles}
         return {quantile_column(q): np.where(stable, -np.log1p(-q) / mu[:, 0], np.nan)
                 for q in quantiles}
@@ -187,7 +186,7 @@ def _walks(fast: FastNetwork, rates: np.ndarray, p_wait: np.ndarray, mu: np.ndar
            theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every point's end-to-end phase-type distribution, ``[P, m]`` and ``[P, m, m]``: an
     M/M/c visit is "wait Exp(theta) with probability C, then Exp(mu)", a delay "Exp(mu)";
-    the walk follows the routing (``phase_type.network``); classes mix by rate."""
+    the walk follows the routing (``ph_compose.network``); classes mix by rate."""
     net, queue = fast.network, fast.queues
     size = np.where(queue, 2, 1)
     start = np.concatenate([[0], np.cumsum(size)[:-1]])

@@ -11,6 +11,11 @@ networks fit (see :data:`MAX_STATES`).
 Every station is ``./M/c`` (exponential service, ``c`` servers or infinitely many) with
 FCFS order (the counts do not depend on the order, so any work-conserving order that
 ignores service times gives the same numbers).
+
+Why one module of about 550 lines: the two entry points, the state spaces, the generator
+and the measures all work on the same private network and state-space records, and are
+read together as one construction; the generic parts are elsewhere (the stationary solve
+in :mod:`.stationary`, the input checks in :mod:`.ctmc_inputs`).
 """
 
 from __future__ import annotations
@@ -23,22 +28,21 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy import stats
-from scipy.sparse import csgraph
-from scipy.sparse import linalg as spla
 
 from qmodel.errors import ModelError, Problem, UnstableError, UnsupportedError
+from qmodel.solvers.ctmc_inputs import (
+    checked_routing,
+    checked_vector,
+    is_int,
+    is_real,
+    station_problems,
+)
+from qmodel.solvers.stationary import stationary_distribution
 
 MAX_STATES = 2_000_000
 """Default largest state space the solver accepts."""
 
-DIRECT_LIMIT = 50_000
-"""Largest chain :func:`stationary_distribution` solves by sparse LU when ``method="auto"``."""
-
-RESIDUAL_TOLERANCE = 1e-8
-"""Largest accepted ``||pi Q||_1 / max_i |q_ii|`` of a computed stationary distribution."""
-
 _SOLVER = "ctmc"
-_ROW_SUM_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -228,13 +232,13 @@ def solve_open(
     >>> r.boundary_mass < 1e-9
     True
     """
-    problems = _station_problems(stations)
+    problems = station_problems(stations)
     k = len(stations)
-    external = _vector(arrival_rates, k, "arrival_rates", problems)
-    matrix = _routing(routing, k, closed=False, problems=problems)
-    if truncation is not None and not (_is_int(truncation) and truncation >= 1):
+    external = checked_vector(arrival_rates, k, "arrival_rates", problems)
+    matrix = checked_routing(routing, k, closed=False, problems=problems)
+    if truncation is not None and not (is_int(truncation) and truncation >= 1):
         problems.append(Problem("truncation", f"must be a positive integer, got {truncation!r}"))
-    if not (_is_real(tail_tolerance) and 0.0 < tail_tolerance < 1.0):
+    if not (is_real(tail_tolerance) and 0.0 < tail_tolerance < 1.0):
         problems.append(Problem("tail_tolerance", f"must be in (0, 1), got {tail_tolerance!r}"))
     if problems:
         raise ModelError(problems)
@@ -306,12 +310,12 @@ def solve_closed(
     >>> r.stationary.round(4), round(r.system_throughput, 4)
     (array([0.3333, 0.3333, 0.3333]), 0.6667)
     """
-    problems = _station_problems(stations)
+    problems = station_problems(stations)
     k = len(stations)
-    matrix = _routing(routing, k, closed=True, problems=problems)
-    if not (_is_int(population) and population >= 1):
+    matrix = checked_routing(routing, k, closed=True, problems=problems)
+    if not (is_int(population) and population >= 1):
         problems.append(Problem("population", f"must be a positive integer, got {population!r}"))
-    if not (_is_int(reference) and 0 <= reference < k):
+    if not (is_int(reference) and 0 <= reference < k):
         problems.append(Problem("reference", f"must be a station index, got {reference!r}"))
     if problems:
         raise ModelError(problems)
@@ -338,154 +342,6 @@ def solve_closed(
         stationary=_frozen(pi),
         states=_frozen(space.states),
     )
-
-
-def stationary_distribution(
-    q: sp.spmatrix | sp.sparray, *, method: str = "auto", pin: int | None = None
-) -> np.ndarray:
-    """Stationary distribution ``pi`` of a generator: ``pi @ q = 0``, ``sum(pi) = 1``.
-
-    The chain must have a single recurrent class (transient states get probability 0).
-    The probability of one recurrent state, ``pin``, is fixed to 1 and its balance
-    equation, which the others imply, dropped; what is left is a nonsingular M-matrix
-    system, solved by sparse LU without pivoting (``method="direct"``) or by GMRES with an
-    incomplete-LU preconditioner (``"iterative"``), then normalised. ``"auto"`` uses LU up
-    to :data:`DIRECT_LIMIT` states.
-
-    The solve is well conditioned when ``pin`` is a likely state; pass one if known. By
-    default (or if ``pin`` is not recurrent) the first recurrent state is fixed, and if
-    the ratios to it overflow the solve is repeated fixing the most likely state found.
-
-    Raises
-    ------
-    UnsupportedError
-        If the chain has several recurrent classes, the solve breaks down, or the
-        solution's residual ``||pi q||_1 / max_i |q_ii|`` exceeds :data:`RESIDUAL_TOLERANCE`.
-
-    Examples
-    --------
-    >>> q = sp.csr_array([[-1.0, 1.0], [2.0, -2.0]])
-    >>> stationary_distribution(q).round(6)
-    array([0.666667, 0.333333])
-    """
-    if method not in ("auto", "direct", "iterative"):
-        raise ValueError(f"method must be 'auto', 'direct' or 'iterative', got {method!r}")
-    q = sp.csr_array(q, dtype=float)
-    if q.shape[0] == 1:
-        return np.ones(1)
-    direct = method == "direct" or (method == "auto" and q.shape[0] <= DIRECT_LIMIT)
-    recurrent = _recurrent_class(q)
-    if pin is None or not recurrent[pin]:
-        pin = int(np.argmax(recurrent))
-    ratios = _pinned_solve(q, pin, direct)
-    if not np.all(np.isfinite(ratios)) or ratios.max() > 1e100:
-        ratios = _pinned_solve(q, int(np.argmax(np.nan_to_num(ratios, nan=0.0))), direct)
-    return _checked(ratios, q)
-
-
-def _recurrent_class(q: sp.csr_array) -> np.ndarray:
-    """Mask of the states of the chain's only recurrent class."""
-    count, label = csgraph.connected_components(q != 0, connection="strong")
-    src, dst = q.nonzero()
-    closed = np.setdiff1d(np.arange(count), label[src[label[src] != label[dst]]])
-    if len(closed) != 1:
-        raise UnsupportedError(
-            _SOLVER, f"the chain has {len(closed)} recurrent classes; no unique stationary distribution"
-        )
-    return label == closed[0]
-
-
-def _pinned_solve(q: sp.csr_array, pin: int, direct: bool) -> np.ndarray:
-    """``pi / pi[pin]``: solve the balance equations of the other states with ``pi[pin] = 1``."""
-    keep = np.arange(q.shape[0]) != pin
-    system = sp.csc_array(q.T.tocsr()[keep][:, keep])
-    rhs = -q[[pin]].toarray().ravel()[keep]
-    options = {"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
-    try:
-        if direct:
-            rest = spla.splu(system, **options).solve(rhs)
-        else:
-            ilu = spla.spilu(system, drop_tol=1e-4, fill_factor=10, **options)
-            precond = spla.LinearOperator(system.shape, ilu.solve)
-            rest, _ = spla.gmres(system, rhs, M=precond, rtol=1e-12, atol=0.0, restart=60, maxiter=50)
-    except RuntimeError as err:  # an exactly singular factor
-        raise UnsupportedError(_SOLVER, f"the stationary solve failed: {err}") from err
-    return np.insert(rest, pin, 1.0)
-
-
-def _checked(ratios: np.ndarray, q: sp.csr_array) -> np.ndarray:
-    """Normalise, clip round-off negatives, and refuse an inaccurate solution."""
-    pi = ratios / ratios.sum()
-    residual = math.inf
-    if np.all(np.isfinite(pi)) and pi.min() > -1e-9:
-        pi = np.clip(pi, 0.0, None)
-        pi /= pi.sum()
-        scale = float(np.abs(q.diagonal()).max()) or 1.0
-        residual = float(np.abs(q.T @ pi).sum()) / scale
-    if residual > RESIDUAL_TOLERANCE:
-        raise UnsupportedError(
-            _SOLVER,
-            f"the stationary solve of {len(pi):,} states is inaccurate (relative residual "
-            f"{residual:.3g}); the chain may be too stiff, use simulation",
-        )
-    return pi
-
-
-def _station_problems(stations: Sequence[MarkovStation]) -> list[Problem]:
-    problems = []
-    if len(stations) == 0:
-        problems.append(Problem("stations", "must not be empty"))
-    for k, s in enumerate(stations):
-        path = f"stations[{k}]"
-        rate = s.service_rate
-        if not (_is_real(rate) and math.isfinite(rate) and rate > 0):
-            problems.append(Problem(f"{path}.service_rate", f"must be positive and finite, got {rate!r}"))
-        for name in ("servers", "capacity"):
-            value = getattr(s, name)
-            if value is not None and not (_is_int(value) and value >= 1):
-                message = f"must be a positive integer or None, got {value!r}"
-                problems.append(Problem(f"{path}.{name}", message))
-    return problems
-
-
-def _vector(values: ArrayLike, k: int, path: str, problems: list[Problem]) -> np.ndarray:
-    vector = np.asarray(values, dtype=float)
-    if vector.shape != (k,):
-        problems.append(Problem(path, f"must have one entry per station ({k}), got shape {vector.shape}"))
-        return np.zeros(k)
-    if not np.all(np.isfinite(vector) & (vector >= 0)):
-        problems.append(Problem(path, "must be finite and non-negative"))
-    return vector
-
-
-def _routing(routing: ArrayLike, k: int, *, closed: bool, problems: list[Problem]) -> np.ndarray:
-    matrix = np.asarray(routing, dtype=float)
-    if matrix.shape != (k, k):
-        problems.append(Problem("routing", f"must be a {k}x{k} matrix, got shape {matrix.shape}"))
-        return np.zeros((k, k))
-    if not np.all(np.isfinite(matrix) & (matrix >= 0)):
-        problems.append(Problem("routing", "probabilities must be finite and non-negative"))
-        return matrix
-    sums = matrix.sum(axis=1)
-    excess = np.abs(sums - 1) if closed else sums - 1
-    need = "sum to 1" if closed else "sum to at most 1"
-    for i in np.flatnonzero(excess > _ROW_SUM_SLACK):
-        problems.append(Problem(f"routing[{i}]", f"must {need}, sums to {sums[i]:.6g}"))
-    if problems:
-        return matrix
-    if closed and _closed_classes(matrix) != 1:
-        problems.append(Problem("routing", "the stations must form a single closed class (one chain)"))
-    if not closed and np.abs(np.linalg.eigvals(matrix)).max() >= 1 - 1e-12:
-        problems.append(Problem("routing", "some jobs can never leave the network"))
-    return matrix
-
-
-def _closed_classes(matrix: np.ndarray) -> int:
-    """Number of strongly connected classes of the routing graph that no job leaves."""
-    count, label = csgraph.connected_components(sp.csr_array(matrix > 0), connection="strong")
-    src, dst = np.nonzero(matrix > 0)
-    leaky = np.unique(label[src[label[src] != label[dst]]])
-    return count - len(leaky)
 
 
 def _traffic(stations: Sequence[MarkovStation], external: np.ndarray, routing: np.ndarray) -> np.ndarray:
@@ -707,10 +563,3 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .phase_type import PhaseType, fit_two_moments, network, network_moments
+from .ph_compose import network, network_moments
+from .phase_type import PhaseType, fit_two_moments
 
 FULL_PH_LIMIT = 64
 
@@ -23,7 +24,7 @@ def walk_distribution(phs: list, entry: np.ndarray,
 
     ``phs`` holds :class:`PhaseType` objects, or response-time laws that give
     ``n_phases``, ``mean()``, ``moment(2)`` and, for short walks, ``phase_type()``
-    (:class:`~qmodel.solvers.open_network.MMcResponse`): long walks need only moments.
+    (:class:`~qmodel.solvers.mmc.MMcResponse`): long walks need only moments.
 
     >>> from qmodel.solvers.phase_type import exponential
     >>> d, full = walk_distribution([exponential(2.0)], np.array([1.0]), np.zeros((1, 1)))

@@ -3,13 +3,11 @@
 A fork-join job ends when its slowest branch ends, a MapReduce/Spark stage when its last
 task ends, a quorum read when the R-th of N replicas answers. All of these are maxima or
 order statistics of independent times, computed here by numerical integration of the
-distribution function, plus the classical closed forms where they exist.
+distribution function (:mod:`.time_laws`), plus the classical closed forms where they
+exist.
 
-Every time may be a :class:`~qmodel.distributions.Distribution` (closed-form cdf through
-``scipy.stats``, the empirical cdf for :class:`~qmodel.distributions.Empirical`) or a
-plain callable ``cdf(t)`` of a non-negative time. Integrals run to where the survival
-function falls below 1e-10 and then on a logarithmic scale, so heavy tails (Pareto,
-lognormal) keep their contribution to the mean.
+Every time may be a :class:`~qmodel.distributions.Distribution` or a plain callable
+``cdf(t)`` of a non-negative time (:data:`.time_laws.TimeLike`).
 
 Sources: R. Nelson, A. N. Tantawi, "Approximate analysis of fork/join synchronization
 in parallel queues", IEEE Trans. Computers 37(6), 1988; L. Flatto, S. Hahn, "Two
@@ -26,283 +24,43 @@ practical partial quorums", VLDB 2012; H. A. David, H. N. Nagaraja, *Order Stati
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
-from scipy.special import betainc, gammainc, gammaincc
+from scipy.special import gammainc, gammaincc
 
 from qmodel.distributions import (
-    Deterministic,
     Distribution,
-    Empirical,
-    Erlang,
     Exponential,
-    Gamma,
-    HyperExponential,
-    Lognormal,
-    Pareto,
-    Uniform,
 )
 from qmodel.errors import UnstableError, UnsupportedError
-
-Cdf = Callable[[np.ndarray], np.ndarray]
-TimeLike = Distribution | Cdf
-"""A non-negative random time: a distribution or a vectorized ``cdf(t)``."""
+from qmodel.solvers.time_laws import (
+    RTOL,
+    TimeLaw,
+    TimeLike,
+    check_probability,
+    max_of,
+    max_of_times,
+    mean_variance,
+    mixture_of_shifts,
+    moments,
+    order_statistic_law,
+    quantiles,
+    rth_of_times,
+    time_law,
+)
 
 RENEWAL_METHOD = "approximation(renewal slots)"
 INDEPENDENT_METHOD = "approximation(independent branches)"
 
-_RTOL = 1e-9
-_TAIL = 1e-10
-_GRID_PROBS = (1e-6, 1e-3, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98, 0.999, 1 - 1e-6, 1 - _TAIL)
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(10)
-_MAX_ROUNDS = 60
-_MAX_INTERVALS = 1 << 13
-_MAX_STEPS = 2200
-_HUGE = 1e300
 _EPS = 1e-16
 _FFT_CELLS = 1 << 21
 _EXACT_SUM_CELLS = 1 << 13
 _ROW_CHUNK = 64
 _CONVOLUTION_NODES = 64
 _MAKESPAN_RTOL = 1e-6
-
-
-# -- survival functions ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class _Part:
-    """A non-negative time given by its survival function on ``t >= 0``.
-
-    ``points`` lists where the survival function may jump or kink; ``scale`` is a
-    typical magnitude, where bracketing of quantiles starts.
-    """
-
-    raw: Callable[[np.ndarray], np.ndarray]
-    points: np.ndarray
-    scale: float
-
-    def sf(self, t: np.ndarray) -> np.ndarray:
-        """``P(X > t)`` for an array ``t``; 1 for negative ``t``."""
-        t = np.asarray(t, dtype=float)
-        inside = np.clip(np.asarray(self.raw(np.maximum(t, 0.0)), dtype=float), 0.0, 1.0)
-        return np.where(t < 0, 1.0, np.broadcast_to(inside, t.shape))
-
-
-def _part(x: TimeLike) -> _Part:
-    if isinstance(x, Distribution):
-        return _distribution_part(x)
-    if callable(x):
-        cdf = _vectorized(x)
-        return _Part(lambda t: 1.0 - np.asarray(cdf(t), dtype=float), np.empty(0), 1.0)
-    raise TypeError(f"expected a Distribution or a cdf callable, got {type(x).__name__}")
-
-
-def _vectorized(cdf: Cdf) -> Cdf:
-    """``cdf`` itself when it maps arrays elementwise, else its ``np.vectorize``."""
-    probe = np.array([0.5, 1.0])
-    try:
-        elementwise = np.shape(cdf(probe)) == probe.shape
-    except (TypeError, ValueError):
-        elementwise = False
-    return cdf if elementwise else np.vectorize(cdf, otypes=[float])
-
-
-def _distribution_part(d: Distribution) -> _Part:
-    scale = d.mean if 0 < d.mean < math.inf else 1.0
-    if isinstance(d, Deterministic):
-        return _Part(lambda t: (t < d.value).astype(float), np.array([d.value]), scale)
-    if isinstance(d, Empirical):
-        xs = np.sort(np.asarray(d.samples, dtype=float))
-        return _Part(lambda t: 1.0 - np.searchsorted(xs, t, side="right") / xs.size,
-                     np.unique(xs), scale)
-    if isinstance(d, HyperExponential):
-        probs, means = np.asarray(d.probs), np.asarray(d.means)
-        return _Part(lambda t: np.exp(-t[..., None] / means) @ probs, np.empty(0), scale)
-    frozen, points = _scipy(d)
-    return _Part(frozen.sf, np.asarray(points, dtype=float), scale)
-
-
-def _scipy(d: Distribution) -> tuple[stats.rv_continuous, tuple[float, ...]]:
-    """The ``scipy.stats`` frozen distribution of ``d`` and its kinks."""
-    if isinstance(d, Exponential):
-        return stats.expon(scale=d.mean_), ()
-    if isinstance(d, Erlang):
-        return stats.gamma(d.k, scale=d.mean_ / d.k), ()
-    if isinstance(d, Gamma):
-        return stats.gamma(d.cv**-2, scale=d.mean_ * d.cv**2), ()
-    if isinstance(d, Lognormal):
-        sigma2 = math.log1p(d.cv**2)
-        return stats.lognorm(math.sqrt(sigma2), scale=d.mean_ * math.exp(-sigma2 / 2)), ()
-    if isinstance(d, Uniform):
-        return stats.uniform(d.low, d.high - d.low), (d.low, d.high)
-    if isinstance(d, Pareto):
-        return stats.pareto(d.alpha, scale=d.scale), (d.scale,)
-    raise UnsupportedError("forkjoin", f"no distribution function for {type(d).__name__}")
-
-
-def _max_of(parts: Sequence[tuple[_Part, int]]) -> _Part:
-    """The maximum of independent times; each part comes with its multiplicity."""
-
-    def sf(t: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            log_cdf = sum(count * np.log1p(-part.sf(t)) for part, count in parts)
-        return -np.expm1(log_cdf)
-
-    points = np.unique(np.concatenate([part.points for part, _ in parts]))
-    return _Part(sf, points, max(part.scale for part, _ in parts))
-
-
-def _max_of_times(times: Sequence[TimeLike]) -> _Part:
-    if not times:
-        raise ValueError("need at least one time")
-    return _max_of([(_part(x), count) for x, count in Counter(times).items()])
-
-
-def _order_statistic(part: _Part, n: int, r: int) -> _Part:
-    """The r-th smallest of n iid copies: ``P(X(r) > t) = I_S(t)(n - r + 1, r)``."""
-    if not 1 <= r <= n:
-        raise ValueError(f"need 1 <= r <= n, got r={r}, n={n}")
-    return _Part(lambda t: betainc(n - r + 1, r, part.sf(t)), part.points, part.scale)
-
-
-def _rth_of_times(times: Sequence[TimeLike], r: int) -> _Part:
-    """The ``r``-th smallest of independent times; the maximum when ``r`` is their number.
-
-    ``P(X(r) > t)`` is the probability that fewer than ``r`` times are ``<= t``: the
-    Poisson-binomial probabilities of the counts ``0 .. r-1``, built up one time at a
-    time from the cdfs; iid times take the Beta transform of :func:`_order_statistic`.
-    """
-    if r == len(times):
-        return _max_of_times(times)
-    if not 1 <= r <= len(times):
-        raise ValueError(f"need 1 <= r <= n, got r={r}, n={len(times)}")
-    if len(set(times)) == 1:
-        return _order_statistic(_part(times[0]), len(times), r)
-    parts = [_part(x) for x in times]
-
-    def sf(t: np.ndarray) -> np.ndarray:
-        fewer = np.zeros((*t.shape, r))  # P(exactly k of the times so far are <= t), k < r
-        fewer[..., 0] = 1.0
-        for part in parts:
-            above = part.sf(t)[..., None]
-            fewer[..., 1:] = fewer[..., 1:] * above + fewer[..., :-1] * (1.0 - above)
-            fewer[..., 0] *= above[..., 0]
-        return fewer.sum(axis=-1)
-
-    points = np.unique(np.concatenate([part.points for part in parts]))
-    return _Part(sf, points, max(part.scale for part in parts))
-
-
-def _mixture_of_shifts(final: _Part, shifts: np.ndarray, weights: np.ndarray) -> _Part:
-    """``final + D`` for an independent ``D`` taking ``shifts`` with ``weights``."""
-    return _Part(lambda t: final.sf(t[..., None] - shifts) @ weights, np.empty(0),
-                 final.scale + float(shifts @ weights))
-
-
-# -- integration and quantiles -----------------------------------------------------------
-
-
-def _gauss(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Gauss-Legendre integrals of the vector-valued ``f`` over each ``[a_i, b_i]``."""
-    half = (b - a) / 2
-    t = ((a + b) / 2)[:, None] + half[:, None] * _GL_NODES
-    values = f(t.ravel()).reshape(*t.shape, -1)
-    return half[:, None] * np.einsum("inm,n->im", values, _GL_WEIGHTS)
-
-
-def _integrate(f: Callable[[np.ndarray], np.ndarray], edges: np.ndarray,
-               rtol: float, atol: np.ndarray | float = 0.0) -> np.ndarray:
-    """Adaptive vectorized integral of ``f`` (values of shape ``(len(t), m)``) over edges.
-
-    Intervals are halved until the two-halves estimate agrees with the whole-interval
-    one within ``max(rtol * |integral|, atol)``; jumps and kinks of ``f`` belong at the
-    edges.
-    """
-    edges = np.unique(edges)
-    a, b = edges[:-1], edges[1:]
-    if a.size == 0:
-        return np.zeros(f(edges[:1]).reshape(1, -1).shape[1])
-    whole = _gauss(f, a, b)
-    done = np.zeros(whole.shape[1])
-    for _ in range(_MAX_ROUNDS):
-        mid = (a + b) / 2
-        left, right = _gauss(f, a, mid), _gauss(f, mid, b)
-        halves = left + right
-        tol = np.maximum(rtol * np.abs(done + halves.sum(axis=0)), atol) / a.size
-        ok = np.all(np.abs(halves - whole) <= tol + _EPS * np.abs(halves), axis=1)
-        done = done + halves[ok].sum(axis=0)
-        if ok.all() or a.size > _MAX_INTERVALS:
-            return done + halves[~ok].sum(axis=0)
-        a, b = np.concatenate([a[~ok], mid[~ok]]), np.concatenate([mid[~ok], b[~ok]])
-        whole = np.concatenate([left[~ok], right[~ok]])
-    return done + whole.sum(axis=0)
-
-
-def _quantiles(part: _Part, probs: Sequence[float], rtol: float = 4 * np.finfo(float).eps
-               ) -> np.ndarray:
-    """Smallest ``t >= 0`` with ``P(X <= t) >= p`` for each ``p``, by bisection to ``rtol``."""
-    target = 1.0 - np.asarray(probs, dtype=float)
-    hi = np.full(target.shape, part.scale)
-    for _ in range(_MAX_STEPS):
-        short = part.sf(hi) > target
-        if not short.any():
-            break
-        hi = np.where(short, 2 * hi, hi)
-        if hi.max() > _HUGE:
-            raise ValueError("the distribution function never reaches the probability asked")
-    lo = np.zeros_like(hi)
-    hi = np.where(part.sf(lo) <= target, 0.0, hi)
-    for _ in range(_MAX_STEPS):
-        if np.all(hi - lo <= rtol * hi):
-            break
-        mid = (lo + hi) / 2
-        above = part.sf(mid) <= target
-        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
-    return hi
-
-
-def _moments(part: _Part, orders: Sequence[int] = (1,), rtol: float = _RTOL) -> np.ndarray:
-    """Raw moments ``E[X^j] = int j t^(j-1) P(X > t) dt`` for each order ``j``."""
-    powers = np.asarray(orders)
-
-    def integrand(t: np.ndarray) -> np.ndarray:
-        return powers * t[:, None] ** (powers - 1) * part.sf(t)[:, None]
-
-    grid = _quantiles(part, _GRID_PROBS, 1e-6)
-    end = grid[-1]
-    edges = np.concatenate([[0.0], grid, part.points[part.points < end]])
-    head = _integrate(integrand, edges, rtol)
-    return head + _tail(integrand, end, rtol * np.abs(head))
-
-
-def _tail(f: Callable[[np.ndarray], np.ndarray], start: float, atol: np.ndarray) -> np.ndarray:
-    """``int_start^inf f`` within ``atol``, on the scale ``t = start * exp(s)`` that tames
-    heavy tails."""
-
-    def g(s: np.ndarray) -> np.ndarray:
-        t = start * np.exp(s)
-        return f(t) * t[:, None]
-
-    reach = math.log(_HUGE / start) if start > 0 else 0.0
-    end, first = min(1.0, reach), np.abs(g(np.zeros(1)))
-    while end < reach and np.any(g(np.array([end])) > _EPS * first):
-        end = min(2 * end, reach)
-    return _integrate(g, np.linspace(0.0, end, 9), 0.0, atol)
-
-
-def _mean_variance(part: _Part, rtol: float = _RTOL) -> tuple[float, float]:
-    first, second = _moments(part, (1, 2), rtol)
-    return float(first), max(0.0, float(second - first**2))
-
-
-def _check_probability(p: float) -> None:
-    if not 0 < p < 1:
-        raise ValueError(f"probability must lie in (0, 1), got {p}")
 
 
 # -- maxima and order statistics ---------------------------------------------------------
@@ -326,7 +84,7 @@ def max_exponential_variance(n: int, mu: float) -> float:
     return sum(1.0 / (i * mu) ** 2 for i in range(1, n + 1))
 
 
-def expected_max(dists: Sequence[TimeLike], *, rtol: float = _RTOL) -> float:
+def expected_max(dists: Sequence[TimeLike], *, rtol: float = RTOL) -> float:
     """``E[max]`` of independent non-negative times: ``int (1 - prod F_i(t)) dt``.
 
     Exact up to the integration tolerance ``rtol``; callables must be cdfs of
@@ -338,7 +96,7 @@ def expected_max(dists: Sequence[TimeLike], *, rtol: float = _RTOL) -> float:
     >>> round(expected_max([Deterministic(1.0), Exponential(1.0)]), 6)   # 1 + e^-1
     1.367879
     """
-    return float(_moments(_max_of_times(dists), (1,), rtol)[0])
+    return float(moments(max_of_times(dists), (1,), rtol)[0])
 
 
 def quantile_of_max(dists: Sequence[TimeLike], p: float) -> float:
@@ -347,8 +105,8 @@ def quantile_of_max(dists: Sequence[TimeLike], p: float) -> float:
     >>> round(quantile_of_max([Exponential(1.0)] * 2, 0.25), 6)   # (1 - e^-t)^2 = 1/4
     0.693147
     """
-    _check_probability(p)
-    return float(_quantiles(_max_of_times(dists), [p])[0])
+    check_probability(p)
+    return float(quantiles(max_of_times(dists), [p])[0])
 
 
 def order_statistic_mean(dist: TimeLike, n: int, r: int) -> float:
@@ -361,7 +119,7 @@ def order_statistic_mean(dist: TimeLike, n: int, r: int) -> float:
     >>> round(order_statistic_mean(Exponential(1.0), 3, 2), 9)   # 1/3 + 1/2
     0.833333333
     """
-    return float(_moments(_order_statistic(_part(dist), n, r))[0])
+    return float(moments(order_statistic_law(time_law(dist), n, r))[0])
 
 
 def order_statistic_quantile(dist: TimeLike, n: int, r: int, p: float) -> float:
@@ -370,8 +128,8 @@ def order_statistic_quantile(dist: TimeLike, n: int, r: int, p: float) -> float:
     >>> round(order_statistic_quantile(Exponential(1.0), 2, 1, 0.5), 6)   # Exp(2) median
     0.346574
     """
-    _check_probability(p)
-    return float(_quantiles(_order_statistic(_part(dist), n, r), [p])[0])
+    check_probability(p)
+    return float(quantiles(order_statistic_law(time_law(dist), n, r), [p])[0])
 
 
 # -- fork-join ---------------------------------------------------------------------------
@@ -430,13 +188,13 @@ def fork_join_response(branch_times: Sequence[TimeLike],
     >>> round(fork_join_response([Exponential(1.0), Exponential(0.5)], quorum=1).mean, 9)
     0.333333333
     """
-    part = _rth_of_times(branch_times, quorum or len(branch_times))
+    part = rth_of_times(branch_times, quorum or len(branch_times))
 
     def quantile(p: float) -> float:
-        _check_probability(p)
-        return float(_quantiles(part, [p])[0])
+        check_probability(p)
+        return float(quantiles(part, [p])[0])
 
-    return ForkJoinResponse(float(_moments(part)[0]), INDEPENDENT_METHOD, quantile)
+    return ForkJoinResponse(float(moments(part)[0]), INDEPENDENT_METHOD, quantile)
 
 
 def fork_join_moments(branch_times: Sequence[TimeLike],
@@ -446,7 +204,7 @@ def fork_join_moments(branch_times: Sequence[TimeLike],
     >>> [round(x, 9) for x in fork_join_moments([Exponential(1.0)] * 2)]  # 1/2 + 1, 1/4 + 1
     [1.5, 1.25]
     """
-    return _mean_variance(_rth_of_times(branch_times, quorum or len(branch_times)))
+    return mean_variance(rth_of_times(branch_times, quorum or len(branch_times)))
 
 
 # -- makespan of task waves --------------------------------------------------------------
@@ -474,6 +232,7 @@ def makespan_moments(n: int, k: int, task: Distribution) -> tuple[float, float, 
     near-deterministic tasks, one task past a wave of uniform tasks). Tasks of infinite
     variance raise :class:`~qmodel.errors.UnsupportedError` when ``n > k > 1``.
 
+    >>> from qmodel.distributions import Deterministic
     >>> makespan_moments(20, 10, Deterministic(2.0))
     (4.0, 0.0, 'exact')
     >>> mean, var, method = makespan_moments(11, 10, Exponential(1.0))
@@ -484,7 +243,7 @@ def makespan_moments(n: int, k: int, task: Distribution) -> tuple[float, float, 
     if task.variance == 0:
         return math.ceil(n / k) * task.mean, 0.0, "exact"
     if n <= k:
-        return (*_mean_variance(_max_of([(_part(task), n)])), "exact")
+        return (*mean_variance(max_of([(time_law(task), n)])), "exact")
     if isinstance(task, Exponential):
         mu = 1.0 / task.mean
         return ((n - k) / (k * mu) + _harmonic(k) / mu,
@@ -492,7 +251,7 @@ def makespan_moments(n: int, k: int, task: Distribution) -> tuple[float, float, 
     if k == 1:
         return n * task.mean, n * task.variance, "exact"
     waves = _waves(n, k, task)
-    final_mean, final_var = _mean_variance(waves.final, _MAKESPAN_RTOL)
+    final_mean, final_var = mean_variance(waves.final, _MAKESPAN_RTOL)
     return waves.start_mean + final_mean, waves.start_variance + final_var, waves.method
 
 
@@ -507,15 +266,15 @@ def makespan_quantile(n: int, k: int, task: Distribution, p: float) -> float:
     0.693147
     """
     _check_sizes(n, k)
-    _check_probability(p)
+    check_probability(p)
     if task.variance == 0:
         return math.ceil(n / k) * task.mean
     if n <= k:
-        return float(_quantiles(_max_of([(_part(task), n)]), [p])[0])
+        return float(quantiles(max_of([(time_law(task), n)]), [p])[0])
     waves = _waves(n, k, task)
     nodes, weights = np.polynomial.legendre.leggauss(_CONVOLUTION_NODES)
-    shifts = _quantiles(waves.start, (nodes + 1) / 2, 1e-9)
-    return float(_quantiles(_mixture_of_shifts(waves.final, shifts, weights / 2), [p])[0])
+    shifts = quantiles(waves.start, (nodes + 1) / 2, 1e-9)
+    return float(quantiles(mixture_of_shifts(waves.final, shifts, weights / 2), [p])[0])
 
 
 def quorum_moments(n: int, k: int, task: Distribution, r: int) -> tuple[float, float, str]:
@@ -538,7 +297,7 @@ def quorum_moments(n: int, k: int, task: Distribution, r: int) -> tuple[float, f
     if task.variance == 0:
         return math.ceil(r / k) * task.mean, 0.0, "exact"
     if n <= k:
-        return (*_mean_variance(_order_statistic(_part(task), n, r)), "exact")
+        return (*mean_variance(order_statistic_law(time_law(task), n, r)), "exact")
     if isinstance(task, Exponential):
         means = [task.mean / min(k, n - j) for j in range(r)]
         return sum(means), sum(m * m for m in means), "exact"
@@ -567,9 +326,9 @@ def aria_bounds_expected(n: int, k: int, task: TimeLike) -> tuple[float, float]:
     >>> [round(b, 9) for b in aria_bounds_expected(2, 1, Exponential(1.0))]
     [2.0, 2.5]
     """
-    part = _part(task)
-    mean = float(_moments(part)[0])
-    return aria_bounds(n, k, mean, float(_moments(_max_of([(part, n)]))[0]))
+    part = time_law(task)
+    mean = float(moments(part)[0])
+    return aria_bounds(n, k, mean, float(moments(max_of([(part, n)]))[0]))
 
 
 def slots_for_deadline(n: int, task: Distribution, deadline: float,
@@ -579,6 +338,7 @@ def slots_for_deadline(n: int, task: Distribution, deadline: float,
     Uses :func:`makespan_moments` or :func:`makespan_quantile` and bisects on ``k``,
     as the makespan does not grow with more slots. None when even ``k = n`` misses.
 
+    >>> from qmodel.distributions import Deterministic
     >>> slots_for_deadline(10, Deterministic(1.0), 3.0)          # ceil(10/4) = 3 waves
     4
     """
@@ -609,30 +369,30 @@ def _harmonic(n: int) -> float:
 class _Waves:
     """A makespan as the start of the last task plus an independent final maximum."""
 
-    start: _Part
+    start: TimeLaw
     start_mean: float
     start_variance: float
-    final: _Part
+    final: TimeLaw
     method: str
 
 
 def _waves(n: int, k: int, task: Distribution) -> _Waves:
     """The two phases of the makespan of ``n > k`` tasks (see :func:`makespan_moments`)."""
-    part = _part(task)
+    part = time_law(task)
     starts = n - k
     if isinstance(task, Exponential):
         rate = k / task.mean
-        start = _Part(lambda t: gammaincc(starts, rate * t), np.empty(0), starts / rate)
-        return _Waves(start, starts / rate, starts / rate**2, _max_of([(part, k)]), "exact")
+        start = TimeLaw(lambda t: gammaincc(starts, rate * t), np.empty(0), starts / rate)
+        return _Waves(start, starts / rate, starts / rate**2, max_of([(part, k)]), "exact")
     if not math.isfinite(task.scv):
         raise UnsupportedError("forkjoin", "the makespan of more tasks than slots needs a "
                                "finite task variance (Pareto alpha > 2); use simulation")
-    floor = float(_quantiles(part, [1e-12], 1e-9)[0])
+    floor = float(quantiles(part, [1e-12], 1e-9)[0])
     renewal = _Renewal(part, floor, task.mean - floor, task.variance)
-    start = _Part(lambda t: _fewer_ends(renewal, k, starts, t), part.points,
+    start = TimeLaw(lambda t: _fewer_ends(renewal, k, starts, t), part.points,
                   (starts / k + 1) * task.mean)
-    t0, variance = _mean_variance(start, _MAKESPAN_RTOL)
-    final = _max_of([(part, 1), (_residual(renewal, t0), k - 1)])
+    t0, variance = mean_variance(start, _MAKESPAN_RTOL)
+    final = max_of([(part, 1), (_residual(renewal, t0), k - 1)])
     return _Waves(start, t0, variance, final, RENEWAL_METHOD)
 
 
@@ -645,7 +405,7 @@ class _Renewal:
     the least task time), capped by ``F(t)^a`` and kept non-increasing in ``a``.
     """
 
-    task: _Part
+    task: TimeLaw
     floor: float
     excess: float
     variance: float
@@ -722,7 +482,7 @@ def _power(z: np.ndarray, k: int) -> np.ndarray:
     return result
 
 
-def _residual(renewal: _Renewal, t0: float) -> _Part:
+def _residual(renewal: _Renewal, t0: float) -> TimeLaw:
     """Time from ``t0`` to the first task end after it on a slot busy since 0.
 
     ``P(Y - t0 > w) = S(t0 + w) + int_(0, t0] S(t0 + w - u) dU(u)``, summed on a grid of
@@ -730,8 +490,8 @@ def _residual(renewal: _Renewal, t0: float) -> _Part:
     steps over the bulk of the task time plus its quantiles, down to 1e-12 in the tail.
     """
     task = renewal.task
-    bulk = _quantiles(task, np.linspace(0.001, 0.999, 256), 1e-6)
-    tail = _quantiles(task, 1 - np.geomspace(1e-3, 1e-12, 64), 1e-6)
+    bulk = quantiles(task, np.linspace(0.001, 0.999, 256), 1e-6)
+    tail = quantiles(task, 1 - np.geomspace(1e-3, 1e-12, 64), 1e-6)
     knots = np.concatenate([bulk, tail, task.points])
     reach = min(t0, tail[-1])
     back = _grid(min(reach, bulk[-1]), 256, np.append(knots[knots < reach], reach))
@@ -740,7 +500,7 @@ def _residual(renewal: _Renewal, t0: float) -> _Part:
     mid = (u[1:] + u[:-1]) / 2
     w = _grid(bulk[-1], 512, knots[knots <= tail[-1]])
     values = task.sf(t0 + w) + task.sf(t0 + w[:, None] - mid) @ mass
-    return _Part(lambda x: np.interp(x, w, values, right=0.0), w, task.scale)
+    return TimeLaw(lambda x: np.interp(x, w, values, right=0.0), w, task.scale)
 
 
 def _grid(end: float, steps: int, extra: np.ndarray) -> np.ndarray:

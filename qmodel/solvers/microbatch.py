@@ -55,7 +55,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from qmodel.distributions import Distribution
-from qmodel.solvers.single_station import erlang_c
+from qmodel.solvers.mmc import erlang_c
 
 ONE_PROCESSOR_METHOD = "approximation(Spitzer, translated gamma)"
 PROCESSORS_METHOD = "approximation(Spitzer, translated gamma, Allen-Cunneen scaling)"

@@ -15,6 +15,10 @@ think time ``Z_c``, a delay outside the stations. ``demands[c, k]`` is the servi
 * :func:`bounds` -- asymptotic and balanced job bounds of a single-class network.
 * :func:`mixed_mva` -- networks with both open and closed classes.
 
+This module holds the public functions and their results; the exact recursions are in
+:mod:`.mva_exact`, the approximations in :mod:`.mva_approx`, the input checks in
+:mod:`.mva_inputs`.
+
 Every error a caller can cause is a :class:`qmodel.errors.QModelError`: malformed inputs
 raise :class:`~qmodel.errors.ModelError`, open load that saturates a station raises
 :class:`~qmodel.errors.UnstableError`, and a network too large for the exact multi-class
@@ -30,27 +34,24 @@ approximation).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import gammaln
 
-from qmodel.errors import ModelError, Problem, UnstableError, UnsupportedError
-
-KINDS = ("queue", "delay")
-"""Station kinds the solvers accept."""
-
-MAX_LATTICE = 2_000_000
-"""Largest population lattice (product of ``N_c + 1``) exact multi-class MVA walks."""
-
-EXACT = "exact"
-SEIDMANN = "approximation(Seidmann)"
-SCHWEITZER = "approximation(Bard-Schweitzer)"
-
-_MAX_NEWTON = 100
-_MAX_NOISE = 1e-6  # coarsest residual accepted when rounding hides a finer one
+from qmodel.errors import ModelError, Problem, UnstableError
+from qmodel.solvers.mva_approx import (
+    SCHWEITZER,
+    SEIDMANN,
+    multi_server,
+    never_queueing_as_delay,
+    schweitzer,
+    seidmann,
+    seidmann_split,
+)
+from qmodel.solvers.mva_exact import on_active_classes, solve_exact
+from qmodel.solvers.mva_inputs import MVANetwork, checked_network, checked_open_classes, frozen
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,15 +131,6 @@ class MixedResult:
     method: str
 
 
-@dataclass(frozen=True)
-class _Network:
-    demands: np.ndarray  # (C, K) float
-    delay: np.ndarray  # (K,) bool
-    population: np.ndarray  # (C,) int
-    think: np.ndarray  # (C,) float
-    servers: np.ndarray  # (K,) int
-
-
 def mva(
     demands: ArrayLike,
     kinds: Sequence[str],
@@ -172,7 +164,7 @@ def mva(
     ModelError
         Malformed inputs, each problem with its argument path.
     UnsupportedError
-        The population lattice of a multi-class network exceeds :data:`MAX_LATTICE`.
+        The population lattice of a multi-class network exceeds :data:`.mva_exact.MAX_LATTICE`.
 
     Notes
     -----
@@ -195,8 +187,8 @@ def mva(
     >>> float(r.throughput[0]), r.station_response.tolist(), r.method
     (0.6666666666666666, [[1.5, 1.5]], 'exact')
     """
-    net = _network(demands, kinds, populations, think_times, servers)
-    x, residence, method = _solve_exact(_never_queueing_as_delay(net))
+    net = checked_network(demands, kinds, populations, think_times, servers)
+    x, residence, method = solve_exact(never_queueing_as_delay(net))
     return _closed_result(net, x, residence, method)
 
 
@@ -244,11 +236,11 @@ def schweitzer_amva(
     """
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise ModelError([Problem("tol", f"must be a number in (0, 1), got {tol!r}")])
-    net = _network(demands, kinds, populations, think_times, servers)
-    roomy = _never_queueing_as_delay(net)
-    multi = _multi_server(roomy)
-    solved, fold = _seidmann(roomy, multi) if multi.any() else (roomy, None)
-    x, residence = _on_active_classes(solved, lambda n: _schweitzer(n, tol))
+    net = checked_network(demands, kinds, populations, think_times, servers)
+    roomy = never_queueing_as_delay(net)
+    multi = multi_server(roomy)
+    solved, fold = seidmann(roomy, multi) if multi.any() else (roomy, None)
+    x, residence = on_active_classes(solved, lambda n: schweitzer(n, tol))
     method = SCHWEITZER if fold is None else "approximation(Bard-Schweitzer+Seidmann)"
     return _closed_result(net, x, residence if fold is None else residence @ fold, method)
 
@@ -297,7 +289,7 @@ def bounds(
     >>> round(b.x_lower, 4), round(b.x_upper, 4), round(b.n_star, 4)
     (0.3069, 0.3333, 3.3333)
     """
-    net = _network(demands, kinds, population, think_time, None)
+    net = checked_network(demands, kinds, population, think_time, None)
     if net.demands.shape[0] != 1:
         raise ModelError([Problem("demands", "bounds are for one class: give a 1-D array")])
     n = int(net.population[0])
@@ -368,8 +360,8 @@ def mixed_mva(
     >>> float(r.closed.response_time[0]), float(r.open_response_time[0])
     (2.0, 4.0)
     """
-    net = _network(demands, kinds, populations, think_times, servers)
-    rates, d_open = _open_classes(arrival_rates, open_demands, net.delay.size)
+    net = checked_network(demands, kinds, populations, think_times, servers)
+    rates, d_open = checked_open_classes(arrival_rates, open_demands, net.delay.size)
     queue = ~net.delay
     u_open = np.where(queue, rates @ d_open / net.servers, 0.0)
     worst = int(np.argmax(u_open))
@@ -377,16 +369,16 @@ def mixed_mva(
         raise UnstableError(
             float(u_open[worst]), None, f"station {worst} is saturated by the open classes"
         )
-    multi = queue & (net.servers > 1) & (_multi_server(net) | (d_open > 0).any(0))
+    multi = queue & (net.servers > 1) & (multi_server(net) | (d_open > 0).any(0))
     solved, fold, u_solved = net, None, u_open
     if multi.any():
-        solved, fold = _seidmann(net, multi)
-        d_open, u_solved = d_open @ _split(net, multi), fold @ u_open
+        solved, fold = seidmann(net, multi)
+        d_open, u_solved = d_open @ seidmann_split(net, multi), fold @ u_open
     slowdown = np.where(solved.delay, 1.0, 1 - u_solved)
-    inflated = _Network(
+    inflated = MVANetwork(
         solved.demands / slowdown, solved.delay, solved.population, solved.think, solved.servers
     )
-    x, residence, method = _solve_exact(inflated)
+    x, residence, method = solve_exact(inflated)
     closed_queue = (x[:, None] * residence).sum(0)
     open_residence = d_open * np.where(solved.delay, 1.0, 1 + closed_queue) / slowdown
     if fold is not None:
@@ -394,417 +386,29 @@ def mixed_mva(
     closed = _closed_result(net, x, residence, method)
     return MixedResult(
         closed=closed,
-        open_response_time=_frozen(open_residence.sum(1)),
-        open_station_response=_frozen(open_residence),
-        open_queue_length=_frozen(rates[:, None] * open_residence),
-        utilization=_frozen(closed.utilization + u_open),
+        open_response_time=frozen(open_residence.sum(1)),
+        open_station_response=frozen(open_residence),
+        open_queue_length=frozen(rates[:, None] * open_residence),
+        utilization=frozen(closed.utilization + u_open),
         method=method,
     )
 
 
-# --- exact solution -------------------------------------------------------------------
-
-
-def _solve_exact(net: _Network) -> tuple[np.ndarray, np.ndarray, str]:
-    """Throughputs (C,), residence times (C, K) and method of a validated network."""
-    multi = _multi_server(net)
-    if np.count_nonzero(net.population) <= 1:
-        x, residence = _on_active_classes(net, _single_class)
-        return x, residence, EXACT
-    if multi.any():
-        expanded, fold = _seidmann(net, multi)
-        x, residence = _on_active_classes(expanded, _lattice_mva)
-        return x, residence @ fold, SEIDMANN
-    x, residence = _on_active_classes(net, _lattice_mva)
-    return x, residence, EXACT
-
-
-def _on_active_classes(
-    net: _Network, solve: Callable[[_Network], tuple[np.ndarray, np.ndarray]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``solve`` to the classes with jobs; the others get zeros."""
-    active = net.population > 0
-    x = np.zeros(net.population.size)
-    residence = np.zeros(net.demands.shape)
-    if active.any():
-        sub = _Network(
-            net.demands[active], net.delay, net.population[active], net.think[active], net.servers
-        )
-        x[active], residence[active] = solve(sub)
-    return x, residence
-
-
-def _single_class(net: _Network) -> tuple[np.ndarray, np.ndarray]:
-    """Exact throughput (1,) and residence times (1, K) of one class."""
-    d, n = net.demands[0], int(net.population[0])
-    z = float(net.think[0]) + d[net.delay].sum()
-    if _multi_server(net).any():
-        return _load_dependent(d, net.delay, net.servers, n, z)
-    queue = ~net.delay
-    x, r_queue = _mva_recursion(d[queue], z, n)
-    residence = d.copy()
-    residence[queue] = r_queue
-    return x[-1:], residence[None, :]
-
-
-def _mva_recursion(d: np.ndarray, z: float, n_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reiser-Lavenberg recursion over ``n = 1..n_max`` for single-server queues ``d``
-    and total delay ``z``: the throughputs ``X(1..n_max)`` and the residence times at
-    ``n_max``."""
-    x = np.empty(n_max)
-    q1 = np.ones_like(d)  # 1 + Q_k(n - 1); residence time R_k(n) = D_k (1 + Q_k(n - 1))
-    for n in range(1, n_max + 1):
-        x_n = n / (z + d @ q1)
-        q1 *= d
-        q1 *= x_n
-        q1 += 1.0
-        x[n - 1] = x_n
-    return x, (q1 - 1.0) / x[-1]
-
-
-def _load_dependent(
-    d: np.ndarray, delay: np.ndarray, servers: np.ndarray, n: int, z: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact single-class solution with multi-server stations, in log space.
-
-    ``G(n)`` is the convolution of the rest of the network (single-server queues and
-    delays, whose ``G(n) = 1 / prod X(i)`` comes from the MVA recursion) with each
-    multi-server station's ``f_k(j) = D_k^j / prod_{i<=j} min(i, c_k)``. Demands are
-    scaled so the bottleneck's per-server demand is 1, keeping the logarithms small.
-    """
-    scale = float(np.max(np.where(delay, 0.0, d / servers)))
-    d, z = d / scale, z / scale
-    ld = ~delay & (servers > 1) & (d > 0)
-    rest = ~delay & ~ld
-    if z + d[rest].sum() > 0:
-        x_rest, _ = _mva_recursion(d[rest], z, n)
-        log_rest = np.concatenate([[0.0], -np.cumsum(np.log(x_rest))])
-    else:  # nothing but the multi-server stations: the rest holds no job
-        log_rest = np.full(n + 1, -np.inf)
-        log_rest[0] = 0.0
-    stations = np.flatnonzero(ld)
-    log_g = _log_convolve_all(log_rest, d, servers, stations)
-    x = math.exp(log_g[n - 1] - log_g[n])
-    queue = np.zeros_like(d)
-    for i, k in enumerate(stations):
-        others = np.delete(stations, i)
-        log_g_minus = _log_convolve_all(log_rest, d, servers, others)
-        p = np.exp(_log_f(d[k], int(servers[k]), n) + log_g_minus[::-1] - log_g[n])
-        queue[k] = np.arange(n + 1) @ p
-    jobs = np.arange(1, n + 1)
-    with np.errstate(divide="ignore"):
-        log_d = np.log(d)
-    for k in np.flatnonzero(rest):
-        queue[k] = np.exp(jobs * log_d[k] + log_g[n - 1 :: -1] - log_g[n]).sum()
-    residence = np.where(delay, d, queue / x) * scale
-    return np.array([x / scale]), residence[None, :]
-
-
-def _log_convolve_all(
-    log_g: np.ndarray, d: np.ndarray, servers: np.ndarray, stations: np.ndarray
-) -> np.ndarray:
-    for k in stations:
-        log_g = _log_convolve_station(log_g, float(d[k]), int(servers[k]))
-    return log_g
-
-
-def _log_convolve_station(log_a: np.ndarray, d: float, c: int) -> np.ndarray:
-    """``log`` of the convolution of ``exp(log_a)`` with a ``c``-server station's
-    ``f(j) = D^j / prod_{i<=j} min(i, c)``, in ``O(len * c)``.
-
-    The terms ``j < c`` are added one by one; the tail ``j >= c``, where
-    ``f(j) = f(c) (D/c)^(j-c)``, is a cumulative log-sum of ``log_a`` tilted by
-    ``D/c``.
-    """
-    n = log_a.size - 1
-    log_f = _log_f(d, c, min(c, n))
-    out = log_a.copy()
-    for j in range(1, min(c, n + 1)):
-        out[j:] = np.logaddexp(out[j:], log_f[j] + log_a[: n + 1 - j])
-    if c <= n:
-        log_r = math.log(d / c)
-        tilt = np.arange(n - c + 1) * log_r
-        tail = np.logaddexp.accumulate(log_a[: n - c + 1] - tilt) + tilt + log_f[c]
-        out[c:] = np.logaddexp(out[c:], tail)
-    return out
-
-
-def _log_f(d: float, c: int, n: int) -> np.ndarray:
-    """``log f(j)``, ``j = 0..n``, of a ``c``-server station with demand ``d``."""
-    j = np.arange(n + 1)
-    busy = np.minimum(j, c)
-    return j * math.log(d) - gammaln(busy + 1) - (j - busy) * math.log(c)
-
-
-def _lattice_mva(net: _Network) -> tuple[np.ndarray, np.ndarray]:
-    """Exact multi-class MVA over the population lattice, one population level at a
-    time (all lattice points of a level are solved together)."""
-    shape = tuple(int(n) + 1 for n in net.population)
-    size = math.prod(shape)
-    if size > MAX_LATTICE:
-        raise UnsupportedError(
-            "mva",
-            f"the population lattice has {size:,} points (limit {MAX_LATTICE:,}); "
-            "use schweitzer_amva for an approximate solution",
-        )
-    coords = np.indices(shape).reshape(len(shape), -1).T
-    strides = np.array([math.prod(shape[c + 1 :]) for c in range(len(shape))])
-    level = coords.sum(1)
-    order = np.argsort(level, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(level))])
-    position = np.empty(size, dtype=np.int64)  # index of a point within its level
-    position[order] = np.arange(size) - starts[level[order]]
-    queue = ~net.delay
-    q_prev = np.zeros((1, net.delay.size))
-    for t in range(1, int(level[-1]) + 1):
-        points = order[starts[t] : starts[t + 1]]
-        n = coords[points]
-        prev = np.where(n > 0, position[np.maximum(points[:, None] - strides, 0)], 0)
-        residence = net.demands * (1 + q_prev[prev] * queue)
-        x = n / (net.think + residence.sum(2))
-        q_prev = np.einsum("pc,pck->pk", x, residence)
-    return x[0], residence[0]
-
-
-# --- approximations -------------------------------------------------------------------
-
-
-def _multi_server(net: _Network) -> np.ndarray:
-    """Queues with several servers that some class with jobs visits."""
-    used = (net.demands[net.population > 0] > 0).any(0)
-    return ~net.delay & (net.servers > 1) & used
-
-
-def _never_queueing_as_delay(net: _Network) -> _Network:
-    """A queue with at least as many servers as jobs in the network is a delay."""
-    roomy = ~net.delay & (net.servers >= max(int(net.population.sum()), 1))
-    return _Network(net.demands, net.delay | roomy, net.population, net.think, net.servers)
-
-
-def _split(net: _Network, multi: np.ndarray) -> np.ndarray:
-    """Seidmann's split of the ``M`` stations in ``multi``, shape (K, K + M): a
-    ``c``-server queue with demand ``D`` becomes a single-server queue with ``D/c`` plus
-    a delay with ``D (c-1)/c``."""
-    k = net.delay.size
-    c = np.where(multi, net.servers, 1).astype(float)
-    split = np.zeros((k, k + np.count_nonzero(multi)))
-    split[np.arange(k), np.arange(k)] = 1 / c
-    split[np.flatnonzero(multi), k + np.arange(np.count_nonzero(multi))] = (c - 1)[multi] / c[multi]
-    return split
-
-
-def _seidmann(net: _Network, multi: np.ndarray) -> tuple[_Network, np.ndarray]:
-    """The network after Seidmann's split and the (K + M, K) matrix folding its stations
-    back."""
-    split = _split(net, multi)
-    added = split.shape[1] - net.delay.size
-    expanded = _Network(
-        net.demands @ split,
-        np.concatenate([net.delay, np.ones(added, dtype=bool)]),
-        net.population,
-        net.think,
-        np.ones(split.shape[1], dtype=np.int64),
-    )
-    return expanded, (split > 0).T.astype(float)
-
-
-def _schweitzer(net: _Network, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve the Bard-Schweitzer fixed point for the throughputs ``y`` by Newton's method.
-
-    With ``a_ck = y_c D_ck / N_c`` the per-station equations have the closed form
-    ``R_ck = D_ck / ((1 - U_k)(1 + a_ck))``, ``U_k = sum_c y_c D_ck / (1 + a_ck)`` (a
-    queue is feasible while ``U_k < 1``), leaving ``log(y_c (Z_c + R_c) / N_c) = 0``
-    for the ``C`` throughputs.
-    """
-    queue = ~net.delay
-    d = net.demands[:, queue]
-    n = net.population.astype(float)
-    z = net.think + net.demands[:, net.delay].sum(1)
-    y = n / (z + d.sum(1))
-    while np.any(_slack(d, n, y) < 0.5):
-        y = y / 2
-    state = _schweitzer_state(d, n, z, y)
-    for _ in range(_MAX_NEWTON):
-        residual, jacobian, r_queue, noise = state
-        if np.max(np.abs(residual)) <= max(tol, noise):
-            break
-        y, state = _newton_line_search(d, n, z, y, np.linalg.solve(jacobian, residual), state)
-    else:
-        raise UnsupportedError("schweitzer_amva", "the fixed-point iteration did not converge")
-    residence = net.demands.copy()
-    residence[:, queue] = r_queue
-    return n / (net.think + residence.sum(1)), residence
-
-
-def _newton_line_search(
-    d: np.ndarray, n: np.ndarray, z: np.ndarray, y: np.ndarray, step: np.ndarray, state: tuple
-) -> tuple[np.ndarray, tuple]:
-    """Halve the Newton step until the point is feasible and the residual shrinks."""
-    size = np.max(np.abs(state[0]))
-    lam = 1.0
-    while lam > 1e-12:
-        trial = y - lam * step
-        if np.all(trial > 0):
-            new = _schweitzer_state(d, n, z, trial)
-            if new is not None and np.max(np.abs(new[0])) < (1 - 1e-4 * lam) * size:
-                return trial, new
-        lam /= 2
-    raise UnsupportedError(
-        "schweitzer_amva",
-        "the Newton iteration stalled (populations beyond about 10**8 exceed double precision)",
-    )
-
-
-def _schweitzer_state(d: np.ndarray, n: np.ndarray, z: np.ndarray, y: np.ndarray) -> tuple | None:
-    """Residual, Jacobian, queue residence times and the residual's rounding noise at
-    throughputs ``y``, or None when some queue would be saturated.
-
-    Near saturation ``1 - U_k`` loses digits, so the residual cannot be computed more
-    precisely than about ``eps / min_k (1 - U_k)`` (``~ eps * N``).
-    """
-    slack = _slack(d, n, y)
-    if np.any(slack <= 0):
-        return None
-    a = y[:, None] * d / n[:, None]
-    r = d / (slack * (1 + a))
-    total = z + r.sum(1)
-    residual = np.log(y * total / n)
-    du = d / (1 + a) ** 2  # d U_k / d y_j, shape (C, K)
-    cross = (d / ((1 + a) * slack**2)) @ du.T
-    own = (d**2 / (n[:, None] * slack * (1 + a) ** 2)).sum(1)
-    jacobian = (cross - np.diag(own)) / total[:, None] + np.diag(1 / y)
-    noise = min(64 * np.finfo(float).eps / slack.min(initial=1.0), _MAX_NOISE)
-    return residual, jacobian, r, noise
-
-
-def _slack(d: np.ndarray, n: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``1 - U_k`` of each queue at throughputs ``y``."""
-    return 1 - (y[:, None] * d / (1 + y[:, None] * d / n[:, None])).sum(0)
-
-
-# --- inputs and results ---------------------------------------------------------------
+# --- results --------------------------------------------------------------------------
 
 
 def _closed_result(
-    net: _Network, x: np.ndarray, residence: np.ndarray, method: str
+    net: MVANetwork, x: np.ndarray, residence: np.ndarray, method: str
 ) -> ClosedResult:
     response = residence.sum(1)
     per_server = np.where(net.delay, 1, net.servers)
     return ClosedResult(
-        throughput=_frozen(x),
-        response_time=_frozen(response),
-        cycle_time=_frozen(np.where(net.population > 0, response + net.think, 0.0)),
-        station_response=_frozen(residence),
-        queue_length=_frozen(x[:, None] * residence),
-        utilization=_frozen(x @ net.demands / per_server),
+        throughput=frozen(x),
+        response_time=frozen(response),
+        cycle_time=frozen(np.where(net.population > 0, response + net.think, 0.0)),
+        station_response=frozen(residence),
+        queue_length=frozen(x[:, None] * residence),
+        utilization=frozen(x @ net.demands / per_server),
         method=method,
     )
 
-
-def _network(
-    demands: ArrayLike,
-    kinds: Sequence[str],
-    populations: ArrayLike,
-    think_times: ArrayLike | None,
-    servers: ArrayLike | None,
-) -> _Network:
-    """Validate and normalise closed-network inputs; raise one ModelError listing all
-    problems."""
-    problems: list[Problem] = []
-    d = _real_array(demands, "demands", problems)
-    if d is not None and d.ndim == 1:
-        d = d[None, :]
-    if d is not None and (d.ndim != 2 or d.shape[1] == 0):
-        problems.append(
-            Problem("demands", f"must be a (classes, stations) array, got shape {d.shape}")
-        )
-        d = None
-    if d is None:
-        raise ModelError(problems)
-    n_classes, n_stations = d.shape
-    kinds = list(kinds) if not isinstance(kinds, str) else [kinds]
-    if len(kinds) != n_stations:
-        problems.append(Problem("kinds", f"needs {n_stations} entries, got {len(kinds)}"))
-    problems += [
-        Problem(f"kinds[{k}]", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-        for k, kind in enumerate(kinds)
-        if kind not in KINDS
-    ]
-    population = _counts(populations, n_classes, "populations", 0, problems)
-    think = _vector(0.0 if think_times is None else think_times, n_classes, "think_times", problems)
-    server_counts = _counts(1 if servers is None else servers, n_stations, "servers", 1, problems)
-    if not problems:
-        idle = (think + d.sum(1) <= 0) & (population > 0)
-        problems += [
-            Problem(f"demands[{c}]", "a class with jobs needs a positive demand or think time")
-            for c in np.flatnonzero(idle)
-        ]
-    if problems:
-        raise ModelError(problems)
-    delay = np.array([kind == "delay" for kind in kinds], dtype=bool)
-    return _Network(d, delay, population, think, server_counts)
-
-
-def _open_classes(
-    rates: ArrayLike, demands: ArrayLike, n_stations: int
-) -> tuple[np.ndarray, np.ndarray]:
-    problems: list[Problem] = []
-    d = _real_array(demands, "open_demands", problems)
-    if d is not None and d.ndim == 1:
-        d = d[None, :]
-    if d is not None and (d.ndim != 2 or d.shape[1] != n_stations):
-        problems.append(
-            Problem(
-                "open_demands",
-                f"must be an (open classes, {n_stations}) array, got shape {d.shape}",
-            )
-        )
-    if problems:
-        raise ModelError(problems)
-    lam = _vector(rates, d.shape[0], "arrival_rates", problems)
-    if problems:
-        raise ModelError(problems)
-    return lam, d
-
-
-def _real_array(values: ArrayLike, path: str, problems: list[Problem]) -> np.ndarray | None:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        problems.append(Problem(path, "must be an array of numbers"))
-        return None
-    if not np.all(np.isfinite(array)) or np.any(array < 0):
-        problems.append(Problem(path, "must be finite and >= 0"))
-        return None
-    return array
-
-
-def _vector(values: ArrayLike, size: int, path: str, problems: list[Problem]) -> np.ndarray:
-    array = _real_array(values, path, problems)
-    if array is None:
-        return np.zeros(size)
-    if array.ndim == 0:
-        return np.full(size, float(array))
-    if array.shape != (size,):
-        problems.append(Problem(path, f"needs {size} entries, got shape {array.shape}"))
-        return np.zeros(size)
-    return array
-
-
-def _counts(
-    values: ArrayLike, size: int, path: str, least: int, problems: list[Problem]
-) -> np.ndarray:
-    known = len(problems)
-    array = _vector(values, size, path, problems)
-    whole = (array == np.round(array)) & (array >= least)
-    bad = np.flatnonzero(~whole) if len(problems) == known else []
-    problems += [
-        Problem(f"{path}[{i}]", f"must be an integer >= {least}, got {array[i]:g}") for i in bad
-    ]
-    return np.round(array).astype(np.int64)
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.array(array, dtype=float)
-    array.setflags(write=False)
-    return array

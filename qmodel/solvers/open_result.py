@@ -20,7 +20,8 @@ from ..results import (
     estimate,
 )
 from .end_to_end import is_full_walk, walk_distribution
-from .open_network import OpenSolution, StationSolution, class_walk
+from .fork_blocks import class_walk
+from .open_types import OpenSolution, StationSolution
 from .phase_type import PhaseType, mixture
 
 

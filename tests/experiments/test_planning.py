@@ -60,7 +60,7 @@ def call_centre(agents: int = 11) -> Model:
 
 def test_erlang_c_staffing_inverse_problem():
     """Servers needed for "80% answered within 20 s" (published answer: 14 agents, see
-    test_vectorized) - via plan, not a hand-written search."""
+    tests/solvers/test_mmc.py) - via plan, not a hand-written search."""
     result = plan(call_centre(), slo="wait_p80 <= 20s", cost={"nodes.agents": 1},
                   max_utilization=0.85)
     assert result.configuration == {"nodes.agents.servers": 14}

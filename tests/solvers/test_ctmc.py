@@ -21,7 +21,8 @@ import pytest
 import scipy.sparse as sp
 
 from qmodel.errors import ModelError, UnstableError, UnsupportedError
-from qmodel.solvers.ctmc import MarkovStation, solve_closed, solve_open, stationary_distribution
+from qmodel.solvers.ctmc import MarkovStation, solve_closed, solve_open
+from qmodel.solvers.stationary import stationary_distribution
 
 # --- reference formulas --------------------------------------------------------------------------
 

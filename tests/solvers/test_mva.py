@@ -10,16 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qmodel.errors import ModelError, UnstableError, UnsupportedError
-from qmodel.solvers.mva import (
-    EXACT,
-    MAX_LATTICE,
-    SCHWEITZER,
-    SEIDMANN,
-    bounds,
-    mixed_mva,
-    mva,
-    schweitzer_amva,
-)
+from qmodel.solvers.mva import bounds, mixed_mva, mva, schweitzer_amva
+from qmodel.solvers.mva_approx import SCHWEITZER, SEIDMANN
+from qmodel.solvers.mva_exact import EXACT, MAX_LATTICE
 
 # Jain, "The Art of Computer Systems Performance Analysis" (Wiley 1991), Example 34.2:
 # a timesharing system with CPU (S = 0.125 s, V = 16), disk A (0.3 s, 10 visits) and

@@ -12,20 +12,22 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from qmodel.solvers.ph_compose import (
+    convolve,
+    network,
+    network_moments,
+    order_statistic,
+    order_statistic_phases,
+)
 from qmodel.solvers.phase_type import (
     MAX_ERLANG_PHASES,
     PhaseType,
-    convolve,
     erlang,
     exponential,
     fit_two_moments,
     hyperexponential,
     hypoexponential,
     mixture,
-    network,
-    network_moments,
-    order_statistic,
-    order_statistic_phases,
     zero,
 )
 
@@ -136,6 +138,16 @@ def test_fit_two_moments_matches_both_moments(mean, scv):
     assert ph.mean() == pytest.approx(mean, rel=1e-10)
     assert ph.scv() == pytest.approx(scv, rel=1e-9)
     assert ph.n_phases <= MAX_ERLANG_PHASES
+
+
+@pytest.mark.parametrize("scv", [1e16, 1e20, 1e300])
+def test_fit_two_moments_survives_a_split_that_rounds_to_one(scv):
+    # An M/G/1-PS response at rho = 1 - 1e-16 has an SCV past 1e16: the balanced-means
+    # split p1 = (1 + sqrt((scv-1)/(scv+1))) / 2 rounds to 1, and the small branch must
+    # keep a positive weight and rate (found by test_mg1_and_ggc_property).
+    ph = fit_two_moments(2.0, scv)
+    assert ph.mean() == pytest.approx(2.0, rel=1e-9)
+    assert np.all(np.isfinite(ph.alpha)) and ph.alpha.min() > 0
 
 
 def test_fit_two_moments_low_variability_is_capped_erlang():

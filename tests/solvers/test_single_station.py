@@ -1,9 +1,9 @@
-"""Tests of qmodel.solvers.single_station: textbook values and independent methods."""
+"""Tests of the single-station formulas (qmodel.solvers.single_station, .mg1 and .priority):
+textbook values and independent methods."""
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -28,25 +28,15 @@ from qmodel.distributions import (
 )
 from qmodel.errors import UnstableError
 from qmodel.sim import simulate
+from qmodel.solvers.mg1 import md1, mg1, mg1_lcfs_pr, mg1_ps, mg1k
+from qmodel.solvers.mmc import erlang_b, erlang_c
 from qmodel.solvers.phase_type import PhaseType
-from qmodel.solvers.single_station import (
-    StationMetrics,
-    erlang_b,
-    erlang_c,
-    ggc,
-    md1,
-    mg1,
-    mg1_lcfs_pr,
+from qmodel.solvers.priority import (
     mg1_priority_nonpreemptive,
     mg1_priority_preemptive,
-    mg1_ps,
-    mg1k,
-    mm1,
-    mmc,
     mmc_priority_nonpreemptive,
-    mmck,
-    mminf,
 )
+from qmodel.solvers.single_station import StationMetrics, ggc, mm1, mmc, mmck, mminf
 
 
 def assert_littles_law(m: StationMetrics) -> None:
@@ -64,55 +54,6 @@ def assert_sane(m: StationMetrics) -> None:
     assert m.method == "exact" or m.method.startswith("approximation(")
     assert m.response is not None
     assert m.response.mean() == pytest.approx(m.mean_response, rel=1e-8, abs=1e-12)
-
-
-# -- Erlang B and C -------------------------------------------------------------------
-
-
-def exact_erlang_b(c: int, a: Fraction) -> Fraction:
-    terms = [a**k / math.factorial(k) for k in range(c + 1)]
-    return terms[-1] / sum(terms)
-
-
-def exact_erlang_c(c: int, a: Fraction) -> Fraction:
-    tail = a**c / math.factorial(c) * c / (c - a)
-    return tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
-
-
-@pytest.mark.parametrize("c", [1, 2, 3, 7, 15, 30])
-@pytest.mark.parametrize("fraction", [Fraction(1, 10), Fraction(1, 2), Fraction(9, 10)])
-def test_erlang_b_and_c_match_exact_rational_sums(c, fraction):
-    a = fraction * c
-    assert erlang_b(c, float(a)) == pytest.approx(float(exact_erlang_b(c, a)), rel=1e-11)
-    assert erlang_c(c, float(a)) == pytest.approx(float(exact_erlang_c(c, a)), rel=1e-11)
-
-
-def test_erlang_published_table_values():
-    # Erlang-B tables (e.g. Gross & Harris, table of Erlang's loss formula): B(10, 5) = 0.01838
-    assert erlang_b(10, 5.0) == pytest.approx(0.018385, abs=5e-7)
-    # Erlang-B tables: 1% blocking at 30 trunks needs A = 20.34 erlangs
-    assert erlang_b(30, 20.34) == pytest.approx(0.01, abs=2e-5)
-    # Gross & Harris, M/M/c examples: C(2, 1) = 1/3 and C(3, 2) = 4/9
-    assert erlang_c(2, 1.0) == pytest.approx(1 / 3, rel=1e-13)
-    assert erlang_c(3, 2.0) == pytest.approx(4 / 9, rel=1e-13)
-
-
-def test_erlang_b_large_c_is_stable_and_obeys_the_recurrence():
-    c = 100_000
-    for a in [50_000.0, 99_999.0, 150_000.0]:
-        prev, cur = erlang_b(c - 1, a), erlang_b(c, a)
-        assert 0.0 <= cur <= 1.0
-        # B(c) = a B(c-1) / (c + a B(c-1))
-        assert cur == pytest.approx(a * prev / (c + a * prev), rel=1e-8, abs=1e-300)
-    assert erlang_b(c, 150_000.0) == pytest.approx(1 / 3, rel=1e-2)  # overload: 1 - c/a
-    assert 0.0 < erlang_c(c, 0.99999 * c) < 1.0
-
-
-def test_erlang_c_is_at_least_erlang_b_and_rejects_overload():
-    assert erlang_c(5, 4.0) >= erlang_b(5, 4.0)
-    with pytest.raises(UnstableError) as info:
-        erlang_c(5, 5.0)
-    assert info.value.utilization == pytest.approx(1.0)
 
 
 # -- M/M/1 and M/M/c ------------------------------------------------------------------
