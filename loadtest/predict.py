@@ -3,6 +3,7 @@ times, scaled to a rate or population, solved analytically (simulated where it m
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from qmodel import QModelError, solve
@@ -56,7 +57,7 @@ def offered_peak(model: Model) -> tuple[float, str]:
     net = model.network
     best, where = 0.0, ""
     for station in net.stations:
-        if not station.servers or not station.service or station.kind == "batcher":
+        if math.isinf(station.servers) or not station.service or station.kind == "batcher":
             continue
         i = net.index[station.name]
         tasks = station.tasks if station.kind == "fork" else 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 
@@ -42,7 +44,7 @@ def result_tables(result: Result) -> list[Table]:
         nodes.add_column(column, justify="left" if column in ("node", "kind", "method")
                          else "right")
     for n in result.nodes.values():
-        servers = "∞" if n.servers is None else str(n.servers)
+        servers = "∞" if math.isinf(n.servers) else str(n.servers)
         method = _short(n.method) + (f" — {n.note}" if n.note and not n.stable else "")
         nodes.add_row(n.name, n.kind, servers, _fmt(n.arrival_rate, r_scale),
                       _fmt(n.throughput, r_scale), _fmt(n.utilization),

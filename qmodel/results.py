@@ -95,7 +95,7 @@ class NodeResult:
     name: str
     component: str
     kind: str
-    servers: int | None
+    servers: int | float  # math.inf for infinitely many
     method: str
     stable: bool = True
     note: str = ""
@@ -131,7 +131,8 @@ class NodeResult:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name, "component": self.component, "kind": self.kind,
-            "servers": self.servers, "method": self.method, "stable": self.stable,
+            "servers": None if math.isinf(self.servers) else self.servers,  # JSON: null = inf
+            "method": self.method, "stable": self.stable,
         }
         if self.note:
             out["note"] = self.note

@@ -26,6 +26,25 @@ _DURATION = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]*)\s*$")
 _RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*([a-zµ]+)|(rps|qps|tps))\s*$")
 
 
+INFINITE = math.inf
+"""Infinitely many servers (a delay station, unbounded fork slots): the one encoding
+everywhere inside qmodel. Model files write ``inf``; result JSON writes ``null``."""
+
+_INFINITE_WORDS = ("inf", "infinite", "infinity")
+
+
+def is_infinite(value: object) -> bool:
+    """True for ``inf`` as a person types it (``inf``, ``infinite``, ``infinity``) or
+    as a float.
+
+    >>> is_infinite("Infinite"), is_infinite(float("inf")), is_infinite(8)
+    (True, True, False)
+    """
+    if isinstance(value, str):
+        return value.strip().lower() in _INFINITE_WORDS
+    return isinstance(value, float) and value == math.inf
+
+
 def _seconds_per(unit: str) -> float:
     try:
         return TIME_UNITS[unit]

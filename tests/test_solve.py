@@ -241,7 +241,7 @@ def test_closed_mva_matches_closed_ctmc():
     z = cls.think.mean
     # Independent check: the closed CTMC with the think time as an infinite-server station.
     stations = [ctmc.MarkovStation(1.0 / s.service[cls.name].mean) for s in net.stations]
-    stations.append(ctmc.MarkovStation(1.0 / z, servers=None))
+    stations.append(ctmc.MarkovStation(1.0 / z, servers=math.inf))
     k = len(net.stations)
     routing = np.zeros((k + 1, k + 1))
     routing[:k, :k] = net.routing[cls.name]

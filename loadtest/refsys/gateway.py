@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import time
 import uuid
@@ -64,7 +65,7 @@ def component_servers(model: Model) -> dict[str, int | None]:
     """Total servers per component (None when infinite or not a server pool)."""
     out: dict[str, int | None] = {}
     for s in model.network.stations:
-        if s.kind in ("delay", "join") or s.servers is None:
+        if s.kind in ("delay", "join") or math.isinf(s.servers):
             out[s.component] = None
         elif s.component not in out or out[s.component] is not None:
             out[s.component] = (out.get(s.component) or 0) + s.servers

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -278,7 +279,7 @@ class Runtime:
     def _idle(self, router: Router, member: str) -> bool:
         """Fewer items in ``member`` (queued and in service) than it has servers."""
         servers = self.net.station(member).servers
-        return servers is None or self._held(router, member) < servers
+        return math.isinf(servers) or self._held(router, member) < servers
 
     def _held(self, router: Router, member: str) -> int:
         """Items queued and in service at ``member``, which must be hosted here."""

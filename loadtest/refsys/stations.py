@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -53,7 +54,7 @@ def handed_off(handed: float) -> tuple[float, float]:
 
 
 class Pool:
-    """A station with ``servers`` concurrent workers (infinitely many when None) behind a
+    """A station with ``servers`` concurrent workers (infinitely many when inf) behind a
     FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
@@ -72,8 +73,9 @@ class Pool:
         # delivered service times swung by ±50 ms around their draws (CV 1.2 instead of
         # 1) and waited three times as long as an M/M/8. Infinite servers carry no debt.
         mean = mean_service(station)
-        self.clocks = [ServiceClock(mean) for _ in range(station.servers or 1)]
-        if not station.servers:
+        self.pooled = math.isfinite(station.servers)
+        self.clocks = [ServiceClock(mean) for _ in range(station.servers if self.pooled else 1)]
+        if not self.pooled:
             self.clocks[0].max_debt_s = 0.0
         self.clock = self.clocks[0]
         self.queue: asyncio.Queue[tuple[Item, float]] = asyncio.Queue()
@@ -87,7 +89,7 @@ class Pool:
         return self.station.name
 
     def start(self) -> None:
-        if self.station.servers:
+        if self.pooled:
             self._tasks = [asyncio.create_task(self._worker(clock)) for clock in self.clocks]
         else:
             self._tasks = [asyncio.create_task(self._dispatcher())]
@@ -237,7 +239,7 @@ class Batcher:
         self.buffer: list[Item] = []
         # up to ``servers`` batches at once, each slot with its own clock (its own debt)
         self._slots: asyncio.Queue[ServiceClock] = asyncio.Queue()
-        for _ in range(station.servers or 1):
+        for _ in range(station.servers):  # a batcher's servers are a positive count
             self._slots.put_nowait(ServiceClock(self.batch.fixed.mean))
         self._running: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None

@@ -70,8 +70,7 @@ def fast_network(model: Model, params: Mapping[str, Parameter]) -> FastNetwork |
     visits = np.array([net.visits(c.name) for c in net.open_classes])
     leave = np.array([np.maximum(1.0 - net.routing[c.name].sum(axis=1), 0.0)
                       for c in net.open_classes])
-    servers = np.array([np.inf if s.servers is None else s.servers for s in net.stations],
-                       dtype=float)
+    servers = np.array([s.servers for s in net.stations], dtype=float)
     means = np.array([next(iter(s.service.values())).mean for s in net.stations])
     rates = np.array([c.rate for c in net.open_classes])
     return FastNetwork(net, rates, visits, leave, servers, means, targets)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, Problem
 from ..model.paths import Parameter
-from ..units import parse_duration, parse_rate
+from ..units import INFINITE, is_infinite, parse_duration, parse_rate
 
 GRAMMAR = ("a range LOW..HIGH (whole numbers), LOW..HIGH:N (N evenly spaced values), "
            "LOW..HIGH:logN (N values on a log scale), a list [A, B, C], or one value; "
@@ -95,8 +95,8 @@ def _text(param: Parameter, text: str, time_unit: str) -> list[float]:
 
 
 def _one(param: Parameter, text: str, time_unit: str) -> float:
-    if param.kind == "servers" and text.lower() in ("inf", "infinite", "infinity"):
-        return math.inf
+    if param.kind == "servers" and is_infinite(text):
+        return INFINITE
     if param.kind == "rate":
         return parse_rate(text, time_unit)
     if param.kind == "duration":

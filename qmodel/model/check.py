@@ -3,6 +3,7 @@ fork/join pairing. Each problem names its field path and the fix."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from ..errors import Problem
@@ -203,10 +204,11 @@ def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
         if isinstance(node, ShardsNode) and isinstance(node.rebalance, Rebalance):
             yield from _rebalance_groups(path, node)
         if isinstance(node, QueueFields):
-            if node.capacity is not None and node.servers is not None and node.capacity < node.servers:
+            infinite = math.isinf(node.servers)
+            if node.capacity is not None and not infinite and node.capacity < node.servers:
                 yield Problem(f"{path}.capacity", f"must be at least servers ({node.servers}), "
                                                   f"got {node.capacity}")
-            if node.capacity is not None and node.servers is None:
+            if node.capacity is not None and infinite:
                 yield Problem(f"{path}.capacity", "an infinite-server queue never holds jobs "
                                                   "waiting; remove capacity or set servers")
             if (node.discipline == "mlfq") != (node.mlfq is not None):
@@ -238,7 +240,7 @@ def _fork_fields(path: str, node: ForkNode) -> Iterator[Problem]:
         if len(node.branches) < 1:
             yield Problem(f"{path}.branches", "must list at least one branch")
         for key in ("task_service", "slots"):
-            if getattr(node, key) is not None:
+            if key in node.model_fields_set:
                 yield Problem(f"{path}.{key}", "only for a fork with tasks; branches do their "
                                                "own work")
     if node.tasks is not None and node.task_service is None:

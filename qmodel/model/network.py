@@ -8,6 +8,7 @@ this form; ``Station.component`` keeps the model's name for display.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -15,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ..distributions import Deterministic, Distribution
+from ..units import INFINITE
 from .check import class_source, next_of
 from .spec import (
     MLFQ,
@@ -71,13 +73,14 @@ class Batch:
 
 @dataclass(frozen=True)
 class Station:
-    """One service station. ``servers`` is None for infinite servers."""
+    """One service station. ``servers`` is ``math.inf`` (:data:`qmodel.units.INFINITE`)
+    for infinitely many: a delay, a join, a fork's unbounded slots."""
 
     name: str
     component: str
     kind: StationKind
     service: dict[str, Distribution] = field(default_factory=dict)
-    servers: int | None = 1
+    servers: int | float = 1
     discipline: str = "fcfs"
     capacity: int | None = None
     mlfq: MLFQ | None = None
@@ -292,7 +295,7 @@ def _stations(spec: ModelSpec, classes: list[str]):
                     failures=_member_failures(node, i), label=node.label))
         elif isinstance(node, DelayNode):
             stations.append(Station(name, name, "delay", _per_class(
-                node.service, node.class_service, classes), None, "fcfs", label=node.label))
+                node.service, node.class_service, classes), INFINITE, "fcfs", label=node.label))
         elif isinstance(node, BatcherNode):
             zero = Deterministic(0.0)
             batch = Batch(node.interval, node.batch_size, node.fixed or zero,
@@ -302,11 +305,11 @@ def _stations(spec: ModelSpec, classes: list[str]):
         elif isinstance(node, ForkNode):
             service = _per_class(node.task_service, node.class_task_service, classes)
             stations.append(Station(
-                name, name, "fork", service, node.slots if node.tasks else None, "fcfs",
+                name, name, "fork", service, node.slots if node.tasks else INFINITE, "fcfs",
                 tasks=node.tasks or len(node.branches), join=node.join,
                 branches=tuple(node.branches or ()), label=node.label))
         elif isinstance(node, JoinNode):
-            stations.append(Station(name, name, "join", {}, None, "fcfs", label=node.label,
+            stations.append(Station(name, name, "join", {}, INFINITE, "fcfs", label=node.label,
                                     quorum=node.quorum))
         else:
             stations.append(_queue_station(name, name, node, classes))
@@ -315,7 +318,7 @@ def _stations(spec: ModelSpec, classes: list[str]):
 
 def _queue_station(name: str, component: str, node, classes: list[str],
                    member: int = 0) -> Station:
-    kind = "delay" if node.servers is None else "queue"
+    kind = "delay" if math.isinf(node.servers) else "queue"
     return Station(name, component, kind, _per_class(node.service, node.class_service, classes),
                    node.servers, node.discipline, node.capacity, node.mlfq,
                    _member_failures(node, member), node.on_full, label=node.label)

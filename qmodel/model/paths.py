@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ..distributions import Distribution
 from ..errors import ModelError, Problem
-from ..units import parse_duration, parse_rate
+from ..units import INFINITE, is_infinite, parse_duration, parse_rate
 from . import dist_spec, spec
 from .fields import SECTIONS, alternatives, fields_of, set_path, value_at
 
@@ -164,8 +164,8 @@ def override(model: Model, param: Parameter, text: str) -> dict[str, str]:
 def parse_value(param: Parameter, text: str, time_unit: str = "s") -> float:
     """A value written as in a model file (``25ms``, ``200/s``, ``inf``) in SI units."""
     text = str(text).strip()
-    if param.kind == "servers" and text.lower() in ("inf", "infinite", "infinity"):
-        return math.inf
+    if param.kind == "servers" and is_infinite(text):
+        return INFINITE
     try:
         if param.kind == "rate":
             return parse_rate(text, time_unit)
@@ -256,10 +256,12 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
     groups: dict[str, list[Parameter]] = {"field": [], "dist": [], "class_dist": [],
                                           "block": [], "route": []}
     for field, hint in fields_of(type(entry)).items():
+        if isinstance(entry, spec.ForkNode) and entry.branches is not None and field == "slots":
+            continue  # a fork with branches has no slots (model/check.py refuses them)
         path, value, options = f"{base}.{field}", getattr(entry, field), alternatives(hint)
         kind = _scalar(options)
         if kind is not None and not isinstance(value, list):
-            groups["field"].append(Parameter(path, kind, _current(value, kind)))
+            groups["field"].append(Parameter(path, kind, _current(value)))
         if hint == spec.Interarrival:  # the shape only: its mean is 1/rate
             scv = 1.0 if value is None else value.scv
             groups["dist"].append(Parameter(f"{path}.cv", "number", scv ** 0.5, "shape_cv",
@@ -285,10 +287,8 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
         yield from groups[group]
 
 
-def _current(value: Any, kind: Kind) -> float | None:
-    if kind == "servers" and value is None:
-        return math.inf
-    return value if value is None or isinstance(value, (int, float)) else None
+def _current(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) else None
 
 
 def _routes(base: str, route: dict[str, float]) -> Iterator[Parameter]:

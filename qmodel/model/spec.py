@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from ..distributions import Distribution
-from ..units import TIME_UNITS, parse_duration, parse_rate
+from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
 from . import dist_spec
 from .slo import read_slo
 
@@ -91,11 +91,9 @@ def _positive_int(value: Any) -> int:
     return value
 
 
-def _servers(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().lower() in ("inf", "infinite", "infinity"):
-        return None
-    if isinstance(value, float) and value == float("inf"):
-        return None
+def _servers(value: Any) -> int | float:
+    if is_infinite(value):
+        return INFINITE
     if isinstance(value, str):
         raise ValueError(f"must be a positive integer or 'inf', got {value!r}")
     return _positive_int(value)
@@ -185,7 +183,7 @@ NonNegDuration = Annotated[float, BeforeValidator(_nonnegative_duration),
 Rate = Annotated[float, BeforeValidator(_rate), _schema(_RATE_SCHEMA)]
 PositiveInt = Annotated[int, BeforeValidator(_positive_int),
                         _schema({"type": "integer", "minimum": 1})]
-Servers = Annotated[int | None, BeforeValidator(_servers),
+Servers = Annotated[int | float, BeforeValidator(_servers),
                     _schema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "inf"}]})]
 Next = Annotated[dict[str, float], BeforeValidator(_next), _schema(_NEXT_SCHEMA)]
 Interarrival = Annotated[
@@ -370,7 +368,7 @@ class ForkNode(Strict):
     join: str
     branches: list[str] | None = None
     tasks: PositiveInt | None = None
-    slots: Servers = None
+    slots: Servers = Field(INFINITE, json_schema_extra={"default": "inf"})
     task_service: Dist | None = None
     class_task_service: dict[str, Dist] = Field(default_factory=dict)
 

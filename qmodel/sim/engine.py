@@ -296,7 +296,7 @@ def make_station(engine: Engine, spec: StationSpec, index: int) -> Station:
         return ForkBranches(engine, spec, index) if spec.branches else ForkPool(engine, spec, index)
     if spec.kind == "join":
         return Join(engine, spec, index)
-    if spec.kind == "delay" or spec.servers is None:
+    if spec.kind == "delay" or math.isinf(spec.servers):
         return FCFS(engine, spec, index)
     kinds = {"fcfs": FCFS, "ps": PS, "lcfs-pr": LCFSPR,
              "priority-preemptive": PreemptivePriority, "mlfq": MLFQ}

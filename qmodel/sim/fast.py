@@ -27,7 +27,7 @@ from .streams import Streams
 BUFFER = 16384
 LOW = 4  # refill a stream when fewer values than this are left
 EVENTS_PER_CALL = 1 << 20
-INF_SERVERS = 1 << 60
+INF_SERVERS = 1 << 60  # math.inf servers, in the kernel's int64 array
 FIRST_CHECKPOINT_EVERY = 64
 
 # scalar slots
@@ -54,7 +54,7 @@ def unsupported(network: Network) -> str | None:
         where = f"nodes.{s.component}"
         if s.kind not in ("queue", "delay"):
             return f"{where}: kind {s.kind} needs the simpy engine"
-        if s.servers is not None and s.discipline != "fcfs":
+        if math.isfinite(s.servers) and s.discipline != "fcfs":
             return f"{where}: discipline {s.discipline} needs the simpy engine"
         if s.capacity is not None:
             return f"{where}: finite capacity needs the simpy engine"
@@ -108,7 +108,7 @@ class FastRun:
                 self.rcum[k, i] = _cumulative(row)
                 self.rfix[k, i] = _fixed(row)
             self.ecum[k] = _cumulative(network.entry[c.name])
-        self.servers = np.array([INF_SERVERS if s.servers is None else s.servers
+        self.servers = np.array([s.servers if math.isfinite(s.servers) else INF_SERVERS
                                  for s in network.stations], dtype=np.int64)
         width = self.layout.width
         self.C = np.zeros(width)

@@ -43,7 +43,7 @@ class Station:
         self.spec = spec
         self.name = spec.name
         self.index = index
-        self.c = math.inf if spec.servers is None else spec.servers
+        self.c = spec.servers
         self.capacity = spec.capacity
         self.block = spec.on_full == "block"
         self.blocked: deque = deque()

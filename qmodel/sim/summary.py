@@ -162,11 +162,10 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
     unstable = _instabilities(network, offered, windows if judge_growth else [], layout)
     bad = {u.station for u in unstable}
 
-    def node_result(name: str, component: str, kind: str, servers: int | None,
+    def node_result(name: str, component: str, kind: str, servers: int | float,
                     idx: list[int]) -> NodeResult:
         spec = network.stations[idx[0]]
-        c = sum(math.inf if network.stations[i].servers is None else network.stations[i].servers
-                for i in idx)
+        c = sum(network.stations[i].servers for i in idx)
         per_rep = []
         for w, done in zip(windows, sys_done):
             d = sum(w.diff[layout.st(i, "arrivals"):layout.st(i, "seen") + 1] for i in idx)
@@ -284,7 +283,7 @@ def _instabilities(network: Network, offered: dict[str, float], windows: list[_W
             if s.name not in found and not s.rejects and _grows(windows, layout, i):
                 col = layout.st(i, "area_busy")
                 busy = np.mean([w.diff[col] / w.T for w in windows])
-                c = s.servers or math.inf
+                c = s.servers
                 found[s.name] = float(busy / c) if math.isfinite(c) else math.inf
     return [Instability(name, rho) for name, rho in found.items()]
 
@@ -333,7 +332,7 @@ def offered_loads(network: Network) -> dict[str, float]:
             if s.kind == "batcher":
                 items[i] += cls.rate * visits[i]
                 continue
-            if s.servers is None or s.rejects or cls.name not in s.service:
+            if math.isinf(s.servers) or s.rejects or cls.name not in s.service:
                 continue
             work = cls.rate * visits[i] * s.service[cls.name].mean
             if s.kind == "fork":

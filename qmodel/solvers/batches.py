@@ -98,7 +98,7 @@ def makespan_bound(network: Network) -> MakespanBound | None:
 def _station_bound(network: Network, members: list[int], jobs: dict[str, int],
                    routes: dict[str, _Routes]) -> float:
     """Least time to reach ``members``, their work per server, least time to leave."""
-    servers = sum(network.stations[i].servers or math.inf for i in members)
+    servers = sum(network.stations[i].servers for i in members)
     work, reach, leave = 0.0, math.inf, math.inf
     for cls, n in jobs.items():
         r = routes[cls]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def solve(network: Network, approximate: bool = False) -> Result:
     service_c = np.array([[_mean(s, c.name) for s in network.stations] for c in closed])
     demands = visits_c * service_c
     kinds = ["delay" if s.kind == "delay" else "queue" for s in network.stations]
-    servers = np.array([s.servers or 1 for s in network.stations])
+    servers = np.array([s.servers if math.isfinite(s.servers) else 1 for s in network.stations])
     populations = np.array([c.population for c in closed])
     think = np.array([c.think.mean for c in closed])
     lattice = float(np.prod(populations + 1.0))

@@ -54,7 +54,7 @@ class MarkovStation:
     service_rate
         Service rate of one server (jobs per unit time while busy).
     servers
-        Number of parallel servers; ``None`` means infinitely many (a delay station).
+        Number of parallel servers; ``math.inf`` means infinitely many (a delay station).
     capacity
         Most jobs the station holds, waiting plus in service; ``None`` means unbounded.
 
@@ -63,7 +63,7 @@ class MarkovStation:
     """
 
     service_rate: float
-    servers: int | None = 1
+    servers: int | float = 1
     capacity: int | None = None
 
 
@@ -352,7 +352,7 @@ def _traffic(stations: Sequence[MarkovStation], external: np.ndarray, routing: n
     solution stays above the true offered rates (they satisfy ``lam <= external +
     min(lam, ceiling) @ routing``), so stopping at any iterate is conservative.
     """
-    most_busy = [min(s.servers or math.inf, s.capacity or math.inf) for s in stations]
+    most_busy = [min(s.servers, s.capacity or math.inf) for s in stations]
     ceiling = np.array([s.service_rate for s in stations]) * most_busy
     rates = np.clip(np.linalg.solve(np.eye(len(external)) - routing.T, external), 0.0, None)
     for _ in range(1000):
@@ -365,7 +365,7 @@ def _traffic(stations: Sequence[MarkovStation], external: np.ndarray, routing: n
 
 def _check_stable(stations: Sequence[MarkovStation], offered: np.ndarray) -> None:
     for k, (s, lam) in enumerate(zip(stations, offered)):
-        if s.capacity is None and s.servers is not None:
+        if s.capacity is None and math.isfinite(s.servers):
             rho = lam / (s.service_rate * s.servers)
             if rho >= 1:
                 raise UnstableError(rho, f"station {k}", "no capacity limit; by the traffic equations")
@@ -387,9 +387,9 @@ def _open_levels(
     return levels
 
 
-def _tail_level(load: float, servers: int | None, tolerance: float) -> int:
-    """Smallest ``L`` with ``P(N >= L) <= tolerance`` in M/M/c (M/M/inf for ``servers=None``)."""
-    if servers is None:
+def _tail_level(load: float, servers: int | float, tolerance: float) -> int:
+    """Smallest ``L`` with ``P(N >= L) <= tolerance`` in M/M/c (M/M/inf for ``servers=inf``)."""
+    if math.isinf(servers):
         return int(stats.poisson.isf(tolerance, load)) + 1
     rho = load / servers
     top = stats.poisson.pmf(servers, load) / (1 - rho)  # weight of n >= c, relative to pmf
@@ -415,7 +415,7 @@ def _network(
 ) -> _Network:
     return _Network(
         service_rate=np.array([s.service_rate for s in stations], dtype=float),
-        servers=np.array([np.inf if s.servers is None else s.servers for s in stations], dtype=float),
+        servers=np.array([s.servers for s in stations], dtype=float),
         levels=np.array(levels, dtype=np.int64),
         external=external,
         routing=routing,

@@ -6,6 +6,8 @@ whatever the discipline, so the chain leaves it out."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..model.network import Network
@@ -66,13 +68,14 @@ def solve(network: Network, max_states: int | None = None) -> Result:
                            ("mean_wait", out.mean_wait[k]), ("p_idle", out.p_idle[k]),
                            ("p_wait", out.p_wait[k]), ("p_loss", out.loss_probability[k])):
             setattr(node, key, Estimate(float(value), method))
-        busy = float(out.utilization[k]) * (s.servers or 1)
-        if s.servers is not None:
+        finite = math.isfinite(s.servers)
+        busy = float(out.utilization[k]) * (s.servers if finite else 1)
+        if finite:
             node.utilization = Estimate(float(out.utilization[k]), method)
         node.busy_servers = Estimate(busy, method)
         node.mean_in_queue = Estimate(max(float(out.mean_in_system[k]) - busy, 0.0), method)
         node.offered_load = float(out.arrival_rate[k] / stations[k].service_rate /
-                                  (s.servers or 1)) if s.servers else None
+                                  s.servers) if finite else None
         nodes[s.name] = node
     system = SystemResult(method)
     system.throughput = Estimate(out.system_throughput, method)

@@ -29,11 +29,13 @@ def station_problems(stations: Sequence[MarkovStation]) -> list[Problem]:
         rate = s.service_rate
         if not (is_real(rate) and math.isfinite(rate) and rate > 0):
             problems.append(Problem(f"{path}.service_rate", f"must be positive and finite, got {rate!r}"))
-        for name in ("servers", "capacity"):
-            value = getattr(s, name)
-            if value is not None and not (is_int(value) and value >= 1):
-                message = f"must be a positive integer or None, got {value!r}"
-                problems.append(Problem(f"{path}.{name}", message))
+        if not (math.isinf(s.servers) if isinstance(s.servers, float) else
+                is_int(s.servers) and s.servers >= 1):
+            message = f"must be a positive integer or math.inf, got {s.servers!r}"
+            problems.append(Problem(f"{path}.servers", message))
+        if s.capacity is not None and not (is_int(s.capacity) and s.capacity >= 1):
+            message = f"must be a positive integer or None, got {s.capacity!r}"
+            problems.append(Problem(f"{path}.capacity", message))
     return problems
 
 

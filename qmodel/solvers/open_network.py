@@ -50,7 +50,7 @@ def needs_simulation(network: Network, station: Station) -> str:
         return f"{station.discipline} with on_full: block (only capacity jobs share the " \
                f"servers, the others wait outside in order)"
     if station.kind == "queue" and station.discipline == "priority-preemptive" and \
-            (station.servers or 1) > 1:
+            station.servers > 1:
         return "preemptive priority with several servers"
     return ""
 
@@ -171,7 +171,7 @@ def _offered_load(network: Network, lam: np.ndarray) -> tuple[np.ndarray, np.nda
         if s.kind == "batcher":
             offered[i], factor[i] = batcher_load(s, float(lam[:, i].sum()))
             continue
-        if s.servers is None:
+        if math.isinf(s.servers):
             continue
         tasks = s.tasks if s.kind == "fork" else 1
         offered[i] = sum(x * tasks * d.mean for x, d in zip(per_station[i], s.service.values())
@@ -237,7 +237,8 @@ def _arrival_scv(network: Network, lam: np.ndarray, offered: np.ndarray) -> np.n
     n = len(network.stations)
     total = lam.sum(axis=0)
     rho = np.minimum(offered, 0.999)
-    servers = np.array([s.servers or 1 for s in network.stations], dtype=float)
+    servers = np.array([s.servers if math.isfinite(s.servers) else 1 for s in network.stations],
+                       dtype=float)
     service_scv = np.array([service_mixture(lam[:, i], list(s.service.values()))[1]
                             if s.service else 1.0 for i, s in enumerate(network.stations)])
     for i, s in enumerate(network.stations):

@@ -264,7 +264,7 @@ def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float, quorum: int) -> Statio
 
     lam = float(lam_c.sum())
     task = next(iter(s.service.values()))
-    slots = s.servers if s.servers is not None else s.tasks
+    slots = s.servers if math.isfinite(s.servers) else s.tasks
     mean_m, var_m, how = forkjoin.makespan_moments(s.tasks, slots, task)
     mean_q, var_q = mean_m, var_m
     if quorum < s.tasks:

@@ -3,6 +3,8 @@ stations, routers and routing rows solvers see, with the model's names and label
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -26,13 +28,13 @@ def test_a_queue_is_one_station_and_infinite_servers_make_it_a_delay():
     assert (app.name, app.component, app.kind, app.servers, app.capacity, app.discipline,
             app.label) == ("app", "app", "queue", 3, 5, "ps", "App server")
     assert app.service == {"web": Exponential(0.01)}
-    assert (think.kind, think.servers) == ("delay", None)
+    assert (think.kind, think.servers) == ("delay", math.inf)
     assert net.components() == {}
 
 
 def test_a_delay_node_is_an_infinite_server_station():
     (station,) = network({"hop": {"kind": "delay", "service": "5ms", "label": "WAN"}}).stations
-    assert (station.kind, station.servers, station.label) == ("delay", None, "WAN")
+    assert (station.kind, station.servers, station.label) == ("delay", math.inf, "WAN")
 
 
 def test_shards_expand_to_members_behind_a_router_with_their_weights():
@@ -83,7 +85,7 @@ def test_fork_join_with_branches_routes_one_task_into_each_branch():
                    "a": {**QUEUE, "next": "j"}, "b": {**QUEUE, "next": "j"},
                    "j": {"kind": "join", "quorum": 1, "next": "out"}, "out": QUEUE})
     f, a, b, j, out = net.stations
-    assert (f.kind, f.tasks, f.branches, f.join, f.servers) == ("fork", 2, ("a", "b"), "j", None)
+    assert (f.kind, f.tasks, f.branches, f.join, f.servers) == ("fork", 2, ("a", "b"), "j", math.inf)
     assert (j.kind, j.quorum) == ("join", 1)
     np.testing.assert_allclose(net.routing["web"][0], [0, 1, 1, 0, 0])  # a task to each branch
     np.testing.assert_allclose(net.join_tasks(), [1, 1, 1, 2, 1])

@@ -45,10 +45,10 @@ def mmc(lam: float, mu: float, c: int) -> dict[str, float]:
     return {"p0": p0, "C": erlang_c, "Lq": lq, "L": lq + a, "Wq": lq / lam, "W": lq / lam + 1 / mu}
 
 
-def mmc_pmf(lam: float, mu: float, c: int | None, n: np.ndarray) -> np.ndarray:
+def mmc_pmf(lam: float, mu: float, c: int | float, n: np.ndarray) -> np.ndarray:
     """P(N = n) in M/M/c (Poisson for M/M/inf)."""
     a = lam / mu
-    if c is None:
+    if math.isinf(c):
         return np.exp(-a) * a**n / np.array([math.factorial(int(k)) for k in n])
     p0 = mmc(lam, mu, c)["p0"]
     low = np.array([a ** int(k) / math.factorial(int(k)) if k < c else 0.0 for k in n])
@@ -128,7 +128,7 @@ def test_mmck_matches_birth_death(lam, mu, c, k):
 )
 @pytest.mark.parametrize("infinite", [False, True])
 def test_erlang_b_table(circuits, erlangs, blocking, tolerance, infinite):
-    servers = None if infinite else circuits  # M/M/inf/c is the same loss system as M/M/c/c
+    servers = math.inf if infinite else circuits  # M/M/inf/c is the same loss system as M/M/c/c
     r = solve_open([MarkovStation(1.0, servers=servers, capacity=circuits)], [erlangs], [[0.0]])
     assert r.loss_probability[0] == pytest.approx(blocking, abs=tolerance)
     assert r.system_loss_probability == pytest.approx(r.loss_probability[0], rel=1e-9)
@@ -141,7 +141,7 @@ def test_erlang_b_table(circuits, erlangs, blocking, tolerance, infinite):
 
 def _assert_product_form(r, stations, lam):
     for k, (s, rate) in enumerate(zip(stations, lam)):
-        if s.servers is None:
+        if math.isinf(s.servers):
             a = rate / s.service_rate
             assert r.mean_in_system[k] == pytest.approx(a, rel=1e-7)
             assert r.p_idle[k] == pytest.approx(math.exp(-a), rel=1e-7)
@@ -165,7 +165,7 @@ def _assert_product_form(r, stations, lam):
 
 
 def test_jackson_tandem_matches_product_form():
-    stations = [MarkovStation(3.0), MarkovStation(1.5, servers=2), MarkovStation(1.0, servers=None)]
+    stations = [MarkovStation(3.0), MarkovStation(1.5, servers=2), MarkovStation(1.0, servers=math.inf)]
     routing = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]], dtype=float)
     r = solve_open(stations, [1.2, 0, 0], routing)
     _assert_product_form(r, stations, [1.2, 1.2, 1.2])
@@ -176,7 +176,7 @@ def test_jackson_tandem_matches_product_form():
 
 
 def test_jackson_network_with_feedback_matches_product_form():
-    stations = [MarkovStation(4.0), MarkovStation(1.0, servers=3), MarkovStation(2.0, servers=None)]
+    stations = [MarkovStation(4.0), MarkovStation(1.0, servers=3), MarkovStation(2.0, servers=math.inf)]
     routing = np.array([[0.2, 0.5, 0.1], [0.3, 0.0, 0.3], [0.0, 0.4, 0.0]])
     external = np.array([0.8, 0.4, 0.0])
     lam = np.linalg.solve(np.eye(3) - routing.T, external)  # traffic equations
@@ -193,7 +193,7 @@ def test_jackson_network_with_feedback_matches_product_form():
 def test_closed_network_matches_mva():
     think, cpu, disk1, disk2 = range(4)
     stations = [
-        MarkovStation(0.5, servers=None),
+        MarkovStation(0.5, servers=math.inf),
         MarkovStation(4.0),
         MarkovStation(2.0),
         MarkovStation(1.5),
@@ -205,7 +205,7 @@ def test_closed_network_matches_mva():
     population = 6
     visits = visit_ratios(routing, think)
     rates = np.array([s.service_rate for s in stations])
-    delay = np.array([s.servers is None for s in stations])
+    delay = np.array([math.isinf(s.servers) for s in stations])
     steps = mva(visits / rates, delay, population)
     ref, previous = steps[population], steps[population - 1]
 
