@@ -29,7 +29,7 @@ from ..model.model import Model
 from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS
 from ..units import format_duration, format_rate
-from .support import EXIT_INTERRUPTED, err, guarded, load_model, out
+from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
@@ -77,12 +77,6 @@ def _pairs(items: list[str], option: str, convert: Callable[[str], Any] = str
     return out
 
 
-def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
-    if value not in choices:
-        raise ModelError([Problem(option, f"must be one of {', '.join(choices)}, got {value!r}")])
-    return value
-
-
 @app.command("sweep")
 @guarded
 def sweep_command(
@@ -100,8 +94,8 @@ def sweep_command(
         executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
         workers: WorkersOpt = None, overrides: SetOpt = None) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
-    _choice(method, SWEEP, "--method")
-    _choice(executor, EXECUTORS, "--executor")
+    choice(method, SWEEP, "--method")
+    choice(executor, EXECUTORS, "--executor")
     m = load_model(model, overrides)
     table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
                   method=method,
@@ -128,7 +122,7 @@ def sensitivity_command(
         out_path: OutOpt = None, method: MethodOpt = "analytic",
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
-    _choice(method, SWEEP, "--method")
+    choice(method, SWEEP, "--method")
     table = sensitivity(load_model(model, overrides), metric=metric, delta=delta, parameters=param,
                         method=method, replications=replications, seed=seed)
     if out_path is not None:
@@ -166,7 +160,7 @@ def plan_command(
         overrides: SetOpt = None) -> None:
     """The cheapest configuration that meets the SLO at the load (a model with batches:
     simulated, e.g. --slo "makespan < 35s")."""
-    _choice(search, SEARCHES, "--search")
+    choice(search, SEARCHES, "--search")
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
     m = load_model(model, overrides)

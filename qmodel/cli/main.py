@@ -16,7 +16,7 @@ from ..report import print_result
 from ..results import Result
 from ..solve import solve
 from .experiments import app as experiments_app
-from .support import EXIT_ERROR, EXIT_UNSTABLE, err, guarded, load_model, out
+from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
@@ -54,6 +54,7 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
                   method: Annotated[str, typer.Option(help=help_text(SOLVE))]
                   = "auto") -> None:
     """Solve a model analytically: a table per component and the system."""
+    choice(method, SOLVE, "--method")
     emit(solve(load_model(model, overrides), method=method), as_json)
 
 
@@ -79,6 +80,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
 
+    choice(method, SIMULATE, "--method")
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,9 @@ def guarded(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except ModelError as exc:
-            err.print("[bold red]invalid model[/]", highlight=False)
+            options = all(p.path.startswith("--") for p in exc.problems)
+            err.print(f"[bold red]invalid {'arguments' if options else 'model'}[/]",
+                      highlight=False)
             for problem in exc.problems:
                 err.print(f"  {problem}", highlight=False, markup=False)
             raise typer.Exit(EXIT_INVALID) from None
@@ -55,6 +57,13 @@ def guarded(func: Callable) -> Callable:
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper
+
+
+def choice(value: str, choices: Sequence[str], option: str) -> str:
+    """``value`` if it is one of ``choices``; else a bad argument (exit 2) naming them."""
+    if value not in choices:
+        raise ModelError([Problem(option, f"must be one of {', '.join(choices)}, got {value!r}")])
+    return value
 
 
 def load_model(path: Path, overrides: list[str] | None = None) -> Model:

@@ -148,3 +148,14 @@ def test_only_the_cli_package_imports_typer():
             "or m.startswith('qmodel.cli')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command, choices", [
+    ("solve", "auto, open, mva, amva, ctmc, batches"),
+    ("simulate", "auto, simpy, fast"),
+])
+def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices):
+    result = run(command, "topologies/web_service.yaml", "--method", "magic")
+    assert result.exit_code == 2
+    assert "invalid arguments" in result.output
+    assert f"--method: must be one of {choices}, got 'magic'" in result.output
