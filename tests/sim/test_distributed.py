@@ -87,7 +87,7 @@ def test_interrupted_runs_keep_the_finished_replications(web, monkeypatch):
     ({"executor": "local", "trace": True}, "use executor=None"),
 ])
 def test_bad_executor_arguments(web, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(QModelError, match=message):
         simulate(web, replications=2, customers=100, **kwargs)
     with pytest.raises(QModelError, match="executor must be one of"):
         run_replications([], executor="cloud")
