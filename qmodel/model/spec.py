@@ -8,7 +8,6 @@ are in seconds. The format is documented in ``docs/model-format.md``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,7 +29,6 @@ from . import dist_spec
 from .slo import read_slo
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-_NAME = re.compile(NAME_PATTERN)
 
 
 def _ctx(info: ValidationInfo) -> tuple[str, Path | None]:
@@ -438,10 +436,6 @@ class ModelSpec(Strict):
         default_factory=dict, description="Bulk arrivals: a batch of jobs at a given time.")
     slo: Annotated[str | list[str] | None, AfterValidator(_slo)] = Field(
         default=None, description='Service level objectives, e.g. "p95 < 200ms".')
-
-
-def is_valid_name(name: str) -> bool:
-    return bool(_NAME.match(name))
 
 
 def json_schema() -> dict:

@@ -198,7 +198,7 @@ class MMcResponse:
         p = float(p)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"quantile probabilities must lie in [0, 1], got {p}")
-        return float(response_quantile(p, self.p_wait, self.mu, self.theta))
+        return scalar_response_quantile(p, self.p_wait, self.mu, self.theta)
 
 
 def response_quantile(p: float, p_wait: ArrayLike, mu: ArrayLike,
@@ -251,6 +251,49 @@ def response_quantile(p: float, p_wait: ArrayLike, mu: ArrayLike,
         todo = todo[~done]
     out[todo] = t[todo]
     return np.where(bad, np.nan, out).reshape(shape)
+
+
+def scalar_response_quantile(p: float, p_wait: float, mu: float, theta: float) -> float:
+    """:func:`response_quantile` for one station, with ``math`` instead of arrays: the
+    same bracket, Newton steps and stopping rule, some thirty times faster for one
+    value (a solve asks every station for its p50, p95 and p99).
+
+    >>> round(scalar_response_quantile(0.95, 0.5, 2.0, 1.0), 9)  # M/M/1 lam=1 mu=2
+    2.995732274
+    """
+    if not (theta > 0 and mu > 0 and p_wait >= 0):
+        return math.nan
+    if p == 0.0 or p == 1.0:
+        return 0.0 if p == 0.0 else math.inf
+    target = math.log1p(-p)
+    lo = -target / mu  # the service time alone: R is at least this long
+    if p_wait == 0.0:
+        return lo
+    hi = 2.0 * lo
+    while _scalar_log_sf_hazard(hi, p_wait, mu, theta)[0] > target:
+        lo, hi = hi, 2.0 * hi
+    t = math.sqrt(lo * hi)
+    for _ in range(_NEWTON_STEPS):
+        log_sf, hazard = _scalar_log_sf_hazard(t, p_wait, mu, theta)
+        gap = log_sf - target  # > 0: t is left of the quantile
+        lo, hi = (t, hi) if gap > 0 else (lo, t)
+        step = gap / hazard
+        if abs(gap) <= 8 * _EPS * max(1.0, -log_sf) or abs(step) <= 1e-13 * t:
+            return min(max(t + step, lo), hi)
+        t = t + step if lo < t + step < hi else 0.5 * (lo + hi)
+    return t
+
+
+def _scalar_log_sf_hazard(t: float, p_wait: float, mu: float,
+                          theta: float) -> tuple[float, float]:
+    """:func:`_log_sf_hazard` of one value (``p_wait > 0``, ``t > 0``)."""
+    y = abs(theta - mu) * t
+    log_g = -0.5 * y if y < 1e-8 else math.log(-math.expm1(-y)) - math.log(y)
+    log_wait_term = math.log(p_wait * mu * t) - min(mu, theta) * t + log_g
+    a, b = -mu * t, log_wait_term
+    log_sf = max(a, b) + math.log1p(math.exp(-abs(a - b)))
+    u = math.exp(log_wait_term - log_sf)  # the waiting term's share of P(R > t)
+    return log_sf, mu * (1.0 - p_wait) * (1.0 - u) + theta * u
 
 
 def wait_quantile(p: float, p_wait: ArrayLike, theta: ArrayLike) -> NDArray:

@@ -22,6 +22,7 @@ from qmodel.solvers.mmc import (
     p_idle,
     p_idle_values,
     response_quantile,
+    scalar_response_quantile,
     wait_quantile,
 )
 
@@ -233,3 +234,16 @@ def test_mm1_response_quantile_is_exact_near_saturation(rho):
     r = MMcResponse(rho, 1.0 - rho, 1.0)
     for q in (0.5, 0.95, 0.999):
         assert r.quantile(q) == pytest.approx(-math.log1p(-q) / (1.0 - rho), rel=1e-13)
+
+
+@pytest.mark.parametrize("p", [1e-9, 0.5, 0.95, 0.99, 0.999999])
+@pytest.mark.parametrize("p_wait", [0.0, 1e-9, 0.3, 0.999999])
+@pytest.mark.parametrize("mu", [1e-3, 1.0, 50.0])
+def test_the_scalar_quantile_is_the_array_quantile_exactly(p, p_wait, mu):
+    # MMcResponse.quantile uses the scalar twin (one value at numpy's per-call cost was
+    # 20x slower); both must give the same number to the last bit, also near saturation
+    # (theta -> 0) and where theta is close to mu (the g(y) series).
+    for theta in (1e-9, 1e-3, 0.5, mu, mu * (1 + 1e-9), 3.0, 1e4):
+        assert scalar_response_quantile(p, p_wait, mu, theta) == \
+            float(response_quantile(p, p_wait, mu, theta)), theta
+    assert math.isnan(scalar_response_quantile(0.5, 0.5, mu, 0.0))  # unstable: no number
