@@ -161,3 +161,21 @@ def test_counts_and_durations_of_every_kind_are_addressed():
         "nodes.j.quorum": ("count", 3), "nodes.b.interval": ("duration", 1.0),
         "nodes.b.servers": ("count", 2), "batches.bulk.at": ("duration", 5.0)}
     assert apply(model, {"nodes.j.quorum": 2.0}).spec.nodes["j"].quorum == 2
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"nodes." + "a." * 5000 + "b": 1}, "nodes.a: no node 'a'"),
+    ({"nodes.app.servers": float("nan")}, "nodes.app.servers: must be a positive integer"),
+    ({"nodes.app.service": "nanms"}, "nodes.app.service: must be a duration"),
+    ({"": 1}, "no field ''"),
+    ({"nodes.app.servers.__class__": 1}, "nodes.app.servers: is not a mapping"),
+], ids=["5000 deep", "NaN servers", "NaN duration", "empty path", "into a number"])
+def test_hostile_set_paths_and_values_are_field_errors(web, changes, expected):
+    with pytest.raises(ModelError) as info:
+        web.with_changes(changes)
+    assert expected in str(info.value)
+
+
+def test_infinite_servers_set_by_path_make_a_delay_station(web):
+    station = web.with_changes({"nodes.app.servers": "inf"}).network.station("app")
+    assert (station.kind, station.servers) == ("delay", math.inf)
