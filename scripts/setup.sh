@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a machine that has only Python 3.11+: a virtualenv in .venv with
 # qmodel and its tools; with --system also the Debian packages the browser and load tests
-# need (chromium, redis-server), installed with apt-get when missing.
+# need (chromium, redis-server, wrk), installed with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -18,6 +18,7 @@ if [ "${1:-}" = "--system" ]; then
     missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     if [ ${#missing[@]} -gt 0 ]; then
         sudo=""
         [ "$(id -u)" = 0 ] || sudo="sudo -n"
