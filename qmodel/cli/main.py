@@ -15,6 +15,7 @@ from ..model.spec import json_schema
 from ..report import print_result
 from ..results import Result
 from ..solve import solve
+from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
 from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
 
@@ -146,6 +147,7 @@ def refsys(ctx: typer.Context) -> None:
 
 
 app.add_typer(experiments_app)  # sweep, sensitivity, plan, headroom
+app.add_typer(calibrate_app, name="calibrate")
 
 
 @app.command()
