@@ -3,5 +3,6 @@
 intervals and a calibration report out. See ``docs/calibration.md``."""
 
 from .result import Calibration, Estimate
+from .traces import from_traces
 
-__all__ = ["Calibration", "Estimate"]
+__all__ = ["Calibration", "Estimate", "from_traces"]

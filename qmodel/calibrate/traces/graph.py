@@ -15,9 +15,10 @@ a cycle gives no routes; its visits still give service times and concurrency.
 Clock skew: for every pair of hosts (caller, callee) the offset d of the callee's clock
 must put each synchronous callee span inside its caller span (child.end - parent.end <=
 d <= child.start - parent.start) and each consumer after its producer's start. Over all
-calls of the pair the feasible offsets form an interval; when it does not hold 0 the
-offset closest to 0 in it is taken (or, when calls disagree, the median of the offsets
-that centre each callee in its caller), and the callee host's spans are shifted by it,
+calls of the pair the feasible offsets form an interval; when it does not hold 0 its
+midpoint is taken (equal network latency both ways, as Zipkin's skew adjuster assumes;
+when calls disagree, the median of the offsets that centre each callee in its caller),
+and the callee host's spans are shifted by it,
 hosts chained from the busiest root host outwards.
 """
 
@@ -153,10 +154,12 @@ def _reach(tops: list[Span], children: dict[str, list[Span]]) -> set[str]:
 def _visits(top: Span, children: dict[str, list[Span]], by: str, names: _Names) -> list[Visit]:
     """The visits in the tree under ``top`` (iterative: a deep tree cannot overflow)."""
     out: list[Visit] = []
-    # a root CLIENT/PRODUCER span with children is the outside caller (a load generator):
-    # not a component; its children start the job's visits
-    if top.kind in ("client", "producer") and top.parent_id is None and children.get(top.span_id):
-        stack = [(c, None, top) for c in children[top.span_id]]
+    # a root CLIENT/PRODUCER span with children is the outside caller (a load generator),
+    # an orphan one the waiting of a caller that was lost: not a component's work; their
+    # children start the visits
+    if top.kind in ("client", "producer") and (top.parent_id is not None
+                                               or children.get(top.span_id)):
+        stack = [(c, None, top) for c in children.get(top.span_id, [])]
     else:
         stack = [(top, None, None)]
     seen: set[str] = set()
@@ -294,7 +297,7 @@ def _correct_skew(traces: dict[str, list[Span]], notes: list[str]
         if lo <= SKEW_TOLERANCE and hi >= -SKEW_TOLERANCE:
             offset[pair] = 0.0
         elif lo <= hi:
-            offset[pair] = lo if lo > 0 else hi
+            offset[pair] = (lo + hi) / 2 if np.isfinite(lo) else hi
         else:
             offset[pair] = float(np.median(centred[pair])) if centred[pair] else hi
     # chain hosts outwards from the busiest root host: each host's clock relative to it
