@@ -112,11 +112,11 @@ def spec(fit: dict[str, Any], mean: float, samples: np.ndarray | None = None,
     if name in ("gamma", "lognormal"):
         return {"dist": name, "mean": d(mean), "cv": float(f"{cv:.4g}")}
     if name == "hyperexponential":
-        p, m1, m2 = fit["params"]["p"], fit["params"]["mean1"], fit["params"]["mean2"]
+        m1, m2 = fit["params"]["mean1"], fit["params"]["mean2"]
+        p = float(f"{fit['params']['p']:.4g}")  # rounded first: the means keep the mean
         k = mean / (p * m1 + (1 - p) * m2)
-        probs = [float(f"{p:.4g}")]
-        probs.append(float(f"{1 - probs[0]:.6g}"))
-        return {"dist": "hyperexponential", "probs": probs, "means": [d(m1 * k), d(m2 * k)]}
+        return {"dist": "hyperexponential", "probs": [p, float(f"{1 - p:.6g}")],
+                "means": [d(m1 * k), d(m2 * k)]}
     if name == "empirical":
         x = np.asarray(samples, dtype=float)
         if len(x) > max_samples:
