@@ -211,7 +211,7 @@ class _Names:
         key = (span.service, span.name if by == "operation" else "")
         if key not in self._component:
             label = f"{span.service} {span.name}" if by == "operation" else span.service
-            name = _unique(safe_name(label.replace(" ", "_")), self.labels)
+            name = _unique(safe_name(label), self.labels)
             self._component[key] = name
             self.labels[name] = label
         return self._component[key]
