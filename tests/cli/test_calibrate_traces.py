@@ -73,3 +73,12 @@ def test_bad_options_exit_2(tmp_path, option, message):
 def test_missing_file_exits_2(tmp_path):
     result = run("calibrate", "traces", tmp_path / "none.json", "-o", tmp_path / "m.yaml")
     assert result.exit_code == 2 and "none.json: no such file" in result.output
+
+
+def test_empirical_service_times(tmp_path):
+    model = tmp_path / "m.yaml"
+    result = run("calibrate", "traces", DATA / "jaeger_shop.json", "-o", model, "--empirical")
+    assert result.exit_code == 0, result.output
+    service = qmodel.load(model).to_dict()["nodes"]["cart"]["service"]
+    assert service["dist"] == "empirical" and sorted(set(service["samples"])) == \
+        pytest.approx([10.0, 12.0], rel=1e-4)

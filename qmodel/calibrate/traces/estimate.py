@@ -304,9 +304,10 @@ def _probs(counter: Counter) -> dict[str, float]:
     return out
 
 
-def _cv_interval(gaps: np.ndarray, seed: int = 0) -> tuple[float | None, float, float]:
+def _cv_interval(gaps: np.ndarray, seed: int = 0
+                 ) -> tuple[float | None, float | None, float | None]:
     if len(gaps) < 3 or gaps.mean() <= 0:
-        return None, 0.0, math.inf
+        return None, None, None  # too few gaps to judge: taken as Poisson
     cv = float(gaps.std(ddof=1) / gaps.mean())
     rng = np.random.default_rng(seed)
     take = gaps if len(gaps) <= 5000 else rng.choice(gaps, 5000, replace=False)
