@@ -61,6 +61,11 @@ ASSUMPTIONS = [
 def calibrate(graph: Graph, source: str, servers: dict[str, int] | None = None,
               empirical: bool = False, name: str = "calibrated") -> Calibration:
     """The calibrated model of the jobs in ``graph``; see the module docstring."""
+    seen = list(dict.fromkeys(v.component for v in graph.visits))
+    unknown = sorted(set(servers or {}) - set(seen))
+    if unknown:
+        raise ModelError([Problem("--servers", f"no component {', '.join(map(repr, unknown))}"
+                                               f"; components: {', '.join(seen)}")])
     warnings = list(graph.notes)
     assumptions = list(ASSUMPTIONS)
     jobs = graph.jobs
@@ -234,11 +239,6 @@ def calibrate(graph: Graph, source: str, servers: dict[str, int] | None = None,
     for comp, spec_node in nodes.items():  # order the fields as a person writes them
         nodes[comp] = {k: spec_node[k] for k in ("kind", "label", "servers", "service", "next",
                                                  "class_next") if k in spec_node}
-    if servers:
-        unknown = sorted(set(servers) - set(nodes))
-        if unknown:
-            raise ModelError([Problem("--servers", f"no component {', '.join(map(repr, unknown))}"
-                                                   f"; components: {', '.join(nodes)}")])
     for a in arrivals.values():
         if isinstance(a["to"], str) and a["to"] not in nodes or \
                 isinstance(a["to"], dict) and not set(a["to"]) <= set(nodes):

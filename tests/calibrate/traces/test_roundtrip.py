@@ -106,8 +106,9 @@ def test_servers_given_and_by_operation(otlp):
     assert nodes["app_call_app"].label == "app call app"
     assert nodes["app_call_app"].servers == 10 and nodes["db_call_db"].servers == 2
     assert "servers of app_call_app: 10, given" in cal.assumptions
-    with pytest.raises(qmodel.ModelError, match="--servers: no component 'gateway_GET'"):
-        from_traces(otlp, servers={"app": 10, "gateway_GET": 2}, by="service")
+    with pytest.raises(qmodel.ModelError, match="--servers: no component 'app_call_app'; "
+                                                "components: gateway, app, db"):
+        from_traces(otlp, servers={"app": 10, "app_call_app": 2}, by="service")
 
 
 def test_report_json_and_html(calibrated):
@@ -116,3 +117,36 @@ def test_report_json_and_html(calibrated):
         calibrated.estimate("nodes.app.service.mean").fit["dist"]
     page = report_html(calibrated)
     assert page.count("<h2>") >= 6 and "plotly" in page and "FCFS" in page
+
+
+SHAPED = {"time_unit": "ms",
+          "arrivals": {"web": {"to": "gateway", "rate": "100/s", "interarrival": {"cv": 0.3}}},
+          "nodes": {"gateway": {"kind": "queue", "servers": 1, "next": "app",
+                                "service": {"dist": "deterministic", "value": "1ms"}},
+                    "app": {"kind": "queue", "servers": 4, "next": {"db": 0.6},
+                            "service": {"dist": "gamma", "mean": "20ms", "cv": 0.5}},
+                    "db": {"kind": "queue", "servers": 2,
+                           "service": {"dist": "hyperexponential", "mean": "5ms", "cv": 2}}}}
+
+
+def test_shapes_and_smooth_arrivals_are_recognised(tmp_path):
+    """Deterministic, gamma cv 0.5 and H2 cv 2 services behind smooth (cv 0.3) arrivals,
+    written with numeric span kinds."""
+    model = qmodel.Model.from_dict(SHAPED)
+    run = qmodel.simulate(model, replications=1, customers=3000, seed=5, trace=True, warmup=0)
+    path = write_otlp_lines(spans_from_visits(run.trace), tmp_path / "s.jsonl", integers=True)
+    assert '"kind": 2' in path.read_text()[:5000]
+    cal = from_traces(path)
+    for node, (dist, mean, cv) in {"gateway": ("deterministic", 0.001, 0.0),
+                                   "app": ("gamma", 0.020, 0.5),
+                                   "db": ("hyperexponential", 0.005, 2.0)}.items():
+        e = cal.estimate(f"nodes.{node}.service.mean")
+        assert e.fit["dist"] == dist, (node, e.fit["reason"])
+        assert e.low <= mean * (1 + 1e-6) and mean * (1 - 1e-6) <= e.high, node
+        assert e.fit["cv"] == pytest.approx(cv, abs=0.1), node
+    assert cal.estimate("nodes.app.next.db").value == pytest.approx(0.6, abs=0.02)
+    shape = cal.estimate("arrivals.GET.interarrival.cv")
+    assert shape.low < 0.3 < shape.high
+    assert cal.model.spec.arrivals["GET"].interarrival is not None
+    assert qmodel.solve(cal.model).system.mean_response_time == pytest.approx(
+        qmodel.solve(model).system.mean_response_time, rel=0.05)
