@@ -56,13 +56,16 @@ def report_html(calibration: Calibration) -> str:
         counts = np.array(hist["counts"], float)
         width = edges[1] - edges[0] if len(edges) > 1 else 1.0
         fig = go.Figure()
-        fig.add_bar(x=edges[:-1] * 1e3, y=counts / max(counts.sum(), 1) / width / 1e3,
+        total = max(counts.sum() + hist.get("above", 0), 1)
+        fig.add_bar(x=edges[:-1] * 1e3, y=counts / total / width / 1e3,
                     width=width * 1e3, offset=0, name="observed", opacity=0.6)
         if f["dist"] not in ("deterministic", "empirical"):
             grid = np.linspace(edges[0], edges[-1], 200)
             fig.add_scatter(x=grid * 1e3, y=fit.pdf(f, grid) / 1e3, name=f"{f['dist']} fit")
         d = "" if f.get("distance") is None else f" (KS D={f['distance']:.3g})"
-        fig.update_layout(title=f"{name}: exclusive time{d}", xaxis_title="ms",
+        cut = f"; {hist['above']} above {edges[-1] * 1e3:.3g} ms not shown" \
+            if hist.get("above") else ""
+        fig.update_layout(title=f"{name}: exclusive time{d}{cut}", xaxis_title="ms",
                           yaxis_title="density per ms", bargap=0)
         parts.append(figure(fig))
         if f.get("candidates"):
@@ -116,12 +119,18 @@ def _graph(go: Any, edges: list[dict], calibration: Calibration) -> Any:
         pos[n] = (d, rows.get(d, 0))
         rows[d] = rows.get(d, 0) + 1
     fig = go.Figure()
+    labels: dict[str, list] = {"x": [], "y": [], "text": []}
     for e in edges:
         if e["from"] in pos and e["to"] in pos:
             (x0, y0), (x1, y1) = pos[e["from"]], pos[e["to"]]
-            fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x",
-                               ayref="y", showarrow=True, arrowhead=2, standoff=14,
-                               text=f"{e['p']:.3g}{' async' if e.get('async') else ''}")
+            bend = 0.15 if e["from"] > e["to"] and x1 <= x0 else 0.0  # a way back: offset
+            fig.add_annotation(x=x1, y=y1 + bend, ax=x0, ay=y0 + bend, xref="x", yref="y",
+                               axref="x", ayref="y", showarrow=True, arrowhead=2,
+                               standoff=14, startstandoff=14, text="")
+            labels["x"].append((x0 + x1) / 2)
+            labels["y"].append((y0 + y1) / 2 + bend)
+            labels["text"].append(f"{e['p']:.3g}{' async' if e.get('async') else ''}")
+    fig.add_scatter(**labels, mode="text", textposition="top center", showlegend=False)
     fig.add_scatter(x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes],
                     mode="markers+text", text=nodes, textposition="top center",
                     marker={"size": 22}, showlegend=False)
