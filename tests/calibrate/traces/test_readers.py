@@ -147,3 +147,26 @@ def _write(tmp_path: Path, doc) -> Path:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+def test_deep_attribute_values_are_cut_and_deep_traces_do_not_recurse(tmp_path):
+    value: dict = {"stringValue": "leaf"}
+    for _ in range(150):  # 450 levels of JSON nesting
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    spans = [{"traceId": "ab" * 16, "spanId": f"{i + 1:016x}",
+              "parentSpanId": f"{i:016x}" if i else "", "name": "op", "kind": 2,
+              "startTimeUnixNano": str(T0 * 10**9 + i * 1000),
+              "endTimeUnixNano": str(T0 * 10**9 + 10**9 - i * 1000),
+              "attributes": [{"key": "deep", "value": value}] if i == 0 else []}
+             for i in range(5000)]  # one trace, a chain 5,000 calls deep (> recursion limit)
+    spans.append({**spans[0], "traceId": "cd" * 16,  # and a second trace, a second later
+                  "startTimeUnixNano": str((T0 + 1) * 10**9),
+                  "endTimeUnixNano": str((T0 + 2) * 10**9)})
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}))
+    began = time.perf_counter()
+    cal = from_traces(path)
+    assert time.perf_counter() - began < 20
+    assert cal.data["spans"] == 5001 and cal.data["jobs"] == 2
+    read, _ = read_spans(path)
+    assert "..." in json.dumps(read[0].attributes)
