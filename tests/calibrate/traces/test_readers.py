@@ -170,3 +170,37 @@ def test_deep_attribute_values_are_cut_and_deep_traces_do_not_recurse(tmp_path):
     assert cal.data["spans"] == 5001 and cal.data["jobs"] == 2
     read, _ = read_spans(path)
     assert "..." in json.dumps(read[0].attributes)
+
+
+def test_otlp_single_document_and_array_of_documents(tmp_path):
+    def request(service, spans):
+        return {"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeSpans": [{"scope": {"name": "x"}, "spans": spans}]}]}
+
+    def span(trace, sid, parent, kind, start_ms, end_ms):
+        ns = T0 * 10**9
+        return {"traceId": trace * 16, "spanId": sid * 8, "parentSpanId": parent * 8,
+                "name": "GET /", "kind": kind, "startTimeUnixNano": ns + start_ms * 10**6,
+                "endTimeUnixNano": str(ns + end_ms * 10**6)}
+
+    api = request("api", [span("a1", "01", "", "SPAN_KIND_SERVER", 0, 30),
+                          span("a1", "02", "01", "SPAN_KIND_CLIENT", 10, 25),
+                          span("b2", "03", "", 2, 100, 120)])
+    db = request("db", [span("a1", "04", "02", "SPAN_KIND_SERVER", 12, 22)])
+    for doc in ([api, db], {"resourceSpans": api["resourceSpans"] + db["resourceSpans"]}):
+        path = _write(tmp_path, doc)
+        cal = from_traces(path)
+        assert cal.data["spans"] == 4 and cal.data["jobs"] == 2
+        assert cal.estimate("nodes.api.service.mean").value == pytest.approx(0.0175, rel=1e-4)
+        assert cal.estimate("nodes.api.next.db").value == 0.5
+
+
+def test_a_trace_without_its_root_gives_no_arrival(tmp_path):
+    traces = json.loads((DATA / "zipkin_shop.json").read_text())
+    traces[0] = [s for s in traces[0] if "parentId" in s]  # the gateway's root span lost
+    path = _write(tmp_path, traces)
+    cal = from_traces(path)
+    assert cal.data["jobs"] == 5 and cal.data["traces_without_root"] == 1
+    assert any("1 have no root" in w for w in cal.warnings)
+    assert cal.estimate("arrivals.post_checkout.rate").n == 5
