@@ -5,9 +5,9 @@ A span is ``{"traceId", "id", "parentId", "name", "kind": "SERVER"|"CLIENT"|"PRO
 "CONSUMER" (absent: a local span), "timestamp" (µs since the epoch), "duration" (µs),
 "localEndpoint": {"serviceName", "ipv4"}, "tags": {...}, "shared"}``. A server span that
 shares its id with the client span (``"shared": true``, B3 single-id RPCs) gets its own id
-``ID~server`` and the client as its parent; spans naming that id as their parent are
-moved under it. A span without ``timestamp`` or ``duration`` (not finished when reported)
-is dropped and counted.
+``ID~server`` and the client as its parent (when the client span was reported); spans
+naming that id as their parent are moved under it. A span without ``timestamp`` or
+``duration`` (not finished when reported) is dropped and counted.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ def read(doc: Any, where: str, notes: list[str] | None = None) -> Iterator[Span]
                 ident(record, "traceId", at)
                 unfinished += 1
                 continue
-            span = _span(record, at)
-            if record.get("shared") is True and span.kind == "server":
-                shared.add((span.trace_id, span.span_id))
-                span = replace(span, span_id=f"{span.span_id}~server", parent_id=span.span_id)
-            spans.append(span)
+            spans.append(_span(record, at))
+            if record.get("shared") is True and spans[-1].kind == "server":
+                shared.add((spans[-1].trace_id, spans[-1].span_id))
+    # a shared server span moves under its client span, when that was reported
+    shared &= {(s.trace_id, s.span_id) for s in spans if s.kind == "client"}
+    spans = [replace(s, span_id=f"{s.span_id}~server", parent_id=s.span_id)
+             if s.kind == "server" and (s.trace_id, s.span_id) in shared else s for s in spans]
     if unfinished and notes is not None:
         notes.append(f"{where}: {unfinished} span(s) without timestamp or duration (not "
                      "finished when reported) were dropped")

@@ -204,3 +204,11 @@ def test_a_trace_without_its_root_gives_no_arrival(tmp_path):
     assert cal.data["jobs"] == 5 and cal.data["traces_without_root"] == 1
     assert any("1 have no root" in w for w in cal.warnings)
     assert cal.estimate("arrivals.post_checkout.rate").n == 5
+
+
+def test_a_shared_server_span_without_its_client_keeps_its_parent(tmp_path):
+    traces = json.loads((DATA / "zipkin_shop.json").read_text())
+    traces = [[s for s in t if s.get("kind") != "CLIENT" or s["name"] != "post"] for t in traces]
+    cal = from_traces(_write(tmp_path, traces))
+    assert cal.data["complete_jobs"] == 6  # orders still under the gateway's span
+    assert cal.estimate("nodes.gateway.next.orders").value == 1.0
