@@ -4,4 +4,12 @@ intervals and a calibration report out. See ``docs/calibration.md``."""
 
 from .result import Calibration, Estimate
 
-__all__ = ["Calibration", "Estimate"]
+__all__ = ["Calibration", "Estimate", "from_metrics"]
+
+
+def __getattr__(name: str):
+    if name == "from_metrics":  # the metric readers and scipy load on first use
+        from .metrics import from_metrics
+
+        return from_metrics
+    raise AttributeError(f"module 'qmodel.calibrate' has no attribute {name!r}")
