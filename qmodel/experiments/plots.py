@@ -50,6 +50,8 @@ def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
             error = dict(type="data", symmetric=False,
                          array=group[f"{metric}_ci95_high"].to_numpy() * scale - y,
                          arrayminus=y - group[f"{metric}_ci95_low"].to_numpy() * scale)
+        if f"{metric}_high" in group and f"{metric}_low" in group:
+            _band(fig, x, group, metric, scale, name)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, error_y=error))
         if _BOUNDS.get(metric) in group:
             fig.add_trace(go.Scatter(x=x, y=group[_BOUNDS[metric]].to_numpy(dtype=float) * scale,
@@ -69,6 +71,20 @@ def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
     fig.update_layout(title=f"{table.attrs.get('model', '')}: {label} vs {x_name}",
                       xaxis_title=x_name, yaxis_title=label, template="plotly_white")
     return fig
+
+
+def _band(fig: go.Figure, x: np.ndarray, group: pd.DataFrame, metric: str, scale: float,
+          name: str) -> None:
+    """The 95% band of ``qmodel sweep --uncertainty`` (``METRIC_low``/``_high``); an
+    unbounded high end (too many unstable samples) leaves a gap."""
+    high = group[f"{metric}_high"].to_numpy(dtype=float) * scale
+    low = group[f"{metric}_low"].to_numpy(dtype=float) * scale
+    high = np.where(np.isfinite(high), high, np.nan)
+    fig.add_trace(go.Scatter(x=x, y=high, mode="lines", line_width=0, showlegend=False,
+                             hoverinfo="skip", name=f"95% high ({name})"))
+    fig.add_trace(go.Scatter(x=x, y=low, mode="lines", line_width=0, fill="tonexty",
+                             fillcolor="rgba(70,130,180,0.25)",
+                             name=f"95% band, calibrated intervals ({name})"))
 
 
 def _slo_line(fig: go.Figure, table: pd.DataFrame, metric: str, scale: float) -> None:

@@ -196,7 +196,7 @@ def _service_times(model: Model, fits: list[DemandFit], visits: dict[str, np.nda
             notes.append(f"{comp} is a {node.kind}: its demands are reported, not written")
             continue
         good = [(j, c, v) for j, c, v in rows if fit.identifiable[j] and fit.demand[j] > 0]
-        for j, c, v in rows:
+        for j, c, _ in rows:
             if fit.identifiable[j] and not fit.demand[j] > 0:
                 notes.append(f"{comp}: class {c}'s demand is estimated as 0 (at most "
                              f"{fit.high[j]:.3g} s): the model's service time is kept")
@@ -225,7 +225,7 @@ def _service_times(model: Model, fits: list[DemandFit], visits: dict[str, np.nda
                                           float(fit.low[j] / v), float(fit.high[j] / v),
                                           method, fit.n))
                 per_class.append((comp, c, float(fit.demand[j] / v)))
-        for j, c, v in rows:
+        for j, c, _ in rows:
             if not fit.identifiable[j]:
                 path = (f"nodes.{comp}.service.mean" if len(rows) == 1 else
                         f"nodes.{comp}.class_service.{c}.mean")
@@ -300,7 +300,7 @@ def _demand_rows(fit: DemandFit) -> list[dict[str, Any]]:
 def write_model(calibration: Calibration, path: str | Path, command: str = "") -> Path:
     """Write the calibrated model as YAML with provenance comments at the top."""
     path = Path(path)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"# calibrated by qmodel on {now}", f"# from {calibration.source}"]
     if command:
         lines.append(f"# command: {command}")
