@@ -47,8 +47,9 @@ import numpy as np
 from scipy import optimize, stats
 
 LEVEL = 0.95
-PROPORTIONAL = 0.9995
-"""Cosine between two throughput columns above which their classes cannot be told apart."""
+PROPORTIONAL = 0.998
+"""Cosine between two throughput columns above which their classes cannot be told apart:
+their ratio varies by less than about 6% (sqrt(2 (1 - cos))) over the intervals."""
 ILL_CONDITIONED = 1e3
 """Condition number (columns scaled to unit length) above which the design is degenerate."""
 WEAK_CONDITION = 30.0
@@ -120,32 +121,35 @@ def utilization_regression(throughput: np.ndarray, busy: np.ndarray, classes: li
     ok, reasons, warnings, condition = identify(A, names, T)
     ok_classes = ok[:R]
     warnings += _load_warnings(y, servers, component)
+    # columns the data cannot separate stay in the fit (their joint load is measured and
+    # must not leak into the others' demands); only their own values are withheld
+    used = (np.sqrt((A ** 2).sum(axis=0)) > 0) if T >= PER_UNKNOWN * A.shape[1] else ok
     coef = np.zeros(A.shape[1])
-    if ok.any():
-        coef[ok], _ = optimize.nnls(A[:, ok], y)
+    if used.any():
+        coef[used], _ = optimize.nnls(A[:, used], y)
     fitted_rows = A @ coef
     fitted = np.full(len(b), np.nan)
     fitted[rows] = fitted_rows
-    dof = max(T - int(ok.sum()), 0)
+    dof = max(T - int(np.linalg.matrix_rank(A[:, used])) if used.any() else 0, 0)
     low, high = np.zeros(A.shape[1]), np.full(A.shape[1], np.inf)
     cov = draws = None
     if ok.any() and dof > 0:
+        sub = A[:, used]
         if interval == "ols":
             rss = float(((y - fitted_rows) ** 2).sum())
-            sub = A[:, ok]
             full = np.zeros((A.shape[1], A.shape[1]))
-            full[np.ix_(ok, ok)] = rss / dof * np.linalg.pinv(sub.T @ sub)
-            cov = full[:R, :R]
+            full[np.ix_(used, used)] = rss / dof * np.linalg.pinv(sub.T @ sub, hermitian=True)
+            cov = np.where(np.outer(ok, ok), full, 0.0)[:R, :R]
             half = _t(dof) * np.sqrt(np.clip(np.diag(full), 0.0, None))
             low = np.where(ok, np.maximum(coef - half, 0.0), 0.0)
             high = np.where(ok, coef + half, np.inf)
         else:
             rng = np.random.default_rng(seed)
-            sub = A[:, ok]
             boot = np.zeros((BOOTSTRAP, A.shape[1]))
             for i in range(BOOTSTRAP):
                 pick = rng.integers(0, T, T)
-                boot[i, ok], _ = optimize.nnls(sub[pick], y[pick])
+                boot[i, used], _ = optimize.nnls(sub[pick], y[pick])
+            boot[:, ~ok] = 0.0
             draws = boot[:, :R]
             lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
             low = np.where(ok, np.minimum(lo, coef), 0.0)
