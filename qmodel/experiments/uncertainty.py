@@ -211,12 +211,34 @@ def summarize(table: pd.DataFrame, point: pd.Series | None, metrics: list[str]
         else:
             values = np.where(stable, values, np.inf)
             values = values[~np.isnan(values)]
-        low, median, high = (np.percentile(values, [2.5, 50, 97.5], method="linear")
-                             if values.size else (np.nan,) * 3)
+        low, median, high = percentiles(values, (2.5, 50.0, 97.5))
         rows[name] = {"point": float(point[name]) if point is not None else np.nan,
                       "low": float(low), "median": float(median), "high": float(high)}
     return pd.DataFrame.from_dict(rows, orient="index", columns=["point", "low", "median",
                                                                  "high"])
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """Linear-interpolation percentiles that stay infinite where an infinite value takes
+    part (numpy's give NaN for inf - inf).
+
+    >>> percentiles(np.array([1.0, 2.0, np.inf, np.inf]), (50, 97.5))
+    [inf, inf]
+    >>> percentiles(np.array([1.0, 2.0, 3.0, np.inf]), (50,))
+    [2.5]
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    if not x.size:
+        return [math.nan] * len(qs)
+    out = []
+    for q in qs:
+        pos = q / 100 * (x.size - 1)
+        lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+        if math.isinf(x[hi]) or math.isinf(x[lo]):
+            out.append(math.inf if x[hi] > 0 else float(x[lo]))
+        else:
+            out.append(float(x[lo] + (pos - lo) * (x[hi] - x[lo])))
+    return out
 
 
 def _solved(model: Model, values: dict[str, float], params, quantiles) -> dict[str, Any]:
