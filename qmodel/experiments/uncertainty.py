@@ -21,7 +21,8 @@ vectorised fast path for open Jackson networks (200 samples in well under a seco
 ``qmodel.solve`` per sample otherwise. A sample where a station saturates is *unstable*:
 it is counted (``unstable`` fraction) and its latencies and queue lengths count as
 infinite in the percentiles (so a high end past 2.5% unstable samples is unbounded),
-never averaged in; throughputs take the stable samples.
+never averaged in; utilizations take every sample (an unstable one's offered load, 1 or
+more), throughputs the stable samples.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from .sweep import evaluate
 
 LEVEL = 0.95
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
-BOUNDED = ("throughput_per_s", "max_utilization", "saturation_rate_per_s", ".utilization")
+LOADS = ("utilization", "saturation_rate_per_s")
+"""Metrics every sample has (an unstable sample's offered load is 1 or more)."""
+STABLE_ONLY = ("throughput_per_s",)
 """Metrics taken over the stable samples; every other metric is infinite when unstable."""
 POSITIVE = ("rate", "duration", "count", "servers")
 COMPONENT_METRICS = ("utilization", "mean_response_s", "mean_in_system")
@@ -206,7 +209,9 @@ def summarize(table: pd.DataFrame, point: pd.Series | None, metrics: list[str]
                 not pd.api.types.is_numeric_dtype(table[name]) or table[name].dtype == bool:
             continue
         values = table[name].to_numpy(dtype=float)
-        if name.endswith(BOUNDED):
+        if name.endswith(LOADS):
+            values = values[np.isfinite(values)]
+        elif name.endswith(STABLE_ONLY):
             values = values[stable & np.isfinite(values)]
         else:
             values = np.where(stable, values, np.inf)

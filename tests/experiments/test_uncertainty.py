@@ -58,6 +58,7 @@ def test_near_saturation_unstable_samples_are_counted_not_averaged():
     assert u.unstable == pytest.approx(expected, abs=0.01)
     r = u.metric("mean_response_time_s")
     assert r["high"] == np.inf and r["low"] == pytest.approx(response(0.009, 80), rel=0.02)
+    assert u.metric("max_utilization")["high"] > 1            # loads: every sample counts
     doc = json.loads(u.to_json())
     assert doc["metrics"]["mean_response_time_s"]["unbounded"] is True
     assert doc["unstable_fraction"] == pytest.approx(u.unstable)
