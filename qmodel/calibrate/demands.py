@@ -129,7 +129,8 @@ def utilization_regression(throughput: np.ndarray, busy: np.ndarray, classes: li
         coef[used], _ = optimize.nnls(A[:, used], y)
     fitted_rows = A @ coef
     fitted = np.full(len(b), np.nan)
-    fitted[rows] = fitted_rows
+    if used.any():
+        fitted[rows] = fitted_rows
     dof = max(T - int(np.linalg.matrix_rank(A[:, used])) if used.any() else 0, 0)
     low, high = np.zeros(A.shape[1]), np.full(A.shape[1], np.inf)
     cov = draws = None

@@ -285,8 +285,8 @@ def _bundle(path: Path, doc: dict, chosen: dict[str, Selector]) -> Series:
         for key, row in sums.items():
             n = counts[key]
             value = np.where(n > 0, row, np.nan)
-            if role == "utilization":
-                value = np.where(n > 0, row / np.maximum(n, 1), np.nan)  # one server: mean
+            if role in ("utilization", "response"):  # per server, per job: the mean
+                value = np.where(n > 0, row / np.maximum(n, 1), np.nan)
             getattr(out, role)[key] = value
     return out
 

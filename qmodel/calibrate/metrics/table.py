@@ -42,8 +42,14 @@ def read_csv(path: str | Path) -> Series:
     """Read a metrics CSV (columns above) into a :class:`Series`."""
     path = Path(path)
     text = read_text(path)
-    csv.field_size_limit(1 << 16)
-    reader = csv.reader(io.StringIO(text))
+    limit = csv.field_size_limit(1 << 16)  # a cell is a number: 64 KiB is generous
+    try:
+        return _read(path, csv.reader(io.StringIO(text)))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _read(path: Path, reader) -> Series:
     try:
         header = next(reader)
     except StopIteration:
