@@ -271,6 +271,8 @@ def response_regression(throughput: np.ndarray, residence: np.ndarray, classes: 
         warnings.append(f"{component}: no response times for {', '.join(missing)}: the queue "
                         "length seen is underestimated")
     n = 0
+    variance = np.zeros(R)
+    dofs = []
     for r in range(R):
         rows = np.isfinite(W[:, r]) & np.isfinite(X[:, r]) & (X[:, r] > 0)
         x, y = 1.0 + queue[rows], W[rows, r]
@@ -281,14 +283,18 @@ def response_regression(throughput: np.ndarray, residence: np.ndarray, classes: 
         d = float(x @ y / (x @ x))
         dof = len(x) - 1
         s2 = float(((y - d * x) ** 2).sum()) / dof
-        half = _t(dof) * np.sqrt(s2 / float(x @ x))
+        variance[r] = s2 / float(x @ x)
+        dofs.append(dof)
+        half = _t(dof) * np.sqrt(variance[r])
         demand[r], low[r], high[r], ok[r] = d, max(0.0, d - half), d + half, True
     fitted_busy = np.where(np.isfinite(X), X, 0.0) @ np.nan_to_num(demand)
     fitted[:] = fitted_busy
     return DemandFit(component, list(classes), demand, low, high, ok, reasons,
                      "response-time regression (Kraft et al. 2009: R = D (1 + A), A by "
                      "Little's law; 95% interval: OLS through the origin, t)", n,
-                     np.full(len(X), np.nan), fitted, warnings=warnings)
+                     np.full(len(X), np.nan), fitted, warnings=warnings,
+                     cov=np.diag(variance) if ok.any() else None,   # classes fitted apart
+                     dof=min(dofs, default=0))
 
 
 def _t(dof: int) -> float:

@@ -216,7 +216,11 @@ def _service_times(model: Model, fits: list[DemandFit], visits: dict[str, np.nda
                 method += f"; one mean for {', '.join(c for _, c, _ in good)} (within 5%)"
             estimates.append(Estimate(path, comp, "service time", value, "s", low, high,
                                       method, fit.n))
-            values[path] = value
+            if np.isfinite(high):  # an estimate without an interval is not written
+                values[path] = value
+            else:
+                notes.append(f"{comp}: no interval for its service time; the model's value "
+                             "is kept")
         else:
             for j, c, v in good:
                 path = f"nodes.{comp}.class_service.{c}.mean"
