@@ -195,3 +195,11 @@ def test_cli_sweep_uncertainty_columns_and_bands(tmp_path):
             "unstable_fraction"} <= set(table.columns)
     assert (table["mean_response_time_s_low"] <= table["mean_response_time_s"]).all()
     assert "95% band, calibrated intervals" in (tmp_path / "s.html").read_text()
+
+
+def test_cli_solve_uncertainty_of_a_model_unstable_at_its_estimates_exits_3(tmp_path):
+    path = tmp_path / "mm1.yaml"
+    path.write_text(mm1("120/s").to_yaml())
+    result = runner.invoke(app, ["solve", str(path), "--uncertainty", "--samples", "20"])
+    assert result.exit_code == 3, result.output
+    assert "unstable samples: 100.0%" in result.output and "Traceback" not in result.output
