@@ -41,13 +41,14 @@ def metrics_command(
             show_default=False)] = None,
         throughput: Annotated[str | None, typer.Option(
             help="Prometheus: completions per class, NAME{LABEL} "
-                 "[default: http_requests_total{class}].", show_default=False)] = None,
+                 "(default: http_requests_total{class}).", show_default=False)] = None,
         utilization: Annotated[str | None, typer.Option(
             help="Prometheus: busy seconds (counter) or utilization (gauge) per component, "
-                 "NAME{LABEL} [default: process_cpu_seconds_total{component}].",
+                 "NAME{LABEL} (default: process_cpu_seconds_total{component}).",
             show_default=False)] = None,
         response: Annotated[str | None, typer.Option(
-            help="Prometheus: response-time summary/histogram per class, NAME{LABEL}.",
+            help="Prometheus: response-time summary/histogram per class, NAME{LABEL} "
+                 "(default: http_request_duration_seconds{class}).",
             show_default=False)] = None,
         background: Annotated[bool, typer.Option(
             help="Fit a background utilization no class accounts for.")] = False,
