@@ -317,7 +317,8 @@ def sweep_bands(model: Model, table: pd.DataFrame, *, samples: int = 100,
     """``table`` (a :func:`~qmodel.experiments.sweep` of ``model``) with ``METRIC_low`` and
     ``METRIC_high`` (the 95% band from the calibrated intervals) for its headline metric and
     the system metrics, and ``unstable_fraction`` per point. Every point is solved at every
-    sample (one :func:`evaluate` call: the fast path takes all at once)."""
+    sample (one :func:`evaluate` call: the fast path takes all at once). A swept parameter
+    that is also calibrated takes the sweep's values, not samples."""
     found = calibrated(model)
     swept = list(table.attrs.get("parameters", []))
     drawn = draw({p: i for p, i in found.items() if p not in swept}, samples, seed) \
