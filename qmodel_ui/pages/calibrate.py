@@ -92,20 +92,22 @@ def show(cal: qmodel.calibrate.Calibration, prefix: str) -> None:
     components = data.get("components", {})
     if components:
         st.subheader("Exclusive times and fits")
-        for name, comp in components.items():
-            chosen = comp["fit"]
-            with st.expander(f"{name}: {chosen['dist']}, mean "
-                             f"{comp['mean_s'] * 1e3:.4g} ms, {comp['visits']:,} visits, "
-                             f"{comp['servers']} servers"):
-                st.plotly_chart(charts.fit_histogram(name, comp), key=f"{prefix}-fit-{name}",
-                                config={"displaylogo": False})
-                st.caption(f"Chosen: **{chosen['dist']}** — {chosen.get('reason', '')}")
-                if chosen.get("candidates"):
-                    st.dataframe(
-                        [{"candidate": c["dist"], "mean (ms)": c["mean"] * 1e3,
-                          "cv": c["cv"], "AIC": c.get("aic"), "KS D": c.get("ks"),
-                          "KS p": c.get("ks_p")} for c in chosen["candidates"]],
-                        hide_index=True, key=f"{prefix}-cand-{name}")
+        name = st.selectbox(
+            "Component", list(components), key=f"{prefix}-component",
+            format_func=lambda n: f"{n}: {components[n]['fit']['dist']}, mean "
+                                  f"{components[n]['mean_s'] * 1e3:.4g} ms, "
+                                  f"{components[n]['visits']:,} visits, "
+                                  f"{components[n]['servers']} servers")
+        comp = components[name]
+        chosen = comp["fit"]
+        views.chart(charts.fit_histogram(name, comp), f"{cal.model.name}-{name}-fit",
+                    f"{prefix}-fit")
+        st.caption(f"Chosen: **{chosen['dist']}** — {chosen.get('reason', '')}")
+        if chosen.get("candidates"):
+            st.dataframe([{"candidate": c["dist"], "mean (ms)": c["mean"] * 1e3, "cv": c["cv"],
+                           "AIC": c.get("aic"), "KS D": c.get("ks"), "KS p": c.get("ks_p")}
+                          for c in chosen["candidates"]], hide_index=True,
+                         key=f"{prefix}-candidates")
 
     left, right = st.columns(2)
     with left:

@@ -29,7 +29,8 @@ def test_the_sample_calibrates_as_from_traces_and_opens_on_the_model_page(app: A
     # the page's sample: topologies/web_service.yaml, 1,500 jobs, seed 1
     path = write_sample(qmodel.load(ROOT / "topologies" / "web_service.yaml"),
                         tmp_path / "web_service-sample.jsonl", jobs=1500, seed=1)
-    expected = from_traces(path, "otlp").frame().set_index("path")
+    direct = from_traces(path, "otlp")
+    expected = direct.frame().set_index("path")
     table = at.dataframe[0].value
     assert list(table.index) == list(expected.index)
     scale = expected["unit"].map({"s": 1e3}).fillna(1.0)
@@ -48,7 +49,7 @@ def test_the_sample_calibrates_as_from_traces_and_opens_on_the_model_page(app: A
     assert at.title[0].value == "Model"
     assert at.session_state["scenario"].base == CUSTOM
     current = qmodel.Model.from_yaml(at.session_state["custom_yaml"]).to_dict()
-    direct = qmodel.Model.from_yaml(model_text(from_traces(path))).to_dict()
+    direct = qmodel.Model.from_yaml(model_text(direct)).to_dict()
     assert "web_service-sample.jsonl (otlp)" in current["description"]  # not a temporary path
     assert "/tmp" not in at.session_state["custom_yaml"]
     for doc in (current, direct):
