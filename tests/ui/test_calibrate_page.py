@@ -57,7 +57,8 @@ def test_the_sample_calibrates_as_from_traces_and_opens_on_the_model_page(app: A
     assert current == direct
 
 
-def test_a_broken_trace_file_names_the_record(app: AppTest) -> None:
+def test_a_broken_trace_file_names_the_record_and_a_good_one_calibrates(app: AppTest
+                                                                         ) -> None:
     at = open_page(app, "calibrate")
     broken = (DATA / "jaeger_missing_field.json").read_bytes()
     at.file_uploader(key="cal_files").set_value([("shop.json", broken, "application/json")])
@@ -66,6 +67,22 @@ def test_a_broken_trace_file_names_the_record(app: AppTest) -> None:
     healthy(at)
     errors = [e.value for e in at.error]
     assert errors == ["**Calibration failed:** shop.json: trace 1: span 2: startTime: missing"]
+
+    good = DATA / "zipkin_shop.json"
+    at.file_uploader(key="cal_files").set_value([("shop.json", good.read_bytes(),
+                                                  "application/json")])
+    at.text_input(key="cal_servers").input("orders=3")
+    at = settle(at.run())
+    at = settle(at.button(key="cal_run").click().run())
+    healthy(at)
+    assert not at.error, [e.value for e in at.error]
+    expected = from_traces(good, servers={"orders": 3}).frame()
+    table = at.dataframe[0].value
+    assert list(table.index) == list(expected["path"])
+    model = qmodel.Model.from_yaml(at.code[0].value)  # the calibrated model file
+    assert model.spec.nodes["orders"].servers == 3
+    assert table.loc["nodes.orders.service.mean", "estimate"] == pytest.approx(
+        expected.set_index("path").loc["nodes.orders.service.mean", "value"] * 1e3)
 
 
 def test_servers_that_are_not_counts_are_explained(app: AppTest) -> None:
