@@ -23,10 +23,11 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
   = the sender's component (``refsys`` for the first hop): PRODUCER ``publish TOPIC``
   into a broker (embedded or Redis), PRODUCER ``send in-STATION`` into a worker
   station's Redis input stream, INTERNAL ``enqueue STATION`` into a station's queue in
-  the same process. It ends when the item is in that queue (the enqueue time of the
-  station's trace row) or when the broker or stream has stored it (the publish call
-  returned): the queue wait at the next station is that visit's start minus this
-  span's end.
+  the same process. It ends at the item's enqueue time, the one its next trace row has:
+  when the station's queue took it, or when the message was written, before the round
+  trip to Redis (the trace rows count that transit as waiting too; the publisher's loop
+  may notice the reply many milliseconds after the consumer started). So the queue wait
+  at the next station is that visit's start minus this span's end, as in the rows.
 - ``visit``: ``serve STATION``, one per item per station (a batch's items each get
   one, with the batch's times), service = the station's component: exactly the service
   (the trace row's start and end, the queue wait excluded), CONSUMER when the item came
@@ -186,10 +187,8 @@ class Tracing:
             raise
         finally:
             end = time.time_ns()
-            queued = _ns(item.t_enq)
-            if kind == "internal" and span.start_time <= queued <= end:
-                end = queued  # the moment the station's queue took it (its trace row's)
-            span.end(end_time=end)
+            queued = _ns(item.t_enq)  # stamped by the send (a join or fork does not)
+            span.end(end_time=queued if span.start_time <= queued <= end else end)
 
     def visit(self, item: Item, parent: Mapping[str, str], component: str, station: str,
               start_s: float, end_s: float, target_s: float, consumer: bool = False) -> None:
