@@ -75,6 +75,8 @@ ENTRY = "refsys"          # service.name of the HTTP front door
 KINDS = {"internal": SpanKind.INTERNAL, "producer": SpanKind.PRODUCER}
 SCOPE = "qmodel.refsys"   # instrumentation scope
 EXPORT_EVERY_MS = 1000    # what kill -9 can lose
+LINE_SPANS = 16           # spans per line: the export thread yields the GIL between lines
+YIELD_S = 0.001
 _PROPAGATOR = TraceContextTextMapPropagator()
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -102,7 +104,11 @@ def otlp_json(spans: Sequence[ReadableSpan]) -> str:
 
 
 class OtlpJsonFileExporter(SpanExporter):
-    """Appends each exported batch to a file as one OTLP/JSON line."""
+    """Appends exported spans to a file as OTLP/JSON lines of up to ``LINE_SPANS`` spans.
+
+    Encoding costs ~0.1–0.2 ms of CPU per span here, on the processor's thread: held
+    for a whole batch, the GIL would keep the event loop waiting for up to the switch
+    interval (5 ms) at every wake-up; a short sleep after each line hands it back."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,12 +117,14 @@ class OtlpJsonFileExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        line = otlp_json(spans) + "\n"
-        with self._lock:
-            if self._file is None:
-                return SpanExportResult.FAILURE
-            self._file.write(line)
-            self._file.flush()
+        for i in range(0, len(spans), LINE_SPANS):
+            line = otlp_json(spans[i:i + LINE_SPANS]) + "\n"
+            with self._lock:
+                if self._file is None:
+                    return SpanExportResult.FAILURE
+                self._file.write(line)
+                self._file.flush()
+            time.sleep(YIELD_S)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
