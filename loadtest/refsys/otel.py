@@ -36,6 +36,10 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
   ``qmodel.target_service_s`` (the drawn time; the delivered one is the duration). A
   visit has no children, so its exclusive time is its duration.
 
+A reader building a model counts visits per root for visit ratios (hand-offs belong to
+the sender), and takes the request span as the arrival: its exclusive time is the
+response time (its one child is the first hand-off), not a service.
+
 The item carries the context of the span that last handed it on, in ``Item.headers``
 (W3C ``traceparent``/``tracestate``, injected and extracted by the trace-context
 propagator); a visit and the hand-off that follows it are both children of it (a
