@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from typer.testing import CliRunner
 
+from loadtest.cli import app
 from loadtest.refsys.trace import TraceReader
 from loadtest.validate import validate
 
@@ -223,3 +225,7 @@ def test_validate_refuses_spans_of_a_system_it_does_not_start(tmp_path):
     with pytest.raises(ValueError, match="otel_traces"):
         validate(TOPOLOGIES / "web_service.yaml", [0.5], "1s", url="http://127.0.0.1:9",
                  otel_traces=tmp_path / "spans.jsonl", out=None)
+    result = CliRunner().invoke(app, ["validate", str(TOPOLOGIES / "web_service.yaml"),
+                                      "--url", "http://127.0.0.1:9", "--otel-traces",
+                                      str(tmp_path / "spans.jsonl")])
+    assert result.exit_code == 2 and "otel_traces" in result.output
