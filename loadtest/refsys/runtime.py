@@ -43,6 +43,7 @@ BATCH_STORE_SHARDS = 4
 REDUCERS = 4
 ROUTING = ("partition", "hash", "random", "round_robin", "jsq", "primary_secondary")
 BY_OCCUPANCY = ("jsq", "primary_secondary")  # need what each member holds
+UNTRACED = nullcontext()  # the hand-off "span" with tracing off (reusable, no cost)
 
 
 def downstream_of_brokers(model: Model) -> set[str]:
@@ -315,11 +316,25 @@ class Runtime:
                 return target
         return None
 
-    def _handoff(self, item: Item, sender: str | None, name: str, kind: str,
-                 **attributes: str) -> AbstractContextManager:
+    def _handoff(self, item: Item, sender: str | None, to: str, *,
+                 broker: Broker | None = None, partition: int = 0,
+                 stream: str | None = None) -> AbstractContextManager:
+        """The hand-off span of sending ``item`` from ``sender`` to ``to``: into
+        ``broker``'s ``partition``, a worker's ``stream`` or (neither) a queue here."""
         if self.tracing is None:
-            return nullcontext()
-        return self.tracing.handoff(item, sender, name, kind, attributes)
+            return UNTRACED
+        if broker is not None:
+            return self.tracing.handoff(item, sender, f"publish {to}", "producer", {
+                "qmodel.to": to, "qmodel.broker": to, "messaging.operation.type": "send",
+                "messaging.system": "embedded" if broker.in_process else "redis",
+                "messaging.destination.name": to,
+                "messaging.destination.partition.id": str(partition)})
+        if stream is not None:
+            return self.tracing.handoff(item, sender, f"send {stream}", "producer", {
+                "qmodel.to": to, "messaging.system": "redis",
+                "messaging.operation.type": "send", "messaging.destination.name": stream})
+        return self.tracing.handoff(item, sender, f"enqueue {to}", "internal",
+                                    {"qmodel.to": to})
 
     async def send(self, component: str, item: Item, sender: str | None = None) -> None:
         """Hand an item to a component (its member chosen by the router); ``sender``: the
@@ -329,38 +344,26 @@ class Runtime:
             router = self.net.routers[component]
             partition = self._pick(router, item)
             broker = self.brokers[component]
-            with self._handoff(item, sender, f"publish {component}", "producer",
-                               **{"qmodel.to": component, "qmodel.broker": component,
-                                  "messaging.system": "embedded" if broker.in_process
-                                  else "redis", "messaging.operation.type": "send",
-                                  "messaging.destination.name": component,
-                                  "messaging.destination.partition.id": str(partition)}):
+            with self._handoff(item, sender, component, broker=broker, partition=partition):
                 item.t_enq = time.time()
                 await broker.publish(partition, item)
             self._resolve(item, "accepted")
             return
         if component in self.joins:
-            with self._handoff(item, sender, f"enqueue {component}", "internal",
-                               **{"qmodel.to": component}):
+            with self._handoff(item, sender, component):
                 await self.joins[component].put(item)
             return
         if node.kind == "fork" and self.members(component)[0].join in self.joins:  # hosted
-            with self._handoff(item, sender, f"enqueue {component}", "internal",
-                               **{"qmodel.to": component}):
+            with self._handoff(item, sender, component):
                 await self._fork(component, item)
             return
         router = self.net.routers.get(component)
         station = router.members[self._pick(router, item)] if router else component
         if station in self.parts:
-            with self._handoff(item, sender, f"enqueue {station}", "internal",
-                               **{"qmodel.to": station}):
+            with self._handoff(item, sender, station):
                 await self.parts[station].put(item)
         elif self.remote is not None:
-            stream = f"in-{station}"
-            with self._handoff(item, sender, f"send {stream}", "producer",
-                               **{"qmodel.to": station, "messaging.system": "redis",
-                                  "messaging.operation.type": "send",
-                                  "messaging.destination.name": stream}):
+            with self._handoff(item, sender, station, stream=f"in-{station}"):
                 await self.remote(station, item)
         else:
             raise RuntimeError(f"{station} is not hosted here and there is no remote link")
