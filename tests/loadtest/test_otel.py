@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from typer.testing import CliRunner
 
 from loadtest.cli import app
+from loadtest.refsys.otel import merge
 from loadtest.refsys.trace import TraceReader
 from loadtest.validate import validate
 
@@ -229,3 +230,12 @@ def test_validate_refuses_spans_of_a_system_it_does_not_start(tmp_path):
                                       "--url", "http://127.0.0.1:9", "--otel-traces",
                                       str(tmp_path / "spans.jsonl")])
     assert result.exit_code == 2 and "otel_traces" in result.output
+
+
+def test_merge_keeps_complete_lines_only(tmp_path):
+    directory = tmp_path / "otel"
+    directory.mkdir()
+    (directory / "gateway-1.jsonl").write_text('{"resourceSpans":[]}\n')
+    (directory / "worker-a-2.jsonl").write_text('{"resourceSpans":[]}\n{"resourceSp')  # kill -9
+    assert merge(directory, tmp_path / "out" / "spans.jsonl") == 2
+    assert (tmp_path / "out" / "spans.jsonl").read_text() == '{"resourceSpans":[]}\n' * 2
