@@ -38,10 +38,10 @@ from .redis_broker import PREFIX, redis_brokers
 from .runtime import Runtime, downstream_of_brokers, worker_stations
 from .store import read_job, read_key, read_totals
 from .trace import TraceReader, TraceWriter
-
-if TYPE_CHECKING:
-    from .otel import Tracing
 from .work import BadRecordError, parse_event
+
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .otel import Tracing
 
 
 @dataclass

@@ -30,7 +30,7 @@ from .redis_broker import PREFIX, RedisBroker, redis_brokers
 from .runtime import Runtime
 from .trace import TraceWriter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
     from .otel import Tracing
 
 HEARTBEAT_S = 0.5
