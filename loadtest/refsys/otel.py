@@ -116,7 +116,6 @@ class OtlpJsonFileExporter(SpanExporter):
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
         self._file: IO[str] | None = open(path, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
