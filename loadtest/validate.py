@@ -190,6 +190,7 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
              calibration: float | str = "20s", backend: str = "embedded",
              out: str | Path | None = "validation.html", url: str | None = None,
              seed: int = 0, retries: int = 1, keep: bool = False,
+             otel_traces: str | Path | None = None,
              console: Console | None = None) -> ValidationReport:
     """Validate ``model`` against the real system; write ``out`` (HTML) and its ``.json``.
 
@@ -198,10 +199,14 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
     or system) is run again up to ``retries`` times; still invalid, it is reported
     INVALID and not compared. The raw samples and the system's traces, stores and logs
     go to a temporary directory, removed at the end unless ``keep`` (its path is then in
-    the report's notes).
+    the report's notes). ``otel_traces``: the started system writes its OpenTelemetry
+    spans there (OTLP JSON lines; not with ``url``, a system this does not start).
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be open or closed, got {mode!r}")
+    if url and otel_traces:
+        raise ValueError("otel_traces: spans come from a system validate starts, not from "
+                         "one at --url")
     console = console or _console()
     path = str(model) if not isinstance(model, Model) else model.source
     model = load(model) if not isinstance(model, Model) else model
@@ -213,7 +218,8 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
     work_dir = Path(tempfile.mkdtemp(prefix="qmodel-validate-"))
     peak, bottleneck = offered_peak(model) if mode == "open" else (1.0, "")
     system = nullcontext() if url else RefSystem(path, backend=backend, seed=seed,
-                                                 run_dir=work_dir / "system")
+                                                 run_dir=work_dir / "system",
+                                                 otel_traces=otel_traces)
     try:
         report = _run(model, loads, mode, tolerance, duration_s, warmup_s, repeats,
                       calibration, backend, url, seed, retries, console, work_dir, peak,
@@ -223,6 +229,8 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
             shutil.rmtree(work_dir, ignore_errors=True)
     if keep:
         report.notes.append(f"samples, traces, stores and logs kept in {work_dir}")
+    if otel_traces:
+        report.notes.append(f"OpenTelemetry spans written to {otel_traces}")
     report.print(console)
     if out is not None:
         out = Path(out)
