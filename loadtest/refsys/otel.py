@@ -34,17 +34,21 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
   through a broker or a Redis stream, INTERNAL otherwise. Attributes ``qmodel.component``,
   ``qmodel.station``, ``qmodel.class``, ``qmodel.item_id`` and
   ``qmodel.target_service_s`` (the drawn time; the delivered one is the duration). A
-  visit has no children, so its exclusive time is its duration.
+  visit's only child is the hand-off after it (the sender's own work), so its exclusive
+  time is its duration.
 
 A reader building a model counts visits per root for visit ratios (hand-offs belong to
 the sender), and takes the request span as the arrival: its exclusive time is the
-response time (its one child is the first hand-off), not a service.
+response time (its one child is the first hand-off), not a service — ``qmodel calibrate
+traces --outside refsys`` says so.
 
 The item carries the context of the span that last handed it on, in ``Item.headers``
 (W3C ``traceparent``/``tracestate``, injected and extracted by the trace-context
-propagator); a visit and the hand-off that follows it are both children of it (a
-consumer hands on inside its service, so a child there would cut the visit's exclusive
-time). Through Redis the headers travel as stream fields beside the item, as message
+propagator); a visit is the child of the hand-off that brought the item, and the
+hand-off after it is the visit's child (a consumer hands on inside its service: its
+visit span is opened at the start of service, :meth:`Tracing.start_visit`). A hand-off
+is the sender's own work (PRODUCER or INTERNAL), so a reader does not subtract it from the
+visit's exclusive time. Through Redis the headers travel as stream fields beside the item, as message
 headers do; in one process the item object carries them.
 
 ``service.name``: a process hosts several components, so :class:`Tracing` keeps one
@@ -204,13 +208,28 @@ class Tracing:
     def visit(self, item: Item, parent: Mapping[str, str], component: str, station: str,
               start_s: float, end_s: float, target_s: float, consumer: bool = False) -> None:
         """The span of one service of ``item`` at ``station``, from ``start_s`` to
-        ``end_s`` (epoch seconds, the trace row's), child of ``parent`` (headers)."""
+        ``end_s`` (epoch seconds, the trace row's), child of ``parent`` (headers); the
+        item's next hand-off is its child."""
+        self.start_visit(item, parent, component, station, start_s, target_s,
+                         consumer).end(end_time=_ns(end_s))
+
+    def start_visit(self, item: Item, parent: Mapping[str, str], component: str,
+                    station: str, start_s: float, target_s: float,
+                    consumer: bool = False) -> Span:
+        """A visit span opened at ``start_s`` (for a station that hands ``item`` on before
+        its service ends, a consumer); the caller ends it with :meth:`end_visit`."""
         span = self.tracer(component).start_span(
             f"serve {station}", context=_PROPAGATOR.extract(parent),
             kind=SpanKind.CONSUMER if consumer else SpanKind.INTERNAL, start_time=_ns(start_s),
             attributes={"qmodel.span": "visit", "qmodel.component": component,
                         "qmodel.station": station, "qmodel.class": item.cls,
                         "qmodel.item_id": item.id, "qmodel.target_service_s": target_s})
+        item.headers = _inject(span)  # what this visit hands on is its child
+        return span
+
+    @staticmethod
+    def end_visit(span: Span, end_s: float) -> None:
+        """End a visit span opened by :meth:`start_visit` at ``end_s`` (epoch seconds)."""
         span.end(end_time=_ns(end_s))
 
     def shutdown(self) -> None:

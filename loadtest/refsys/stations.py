@@ -215,9 +215,11 @@ class Consumer:
     async def _serve(self, message: Message, handed: float) -> None:
         item = message.item
         enqueued = item.t_enq  # handing on re-stamps it for the next station
-        parent = item.headers  # the publisher's context (handing on replaces it)
         start, started = handed_off(handed)
         target = draw(self.station.service.get(item.cls), self.rng)
+        span = None if self.tracing is None else self.tracing.start_visit(
+            item, item.headers, self.station.component, self.station.name, start, target,
+            consumer=True)  # open now: the hand-off below, inside the service, is its child
         await self.work(item)
         reserve = min(self.handoff_s, self._max_reserve_s, target)
         await self.clock.pad(target, started, reserve, settle=False)
@@ -229,9 +231,8 @@ class Consumer:
         self.clock.settle(target, delivered)
         self.trace.service(item.id, item.cls, self.station.component, self.station.name,
                            enqueued, start, start + delivered, target, delivered)
-        if self.tracing is not None:
-            self.tracing.visit(item, parent, self.station.component, self.station.name,
-                               start, start + delivered, target, consumer=True)
+        if span is not None:
+            self.tracing.end_visit(span, start + delivered)
 
 
 class Batcher:

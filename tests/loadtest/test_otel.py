@@ -147,7 +147,12 @@ def check_tree(spans: list[dict]) -> None:
         assert root.get("parentSpanId") in (None, CLIENT_PARENT)
         for span in trace:
             if span is not root:
-                assert by_id[span["parentSpanId"]]["traceId"] == trace_id
+                parent = by_id[span["parentSpanId"]]
+                assert parent["traceId"] == trace_id
+            if span["attrs"]["qmodel.span"] == "handoff" and span["service"] != "refsys":
+                # a component hands on from inside its visit: the visit is the parent
+                assert parent["attrs"]["qmodel.span"] == "visit", span
+                assert parent["service"] == span["service"]
 
 
 def visits_per_trace(spans: list[dict]) -> list[collections.Counter]:
