@@ -22,7 +22,7 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
 - ``handoff``: the item leaves for the next component (:meth:`Tracing.handoff`), service
   = the sender's component (``refsys`` for the first hop): PRODUCER ``publish TOPIC``
   into a broker (embedded or Redis), PRODUCER ``send in-STATION`` into a worker
-  station's Redis input stream, INTERNAL ``enqueue STATION`` into a station's queue in
+  station's Redis input stream, PRODUCER ``enqueue STATION`` into a station's queue in
   the same process. It ends at the item's enqueue time, the one its next trace row has:
   when the station's queue took it, or when the message was written, before the round
   trip to Redis (the trace rows count that transit as waiting too; the publisher's loop
@@ -30,8 +30,10 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
   at the next station is that visit's start minus this span's end, as in the rows.
 - ``visit``: ``serve STATION``, one per item per station (a batch's items each get
   one, with the batch's times), service = the station's component: exactly the service
-  (the trace row's start and end, the queue wait excluded), CONSUMER when the item came
-  through a broker or a Redis stream, INTERNAL otherwise. Attributes ``qmodel.component``,
+  (the trace row's start and end, the queue wait excluded), always CONSUMER: every
+  hand-off between components is asynchronous (a queue, a broker or a stream sits
+  between sender and server), and the messaging kinds tell a reader so: it takes the gap
+  as the wait, not a synchronous call. Attributes ``qmodel.component``,
   ``qmodel.station``, ``qmodel.class``, ``qmodel.item_id`` and
   ``qmodel.target_service_s`` (the drawn time; the delivered one is the duration). A
   visit's only child is the hand-off after it (the sender's own work), so its exclusive
@@ -47,7 +49,7 @@ The item carries the context of the span that last handed it on, in ``Item.heade
 propagator); a visit is the child of the hand-off that brought the item, and the
 hand-off after it is the visit's child (a consumer hands on inside its service: its
 visit span is opened at the start of service, :meth:`Tracing.start_visit`). A hand-off
-is the sender's own work (PRODUCER or INTERNAL), so a reader does not subtract it from the
+is the sender's own work (PRODUCER), so a reader does not subtract it from the
 visit's exclusive time. Through Redis the headers travel as stream fields beside the item, as message
 headers do; in one process the item object carries them.
 
@@ -80,7 +82,6 @@ from opentelemetry.trace.status import StatusCode
 from .items import Item
 
 ENTRY = "refsys"          # service.name of the HTTP front door
-KINDS = {"internal": SpanKind.INTERNAL, "producer": SpanKind.PRODUCER}
 SCOPE = "qmodel.refsys"   # instrumentation scope
 EXPORT_EVERY_MS = 1000    # what kill -9 can lose
 LINE_SPANS = 16           # spans per line: the export thread yields the GIL between lines
@@ -186,13 +187,13 @@ class Tracing:
             span.end()
 
     @contextmanager
-    def handoff(self, item: Item, sender: str | None, name: str, kind: str,
+    def handoff(self, item: Item, sender: str | None, name: str,
                 attributes: Mapping[str, str]) -> Iterator[None]:
-        """A hand-off span (``kind`` internal or producer) around sending ``item`` on
+        """A PRODUCER hand-off span around sending ``item`` on
         from ``sender`` (None: from outside, :data:`ENTRY`); the item carries its
         context from the start (the message is written inside)."""
         span = self.tracer(sender or ENTRY).start_span(
-            name, context=_PROPAGATOR.extract(item.headers), kind=KINDS[kind],
+            name, context=_PROPAGATOR.extract(item.headers), kind=SpanKind.PRODUCER,
             attributes={"qmodel.span": "handoff", **attributes})
         item.headers = _inject(span)
         try:
@@ -206,21 +207,20 @@ class Tracing:
             span.end(end_time=queued if span.start_time <= queued <= end else end)
 
     def visit(self, item: Item, parent: Mapping[str, str], component: str, station: str,
-              start_s: float, end_s: float, target_s: float, consumer: bool = False) -> None:
+              start_s: float, end_s: float, target_s: float) -> None:
         """The span of one service of ``item`` at ``station``, from ``start_s`` to
         ``end_s`` (epoch seconds, the trace row's), child of ``parent`` (headers); the
         item's next hand-off is its child."""
-        self.start_visit(item, parent, component, station, start_s, target_s,
-                         consumer).end(end_time=_ns(end_s))
+        self.start_visit(item, parent, component, station, start_s,
+                         target_s).end(end_time=_ns(end_s))
 
     def start_visit(self, item: Item, parent: Mapping[str, str], component: str,
-                    station: str, start_s: float, target_s: float,
-                    consumer: bool = False) -> Span:
+                    station: str, start_s: float, target_s: float) -> Span:
         """A visit span opened at ``start_s`` (for a station that hands ``item`` on before
         its service ends, a consumer); the caller ends it with :meth:`end_visit`."""
         span = self.tracer(component).start_span(
             f"serve {station}", context=_PROPAGATOR.extract(parent),
-            kind=SpanKind.CONSUMER if consumer else SpanKind.INTERNAL, start_time=_ns(start_s),
+            kind=SpanKind.CONSUMER, start_time=_ns(start_s),
             attributes={"qmodel.span": "visit", "qmodel.component": component,
                         "qmodel.station": station, "qmodel.class": item.cls,
                         "qmodel.item_id": item.id, "qmodel.target_service_s": target_s})

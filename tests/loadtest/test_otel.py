@@ -26,7 +26,7 @@ from loadtest.validate import validate
 
 from .conftest import TOPOLOGIES
 
-SERVER, PRODUCER, CONSUMER, INTERNAL = 2, 4, 5, 1
+SERVER, PRODUCER, CONSUMER = 2, 4, 5
 CLIENT_PARENT = "b7ad6b7169203331"
 CLIENT_TRACEPARENT = f"00-0af7651916cd43dd8448eb211c80319c-{CLIENT_PARENT}-01"
 
@@ -89,7 +89,7 @@ def read_spans(path: Path) -> list[dict]:
                     assert re.fullmatch(r"[0-9a-f]{16}", span.get("parentSpanId", "0" * 16))
                     assert span["startTimeUnixNano"].isdigit()
                     assert int(span["endTimeUnixNano"]) >= int(span["startTimeUnixNano"])
-                    assert span["kind"] in (SERVER, PRODUCER, CONSUMER, INTERNAL)
+                    assert span["kind"] in (SERVER, PRODUCER, CONSUMER)
                     span["service"] = resource["service.name"]
                     span["attrs"] = {a["key"]: next(iter(a["value"].values()))
                                      for a in span.get("attributes", [])}
@@ -184,10 +184,13 @@ def test_web_service_spans(refsys, tmp_path):
     assert len(client) == 1 and client[0]["traceId"] == CLIENT_TRACEPARENT[3:35]
     assert client[0]["name"] == "POST /events"
     assert client[0]["attrs"]["http.response.status_code"] == "200"  # int64: a string
-    # every hand-off is the sender's, in-process and INTERNAL here
+    # every hand-off is the sender's PRODUCER span (in-process queues here), every
+    # visit a CONSUMER span: each hop is asynchronous
     handoffs = [s for s in spans if s["attrs"]["qmodel.span"] == "handoff"]
-    assert {s["kind"] for s in handoffs} == {INTERNAL}
+    assert {s["kind"] for s in handoffs} == {PRODUCER}
+    assert {s["attrs"]["messaging.system"] for s in handoffs} == {"in-process"}
     assert {s["service"] for s in handoffs} == {"refsys", "gateway", "app"}
+    assert {s["kind"] for s in spans if s["attrs"]["qmodel.span"] == "visit"} == {CONSUMER}
 
 
 @pytest.mark.loadtest
@@ -205,11 +208,12 @@ def test_stream_spans_through_redis(refsys, tmp_path):
     check_visits(spans, system.run_dir)
     by_id = {s["spanId"]: s for s in spans}
     consumed = [s for s in spans if s["kind"] == CONSUMER]
-    assert {s["service"] for s in consumed} == {"topic", "window"}
+    assert {s["service"] for s in consumed} == {"ingest", "topic", "window"}
     for span in consumed:  # each the child of the producer that wrote its message
         producer = by_id[span["parentSpanId"]]
         assert producer["kind"] == PRODUCER and producer["traceId"] == span["traceId"]
-        expected = {"topic": ("ingest", "publish topic"), "window": ("topic", "send in-window")}
+        expected = {"ingest": ("refsys", "enqueue ingest"), "topic": ("ingest", "publish topic"),
+                    "window": ("topic", "send in-window")}
         assert (producer["service"], producer["name"]) == expected[span["service"]]
     counts = visits_per_trace(spans)
     assert len(counts) == 100
