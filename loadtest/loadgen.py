@@ -51,8 +51,8 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--arrival-rate", f"{spec.rate:.6g}"]
     else:
         command += ["--think-time", f"{spec.think_s:.6g}s"]
-    if spec.processes > 1:
-        command += ["--processes", str(spec.processes)]
+    if spec.processes > 1:  # a master and forked workers; the master listens on loopback
+        command += ["--processes", str(spec.processes), "--master-bind-host", "127.0.0.1"]
     return command
 
 
