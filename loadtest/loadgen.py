@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .net import LOOPBACK, free_port
 from .refsys.supervisor import child_env
 from .samples import Samples
 
@@ -51,8 +52,12 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--arrival-rate", f"{spec.rate:.6g}"]
     else:
         command += ["--think-time", f"{spec.think_s:.6g}s"]
-    if spec.processes > 1:  # a master and forked workers; the master listens on loopback
-        command += ["--processes", str(spec.processes), "--master-bind-host", "127.0.0.1"]
+    if spec.processes > 1:
+        # a master and forked workers; the master listens on loopback only, on a free port
+        # (locust's default 5557 would collide with any other run on the machine)
+        port = str(free_port())
+        command += ["--processes", str(spec.processes), "--master-bind-host", LOOPBACK,
+                    "--master-bind-port", port, "--master-port", port]
     return command
 
 

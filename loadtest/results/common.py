@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from qmodel.errors import QModelError
@@ -193,14 +194,23 @@ def _stat(cell: list, duration: float) -> Stat:
 
 
 def add_histogram(acc: Accumulator, where: int | str, start: float, end: float,
-                  values: list[tuple[float, int]], cls: str = "") -> None:
-    """An interval histogram (latency in seconds, count) into ``acc`` at ``start``."""
+                  hist: HdrHistogram, scale_s: float, cls: str = "") -> None:
+    """An interval histogram (values in units of ``scale_s`` seconds) into ``acc`` at
+    ``start``; only its non-empty buckets are visited."""
     for t in (start, end):
         acc.first = t if acc.first is None else min(acc.first, t)
         acc.last = t if acc.last is None else max(acc.last, t)
     if acc.origin is None:
         acc.origin = start
+    counts = np.ctypeslib.as_array(hist.counts)[:hist.counts_len]
+    values = [(_middle(hist, hist.get_value_from_index(int(i))) * scale_s,
+               int(counts[i])) for i in np.flatnonzero(counts)]
+    if values and values[-1][0] * 1e6 > HDR_MAX_US:
+        raise fail(acc.path, where, f"latency {values[-1][0]:g} s: over one hour (wrong "
+                   "--hlog-unit?)")
     k = int((start - acc.origin) // acc.window_s) if acc.window_s else 0
+    n = sum(c for _, c in values)
+    total = sum(v * c for v, c in values)
     for name in ("", cls) if cls else ("",):
         cell = acc.cells.get((k, name))
         if cell is None:
@@ -208,8 +218,12 @@ def add_histogram(acc: Accumulator, where: int | str, start: float, end: float,
                 raise fail(acc.path, where, f"more than {MAX_LEVELS} (window, class) cells")
             cell = acc.cells[(k, name)] = [HdrHistogram(1, HDR_MAX_US, 3), 0, 0.0, 0]
         for value_s, count in values:
-            if value_s * 1e6 > HDR_MAX_US:
-                raise fail(acc.path, where, f"latency {value_s:g} s: over one hour")
             cell[0].record_value(max(1, round(value_s * 1e6)), count)
-            cell[1] += count
-            cell[2] += value_s * count
+        cell[1] += n
+        cell[2] += total
+
+
+def _middle(hist: HdrHistogram, value: int) -> float:
+    """The middle of the bucket holding ``value`` (what HdrHistogram's mean uses)."""
+    low = hist.get_lowest_equivalent_value(value)
+    return (low + hist.get_highest_equivalent_value(value) + 1) / 2

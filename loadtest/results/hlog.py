@@ -54,11 +54,9 @@ def read(path: Path, window_s: float | None, unit: str = "us") -> Measurement:
             except Exception as exc:  # hdrh raises several types on a bad payload
                 raise fail(path, n, f"Interval_Compressed_Histogram: not a compressed "
                            f"histogram ({type(exc).__name__})") from None
-            values = [(item.value_iterated_to * scale, item.count_at_value_iterated_to)
-                      for item in hist.get_recorded_iterator()]
             if tag:
                 tags.add(tag)
-            add_histogram(acc, n, start, start + length, values, tag)
+            add_histogram(acc, n, start, start + length, hist, scale, tag)
     if acc.first is None:
         raise fail(path, None, "no interval histograms")
     caveats = [f"an HdrHistogram log does not say its unit: values read as {unit} "

@@ -80,8 +80,9 @@ def read(path: Path, window_s: float | None) -> Measurement:
     if in_spectrum:
         raise fail(path, None, "the percentile spectrum is not closed by its #[Mean line "
                    "(truncated?)")
-    if spectrum:
-        q = {p: next((v for v, frac, _ in spectrum if frac >= p / 100), spectrum[-1][0])
+    if spectrum:  # the short list where it has the percentile, else the spectrum's next
+        q = {p: percents.get(float(p)) or next((v for v, frac, _ in spectrum
+                                                 if frac >= p / 100), spectrum[-1][0])
              for p in (50, 95, 99)}
         for (_, a, n), (_, b, _) in zip(spectrum, spectrum[1:]):
             if b < a:
