@@ -222,8 +222,8 @@ SHORT = {"throughput_per_s": "X/s", "utilization": "util", "mean_response_s": "m
 
 def _title(lv: Level) -> str:
     if lv.label is not None:  # a level read from a result file
-        return (f"{lv.label}: measured {_fmt_dict(lv.achieved)}/s, offered utilization "
-                f"{lv.load:.3g} — {_verdict(lv)}")
+        load = f", offered utilization {lv.load:.3g}" if lv.load else ""
+        return f"{lv.label}: measured {_fmt_dict(lv.achieved)}/s{load} — {_verdict(lv)}"
     return (f"load {lv.load:g}: target {_fmt_dict(lv.target)}, achieved "
             f"{_fmt_dict(lv.achieved)}{_fmt_load(lv)} — {_verdict(lv)}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -132,7 +133,7 @@ def _per_class(model: Model, measured: MeasuredLevel, mapping: dict[str, str]
 
 def _merge(stats: list[tuple[str, Stat]]) -> Stat:
     if len(stats) == 1:
-        return stats[0][1]
+        return replace(stats[0][1])
     count = sum(s.count for _, s in stats)
     rate = sum(s.rate or 0.0 for _, s in stats)
     known = [s for _, s in stats if s.mean_s is not None]
@@ -156,6 +157,10 @@ def _level(model: Model, m: Measurement, measured: MeasuredLevel, mapping: dict[
     open_classes = [c.name for c in model.network.open_classes]
     if groups is not None:
         stats = {cls: _merge(group) for cls, group in groups.items()}
+        counted = sum(st.count for st in stats.values())
+        if total.rate and counted:  # each class its share of the total rate (a file's
+            for st in stats.values():  # per-name durations can differ from the run's)
+                st.rate_per_s = total.rate * st.count / counted
         rates = {c: (stats[c].rate or NEGLIGIBLE_RATE) if c in stats else NEGLIGIBLE_RATE
                  for c in open_classes}
         absent = [c for c in open_classes if c not in stats]

@@ -73,7 +73,8 @@ def test_a_real_closed_loop_locust_run(tmp_path, tiny_server):
     report = validate_results(model, files, class_of=["/a=web", "/b=web"])
     stats, complete, history = report.levels
     # 4 users, 20 ms think + ~7 ms response: ~150/s; the json has every request
-    assert complete.measured["total"]["requests"] == server["count"]
+    # every request but those of the 4 users in flight when locust stopped
+    assert 0 <= server["count"] - complete.measured["total"]["requests"] <= 4
     assert complete.achieved["all"] == pytest.approx(server_rate, rel=0.05)
     assert stats.achieved["all"] == pytest.approx(server_rate, rel=0.08)
     assert history.achieved["all"] == pytest.approx(server_rate, rel=0.15)
