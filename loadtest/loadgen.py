@@ -58,7 +58,9 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         # (locust's default 5557 would collide with any other run on the machine)
         port = str(free_port())
         command += ["--processes", str(spec.processes), "--master-bind-host", LOOPBACK,
-                    "--master-bind-port", port, "--master-port", port]
+                    "--master-bind-port", port, "--master-port", port,
+                    # the workers' run time is cleared by locust: a shape needs its span
+                    "--shape-duration", str(math.ceil(spec.duration_s))]
     return command
 
 

@@ -130,6 +130,7 @@ def test_master_and_two_workers_merge_into_one_poisson_stream(tmp_path, tiny_ser
     assert command[command.index("--master-bind-host") + 1] == "127.0.0.1"
     port = command[command.index("--master-bind-port") + 1]
     assert command[command.index("--master-port") + 1] == port
+    assert command[command.index("--shape-duration") + 1] == "7"  # workers have no run time
     box: dict = {}
     runner = threading.Thread(target=lambda: box.setdefault(
         "samples", run_locust(url, [(spec, tmp_path / "run.csv")])[0]))
