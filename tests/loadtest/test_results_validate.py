@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from loadtest.report import ValidationReport
 from loadtest.results import validate_results
 from qmodel.cli.main import app
 from qmodel.errors import ModelError
@@ -65,6 +66,9 @@ def test_an_mm1_run_matches_its_model_and_a_slower_system_does_not(tmp_path):
     doc = json.loads((tmp_path / "v.json").read_text())
     assert [lv["passed"] for lv in doc["levels"]] == [True, False]
     assert any("coordinated omission" in n for n in doc["notes"])
+    again = ValidationReport.read_json(tmp_path / "v.json")  # printed or plotted again
+    assert again.to_dict() == report.to_dict()
+    assert "caveat: a plain CSV does not say" in (tmp_path / "v.html").read_text()
 
 
 def test_time_windows_are_levels(tmp_path):
