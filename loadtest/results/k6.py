@@ -97,7 +97,7 @@ def _time(path: Path, n: int, text) -> float:
 def looks_like_ndjson(first_line: str) -> bool:
     try:
         doc = json.loads(first_line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and doc.get("type") in ("Metric", "Point")
 
@@ -116,6 +116,9 @@ def read_ndjson(path: Path, window_s: float | None, tag: str = "name") -> Measur
                 doc = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise fail(path, n, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            except (ValueError, RecursionError) as exc:
+                raise fail(path, n, f"invalid JSON: {str(exc)[:80] or 'nested too deeply'}"
+                           ) from None
             if not isinstance(doc, dict) or doc.get("type") not in ("Metric", "Point"):
                 raise fail(path, n, "not a k6 Metric or Point line")
             if doc.get("metric") == "dropped_iterations":

@@ -224,3 +224,5 @@ def load_json(path: Path):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[… nested
+        raise fail(path, None, f"invalid JSON: {str(exc)[:80] or 'nested too deeply'}") from None

@@ -307,3 +307,12 @@ def test_hostile_lines_and_binary_files(tmp_path):
         read(binary)
     with pytest.raises(ResultsError, match="missing.csv: no such file"):
         read(tmp_path / "missing.csv")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ResultsError, match="deep.json: invalid JSON"):
+        read(deep)
+    digits = tmp_path / "digits.json"
+    digits.write_text('{"metrics": {"http_req_duration": {"avg": 1}, "http_reqs": {"count": '
+                      + "9" * 5000 + ', "rate": 1}}}')
+    with pytest.raises(ResultsError, match="digits.json: invalid JSON"):
+        read(digits)
