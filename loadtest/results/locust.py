@@ -7,7 +7,17 @@ import csv
 import json
 from pathlib import Path
 
-from .common import CO_CLOSED, MAX_JSON_BYTES, MeasuredLevel, Measurement, Stat, fail, lines, number
+from .common import (
+    CO_CLOSED,
+    MAX_JSON_BYTES,
+    MAX_LEVELS,
+    MeasuredLevel,
+    Measurement,
+    Stat,
+    fail,
+    lines,
+    number,
+)
 
 STATS_HEAD = ("Type", "Name", "Request Count", "Failure Count")
 HISTORY_HEAD = ("Timestamp", "User Count", "Type", "Name", "Requests/s")
@@ -96,6 +106,8 @@ def read_history(path: Path, window_s: float | None) -> Measurement:
     start, end = series[""][0][0], series[""][-1][0]
     if end <= start:
         raise fail(path, None, "less than two seconds of history")
+    if window_s and (end - start) / window_s > MAX_LEVELS:
+        raise fail(path, None, f"more than {MAX_LEVELS} windows: use longer windows")
     bounds = [(start, end)] if not window_s else \
         [(a, min(a + window_s, end)) for a in _steps(start, end, window_s)
          if min(a + window_s, end) - a >= 0.5 * window_s]
