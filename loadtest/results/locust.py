@@ -34,7 +34,7 @@ def _ms(path: Path, where: int, name: str, text: str) -> float | None:
 
 
 def _rows(path: Path, head: tuple[str, ...]) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         numbered = list(lines(path, f))
     if not numbered:
         raise fail(path, None, "empty file")

@@ -27,7 +27,7 @@ def looks_like(first_line: str) -> bool:
 
 def read(path: Path, window_s: float | None) -> Measurement:
     acc = Accumulator(path, window_s)
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         rows = lines(path, f)
         n, head = next(rows, (1, ""))
         names = [c.strip().lower() for c in next(csv.reader([head]), [])]
