@@ -73,8 +73,21 @@ def validate_command(
         keep: bool = typer.Option(False, help="Keep samples, traces, stores and logs"),
         otel_traces: Path | None = typer.Option(
             None, help="Write the system's OpenTelemetry spans to FILE (OTLP JSON lines)"),
-        seed: int = typer.Option(0)) -> None:
-    """Start the system, run locust per load level, compare with the model."""
+        seed: int = typer.Option(0),
+        results: list[Path] = typer.Option(None, help="Compare with result files already "
+                                           "written (locust, k6, wrk/wrk2, .hlog, plain CSV) "
+                                           "instead of running load; files may follow it"),
+        level_by: str = typer.Option("file", help="--results levels: file or window:30s"),
+        class_of: list[str] = typer.Option(None, help="--results: NAME=CLASS (repeatable)"),
+        hlog_unit: str = typer.Option("us", help="--results: value unit of .hlog files"),
+        more: list[Path] = typer.Argument(None, hidden=True)) -> None:
+    """Start the system, run locust per load level, compare with the model; or, with
+    --results FILE..., compare with result files a load test already wrote."""
+    if results or more:
+        from .results.cli import run as run_results
+
+        raise typer.Exit(run_results(model, [*(results or []), *(more or [])], bool(results),
+                                     level_by, class_of or [], hlog_unit, tolerance, out, seed))
     from .validate import validate
 
     try:
