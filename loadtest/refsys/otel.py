@@ -3,13 +3,15 @@
 Off (no ``--otel-traces``): no :class:`Tracing` exists, the parts skip every span call,
 no thread is started, no file written, and items carry empty ``headers``.
 
-On: each process writes ``RUN_DIR/otel/PROCESS.jsonl`` in the OpenTelemetry Collector
-file exporter's format, one ``ExportTraceServiceRequest`` per line as OTLP/JSON
-(encoded by the SDK's ``encode_spans``, then protobuf's ``json_format`` with enums as
-integers and 64-bit times as strings; trace and span ids turned from base64 to hex, as
-the OTLP/JSON mapping says). The SDK's ``BatchSpanProcessor`` exports every second (or
-every 512 spans); :meth:`Tracing.shutdown` on a graceful stop writes the rest, and the
-supervisor merges the files into the one asked for (:func:`merge`). ``kill -9`` loses
+On: each process's SDK ``BatchSpanProcessor`` exports every second (or every 512 spans)
+to ``RUN_DIR/otel/PROCESS.jsonl`` as compact span records (:class:`SpanRecordExporter`:
+encoding OTLP there would cost the serving process's event loop); :meth:`Tracing.shutdown`
+on a graceful stop writes the rest, and the supervisor's :func:`merge` turns every
+process's records back into SDK spans and writes the file asked for in the OpenTelemetry
+Collector file exporter's format: one ``ExportTraceServiceRequest`` per line as OTLP/JSON
+(the SDK's ``encode_spans``, then protobuf's ``json_format`` with enums as integers and
+64-bit times as strings; trace and span ids turned from base64 to hex, as the OTLP/JSON
+mapping says). ``kill -9`` loses
 the spans that process had ended but not yet exported (up to one second's worth) and
 those of the items it was serving.
 
@@ -50,8 +52,8 @@ propagator); a visit is the child of the hand-off that brought the item, and the
 hand-off after it is the visit's child (a consumer hands on inside its service: its
 visit span is opened at the start of service, :meth:`Tracing.start_visit`). A hand-off
 is the sender's own work (PRODUCER), so a reader does not subtract it from the
-visit's exclusive time. Through Redis the headers travel as stream fields beside the item, as message
-headers do; in one process the item object carries them.
+visit's exclusive time. Through Redis the headers travel as stream fields beside the
+item, as message headers do; in one process the item object carries them.
 
 ``service.name``: a process hosts several components, so :class:`Tracing` keeps one
 ``TracerProvider`` per component, each with its own resource (``service.name`` the
@@ -75,17 +77,24 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    Tracer,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.trace.status import StatusCode
+from opentelemetry.trace.status import Status, StatusCode
 
 from .items import Item
 
 ENTRY = "refsys"          # service.name of the HTTP front door
 SCOPE = "qmodel.refsys"   # instrumentation scope
 EXPORT_EVERY_MS = 1000    # what kill -9 can lose
-LINE_SPANS = 16           # spans per line: the export thread yields the GIL between lines
-YIELD_S = 0.001
+LINE_SPANS = 256          # spans per OTLP/JSON line of the merged file
 _PROPAGATOR = TraceContextTextMapPropagator()
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -112,12 +121,14 @@ def otlp_json(spans: Sequence[ReadableSpan]) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-class OtlpJsonFileExporter(SpanExporter):
-    """Appends exported spans to a file as OTLP/JSON lines of up to ``LINE_SPANS`` spans.
+class SpanRecordExporter(SpanExporter):
+    """Appends exported spans to a file as compact records, one JSON array per line.
 
-    Encoding costs ~0.1–0.2 ms of CPU per span here, on the processor's thread: held
-    for a whole batch, the GIL would keep the event loop waiting for up to the switch
-    interval (5 ms) at every wake-up; a short sleep after each line hands it back."""
+    Encoding OTLP costs ~0.1-0.2 ms of CPU per span; done here, on the processor's
+    thread of a process whose event loop serves the system, it made the gateway wait for
+    the CPU and its loop late (lag p99 3-9 ms against the 2 ms its self-check allows).
+    A record costs a tenth of that; :func:`merge` builds the OTLP/JSON from the records
+    with the SDK's encoder once the system has stopped."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,14 +136,13 @@ class OtlpJsonFileExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        for i in range(0, len(spans), LINE_SPANS):
-            line = otlp_json(spans[i:i + LINE_SPANS]) + "\n"
-            with self._lock:
-                if self._file is None:
-                    return SpanExportResult.FAILURE
-                self._file.write(line)
-                self._file.flush()
-            time.sleep(YIELD_S)
+        text = "".join(json.dumps(_record(span), separators=(",", ":")) + "\n"
+                       for span in spans)
+        with self._lock:
+            if self._file is None:
+                return SpanExportResult.FAILURE
+            self._file.write(text)
+            self._file.flush()
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -145,6 +155,31 @@ class OtlpJsonFileExporter(SpanExporter):
         return True
 
 
+def _record(span: ReadableSpan) -> list:
+    context, parent, resource = span.context, span.parent, span.resource.attributes
+    return [context.trace_id, context.span_id, parent.span_id if parent else 0,
+            bool(parent and parent.is_remote), span.name, span.kind.value, span.start_time,
+            span.end_time, dict(span.attributes or {}), resource.get("service.name"),
+            resource.get("service.instance.id"), span.status.status_code.value,
+            span.status.description]
+
+
+def _span(record: list, resources: dict[tuple[str, str], Resource]) -> ReadableSpan:
+    (trace_id, span_id, parent_id, remote, name, kind, start, end, attributes, service,
+     instance, status, description) = record
+    key = (service, instance)
+    if key not in resources:
+        resources[key] = Resource.create({"service.name": service,
+                                          "service.instance.id": instance})
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    return ReadableSpan(
+        name=name, context=SpanContext(trace_id, span_id, False, flags),
+        parent=SpanContext(trace_id, parent_id, remote, flags) if parent_id else None,
+        resource=resources[key], attributes=attributes, kind=SpanKind(kind),
+        start_time=start, end_time=end, status=Status(StatusCode(status), description),
+        instrumentation_scope=InstrumentationScope(SCOPE))
+
+
 class Tracing:
     """One process's spans: a tracer per component, one batch processor, one file
     (``directory/process.jsonl``)."""
@@ -152,7 +187,7 @@ class Tracing:
     def __init__(self, directory: Path, process: str):
         self.path = directory / f"{process}.jsonl"
         self.process = process
-        self._processor = BatchSpanProcessor(OtlpJsonFileExporter(self.path),
+        self._processor = BatchSpanProcessor(SpanRecordExporter(self.path),
                                              schedule_delay_millis=EXPORT_EVERY_MS)
         self._tracers: dict[str, Tracer] = {}
 
@@ -244,13 +279,18 @@ def _inject(span: Span) -> dict[str, str]:
 
 
 def merge(directory: Path, out: Path) -> int:
-    """Concatenate every process's complete lines into ``out``; return the lines."""
+    """Every process's span records (complete lines only: a killed process's last line may
+    be cut) as OTLP/JSON lines in ``out``, ``LINE_SPANS`` spans a line, encoded by the
+    SDK; returns the lines written."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    resources: dict[tuple[str, str], Resource] = {}
     lines = 0
     with open(out, "w", encoding="utf-8") as f:
         for path in sorted(directory.glob("*.jsonl")):
             text = path.read_text(encoding="utf-8")
-            complete = text[:text.rfind("\n") + 1]  # a killed process's last line may be cut
-            f.write(complete)
-            lines += complete.count("\n")
+            records = text[:text.rfind("\n") + 1].splitlines()
+            for i in range(0, len(records), LINE_SPANS):
+                chunk = [_span(json.loads(r), resources) for r in records[i:i + LINE_SPANS]]
+                f.write(otlp_json(chunk) + "\n")
+                lines += 1
     return lines

@@ -244,7 +244,18 @@ def test_validate_refuses_spans_of_a_system_it_does_not_start(tmp_path):
 def test_merge_keeps_complete_lines_only(tmp_path):
     directory = tmp_path / "otel"
     directory.mkdir()
-    (directory / "gateway-1.jsonl").write_text('{"resourceSpans":[]}\n')
-    (directory / "worker-a-2.jsonl").write_text('{"resourceSpans":[]}\n{"resourceSp')  # kill -9
-    assert merge(directory, tmp_path / "out" / "spans.jsonl") == 2
-    assert (tmp_path / "out" / "spans.jsonl").read_text() == '{"resourceSpans":[]}\n' * 2
+    record = [0x1234, 0x56, 0x78, True, "serve app", 4, 10**18, 10**18 + 2_000_000,
+              {"qmodel.span": "visit"}, "app", "worker-1", 0, None]  # kind: the API enum
+    line = json.dumps(record) + "\n"
+    (directory / "gateway-1.jsonl").write_text(line)
+    (directory / "worker-a-2.jsonl").write_text(line + line[:20])  # kill -9 cut the last
+    out = tmp_path / "out" / "spans.jsonl"
+    assert merge(directory, out) == 2
+    spans = read_spans(out)
+    assert len(spans) == 2
+    span = spans[0]
+    assert span["traceId"] == f"{0x1234:032x}" and span["spanId"] == f"{0x56:016x}"
+    assert span["parentSpanId"] == f"{0x78:016x}" and span["kind"] == CONSUMER
+    assert span["service"] == "app" and span["attrs"]["qmodel.span"] == "visit"
+    assert seconds(span, "endTimeUnixNano") - seconds(span, "startTimeUnixNano") == \
+        pytest.approx(0.002, abs=1e-6)  # float seconds of 1e18 ns
