@@ -1,0 +1,276 @@
+"""Calibrate a model of the shop from its own spans, predict, and compare with a measured
+run, client side.
+
+    python -m loadtest.targets.shop.check [--rho 0.5 ...] [--calibration-s 10]
+           [--duration-s 15] [--out shop-check]
+
+1. **Calibration run**: the open-loop locust dispatcher sends Poisson ``POST /order`` to
+   the frontend at the rate giving utilization ``calibration_rho`` at the busier service.
+   Its spans (OTLP JSON lines, one file per service) go to ``qmodel.calibrate.from_traces``
+   twice: servers given (the slots) and servers inferred from concurrency.
+2. **Overhead**, from the same run: what the client sees but no span holds — the client's
+   latency minus the frontend's ``X-Server-Time`` (locust, loopback, uvicorn's HTTP), and
+   per backend call, the call's duration minus the backend's ``X-Server-Time`` (the httpx
+   client and its instrumentation, loopback, the backend's HTTP). Their means are added
+   to the model's end to end: ``outer + p * hop``, to the mean and (as a constant shift) to
+   the p95.
+3. **Measured runs**, one per ``rho``, each independent of the calibration run; the
+   calibrated model (servers given) is solved at each run's *measured* rate and compared
+   with the run's client-side mean and p95 over its steady window.
+
+A run counts only if it checks itself: the load generator's checks
+(``loadtest.samples.check_open``: rate, Poisson gaps, send delay, client CPU) and the
+services' own (event-loop lag p99 and CPU run-queue wait, the reference system's limits);
+an INVALID run is run again (``retries``), never compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qmodel.calibrate import Calibration, from_traces
+
+from ...loadgen import LoadSpec, run_locust
+from ...predict import predict, with_rates
+from ...samples import LOOP_LAG_P99_LIMIT_S, RUNQUEUE_WAIT_LIMIT, RunCheck, Samples, check_open, latency
+from .launch import Shop, ShopConfig, launch
+
+SKIP_S = (2.0, 1.0)   # steady window: from 2 s after the first send to 1 s before the last
+SERVICES = ("frontend", "backend")
+
+
+@dataclass
+class Run:
+    """One measured load level."""
+
+    rho: float
+    rate: float
+    achieved_rate: float
+    window: tuple[float, float]
+    client: dict[str, Any]
+    server: dict[str, Any]
+    outer_overhead_s: float
+    counts: dict[str, dict[str, float]]
+    system: dict[str, dict[str, Any]]
+    problems: list[str]
+    attempts: int = 1
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    @property
+    def hop_overhead_s(self) -> float:
+        c = self.counts["frontend"]
+        return c["hop_s"] / c["calls"] if c["calls"] else 0.0
+
+
+def _delta(after: dict, before: dict) -> dict[str, dict[str, float]]:
+    return {s: {k: after[s]["counts"][k] - before[s]["counts"][k]
+                for k in after[s]["counts"]} for s in SERVICES}
+
+
+def system_problems(stats: dict[str, dict]) -> list[str]:
+    """The services' own check over a window (``Shop.stats(since, until)``)."""
+    problems = []
+    for service in SERVICES:
+        system = stats[service]["system"]
+        wait = system.get("runqueue_wait_s_per_s")
+        lag = system.get("loop_lag_p99_s")
+        if wait is None or lag is None:
+            problems.append(f"{service}: too few probe samples in the window")
+            continue
+        if wait > RUNQUEUE_WAIT_LIMIT:
+            problems.append(f"{service} waited {wait:.2f} s/s for a CPU (limit "
+                            f"{RUNQUEUE_WAIT_LIMIT:g}): the machine is loaded")
+        if lag > LOOP_LAG_P99_LIMIT_S:
+            problems.append(f"{service}: event-loop lag p99 {lag * 1e3:.1f} ms (limit "
+                            f"{LOOP_LAG_P99_LIMIT_S * 1e3:g} ms)")
+    return problems
+
+
+def measure(shop: Shop, rate: float, duration_s: float, out: Path, rho: float = 0.0,
+            seed: int = 0, retries: int = 1) -> Run:
+    """One open-loop run at ``rate``; run again (up to ``retries`` times) while INVALID."""
+    for attempt in range(1, retries + 2):
+        before = shop.stats()
+        csv = out / f"rho{rho:g}-{attempt}.csv"
+        samples: Samples = run_locust(shop.frontend_url, [(LoadSpec(
+            "open", duration_s, rate=rate, path="/order", seed=seed + attempt), csv)])[0]
+        after = shop.stats()
+        since = min(m["started"] for m in samples.meta) + SKIP_S[0]
+        until = max(m["stopped"] for m in samples.meta) - SKIP_S[1]
+        check: RunCheck = check_open(samples, rate, since, until)
+        system = shop.stats(since, until)
+        inside = samples.window(since, until)
+        ok = (inside.status >= 200) & (inside.status < 300)
+        problems = list(check.problems) + system_problems(system)
+        if not ok.all():
+            problems.append(f"{int((~ok).sum())} requests failed")
+        lat = latency(inside)
+        run = Run(rho, rate, check.achieved_rate, (since, until), lat["client"], lat["server"],
+                  float(np.mean(inside.done[ok] - inside.intended[ok] - inside.server_s[ok])),
+                  _delta(after, before), {s: system[s]["system"] for s in SERVICES},
+                  problems, attempt)
+        if run.valid:
+            return run
+    return run
+
+
+def calibrate(shop: Shop, out: Path, servers: dict[str, int] | None) -> Calibration:
+    """A model from the spans written so far (copied aside, so later runs stay out)."""
+    shop.flush()
+    spans = out / "calibration-spans"
+    spans.mkdir(parents=True, exist_ok=True)
+    files = []
+    for path in shop.span_files.values():
+        copy = spans / path.name
+        if not copy.exists():
+            text = path.read_text(encoding="utf-8")
+            copy.write_text(text[:text.rfind("\n") + 1], encoding="utf-8")  # whole lines
+        files.append(copy)
+    return from_traces(files, servers=servers)
+
+
+@dataclass
+class Comparison:
+    rho: float
+    measured_rate: float
+    predicted_model: dict[str, float]
+    predicted_client: dict[str, float]
+    measured_client: dict[str, float]
+    error: dict[str, float]
+    valid: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def compare(cal: Calibration, run: Run, overhead_s: float) -> Comparison:
+    """The calibrated model at ``run``'s measured rate plus the overhead, against ``run``."""
+    (cls,) = cal.model.spec.arrivals
+    result = predict(with_rates(cal.model, {cls: run.achieved_rate}))
+    if not result.stable:
+        model = {"mean_s": float("inf"), "p95_s": float("inf")}
+    else:
+        model = {"mean_s": float(result.system.mean_response_time),
+                 "p95_s": float(result.system.p95_response_time)}
+    client = {k: v + overhead_s for k, v in model.items()}
+    measured = {"mean_s": run.client["mean_s"], "p95_s": run.client["p95_s"]}
+    error = {k: measured[k] / client[k] - 1 for k in client}
+    return Comparison(run.rho, run.achieved_rate, model, client, measured, error, run.valid,
+                      run.problems)
+
+
+def calibration_figures(config: ShopConfig, cal: Calibration, inferred: Calibration,
+                        run: Run) -> dict[str, Any]:
+    """Routing and service means: calibrated against drawn (the run's own draws, from the
+    services' counters) and nominal; servers given against inferred."""
+    c = run.counts
+    route = cal.estimate("nodes.frontend.next.backend")
+    out: dict[str, Any] = {
+        "p_call": {"nominal": config.p_call,
+                   "drawn": c["frontend"]["calls"] / c["frontend"]["requests"],
+                   "calibrated": route.value, "ci95": [route.low, route.high],
+                   "requests": c["frontend"]["requests"]}}
+    for service in SERVICES:
+        e = cal.estimate(f"nodes.{service}.service.mean")
+        nominal = getattr(config, service)
+        out[service] = {
+            "nominal_mean_s": nominal.mean_s,
+            "drawn_mean_s": c[service]["drawn_s"] / c[service]["requests"],
+            "held_mean_s": c[service]["held_s"] / c[service]["requests"],
+            "calibrated_mean_s": e.value, "ci95": [e.low, e.high],
+            "fit": (e.fit or {}).get("dist"), "visits": c[service]["requests"],
+            "servers": nominal.servers,
+            "servers_inferred": inferred.model.spec.nodes[service].servers}
+    return out
+
+
+def check(config: ShopConfig, out: Path, rhos: list[float], calibration_rho: float = 0.5,
+          calibration_s: float = 10.0, duration_s: float = 15.0, retries: int = 1
+          ) -> dict[str, Any]:
+    """The whole check; a JSON-able report (also written to ``out/report.json``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with launch(config, out / "shop") as shop:
+        first = measure(shop, config.rate_for(calibration_rho), calibration_s, out / "calib",
+                        calibration_rho, seed=100, retries=retries)
+        cal = calibrate(shop, out, {"frontend": config.frontend.servers,
+                                    "backend": config.backend.servers})
+        inferred = calibrate(shop, out, None)
+        overhead = first.outer_overhead_s + cal.estimate(
+            "nodes.frontend.next.backend").value * first.hop_overhead_s
+        runs = [measure(shop, config.rate_for(rho), duration_s, out / "runs", rho,
+                        seed=200 + 10 * i, retries=retries) for i, rho in enumerate(rhos)]
+    comparisons = [compare(cal, run, overhead) for run in runs]
+    comparisons_inferred = [compare(inferred, run, overhead) for run in runs]
+    report = {
+        "config": asdict(config),
+        "calibration_run": asdict(first),
+        "calibration": calibration_figures(config, cal, inferred, first),
+        "overhead": {"outer_mean_s": first.outer_overhead_s,
+                     "hop_mean_s": first.hop_overhead_s, "added_s": overhead},
+        "runs": [asdict(r) for r in runs],
+        "comparisons": [asdict(c) for c in comparisons],
+        "comparisons_inferred_servers": [asdict(c) for c in comparisons_inferred],
+        "wall_s": time.monotonic() - started}
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    shutil.copy(out / "report.json", out / "report.last.json")
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    cal = report["calibration"]
+    lines = [f"routing frontend->backend: calibrated {cal['p_call']['calibrated']:.4f} "
+             f"(drawn {cal['p_call']['drawn']:.4f}, nominal {cal['p_call']['nominal']:g}, "
+             f"{cal['p_call']['requests']} requests)"]
+    for s in SERVICES:
+        c = cal[s]
+        lines.append(f"{s}: service mean calibrated {c['calibrated_mean_s'] * 1e3:.3f} ms, "
+                     f"drawn {c['drawn_mean_s'] * 1e3:.3f} ms "
+                     f"({c['calibrated_mean_s'] / c['drawn_mean_s'] - 1:+.1%}), held "
+                     f"{c['held_mean_s'] * 1e3:.3f} ms, nominal {c['nominal_mean_s'] * 1e3:g} "
+                     f"ms; fit {c['fit']}; servers {c['servers']} (inferred "
+                     f"{c['servers_inferred']})")
+    o = report["overhead"]
+    lines.append(f"overhead: client-side outer {o['outer_mean_s'] * 1e3:.2f} ms, hop "
+                 f"{o['hop_mean_s'] * 1e3:.2f} ms per call; added {o['added_s'] * 1e3:.2f} ms")
+    for key, title in (("comparisons", "servers given"),
+                       ("comparisons_inferred_servers", "servers inferred")):
+        for c in report[key]:
+            m, p, e = c["measured_client"], c["predicted_client"], c["error"]
+            lines.append(
+                f"[{title}] rho {c['rho']:g} at {c['measured_rate']:.1f}/s "
+                f"({'valid' if c['valid'] else 'INVALID: ' + '; '.join(c['problems'])}): "
+                f"mean measured {m['mean_s'] * 1e3:.2f} ms, predicted "
+                f"{p['mean_s'] * 1e3:.2f} ms ({e['mean_s']:+.1%}); p95 measured "
+                f"{m['p95_s'] * 1e3:.2f} ms, predicted {p['p95_s'] * 1e3:.2f} ms "
+                f"({e['p95_s']:+.1%})")
+    lines.append(f"wall {report['wall_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rho", type=float, action="append",
+                        help="a measured level (repeatable; default 0.5)")
+    parser.add_argument("--calibration-rho", type=float, default=0.5)
+    parser.add_argument("--calibration-s", type=float, default=10.0)
+    parser.add_argument("--duration-s", type=float, default=15.0)
+    parser.add_argument("--retries", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("shop-check"))
+    args = parser.parse_args(argv)
+    report = check(ShopConfig(), args.out, args.rho or [0.5], args.calibration_rho,
+                   args.calibration_s, args.duration_s, args.retries)
+    print(summary(report))
+
+
+if __name__ == "__main__":
+    main()
