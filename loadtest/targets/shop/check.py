@@ -168,6 +168,37 @@ def compare(cal: Calibration, run: Run, overhead_s: float) -> Comparison:
                       run.problems)
 
 
+def frontend_parts(span_dir: Path) -> dict[str, float]:
+    """The frontend's exclusive span time in two parts, from its spans: *before the call*
+    (SERVER start to CLIENT start, or to SERVER end without a call; the slot is held for
+    it) and *after the call* (CLIENT end to SERVER end: reading the answer and
+    responding, with no slot held), each as a mean per frontend visit, and the mean draw
+    (attribute ``shop.drawn_s``)."""
+    spans: dict[str, list[dict]] = {}
+    for line in (span_dir / "frontend.jsonl").read_text(encoding="utf-8").splitlines():
+        for resource in json.loads(line).get("resourceSpans", []):
+            for scope in resource.get("scopeSpans", []):
+                for span in scope.get("spans", []):
+                    spans.setdefault(span["traceId"], []).append(span)
+    before, after, drawn = [], [], []
+    for trace in spans.values():
+        server = [s for s in trace if s["kind"] in ("SPAN_KIND_SERVER", 2)]
+        client = [s for s in trace if s["kind"] in ("SPAN_KIND_CLIENT", 3)]
+        if len(server) != 1:
+            continue
+        start, end = int(server[0]["startTimeUnixNano"]), int(server[0]["endTimeUnixNano"])
+        attributes = {a["key"]: a["value"] for a in server[0].get("attributes", [])}
+        drawn.append(attributes["shop.drawn_s"]["doubleValue"])
+        if client:
+            before.append((int(client[0]["startTimeUnixNano"]) - start) / 1e9)
+            after.append((end - int(client[0]["endTimeUnixNano"])) / 1e9)
+        else:
+            before.append((end - start) / 1e9)
+            after.append(0.0)
+    return {"visits": len(drawn), "before_call_mean_s": float(np.mean(before)),
+            "after_call_mean_s": float(np.mean(after)), "drawn_mean_s": float(np.mean(drawn))}
+
+
 def calibration_figures(config: ShopConfig, cal: Calibration, inferred: Calibration,
                         run: Run) -> dict[str, Any]:
     """Routing and service means: calibrated against drawn (the run's own draws, from the
@@ -214,7 +245,8 @@ def check(config: ShopConfig, out: Path, rhos: list[float], calibration_rho: flo
     report = {
         "config": asdict(config),
         "calibration_run": asdict(first),
-        "calibration": calibration_figures(config, cal, inferred, first),
+        "calibration": calibration_figures(config, cal, inferred, first)
+        | {"frontend_parts": frontend_parts(out / "calibration-spans")},
         "overhead": {"outer_mean_s": first.outer_overhead_s,
                      "hop_mean_s": first.hop_overhead_s, "added_s": overhead},
         "runs": [asdict(r) for r in runs],
@@ -239,6 +271,11 @@ def summary(report: dict[str, Any]) -> str:
                      f"{c['held_mean_s'] * 1e3:.3f} ms, nominal {c['nominal_mean_s'] * 1e3:g} "
                      f"ms; fit {c['fit']}; servers {c['servers']} (inferred "
                      f"{c['servers_inferred']})")
+    f = cal["frontend_parts"]
+    lines.append(f"frontend exclusive time per visit: before the call "
+                 f"{f['before_call_mean_s'] * 1e3:.3f} ms (drawn {f['drawn_mean_s'] * 1e3:.3f}"
+                 f" ms, {f['before_call_mean_s'] / f['drawn_mean_s'] - 1:+.1%}), after the "
+                 f"call {f['after_call_mean_s'] * 1e3:.3f} ms (no slot held)")
     o = report["overhead"]
     lines.append(f"overhead: client-side outer {o['outer_mean_s'] * 1e3:.2f} ms, hop "
                  f"{o['hop_mean_s'] * 1e3:.2f} ms per call; added {o['added_s'] * 1e3:.2f} ms")
