@@ -62,6 +62,7 @@ class Run:
     system: dict[str, dict[str, Any]]
     problems: list[str]
     attempts: int = 1
+    span_offsets: dict[str, int] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -101,6 +102,8 @@ def measure(shop: Shop, rate: float, duration_s: float, out: Path, rho: float = 
             seed: int = 0, retries: int = 1) -> Run:
     """One open-loop run at ``rate``; run again (up to ``retries`` times) while INVALID."""
     for attempt in range(1, retries + 2):
+        shop.flush()
+        offsets = {s: p.stat().st_size if p.exists() else 0 for s, p in shop.span_files.items()}
         before = shop.stats()
         csv = out / f"rho{rho:g}-{attempt}.csv"
         samples: Samples = run_locust(shop.frontend_url, [(LoadSpec(
@@ -119,23 +122,27 @@ def measure(shop: Shop, rate: float, duration_s: float, out: Path, rho: float = 
         run = Run(rho, rate, check.achieved_rate, (since, until), lat["client"], lat["server"],
                   float(np.mean(inside.done[ok] - inside.intended[ok] - inside.server_s[ok])),
                   _delta(after, before), {s: system[s]["system"] for s in SERVICES},
-                  problems, attempt)
+                  problems, attempt, offsets)
         if run.valid:
             return run
     return run
 
 
-def calibrate(shop: Shop, out: Path, servers: dict[str, int] | None) -> Calibration:
-    """A model from the spans written so far (copied aside, so later runs stay out)."""
+def calibrate(shop: Shop, run: Run, out: Path, servers: dict[str, int] | None
+              ) -> Calibration:
+    """A model from the spans ``run`` (its last attempt) left in the span files, copied
+    aside (later runs stay out)."""
     shop.flush()
     spans = out / "calibration-spans"
     spans.mkdir(parents=True, exist_ok=True)
     files = []
-    for path in shop.span_files.values():
+    for service, path in shop.span_files.items():
         copy = spans / path.name
         if not copy.exists():
-            text = path.read_text(encoding="utf-8")
-            copy.write_text(text[:text.rfind("\n") + 1], encoding="utf-8")  # whole lines
+            with open(path, "rb") as f:
+                f.seek(run.span_offsets.get(service, 0))
+                data = f.read()
+            copy.write_bytes(data[:data.rfind(b"\n") + 1])  # whole lines
         files.append(copy)
     return from_traces(files, servers=servers)
 
@@ -205,7 +212,10 @@ def calibration_figures(config: ShopConfig, cal: Calibration, inferred: Calibrat
     services' counters) and nominal; servers given against inferred."""
     c = run.counts
     route = cal.estimate("nodes.frontend.next.backend")
+    (cls,) = cal.model.spec.arrivals
     out: dict[str, Any] = {
+        "arrivals": {"class": cls, "rate": cal.estimate(f"arrivals.{cls}.rate").value,
+                     "interarrival": cal.model.to_dict()["arrivals"][cls].get("interarrival")},
         "p_call": {"nominal": config.p_call,
                    "drawn": c["frontend"]["calls"] / c["frontend"]["requests"],
                    "calibrated": route.value, "ci95": [route.low, route.high],
@@ -233,9 +243,9 @@ def check(config: ShopConfig, out: Path, rhos: list[float], calibration_rho: flo
     with launch(config, out / "shop") as shop:
         first = measure(shop, config.rate_for(calibration_rho), calibration_s, out / "calib",
                         calibration_rho, seed=100, retries=retries)
-        cal = calibrate(shop, out, {"frontend": config.frontend.servers,
-                                    "backend": config.backend.servers})
-        inferred = calibrate(shop, out, None)
+        cal = calibrate(shop, first, out, {"frontend": config.frontend.servers,
+                                           "backend": config.backend.servers})
+        inferred = calibrate(shop, first, out, None)
         overhead = first.outer_overhead_s + cal.estimate(
             "nodes.frontend.next.backend").value * first.hop_overhead_s
         runs = [measure(shop, config.rate_for(rho), duration_s, out / "runs", rho,
@@ -260,7 +270,10 @@ def check(config: ShopConfig, out: Path, rhos: list[float], calibration_rho: flo
 
 def summary(report: dict[str, Any]) -> str:
     cal = report["calibration"]
-    lines = [f"routing frontend->backend: calibrated {cal['p_call']['calibrated']:.4f} "
+    a = cal.get("arrivals", {})
+    lines = [f"arrivals {a.get('class')}: {a.get('rate', 0):.2f}/s, interarrival "
+             f"{a.get('interarrival') or 'Poisson-like'}"]
+    lines += [f"routing frontend->backend: calibrated {cal['p_call']['calibrated']:.4f} "
              f"(drawn {cal['p_call']['drawn']:.4f}, nominal {cal['p_call']['nominal']:g}, "
              f"{cal['p_call']['requests']} requests)"]
     for s in SERVICES:
