@@ -20,8 +20,8 @@ run, client side.
 
 A run counts only if it checks itself: the load generator's checks
 (``loadtest.samples.check_open``: rate, Poisson gaps, send delay, client CPU) and the
-services' own (event-loop lag p99 and CPU run-queue wait, the reference system's limits);
-an INVALID run is run again (``retries``), never compared.
+services' own (:func:`system_problems`: CPU run-queue wait within the reference system's
+limit, slot time = draws); an INVALID run is run again (``retries``), never compared.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from qmodel.calibrate import Calibration, from_traces
 
 from ...loadgen import LoadSpec, run_locust
 from ...predict import predict, with_rates
-from ...samples import LOOP_LAG_P99_LIMIT_S, RUNQUEUE_WAIT_LIMIT, RunCheck, Samples, check_open, latency
+from ...samples import RUNQUEUE_WAIT_LIMIT, RunCheck, Samples, check_open, latency
 from .launch import Shop, ShopConfig, launch
 
 SKIP_S = (2.0, 1.0)   # steady window: from 2 s after the first send to 1 s before the last
@@ -79,22 +79,33 @@ def _delta(after: dict, before: dict) -> dict[str, dict[str, float]]:
                 for k in after[s]["counts"]} for s in SERVICES}
 
 
-def system_problems(stats: dict[str, dict]) -> list[str]:
-    """The services' own check over a window (``Shop.stats(since, until)``)."""
+DELIVERED_TOLERANCE = 0.02  # slot time against draws, mean over a run
+
+
+def system_problems(stats: dict[str, dict], counts: dict[str, dict[str, float]]
+                    ) -> list[str]:
+    """The services' own check over a window: no process waited for a CPU beyond the
+    reference system's limit (the machine's other load), and each service's slots
+    delivered its draws (mean slot time within 2% of the mean draw).
+
+    The reference system also limits the event-loop lag p99 to 2 ms as a stand-in for
+    "delivers its draws". Here that is checked directly; the lag is reported, not gated:
+    the frontend's own handlers (uvicorn's pure-Python HTTP, the instrumented httpx
+    call: ~4 ms of CPU per request in 1-2 ms pieces) keep its loop busy ~20% of the time
+    at 50/s, which puts its lag p99 at 3-7 ms even when it does not wait for a CPU."""
     problems = []
     for service in SERVICES:
         system = stats[service]["system"]
         wait = system.get("runqueue_wait_s_per_s")
-        lag = system.get("loop_lag_p99_s")
-        if wait is None or lag is None:
+        if wait is None:
             problems.append(f"{service}: too few probe samples in the window")
-            continue
-        if wait > RUNQUEUE_WAIT_LIMIT:
+        elif wait > RUNQUEUE_WAIT_LIMIT:
             problems.append(f"{service} waited {wait:.2f} s/s for a CPU (limit "
                             f"{RUNQUEUE_WAIT_LIMIT:g}): the machine is loaded")
-        if lag > LOOP_LAG_P99_LIMIT_S:
-            problems.append(f"{service}: event-loop lag p99 {lag * 1e3:.1f} ms (limit "
-                            f"{LOOP_LAG_P99_LIMIT_S * 1e3:g} ms)")
+        c = counts[service]
+        if c["drawn_s"] > 0 and abs(c["held_s"] / c["drawn_s"] - 1) > DELIVERED_TOLERANCE:
+            problems.append(f"{service}: slots held {c['held_s'] / c['drawn_s'] - 1:+.1%} "
+                            f"over the draws (limit {DELIVERED_TOLERANCE:.0%})")
     return problems
 
 
@@ -115,13 +126,14 @@ def measure(shop: Shop, rate: float, duration_s: float, out: Path, rho: float = 
         system = shop.stats(since, until)
         inside = samples.window(since, until)
         ok = (inside.status >= 200) & (inside.status < 300)
-        problems = list(check.problems) + system_problems(system)
+        counts = _delta(after, before)
+        problems = list(check.problems) + system_problems(system, counts)
         if not ok.all():
             problems.append(f"{int((~ok).sum())} requests failed")
         lat = latency(inside)
         run = Run(rho, rate, check.achieved_rate, (since, until), lat["client"], lat["server"],
                   float(np.mean(inside.done[ok] - inside.intended[ok] - inside.server_s[ok])),
-                  _delta(after, before), {s: system[s]["system"] for s in SERVICES},
+                  counts, {s: system[s]["system"] for s in SERVICES},
                   problems, attempt, offsets)
         if run.valid:
             return run
@@ -303,6 +315,12 @@ def summary(report: dict[str, Any]) -> str:
                 f"{p['mean_s'] * 1e3:.2f} ms ({e['mean_s']:+.1%}); p95 measured "
                 f"{m['p95_s'] * 1e3:.2f} ms, predicted {p['p95_s'] * 1e3:.2f} ms "
                 f"({e['p95_s']:+.1%})")
+    for r in [report["calibration_run"], *report["runs"]]:
+        lines.append(f"run rho {r['rho']:g} (attempt {r['attempts']}): " + "; ".join(
+            f"{s} loop lag p99 {r['system'][s].get('loop_lag_p99_s', float('nan')) * 1e3:.1f}"
+            f" ms, CPU wait {r['system'][s].get('runqueue_wait_s_per_s', float('nan')):.2f}"
+            f" s/s, {r['system'][s].get('cpu_cores', float('nan')):.2f} cores"
+            for s in SERVICES))
     lines.append(f"wall {report['wall_s']:.1f} s")
     return "\n".join(lines)
 
