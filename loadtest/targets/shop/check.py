@@ -168,6 +168,8 @@ class Comparison:
     measured_client: dict[str, float]
     error: dict[str, float]
     valid: bool
+    own_overhead_s: float = 0.0  # the run's own outer + p * hop (a diagnostic, not gated)
+    error_own_overhead: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -183,8 +185,11 @@ def compare(cal: Calibration, run: Run, overhead_s: float) -> Comparison:
     client = {k: v + overhead_s for k, v in model.items()}
     measured = {"mean_s": run.client["mean_s"], "p95_s": run.client["p95_s"]}
     error = {k: measured[k] / client[k] - 1 for k in client}
+    own = run.outer_overhead_s + cal.estimate("nodes.frontend.next.backend").value \
+        * run.hop_overhead_s
     return Comparison(run.rho, run.achieved_rate, model, client, measured, error, run.valid,
-                      run.problems)
+                      own_overhead_s=own, problems=run.problems, error_own_overhead={
+                          k: measured[k] / (model[k] + own) - 1 for k in model})
 
 
 def frontend_parts(span_dir: Path) -> dict[str, float]:
@@ -314,7 +319,9 @@ def summary(report: dict[str, Any]) -> str:
                 f"mean measured {m['mean_s'] * 1e3:.2f} ms, predicted "
                 f"{p['mean_s'] * 1e3:.2f} ms ({e['mean_s']:+.1%}); p95 measured "
                 f"{m['p95_s'] * 1e3:.2f} ms, predicted {p['p95_s'] * 1e3:.2f} ms "
-                f"({e['p95_s']:+.1%})")
+                f"({e['p95_s']:+.1%}); with the run's own overhead "
+                f"{c['own_overhead_s'] * 1e3:.2f} ms: {c['error_own_overhead']['mean_s']:+.1%}"
+                f" / {c['error_own_overhead']['p95_s']:+.1%}")
     for r in [report["calibration_run"], *report["runs"]]:
         lines.append(f"run rho {r['rho']:g} (attempt {r['attempts']}): " + "; ".join(
             f"{s} loop lag p99 {r['system'][s].get('loop_lag_p99_s', float('nan')) * 1e3:.1f}"
