@@ -32,13 +32,17 @@ def verdict(level: dict) -> str:
         level["passed"]]
 
 
-def rows(level: dict) -> pd.DataFrame:
-    """Predicted against measured, one row per component or end-to-end metric; times in ms."""
-    out = pd.DataFrame(level["rows"], columns=["scope", "metric", "measured", "predicted",
-                                               "rel_error", "predicted_at_measured",
-                                               "rel_error_at_measured", "within", "gate"])
+def rows(level: dict, short: bool = False) -> pd.DataFrame:
+    """Predicted against measured, one row per component or end-to-end metric; times in ms.
+    ``short`` (levels read from result files, predicted at the measured rate only) leaves
+    out the at-measured columns; a ``note`` column says why a row is not comparable."""
+    columns = ["scope", "metric", "measured", "predicted", "rel_error"] + (
+        [] if short else ["predicted_at_measured", "rel_error_at_measured"]) + ["within", "gate"]
+    if any(r.get("note") for r in level["rows"]):
+        columns.append("note")
+    out = pd.DataFrame(level["rows"], columns=columns)
     times = out["metric"].str.endswith("_s") & ~out["metric"].str.endswith("_per_s")
-    for column in ("measured", "predicted", "predicted_at_measured"):
+    for column in ("measured", "predicted", "predicted_at_measured")[:2 if short else 3]:
         out[column] = out[column].astype(float).where(~times, out[column].astype(float) * 1000)
     out["metric"] = out["metric"].where(~times, out["metric"].str.removesuffix("_s") + " (ms)")
     return out
@@ -59,21 +63,45 @@ def figure(report: dict) -> go.Figure:
                 name=f"{metric.split('_')[0]} {key}"))
     axis = "offered utilization of the bottleneck" if report["mode"] == "open" else \
         "population (fraction of the model's)"
+    if report.get("source") == "results":
+        axis += " at the measured rate"
     fig.update_layout(height=360, xaxis_title=axis, yaxis_title="end-to-end response (ms)",
                       margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
 
 
-def show(report: dict) -> None:
-    """Verdict, notes, the latency-against-load chart and a table per load level."""
+def title(level: dict) -> str:
+    """A level's heading: its load, or for a level read from a result file its name, the
+    measured rate and the offered utilization it gives the model."""
+    if level.get("label") is None:
+        return f"**load {level['load']:g}** — {verdict(level)}"
+    rates = ", ".join(f"{k} {v:.4g}/s" for k, v in level["achieved"].items())
+    load = f", offered utilization {level['load']:.3g}" if level["load"] else ""
+    return f"**{level['label']}** — measured {rates}{load} — {verdict(level)}"
+
+
+def show(report: dict, key: str = "validation-figure") -> None:
+    """Verdict, notes, the latency-against-load chart and a table per load level, with
+    each level's source file, caveats (what its file cannot tell) and row notes."""
+    results = report.get("source") == "results"
+    how = (f"{len(report['levels'])} levels from result files" if results else
+           f"{report['mode']} loop, {report['duration_s']:g} s windows × {report['repeats']}")
     (st.success if report["passed"] else st.warning)(
         f"**{report['model']}:** {'passed' if report['passed'] else 'not passed'} "
-        f"(tolerance ±{report['tolerance']:.0%}, {report['mode']} loop, "
-        f"{report['duration_s']:g} s windows × {report['repeats']})")
+        f"(tolerance ±{report['tolerance']:.0%}, {how})")
+    caveats = {c for level in report["levels"] for c in level.get("caveats", [])}
     for note in report["notes"]:
-        st.caption(note)
-    st.plotly_chart(figure(report), key="validation-figure")
+        if not any(note.endswith(": " + c) for c in caveats):  # shown with its level
+            st.caption(note)
+    if any(level["predicted_stable"] and level["rows"] for level in report["levels"]):
+        st.plotly_chart(figure(report), key=key)
     for level in report["levels"]:
-        st.markdown(f"**load {level['load']:g}** — {verdict(level)}")
+        st.markdown(title(level))
+        source = level.get("source")
+        if source:
+            st.caption(f"from {source.get('file')} ({source.get('tool')})")
+        for caveat in level.get("caveats", []):
+            (st.warning if "coordinated omission" in caveat else st.info)(
+                f"**Caveat:** {caveat}")
         if level["rows"]:
-            st.dataframe(rows(level), width="stretch", hide_index=True)
+            st.dataframe(rows(level, results), width="stretch", hide_index=True)

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -287,3 +288,97 @@ def _renamed(text: str, paths: dict[str, str]) -> str:
     for path, name in paths.items():
         text = text.replace(path, name)
     return text
+
+
+RESULT_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt", ".log", ".out", ".hlog")
+MAX_RESULT_BYTES = 64 << 20  # one uploaded result file
+OPTION_NAMES = {"--class-of NAME=CLASS": "the class mapping (NAME=CLASS)",
+                "--class-of": "class mapping", "--level-by": "levels",
+                "--hlog-unit": ".hlog unit", "--results": "result files"}
+
+
+def validate_results(files: tuple[tuple[str, str], ...], text: str, level_by: str,
+                     class_of: tuple[str, ...], tolerance: float, hlog_unit: str,
+                     contents: tuple[bytes, ...], *, progress: Progress) -> dict:
+    """``loadtest.results.validate_results`` of the model ``text`` on uploaded result files
+    (``(name, sha256)`` pairs, the job's key, and their ``contents``): the report as a dict
+    and as its HTML page, saying the uploaded names. Each file is written to a private
+    temporary directory as ``results-1.csv`` (the uploaded name only picks a suffix from
+    :data:`RESULT_SUFFIXES`; the format is told from the content); errors name the
+    uploaded file and line."""
+    from loadtest.report import ValidationReport
+    from loadtest.results import validate_results
+
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-results-") as tmp:
+        names = {}
+        for i, ((name, _), content) in enumerate(zip(files, contents, strict=True), 1):
+            suffix = Path(name).suffix.lower()
+            path = Path(tmp) / f"results-{i}{suffix if suffix in RESULT_SUFFIXES else ''}"
+            path.write_bytes(content)
+            names[str(path)] = name
+            names[path.name] = name
+        try:
+            report = validate_results(model(text), [p for p in names if "/" in p],
+                                      level_by=level_by, class_of=list(class_of),
+                                      tolerance=tolerance, hlog_unit=hlog_unit)
+        except qmodel.QModelError as exc:
+            raise qmodel.QModelError(_options(_replaced(str(exc), names))) from None
+        progress(0.9)
+        quoted = {p: json.dumps(n)[1:-1] for p, n in names.items()}
+        doc = json.loads(_options(_replaced(json.dumps(report.to_dict(), default=float),
+                                            quoted)))
+        again = Path(tmp) / "renamed.json"  # the HTML page from the renamed report
+        again.write_text(json.dumps(doc), encoding="utf-8")
+        out = Path(tmp) / "validation.html"
+        ValidationReport.read_json(again).write_html(out)
+        return {"report": doc, "html": out.read_text(encoding="utf-8")}
+
+
+SAMPLE_JOBS = 3000
+
+
+def results_sample_csv(text: str, seed: int = 1, jobs: int = SAMPLE_JOBS) -> bytes:
+    """A plain result CSV (``send_time,latency,status,class``) simulated from the model
+    ``text`` itself: ``qmodel.simulate(..., trace=True)``, one row per job from its
+    arrival to its last departure (a lost job is status 503); the last 2% of sends are
+    left out (jobs still inside when the run stopped)."""
+    m = model(text)
+    if not any(c.rate > 0 for c in m.network.open_classes):
+        raise qmodel.QModelError("a sample of result files needs open classes with an "
+                                 "arrival rate; this model has none")
+    trace = qmodel.simulate(m, replications=1, seed=seed, customers=jobs, trace=True).trace
+    per_job = trace.groupby("job").agg(send=("arrival_s", "min"), end=("end_s", "max"),
+                                       cls=("class", "first"), lost=("lost", "any"))
+    per_job = per_job.sort_values("send")
+    per_job = per_job[per_job["send"] <= per_job["send"].quantile(0.98)]
+    lines = ["send_time,latency,status,class"]
+    lines += [f"{s:.6f},{e - s:.6f},{503 if lost else 200},{c}" for s, e, c, lost in
+              zip(per_job["send"], per_job["end"], per_job["cls"], per_job["lost"])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def validate_results_sample(text: str, seed: int, level_by: str, class_of: tuple[str, ...],
+                            tolerance: float, *, progress: Progress) -> dict:
+    """A plain CSV simulated from the model ``text`` (:func:`results_sample_csv`) and its
+    validation: the report, ``"file"`` (the CSV) and ``"name"``."""
+    content = results_sample_csv(text, seed)
+    progress(0.5)
+    name = f"{model(text).name}-sample-results.csv"
+    out = validate_results(((name, digest(content)),), text, level_by, class_of, tolerance,
+                           "us", (content,), progress=progress)
+    return out | {"file": content, "name": name}
+
+
+def _replaced(text: str, mapping: dict[str, str]) -> str:
+    """``text`` with every key of ``mapping`` replaced in one pass (longest first), so that
+    a name replaced is never replaced again."""
+    if not mapping:
+        return text
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(mapping, key=len,
+                                                                 reverse=True)))
+    return pattern.sub(lambda m: mapping[m.group(0)], text)
+
+
+def _options(text: str) -> str:
+    """Messages written for the command line, in the page's words."""
+    return _replaced(text, OPTION_NAMES)
