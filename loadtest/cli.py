@@ -65,18 +65,47 @@ def validate_command(
         url: str | None = typer.Option(None, help="Use a running system instead"),
         retries: int = typer.Option(1, help="Runs again a run that fails its self-checks"),
         keep: bool = typer.Option(False, help="Keep samples, traces, stores and logs"),
-        seed: int = typer.Option(0)) -> None:
-    """Start the system, run locust per load level, compare with the model."""
+        seed: int = typer.Option(0),
+        target: str | None = typer.Option(None, help="Validate your own HTTP service at "
+                                          "this URL (client-side latency gated)"),
+        requests: Path | None = typer.Option(None, help="Request map (YAML with requests:); "
+                                             "default: the model's requests: section"),
+        metrics: str | None = typer.Option(None, help="Prometheus endpoint of the target to "
+                                           "scrape and compare (mapped in requests.metrics)"),
+        allow_host: list[str] = typer.Option([], help="Allow a non-loopback target host "
+                                             "(repeatable)"),
+        max_error_rate: float = typer.Option(0.05, help="Stop a level above this fraction "
+                                             "of failed requests"),
+        max_rate: float | None = typer.Option(None, help="Cap on a level's total rate, per "
+                                              "second (default 2000)"),
+        max_duration: str | None = typer.Option(None, help="Cap on a window (default 10m)"),
+        master_bind: str = typer.Option("127.0.0.1", help="Where locust's master listens "
+                                        "above one process's rate (for remote workers)"),
+        calibration: str = typer.Option("20s", help="Length of the low-load calibration "
+                                        "run")) -> None:
+    """Start the system (or use --target), run locust per load level, compare with the
+    model."""
     from .validate import validate
 
-    try:
-        levels = [float(x) for x in load.split(",") if x.strip()]
-    except ValueError:
-        _fail(f"--load: must be comma-separated numbers, got {load!r}")
+    levels: list[float | str] = []
+    for item in (x.strip() for x in load.split(",")):
+        if not item:
+            continue
+        if "/" in item:
+            levels.append(item)
+            continue
+        try:
+            levels.append(float(item))
+        except ValueError:
+            _fail(f"--load: must be comma-separated numbers or rates (50/s), got {load!r}")
     try:
         report = validate(model, levels, duration, mode=mode, warmup=warmup, repeats=repeats,
                           tolerance=tolerance, backend=broker, out=out, url=url, seed=seed,
-                          retries=retries, keep=keep)
+                          retries=retries, keep=keep, target=target, requests=requests,
+                          metrics=metrics, allow_hosts=allow_host,
+                          max_error_rate=max_error_rate, max_rate=max_rate,
+                          max_duration=max_duration, master_bind=master_bind,
+                          calibration=calibration)
     except (QModelError, ValueError) as exc:
         _fail(str(exc))
     raise typer.Exit(0 if report.passed else 1)

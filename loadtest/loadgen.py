@@ -30,6 +30,9 @@ class LoadSpec:
     path: str = "/events"
     shape: str = "constant"
     seed: int = 0
+    requests_file: str = ""      # a request map (JSON) instead of POST path
+    max_error_rate: float = 1.0  # stop sending above this fraction of failed answers
+    master_bind: str = "127.0.0.1"  # with several processes: where the master listens
 
     @property
     def processes(self) -> int:
@@ -51,8 +54,13 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--arrival-rate", f"{spec.rate:.6g}"]
     else:
         command += ["--think-time", f"{spec.think_s:.6g}s"]
+    if spec.requests_file:
+        command += ["--requests-file", spec.requests_file]
+    if spec.max_error_rate < 1.0:
+        command += ["--max-error-rate", f"{spec.max_error_rate:.6g}"]
     if spec.processes > 1:
-        command += ["--processes", str(spec.processes)]
+        # the master listens on loopback unless asked (workers on other machines)
+        command += ["--processes", str(spec.processes), "--master-bind-host", spec.master_bind]
     return command
 
 

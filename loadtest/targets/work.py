@@ -15,6 +15,8 @@ Environment (a query string ``?mean=30ms&dist=deterministic`` overrides per requ
                      fraction of a percent of the nominal mean, so a test measures the
                      system and the model, not the luck of the draws)
     WORK_ERROR_RATE  fraction of /work requests answered 500 (default 0)
+    WORK_FAIL_AFTER  N > 0: each worker answers 500 to every /work request after its
+                     N-th (a service that breaks down during a run)
     WORK_DOWNSTREAM  a URL to GET (with requests) after the sleep; its failure is a 502
     WORK_METRICS     1: serve Prometheus /metrics (prometheus_client multiprocess mode:
                      PROMETHEUS_MULTIPROC_DIR must be set before gunicorn starts)
@@ -46,6 +48,7 @@ def _config() -> dict[str, object]:
             rng=random.Random(int(os.environ.get("WORK_SEED", "0")) * 1_000_003 + worker),
             stratify=int(os.environ.get("WORK_STRATIFY", "0")),
             error_rate=float(os.environ.get("WORK_ERROR_RATE", "0")),
+            fail_after=int(os.environ.get("WORK_FAIL_AFTER", "0")), served=0,
             downstream=os.environ.get("WORK_DOWNSTREAM", ""),
             block=[], metrics=_metrics() if os.environ.get("WORK_METRICS") == "1" else None)
     return _state
@@ -122,7 +125,10 @@ def app(environ, start_response):
         mean = parse_duration(query["mean"]) if "mean" in query else state["mean"]
         cv = float(query.get("cv", state["cv"]))
         time.sleep(draw(dist, mean, cv, _uniform(state)))
-        if state["rng"].random() < float(state["error_rate"]):
+        state["served"] = int(state["served"]) + 1  # type: ignore[call-overload]
+        fail_after = int(state["fail_after"])  # type: ignore[call-overload]
+        if state["rng"].random() < float(state["error_rate"]) or \
+                (fail_after and int(state["served"]) > fail_after):  # type: ignore[call-overload]
             status = "500 Internal Server Error"
         elif state["downstream"]:
             import requests

@@ -20,7 +20,8 @@ It is the ``requests:`` section of a model file, or of a separate YAML file give
         app:
           throughput: work_requests_total              # a counter: its rate
           utilization: {metric: work_busy_seconds_total, per: 4}  # counter rate or gauge mean, / per
-          response: work_request_duration_seconds      # a histogram: mean, p95, p99
+          service: work_request_duration_seconds       # a histogram: its mean
+          # response: a histogram of waiting + service (mean, p95, p99)
 
 Placeholders in ``path``, header values and ``body`` (plain substitution, nothing is
 evaluated): ``{id}`` a unique request id, ``{key}`` a key ``k0`` .. ``k<keys-1>`` drawn
@@ -241,9 +242,14 @@ Ref = Annotated[MetricRef, BeforeValidator(_metric_ref)]
 class ComponentMetrics(Strict):
     """Which scraped metrics stand for one component of the model."""
 
-    throughput: Ref | None = None
-    utilization: Ref | None = None
-    response: Ref | None = None
+    throughput: Ref | None = Field(default=None, description="A counter (its rate).")
+    utilization: Ref | None = Field(
+        default=None, description="A counter of busy or CPU seconds (its rate) or a busy "
+                                  "gauge (its average), divided by `per`.")
+    service: Ref | None = Field(default=None, description="A histogram or summary of the "
+                                                          "time in the handler (its mean).")
+    response: Ref | None = Field(default=None, description="A histogram of waiting plus "
+                                                           "service (mean, p95, p99).")
 
 
 Requests = Annotated[list[RequestSpec], BeforeValidator(
