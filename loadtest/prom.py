@@ -33,11 +33,15 @@ class Scrape:
 def parse(text: str, at: float) -> Scrape:
     from prometheus_client.parser import text_string_to_metric_families
 
-    families = {}
+    families: dict[str, tuple[str, list]] = {}
     for family in text_string_to_metric_families(text):
-        families[family.name] = (family.type, [(s.name, dict(s.labels), float(s.value))
-                                               for s in family.samples])
-    return Scrape(at, families)
+        samples = [(s.name, dict(s.labels), float(s.value)) for s in family.samples]
+        if family.name in families:  # untyped samples come one family per line
+            kind, before = families[family.name]
+            families[family.name] = (kind, before + samples)
+        elif samples or family.type != "unknown":
+            families[family.name] = (family.type, samples)
+    return Scrape(at, {name: f for name, f in families.items() if f[1]})
 
 
 @dataclass
@@ -127,6 +131,8 @@ def figures(scrapes: list[Scrape], since: float, until: float, ref: MetricRef
     if found is None:
         return {"missing": f"{ref.metric} was not in the scrape"}
     kind, _ = found
+    if kind == "unknown":  # untyped: a counter by its name, else a gauge
+        kind = "counter" if ref.metric.endswith("_total") else "gauge"
     span = last.at - first.at
     start = _family(first, ref.metric) or (kind, [])
     per = ref.per
