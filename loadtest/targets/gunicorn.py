@@ -59,7 +59,7 @@ class GunicornTarget:
     def start(self) -> GunicornTarget:
         self.dir = Path(tempfile.mkdtemp(prefix="qmodel-gunicorn-"))
         (self.dir / "gunicorn_conf.py").write_text(CONFIG)
-        env = child_env() | self.env
+        env = child_env() | {"WORK_COUNT_FILE": str(self.dir / "served")} | self.env
         if env.get("WORK_METRICS") == "1":
             (self.dir / "prometheus").mkdir()
             env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "prometheus")

@@ -15,8 +15,9 @@ Environment (a query string ``?mean=30ms&dist=deterministic`` overrides per requ
                      fraction of a percent of the nominal mean, so a test measures the
                      system and the model, not the luck of the draws)
     WORK_ERROR_RATE  fraction of /work requests answered 500 (default 0)
-    WORK_FAIL_AFTER  N > 0: each worker answers 500 to every /work request after its
-                     N-th (a service that breaks down during a run)
+    WORK_FAIL_AFTER  N > 0: every /work request after the N-th (counted over all
+                     workers in WORK_COUNT_FILE) is answered 500: a service that breaks
+                     down during a run
     WORK_DOWNSTREAM  a URL to GET (with requests) after the sleep; its failure is a 502
     WORK_METRICS     1: serve Prometheus /metrics (prometheus_client multiprocess mode:
                      PROMETHEUS_MULTIPROC_DIR must be set before gunicorn starts)
@@ -33,7 +34,17 @@ import random
 import time
 from urllib.parse import parse_qs
 
-from qmodel.units import parse_duration
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_duration(text: str) -> float:
+    """``20ms``, ``0.02s``, ``500us`` or bare seconds (the app does not import qmodel:
+    a gunicorn worker starts in a fraction of a second)."""
+    text = text.strip()
+    for unit in ("us", "ms", "s", "m"):
+        if text.endswith(unit) and text[:-len(unit)].strip():
+            return float(text[:-len(unit)]) * UNITS[unit]
+    return float(text)
 
 _state: dict[str, object] = {}
 
@@ -48,7 +59,7 @@ def _config() -> dict[str, object]:
             rng=random.Random(int(os.environ.get("WORK_SEED", "0")) * 1_000_003 + worker),
             stratify=int(os.environ.get("WORK_STRATIFY", "0")),
             error_rate=float(os.environ.get("WORK_ERROR_RATE", "0")),
-            fail_after=int(os.environ.get("WORK_FAIL_AFTER", "0")), served=0,
+            fail_after=int(os.environ.get("WORK_FAIL_AFTER", "0")),
             downstream=os.environ.get("WORK_DOWNSTREAM", ""),
             block=[], metrics=_metrics() if os.environ.get("WORK_METRICS") == "1" else None)
     return _state
@@ -66,6 +77,17 @@ def _metrics():
                                  multiprocess_mode="livesum"),
             "duration": Histogram("work_request_duration_seconds",
                                   "Time in the /work handler", buckets=buckets)}
+
+
+def _served() -> int:
+    """How many /work requests all workers have served, this one included (one byte
+    appended per request to WORK_COUNT_FILE)."""
+    fd = os.open(os.environ["WORK_COUNT_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b".")
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
 
 
 def _uniform(state: dict[str, object]) -> float:
@@ -125,10 +147,9 @@ def app(environ, start_response):
         mean = parse_duration(query["mean"]) if "mean" in query else state["mean"]
         cv = float(query.get("cv", state["cv"]))
         time.sleep(draw(dist, mean, cv, _uniform(state)))
-        state["served"] = int(state["served"]) + 1  # type: ignore[call-overload]
         fail_after = int(state["fail_after"])  # type: ignore[call-overload]
         if state["rng"].random() < float(state["error_rate"]) or \
-                (fail_after and int(state["served"]) > fail_after):  # type: ignore[call-overload]
+                (fail_after and _served() > fail_after):
             status = "500 Internal Server Error"
         elif state["downstream"]:
             import requests
