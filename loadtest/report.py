@@ -108,8 +108,9 @@ class ValidationReport:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
+        side = "client" if self.calibration.get("kind") == "target" else "server"
         fig = make_subplots(rows=1, cols=2, subplot_titles=(
-            "End to end (server side)", "Mean response per component"))
+            f"End to end ({side} side)", "Mean response per component"))
         levels = [lv for lv in self.levels if lv.predicted_stable]
         x = [lv.load for lv in levels]
         scope = next((r.scope for lv in levels for r in lv.rows
