@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from ..net import LOOPBACK, free_port, wait_http
-from ..refsys.supervisor import child_env
+from ..refsys.supervisor import REPO_ROOT, child_env
 
 CONFIG = '''\
 import os
@@ -45,7 +45,7 @@ class GunicornTarget:
 
     def __init__(self, app: str = "loadtest.targets.work:app", workers: int = 4,
                  env: dict[str, str] | None = None, port: int = 0, backlog: int = 2048,
-                 timeout_s: float = 30.0):
+                 timeout_s: float = 30.0, chdir: str | Path | None = None):
         self.app = app
         self.workers = workers
         self.env = dict(env or {})
@@ -55,6 +55,10 @@ class GunicornTarget:
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.process: subprocess.Popen | None = None
         self.dir: Path | None = None
+        # gunicorn puts its directory first on sys.path: this checkout for the apps here
+        # (another checkout's loadtest must not shadow them), else the caller's
+        self.chdir = Path(chdir) if chdir else REPO_ROOT if app.startswith("loadtest.") \
+            else Path.cwd()
 
     def start(self) -> GunicornTarget:
         self.dir = Path(tempfile.mkdtemp(prefix="qmodel-gunicorn-"))
@@ -65,7 +69,7 @@ class GunicornTarget:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "prometheus")
         command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
                    "--worker-class", "sync", "--bind", f"{LOOPBACK}:{self.port}",
-                   "--backlog", str(self.backlog), "--config",
+                   "--backlog", str(self.backlog), "--chdir", str(self.chdir), "--config",
                    str(self.dir / "gunicorn_conf.py"), "--log-level", "warning", self.app]
         with open(self.dir / "gunicorn.log", "wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log,
