@@ -20,6 +20,7 @@ page = st.navigation([
     st.Page("qmodel_ui/pages/plan.py", title="Capacity plan"),
     st.Page("qmodel_ui/pages/validate.py", title="Validate"),
     st.Page("qmodel_ui/pages/compare.py", title="Compare"),
+    st.Page("qmodel_ui/pages/calibrate.py", title="Calibrate"),
 ])
 jobs.warm_up()
 views.sidebar()

@@ -1,7 +1,8 @@
 """The load-testing commands; the ``qmodel`` CLI mounts this app with a lazy import::
 
-    qmodel refsys serve MODEL [--port 8100] [--broker embedded|redis]
+    qmodel refsys serve MODEL [--port 8100] [--broker embedded|redis] [--otel-traces FILE]
     qmodel validate MODEL --load 0.3,0.5,0.7,0.85 --duration 60s [--mode open|closed]
+                    [--otel-traces FILE]
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ def serve(model: Path = typer.Argument(..., help="Model file"),
           port: int = typer.Option(8100, help="Port on 127.0.0.1"),
           broker: str = typer.Option("embedded", help="embedded or redis"),
           run_dir: Path | None = typer.Option(None, help="Stores, traces and logs"),
-          seed: int = typer.Option(0, help="Random seed of the emulated service times")) -> None:
+          seed: int = typer.Option(0, help="Random seed of the emulated service times"),
+          otel_traces: Path | None = typer.Option(
+              None, help="Write OpenTelemetry spans to FILE (OTLP JSON lines) at stop")) -> None:
     """Run the reference system for MODEL on 127.0.0.1 until Ctrl-C."""
     from .refsys.supervisor import RefSystem
 
     try:
-        system = RefSystem(str(model), port=port, backend=broker, run_dir=run_dir, seed=seed)
+        system = RefSystem(str(model), port=port, backend=broker, run_dir=run_dir, seed=seed,
+                           otel_traces=otel_traces)
         system.start()
     except (QModelError, ValueError, RuntimeError, TimeoutError) as exc:
         _fail(str(exc))
@@ -47,6 +51,8 @@ def serve(model: Path = typer.Argument(..., help="Model file"),
         typer.echo("stopping: draining what is inside")
     finally:
         system.stop()
+        if otel_traces is not None:
+            typer.echo(f"spans written to {otel_traces}")
 
 
 @app.command("validate")
@@ -65,6 +71,8 @@ def validate_command(
         url: str | None = typer.Option(None, help="Use a running system instead"),
         retries: int = typer.Option(1, help="Runs again a run that fails its self-checks"),
         keep: bool = typer.Option(False, help="Keep samples, traces, stores and logs"),
+        otel_traces: Path | None = typer.Option(
+            None, help="Write the system's OpenTelemetry spans to FILE (OTLP JSON lines)"),
         seed: int = typer.Option(0),
         target: str | None = typer.Option(None, help="Validate your own HTTP service at "
                                           "this URL (client-side latency gated)"),
@@ -105,7 +113,7 @@ def validate_command(
                           metrics=metrics, allow_hosts=allow_host,
                           max_error_rate=max_error_rate, max_rate=max_rate,
                           max_duration=max_duration, master_bind=master_bind,
-                          calibration=calibration)
+                          calibration=calibration, otel_traces=otel_traces)
     except (QModelError, ValueError) as exc:
         _fail(str(exc))
     raise typer.Exit(0 if report.passed else 1)

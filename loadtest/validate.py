@@ -190,6 +190,7 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
              calibration: float | str = "20s", backend: str = "embedded",
              out: str | Path | None = "validation.html", url: str | None = None,
              seed: int = 0, retries: int = 1, keep: bool = False,
+             otel_traces: str | Path | None = None,
              console: Console | None = None, target: str | None = None,
              requests: str | Path | None = None, metrics: str | None = None,
              allow_hosts: Sequence[str] = (), max_error_rate: float = 0.05,
@@ -202,7 +203,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
     or system) is run again up to ``retries`` times; still invalid, it is reported
     INVALID and not compared. The raw samples and the system's traces, stores and logs
     go to a temporary directory, removed at the end unless ``keep`` (its path is then in
-    the report's notes).
+    the report's notes). ``otel_traces``: the started system writes its OpenTelemetry
+    spans there (OTLP JSON lines; not with ``url``, a system this does not start).
 
     ``target``: validate the user's own HTTP service at this URL instead of the reference
     system (``loadtest.target``): the request map from ``requests`` (a YAML file) or the
@@ -214,6 +216,9 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be open or closed, got {mode!r}")
+    if (url or target) and otel_traces:
+        raise ValueError("otel_traces: spans come from a system validate starts, not from "
+                         "one at --url or --target")
     console = console or _console()
     path = str(model) if not isinstance(model, Model) else model.source
     model = load(model) if not isinstance(model, Model) else model
@@ -233,7 +238,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
         check_target(target, allow_hosts)  # before anything else, no traffic
     work_dir = Path(tempfile.mkdtemp(prefix="qmodel-validate-"))
     system = nullcontext() if url or target else RefSystem(path, backend=backend, seed=seed,
-                                                           run_dir=work_dir / "system")
+                                                           run_dir=work_dir / "system",
+                                                           otel_traces=otel_traces)
     try:
         if target is not None:
             from .target import validate_target
@@ -256,6 +262,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
             shutil.rmtree(work_dir, ignore_errors=True)
     if keep:
         report.notes.append(f"samples, traces, stores and logs kept in {work_dir}")
+    if otel_traces:
+        report.notes.append(f"OpenTelemetry spans written to {otel_traces}")
     report.print(console)
     if out is not None:
         out = Path(out)

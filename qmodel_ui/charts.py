@@ -168,3 +168,37 @@ def tornado(table: pd.DataFrame, scale: float, label: str, top: int | None = Non
                       margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "y": -0.15})
     return fig
+
+
+def fit_histogram(name: str, component: dict) -> go.Figure:
+    """A calibrated component's exclusive times (``Calibration.data["components"][name]``):
+    the histogram as a density per ms, the chosen distribution's density over it and, dotted,
+    the other candidates'."""
+    import numpy as np
+
+    from qmodel.calibrate import fit
+
+    hist, chosen = component["histogram"], component["fit"]
+    edges = np.asarray(hist["edges_s"], float)
+    counts = np.asarray(hist["counts"], float)
+    width = edges[1] - edges[0] if len(edges) > 1 else 1.0
+    total = max(counts.sum() + hist.get("above", 0), 1)
+    fig = go.Figure(go.Bar(x=edges[:-1] * 1e3, y=counts / total / width / 1e3,
+                           width=width * 1e3, offset=0, name="observed", opacity=0.55,
+                           marker_color="#90a4ae"))
+    grid = np.linspace(edges[0], edges[-1], 200) if len(edges) > 1 else np.array([])
+    fits = [chosen] + [c for c in chosen.get("candidates", []) if c["dist"] != chosen["dist"]]
+    for i, f in enumerate(fits):
+        if f["dist"] in ("deterministic", "empirical") or not len(grid):
+            continue
+        label = f"{f['dist']} (chosen)" if i == 0 else f["dist"]
+        fig.add_trace(go.Scatter(x=grid * 1e3, y=fit.pdf(f, grid) / 1e3, mode="lines",
+                                 name=label, line={"width": 3 if i == 0 else 1.5,
+                                                   "dash": "solid" if i == 0 else "dot"}))
+    d = "" if chosen.get("distance") is None else f" — KS D {chosen['distance']:.3g}"
+    cut = f"; {hist['above']} above {edges[-1] * 1e3:.3g} ms not shown" \
+        if hist.get("above") else ""
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0,
+                      title={"text": f"{name}: exclusive time{d}{cut}", "x": 0.01},
+                      xaxis_title="ms", yaxis_title="density per ms")
+    return fig

@@ -70,6 +70,7 @@ class Job:
     value: Any = None
     started: float = field(default_factory=time.monotonic)
     cancel_at: float | None = None
+    payload: tuple = field(default=(), repr=False)  # more arguments, not in ``key``
 
     def __post_init__(self) -> None:
         self._process = None
@@ -77,7 +78,8 @@ class Job:
             return
         self._progress = _CTX.Value("d", 0.0, lock=False)
         self._conn, send = _CTX.Pipe(duplex=False)
-        self._process = _CTX.Process(target=work.run, args=(self.fn, self.args, self._progress,
+        self._process = _CTX.Process(target=work.run, args=(self.fn, self.args + self.payload,
+                                                         self._progress,
                                                          send), daemon=True)
         with _stand_in_main():
             self._process.start()
@@ -110,6 +112,7 @@ class Job:
             return False
         self._process.join(timeout=1)
         self._conn.close()
+        self.payload = ()
         if self.status == "done" and self.cancel_at is None:
             results()[self.key] = self.value
         return True
@@ -140,13 +143,15 @@ def results() -> OrderedDict:
 
 
 def run(slot: str, fn: Callable, *args: Any, start: bool = True, fresh: bool = False,
-        label: str = "Working") -> Job | None:
+        label: str = "Working", payload: tuple = ()) -> Job | None:
     """The job in ``slot`` for ``fn(*args)`` once it has finished (``status`` says how),
     else None while it runs (shown with progress and a Cancel button) or is not started.
 
     A finished value for the same inputs is reused; a job for other inputs in the slot is
     stopped. ``start``: start one when there is none; ``fresh``: replace a failed or
-    cancelled one (a button press).
+    cancelled one (a button press). ``payload``: arguments passed after ``args`` that are
+    not part of the inputs' key (large uploads: ``args`` then carry their digests); they are
+    dropped once the job has finished.
     """
     key = (fn.__module__, fn.__qualname__, args)
     slot = f"job:{slot}"
@@ -159,7 +164,7 @@ def run(slot: str, fn: Callable, *args: Any, start: bool = True, fresh: bool = F
     if job is None:
         if not start:
             return None
-        job = Job(key, fn, args)
+        job = Job(key, fn, args, payload=payload)
     st.session_state[slot] = job
     if job.poll():
         return job

@@ -83,6 +83,15 @@ def set_scenario(scn: Scenario, custom_text: str | None = None) -> None:
     _to_url(scn)
 
 
+def use_text(text: str) -> None:
+    """Make the model ``text`` (valid YAML) the current model, as an upload on the Model
+    page does: a custom scenario with no overrides, the library pick cleared, and the Model
+    page's editors showing it (they are keyed by ``editor_version``)."""
+    set_scenario(Scenario(CUSTOM), custom_text=text)
+    st.session_state["topology"] = None
+    st.session_state["editor_version"] = st.session_state.get("editor_version", 0) + 1
+
+
 def base_text(scn: Scenario) -> str:
     if scn.base == CUSTOM:
         return st.session_state.get(_CUSTOM_TEXT, library_text(DEFAULT))

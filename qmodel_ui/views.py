@@ -263,3 +263,20 @@ def agreement(table: pd.DataFrame, time_unit: str) -> pd.DataFrame:
         out.loc[times, column] = out.loc[times, column] * scale
     out["metric"] = out["metric"].where(~times, out["metric"] + f" ({time_unit})")
     return out.set_index(["node", "metric"])
+
+
+def estimates_table(calibration) -> pd.DataFrame:
+    """``Calibration.frame()`` in display units (durations in ms, rates per second): the
+    value, its 95% interval, n, the method and, for service times, the chosen distribution
+    and its KS distance."""
+    frame = calibration.frame()
+    scale = frame["unit"].map({"s": 1e3, "1/s": 1.0}).fillna(1.0)
+    out = pd.DataFrame({
+        "parameter": frame["path"], "component": frame["component"],
+        "quantity": frame["quantity"], "estimate": frame["value"] * scale,
+        "95% low": frame["low"].astype(float) * scale,
+        "95% high": frame["high"].astype(float) * scale,
+        "unit": frame["unit"].map({"s": "ms", "1/s": "/s"}).fillna(""),
+        "n": frame["n"], "method": frame["method"], "distribution": frame["distribution"],
+        "KS D": frame["fit_distance"].astype(float)})
+    return out.set_index("parameter")

@@ -3,7 +3,9 @@ YAML text), a ``progress`` callback, picklable results. No streamlit here."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import signal
 import tempfile
@@ -122,3 +124,94 @@ def expected_seconds(levels: int, duration_s: float, warmup_s: float,
                      calibration_s: float) -> float:
     """Roughly how long a validation runs: start-up, calibration, then each level."""
     return 10 + (warmup_s + calibration_s + 1) + levels * (warmup_s + duration_s + 1)
+
+
+TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def calibrate_traces(files: tuple[tuple[str, str], ...], format: str | None,
+                     servers: tuple[tuple[str, int], ...], by: str, empirical: bool,
+                     contents: tuple[bytes, ...], *, progress: Progress):
+    """``qmodel.calibrate.from_traces`` on uploaded files (``(name, sha256)`` pairs, the
+    job's key, and their ``contents``): the :class:`~qmodel.calibrate.Calibration`. Each
+    file is written to a private temporary directory under a name of our own
+    (``trace-1.json``; the uploaded name only picks the suffix from
+    :data:`TRACE_SUFFIXES`), and errors name the uploaded file again."""
+    from qmodel.calibrate import from_traces
+
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-traces-") as tmp:
+        paths = {}
+        for i, ((name, _), content) in enumerate(zip(files, contents, strict=True), 1):
+            suffix = Path(name).suffix.lower()
+            path = Path(tmp) / f"trace-{i}{suffix if suffix in TRACE_SUFFIXES else '.json'}"
+            path.write_bytes(content)
+            paths[str(path)] = name
+        try:
+            cal = from_traces(list(paths), format, dict(servers) or None, by, empirical)
+        except qmodel.QModelError as exc:
+            raise qmodel.QModelError(_renamed(str(exc), paths)) from None
+    return _uploaded_names(cal, paths)
+
+
+def calibrate_sample(topology: str, jobs: int, seed: int, servers: tuple[tuple[str, int], ...],
+                     by: str, empirical: bool, *, progress: Progress) -> dict:
+    """A sample trace file simulated from a library topology
+    (:func:`qmodel.calibrate.traces.sample.write_sample`) and its calibration:
+    ``{"file": the OTLP JSON lines, "name": a file name, "calibration": ...}``."""
+    from qmodel.calibrate.traces.sample import write_sample
+
+    name = f"{topology}-sample.jsonl"
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-sample-") as tmp:
+        path = write_sample(qmodel.load(LIBRARY / f"{topology}.yaml"), Path(tmp) / name,
+                            jobs=jobs, seed=seed)
+        content = path.read_bytes()
+    progress(0.5)
+    cal = calibrate_traces(((name, digest(content)),), "otlp", servers, by, empirical,
+                           (content,), progress=progress)
+    return {"file": content, "name": name, "calibration": cal}
+
+
+def calibrate_metrics(files: tuple[tuple[str, str], ...], text: str,
+                      contents: tuple[bytes, ...], *, progress: Progress):
+    """``qmodel.calibrate.from_metrics`` on uploaded metric files for the model ``text``
+    (files as in :func:`calibrate_traces`, written keeping a known suffix)."""
+    from qmodel.calibrate import from_metrics  # the page checks that there is one
+
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-metrics-") as tmp:
+        paths = {}
+        for i, ((name, _), content) in enumerate(zip(files, contents, strict=True), 1):
+            suffix = Path(name).suffix.lower()
+            path = Path(tmp) / f"metrics-{i}{suffix if suffix in METRIC_SUFFIXES else ''}"
+            path.write_bytes(content)
+            paths[str(path)] = name
+        try:
+            cal = from_metrics(list(paths), model(text))
+        except qmodel.QModelError as exc:
+            raise qmodel.QModelError(_renamed(str(exc), paths)) from None
+    return _uploaded_names(cal, paths)
+
+
+METRIC_SUFFIXES = (".csv", ".json", ".txt", ".prom")
+
+
+def digest(content: bytes) -> str:
+    """The SHA-256 of an upload: what a job's key holds in place of its content."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def _uploaded_names(cal, paths: dict[str, str]):
+    """``cal`` saying the uploaded names where it says our temporary paths (its source, the
+    model's description and ``calibration:`` section, the model file's comments)."""
+    cal.source = _renamed(cal.source, paths)
+    cal.data["header"] = [_renamed(h, paths) for h in cal.data.get("header", [])]
+    quoted = {json.dumps(p)[1:-1]: json.dumps(n)[1:-1] for p, n in paths.items()}
+    cal.model = qmodel.Model.from_dict(json.loads(_renamed(json.dumps(cal.model.to_dict()),
+                                                           quoted)))
+    return cal
+
+
+def _renamed(text: str, paths: dict[str, str]) -> str:
+    """``text`` with our temporary paths replaced by the names the files were uploaded as."""
+    for path, name in paths.items():
+        text = text.replace(path, name)
+    return text

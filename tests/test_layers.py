@@ -9,6 +9,7 @@ The layers, bottom to top (docs/architecture.md draws them)::
     solve        qmodel.solve, .methods  the facade that picks a method; the method names
     sim          qmodel.sim              discrete-event simulation
     experiments  qmodel.experiments      sweeps, sensitivity, plans, headroom
+    calibrate    qmodel.calibrate        traces and metrics in, a calibrated model out
     facade       qmodel (__init__)       the public API
     loadtest     loadtest                the reference system, locust, validation
     cli          qmodel.cli, qmodel.report
@@ -46,6 +47,7 @@ LAYER_OF = {
     "qmodel.methods": "solve",
     "qmodel.sim": "sim",
     "qmodel.experiments": "experiments",
+    "qmodel.calibrate": "calibrate",
     "qmodel": "facade",
     "loadtest": "loadtest",
     "qmodel.cli": "cli",
@@ -53,7 +55,8 @@ LAYER_OF = {
     "qmodel_ui": "ui",
     "app": "app",
 }
-_BELOW = ["foundation", "model", "solvers", "solve", "sim", "experiments", "facade", "loadtest"]
+_BELOW = ["foundation", "model", "solvers", "solve", "sim", "experiments", "calibrate", "facade",
+          "loadtest"]
 ALLOWED = {layer: set(_BELOW[:i + 1]) for i, layer in enumerate(_BELOW)}
 ALLOWED["cli"] = set(_BELOW) | {"cli"}
 ALLOWED["ui"] = set(_BELOW) | {"ui"}

@@ -4,7 +4,8 @@
 system and answer 200 when it has left the system, 202 when a broker has accepted it,
 429 when a full component rejected it, 503 while draining. ``GET /results/...`` reads the
 stores, ``GET /metrics`` the measured timings, ``GET /health`` liveness (and, with the
-Redis backend, the workers' heartbeats).
+Redis backend, the workers' heartbeats). With ``otel_dir`` set, every request is a
+SERVER span and the process's spans go to ``otel_dir/gateway-PID.jsonl`` (:mod:`.otel`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 import uvicorn
@@ -38,6 +40,9 @@ from .store import read_job, read_key, read_totals
 from .trace import TraceReader, TraceWriter
 from .work import BadRecordError, parse_event
 
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .otel import Tracing
+
 
 @dataclass
 class GatewayConfig:
@@ -49,6 +54,7 @@ class GatewayConfig:
     redis_url: str | None = None
     seed: int = 0
     drain_timeout_s: float = 10.0
+    otel_dir: str | None = None  # None: no spans
 
 
 def job_classes(model: Model) -> list[str]:
@@ -92,6 +98,10 @@ class Gateway:
         self.accepted = 0
         self._flusher: asyncio.Task | None = None
         self.probe = Probe(self.trace, "gateway")
+        self.tracing: Tracing | None = None
+        if config.otel_dir:
+            from .otel import Tracing  # the SDK only when tracing is on
+            self.tracing = Tracing(Path(config.otel_dir), f"gateway-{os.getpid()}")
 
     async def start(self) -> None:
         hosted, brokers = None, None
@@ -100,7 +110,7 @@ class Gateway:
             brokers = await redis_brokers(self.model, self.redis)
             hosted = set(self.model.spec.nodes) - downstream_of_brokers(self.model)
         self.runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.config.seed,
-                               hosted=hosted, brokers=brokers)
+                               hosted=hosted, brokers=brokers, tracing=self.tracing)
         self.runtime.build()
         await self.runtime.start()
         self._flusher = asyncio.create_task(self._flush_forever())
@@ -124,6 +134,8 @@ class Gateway:
         (self.run_dir / f"shutdown-gateway-{os.getpid()}.json").write_text(json.dumps(report))
         if self.redis is not None:
             await self.redis.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
 
     async def submit(self, request: Request, classes: list[str]) -> JSONResponse:
         t0 = time.time()
@@ -138,6 +150,15 @@ class Gateway:
         except BadRecordError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         item = Item(uuid.uuid4().hex, cls, key, payload, t0)
+        if self.tracing is None:
+            return await self._submit(item, t0)
+        with self.tracing.request(request.headers, request.method, request.url.path, item,
+                                  t0) as span:
+            response = await self._submit(item, t0)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _submit(self, item: Item, t0: float) -> JSONResponse:
         try:
             outcome = await self.runtime.submit(item)
         except StationFullError as exc:

@@ -21,9 +21,14 @@ class Item:
     job: str | None = None      # fork/join: the job a task belongs to
     task: int = 0               # fork/join: task index within its job
     t_enq: float = 0.0          # when it entered its current station
+    # W3C trace context of the span that last handed it on (:mod:`.otel`; empty when
+    # tracing is off); a message's headers, so not in its JSON body
+    headers: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        body = asdict(self)
+        del body["headers"]
+        return json.dumps(body, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Item:

@@ -1,5 +1,8 @@
 """The Redis Streams backend: one stream per partition, one consumer group, XACK on
-success and XAUTOCLAIM to take over a dead consumer's pending entries."""
+success and XAUTOCLAIM to take over a dead consumer's pending entries.
+
+An entry's fields are ``item`` (its JSON) and the item's ``headers`` (the W3C trace
+context when tracing is on), as a message's headers beside its body."""
 
 from __future__ import annotations
 
@@ -56,10 +59,10 @@ class RedisBroker(Broker):
             if await self.client.incr(self.counter) > self.capacity:
                 await self.client.decr(self.counter)
                 raise StationFullError(self.topic)
-            mid = await self.client.xadd(self.streams[partition], {"item": item.to_json()})
+            mid = await self.client.xadd(self.streams[partition], _fields(item))
         else:
             pipe = self.client.pipeline(transaction=True)
-            pipe.xadd(self.streams[partition], {"item": item.to_json()})
+            pipe.xadd(self.streams[partition], _fields(item))
             pipe.incr(self.counter)
             mid, _ = await pipe.execute()
         return mid.decode()
@@ -67,8 +70,8 @@ class RedisBroker(Broker):
     def _messages(self, stream: bytes | str, entries) -> list[Message]:
         name = stream.decode() if isinstance(stream, bytes) else stream
         partition = self.streams.index(name)
-        return [Message(mid.decode(), partition, Item.from_json(fields[b"item"]))
-                for mid, fields in entries if fields]
+        return [Message(mid.decode(), partition, _item(fields)) for mid, fields in entries
+                if fields]
 
     async def read(self, consumer: str, partitions: Sequence[int], count: int,
                    block_s: float) -> list[Message]:
@@ -110,6 +113,16 @@ class RedisBroker(Broker):
 
     async def backlog(self) -> int:
         return int(await self.client.get(self.counter) or 0)
+
+
+def _fields(item: Item) -> dict[str, str]:
+    return {**item.headers, "item": item.to_json()}
+
+
+def _item(fields: dict[bytes, bytes]) -> Item:
+    item = Item.from_json(fields[b"item"])
+    item.headers = {k.decode(): v.decode() for k, v in fields.items() if k != b"item"}
+    return item
 
 
 async def redis_brokers(model: Model, client: aioredis.Redis) -> dict[str, RedisBroker]:

@@ -5,6 +5,7 @@ those upstream of a broker) and in each worker process (one hosted part). Routin
 the model: probabilities per class, shards by key hash (or round robin, random, join the
 shortest queue, primary/secondary), broker partitions by key hash to the partition's
 owner. :func:`check_routing` rejects what the system cannot route as the model says.
+With tracing on, every hand-off (:meth:`Runtime.send`) is a span (:mod:`.otel`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,10 +36,14 @@ from .stations import Batcher, Consumer, Join, Pool, split
 from .store import ShardStore, shard_of
 from .trace import TraceWriter
 
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .otel import Tracing
+
 BATCH_STORE_SHARDS = 4
 REDUCERS = 4
 ROUTING = ("partition", "hash", "random", "round_robin", "jsq", "primary_secondary")
 BY_OCCUPANCY = ("jsq", "primary_secondary")  # need what each member holds
+UNTRACED = nullcontext()  # the hand-off "span" with tracing off (reusable, no cost)
 
 
 def downstream_of_brokers(model: Model) -> set[str]:
@@ -104,17 +110,21 @@ class Outcome:
 class Runtime:
     """The parts hosted by this process. ``hosted`` limits them to these component or
     station names (None: all); ``brokers`` gives a backend per broker component
-    (default: embedded); ``remote`` sends to a station hosted elsewhere; ``settled`` is
-    called when a hosted part has handed an item on."""
+    (default: embedded); ``remote`` sends to a station hosted elsewhere (a worker's
+    stations are then fed by a Redis stream); ``settled`` is called when a hosted part
+    has handed an item on; ``tracing`` (None: off) records spans."""
 
     def __init__(self, model: Model, run_dir: Path, trace: TraceWriter, *, seed: int = 0,
                  hosted: set[str] | None = None, brokers: dict[str, Broker] | None = None,
                  remote: Callable[[str, Item], Awaitable[None]] | None = None,
-                 settled: Callable[[Item], Awaitable[None]] | None = None):
+                 settled: Callable[[Item], Awaitable[None]] | None = None,
+                 tracing: Tracing | None = None):
         self.model = model
         self.net = model.network
         self.run_dir = run_dir
         self.trace = trace
+        self.tracing = tracing
+        self.streamed = remote is not None
         self.seed = seed
         self.hosted = hosted
         self.remote = remote
@@ -151,7 +161,8 @@ class Runtime:
                 station = self.members(name)[0]
                 self.parts[station.name] = Batcher(
                     station, self.trace, self.rng_for(station.name),
-                    self._batch_work(name), self._after_batch(name))
+                    self._batch_work(name), self._after_batch(name), tracing=self.tracing,
+                    streamed=self.streamed)
             elif node.kind == "fork":
                 self._build_fork(name)
             elif node.kind == "join":
@@ -162,7 +173,8 @@ class Runtime:
                         continue
                     self.parts[station.name] = Pool(
                         station, self.trace, self.rng_for(station.name),
-                        self._work_for(name, station), self._after(name), self._failed)
+                        self._work_for(name, station), self._after(name), self._failed,
+                        tracing=self.tracing, streamed=self.streamed)
 
     def _build_broker(self, name: str) -> None:
         node = self.model.spec.nodes[name]
@@ -176,18 +188,20 @@ class Runtime:
             station = self.net.station(member)
             self.consumers.append(Consumer(
                 station, member, self.brokers[name], partitions, self.trace,
-                self.rng_for(member), self._enrich, self._after_message(name)))
+                self.rng_for(member), self._enrich, self._after_message(name),
+                tracing=self.tracing))
 
     def _build_fork(self, name: str) -> None:
         station = self.members(name)[0]
         join_station = self.net.station(station.join)
         join = Join(join_station, station.tasks, self.trace, self._merge,
-                    self._after(station.join))
+                    self._after(station.join), tracing=self.tracing)
         self.joins[station.join] = join
         if station.branches:
             return
         self.parts[station.name] = Pool(station, self.trace, self.rng_for(station.name),
-                                        self._map_task, join.put, self._failed)
+                                        self._map_task, join.put, self._failed,
+                                        tracing=self.tracing, streamed=self.streamed)
 
     # ----- real work ----------------------------------------------------------------
     def _store(self, path: Path) -> tuple[ShardStore, Executor]:
@@ -302,28 +316,55 @@ class Runtime:
                 return target
         return None
 
-    async def send(self, component: str, item: Item) -> None:
-        """Hand an item to a component (its member chosen by the router)."""
+    def _handoff(self, item: Item, sender: str | None, to: str, *,
+                 broker: Broker | None = None, partition: int = 0,
+                 stream: str | None = None) -> AbstractContextManager:
+        """The hand-off span of sending ``item`` from ``sender`` to ``to``: into
+        ``broker``'s ``partition``, a worker's ``stream`` or (neither) a queue here."""
+        if self.tracing is None:
+            return UNTRACED
+        if broker is not None:
+            return self.tracing.handoff(item, sender, f"publish {to}", "producer", {
+                "qmodel.to": to, "qmodel.broker": to, "messaging.operation.type": "send",
+                "messaging.system": "embedded" if broker.in_process else "redis",
+                "messaging.destination.name": to,
+                "messaging.destination.partition.id": str(partition)})
+        if stream is not None:
+            return self.tracing.handoff(item, sender, f"send {stream}", "producer", {
+                "qmodel.to": to, "messaging.system": "redis",
+                "messaging.operation.type": "send", "messaging.destination.name": stream})
+        return self.tracing.handoff(item, sender, f"enqueue {to}", "internal",
+                                    {"qmodel.to": to})
+
+    async def send(self, component: str, item: Item, sender: str | None = None) -> None:
+        """Hand an item to a component (its member chosen by the router); ``sender``: the
+        component it leaves (None: it enters the system)."""
         node = self.model.spec.nodes[component]
         if node.kind == "broker":
             router = self.net.routers[component]
             partition = self._pick(router, item)
-            item.t_enq = time.time()
-            await self.brokers[component].publish(partition, item)
+            broker = self.brokers[component]
+            with self._handoff(item, sender, component, broker=broker, partition=partition):
+                item.t_enq = time.time()
+                await broker.publish(partition, item)
             self._resolve(item, "accepted")
             return
         if component in self.joins:
-            await self.joins[component].put(item)
+            with self._handoff(item, sender, component):
+                await self.joins[component].put(item)
             return
         if node.kind == "fork" and self.members(component)[0].join in self.joins:  # hosted
-            await self._fork(component, item)
+            with self._handoff(item, sender, component):
+                await self._fork(component, item)
             return
         router = self.net.routers.get(component)
         station = router.members[self._pick(router, item)] if router else component
         if station in self.parts:
-            await self.parts[station].put(item)
+            with self._handoff(item, sender, station):
+                await self.parts[station].put(item)
         elif self.remote is not None:
-            await self.remote(station, item)
+            with self._handoff(item, sender, station, stream=f"in-{station}"):
+                await self.remote(station, item)
         else:
             raise RuntimeError(f"{station} is not hosted here and there is no remote link")
 
@@ -342,7 +383,8 @@ class Runtime:
         self.joins[station.join].expect(job)
         tasks = split(job, station.tasks)
         if station.branches:
-            await asyncio.gather(*(self.send(b, t) for b, t in zip(station.branches, tasks)))
+            await asyncio.gather(*(self.send(b, t, component)
+                                   for b, t in zip(station.branches, tasks)))
         else:
             await asyncio.gather(*(self.parts[station.name].put(t, job.t_enq or time.time())
                                    for t in tasks))
@@ -354,7 +396,7 @@ class Runtime:
             if target is None:
                 self.finish(item)
             else:
-                await self.send(target, item)
+                await self.send(target, item, component)
         except StationFullError as exc:
             self._failed(item, exc)
         if component is not None and self.settled is not None:

@@ -2,7 +2,8 @@
 fork (map tasks over slots) and join (shuffle and reduce).
 
 Each part measures enqueue, start and end of every item it serves and writes them to the
-process's trace. What an item does after a part is the ``after`` callback's business.
+process's trace, and, when tracing is on, the same service as a visit span
+(:mod:`.otel`). What an item does after a part is the ``after`` callback's business.
 
 A service starts at the *hand-off*: the moment the item is in this process's queue and a
 server is free (``max(arrival here, server free)``), not when the worker's coroutine is
@@ -21,6 +22,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from .broker import Broker, Message
 from .items import Item, StationFullError
 from .timing import ServiceClock
 from .trace import TraceWriter
+
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .otel import Tracing
 
 Work = Callable[[Item], Awaitable[None]]
 After = Callable[[Item], Awaitable[None]]
@@ -55,13 +60,17 @@ def handed_off(handed: float) -> tuple[float, float]:
 
 class Pool:
     """A station with ``servers`` concurrent workers (infinitely many when inf) behind a
-    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks."""
+    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks.
+    ``streamed``: its items come through a Redis stream (its visits are CONSUMER spans)."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Work | None, after: After, on_error: Callable[[Item, Exception], None],
-                 service: Callable[[Item], Distribution | None] | None = None):
+                 service: Callable[[Item], Distribution | None] | None = None, *,
+                 tracing: Tracing | None = None, streamed: bool = False):
         self.station = station
         self.trace = trace
+        self.tracing = tracing
+        self.streamed = streamed
         self.rng = rng
         self.work = work
         self.after = after
@@ -144,6 +153,9 @@ class Pool:
             return
         self.trace.service(item.id, item.cls, self.station.component, self.name, item.t_enq,
                            start, start + delivered, target, delivered)
+        if self.tracing is not None:
+            self.tracing.visit(item, item.headers, self.station.component, self.name, start,
+                               start + delivered, target, self.streamed)
         self.busy -= 1
         await self._leave()
         await self.after(item)
@@ -166,12 +178,14 @@ class Consumer:
 
     def __init__(self, station: Station, name: str, broker: Broker, partitions: list[int],
                  trace: TraceWriter, rng: np.random.Generator, work: Work,
-                 after: Callable[[Item, Message], Awaitable[None]], min_idle_s: float = 3.0):
+                 after: Callable[[Item, Message], Awaitable[None]], min_idle_s: float = 3.0,
+                 *, tracing: Tracing | None = None):
         self.station = station
         self.name = name
         self.broker = broker
         self.partitions = partitions
         self.trace = trace
+        self.tracing = tracing
         self.rng = rng
         self.work = work
         self.after = after
@@ -201,6 +215,7 @@ class Consumer:
     async def _serve(self, message: Message, handed: float) -> None:
         item = message.item
         enqueued = item.t_enq  # handing on re-stamps it for the next station
+        parent = item.headers  # the publisher's context (handing on replaces it)
         start, started = handed_off(handed)
         target = draw(self.station.service.get(item.cls), self.rng)
         await self.work(item)
@@ -214,6 +229,9 @@ class Consumer:
         self.clock.settle(target, delivered)
         self.trace.service(item.id, item.cls, self.station.component, self.station.name,
                            enqueued, start, start + delivered, target, delivered)
+        if self.tracing is not None:
+            self.tracing.visit(item, parent, self.station.component, self.station.name,
+                               start, start + delivered, target, consumer=True)
 
 
 class Batcher:
@@ -223,15 +241,19 @@ class Batcher:
     ``batch_size`` alone, a batch at every ``batch_size``-th item; with both, a batch
     opens with its first item and is released at its ``batch_size``-th item or
     ``interval`` after it opened (a linger timer). Up to ``servers`` batches are
-    processed at once, each in ``fixed`` + one ``per_item`` draw per item."""
+    processed at once, each in ``fixed`` + one ``per_item`` draw per item. ``streamed``
+    as for :class:`Pool`."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Callable[[list[Item]], Awaitable[None]],
-                 after: Callable[[list[Item]], Awaitable[None]]):
+                 after: Callable[[list[Item]], Awaitable[None]], *,
+                 tracing: Tracing | None = None, streamed: bool = False):
         assert station.batch is not None
         self.station = station
         self.batch = station.batch
         self.trace = trace
+        self.tracing = tracing
+        self.streamed = streamed
         self.rng = rng
         self.work = work
         self.after = after
@@ -307,6 +329,10 @@ class Batcher:
                 self.trace.service(item.id, item.cls, self.station.component,
                                    self.station.name, item.t_enq, start, start + delivered,
                                    target, delivered)
+                if self.tracing is not None:
+                    self.tracing.visit(item, item.headers, self.station.component,
+                                       self.station.name, start, start + delivered, target,
+                                       self.streamed)
         finally:
             self._slots.put_nowait(clock)
         await self.after(batch)
@@ -322,10 +348,12 @@ class Join:
     and reduce) and releases the job."""
 
     def __init__(self, station: Station, tasks: int, trace: TraceWriter,
-                 merge: Callable[[Item, list[Item]], Awaitable[None]], after: After):
+                 merge: Callable[[Item, list[Item]], Awaitable[None]], after: After, *,
+                 tracing: Tracing | None = None):
         self.station = station
         self.tasks = tasks
         self.trace = trace
+        self.tracing = tracing
         self.merge = merge
         self.after = after
         self.jobs: dict[str, tuple[Item, float, list[Item]]] = {}
@@ -348,9 +376,13 @@ class Join:
         # wait for each other is in the fork's time (per job: arrival to last task done)
         self.trace.service(job.id, job.cls, self.station.component, self.station.name, start,
                            start, end, 0.0, end - start)
+        if self.tracing is not None:
+            self.tracing.visit(job, job.headers, self.station.component, self.station.name,
+                               start, end, 0.0)
         await self.after(job)
 
 
 def split(job: Item, tasks: int) -> list[Item]:
     """The tasks of a job (``job`` field set, ``task`` numbered)."""
-    return [replace(job, id=f"{job.id}/{i}", job=job.id, task=i, data={}) for i in range(tasks)]
+    return [replace(job, id=f"{job.id}/{i}", job=job.id, task=i, data={},
+                    headers=dict(job.headers)) for i in range(tasks)]

@@ -5,6 +5,10 @@ the tests use::
 
     with RefSystem("topologies/reference_pipeline.yaml", backend="redis") as system:
         httpx.post(system.url + "/events", json={"key": "k", "payload": "a b"})
+
+``otel_traces=PATH``: every process writes its OpenTelemetry spans to
+``RUN_DIR/otel/PROCESS.jsonl``; :meth:`RefSystem.stop` merges them into PATH (OTLP
+JSON lines, :mod:`.otel`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ class RefSystem:
     seed: int = 0
     redis_url: str | None = None
     drain_timeout_s: float = 10.0
+    otel_traces: Path | str | None = None  # None: no spans
     children: dict[str, Child] = field(default_factory=dict)
     _redis: RedisServer | None = None
     _stopping: bool = False
@@ -100,22 +105,33 @@ class RefSystem:
         self.port = self.port or free_port()
         self.run_dir = Path(self.run_dir or tempfile.mkdtemp(prefix="qmodel-refsys-"))
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self.otel_traces is not None:
+            self.otel_traces = Path(self.otel_traces).resolve()
+
+    @property
+    def otel_dir(self) -> Path | None:
+        """Where each process writes its spans (None: tracing off)."""
+        return None if self.otel_traces is None else self.run_dir / "otel"
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
     def _gateway(self) -> Child:
+        otel_dir = self.otel_dir
         config = GatewayConfig(self.model, str(self.run_dir), self.port, LOOPBACK,
-                               self.backend, self.redis_url, self.seed, self.drain_timeout_s)
+                               self.backend, self.redis_url, self.seed, self.drain_timeout_s,
+                               str(otel_dir) if otel_dir else None)
         return Child("gateway", [sys.executable, "-m", "loadtest.refsys.gateway",
                                  "--config", config_json(config)])
 
     def _worker(self, station: str) -> Child:
-        return Child(station, [sys.executable, "-m", "loadtest.refsys.worker", "--model",
-                               self.model, "--station", station, "--run-dir",
-                               str(self.run_dir), "--redis-url", self.redis_url,
-                               "--seed", str(self.seed)])
+        command = [sys.executable, "-m", "loadtest.refsys.worker", "--model", self.model,
+                   "--station", station, "--run-dir", str(self.run_dir), "--redis-url",
+                   self.redis_url, "--seed", str(self.seed)]
+        if self.otel_dir is not None:
+            command += ["--otel-dir", str(self.otel_dir)]
+        return Child(station, command)
 
     def start(self, timeout_s: float = 60.0) -> RefSystem:
         """Start everything and wait until ``/health`` says ok."""
@@ -161,7 +177,8 @@ class RefSystem:
         return process.pid
 
     def stop(self) -> None:
-        """Stop the gateway (it drains), then the workers, then Redis."""
+        """Stop the gateway (it drains), then the workers, then Redis; with
+        ``otel_traces``, merge the processes' spans into it."""
         self._stopping = True
         if self._watcher is not None:
             self._watcher.join(2)
@@ -173,6 +190,9 @@ class RefSystem:
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
+        if self.otel_dir is not None and self.otel_dir.exists():
+            from .otel import merge
+            merge(self.otel_dir, self.otel_traces)
 
     def __enter__(self) -> RefSystem:
         return self.start()

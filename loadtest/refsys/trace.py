@@ -10,6 +10,14 @@ Columns: ``kind id cls component station enqueue start end target service`` wher
 sample of a process's health (:mod:`.probe`): ``id`` the process, ``cls`` the cores it
 used, ``component`` its run-queue wait per wake-up (s), ``target`` the event loop's lag
 (s), ``service`` its run-queue wait (s per s).
+
+The OpenTelemetry spans (:mod:`.otel`, off by default) carry the same service times (a
+visit span's start and end are its row's, the draw is its ``qmodel.target_service_s``),
+but they cannot stand in for these rows: validation reads every row live (the gateway
+tails the files for ``/metrics``) while spans leave in batches up to a second late, are
+dropped when the exporter's queue is full and lost with a killed process; the health
+samples (``L``) are no item's spans (a rejection, ``R``, is only a hand-off span's error
+status); and tracing must stay off to measure the system without its cost.
 """
 
 from __future__ import annotations

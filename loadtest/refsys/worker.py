@@ -4,7 +4,8 @@ of a broker reading its input stream (``in-STATION``).
 Items move between processes through Redis Streams with consumer groups: a message is
 acknowledged only after the item was handed on (or stored), so a killed worker's pending
 messages are claimed and processed again by its successor, and the stores' per-event
-dedup makes that count once.
+dedup makes that count once. With ``--otel-dir`` its spans go to
+``DIR/worker-STATION-PID.jsonl`` (:mod:`.otel`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
@@ -28,13 +30,16 @@ from .redis_broker import PREFIX, RedisBroker, redis_brokers
 from .runtime import Runtime
 from .trace import TraceWriter
 
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .otel import Tracing
+
 HEARTBEAT_S = 0.5
 BLOCK_POLL_S = 0.002  # a blocked sender retries this often
 
 
 class Worker:
     def __init__(self, model_path: str, station: str, run_dir: Path, redis_url: str,
-                 seed: int):
+                 seed: int, otel_dir: Path | None = None):
         self.model = load(model_path)
         self.station = self.model.network.station(station)
         self.run_dir = run_dir
@@ -42,6 +47,10 @@ class Worker:
         self.seed = seed
         self.name = f"{station}@{os.getpid()}"
         self.trace = TraceWriter(run_dir / "trace", f"worker-{station}-{os.getpid()}")
+        self.tracing: Tracing | None = None
+        if otel_dir:
+            from .otel import Tracing  # the SDK only when tracing is on
+            self.tracing = Tracing(otel_dir, f"worker-{station}-{os.getpid()}")
         self.inputs: dict[str, Message] = {}
         self.stopping = asyncio.Event()
 
@@ -77,8 +86,9 @@ class Worker:
         is_consumer = self.model.spec.nodes[self.station.component].kind == "broker"
         inbox = None if is_consumer else self.topic(client, self.station.name)
         settled = None if is_consumer else self._settle(inbox)
-        runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.seed, hosted={self.station.name},
-                          brokers=brokers, remote=remote, settled=settled)
+        runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.seed,
+                          hosted={self.station.name}, brokers=brokers, remote=remote,
+                          settled=settled, tracing=self.tracing)
         runtime.build()
         for consumer in runtime.consumers:
             consumer.name = self.name
@@ -149,14 +159,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--otel-dir", type=Path, default=None, help="write spans here")
     args = parser.parse_args(argv)
-    worker = Worker(args.model, args.station, Path(args.run_dir), args.redis_url, args.seed)
+    worker = Worker(args.model, args.station, Path(args.run_dir), args.redis_url, args.seed,
+                    args.otel_dir)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stopping.set)
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            if worker.tracing is not None:
+                worker.tracing.shutdown()
 
     asyncio.run(run())
 

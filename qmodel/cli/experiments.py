@@ -92,15 +92,34 @@ def sweep_command(
         slo: SloOpt = None, out_path: OutOpt = None, method: MethodOpt = "auto",
         replications: ReplicationsOpt = 10, seed: SeedOpt = None,
         executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
-        workers: WorkersOpt = None, overrides: SetOpt = None) -> None:
+        workers: WorkersOpt = None, overrides: SetOpt = None,
+        uncertainty: Annotated[bool, typer.Option(
+            "--uncertainty", help="Add the 95% band from the calibration: section's intervals "
+            "(METRIC_low / METRIC_high columns; a band in the plot).")] = False,
+        samples: Annotated[int, typer.Option(
+            help="Samples per point with --uncertainty (seed: --seed, default 0).")] = 100
+        ) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
     choice(method, SWEEP, "--method")
     choice(executor, EXECUTORS, "--executor")
     m = load_model(model, overrides)
+    if uncertainty:
+        from ..experiments.uncertainty import calibrated
+
+        calibrated(m)  # nothing to sample: say so before sweeping
+        if samples < 1:
+            raise ModelError([Problem("--samples", f"must be a positive integer, got {samples}")])
+        if method == "simulate":
+            raise ModelError([Problem("--uncertainty", "samples are solved analytically; "
+                                                       "use it without --method simulate")])
     table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
                   method=method,
                   replications=replications, seed=seed, executor=executor,
                   scheduler=scheduler, workers=workers)
+    if uncertainty:
+        from ..experiments.uncertainty import sweep_bands
+
+        table = sweep_bands(m, table, samples=samples, seed=0 if seed is None else seed)
     if out_path is not None:
         write(table, out_path, metric=table.attrs["metric"])
         out.print(f"wrote {out_path} ({len(table)} points)")
@@ -209,6 +228,9 @@ def _limit(text: str) -> int | tuple[int, int]:
 def _value(column: str, value: float) -> str:
     if pd.isna(value):
         return "—"
+    if value == float("inf"):
+        return "unbounded"
+    column = column.removesuffix("_low").removesuffix("_high")
     if column.endswith("_per_s"):
         return format_rate(value)
     if column.endswith("_s"):
@@ -229,7 +251,9 @@ def _print_table(table: pd.DataFrame) -> None:
     grid = Table(title=f"{table.attrs.get('model')}: {len(table)} points "
                        f"({table.attrs.get('method')})", header_style="bold")
     params = table.attrs.get("parameters", [])
-    columns = [c for c in shown.columns if c in params or c in _SHOWN]
+    bands = [f"{c}_{end}" for c in _SHOWN for end in ("low", "high")] + ["unstable_fraction"] \
+        if table.attrs.get("uncertainty") else []
+    columns = [c for c in shown.columns if c in params or c in _SHOWN or c in bands]
     for column in columns:
         grid.add_column(column, justify="right")
     for row in shown.to_dict("records"):
@@ -242,6 +266,6 @@ def _print_table(table: pd.DataFrame) -> None:
 def _cell(column: str, value: Any) -> str:
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return "—" if value is None else str(value)
-    if column.startswith(("nodes.", "arrivals.", "users.")):
+    if column.startswith(("nodes.", "arrivals.", "users.")) or column == "unstable_fraction":
         return f"{value:.6g}"
     return _value(column, value)

@@ -11,10 +11,12 @@ import typer
 
 from ..errors import ModelError, Problem
 from ..methods import SIMULATE, SOLVE, help_text
+from ..model.model import Model
 from ..model.spec import json_schema
 from ..report import print_result
 from ..results import Result
 from ..solve import solve
+from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
 from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
 
@@ -52,10 +54,83 @@ def check(model: ModelArg, overrides: SetOpt = None) -> None:
 @guarded
 def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
                   method: Annotated[str, typer.Option(help=help_text(SOLVE))]
-                  = "auto") -> None:
+                  = "auto",
+                  uncertainty: Annotated[bool, typer.Option(
+                      "--uncertainty", help="Sample the calibration: section's intervals and "
+                      "give every metric's 95% range.")] = False,
+                  samples: Annotated[int, typer.Option(
+                      help="Samples with --uncertainty.")] = 200,
+                  seed: Annotated[int, typer.Option(help="Seed with --uncertainty.")] = 0
+                  ) -> None:
     """Solve a model analytically: a table per component and the system."""
     choice(method, SOLVE, "--method")
-    emit(solve(load_model(model, overrides), method=method), as_json)
+    m = load_model(model, overrides)
+    if uncertainty:
+        _check_positive(samples=samples)
+        _uncertain(m, samples, seed, as_json)
+        return
+    emit(solve(m, method=method), as_json)
+
+
+def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
+    """``solve --uncertainty``: every metric at the estimates and its 95% range."""
+    from rich.table import Table
+
+    from ..experiments.uncertainty import uncertainty
+
+    result = uncertainty(model, samples=samples, seed=seed)
+    if as_json:
+        print(result.to_json())
+    else:
+        table = result.summary
+        system = Table(title=f"{result.model}: {samples} samples of {len(result.parameters)} "
+                             f"calibrated parameters ({result.method}, seed {seed})",
+                       header_style="bold")
+        for column in ("metric", "at the estimates", "95% low", "95% high"):
+            system.add_column(column, justify="left" if column == "metric" else "right")
+        for name, row in table.iterrows():
+            if not str(name).startswith("nodes."):
+                system.add_row(str(name), *(_shown(str(name), row[k])
+                                            for k in ("point", "low", "high")))
+        out.print(system)
+        nodes = Table(title="components (95% ranges)", header_style="bold")
+        for column in ("component", "utilization", "mean response", "mean in system"):
+            nodes.add_column(column, justify="left" if column == "component" else "right")
+        components = dict.fromkeys(str(n).split(".")[1] for n in table.index
+                                   if str(n).startswith("nodes."))
+        for comp in components:
+            nodes.add_row(comp, *(_ranged(f"nodes.{comp}.{key}", table)
+                                  for key in ("utilization", "mean_response_s",
+                                              "mean_in_system")))
+        out.print(nodes)
+        out.print(f"unstable samples: {result.unstable:.1%}")
+        for note in result.notes:
+            err.print(f"note: {note}", highlight=False, markup=False)
+    if "max_utilization" in result.summary.index and \
+            not result.summary.loc["max_utilization", "point"] < 1:
+        raise typer.Exit(EXIT_UNSTABLE)
+
+
+def _ranged(name: str, table) -> str:
+    if name not in table.index:
+        return "—"
+    row = table.loc[name]
+    return f"{_shown(name, row['point'])} [{_shown(name, row['low'])}, " \
+           f"{_shown(name, row['high'])}]"
+
+
+def _shown(name: str, value: float) -> str:
+    from ..units import format_duration, format_rate
+
+    if value != value:  # NaN
+        return "—"
+    if value == float("inf"):
+        return "unbounded"
+    if name.endswith("_per_s"):
+        return format_rate(value)
+    if name.endswith("_s"):
+        return format_duration(value, "ms" if value < 1 else "s")
+    return f"{value:.4g}"
 
 
 @app.command()
@@ -146,6 +221,7 @@ def refsys(ctx: typer.Context) -> None:
 
 
 app.add_typer(experiments_app)  # sweep, sensitivity, plan, headroom
+app.add_typer(calibrate_app, name="calibrate")
 
 
 @app.command()

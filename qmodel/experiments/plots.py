@@ -50,6 +50,8 @@ def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
             error = dict(type="data", symmetric=False,
                          array=group[f"{metric}_ci95_high"].to_numpy() * scale - y,
                          arrayminus=y - group[f"{metric}_ci95_low"].to_numpy() * scale)
+        if f"{metric}_high" in group and f"{metric}_low" in group:
+            _band(fig, x, group, metric, scale, name)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, error_y=error))
         if _BOUNDS.get(metric) in group:
             fig.add_trace(go.Scatter(x=x, y=group[_BOUNDS[metric]].to_numpy(dtype=float) * scale,
@@ -69,6 +71,34 @@ def _lines(table: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
     fig.update_layout(title=f"{table.attrs.get('model', '')}: {label} vs {x_name}",
                       xaxis_title=x_name, yaxis_title=label, template="plotly_white")
     return fig
+
+
+def _band(fig: go.Figure, x: np.ndarray, group: pd.DataFrame, metric: str, scale: float,
+          name: str) -> None:
+    """The 95% band of ``qmodel sweep --uncertainty`` (``METRIC_low``/``_high``): one
+    filled polygon per run of points with a bounded high end; where too many samples are
+    unstable for a high end, an upward marker at the low end says "unbounded"."""
+    high = group[f"{metric}_high"].to_numpy(dtype=float) * scale
+    low = group[f"{metric}_low"].to_numpy(dtype=float) * scale
+    bounded = np.isfinite(high) & np.isfinite(low)
+    runs = np.split(np.arange(len(x)), np.flatnonzero(np.diff(bounded.astype(int))) + 1)
+    first = True
+    for run in runs:
+        if not bounded[run[0]]:
+            continue
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([x[run], x[run][::-1]]),
+            y=np.concatenate([high[run], low[run][::-1]]), fill="toself", mode="lines",
+            line_width=0, fillcolor="rgba(70,130,180,0.25)", hoverinfo="skip",
+            legendgroup=f"band {name}", showlegend=first,
+            name=f"95% band, calibrated intervals ({name})"))
+        first = False
+    open_ended = ~bounded & np.isfinite(low)
+    if open_ended.any():
+        fig.add_trace(go.Scatter(x=x[open_ended], y=low[open_ended], mode="markers",
+                                 marker=dict(symbol="triangle-up", size=11,
+                                             color="rgba(70,130,180,0.8)"),
+                                 name=f"95% band unbounded above ({name})"))
 
 
 def _slo_line(fig: go.Figure, table: pd.DataFrame, metric: str, scale: float) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import ModelError
+from .calibration import intervals
 from .check import check
 from .fields import set_path
 from .network import Network, build_network
@@ -46,7 +47,10 @@ class Model:
         problems = check(spec)
         if problems:
             raise ModelError(problems)
-        return cls(spec, _copy_document(data), base, source)
+        model = cls(spec, _copy_document(data), base, source)
+        if spec.calibration is not None:
+            intervals(model)  # every calibrated path is a parameter of this model
+        return model
 
     @classmethod
     def from_yaml(cls, text: str, base_dir: str | Path | None = None) -> Model:

@@ -94,13 +94,14 @@ def resolve(model: Model, paths: list[str]) -> dict[str, Parameter]:
     qmodel.errors.ModelError: nodes.app.srevers: not a numeric ...; did you mean nodes.app.servers?
     """
     known = catalogue(model)
-    problems = [Problem(path, _unknown(path, known)) for path in paths if path not in known]
+    problems = [Problem(path, unknown_path(path, known)) for path in paths if path not in known]
     if problems:
         raise ModelError(problems)
     return {path: known[path] for path in paths}
 
 
-def _unknown(path: str, known: Mapping[str, Parameter]) -> str:
+def unknown_path(path: str, known: Mapping[str, Parameter]) -> str:
+    """Why ``path`` is not in the address book, with the closest path that is."""
     close = difflib.get_close_matches(path, list(known), n=1, cutoff=0.0)
     return "not a numeric parameter of this model" + (f"; did you mean {close[0]}?" if close
                                                       else "")

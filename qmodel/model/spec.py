@@ -26,6 +26,7 @@ from pydantic import (
 from ..distributions import Distribution
 from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
 from . import dist_spec
+from .calibration import CalibrationSpec
 from .requests import RequestMap
 from .slo import read_slo
 
@@ -441,6 +442,9 @@ class ModelSpec(Strict):
         default=None, description="HTTP requests per job class, for validating a running "
                                   "service (`qmodel validate --target`); see "
                                   "docs/loadtest.md.")
+    calibration: CalibrationSpec | None = Field(
+        default=None, description="Where the parameters came from and their 95% intervals "
+                                  "(written by qmodel calibrate).")
 
 
 def json_schema() -> dict:

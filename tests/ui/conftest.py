@@ -28,7 +28,7 @@ STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true",
 PAGES = {"model": "qmodel_ui/pages/model.py", "solve": "qmodel_ui/pages/solve.py",
          "whatif": "qmodel_ui/pages/whatif.py", "sensitivity": "qmodel_ui/pages/sensitivity.py",
          "plan": "qmodel_ui/pages/plan.py", "validate": "qmodel_ui/pages/validate.py",
-         "compare": "qmodel_ui/pages/compare.py"}
+         "compare": "qmodel_ui/pages/compare.py", "calibrate": "qmodel_ui/pages/calibrate.py"}
 
 
 @pytest.fixture

@@ -117,3 +117,16 @@ def test_compare_changes_show_the_solver_value(page, server) -> None:
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
     assert metric(page, "mean response") == ms(expected.system.mean_response_time)
     screenshot(page, "compare-after-change")
+
+
+def test_calibrate_a_sample_shows_the_estimates(page, server) -> None:
+    page.goto(f"{server}/calibrate")
+    settle(page)
+    page.get_by_role("button", name="Try with a sample").click()
+    settle(page)
+    healthy(page)
+    table = page.locator("[data-testid=stDataFrame]").first
+    table.wait_for(state="visible")
+    assert page.get_by_role("heading", name="Estimates").is_visible()
+    assert page.get_by_role("button", name="Open on the Model page").is_visible()
+    screenshot(page, "calibrate-sample")
