@@ -33,6 +33,7 @@ class LoadSpec:
     requests_file: str = ""      # a request map (JSON) instead of POST path
     max_error_rate: float = 1.0  # stop sending above this fraction of failed answers
     master_bind: str = "127.0.0.1"  # with several processes: where the master listens
+    host: str = ""               # this run's host instead of run_locust's
 
     @property
     def processes(self) -> int:
@@ -73,7 +74,7 @@ def run_locust(host: str, runs: list[tuple[LoadSpec, Path]]) -> list[Samples]:
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out.with_suffix(".locust.log"), "wb") as log:
                 processes.append(subprocess.Popen(
-                    locust_command(host, spec, out), env=child_env(), stdout=log,
+                    locust_command(spec.host or host, spec, out), env=child_env(), stdout=log,
                     stderr=subprocess.STDOUT, cwd=out.parent, start_new_session=True))
         for process, (spec, _) in zip(processes, runs):
             process.wait(timeout=spec.duration_s + 60)

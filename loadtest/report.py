@@ -229,8 +229,13 @@ def _target_calibration(cal: dict[str, Any]) -> str:
     """One line on a target's calibration step."""
     if cal.get("stopped"):
         return f"STOPPED: {cal['stopped']}"
-    overhead = (f"overhead {cal['overhead_s'] * 1e3:.2f} ms" if cal.get("overhead_measured")
+    overhead = (f"delay {cal['overhead_s'] * 1e3:.2f} ms" if cal.get("overhead_measured")
                 else "overhead not measured (0)")
+    if cal.get("client_share_s") is not None and cal.get("overhead_request_s") is not None:
+        overhead += (f" (overhead request {cal['overhead_request_s'] * 1e3:.2f} ms: client "
+                     f"share {cal['client_share_s'] * 1e3:.2f} ms is delay, server share "
+                     f"{(cal['overhead_request_s'] - cal['client_share_s']) * 1e3:.2f} ms "
+                     "is service)")
     demands = ", ".join(f"{c} client {cal['client_mean_s'][c] * 1e3:.2f} ms -> demand "
                         f"{v * 1e3:.2f} ms" for c, v in cal["demand_s"].items())
     services = ", ".join(f"{c} {v * 1e3:.2f} ms" for c, v in cal["mean_service_s"].items())

@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +50,50 @@ MAX_RATE_PER_S = 2000.0       # hard cap on a level's total rate (raise with max
 MAX_DURATION_S = 600.0        # hard cap on a level's window (raise with max_duration)
 TAIL_S = 1.0
 OVERHEAD = "overhead"
+ECHO = "client"
+ECHO_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class EchoServer:
+    """A loopback HTTP server that answers every request at once (asyncio, in a thread):
+    the overhead request sent here costs the client's and the loopback's share only."""
+
+    def __enter__(self) -> EchoServer:
+        import asyncio
+        import threading
+
+        from .net import LOOPBACK, free_port
+
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        class Answer(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport, self.data = transport, b""
+
+            def data_received(self, data):
+                self.data += data
+                if b"\r\n\r\n" in self.data:
+                    self.transport.write(ECHO_RESPONSE)
+                    self.transport.close()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(
+                self.loop.create_server(Answer, LOOPBACK, self.port, backlog=1024))
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
 
 
 def check_target(url: str, allow_hosts: Sequence[str] = (), what: str = "--target") -> str:
@@ -62,6 +106,11 @@ def check_target(url: str, allow_hosts: Sequence[str] = (), what: str = "--targe
         return host
     raise ValueError(f"{what} {url}: {host} is not a loopback address; sending load to "
                      f"another machine needs --allow-host {host}")
+
+
+def _loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or _loopback(host)
 
 
 def _loopback(host: str) -> bool:
@@ -160,7 +209,8 @@ class TargetHarness:
             self.files[cls] = str(path)
 
     def success(self, cls: str):
-        statuses = self.rmap.overhead.success if cls == OVERHEAD else self.rmap.success(cls)
+        statuses = self.rmap.overhead.success if cls in (OVERHEAD, ECHO) else \
+            self.rmap.success(cls)
         return lambda status: status_matches(statuses, status)
 
     def spec(self, cls: str, rate: float, length: float, seed: int) -> LoadSpec:
@@ -275,20 +325,28 @@ def calibrate_target(model: Model, run: TargetRun, rates: dict[str, float],
                      overhead: bool, seed: int = 0) -> tuple[Model, dict[str, Any]]:
     """The calibrated model from the low-load run, and what the report shows of it.
 
-    The estimator: a request's client-side latency is a fixed overhead d (client, network,
-    connection, HTTP parsing: no queueing) plus the model's response time. d is the mean
-    client latency of the map's ``overhead`` request (a trivial endpoint, sent beside the
-    calibration load), 0 without one. Each class's demand is its low-load mean client
-    latency minus d; the model's service means are scaled by one factor k so that the
-    model's mean response at the calibration rates equals the (throughput-weighted)
-    demand: the little queueing the model itself predicts at 15% load is not taken for
-    service. Predictions are then the model's response (mean, p95) plus d (a constant
-    delay shifts every percentile by d). Per-class demands are reported; one factor
-    serves all classes (a model's relative demands are kept)."""
-    classes = [c for c in run.client if c != OVERHEAD]
-    d = run.client[OVERHEAD]["client"]["mean_s"] if overhead and OVERHEAD in run.client \
-        else 0.0
-    d = d or 0.0
+    The estimator: a request's client-side latency is a fixed delay d (client, loopback,
+    connection set-up: no queueing) plus the model's response time. The map's
+    ``overhead`` request (a trivial endpoint) is sent beside the calibration load twice:
+    to the target (latency o: d plus the worker's own per-request work, accept, parse,
+    answer, which occupies a server and so queues) and, for a loopback target, to an
+    echo server of the harness that needs no worker (latency e: the client's and the
+    loopback's share). d = e; o - e is reported as the server's share of the overhead
+    and stays in the demand. Without an echo (a remote target) d = o; without an
+    overhead request d = 0 (then the client's share is counted as service).
+
+    Each class's demand is its low-load mean client latency minus d; the model's service
+    means are scaled by one factor k so that the model's mean response at the
+    calibration rates equals the (throughput-weighted) demand: the little queueing the
+    model itself predicts at 15% load is not taken for service. Predictions are then the
+    model's response (mean, p95) plus d (a constant delay shifts every percentile by d).
+    Per-class demands are reported; one factor serves all classes (a model's relative
+    demands are kept)."""
+    classes = [c for c in run.client if c not in (OVERHEAD, ECHO)]
+    o = run.client[OVERHEAD]["client"]["mean_s"] if overhead and OVERHEAD in run.client \
+        else None
+    e = run.client[ECHO]["client"]["mean_s"] if ECHO in run.client else None
+    d = (e if e is not None else o) or 0.0
     means = {c: run.client[c]["client"]["mean_s"] for c in classes}
     missing = [c for c, v in means.items() if v is None]
     if missing:
@@ -303,7 +361,8 @@ def calibrate_target(model: Model, run: TargetRun, rates: dict[str, float],
     k, fitted = fit_factor(model, rates, target, weights, seed)
     services = {c: v * k for c, v in _nominal(model).items()}
     info = {"kind": "target", "load": CALIBRATION_LOAD, "rates": rates, "overhead_s": d,
-            "overhead_measured": bool(overhead), "client_mean_s": means,
+            "overhead_measured": bool(overhead), "overhead_request_s": o,
+            "client_share_s": e, "client_mean_s": means,
             "demand_s": demands, "factor": k, "model_mean_at_calibration_s": fitted,
             "mean_service_s": services, "nominal_service_s": _nominal(model),
             "valid": run.valid, "checks": run.checks, "load_average": run.load_average}
@@ -341,7 +400,12 @@ def validate_target(model: Model, loads: Sequence[float | str], duration_s: floa
     specs = {c: harness.spec(c, r, length, seed) for c, r in rates.items()}
     if rmap.overhead:
         specs[OVERHEAD] = harness.spec(OVERHEAD, OVERHEAD_RATE, length, seed + 1)
-    with console.status("calibrating: overhead and service demand at low load"):
+    split = bool(rmap.overhead) and _loopback_url(target)
+    echo = EchoServer() if split else nullcontext()
+    with console.status("calibrating: overhead and service demand at low load"), echo:
+        if split:  # the same request to a server that needs no worker: the client's share
+            specs[ECHO] = replace(harness.spec(OVERHEAD, OVERHEAD_RATE, length, seed + 2),
+                                  host=echo.url)
         cal = harness.measure_valid(specs, "calibration")
     if cal.stopped:  # nothing to calibrate from, no level run
         report = ValidationReport(
@@ -364,8 +428,11 @@ def validate_target(model: Model, loads: Sequence[float | str], duration_s: floa
     report.notes.append(f"load = offered utilization of the bottleneck ({bottleneck}, "
                         f"{peak:.3g} at the model's rates)")
     report.notes.append(
-        f"calibrated from a {calibration_s:g} s run at load {CALIBRATION_LOAD}: overhead "
-        + (f"{info['overhead_s'] * 1e3:.2f} ms ({rmap.overhead.method} {rmap.overhead.path})"
+        f"calibrated from a {calibration_s:g} s run at load {CALIBRATION_LOAD}: delay "
+        + (f"{info['overhead_s'] * 1e3:.2f} ms ({rmap.overhead.method} {rmap.overhead.path}"
+           + (f" {info['overhead_request_s'] * 1e3:.2f} ms, of which the client's share, "
+              "measured against an echo server, is the delay; the rest is service)"
+              if info["client_share_s"] is not None else " taken as delay)")
            if rmap.overhead else "not measured (no overhead request in the map): 0")
         + "; demand " + ", ".join(f"{c} {v * 1e3:.2f} ms" for c, v in info["demand_s"].items())
         + f"; model service times x {info['factor']:.4f}")
