@@ -90,10 +90,12 @@ def test_gunicorn_mm4_at_half_load_with_its_metrics(tmp_path):
     assert level.measured["unmapped"] == ["work_in_progress"]
     throughput = level.row("app", "throughput_per_s")
     assert abs(throughput.rel_error_at_measured) < 0.05, throughput
+    # the handler's busy seconds and histogram leave out gunicorn's own per-request work
+    # (accept, parse, answer), which the calibrated service includes: measured 5-8% under
     utilization = level.row("app", "utilization")
-    assert abs(utilization.rel_error_at_measured) < 0.10, utilization
+    assert -0.15 < utilization.rel_error_at_measured < 0.05, utilization
     service = level.row("app", "mean_service_s")
-    assert abs(service.rel_error) < 0.10, service
+    assert -0.15 < service.rel_error < 0.05, service
     assert (tmp_path / "v.json").exists()
 
 
