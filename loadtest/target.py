@@ -331,7 +331,7 @@ def calibrate_target(model: Model, run: TargetRun, rates: dict[str, float],
     to the target (latency o: d plus the worker's own per-request work, accept, parse,
     answer, which occupies a server and so queues) and, for a loopback target, to an
     echo server of the harness that needs no worker (latency e: the client's and the
-    loopback's share). d = e; o - e is reported as the server's share of the overhead
+    loopback's share). d = min(e, o); o - e is reported as the server's share of the overhead
     and stays in the demand. Without an echo (a remote target) d = o; without an
     overhead request d = 0 (then the client's share is counted as service).
 
@@ -346,7 +346,7 @@ def calibrate_target(model: Model, run: TargetRun, rates: dict[str, float],
     o = run.client[OVERHEAD]["client"]["mean_s"] if overhead and OVERHEAD in run.client \
         else None
     e = run.client[ECHO]["client"]["mean_s"] if ECHO in run.client else None
-    d = (e if e is not None else o) or 0.0
+    d = (min(e, o) if e is not None and o is not None else o) or 0.0  # never above o
     means = {c: run.client[c]["client"]["mean_s"] for c in classes}
     missing = [c for c, v in means.items() if v is None]
     if missing:
