@@ -90,9 +90,22 @@ def validate_command(
         master_bind: str = typer.Option("127.0.0.1", help="Where locust's master listens "
                                         "above one process's rate (for remote workers)"),
         calibration: str = typer.Option("20s", help="Length of the low-load calibration "
-                                        "run")) -> None:
+                                        "run"),
+        results: list[Path] = typer.Option(None, help="Compare with result files already "
+                                           "written (locust, k6, wrk/wrk2, .hlog, plain CSV) "
+                                           "instead of running load; files may follow it"),
+        level_by: str = typer.Option("file", help="--results levels: file or window:30s"),
+        class_of: list[str] = typer.Option(None, help="--results: NAME=CLASS (repeatable)"),
+        hlog_unit: str = typer.Option("us", help="--results: value unit of .hlog files"),
+        more: list[Path] = typer.Argument(None, hidden=True)) -> None:
     """Start the system (or use --target), run locust per load level, compare with the
-    model."""
+    model; or, with --results FILE..., compare with result files a load test already
+    wrote."""
+    if results or more:
+        from .results.cli import run as run_results
+
+        raise typer.Exit(run_results(model, [*(results or []), *(more or [])], bool(results),
+                                     level_by, class_of or [], hlog_unit, tolerance, out, seed))
     from .validate import validate
 
     levels: list[float | str] = []

@@ -43,6 +43,7 @@ class Row:
     gate: bool
     predicted_at_measured_service: float | None = None
     rel_error_at_measured_service: float | None = None
+    note: str | None = None  # why a row is not (fully) comparable
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .net import free_port
 from .refsys.supervisor import child_env
 from .samples import Samples
 
@@ -60,8 +62,14 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
     if spec.max_error_rate < 1.0:
         command += ["--max-error-rate", f"{spec.max_error_rate:.6g}"]
     if spec.processes > 1:
-        # the master listens on loopback unless asked (workers on other machines)
-        command += ["--processes", str(spec.processes), "--master-bind-host", spec.master_bind]
+        # a master and forked workers; the master listens on loopback unless asked (workers
+        # on other machines: --master-bind), on a free port
+        # (locust's default 5557 would collide with any other run on the machine)
+        port = str(free_port())
+        command += ["--processes", str(spec.processes), "--master-bind-host", spec.master_bind,
+                    "--master-bind-port", port, "--master-port", port,
+                    # the workers' run time is cleared by locust: a shape needs its span
+                    "--shape-duration", str(math.ceil(spec.duration_s))]
     return command
 
 
@@ -78,6 +86,9 @@ def run_locust(host: str, runs: list[tuple[LoadSpec, Path]]) -> list[Samples]:
                     stderr=subprocess.STDOUT, cwd=out.parent, start_new_session=True))
         for process, (spec, _) in zip(processes, runs):
             process.wait(timeout=spec.duration_s + 60)
+            # locust's master can exit before a busy worker has written its samples (its
+            # own wait for the workers is 3 s): wait for the whole process group
+            _wait_group(process.pid, timeout_s=30.0)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -92,3 +103,23 @@ def run_locust(host: str, runs: list[tuple[LoadSpec, Path]]) -> list[Samples]:
             raise RuntimeError(f"locust exited with {process.returncode}; see "
                                f"{out.with_suffix('.locust.log')}")
     return [Samples.read(out) for _, out in runs]
+
+
+def _wait_group(pgid: int, timeout_s: float) -> None:
+    """Wait until no process of group ``pgid`` is left; past ``timeout_s``, SIGTERM them
+    (a locust worker writes its samples when it stops) and wait 10 s more."""
+    for signal_at_end in (signal.SIGTERM, None):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.1)
+        if signal_at_end is None:
+            return
+        try:
+            os.killpg(pgid, signal_at_end)
+        except ProcessLookupError:
+            return
+        timeout_s = 10.0

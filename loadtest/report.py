@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ class Level:
     instability: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     load_average: list[tuple[float, float]] = field(default_factory=list)  # per run
+    # a level read from a result file (``--results``): its name, what the file cannot
+    # tell, and which file and tool it came from
+    label: str | None = None
+    caveats: list[str] = field(default_factory=list)
+    source: dict[str, Any] | None = None
     stopped: str = ""  # why the level was stopped (error rate above the limit)
 
     @property
@@ -55,7 +61,8 @@ class Level:
                 "instability": self.instability, "methods": self.methods,
                 "load_average": self.load_average, "stopped": self.stopped,
                 "rows": [r.to_json() for r in self.rows], "client": self.client,
-                "measured": self.measured}
+                "measured": self.measured, "label": self.label, "caveats": self.caveats,
+                "source": self.source}
 
 
 @dataclass
@@ -70,6 +77,7 @@ class ValidationReport:
     calibration: dict[str, Any]
     levels: list[Level] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source: str = "system"  # or "results": levels read from load-test result files
 
     @property
     def passed(self) -> bool:
@@ -83,7 +91,7 @@ class ValidationReport:
                 "tolerance": self.tolerance, "duration_s": self.duration_s,
                 "warmup_s": self.warmup_s, "repeats": self.repeats, "backend": self.backend,
                 "passed": self.passed, "calibration": self.calibration, "notes": self.notes,
-                "levels": [lv.to_json() for lv in self.levels]}
+                "source": self.source, "levels": [lv.to_json() for lv in self.levels]}
 
     @classmethod
     def read_json(cls, path: Path) -> ValidationReport:
@@ -96,10 +104,11 @@ class ValidationReport:
                                 [tuple(w) for w in lv["windows"]], lv["measured"],
                                 lv["client"], rows, lv["predicted_stable"], lv["instability"],
                                 lv["methods"], [tuple(a) for a in lv.get("load_average", [])],
+                                lv.get("label"), lv.get("caveats", []), lv.get("source"),
                                 lv.get("stopped", "")))
         return cls(doc["model"], doc["mode"], doc["tolerance"], doc["duration_s"],
                    doc["warmup_s"], doc["repeats"], doc["backend"], doc["calibration"], levels,
-                   doc["notes"])
+                   doc["notes"], doc.get("source", "system"))
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2, default=float))
@@ -149,7 +158,7 @@ class ValidationReport:
     def write_html(self, path: Path) -> None:
         tables = "".join(_html_table(lv, self.tolerance) for lv in self.levels)
         figure = self.figure().to_html(full_html=False, include_plotlyjs=True)
-        notes = "".join(f"<li>{n}</li>" for n in self.notes)
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         if self.calibration.get("kind") == "target":
             notes += f"<li>calibration: {_target_calibration(self.calibration)}</li>"
         path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
@@ -165,22 +174,25 @@ class ValidationReport:
         if self.calibration.get("kind") == "target":
             console.print("calibration: " + _target_calibration(self.calibration))
         for lv in self.levels:
-            title = (f"load {lv.load:g}: target {_fmt_dict(lv.target)}, achieved "
-                     f"{_fmt_dict(lv.achieved)}{_fmt_load(lv)} — {_verdict(lv)}")
+            title = _title(lv)
             table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+            short = self.source == "results"  # predicted at the measured rate only
             for column in ("scope", "metric", "measured", "predicted", "err", "@rate", "err",
                            "@rate+svc", "err", "within"):
                 table.add_column(column, justify="left" if column in ("scope", "metric")
                                  else "right", no_wrap=True)
+            if short:
+                table.columns[5:9] = []
             for r in lv.rows:
-                table.add_row(r.scope, SHORT.get(r.metric, r.metric),
-                              _fmt(r.metric, r.measured), _fmt(r.metric, r.predicted),
-                              _pct(r.rel_error), _fmt(r.metric, r.predicted_at_measured),
-                              _pct(r.rel_error_at_measured),
-                              _fmt(r.metric, r.predicted_at_measured_service),
-                              _pct(r.rel_error_at_measured_service),
-                              "" if r.within is None else ("yes" if r.within else "NO")
-                              + (" *" if r.gate else ""))
+                cells = [r.scope, SHORT.get(r.metric, r.metric),
+                         _fmt(r.metric, r.measured), _fmt(r.metric, r.predicted),
+                         _pct(r.rel_error), _fmt(r.metric, r.predicted_at_measured),
+                         _pct(r.rel_error_at_measured),
+                         _fmt(r.metric, r.predicted_at_measured_service),
+                         _pct(r.rel_error_at_measured_service),
+                         "" if r.within is None else ("yes" if r.within else "NO")
+                         + (" *" if r.gate else "")]
+                table.add_row(*(cells[:5] + cells[9:] if short else cells))
             console.print(table)
             health = (lv.measured or {}).get("system", {}).get("processes", {})
             for name, h in sorted(health.items()):
@@ -197,6 +209,18 @@ class ValidationReport:
                 console.print(f"  delivered/drawn service: {services}")
             for line in _target_lines(lv):
                 console.print(f"  {line}")
+            for row in lv.rows:
+                if row.note:
+                    console.print(f"  {row.scope} {SHORT.get(row.metric, row.metric)}: "
+                                  f"{row.note}", highlight=False, markup=False)
+            for caveat in lv.caveats:
+                console.print(f"  caveat: {caveat}", highlight=False, markup=False)
+        if self.source == "results":
+            console.print(f"* gated at ±{self.tolerance:.0%}. predicted: the model at each "
+                          "level's measured rate; measured: client-side "
+                          "end to end from the files. Overall: "
+                          f"{'PASSED' if self.passed else 'NOT PASSED'}")
+            return
         console.print(f"* gated at ±{self.tolerance:.0%}. predicted: the calibrated model at "
                       f"the target rate; @rate: at the measured rate; @rate+svc: at the "
                       f"measured rate and measured service times. Overall: "
@@ -205,7 +229,15 @@ class ValidationReport:
 
 SHORT = {"throughput_per_s": "X/s", "utilization": "util", "mean_response_s": "mean",
          "mean_service_s": "service",
-         "p95_response_s": "p95", "p99_response_s": "p99"}
+         "p50_response_s": "p50", "p95_response_s": "p95", "p99_response_s": "p99"}
+
+
+def _title(lv: Level) -> str:
+    if lv.label is not None:  # a level read from a result file
+        load = f", offered utilization {lv.load:.3g}" if lv.load else ""
+        return f"{lv.label}: measured {_fmt_dict(lv.achieved)}/s{load} — {_verdict(lv)}"
+    return (f"load {lv.load:g}: target {_fmt_dict(lv.target)}, achieved "
+            f"{_fmt_dict(lv.achieved)}{_fmt_load(lv)} — {_verdict(lv)}")
 
 
 def _fmt_load(lv: Level) -> str:
@@ -309,8 +341,12 @@ def _html_table(lv: Level, tolerance: float) -> str:
         f"<td>{'' if r.within is None else r.within}"
         f"{' (gated)' if r.gate else ''}</td></tr>" for r in lv.rows)
     services = _service_line(lv)
-    return (f"<h2>load {lv.load:g} — {_verdict(lv)}</h2><p>target {_fmt_dict(lv.target)}; "
-            f"achieved {_fmt_dict(lv.achieved)}{_fmt_load(lv)}</p>"
-            + (f"<p>delivered/drawn service: {services}</p>" if services else "")
-            + "".join(f"<p>{line}</p>" for line in _target_lines(lv))
-            + f"<table border='1' cellpadding='3'>{head}{body}</table>")
+    notes = [f"{r.scope} {r.metric}: {r.note}" for r in lv.rows if r.note] + \
+        [f"caveat: {c}" for c in lv.caveats]
+    return (f"<h2>{escape(_title(lv))}</h2>" if lv.label is not None else
+            f"<h2>load {lv.load:g} — {_verdict(lv)}</h2><p>target {_fmt_dict(lv.target)}; "
+            f"achieved {_fmt_dict(lv.achieved)}{_fmt_load(lv)}</p>") \
+        + (f"<p>delivered/drawn service: {services}</p>" if services else "") \
+        + "".join(f"<p>{escape(line)}</p>" for line in _target_lines(lv)) \
+        + f"<table border='1' cellpadding='3'>{head}{body}</table>" \
+        + ("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>" if notes else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pandas as pd
@@ -12,7 +13,7 @@ import yaml
 import qmodel
 from qmodel.units import TIME_UNITS
 
-from . import compute, state
+from . import compute, jobs, state, work
 
 SYSTEM_ROWS = (
     ("mean response", "mean_response_time", "time"),
@@ -280,3 +281,90 @@ def estimates_table(calibration) -> pd.DataFrame:
         "n": frame["n"], "method": frame["method"], "distribution": frame["distribution"],
         "KS D": frame["fit_distance"].astype(float)})
     return out.set_index("parameter")
+
+
+UNCERTAINTY_SAMPLES = 200
+UNCERTAINTY_SEED = 0
+UNCERTAINTY_ROWS = (  # label, summary row, kind
+    ("mean response", "mean_response_time_s", "time"),
+    ("mean wait", "mean_wait_s", "time"),
+    ("p95 response", "p95_response_time_s", "time"),
+    ("p99 response", "p99_response_time_s", "time"),
+    ("throughput", "throughput_per_s", "rate"),
+    ("max utilization", "max_utilization", ""),
+    ("saturation arrival rate", "saturation_rate_per_s", "rate"),
+)
+COMPONENT_ROWS = (("utilization", "utilization", ""),
+                  ("mean response per visit", "mean_response_s", "time"),
+                  ("jobs in it", "mean_in_system", ""))
+
+
+def calibration_intervals(cur: state.Current, time_unit: str) -> None:
+    """For a model with a ``calibration:`` section: a checkbox that samples its calibrated
+    parameters in a worker (``qmodel.experiments.uncertainty``) and shows every metric at
+    the estimates with its 95% interval, and the unstable fraction. Nothing otherwise."""
+    from qmodel.model.calibration import intervals
+
+    try:
+        found = intervals(cur.model)
+    except qmodel.QModelError as exc:
+        st.warning(f"**Calibration section:** {exc}")
+        return
+    if not found:
+        return
+    st.subheader("Uncertainty from the calibration")
+    on = st.checkbox("Show 95% intervals from the calibration", key="uncertainty",
+                     help=f"Samples the {len(found)} calibrated parameter(s) "
+                          f"({UNCERTAINTY_SAMPLES} Latin-hypercube samples, seed "
+                          f"{UNCERTAINTY_SEED}) and solves each; see docs/calibration.md, "
+                          "*Uncertainty*.")
+    if not on:
+        return
+    job = jobs.run("uncertainty", work.uncertainty, cur.text, UNCERTAINTY_SAMPLES,
+                   UNCERTAINTY_SEED, label="Sampling the calibrated parameters")
+    if job is None:
+        return
+    if job.status != "done":
+        (st.warning if job.status == "cancelled" else st.error)(f"Uncertainty: {job.value}")
+        return
+    found = job.value
+    if found["unstable_fraction"]:
+        st.warning(f"**{found['unstable_fraction']:.1%} of the samples are unstable** (a "
+                   "station saturates): their latencies count as infinite, so a high end can "
+                   "be unbounded.")
+    st.dataframe(uncertainty_table(found, time_unit), width="stretch", key="uncertainty-table")
+    st.caption(f"{found['samples']} samples, seed {found['seed']}, {found['method']}; "
+               "parameters sampled independently, 2.5/97.5 percentiles.")
+    for note in found["notes"]:
+        st.caption(f"note: {note}")
+
+
+def uncertainty_table(found: dict, time_unit: str) -> pd.DataFrame:
+    """``Uncertainty.to_dict()`` as rows: each metric at the estimates with its 95%
+    interval, times in the model's time unit (an unbounded high end is ``unbounded``)."""
+    metrics = found["metrics"]
+    rows = []
+
+    def add(label: str, key: str, kind: str) -> None:
+        row = metrics.get(key)
+        if row is None:
+            return
+        scale = 1 / TIME_UNITS[time_unit] if kind == "time" else 1.0
+
+        def show(v: float | None) -> str:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return "—"
+            return "unbounded" if math.isinf(v) else f"{v * scale:.4g}"
+
+        rows.append({"metric": label, "value": show(row["point"]),
+                     "95% interval": f"[{show(row['low'])}, "
+                                     f"{'unbounded' if row['unbounded'] else show(row['high'])}]",
+                     "unit": unit(kind, time_unit)})
+
+    for label, key, kind in UNCERTAINTY_ROWS:
+        add(label, key, kind)
+    comps = dict.fromkeys(k.split(".")[1] for k in metrics if k.startswith("nodes."))
+    for comp in comps:
+        for label, key, kind in COMPONENT_ROWS:
+            add(f"{comp}: {label}", f"nodes.{comp}.{key}", kind)
+    return pd.DataFrame(rows).set_index("metric")

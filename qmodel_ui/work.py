@@ -171,12 +171,17 @@ def calibrate_sample(topology: str, jobs: int, seed: int, servers: tuple[tuple[s
     return {"file": content, "name": name, "calibration": cal}
 
 
-def calibrate_metrics(files: tuple[tuple[str, str], ...], text: str,
-                      contents: tuple[bytes, ...], *, progress: Progress):
+def calibrate_metrics(files: tuple[tuple[str, str], ...], text: str, format: str | None,
+                      selectors: tuple[str | None, str | None, str | None], background: bool,
+                      interval: str, rates: bool, contents: tuple[bytes, ...], *,
+                      progress: Progress):
     """``qmodel.calibrate.from_metrics`` on uploaded metric files for the model ``text``
-    (files as in :func:`calibrate_traces`, written keeping a known suffix)."""
-    from qmodel.calibrate import from_metrics  # the page checks that there is one
+    (files as in :func:`calibrate_traces`, written keeping a known suffix; ``selectors``:
+    the throughput, utilization and response Prometheus selectors, None for the default):
+    the :class:`~qmodel.calibrate.metrics.MetricsCalibration`."""
+    from qmodel.calibrate import from_metrics
 
+    throughput, utilization, response = selectors
     with tempfile.TemporaryDirectory(prefix="qmodel-ui-metrics-") as tmp:
         paths = {}
         for i, ((name, _), content) in enumerate(zip(files, contents, strict=True), 1):
@@ -184,11 +189,78 @@ def calibrate_metrics(files: tuple[tuple[str, str], ...], text: str,
             path = Path(tmp) / f"metrics-{i}{suffix if suffix in METRIC_SUFFIXES else ''}"
             path.write_bytes(content)
             paths[str(path)] = name
+        names = paths | {Path(p).name: n for p, n in paths.items()}  # sources say names
         try:
-            cal = from_metrics(list(paths), model(text))
+            cal = from_metrics(list(paths), model(text), format=format, throughput=throughput,
+                               utilization=utilization, response=response,
+                               background=background, interval=interval, seed=0, rates=rates)
         except qmodel.QModelError as exc:
-            raise qmodel.QModelError(_renamed(str(exc), paths)) from None
-    return _uploaded_names(cal, paths)
+            raise qmodel.QModelError(_renamed(str(exc), names)) from None
+    if getattr(cal, "series", None) is not None:
+        cal.series.source = _renamed(cal.series.source, names)
+    return _uploaded_names(cal, names)
+
+
+SAMPLE_INTERVALS = 40
+SAMPLE_SECONDS = 60.0
+SAMPLE_NOISE = 0.01  # busy servers, Gaussian, as in tests/calibrate/test_demands.py
+
+
+def metrics_sample_csv(text: str, seed: int = 1, intervals: int = SAMPLE_INTERVALS) -> bytes:
+    """A synthetic metrics CSV for the model ``text``: per one-minute interval, each open
+    class's Poisson completion count at its rate times a random load factor (0.4..1.2),
+    and per component with service times its busy servers ``Σ count·D / duration`` (D, the
+    class's demand there from the model's own service means and visits) plus Gaussian
+    noise, as ``utilization.COMPONENT`` (``busy.COMPONENT`` for infinite servers)."""
+    import numpy as np
+
+    net = model(text).network
+    classes = [c for c in net.open_classes if c.rate > 0]
+    if not classes:
+        raise qmodel.QModelError("a synthetic sample needs open classes with an arrival "
+                                 "rate; this model has none")
+    rng = np.random.default_rng(seed)
+    counts = {c.name: rng.poisson(c.rate * SAMPLE_SECONDS * rng.uniform(0.4, 1.2, intervals))
+              for c in classes}
+    columns: dict[str, np.ndarray] = {f"count.{c}": x for c, x in counts.items()}
+    for comp in dict.fromkeys(s.component for s in net.stations):
+        members = [i for i, s in enumerate(net.stations) if s.component == comp]
+        demand = {c.name: sum(float(net.visits(c.name)[i]) * net.stations[i].service[c.name].mean
+                              for i in members if c.name in net.stations[i].service)
+                  for c in classes}
+        if not any(demand.values()):
+            continue
+        busy = sum(counts[c] * d for c, d in demand.items()) / SAMPLE_SECONDS
+        busy = np.maximum(busy + rng.normal(0.0, SAMPLE_NOISE, intervals), 0.0)
+        servers = float(sum(net.stations[i].servers for i in members))
+        if np.isfinite(servers):
+            columns[f"utilization.{comp}"] = np.minimum(busy / servers, 1.0)
+        else:
+            columns[f"busy.{comp}"] = busy * SAMPLE_SECONDS
+    lines = [",".join(["time", "duration", *columns])]
+    for t in range(intervals):
+        lines.append(",".join([f"{t * SAMPLE_SECONDS:g}", f"{SAMPLE_SECONDS:g}",
+                               *(f"{columns[k][t]:.6g}" for k in columns)]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def calibrate_metrics_sample(text: str, seed: int, background: bool, interval: str,
+                             rates: bool, *, progress: Progress) -> dict:
+    """A synthetic metrics CSV for the model ``text`` (:func:`metrics_sample_csv`) and its
+    calibration: ``{"file": the CSV, "name": a file name, "calibration": ...}``."""
+    content = metrics_sample_csv(text, seed)
+    name = f"{model(text).name}-synthetic-metrics.csv"
+    cal = calibrate_metrics(((name, digest(content)),), text, "csv", (None, None, None),
+                            background, interval, rates, (content,), progress=progress)
+    return {"file": content, "name": name, "calibration": cal}
+
+
+def uncertainty(text: str, samples: int, seed: int, *, progress: Progress) -> dict:
+    """``qmodel.experiments.uncertainty.uncertainty`` of the model ``text``:
+    ``Uncertainty.to_dict()`` (plain, picklable)."""
+    from qmodel.experiments.uncertainty import uncertainty
+
+    return uncertainty(model(text), samples=samples, seed=seed).to_dict()
 
 
 METRIC_SUFFIXES = (".csv", ".json", ".txt", ".prom")

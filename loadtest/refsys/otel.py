@@ -3,13 +3,15 @@
 Off (no ``--otel-traces``): no :class:`Tracing` exists, the parts skip every span call,
 no thread is started, no file written, and items carry empty ``headers``.
 
-On: each process writes ``RUN_DIR/otel/PROCESS.jsonl`` in the OpenTelemetry Collector
-file exporter's format, one ``ExportTraceServiceRequest`` per line as OTLP/JSON
-(encoded by the SDK's ``encode_spans``, then protobuf's ``json_format`` with enums as
-integers and 64-bit times as strings; trace and span ids turned from base64 to hex, as
-the OTLP/JSON mapping says). The SDK's ``BatchSpanProcessor`` exports every second (or
-every 512 spans); :meth:`Tracing.shutdown` on a graceful stop writes the rest, and the
-supervisor merges the files into the one asked for (:func:`merge`). ``kill -9`` loses
+On: each process's SDK ``BatchSpanProcessor`` exports every second (or every 512 spans)
+to ``RUN_DIR/otel/PROCESS.jsonl`` as compact span records (:class:`SpanRecordExporter`:
+encoding OTLP there would cost the serving process's event loop); :meth:`Tracing.shutdown`
+on a graceful stop writes the rest, and the supervisor's :func:`merge` turns every
+process's records back into SDK spans and writes the file asked for in the OpenTelemetry
+Collector file exporter's format: one ``ExportTraceServiceRequest`` per line as OTLP/JSON
+(the SDK's ``encode_spans``, then protobuf's ``json_format`` with enums as integers and
+64-bit times as strings; trace and span ids turned from base64 to hex, as the OTLP/JSON
+mapping says). ``kill -9`` loses
 the spans that process had ended but not yet exported (up to one second's worth) and
 those of the items it was serving.
 
@@ -22,7 +24,7 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
 - ``handoff``: the item leaves for the next component (:meth:`Tracing.handoff`), service
   = the sender's component (``refsys`` for the first hop): PRODUCER ``publish TOPIC``
   into a broker (embedded or Redis), PRODUCER ``send in-STATION`` into a worker
-  station's Redis input stream, INTERNAL ``enqueue STATION`` into a station's queue in
+  station's Redis input stream, PRODUCER ``enqueue STATION`` into a station's queue in
   the same process. It ends at the item's enqueue time, the one its next trace row has:
   when the station's queue took it, or when the message was written, before the round
   trip to Redis (the trace rows count that transit as waiting too; the publisher's loop
@@ -30,22 +32,28 @@ One trace per request. Spans (attribute ``qmodel.span`` says which of the three)
   at the next station is that visit's start minus this span's end, as in the rows.
 - ``visit``: ``serve STATION``, one per item per station (a batch's items each get
   one, with the batch's times), service = the station's component: exactly the service
-  (the trace row's start and end, the queue wait excluded), CONSUMER when the item came
-  through a broker or a Redis stream, INTERNAL otherwise. Attributes ``qmodel.component``,
+  (the trace row's start and end, the queue wait excluded), always CONSUMER: every
+  hand-off between components is asynchronous (a queue, a broker or a stream sits
+  between sender and server), and the messaging kinds tell a reader so: it takes the gap
+  as the wait, not a synchronous call. Attributes ``qmodel.component``,
   ``qmodel.station``, ``qmodel.class``, ``qmodel.item_id`` and
   ``qmodel.target_service_s`` (the drawn time; the delivered one is the duration). A
-  visit has no children, so its exclusive time is its duration.
+  visit's only child is the hand-off after it (the sender's own work), so its exclusive
+  time is its duration.
 
 A reader building a model counts visits per root for visit ratios (hand-offs belong to
 the sender), and takes the request span as the arrival: its exclusive time is the
-response time (its one child is the first hand-off), not a service.
+response time (its one child is the first hand-off), not a service — ``qmodel calibrate
+traces --outside refsys`` says so.
 
 The item carries the context of the span that last handed it on, in ``Item.headers``
 (W3C ``traceparent``/``tracestate``, injected and extracted by the trace-context
-propagator); a visit and the hand-off that follows it are both children of it (a
-consumer hands on inside its service, so a child there would cut the visit's exclusive
-time). Through Redis the headers travel as stream fields beside the item, as message
-headers do; in one process the item object carries them.
+propagator); a visit is the child of the hand-off that brought the item, and the
+hand-off after it is the visit's child (a consumer hands on inside its service: its
+visit span is opened at the start of service, :meth:`Tracing.start_visit`). A hand-off
+is the sender's own work (PRODUCER), so a reader does not subtract it from the
+visit's exclusive time. Through Redis the headers travel as stream fields beside the
+item, as message headers do; in one process the item object carries them.
 
 ``service.name``: a process hosts several components, so :class:`Tracing` keeps one
 ``TracerProvider`` per component, each with its own resource (``service.name`` the
@@ -69,18 +77,24 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import Span, SpanKind, Tracer, set_span_in_context
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    Tracer,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.trace.status import StatusCode
+from opentelemetry.trace.status import Status, StatusCode
 
 from .items import Item
 
 ENTRY = "refsys"          # service.name of the HTTP front door
-KINDS = {"internal": SpanKind.INTERNAL, "producer": SpanKind.PRODUCER}
 SCOPE = "qmodel.refsys"   # instrumentation scope
 EXPORT_EVERY_MS = 1000    # what kill -9 can lose
-LINE_SPANS = 16           # spans per line: the export thread yields the GIL between lines
-YIELD_S = 0.001
+LINE_SPANS = 256          # spans per OTLP/JSON line of the merged file
 _PROPAGATOR = TraceContextTextMapPropagator()
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -107,12 +121,14 @@ def otlp_json(spans: Sequence[ReadableSpan]) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-class OtlpJsonFileExporter(SpanExporter):
-    """Appends exported spans to a file as OTLP/JSON lines of up to ``LINE_SPANS`` spans.
+class SpanRecordExporter(SpanExporter):
+    """Appends exported spans to a file as compact records, one JSON array per line.
 
-    Encoding costs ~0.1–0.2 ms of CPU per span here, on the processor's thread: held
-    for a whole batch, the GIL would keep the event loop waiting for up to the switch
-    interval (5 ms) at every wake-up; a short sleep after each line hands it back."""
+    Encoding OTLP costs ~0.1-0.2 ms of CPU per span; done here, on the processor's
+    thread of a process whose event loop serves the system, it made the gateway wait for
+    the CPU and its loop late (lag p99 3-9 ms against the 2 ms its self-check allows).
+    A record costs a tenth of that; :func:`merge` builds the OTLP/JSON from the records
+    with the SDK's encoder once the system has stopped."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,14 +136,13 @@ class OtlpJsonFileExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        for i in range(0, len(spans), LINE_SPANS):
-            line = otlp_json(spans[i:i + LINE_SPANS]) + "\n"
-            with self._lock:
-                if self._file is None:
-                    return SpanExportResult.FAILURE
-                self._file.write(line)
-                self._file.flush()
-            time.sleep(YIELD_S)
+        text = "".join(json.dumps(_record(span), separators=(",", ":")) + "\n"
+                       for span in spans)
+        with self._lock:
+            if self._file is None:
+                return SpanExportResult.FAILURE
+            self._file.write(text)
+            self._file.flush()
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -140,6 +155,31 @@ class OtlpJsonFileExporter(SpanExporter):
         return True
 
 
+def _record(span: ReadableSpan) -> list:
+    context, parent, resource = span.context, span.parent, span.resource.attributes
+    return [context.trace_id, context.span_id, parent.span_id if parent else 0,
+            bool(parent and parent.is_remote), span.name, span.kind.value, span.start_time,
+            span.end_time, dict(span.attributes or {}), resource.get("service.name"),
+            resource.get("service.instance.id"), span.status.status_code.value,
+            span.status.description]
+
+
+def _span(record: list, resources: dict[tuple[str, str], Resource]) -> ReadableSpan:
+    (trace_id, span_id, parent_id, remote, name, kind, start, end, attributes, service,
+     instance, status, description) = record
+    key = (service, instance)
+    if key not in resources:
+        resources[key] = Resource.create({"service.name": service,
+                                          "service.instance.id": instance})
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    return ReadableSpan(
+        name=name, context=SpanContext(trace_id, span_id, False, flags),
+        parent=SpanContext(trace_id, parent_id, remote, flags) if parent_id else None,
+        resource=resources[key], attributes=attributes, kind=SpanKind(kind),
+        start_time=start, end_time=end, status=Status(StatusCode(status), description),
+        instrumentation_scope=InstrumentationScope(SCOPE))
+
+
 class Tracing:
     """One process's spans: a tracer per component, one batch processor, one file
     (``directory/process.jsonl``)."""
@@ -147,7 +187,7 @@ class Tracing:
     def __init__(self, directory: Path, process: str):
         self.path = directory / f"{process}.jsonl"
         self.process = process
-        self._processor = BatchSpanProcessor(OtlpJsonFileExporter(self.path),
+        self._processor = BatchSpanProcessor(SpanRecordExporter(self.path),
                                              schedule_delay_millis=EXPORT_EVERY_MS)
         self._tracers: dict[str, Tracer] = {}
 
@@ -182,13 +222,13 @@ class Tracing:
             span.end()
 
     @contextmanager
-    def handoff(self, item: Item, sender: str | None, name: str, kind: str,
+    def handoff(self, item: Item, sender: str | None, name: str,
                 attributes: Mapping[str, str]) -> Iterator[None]:
-        """A hand-off span (``kind`` internal or producer) around sending ``item`` on
+        """A PRODUCER hand-off span around sending ``item`` on
         from ``sender`` (None: from outside, :data:`ENTRY`); the item carries its
         context from the start (the message is written inside)."""
         span = self.tracer(sender or ENTRY).start_span(
-            name, context=_PROPAGATOR.extract(item.headers), kind=KINDS[kind],
+            name, context=_PROPAGATOR.extract(item.headers), kind=SpanKind.PRODUCER,
             attributes={"qmodel.span": "handoff", **attributes})
         item.headers = _inject(span)
         try:
@@ -202,15 +242,29 @@ class Tracing:
             span.end(end_time=queued if span.start_time <= queued <= end else end)
 
     def visit(self, item: Item, parent: Mapping[str, str], component: str, station: str,
-              start_s: float, end_s: float, target_s: float, consumer: bool = False) -> None:
+              start_s: float, end_s: float, target_s: float) -> None:
         """The span of one service of ``item`` at ``station``, from ``start_s`` to
-        ``end_s`` (epoch seconds, the trace row's), child of ``parent`` (headers)."""
+        ``end_s`` (epoch seconds, the trace row's), child of ``parent`` (headers); the
+        item's next hand-off is its child."""
+        self.start_visit(item, parent, component, station, start_s,
+                         target_s).end(end_time=_ns(end_s))
+
+    def start_visit(self, item: Item, parent: Mapping[str, str], component: str,
+                    station: str, start_s: float, target_s: float) -> Span:
+        """A visit span opened at ``start_s`` (for a station that hands ``item`` on before
+        its service ends, a consumer); the caller ends it with :meth:`end_visit`."""
         span = self.tracer(component).start_span(
             f"serve {station}", context=_PROPAGATOR.extract(parent),
-            kind=SpanKind.CONSUMER if consumer else SpanKind.INTERNAL, start_time=_ns(start_s),
+            kind=SpanKind.CONSUMER, start_time=_ns(start_s),
             attributes={"qmodel.span": "visit", "qmodel.component": component,
                         "qmodel.station": station, "qmodel.class": item.cls,
                         "qmodel.item_id": item.id, "qmodel.target_service_s": target_s})
+        item.headers = _inject(span)  # what this visit hands on is its child
+        return span
+
+    @staticmethod
+    def end_visit(span: Span, end_s: float) -> None:
+        """End a visit span opened by :meth:`start_visit` at ``end_s`` (epoch seconds)."""
         span.end(end_time=_ns(end_s))
 
     def shutdown(self) -> None:
@@ -225,13 +279,18 @@ def _inject(span: Span) -> dict[str, str]:
 
 
 def merge(directory: Path, out: Path) -> int:
-    """Concatenate every process's complete lines into ``out``; return the lines."""
+    """Every process's span records (complete lines only: a killed process's last line may
+    be cut) as OTLP/JSON lines in ``out``, ``LINE_SPANS`` spans a line, encoded by the
+    SDK; returns the lines written."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    resources: dict[tuple[str, str], Resource] = {}
     lines = 0
     with open(out, "w", encoding="utf-8") as f:
         for path in sorted(directory.glob("*.jsonl")):
             text = path.read_text(encoding="utf-8")
-            complete = text[:text.rfind("\n") + 1]  # a killed process's last line may be cut
-            f.write(complete)
-            lines += complete.count("\n")
+            records = text[:text.rfind("\n") + 1].splitlines()
+            for i in range(0, len(records), LINE_SPANS):
+                chunk = [_span(json.loads(r), resources) for r in records[i:i + LINE_SPANS]]
+                f.write(otlp_json(chunk) + "\n")
+                lines += 1
     return lines

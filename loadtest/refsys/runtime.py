@@ -124,7 +124,6 @@ class Runtime:
         self.run_dir = run_dir
         self.trace = trace
         self.tracing = tracing
-        self.streamed = remote is not None
         self.seed = seed
         self.hosted = hosted
         self.remote = remote
@@ -161,8 +160,7 @@ class Runtime:
                 station = self.members(name)[0]
                 self.parts[station.name] = Batcher(
                     station, self.trace, self.rng_for(station.name),
-                    self._batch_work(name), self._after_batch(name), tracing=self.tracing,
-                    streamed=self.streamed)
+                    self._batch_work(name), self._after_batch(name), tracing=self.tracing)
             elif node.kind == "fork":
                 self._build_fork(name)
             elif node.kind == "join":
@@ -174,7 +172,7 @@ class Runtime:
                     self.parts[station.name] = Pool(
                         station, self.trace, self.rng_for(station.name),
                         self._work_for(name, station), self._after(name), self._failed,
-                        tracing=self.tracing, streamed=self.streamed)
+                        tracing=self.tracing)
 
     def _build_broker(self, name: str) -> None:
         node = self.model.spec.nodes[name]
@@ -201,7 +199,7 @@ class Runtime:
             return
         self.parts[station.name] = Pool(station, self.trace, self.rng_for(station.name),
                                         self._map_task, join.put, self._failed,
-                                        tracing=self.tracing, streamed=self.streamed)
+                                        tracing=self.tracing)
 
     # ----- real work ----------------------------------------------------------------
     def _store(self, path: Path) -> tuple[ShardStore, Executor]:
@@ -324,17 +322,18 @@ class Runtime:
         if self.tracing is None:
             return UNTRACED
         if broker is not None:
-            return self.tracing.handoff(item, sender, f"publish {to}", "producer", {
+            return self.tracing.handoff(item, sender, f"publish {to}", {
                 "qmodel.to": to, "qmodel.broker": to, "messaging.operation.type": "send",
                 "messaging.system": "embedded" if broker.in_process else "redis",
                 "messaging.destination.name": to,
                 "messaging.destination.partition.id": str(partition)})
         if stream is not None:
-            return self.tracing.handoff(item, sender, f"send {stream}", "producer", {
+            return self.tracing.handoff(item, sender, f"send {stream}", {
                 "qmodel.to": to, "messaging.system": "redis",
                 "messaging.operation.type": "send", "messaging.destination.name": stream})
-        return self.tracing.handoff(item, sender, f"enqueue {to}", "internal",
-                                    {"qmodel.to": to})
+        return self.tracing.handoff(item, sender, f"enqueue {to}", {
+            "qmodel.to": to, "messaging.system": "in-process",
+            "messaging.operation.type": "send", "messaging.destination.name": to})
 
     async def send(self, component: str, item: Item, sender: str | None = None) -> None:
         """Hand an item to a component (its member chosen by the router); ``sender``: the

@@ -60,17 +60,15 @@ def handed_off(handed: float) -> tuple[float, float]:
 
 class Pool:
     """A station with ``servers`` concurrent workers (infinitely many when inf) behind a
-    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks.
-    ``streamed``: its items come through a Redis stream (its visits are CONSUMER spans)."""
+    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Work | None, after: After, on_error: Callable[[Item, Exception], None],
                  service: Callable[[Item], Distribution | None] | None = None, *,
-                 tracing: Tracing | None = None, streamed: bool = False):
+                 tracing: Tracing | None = None):
         self.station = station
         self.trace = trace
         self.tracing = tracing
-        self.streamed = streamed
         self.rng = rng
         self.work = work
         self.after = after
@@ -155,7 +153,7 @@ class Pool:
                            start, start + delivered, target, delivered)
         if self.tracing is not None:
             self.tracing.visit(item, item.headers, self.station.component, self.name, start,
-                               start + delivered, target, self.streamed)
+                               start + delivered, target)
         self.busy -= 1
         await self._leave()
         await self.after(item)
@@ -215,9 +213,11 @@ class Consumer:
     async def _serve(self, message: Message, handed: float) -> None:
         item = message.item
         enqueued = item.t_enq  # handing on re-stamps it for the next station
-        parent = item.headers  # the publisher's context (handing on replaces it)
         start, started = handed_off(handed)
         target = draw(self.station.service.get(item.cls), self.rng)
+        span = None if self.tracing is None else self.tracing.start_visit(
+            item, item.headers, self.station.component, self.station.name, start,
+            target)  # open now: the hand-off below, inside the service, is its child
         await self.work(item)
         reserve = min(self.handoff_s, self._max_reserve_s, target)
         await self.clock.pad(target, started, reserve, settle=False)
@@ -229,9 +229,8 @@ class Consumer:
         self.clock.settle(target, delivered)
         self.trace.service(item.id, item.cls, self.station.component, self.station.name,
                            enqueued, start, start + delivered, target, delivered)
-        if self.tracing is not None:
-            self.tracing.visit(item, parent, self.station.component, self.station.name,
-                               start, start + delivered, target, consumer=True)
+        if span is not None:
+            self.tracing.end_visit(span, start + delivered)
 
 
 class Batcher:
@@ -241,19 +240,17 @@ class Batcher:
     ``batch_size`` alone, a batch at every ``batch_size``-th item; with both, a batch
     opens with its first item and is released at its ``batch_size``-th item or
     ``interval`` after it opened (a linger timer). Up to ``servers`` batches are
-    processed at once, each in ``fixed`` + one ``per_item`` draw per item. ``streamed``
-    as for :class:`Pool`."""
+    processed at once, each in ``fixed`` + one ``per_item`` draw per item."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Callable[[list[Item]], Awaitable[None]],
                  after: Callable[[list[Item]], Awaitable[None]], *,
-                 tracing: Tracing | None = None, streamed: bool = False):
+                 tracing: Tracing | None = None):
         assert station.batch is not None
         self.station = station
         self.batch = station.batch
         self.trace = trace
         self.tracing = tracing
-        self.streamed = streamed
         self.rng = rng
         self.work = work
         self.after = after
@@ -331,8 +328,7 @@ class Batcher:
                                    target, delivered)
                 if self.tracing is not None:
                     self.tracing.visit(item, item.headers, self.station.component,
-                                       self.station.name, start, start + delivered, target,
-                                       self.streamed)
+                                       self.station.name, start, start + delivered, target)
         finally:
             self._slots.put_nowait(clock)
         await self.after(batch)

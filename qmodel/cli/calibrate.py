@@ -65,15 +65,19 @@ def traces(
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the calibration report: .html (plots) or .json.",
         show_default=False)] = None,
+    outside: Annotated[str | None, typer.Option(
+        "--outside", help="Services that are not components, e.g. a front door: "
+                          "refsys,client (their spans give arrivals only).",
+        show_default=False)] = None,
 ) -> None:
     """Calibrate a model from distributed traces: arrival rates, routes, exclusive service
     times with a fitted distribution, servers, each with its 95% interval."""
-    _traces(files, output, format, servers, by, empirical, report)
+    _traces(files, output, format, servers, by, empirical, report, outside)
 
 
 @guarded
 def _traces(files: list[Path], output: Path, format: str | None, servers: str | None,
-            by: str, empirical: bool, report: Path | None) -> None:
+            by: str, empirical: bool, report: Path | None, outside: str | None) -> None:
     from ..calibrate.modelfile import write_model
     from ..calibrate.traces import FORMATS, from_traces
     from ..errors import ModelError, Problem
@@ -85,7 +89,8 @@ def _traces(files: list[Path], output: Path, format: str | None, servers: str | 
         raise ModelError([Problem("--report", f"must end in .html or .json, got {str(report)!r}")])
     try:
         cal = from_traces(files, format=format, servers=_servers(servers), by=by,
-                          empirical=empirical, name=output.stem.replace(".", "_") or "calibrated")
+                          empirical=empirical, name=output.stem.replace(".", "_") or "calibrated",
+                          outside=[x.strip() for x in (outside or "").split(",") if x.strip()])
     except ModelError as exc:
         if all(p.path.startswith("--") for p in exc.problems):
             raise

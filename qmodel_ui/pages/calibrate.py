@@ -2,8 +2,10 @@
 through :func:`qmodel.calibrate.from_traces` in a worker process; the page shows the
 calibrated model's components, the estimates with their 95% intervals, each component's
 exclusive times with the fitted distributions, the assumptions and warnings and the model
-file, and opens the model on the Model page. Metrics go through
-``qmodel.calibrate.from_metrics`` when this version of qmodel has it."""
+file, and opens the model on the Model page. Metric files (CSV, Prometheus text scrapes,
+range-query JSON) go through ``qmodel.calibrate.from_metrics`` for the current model: the
+same estimates table, the identifiability warnings first, measured against fitted busy
+servers per resource and the metrics HTML report."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ import streamlit as st
 
 import qmodel
 import qmodel.calibrate
+from qmodel.calibrate.metrics import FORMATS as METRIC_FORMATS
+from qmodel.calibrate.metrics import MetricsCalibration
+from qmodel.calibrate.metrics import report as metrics_report
+from qmodel.calibrate.metrics.prometheus import DEFAULTS as SELECTORS
 from qmodel.calibrate.modelfile import model_text
 from qmodel.calibrate.report import report_html
 from qmodel.calibrate.traces.spans import MAX_BYTES
@@ -60,12 +66,23 @@ def outcome(job: jobs.Job | None) -> bool:
 
 
 def show(cal: qmodel.calibrate.Calibration, prefix: str) -> None:
-    """A calibration: graph, estimates, fits, assumptions and warnings, the model file."""
+    """A calibration: graph, estimates, fits, assumptions and warnings, the model file. A
+    metrics calibration shows its warnings first and its measured against fitted busy
+    servers in place of the fitted distributions."""
     data = cal.data
+    metrics = isinstance(cal, MetricsCalibration)
     st.caption(cal.source)
+    if metrics:
+        for w in cal.warnings:
+            st.warning(f"**Warning:** {w}")
+        data = data | {"class_count": len(data.get("classes", [])),
+                       "component_count": len(data.get("components", []))}
     counts = [(label, data[key]) for label, key in (("traces", "traces"), ("spans", "spans"),
                                                     ("jobs", "jobs"),
-                                                    ("complete jobs", "complete_jobs"))
+                                                    ("complete jobs", "complete_jobs"),
+                                                    ("intervals", "intervals"),
+                                                    ("classes", "class_count"),
+                                                    ("resources fitted", "component_count"))
               if isinstance(data.get(key), int)]
     for col, (label, count) in zip(st.columns(max(len(counts), 1)), counts):
         col.metric(label, f"{count:,}")
@@ -89,7 +106,13 @@ def show(cal: qmodel.calibrate.Calibration, prefix: str) -> None:
                  column_config={"estimate": number, "95% low": number, "95% high": number,
                                 "KS D": number})
 
-    components = data.get("components", {})
+    figure = metrics_report._figure(cal) if metrics else None
+    if figure is not None:
+        st.subheader("Measured against fitted, per resource")
+        st.caption("Busy servers per interval: measured (utilization × servers, or busy "
+                   "seconds per second) and the regression's Σ X·D; right, the residuals.")
+        views.chart(figure, f"{cal.model.name}-metrics-fit", f"{prefix}-metrics-fit")
+    components = {} if metrics else data.get("components", {})
     if components:
         st.subheader("Exclusive times and fits")
         name = st.selectbox(
@@ -115,10 +138,14 @@ def show(cal: qmodel.calibrate.Calibration, prefix: str) -> None:
         st.markdown("\n".join(f"- {a}" for a in cal.assumptions) or "none")
     with right:
         st.subheader("Warnings")
-        for w in cal.warnings:
-            st.warning(w)
-        if not cal.warnings:
-            st.caption("None: no clock skew corrected, no broken traces.")
+        if metrics:
+            st.caption(f"{len(cal.warnings)} warning(s), shown at the top." if cal.warnings
+                       else "None: every demand is identified.")
+        else:
+            for w in cal.warnings:
+                st.warning(w)
+            if not cal.warnings:
+                st.caption("None: no clock skew corrected, no broken traces.")
 
     st.subheader("Calibrated model")
     st.code(text, language="yaml")
@@ -128,7 +155,8 @@ def show(cal: qmodel.calibrate.Calibration, prefix: str) -> None:
     b.download_button("Report (JSON)", cal.to_json().encode(),
                       f"{cal.model.name}-calibration.json", "application/json",
                       on_click="ignore", key=f"{prefix}-json")
-    c.download_button("Report (HTML)", lambda: report_html(cal).encode(),
+    html = metrics_report.report_html if metrics else report_html
+    c.download_button("Report (HTML)", lambda: html(cal).encode(),
                       f"{cal.model.name}-calibration.html", "text/html", on_click="ignore",
                       key=f"{prefix}-html", help="Self-contained: plotly.js is inside.")
     if st.button("Open on the Model page", type="primary", key=f"{prefix}-open",
@@ -188,27 +216,74 @@ def traces_tab() -> None:
 
 
 def metrics_tab() -> None:
-    if not hasattr(qmodel.calibrate, "from_metrics"):
-        st.info("**Metrics calibration is not available in this version of qmodel** "
-                "(`qmodel.calibrate` has no `from_metrics`). Calibrate from traces in the "
-                "other tab.")
-        return
     cur = views.require_model()
     st.caption(f"Estimates the service times (and arrival rates) of the current model, "
-               f"**{cur.name}**, from metrics per interval; pick another model on the Model "
-               "page.")
-    files = st.file_uploader("Metric files", accept_multiple_files=True, key="cal_metric_files")
-    run = st.button("Calibrate the current model", type="primary", key="cal_metrics_run",
-                    disabled=not files)
-    if not files:
+               f"**{cur.name}**, from metrics per interval (throughput per class, utilization "
+               "per resource) by utilization-law regression; pick another model on the Model "
+               "page. See docs/calibration.md, *From metrics*.")
+    files = st.file_uploader("Metric files: a CSV, Prometheus text scrapes (one or more) or "
+                             "a range-query JSON", accept_multiple_files=True,
+                             key="cal_metric_files")
+    fmt = st.selectbox("Format", ["auto", *METRIC_FORMATS], key="cal_metric_format",
+                       help="auto: .csv is CSV, .json a range query, anything else text "
+                            "scrapes.")
+    with st.expander("Prometheus selectors (scrapes and raw range queries)"):
+        st.caption("`NAME{LABEL}` plus optional `key=\"value\"` filters; the LABEL's value "
+                   "names the class or component. Empty: the default shown.")
+        a, b, c = st.columns(3)
+        chosen = tuple(
+            col.text_input(label, key=f"cal_metric_{role}", placeholder=SELECTORS[role],
+                           help=text).strip() or None
+            for col, role, label, text in (
+                (a, "throughput", "Throughput", "A counter of completed requests per class."),
+                (b, "utilization", "Utilization", "A counter of busy seconds per component."),
+                (c, "response", "Response time", "A summary or histogram per class.")))
+    a, b, c = st.columns(3)
+    background = a.checkbox("Background utilization (intercept)", key="cal_metric_background",
+                            help="Fit utilization that no class accounts for; reported, not "
+                                 "written into the model.")
+    interval = b.selectbox("95% intervals", ["ols", "bootstrap"], key="cal_metric_interval",
+                           help="ols: least-squares covariance with t quantiles; bootstrap: "
+                                "resample the intervals (400 times).")
+    rates = c.radio("Arrival rates", ["measured", "keep the model's"], key="cal_metric_rates",
+                    horizontal=True,
+                    help="measured: each open class's mean throughput becomes its rate.")
+    options = (background, interval, rates == "measured")
+    x, y = st.columns([1, 3])
+    run = x.button("Calibrate the current model", type="primary", key="cal_metrics_run",
+                   disabled=not files)
+    sample = y.button("Try with a synthetic sample", key="cal_metrics_sample",
+                      help=f"Generate {work.SAMPLE_INTERVALS} one-minute intervals from the "
+                           "current model (Poisson counts at varying load, utilizations from "
+                           "its own service times plus noise) and calibrate from them.")
+    if run or sample:
+        st.session_state["cal_metrics_source"] = "sample" if sample else "upload"
+    source = st.session_state.get("cal_metrics_source")
+    job = None
+    if source == "upload" and files:
+        got = uploads(files, "metrics")
+        if got is None:
+            return
+        job = jobs.run("calibrate-metrics", work.calibrate_metrics, got[0], cur.text,
+                       None if fmt == "auto" else fmt, chosen, *options, start=run,
+                       fresh=run, label="Calibrating", payload=(got[1],))
+    elif source == "sample":
+        job = jobs.run("calibrate-metrics", work.calibrate_metrics_sample, cur.text, 1,
+                       *options, start=sample, fresh=sample,
+                       label="Generating a synthetic sample and calibrating")
+    if not outcome(job):
+        if job is None and source is None:
+            st.info("Upload metric files and press **Calibrate the current model**, or **Try "
+                    "with a synthetic sample**.")
         return
-    got = uploads(files, "metrics")
-    if got is None:
-        return
-    job = jobs.run("calibrate-metrics", work.calibrate_metrics, got[0], cur.text, start=run,
-                   fresh=run, label="Calibrating", payload=(got[1],))
-    if outcome(job):
-        show(job.value, "metrics")
+    cal = job.value
+    if source == "sample":
+        cal = job.value["calibration"]
+        st.info(f"**Synthetic data**, generated from **{cur.name}** itself: the estimates "
+                "should come back close to the model's own service times.")
+        st.download_button("The synthetic metrics (CSV)", job.value["file"], job.value["name"],
+                           "text/csv", on_click="ignore", key="cal_metrics_sample_file")
+    show(cal, "metrics")
 
 
 st.title("Calibrate")

@@ -1,5 +1,7 @@
 """Solve: end-to-end metrics and a per-component table, with the method behind each
-number; simulate the same model to see analytic and simulated side by side."""
+number; for a model with a ``calibration:`` section, each metric's 95% interval from
+sampling the calibrated parameters (``qmodel.experiments.uncertainty``); simulate the same
+model to see analytic and simulated side by side."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ st.dataframe(table, width="stretch")
 for note in res["notes"]:
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-solution", json.dumps(res, indent=2), table)
+views.calibration_intervals(cur, res["time_unit"])
 
 st.subheader("Simulation")
 network = cur.model.network

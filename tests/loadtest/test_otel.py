@@ -26,7 +26,7 @@ from loadtest.validate import validate
 
 from .conftest import TOPOLOGIES
 
-SERVER, PRODUCER, CONSUMER, INTERNAL = 2, 4, 5, 1
+SERVER, PRODUCER, CONSUMER = 2, 4, 5
 CLIENT_PARENT = "b7ad6b7169203331"
 CLIENT_TRACEPARENT = f"00-0af7651916cd43dd8448eb211c80319c-{CLIENT_PARENT}-01"
 
@@ -89,7 +89,7 @@ def read_spans(path: Path) -> list[dict]:
                     assert re.fullmatch(r"[0-9a-f]{16}", span.get("parentSpanId", "0" * 16))
                     assert span["startTimeUnixNano"].isdigit()
                     assert int(span["endTimeUnixNano"]) >= int(span["startTimeUnixNano"])
-                    assert span["kind"] in (SERVER, PRODUCER, CONSUMER, INTERNAL)
+                    assert span["kind"] in (SERVER, PRODUCER, CONSUMER)
                     span["service"] = resource["service.name"]
                     span["attrs"] = {a["key"]: next(iter(a["value"].values()))
                                      for a in span.get("attributes", [])}
@@ -147,7 +147,12 @@ def check_tree(spans: list[dict]) -> None:
         assert root.get("parentSpanId") in (None, CLIENT_PARENT)
         for span in trace:
             if span is not root:
-                assert by_id[span["parentSpanId"]]["traceId"] == trace_id
+                parent = by_id[span["parentSpanId"]]
+                assert parent["traceId"] == trace_id
+            if span["attrs"]["qmodel.span"] == "handoff" and span["service"] != "refsys":
+                # a component hands on from inside its visit: the visit is the parent
+                assert parent["attrs"]["qmodel.span"] == "visit", span
+                assert parent["service"] == span["service"]
 
 
 def visits_per_trace(spans: list[dict]) -> list[collections.Counter]:
@@ -179,10 +184,13 @@ def test_web_service_spans(refsys, tmp_path):
     assert len(client) == 1 and client[0]["traceId"] == CLIENT_TRACEPARENT[3:35]
     assert client[0]["name"] == "POST /events"
     assert client[0]["attrs"]["http.response.status_code"] == "200"  # int64: a string
-    # every hand-off is the sender's, in-process and INTERNAL here
+    # every hand-off is the sender's PRODUCER span (in-process queues here), every
+    # visit a CONSUMER span: each hop is asynchronous
     handoffs = [s for s in spans if s["attrs"]["qmodel.span"] == "handoff"]
-    assert {s["kind"] for s in handoffs} == {INTERNAL}
+    assert {s["kind"] for s in handoffs} == {PRODUCER}
+    assert {s["attrs"]["messaging.system"] for s in handoffs} == {"in-process"}
     assert {s["service"] for s in handoffs} == {"refsys", "gateway", "app"}
+    assert {s["kind"] for s in spans if s["attrs"]["qmodel.span"] == "visit"} == {CONSUMER}
 
 
 @pytest.mark.loadtest
@@ -200,11 +208,12 @@ def test_stream_spans_through_redis(refsys, tmp_path):
     check_visits(spans, system.run_dir)
     by_id = {s["spanId"]: s for s in spans}
     consumed = [s for s in spans if s["kind"] == CONSUMER]
-    assert {s["service"] for s in consumed} == {"topic", "window"}
+    assert {s["service"] for s in consumed} == {"ingest", "topic", "window"}
     for span in consumed:  # each the child of the producer that wrote its message
         producer = by_id[span["parentSpanId"]]
         assert producer["kind"] == PRODUCER and producer["traceId"] == span["traceId"]
-        expected = {"topic": ("ingest", "publish topic"), "window": ("topic", "send in-window")}
+        expected = {"ingest": ("refsys", "enqueue ingest"), "topic": ("ingest", "publish topic"),
+                    "window": ("topic", "send in-window")}
         assert (producer["service"], producer["name"]) == expected[span["service"]]
     counts = visits_per_trace(spans)
     assert len(counts) == 100
@@ -235,7 +244,18 @@ def test_validate_refuses_spans_of_a_system_it_does_not_start(tmp_path):
 def test_merge_keeps_complete_lines_only(tmp_path):
     directory = tmp_path / "otel"
     directory.mkdir()
-    (directory / "gateway-1.jsonl").write_text('{"resourceSpans":[]}\n')
-    (directory / "worker-a-2.jsonl").write_text('{"resourceSpans":[]}\n{"resourceSp')  # kill -9
-    assert merge(directory, tmp_path / "out" / "spans.jsonl") == 2
-    assert (tmp_path / "out" / "spans.jsonl").read_text() == '{"resourceSpans":[]}\n' * 2
+    record = [0x1234, 0x56, 0x78, True, "serve app", 4, 10**18, 10**18 + 2_000_000,
+              {"qmodel.span": "visit"}, "app", "worker-1", 0, None]  # kind: the API enum
+    line = json.dumps(record) + "\n"
+    (directory / "gateway-1.jsonl").write_text(line)
+    (directory / "worker-a-2.jsonl").write_text(line + line[:20])  # kill -9 cut the last
+    out = tmp_path / "out" / "spans.jsonl"
+    assert merge(directory, out) == 2
+    spans = read_spans(out)
+    assert len(spans) == 2
+    span = spans[0]
+    assert span["traceId"] == f"{0x1234:032x}" and span["spanId"] == f"{0x56:016x}"
+    assert span["parentSpanId"] == f"{0x78:016x}" and span["kind"] == CONSUMER
+    assert span["service"] == "app" and span["attrs"]["qmodel.span"] == "visit"
+    assert seconds(span, "endTimeUnixNano") - seconds(span, "startTimeUnixNano") == \
+        pytest.approx(0.002, abs=1e-6)  # float seconds of 1e18 ns

@@ -25,6 +25,7 @@ __all__ = ["FORMATS", "Span", "from_traces", "read_spans"]
 def from_traces(paths: str | Path | Iterable[str | Path], format: str | None = None,
                 servers: dict[str, int] | None = None, by: str = "service",
                 empirical: bool = False, name: str = "calibrated",
+                outside: Iterable[str] = (),
                 max_bytes: int = MAX_BYTES, max_spans: int = MAX_SPANS) -> Calibration:
     """A model calibrated from the spans in ``paths`` (a file, a directory of ``.json``
     files, or several of either).
@@ -33,7 +34,9 @@ def from_traces(paths: str | Path | Iterable[str | Path], format: str | None = N
     format from its shape. ``servers``: servers per component, ``{"api": 8}`` (otherwise
     inferred from concurrency). ``by``: ``"service"`` (a component per service) or
     ``"operation"`` (per service and entry operation). ``empirical``: resample the
-    observed exclusive times instead of fitting a distribution. A malformed file raises
+    observed exclusive times instead of fitting a distribution. ``outside``: services
+    that are not components (a front door, a client): their spans give arrivals but no
+    service. A malformed file raises
     :class:`~qmodel.errors.ModelError` naming the file and record."""
     if by not in ("service", "operation"):
         raise ModelError([Problem("--by", f"must be service or operation, got {by!r}")])
@@ -43,7 +46,12 @@ def from_traces(paths: str | Path | Iterable[str | Path], format: str | None = N
                                       f"must be a positive integer, got {count!r}")])
     notes: list[str] = []
     spans, formats = read_spans(paths, format, notes, max_bytes, max_spans)
-    graph = build(spans, by)
+    outside = frozenset(outside)
+    missing = sorted(outside - {s.service for s in spans})
+    if missing:
+        raise ModelError([Problem("--outside", f"no service {', '.join(map(repr, missing))} "
+                                               "in the traces")])
+    graph = build(spans, by, outside)
     graph.notes[:0] = notes
     names = [str(p) for p in files(paths)]
     shown = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more files"

@@ -84,8 +84,12 @@ class Graph:
     counts: dict[str, int]
 
 
-def build(spans: list[Span], by: str = "service") -> Graph:
-    """Jobs and visits from spans; ``by`` is ``"service"`` or ``"operation"``."""
+def build(spans: list[Span], by: str = "service", outside: frozenset[str] = frozenset()
+          ) -> Graph:
+    """Jobs and visits from spans; ``by`` is ``"service"`` or ``"operation"``; the spans
+    of the ``outside`` services (a front door or a client the model leaves out) are no
+    component's work: their children start visits, and a root of theirs is still the
+    job's arrival."""
     notes: list[str] = []
     spans = _follow_links(spans, notes)
     traces: dict[str, list[Span]] = defaultdict(list)
@@ -123,7 +127,7 @@ def build(spans: list[Span], by: str = "service") -> Graph:
             counts["traces_without_root"] += 1
         complete = not orphans and len(reached) == len(members)
         for top in roots + orphans:
-            found = _visits(top, children, by, names)
+            found = _visits(top, children, by, names, outside)
             visits += found
             if top in roots and found:
                 cls = names.cls(top)
@@ -151,7 +155,8 @@ def _reach(tops: list[Span], children: dict[str, list[Span]]) -> set[str]:
     return seen
 
 
-def _visits(top: Span, children: dict[str, list[Span]], by: str, names: _Names) -> list[Visit]:
+def _visits(top: Span, children: dict[str, list[Span]], by: str, names: _Names,
+            outside: frozenset[str] = frozenset()) -> list[Visit]:
     """The visits in the tree under ``top`` (iterative: a deep tree cannot overflow)."""
     out: list[Visit] = []
     # a root CLIENT/PRODUCER span with children is the outside caller (a load generator),
@@ -168,6 +173,9 @@ def _visits(top: Span, children: dict[str, list[Span]], by: str, names: _Names) 
         if span.span_id in seen:
             continue
         seen.add(span.span_id)
+        if span.service in outside:  # not modelled: what it hands on starts visits
+            stack += [(child, None, span) for child in children.get(span.span_id, [])]
+            continue
         if visit is None or span.kind in ENTRY_KINDS or span.service != visit.entry.service:
             caller = visit
             visit = Visit(names.component(span, by), span)
