@@ -74,6 +74,23 @@ def validate_command(
         otel_traces: Path | None = typer.Option(
             None, help="Write the system's OpenTelemetry spans to FILE (OTLP JSON lines)"),
         seed: int = typer.Option(0),
+        target: str | None = typer.Option(None, help="Validate your own HTTP service at "
+                                          "this URL (client-side latency gated)"),
+        requests: Path | None = typer.Option(None, help="Request map (YAML with requests:); "
+                                             "default: the model's requests: section"),
+        metrics: str | None = typer.Option(None, help="Prometheus endpoint of the target to "
+                                           "scrape and compare (mapped in requests.metrics)"),
+        allow_host: list[str] = typer.Option([], help="Allow a non-loopback target host "
+                                             "(repeatable)"),
+        max_error_rate: float = typer.Option(0.05, help="Stop a level above this fraction "
+                                             "of failed requests"),
+        max_rate: float | None = typer.Option(None, help="Cap on a level's total rate, per "
+                                              "second (default 2000)"),
+        max_duration: str | None = typer.Option(None, help="Cap on a window (default 10m)"),
+        master_bind: str = typer.Option("127.0.0.1", help="Where locust's master listens "
+                                        "above one process's rate (for remote workers)"),
+        calibration: str = typer.Option("20s", help="Length of the low-load calibration "
+                                        "run"),
         results: list[Path] = typer.Option(None, help="Compare with result files already "
                                            "written (locust, k6, wrk/wrk2, .hlog, plain CSV) "
                                            "instead of running load; files may follow it"),
@@ -81,8 +98,9 @@ def validate_command(
         class_of: list[str] = typer.Option(None, help="--results: NAME=CLASS (repeatable)"),
         hlog_unit: str = typer.Option("us", help="--results: value unit of .hlog files"),
         more: list[Path] = typer.Argument(None, hidden=True)) -> None:
-    """Start the system, run locust per load level, compare with the model; or, with
-    --results FILE..., compare with result files a load test already wrote."""
+    """Start the system (or use --target), run locust per load level, compare with the
+    model; or, with --results FILE..., compare with result files a load test already
+    wrote."""
     if results or more:
         from .results.cli import run as run_results
 
@@ -90,14 +108,25 @@ def validate_command(
                                      level_by, class_of or [], hlog_unit, tolerance, out, seed))
     from .validate import validate
 
-    try:
-        levels = [float(x) for x in load.split(",") if x.strip()]
-    except ValueError:
-        _fail(f"--load: must be comma-separated numbers, got {load!r}")
+    levels: list[float | str] = []
+    for item in (x.strip() for x in load.split(",")):
+        if not item:
+            continue
+        if "/" in item:
+            levels.append(item)
+            continue
+        try:
+            levels.append(float(item))
+        except ValueError:
+            _fail(f"--load: must be comma-separated numbers or rates (50/s), got {load!r}")
     try:
         report = validate(model, levels, duration, mode=mode, warmup=warmup, repeats=repeats,
                           tolerance=tolerance, backend=broker, out=out, url=url, seed=seed,
-                          retries=retries, keep=keep, otel_traces=otel_traces)
+                          retries=retries, keep=keep, target=target, requests=requests,
+                          metrics=metrics, allow_hosts=allow_host,
+                          max_error_rate=max_error_rate, max_rate=max_rate,
+                          max_duration=max_duration, master_bind=master_bind,
+                          calibration=calibration, otel_traces=otel_traces)
     except (QModelError, ValueError) as exc:
         _fail(str(exc))
     raise typer.Exit(0 if report.passed else 1)

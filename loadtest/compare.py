@@ -117,3 +117,73 @@ def rows_for(measured: dict[str, Any], at_target: Result, at_measured: Result,
                 _e2e(at_measured, cls, system_attr, class_attr), False,
                 _e2e(at_service, cls, system_attr, class_attr) if at_service else None)
     return rows
+
+
+def target_rows(client: dict[str, Any], achieved: dict[str, float], at_target: Result,
+                at_measured: Result, overhead_s: float, tolerance: float, classes: list[str],
+                metrics: dict[str, Any] | None = None, model: Any = None) -> list[Row]:
+    """Rows for a running service (``--target``): per class, client-side latency against
+    the model's response plus the fixed overhead (mean and p95 gated, p99 not) and the
+    achieved rate; then, per component mapped in ``metrics``, the scraped figures
+    against the model's (not gated)."""
+    rows = []
+
+    def add(scope: str, metric: str, m: float | None, p: float | None, q: float | None,
+            gate: bool) -> None:
+        r = rel(m, p)
+        rows.append(Row(scope, metric, m, p, q, r, rel(m, q),
+                        None if r is None else abs(r) <= tolerance, gate))
+
+    def plus(v: float | None) -> float | None:
+        return None if v is None else v + overhead_s
+
+    for cls in classes:
+        key = None if len(classes) == 1 else cls
+        scope = "end-to-end (client)" if key is None else f"end-to-end {cls} (client)"
+        side = (client.get(cls) or {}).get("client") or {}
+        add(scope, "throughput_per_s", achieved.get(cls),
+            _e2e(at_target, cls, "throughput", "throughput") if key else
+            _e2e(at_target, None, "throughput", None),
+            _e2e(at_measured, cls, "throughput", "throughput") if key else
+            _e2e(at_measured, None, "throughput", None), False)
+        for metric, sample_key in (("mean_response_s", "mean_s"), ("p95_response_s", "p95_s"),
+                                   ("p99_response_s", "p99_s")):
+            _, system_attr, class_attr = E2E_METRICS[metric]
+            if key is not None and class_attr is None:
+                continue
+            add(scope, metric, side.get(sample_key),
+                plus(_e2e(at_target, key, system_attr, class_attr)),
+                plus(_e2e(at_measured, key, system_attr, class_attr)),
+                metric in ("mean_response_s", "p95_response_s"))
+    for component, doc in (metrics or {}).items():
+        if component.startswith("_"):
+            continue
+        for quantity, figures in doc.items():
+            if figures.get("missing"):
+                continue
+            for metric, value, attr in _scraped(quantity, figures):
+                add(component, metric, value, _node_figure(at_target, component, attr),
+                    _node_figure(at_measured, component, attr), False)
+    return rows
+
+
+def _scraped(quantity: str, figures: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """(row metric, scraped value, model figure) of one mapped quantity."""
+    if quantity == "throughput":
+        return [("throughput_per_s", figures.get("rate"), "throughput")]
+    if quantity == "utilization":
+        value = figures.get("rate") if figures.get("kind") == "counter" else figures.get("mean")
+        return [("utilization", value, "utilization")]
+    if quantity == "service":
+        return [("mean_service_s", figures.get("mean"), "mean_service")]
+    return [("mean_response_s", figures.get("mean"), "mean_response"),
+            ("p95_response_s", figures.get("p95"), "p95_response"),
+            ("p99_response_s", figures.get("p99"), "p99_response")]
+
+
+def _node_figure(result: Result, component: str, attr: str) -> float | None:
+    if attr != "mean_service":
+        return _node(result, component, attr)
+    response, wait = _node(result, component, "mean_response"), _node(result, component,
+                                                                       "mean_wait")
+    return None if response is None or wait is None else response - wait

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .net import LOOPBACK, free_port
+from .net import free_port
 from .refsys.supervisor import child_env
 from .samples import Samples
 
@@ -32,6 +32,10 @@ class LoadSpec:
     path: str = "/events"
     shape: str = "constant"
     seed: int = 0
+    requests_file: str = ""      # a request map (JSON) instead of POST path
+    max_error_rate: float = 1.0  # stop sending above this fraction of failed answers
+    master_bind: str = "127.0.0.1"  # with several processes: where the master listens
+    host: str = ""               # this run's host instead of run_locust's
 
     @property
     def processes(self) -> int:
@@ -53,11 +57,16 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--arrival-rate", f"{spec.rate:.6g}"]
     else:
         command += ["--think-time", f"{spec.think_s:.6g}s"]
+    if spec.requests_file:
+        command += ["--requests-file", spec.requests_file]
+    if spec.max_error_rate < 1.0:
+        command += ["--max-error-rate", f"{spec.max_error_rate:.6g}"]
     if spec.processes > 1:
-        # a master and forked workers; the master listens on loopback only, on a free port
+        # a master and forked workers; the master listens on loopback unless asked (workers
+        # on other machines: --master-bind), on a free port
         # (locust's default 5557 would collide with any other run on the machine)
         port = str(free_port())
-        command += ["--processes", str(spec.processes), "--master-bind-host", LOOPBACK,
+        command += ["--processes", str(spec.processes), "--master-bind-host", spec.master_bind,
                     "--master-bind-port", port, "--master-port", port,
                     # the workers' run time is cleared by locust: a shape needs its span
                     "--shape-duration", str(math.ceil(spec.duration_s))]
@@ -73,7 +82,7 @@ def run_locust(host: str, runs: list[tuple[LoadSpec, Path]]) -> list[Samples]:
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out.with_suffix(".locust.log"), "wb") as log:
                 processes.append(subprocess.Popen(
-                    locust_command(host, spec, out), env=child_env(), stdout=log,
+                    locust_command(spec.host or host, spec, out), env=child_env(), stdout=log,
                     stderr=subprocess.STDOUT, cwd=out.parent, start_new_session=True))
         for process, (spec, _) in zip(processes, runs):
             process.wait(timeout=spec.duration_s + 60)

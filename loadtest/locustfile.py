@@ -12,6 +12,12 @@ earlier ones (merged Poisson streams are Poisson: split high rates over processe
 from the *intended* send time. Closed mode: ``-u`` users, each sending one request and
 thinking an exponential time with mean ``--think-time`` after its response.
 
+``--requests-file FILE`` (JSON, written by the harness from a model's request map:
+``qmodel.model.requests.RequestMap.to_locust``) replaces the fixed ``POST --path`` with
+the map's requests, chosen by weight, placeholders filled; ``--max-error-rate F`` stops
+sending once more than F of at least 50 answers were not a success (the run's side file
+says so).
+
 Raw samples go to ``--samples-out`` (``loadtest.samples``); at the end the run checks
 itself (rate, inter-arrival CV, send delay, CPU) and prints whether it is valid.
 """
@@ -39,6 +45,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.samples import Samples, check_closed, check_open, latency, write_samples
 from loadtest.shapes import SHAPES, rate_factor
+from qmodel.model.requests import parse_template, render, status_matches
 from qmodel.units import parse_duration
 
 STEADY_SKIP_S = (3.0, 1.0)  # analyse from 3 s after the start to 1 s before the end
@@ -46,6 +53,8 @@ _rows: list[tuple[float, float, float, int, float]] = []
 _histogram = HdrHistogram(1, 600_000_000, 3)  # microseconds
 _started: dict[str, float] = {}
 _user_ids = itertools.count()
+_outcomes = {"answers": 0, "errors": 0, "stopped": ""}
+ERROR_STOP_MIN_ANSWERS = 50
 
 
 @events.init_command_line_parser.add_listener
@@ -63,9 +72,37 @@ def _arguments(parser) -> None:
     parser.add_argument("--path", type=str, default="/events", help="Request path")
     parser.add_argument("--keys", type=int, default=1000, help="Distinct record keys")
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
+    parser.add_argument("--requests-file", type=str, default="",
+                        help="JSON request map of one class (replaces --path)")
+    parser.add_argument("--max-error-rate", type=float, default=1.0,
+                        help="Stop sending when more than this fraction of answers failed")
+
     parser.add_argument("--shape-duration", type=float, default=0.0,
                         help="Seconds a shape spans (default: --run-time; locust clears the "
                         "run time in --processes workers)")
+
+
+def _compile(doc: dict) -> dict:
+    """A request map as parsed templates (once per process)."""
+    requests = []
+    for r in doc["requests"]:
+        requests.append({
+            "method": r["method"], "path": parse_template(r["path"]),
+            "headers": {k: parse_template(v) for k, v in (r.get("headers") or {}).items()},
+            "body": parse_template(r["body"]) if r.get("body") is not None else None,
+            "json": r.get("json"), "success": r["success"], "weight": r["weight"]})
+    return {"keys": doc["keys"], "requests": requests,
+            "weights": [r["weight"] for r in requests]}
+
+
+def _fill_json(value, rng, request_id: str, keys: int):
+    if isinstance(value, str):
+        return render(parse_template(value), rng, request_id, keys)
+    if isinstance(value, dict):
+        return {k: _fill_json(v, rng, request_id, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_json(v, rng, request_id, keys) for v in value]
+    return value
 
 
 @events.test_start.add_listener
@@ -77,6 +114,8 @@ def _start(environment, **_kw) -> None:
         raise SystemExit(f"--shape {options.shape} needs --run-time (every shape is bounded)")
     _started["wall"] = time.time()
     _started["cpu"] = sum(psutil.Process().cpu_times()[:2])
+    if options.requests_file:
+        _started["map"] = _compile(json.loads(Path(options.requests_file).read_text()))
     # Full collections scanned every object of locust, gevent and their imports: 40-50 ms
     # stalls of the dispatcher here (a burst of ~70 sends at 1,500/s). Start-up objects
     # are frozen out of the collector; what the run creates is still collected.
@@ -95,8 +134,13 @@ class Client(FastHttpUser):
         runner = self.environment.runner
         index = getattr(runner, "worker_index", 0)
         self.rng = random.Random(options.seed * 1_000_003 + index * 1009 + next(_user_ids))
+        self.prefix = f"{options.seed}-{index}-{self.rng.getrandbits(32):08x}-"
+        self.ids = itertools.count()
 
     def _request(self, intended: float) -> None:
+        if "map" in _started:
+            self._mapped(intended, _started["map"])
+            return
         options = self.environment.parsed_options
         key = f"k{self.rng.randrange(options.keys)}"
         body = json.dumps({"key": key, "payload": " ".join(
@@ -117,9 +161,58 @@ class Client(FastHttpUser):
         if 200 <= status < 300:
             _histogram.record_value(max(1, int((done - intended) * 1e6)))
 
+    def _mapped(self, intended: float, request_map: dict) -> None:
+        """One request of the map: chosen by weight, placeholders filled."""
+        r = self.rng.choices(request_map["requests"], request_map["weights"])[0]
+        keys, request_id = request_map["keys"], self.prefix + str(next(self.ids))
+        path = render(r["path"], self.rng, request_id, keys)
+        headers = {k: render(v, self.rng, request_id, keys) for k, v in r["headers"].items()}
+        body = render(r["body"], self.rng, request_id, keys) if r["body"] is not None else None
+        if r["json"] is not None:
+            body = json.dumps(_fill_json(r["json"], self.rng, request_id, keys))
+            headers.setdefault("Content-Type", "application/json")
+        sent = time.time()
+        status, server = 0, 0.0
+        try:
+            with self.client.request(r["method"], path, data=body, headers=headers,
+                                     catch_response=True) as response:
+                status = response.status_code or 0
+                server = float(response.headers.get("X-Server-Time", 0) or 0)
+                if status_matches(r["success"], status):
+                    response.success()
+                else:
+                    response.failure(f"status {status}")
+        except Exception:  # a failed connection is a sample too (status 0)
+            status = 0
+        done = time.time()
+        _rows.append((intended, sent, done, status, server))
+        ok = status_matches(r["success"], status)
+        if ok:
+            _histogram.record_value(max(1, int((done - intended) * 1e6)))
+        self._count(ok)
+
+    def _count(self, ok: bool) -> None:
+        _outcomes["answers"] += 1
+        _outcomes["errors"] += not ok
+        limit = self.environment.parsed_options.max_error_rate
+        answers, errors = _outcomes["answers"], _outcomes["errors"]
+        if _outcomes["stopped"] or answers < ERROR_STOP_MIN_ANSWERS or \
+                errors <= limit * answers:
+            return
+        _outcomes["stopped"] = (f"error rate {errors / answers:.1%} of {answers} answers "
+                                f"exceeded {limit:.1%}: stopped sending at "
+                                f"{time.time() - _started['wall']:.1f} s")
+        print(_outcomes["stopped"], flush=True)
+        runner = self.environment.runner
+        if not isinstance(runner, WorkerRunner):
+            gevent.spawn_later(0.5, runner.quit)
+
     @task
     def work(self) -> None:
         options = self.environment.parsed_options
+        if _outcomes["stopped"]:  # stopped on errors: send nothing more
+            gevent.sleep(1.0)
+            return
         if options.mode == "closed":
             self._request(time.time())
             gevent.sleep(self.rng.expovariate(1.0 / parse_duration(options.think_time)))
@@ -132,7 +225,7 @@ class Client(FastHttpUser):
         duration = float(options.run_time or options.shape_duration or 0)
         start = time.time()
         intended = start
-        while True:
+        while not _outcomes["stopped"]:
             factor = rate_factor(options.shape, intended - start, duration) if duration else 1.0
             intended += self.rng.expovariate(rate * factor)
             delay = intended - time.time()
@@ -164,7 +257,8 @@ def _stop(environment, **_kw) -> None:
         "mode": options.mode, "arrival_rate": options.arrival_rate,
         "users": options.num_users, "think_time": options.think_time,
         "shape": options.shape, "started": _started["wall"], "stopped": time.time(),
-        "cpu_percent": 100.0 * cpu / wall if wall > 0 else None})
+        "cpu_percent": 100.0 * cpu / wall if wall > 0 else None,
+        "stopped_on_errors": _outcomes["stopped"]})
     _rows.clear()
 
 

@@ -36,17 +36,18 @@ class Level:
     label: str | None = None
     caveats: list[str] = field(default_factory=list)
     source: dict[str, Any] | None = None
+    stopped: str = ""  # why the level was stopped (error rate above the limit)
 
     @property
     def valid(self) -> bool:
-        return all(c["valid"] for c in self.checks.values())
+        return not self.stopped and all(c["valid"] for c in self.checks.values())
 
     @property
     def passed(self) -> bool | None:
         """Gated rows all within tolerance; None when not compared (invalid run or a
         model that predicts instability)."""
         gated = [r for r in self.rows if r.gate]
-        if not self.valid or not self.predicted_stable or not gated:
+        if self.stopped or not self.valid or not self.predicted_stable or not gated:
             return None
         return all(r.within for r in gated)
 
@@ -58,7 +59,7 @@ class Level:
                 "valid": self.valid, "passed": self.passed, "checks": self.checks,
                 "windows": self.windows, "predicted_stable": self.predicted_stable,
                 "instability": self.instability, "methods": self.methods,
-                "load_average": self.load_average,
+                "load_average": self.load_average, "stopped": self.stopped,
                 "rows": [r.to_json() for r in self.rows], "client": self.client,
                 "measured": self.measured, "label": self.label, "caveats": self.caveats,
                 "source": self.source}
@@ -80,8 +81,10 @@ class ValidationReport:
 
     @property
     def passed(self) -> bool:
+        """Every compared level within tolerance, at least one compared, none stopped."""
         verdicts = [lv.passed for lv in self.levels if lv.passed is not None]
-        return bool(verdicts) and all(verdicts)
+        stopped = any(lv.stopped for lv in self.levels) or bool(self.calibration.get("stopped"))
+        return bool(verdicts) and all(verdicts) and not stopped
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": REPORT_SCHEMA, "model": self.model, "mode": self.mode,
@@ -101,7 +104,8 @@ class ValidationReport:
                                 [tuple(w) for w in lv["windows"]], lv["measured"],
                                 lv["client"], rows, lv["predicted_stable"], lv["instability"],
                                 lv["methods"], [tuple(a) for a in lv.get("load_average", [])],
-                                lv.get("label"), lv.get("caveats", []), lv.get("source")))
+                                lv.get("label"), lv.get("caveats", []), lv.get("source"),
+                                lv.get("stopped", "")))
         return cls(doc["model"], doc["mode"], doc["tolerance"], doc["duration_s"],
                    doc["warmup_s"], doc["repeats"], doc["backend"], doc["calibration"], levels,
                    doc["notes"], doc.get("source", "system"))
@@ -113,8 +117,9 @@ class ValidationReport:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
+        side = "client" if self.calibration.get("kind") == "target" else "server"
         fig = make_subplots(rows=1, cols=2, subplot_titles=(
-            "End to end (server side)", "Mean response per component"))
+            f"End to end ({side} side)", "Mean response per component"))
         levels = [lv for lv in self.levels if lv.predicted_stable]
         x = [lv.load for lv in levels]
         scope = next((r.scope for lv in levels for r in lv.rows
@@ -154,6 +159,8 @@ class ValidationReport:
         tables = "".join(_html_table(lv, self.tolerance) for lv in self.levels)
         figure = self.figure().to_html(full_html=False, include_plotlyjs=True)
         notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
+        if self.calibration.get("kind") == "target":
+            notes += f"<li>calibration: {_target_calibration(self.calibration)}</li>"
         path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
                         f"qmodel validation: {self.model}</title></head><body>"
                         f"<h1>{self.model}: validation ({'passed' if self.passed else 'not passed'})"
@@ -164,6 +171,8 @@ class ValidationReport:
         from rich.table import Table
 
         console = console or Console()
+        if self.calibration.get("kind") == "target":
+            console.print("calibration: " + _target_calibration(self.calibration))
         for lv in self.levels:
             title = _title(lv)
             table = Table(title=title, title_justify="left", box=None, pad_edge=False)
@@ -198,6 +207,8 @@ class ValidationReport:
             services = _service_line(lv)
             if services:
                 console.print(f"  delivered/drawn service: {services}")
+            for line in _target_lines(lv):
+                console.print(f"  {line}")
             for row in lv.rows:
                 if row.note:
                     console.print(f"  {row.scope} {SHORT.get(row.metric, row.metric)}: "
@@ -217,6 +228,7 @@ class ValidationReport:
 
 
 SHORT = {"throughput_per_s": "X/s", "utilization": "util", "mean_response_s": "mean",
+         "mean_service_s": "service",
          "p50_response_s": "p50", "p95_response_s": "p95", "p99_response_s": "p99"}
 
 
@@ -245,7 +257,47 @@ def _service_line(lv: Level) -> str:
     return ", ".join(parts)
 
 
+def _target_calibration(cal: dict[str, Any]) -> str:
+    """One line on a target's calibration step."""
+    if cal.get("stopped"):
+        return f"STOPPED: {cal['stopped']}"
+    overhead = (f"delay {cal['overhead_s'] * 1e3:.2f} ms" if cal.get("overhead_measured")
+                else "overhead not measured (0)")
+    if cal.get("client_share_s") is not None and cal.get("overhead_request_s") is not None:
+        overhead += (f" (overhead request {cal['overhead_request_s'] * 1e3:.2f} ms: client "
+                     f"share {cal['client_share_s'] * 1e3:.2f} ms is delay, server share "
+                     f"{(cal['overhead_request_s'] - cal['client_share_s']) * 1e3:.2f} ms "
+                     "is service)")
+    demands = ", ".join(f"{c} client {cal['client_mean_s'][c] * 1e3:.2f} ms -> demand "
+                        f"{v * 1e3:.2f} ms" for c, v in cal["demand_s"].items())
+    services = ", ".join(f"{c} {v * 1e3:.2f} ms" for c, v in cal["mean_service_s"].items())
+    return (f"load {cal['load']:g}, {overhead}; {demands}; model service x "
+            f"{cal['factor']:.4f} ({services})" + ("" if cal.get("valid", True) else
+                                                   " — INVALID run"))
+
+
+def _target_lines(lv: Level) -> list[str]:
+    """A target level's error rates, unmapped metrics and scrape problems."""
+    measured = lv.measured or {}
+    lines = []
+    errors = measured.get("error_rates")
+    if errors:
+        lines.append("error rate: " + ", ".join(f"{c} {v:.2%}" for c, v in errors.items()))
+    for component, doc in (measured.get("metrics") or {}).items():
+        if component == "_scrape_errors":
+            lines.append("scrape errors: " + "; ".join(doc))
+            continue
+        for quantity, figures in doc.items():
+            if figures.get("missing"):
+                lines.append(f"metrics {component}.{quantity}: {figures['missing']}")
+    if measured.get("unmapped"):
+        lines.append("unmapped metrics (not compared): " + ", ".join(measured["unmapped"]))
+    return lines
+
+
 def _verdict(lv: Level) -> str:
+    if lv.stopped:
+        return f"STOPPED: {lv.stopped}"
     invalid = "INVALID run, not compared: " + "; ".join(
         p for c in lv.checks.values() for p in c["problems"])
     if not lv.predicted_stable:  # nothing to compare either way
@@ -295,5 +347,6 @@ def _html_table(lv: Level, tolerance: float) -> str:
             f"<h2>load {lv.load:g} — {_verdict(lv)}</h2><p>target {_fmt_dict(lv.target)}; "
             f"achieved {_fmt_dict(lv.achieved)}{_fmt_load(lv)}</p>") \
         + (f"<p>delivered/drawn service: {services}</p>" if services else "") \
+        + "".join(f"<p>{escape(line)}</p>" for line in _target_lines(lv)) \
         + f"<table border='1' cellpadding='3'>{head}{body}</table>" \
         + ("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>" if notes else "")

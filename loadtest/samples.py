@@ -89,10 +89,14 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
             "p99_s": float(p99)}
 
 
-def latency(samples: Samples) -> dict[str, Any]:
+def latency(samples: Samples, success: Any = None) -> dict[str, Any]:
     """Client-side (from the intended send time) and server-side latency of the
-    successful requests; counts by status."""
-    ok = (samples.status >= 200) & (samples.status < 300)
+    successful requests; counts by status. ``success`` (a function of a status) says
+    which statuses succeed; default 2xx."""
+    if success is None:
+        ok = (samples.status >= 200) & (samples.status < 300)
+    else:
+        ok = np.fromiter((success(int(s)) for s in samples.status), bool, len(samples.status))
     statuses = {int(s): int((samples.status == s).sum()) for s in np.unique(samples.status)}
     return {"requests": int(len(samples.status)), "statuses": statuses,
             "client": _percentiles(samples.done[ok] - samples.intended[ok]),

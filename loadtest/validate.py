@@ -184,14 +184,18 @@ def _load_average() -> float:
         return float("nan")
 
 
-def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7, 0.85),
+def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5, 0.7, 0.85),
              duration: float | str = "60s", *, mode: str = "open",
              warmup: float | str = "5s", repeats: int = 1, tolerance: float = 0.10,
              calibration: float | str = "20s", backend: str = "embedded",
              out: str | Path | None = "validation.html", url: str | None = None,
              seed: int = 0, retries: int = 1, keep: bool = False,
              otel_traces: str | Path | None = None,
-             console: Console | None = None) -> ValidationReport:
+             console: Console | None = None, target: str | None = None,
+             requests: str | Path | None = None, metrics: str | None = None,
+             allow_hosts: Sequence[str] = (), max_error_rate: float = 0.05,
+             max_rate: float | None = None, max_duration: float | str | None = None,
+             master_bind: str = "127.0.0.1") -> ValidationReport:
     """Validate ``model`` against the real system; write ``out`` (HTML) and its ``.json``.
 
     ``loads`` are offered utilizations of the bottleneck (open mode) or fractions of the
@@ -201,12 +205,20 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
     go to a temporary directory, removed at the end unless ``keep`` (its path is then in
     the report's notes). ``otel_traces``: the started system writes its OpenTelemetry
     spans there (OTLP JSON lines; not with ``url``, a system this does not start).
+
+    ``target``: validate the user's own HTTP service at this URL instead of the reference
+    system (``loadtest.target``): the request map from ``requests`` (a YAML file) or the
+    model's ``requests:`` section, client-side latency gated, ``metrics`` a Prometheus
+    endpoint to scrape; loopback only unless ``allow_hosts`` names the host; ``loads``
+    may be total rates (``"50/s"``); capped at ``max_rate`` per second and
+    ``max_duration`` per window; a level failing more than ``max_error_rate`` of its
+    requests is stopped and the levels above it are not run.
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be open or closed, got {mode!r}")
-    if url and otel_traces:
+    if (url or target) and otel_traces:
         raise ValueError("otel_traces: spans come from a system validate starts, not from "
-                         "one at --url")
+                         "one at --url or --target")
     console = console or _console()
     path = str(model) if not isinstance(model, Model) else model.source
     model = load(model) if not isinstance(model, Model) else model
@@ -214,16 +226,37 @@ def validate(model: Model | str | Path, loads: Sequence[float] = (0.3, 0.5, 0.7,
     if (mode == "open") != bool(model.network.open_classes):
         raise ValueError(f"mode {mode} needs a model with "
                          f"{'open arrivals' if mode == 'open' else 'closed users'}")
+    if target is None and (requests or metrics or any(isinstance(v, str) for v in loads)):
+        raise ValueError("--requests, --metrics and rates as --load need --target URL")
+    if target is not None and mode != "open":
+        raise ValueError("--target validates open traffic (arrival rates) only")
     duration_s, warmup_s = _seconds(duration), _seconds(warmup)
-    work_dir = Path(tempfile.mkdtemp(prefix="qmodel-validate-"))
     peak, bottleneck = offered_peak(model) if mode == "open" else (1.0, "")
-    system = nullcontext() if url else RefSystem(path, backend=backend, seed=seed,
-                                                 run_dir=work_dir / "system",
-                                                 otel_traces=otel_traces)
+    if target is not None:
+        from .target import MAX_DURATION_S, MAX_RATE_PER_S, check_target
+
+        check_target(target, allow_hosts)  # before anything else, no traffic
+    work_dir = Path(tempfile.mkdtemp(prefix="qmodel-validate-"))
+    system = nullcontext() if url or target else RefSystem(path, backend=backend, seed=seed,
+                                                           run_dir=work_dir / "system",
+                                                           otel_traces=otel_traces)
     try:
-        report = _run(model, loads, mode, tolerance, duration_s, warmup_s, repeats,
-                      calibration, backend, url, seed, retries, console, work_dir, peak,
-                      bottleneck, system)
+        if target is not None:
+            from .target import validate_target
+
+            report = validate_target(
+                model, loads, duration_s, target=target, requests=requests, metrics=metrics,
+                allow_hosts=allow_hosts, max_error_rate=max_error_rate,
+                max_rate=MAX_RATE_PER_S if max_rate is None else max_rate,
+                max_duration=MAX_DURATION_S if max_duration is None else
+                _seconds(max_duration), warmup_s=warmup_s, repeats=repeats,
+                tolerance=tolerance, calibration_s=_seconds(calibration), seed=seed,
+                retries=retries, console=console, work_dir=work_dir, peak=peak,
+                bottleneck=bottleneck, master_bind=master_bind)
+        else:
+            report = _run(model, loads, mode, tolerance, duration_s, warmup_s, repeats,
+                          calibration, backend, url, seed, retries, console, work_dir, peak,
+                          bottleneck, system)
     finally:
         if not keep:
             shutil.rmtree(work_dir, ignore_errors=True)

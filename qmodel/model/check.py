@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem
+from .requests import check_requests
 from .spec import (
     BatchClass,
     BrokerNode,
@@ -29,6 +30,8 @@ def check(spec: ModelSpec) -> list[Problem]:
     problems += _references(spec)
     problems += _node_fields(spec)
     problems += _expanded_names(spec)
+    if spec.requests is not None:
+        problems += check_requests(spec.requests, class_names(spec), list(spec.nodes))
     if not problems:  # routing checks need sound references
         problems += _forks(spec)
         problems += _routing(spec)

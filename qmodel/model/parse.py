@@ -69,6 +69,9 @@ def _strip_tags(loc: list, data: dict) -> list:
         node = (data.get("nodes") or {}).get(loc[1])
         if isinstance(node, dict) and node.get("kind") == loc[2]:
             loc = loc[:2] + loc[3:]
+    if len(loc) >= 3 and loc[0] == "requests" and loc[2] == 0 and \
+            isinstance((data.get("requests") or {}).get(loc[1]), dict):
+        loc = loc[:2] + loc[3:]  # a class's one request, given as a mapping
     return [part for i, part in enumerate(loc)
             if not (i and part in UNION_TAGS.get(loc[i - 1], ()))]
 

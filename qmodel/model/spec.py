@@ -27,6 +27,7 @@ from ..distributions import Distribution
 from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
 from . import dist_spec
 from .calibration import CalibrationSpec
+from .requests import RequestMap
 from .slo import read_slo
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -437,6 +438,10 @@ class ModelSpec(Strict):
         default_factory=dict, description="Bulk arrivals: a batch of jobs at a given time.")
     slo: Annotated[str | list[str] | None, AfterValidator(_slo)] = Field(
         default=None, description='Service level objectives, e.g. "p95 < 200ms".')
+    requests: RequestMap | None = Field(
+        default=None, description="HTTP requests per job class, for validating a running "
+                                  "service (`qmodel validate --target`); see "
+                                  "docs/loadtest.md.")
     calibration: CalibrationSpec | None = Field(
         default=None, description="Where the parameters came from and their 95% intervals "
                                   "(written by qmodel calibrate).")

@@ -93,8 +93,8 @@ def test_invalid_value_fails_validation_with_its_path():
      "alpha, column, cv, dist, file, high, k, low, mean, means, probs, rate, samples, scale, "
      "value"),
     ({"nodez.app.servers": 4},
-     "nodez: no field 'nodez' (did you mean 'nodes'?); a model has arrivals, batches, calibration, "
-     "description, name, nodes, slo, time_unit, users"),
+     "nodez: no field 'nodez' (did you mean 'nodes'?); a model has arrivals, batches, "
+     "calibration, description, name, nodes, requests, slo, time_unit, users"),
 ])
 def test_with_changes_on_a_missing_node_class_or_field_says_so(web, changes, expected):
     with pytest.raises(ModelError) as info:
