@@ -382,3 +382,77 @@ def _replaced(text: str, mapping: dict[str, str]) -> str:
 def _options(text: str) -> str:
     """Messages written for the command line, in the page's words."""
     return _replaced(text, OPTION_NAMES)
+
+
+def validate_service(text: str, name: str, target: str, requests_yaml: str | None,
+                     metrics: str | None, loads: tuple[float | str, ...], duration_s: float,
+                     warmup_s: float, calibration_s: float, tolerance: float,
+                     retries: int = 1, *, progress: Progress) -> dict:
+    """``loadtest.validate.validate(..., target=URL)``: the user's own HTTP service on
+    loopback under the model's open traffic (``loads``: offered utilizations of the
+    bottleneck, or total rates such as ``"50/s"``), the request map ``requests_yaml`` (a
+    YAML text with a ``requests:`` section; None: the model's own, else ``POST /`` per
+    class); a run that fails the load generator's self-checks is run again up to
+    ``retries`` times. The report as a dict and as its HTML page.
+
+    Cancel (SIGINT) first kills the process group of every child of this worker (locust
+    runs in sessions of its own, out of reach of the worker's group), then stops."""
+    from rich.console import Console
+
+    from loadtest.validate import validate
+
+    expected = expected_seconds(len(loads), duration_s, warmup_s, calibration_s)
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            progress(min(0.99, (time.monotonic() - started) / expected))
+
+    def interrupted(signum, frame) -> None:
+        _stop_children()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    threading.Thread(target=tick, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="qmodel-ui-service-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        requests, names = None, {str(path): f"{name}.yaml"}
+        if requests_yaml:
+            requests = Path(tmp) / "requests.yaml"
+            requests.write_text(requests_yaml, encoding="utf-8")
+            names[str(requests)] = "from the page"
+        out = Path(tmp) / "validation.html"
+        try:
+            report = validate(str(path), list(loads), duration_s, warmup=warmup_s,
+                              calibration=calibration_s, tolerance=tolerance, target=target,
+                              retries=retries, requests=requests, metrics=metrics or None, allow_hosts=(),
+                              out=out, console=Console(file=io.StringIO()))
+        except (qmodel.QModelError, ValueError) as exc:
+            raise qmodel.QModelError(_replaced(str(exc), names)) from None
+        finally:
+            stop.set()
+            signal.signal(signal.SIGINT, previous)
+            _stop_children()  # nothing started here outlives the job
+        quoted = {p: json.dumps(n)[1:-1] for p, n in names.items()}
+        return {"report": json.loads(_replaced(json.dumps(report.to_dict(), default=float),
+                                               quoted)),
+                "html": _replaced(out.read_text(encoding="utf-8"), names)}
+
+
+def _stop_children() -> None:
+    """SIGKILL the process group of every child of this process that leads a group of its
+    own (read from /proc: each child's parent and process group)."""
+    me, mine = os.getpid(), os.getpgrp()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            ppid, pgrp = int(fields[1]), int(fields[2])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == me and pgrp != mine:
+            try:
+                os.killpg(pgrp, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -1,16 +1,21 @@
 """Validate: run the model's reference system on loopback under a bounded locust load test
-and set the measurements beside the predictions; compare the model with result files a
-load test already wrote (locust, k6, wrk/wrk2, HdrHistogram logs, a plain CSV); or open an
+and set the measurements beside the predictions; load-test your own service on loopback
+(a request map says which HTTP requests stand for each job class); compare the model with
+result files a load test already wrote (locust, k6, wrk/wrk2, HdrHistogram logs, a plain CSV); or open an
 earlier report."""
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import streamlit as st
 import streamlit.components.v1 as components
+import yaml
 
+import qmodel
+from qmodel.units import parse_rate
 from qmodel_ui import jobs, optional, reports, views, work
 
 RESULT_HELP = ("locust --csv (_stats.csv, _stats_history.csv) or --json-file, k6 summary "
@@ -107,10 +112,164 @@ def results_tab() -> None:
     downloads(job.value, cur.name, "va_res")
 
 
+LOOPBACK_ONLY = ("The dashboard sends load to loopback only (127.0.0.0/8, ::1, localhost): "
+                 "run the service on this machine. `--allow-host` is for the command line "
+                 "(`qmodel validate --target`).")
+
+
+def example_map(model: qmodel.Model, text: str) -> str:
+    """The model's own ``requests:`` section, else one plain request per open class."""
+    try:
+        own = (yaml.safe_load(text) or {}).get("requests")
+    except (yaml.YAMLError, AttributeError):
+        own = None
+    if own:
+        return yaml.safe_dump({"requests": own}, sort_keys=False)
+    lines = ["requests:",
+             "  # a trivial request of your service measures the fixed overhead (client,",
+             "  # connection): recommended",
+             "  # overhead: {method: GET, path: /health}"]
+    for c in model.network.open_classes:
+        lines += [f"  {c.name}:                # job class {c.name} of the model",
+                  "    method: POST", f"    path: '/{c.name}?id={{id}}'", "    success: [2xx]"]
+    return "\n".join(lines) + "\n"
+
+
+def map_problems(text: str, model: qmodel.Model) -> list[qmodel.Problem]:
+    """What is wrong with a request map (a ``requests:`` section in YAML), with field
+    paths, as ``loadtest.target.request_map`` would say it before any traffic."""
+    from qmodel.model.requests import read_requests
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return [qmodel.Problem("requests", f"not valid YAML{where}: "
+                                           f"{getattr(exc, 'problem', None) or exc}")]
+    if not isinstance(doc, dict) or "requests" not in doc:
+        return [qmodel.Problem("requests", "a request map needs a top-level 'requests:' "
+                                           "section")]
+    extra = sorted(str(k) for k in doc if k != "requests")
+    if extra:
+        return [qmodel.Problem(extra[0], "unknown key; a request map holds 'requests:' only")]
+    try:
+        read_requests(doc["requests"], [c.name for c in model.network.classes],
+                      list(model.spec.nodes))
+    except qmodel.ModelError as exc:
+        return exc.problems
+    return []
+
+
+def service_levels(text: str) -> tuple[float | str, ...] | None:
+    """``0.3, 0.5`` (offered utilizations) or ``50/s, 100/s`` (total rates); None after
+    saying what is wrong."""
+    out: list[float | str] = []
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        try:
+            value = parse_rate(item) if "/" in item else float(item)
+        except (ValueError, qmodel.QModelError):
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            st.error(f"**Levels:** `{item}` is neither a fraction of saturation (`0.5`) nor a "
+                     "total rate (`50/s`).")
+            return None
+        out.append(item if "/" in item else value)
+    if not out:
+        st.error("**Levels:** give at least one, such as `0.5` or `50/s`.")
+        return None
+    return tuple(out)
+
+
+def service_tab() -> None:
+    from loadtest.target import check_target
+
+    if not cur.model.network.open_classes:
+        st.info(f"**{cur.name}** has no open arrivals: a service is validated under the "
+                "model's open traffic (arrival rates). Pick a model with `arrivals:` on the "
+                "Model page.")
+        return
+    st.caption(f"Load-tests **your own HTTP service** with the current model's traffic "
+               f"(**{cur.name}**): a calibration run at low load, then each level, latency "
+               "measured client side. " + LOOPBACK_ONLY)
+    a, b = st.columns(2)
+    url = a.text_input("Service URL", key="va_svc_url", placeholder="http://127.0.0.1:9000")
+    metrics = b.text_input("Prometheus metrics URL (optional)", key="va_svc_metrics",
+                           placeholder="http://127.0.0.1:9000/metrics",
+                           help="Scraped every 2 s during each run; the request map's "
+                                "metrics: section says which figures are which component's.")
+    classes = ", ".join(c.name for c in cur.model.network.classes)
+    key = f"va_svc_map:{work.digest(cur.text.encode())[:12]}"  # a new model, a new example
+    text = st.text_area("Request map (YAML)", example_map(cur.model, cur.text), key=key,
+                        height=260,
+                        help=f"Which HTTP request stands for each job class ({classes}): "
+                             "method, path, headers, body, success; placeholders {id}, "
+                             "{key}, {choice:a|b}. docs/loadtest.md, *Validate your own "
+                             "service*. Empty: the model's requests: section, else POST / "
+                             "per class.")
+    c, d, h = st.columns([2, 2, 1])
+    levels = c.text_input("Levels", "0.5", key="va_svc_levels",
+                          help="Offered utilization of the bottleneck (0.5) or total rates "
+                               "(50/s), comma-separated.")
+    tolerance = d.slider("Tolerance (%)", 2, 50, 10, key="va_svc_tol")
+    retries = h.number_input("Retries", 0, 3, 1, key="va_svc_retries",
+                             help="Run a level (or the calibration) again when the load "
+                                  "generator's self-checks find it INVALID (a busy machine).")
+    e, f, g = st.columns(3)
+    duration = e.slider("Measured window per level (s)", 5, 120, 20, key="va_svc_duration")
+    warmup = f.slider("Warm-up (s)", 1, 30, 3, key="va_svc_warmup")
+    calibration = g.slider("Calibration run (s)", 5, 60, 10, key="va_svc_calibration")
+    ok = True
+    for what, value in (("--target", url.strip()), ("Metrics URL", metrics.strip())):
+        if value:
+            try:
+                check_target(value, (), what)
+            except ValueError as exc:
+                st.error(f"**Refused, nothing was sent:** {exc}\n\n{LOOPBACK_ONLY}")
+                ok = False
+    problems = map_problems(text, cur.model) if text.strip() else []
+    if problems:
+        views.show_problems(problems, "The request map is not valid", text=text)
+        ok = False
+    loads = service_levels(levels)
+    ok = ok and loads is not None and bool(url.strip())
+    if loads is not None:
+        st.caption(f"About {work.expected_seconds(len(loads), duration, warmup, calibration):.0f}"
+                   " s. Cancel stops every process the test started (the load generators).")
+    running = st.session_state.get("job:validate-service")
+    running = running if running is not None and running.status == "running" else None
+    clicked = st.button("Start the load test", type="primary", key="va_svc_start",
+                        disabled=not ok or running is not None)
+    if running is not None:  # a test in progress is watched (and cancelled), never replaced
+        st.caption("A load test is running with the inputs it was started with; Cancel it "
+                   "to start another.")
+        args = running.args
+    elif ok:
+        args = (cur.text, cur.name, url.strip(), text if text.strip() else None,
+                metrics.strip() or None, loads, float(duration), float(warmup),
+                float(calibration), tolerance / 100, int(retries))
+    else:
+        return
+    job = jobs.run("validate-service", work.validate_service, *args, start=clicked,
+                   fresh=clicked, label="Load testing your service")
+    if job is not None and job.status != "done":
+        (st.warning if job.status == "cancelled" else st.error)(f"**Load test:** {job.value}")
+    elif job is not None:
+        reports.show(job.value["report"], key="validation-figure-service")
+        downloads(job.value, cur.name, "va_svc")
+
+
 cur = views.require_model()
 st.title("Validate")
-run_tab, results_tab_, open_tab = st.tabs(["Run a load test", "Results files",
-                                           "Open a report"])
+run_tab, service_tab_, results_tab_, open_tab = st.tabs(
+    ["Run a load test", "My service", "Results files", "Open a report"])
+
+with service_tab_:
+    absent = optional.missing_package("loadtest.target")
+    if absent is not None:
+        views.missing("Validating your own service", absent, "pip install -e '.[loadtest]'")
+    else:
+        service_tab()
 
 with results_tab_:
     absent = optional.missing_package("loadtest.results")

@@ -1,10 +1,13 @@
-"""The Validate page's *Results files* tab without a browser: an uploaded plain CSV of a
-known M/M/1 stream gives :func:`loadtest.results.validate_results`'s verdicts and rows on
-the same file, a broken file is one error naming the uploaded file and line, and the
-sample (simulated from the current model) passes."""
+"""The Validate page without a browser. *Results files*: an uploaded plain CSV of a known
+M/M/1 stream gives :func:`loadtest.results.validate_results`'s verdicts and rows on the
+same file, a broken file is one error naming the uploaded file and line, and the sample
+(simulated from the current model) passes. *My service*: a non-loopback URL is refused
+with nothing started, a malformed request map shows its field path, and one short real
+run against gunicorn (an M/M/4: ``loadtest.targets.work``) shows its report."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import qmodel
 from loadtest.results import validate_results
+from loadtest.targets.gunicorn import GunicornTarget
 from qmodel_ui.state import CUSTOM, Scenario
 
 from .test_pages import healthy, open_page, settle
@@ -107,3 +111,101 @@ def test_the_sample_is_simulated_from_the_current_model_and_passes(app: AppTest)
     assert any(m.value.startswith("**web-service-sample-results.csv**") and
                "within tolerance" in m.value for m in at.markdown)
     assert at.dataframe[0].value.loc[1, "metric"] == "mean_response (ms)"
+
+
+MM4 = """name: work-mm4
+time_unit: ms
+arrivals:
+  web: {to: app, rate: 100/s}
+nodes:
+  app: {kind: queue, servers: 4, service: {dist: exponential, mean: 20ms}}
+"""
+REQUESTS = """requests:
+  overhead: {method: GET, path: /noop}
+  web:
+    method: POST
+    path: '/work?id={id}'
+  metrics:
+    app:
+      throughput: {metric: work_requests_total, labels: {endpoint: work}}
+      utilization: {metric: work_busy_seconds_total, per: 4}
+"""
+ENV = {"WORK_MEAN": "20ms", "WORK_DIST": "exponential", "WORK_STRATIFY": "100",
+       "WORK_SEED": "1", "WORK_METRICS": "1"}
+
+
+def service(app: AppTest) -> AppTest:
+    app.session_state["custom_yaml"] = MM4
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    return open_page(app, "validate")
+
+
+def request_map(at: AppTest):
+    return next(t for t in at.text_area if t.label == "Request map (YAML)")
+
+
+def test_a_non_loopback_url_is_refused_before_anything_starts(app: AppTest) -> None:
+    at = service(app)
+    assert not at.error, [e.value for e in at.error]
+    assert "web:" in request_map(at).value  # a valid example for the model's classes
+    at = at.text_input(key="va_svc_url").input("http://10.1.2.3:9000").run()
+    healthy(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "10.1.2.3 is not a loopback address" in errors[0]
+    assert "Refused, nothing was sent" in errors[0]
+    assert at.button(key="va_svc_start").disabled
+    assert "job:validate-service" not in at.session_state
+    assert not at.get("progress")
+    at = at.text_input(key="va_svc_url").input("http://127.0.0.1:9").run()
+    at = at.text_input(key="va_svc_metrics").input("http://example.org/metrics").run()
+    assert any("Metrics URL" in e.value and "example.org" in e.value for e in at.error)
+    assert "job:validate-service" not in at.session_state
+
+
+def test_a_malformed_request_map_shows_its_field_path(app: AppTest) -> None:
+    at = service(app)
+    at = at.text_input(key="va_svc_url").input("http://127.0.0.1:9").run()
+    at = request_map(at).input("requests:\n  web:\n    method: POST\n    path: work\n").run()
+    healthy(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "The request map is not valid" in errors[0]
+    assert "line 4, `requests.web.path`: must start with '/'" in errors[0], errors[0]
+    assert at.button(key="va_svc_start").disabled
+    at = request_map(at).input("requests:\n  wbe: {path: /}\n").run()
+    assert any("`requests.wbe`: unknown job class 'wbe'" in e.value for e in at.error)
+    assert "job:validate-service" not in at.session_state
+
+
+def test_a_short_run_against_gunicorn_shows_its_report(app: AppTest) -> None:
+    at = service(app)
+    with GunicornTarget(workers=4, env=ENV) as target:
+        at = at.text_input(key="va_svc_url").input(target.url).run()
+        at = at.text_input(key="va_svc_metrics").input(f"{target.url}/metrics").run()
+        at = request_map(at).input(REQUESTS).run()
+        at = at.slider(key="va_svc_duration").set_value(5).run()
+        at = at.slider(key="va_svc_warmup").set_value(1).run()
+        at = at.slider(key="va_svc_calibration").set_value(5).run()
+        at = at.number_input(key="va_svc_retries").set_value(0).run()  # bounded time
+        assert not at.error, [e.value for e in at.error]
+        at = at.button(key="va_svc_start").click().run()
+        job = at.session_state["job:validate-service"]
+        deadline = time.monotonic() + 90
+        while not job._conn.poll(0.5) and time.monotonic() < deadline:
+            pass  # no reruns meanwhile: the load generator needs the CPUs
+        at = settle(at.run())
+    healthy(at)
+    assert not at.error, [e.value for e in at.error]
+    assert job.status == "done", job.value
+    report = job.value["report"]
+    assert report["calibration"]["kind"] == "target" and len(report["levels"]) == 1
+    assert any(c.value.startswith("**Calibration** at load 0.15") for c in at.caption)
+    assert any(m.value.startswith("**load 0.5**") for m in at.markdown)
+    table = at.dataframe[0].value
+    assert "end-to-end (client)" in set(table["scope"]) and "app" in set(table["scope"])
+    row = report["levels"][0]["rows"][1]
+    assert row["metric"] == "mean_response_s"
+    assert table.loc[1, "measured"] == pytest.approx(row["measured"] * 1000)
+    assert any(c.value.startswith("error rate: web") for c in at.caption)
+    assert any(b.label == "Report (HTML)" for b in at.get("download_button"))
+    assert "(request map from the page)" in report["notes"][0]
+    assert "qmodel-ui-service" not in job.value["html"]
