@@ -15,7 +15,7 @@ import streamlit.components.v1 as components
 import yaml
 
 import qmodel
-from qmodel.units import parse_rate
+from qmodel.units import parse_duration, parse_rate
 from qmodel_ui import jobs, optional, reports, views, work
 
 RESULT_HELP = ("locust --csv (_stats.csv, _stats_history.csv) or --json-file, k6 summary "
@@ -73,6 +73,15 @@ def results_tab() -> None:
                                 f"model's open class it is ({classes}). Names equal to a "
                                 "class need none.")
     level_by = "file" if per == "one per file" else f"window:{window.strip()}"
+    if per != "one per file":
+        try:
+            seconds = parse_duration(window.strip())
+        except (ValueError, qmodel.QModelError):
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            st.error(f"**Window:** a positive duration such as `30s` or `2min`, got "
+                     f"`{window}`.")
+            return
     class_of = tuple(line.strip() for line in mapping.splitlines() if line.strip())
     x, y = st.columns([1, 3])
     run = x.button("Compare", type="primary", key="va_res_run", disabled=not files)

@@ -100,6 +100,11 @@ def test_a_broken_file_names_the_uploaded_file_and_line(app: AppTest) -> None:
     healthy(at)
     assert [e.value for e in at.error] == [
         "**Comparison failed:** my run.csv line 3: latency: not a number, got 'abc'"]
+    at = at.radio(key="va_res_per").set_value("one per time window").run()
+    at = at.text_input(key="va_res_window").input("soon").run()
+    healthy(at)
+    assert [e.value for e in at.error] == [
+        "**Window:** a positive duration such as `30s` or `2min`, got `soon`."]
 
 
 def test_the_sample_is_simulated_from_the_current_model_and_passes(app: AppTest) -> None:
