@@ -31,6 +31,16 @@ PAGES = {"model": "qmodel_ui/pages/model.py", "solve": "qmodel_ui/pages/solve.py
          "compare": "qmodel_ui/pages/compare.py", "calibrate": "qmodel_ui/pages/calibrate.py"}
 
 
+@pytest.fixture(autouse=True)
+def main_module_kept() -> Iterator[None]:
+    """AppTest leaves ``sys.modules["__main__"]`` set to the app's script; a later test in
+    the same process that spawns a process (a Dask worker, a process pool) would then run
+    app.py as that process's main. Put the real one back after every test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def app() -> AppTest:
     """The dashboard on its default page, with empty caches (they are per process)."""
