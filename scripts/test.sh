@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
 # Extra arguments go to pytest, in one run. Without arguments it runs in two phases:
-#   1. every test that only computes, spread over all cores (pytest-xdist);
-#   2. every test that measures time — the load tests, their timing checks and the
-#      real-browser tests — alone on the machine, one at a time (a busy CPU makes their
-#      self-checks fail, by design).
+#   1. every test not marked `loadtest`, spread over all cores (pytest-xdist, a file per
+#      worker): unit, property, simulation, dashboard and real-browser tests;
+#   2. the `loadtest` tests — real systems under real load, whose self-checks (rate,
+#      send lateness, event-loop lag, CPU waits) fail by design on a busy CPU — alone on
+#      the machine, one at a time.
 # Exit code 5 (no tests collected) in any run counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +25,8 @@ if [ "$#" -gt 0 ]; then
     run "$@"
     exit $?
 fi
-TIMED=(tests/loadtest tests/ui/test_browser.py)
-run -n auto --dist loadfile "${TIMED[@]/#/--ignore=}"
+run -n auto --dist loadfile -m "not loadtest"
 computed=$?
-run "${TIMED[@]}"
+run -m loadtest tests/loadtest
 timed=$?
 [ "$computed" -eq 0 ] && [ "$timed" -eq 0 ]

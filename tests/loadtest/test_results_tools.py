@@ -26,6 +26,7 @@ from loadtest.samples import check_open
 from .conftest import write_model
 
 HERE = Path(__file__).parent
+pytestmark = pytest.mark.loadtest  # real load generators: run alone on the machine
 DELAY_MS = 5
 TINY = f"""
 nodes:

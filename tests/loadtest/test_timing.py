@@ -4,8 +4,11 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
 from loadtest.refsys.timing import ServiceClock
+
+pytestmark = pytest.mark.loadtest  # timing: run alone on the machine
 
 
 def test_plan_subtracts_work_overshoot_and_debt():
