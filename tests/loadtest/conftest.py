@@ -17,6 +17,9 @@ from loadtest.redis_server import RedisServer
 from loadtest.refsys.supervisor import RefSystem
 
 ROOT = Path(__file__).resolve().parents[2]
+# data/ holds locustfiles run by real locust processes; importing one (doctest collection)
+# would monkey-patch this process with gevent, which breaks pytest-xdist's workers
+collect_ignore_glob = ["data/*"]
 TOPOLOGIES = ROOT / "topologies"
 
 
