@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
 # Extra arguments go to pytest, in one run. Without arguments it runs in two phases:
-#   1. every test not marked `loadtest`, spread over all cores (pytest-xdist, a file per
-#      worker): unit, property, simulation, dashboard and real-browser tests;
+#   1. every test not marked `loadtest`, spread over all cores (pytest-xdist): unit,
+#      property, simulation, dashboard and real-browser tests;
 #   2. the `loadtest` tests — real systems under real load, whose self-checks (rate,
 #      send lateness, event-loop lag, CPU waits) fail by design on a busy CPU — alone on
 #      the machine, one at a time.
@@ -25,7 +25,7 @@ if [ "$#" -gt 0 ]; then
     run "$@"
     exit $?
 fi
-run -n auto --dist loadfile -m "not loadtest"
+run -n auto -m "not loadtest"
 computed=$?
 run -m loadtest tests/loadtest
 timed=$?

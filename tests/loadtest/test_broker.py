@@ -9,6 +9,8 @@ from loadtest.refsys.broker import Broker, EmbeddedBroker
 from loadtest.refsys.items import Item, StationFullError
 from loadtest.refsys.redis_broker import RedisBroker
 
+pytestmark = pytest.mark.loadtest  # its own event loop and Redis: run with the load tests
+
 
 def item(i: int) -> Item:
     return Item(f"e{i}", "events", f"k{i}", "a b c", 1000.0 + i, t_enq=1000.0 + i)
