@@ -14,42 +14,19 @@ does the same; this one keeps the target free of ``loadtest.refsys``.)
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from loadtest.refsys.otel import otlp_json  # the one OTLP/JSON line encoder
+
 LINE_SPANS = 4
 YIELD_S = 0.001
-_IDS = ("traceId", "spanId", "parentSpanId")
-
-
-def _hex(doc: dict) -> None:
-    for key in _IDS:
-        if doc.get(key):
-            doc[key] = base64.b64decode(doc[key]).hex()
-
-
-def otlp_line(spans: Sequence[ReadableSpan]) -> str:
-    """One ``ExportTraceServiceRequest`` as one line of OTLP/JSON (no newline)."""
-    doc = MessageToDict(encode_spans(spans))
-    for resource_spans in doc.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                _hex(span)
-                for link in span.get("links", []):
-                    _hex(link)
-    return json.dumps(doc, separators=(",", ":"))
-
-
 class OtlpJsonLinesExporter(SpanExporter):
     """Appends every exported batch to ``path`` as OTLP/JSON lines (flushed per line, so
     a reader sees whole lines once :meth:`force_flush` of the processor returned)."""
@@ -62,7 +39,7 @@ class OtlpJsonLinesExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         for i in range(0, len(spans), LINE_SPANS):
-            line = otlp_line(spans[i:i + LINE_SPANS]) + "\n"
+            line = otlp_json(spans[i:i + LINE_SPANS]) + "\n"
             with self._lock:
                 if self._file is None:
                     return SpanExportResult.FAILURE
