@@ -6,12 +6,11 @@ no thread is started, no file written, and items carry empty ``headers``.
 On: each process's SDK ``BatchSpanProcessor`` exports every second (or every 512 spans)
 to ``RUN_DIR/otel/PROCESS.jsonl`` as compact span records (:class:`SpanRecordExporter`:
 encoding OTLP there would cost the serving process's event loop); :meth:`Tracing.shutdown`
-on a graceful stop writes the rest, and the supervisor's :func:`merge` turns every
-process's records back into SDK spans and writes the file asked for in the OpenTelemetry
-Collector file exporter's format: one ``ExportTraceServiceRequest`` per line as OTLP/JSON
-(the SDK's ``encode_spans``, then protobuf's ``json_format`` with enums as integers and
-64-bit times as strings; trace and span ids turned from base64 to hex, as the OTLP/JSON
-mapping says). ``kill -9`` loses
+on a graceful stop writes the rest, and the supervisor's :func:`merge` writes every
+process's records to the file asked for in the OpenTelemetry Collector file exporter's
+format: one ``ExportTraceServiceRequest`` per line as OTLP/JSON
+(:func:`loadtest.refsys.otlp.encode`: the document the SDK's protobuf encoder and
+``json_format`` would write, at a seventh of their cost). ``kill -9`` loses
 the spans that process had ended but not yet exported (up to one second's worth) and
 those of the items it was serving.
 
@@ -63,7 +62,6 @@ component, ``service.instance.id`` the process), all feeding the process's one
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -72,54 +70,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Span,
-    SpanContext,
     SpanKind,
-    TraceFlags,
     Tracer,
     set_span_in_context,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.trace.status import StatusCode
 
 from .items import Item
+from .otlp import SCOPE, encode, record
 
 ENTRY = "refsys"          # service.name of the HTTP front door
-SCOPE = "qmodel.refsys"   # instrumentation scope
 EXPORT_EVERY_MS = 1000    # what kill -9 can lose
 LINE_SPANS = 256          # spans per OTLP/JSON line of the merged file
 RECORDS_PER_SLICE = 16    # span records built between two offers of the GIL
 _PROPAGATOR = TraceContextTextMapPropagator()
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
 def _ns(epoch_s: float) -> int:
     return round(epoch_s * 1e9)
-
-
-def _hex_ids(doc: dict) -> None:
-    for key in _ID_FIELDS:
-        if doc.get(key):
-            doc[key] = base64.b64decode(doc[key]).hex()
-
-
-def otlp_json(spans: Sequence[ReadableSpan]) -> str:
-    """One ``ExportTraceServiceRequest`` as a line of OTLP/JSON."""
-    doc = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
-    for resource_spans in doc.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                _hex_ids(span)
-                for link in span.get("links", []):
-                    _hex_ids(link)
-    return json.dumps(doc, separators=(",", ":"))
 
 
 class SpanRecordExporter(SpanExporter):
@@ -139,7 +113,7 @@ class SpanRecordExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         parts = []
         for i in range(0, len(spans), RECORDS_PER_SLICE):
-            parts += [json.dumps(_record(span), separators=(",", ":")) + "\n"
+            parts += [json.dumps(record(span), separators=(",", ":")) + "\n"
                       for span in spans[i:i + RECORDS_PER_SLICE]]
             time.sleep(0)  # let a waiting event loop have the GIL (a slice is ~0.3 ms)
         text = "".join(parts)
@@ -158,31 +132,6 @@ class SpanRecordExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-def _record(span: ReadableSpan) -> list:
-    context, parent, resource = span.context, span.parent, span.resource.attributes
-    return [context.trace_id, context.span_id, parent.span_id if parent else 0,
-            bool(parent and parent.is_remote), span.name, span.kind.value, span.start_time,
-            span.end_time, dict(span.attributes or {}), resource.get("service.name"),
-            resource.get("service.instance.id"), span.status.status_code.value,
-            span.status.description]
-
-
-def _span(record: list, resources: dict[tuple[str, str], Resource]) -> ReadableSpan:
-    (trace_id, span_id, parent_id, remote, name, kind, start, end, attributes, service,
-     instance, status, description) = record
-    key = (service, instance)
-    if key not in resources:
-        resources[key] = Resource.create({"service.name": service,
-                                          "service.instance.id": instance})
-    flags = TraceFlags(TraceFlags.SAMPLED)
-    return ReadableSpan(
-        name=name, context=SpanContext(trace_id, span_id, False, flags),
-        parent=SpanContext(trace_id, parent_id, remote, flags) if parent_id else None,
-        resource=resources[key], attributes=attributes, kind=SpanKind(kind),
-        start_time=start, end_time=end, status=Status(StatusCode(status), description),
-        instrumentation_scope=InstrumentationScope(SCOPE))
 
 
 class Tracing:
@@ -285,17 +234,15 @@ def _inject(span: Span) -> dict[str, str]:
 
 def merge(directory: Path, out: Path) -> int:
     """Every process's span records (complete lines only: a killed process's last line may
-    be cut) as OTLP/JSON lines in ``out``, ``LINE_SPANS`` spans a line, encoded by the
-    SDK; returns the lines written."""
+    be cut) as OTLP/JSON lines in ``out``, ``LINE_SPANS`` spans a line; returns the lines
+    written."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    resources: dict[tuple[str, str], Resource] = {}
     lines = 0
     with open(out, "w", encoding="utf-8") as f:
         for path in sorted(directory.glob("*.jsonl")):
             text = path.read_text(encoding="utf-8")
             records = text[:text.rfind("\n") + 1].splitlines()
             for i in range(0, len(records), LINE_SPANS):
-                chunk = [_span(json.loads(r), resources) for r in records[i:i + LINE_SPANS]]
-                f.write(otlp_json(chunk) + "\n")
+                f.write(encode([json.loads(r) for r in records[i:i + LINE_SPANS]]) + "\n")
                 lines += 1
     return lines

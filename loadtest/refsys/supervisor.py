@@ -93,6 +93,7 @@ class RefSystem:
     children: dict[str, Child] = field(default_factory=dict)
     _redis: RedisServer | None = None
     _stopping: bool = False
+    _merged: bool = False
     _watcher: threading.Thread | None = None
 
     def __post_init__(self) -> None:
@@ -190,9 +191,10 @@ class RefSystem:
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
-        if self.otel_dir is not None and self.otel_dir.exists():
+        if self.otel_dir is not None and self.otel_dir.exists() and not self._merged:
             from .otel import merge
             merge(self.otel_dir, self.otel_traces)
+            self._merged = True  # a second stop (a fixture's, after the test's) merges nothing
 
     def __enter__(self) -> RefSystem:
         return self.start()

@@ -2,14 +2,12 @@
 file exporter's format (one ``ExportTraceServiceRequest`` per line), which
 ``qmodel.calibrate.from_traces`` reads.
 
-Each line is encoded by the SDK's own OTLP encoder (``encode_spans``) and protobuf's
-``json_format``; trace and span ids are turned from base64 (what ``json_format`` writes
-for bytes) to hex, as the OTLP/JSON mapping asks. Lines hold at most ``LINE_SPANS`` spans
-with a 1 ms sleep after each: encoding costs ~0.1-0.2 ms of CPU per span on the batch
+Each line is encoded by :func:`loadtest.refsys.otlp.otlp_json` (the document the SDK's
+own OTLP encoder and protobuf's ``json_format`` write, ids in hex as the OTLP/JSON
+mapping asks, at a fraction of their cost). Lines hold at most ``LINE_SPANS`` spans
+with a 1 ms sleep after each: encoding costs ~40 µs of CPU per span on the batch
 processor's thread, and a whole batch encoded under the GIL would keep the server's
-event loop waiting (up to the 5 ms switch interval) at every wake-up; four spans keep
-that wait under a millisecond. (The reference system's exporter, on another branch,
-does the same; this one keeps the target free of ``loadtest.refsys``.)
+event loop waiting (up to the 5 ms switch interval) at every wake-up.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import IO
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from loadtest.refsys.otel import otlp_json  # the one OTLP/JSON line encoder
+from loadtest.refsys.otlp import otlp_json  # the one OTLP/JSON line encoder
 
 LINE_SPANS = 4
 YIELD_S = 0.001
