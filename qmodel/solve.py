@@ -10,16 +10,18 @@ result says, in ``passed_over``, why each other method was not used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import UnstableError, UnsupportedError
-from .methods import AUTO, check
 from .model.model import Model
-from .model.network import Network
 from .results import Result
-from .solvers import registry
-from .solvers.protocol import Method
+
+if TYPE_CHECKING:
+    from .model.network import Network
+    from .solvers.protocol import Method
 
 
-def solve(model: Model | Network, method: str = AUTO) -> Result:
+def solve(model: Model | Network, method: str = "auto") -> Result:
     """Solve a model analytically.
 
     Parameters
@@ -41,6 +43,11 @@ def solve(model: Model | Network, method: str = AUTO) -> Result:
     >>> r.passed_over["mva"]
     'the model has only open classes; use open or auto'
     """
+    # the solvers (and scipy) load on the first solve, not with ``import qmodel``: the
+    # reference system's and the load generator's processes use the model layer only
+    from .methods import AUTO, check
+    from .solvers import registry
+
     methods = sorted(registry.REGISTRY, key=lambda m: m.rank)
     check(method, (AUTO, *(m.name for m in registry.REGISTRY)))
     network = model.network if isinstance(model, Model) else model
@@ -80,7 +87,7 @@ def _auto(network: Network, methods: list[Method], reasons: dict[str, str | None
         return _passing_over(result, passed)
     if error is not None:
         raise error
-    raise UnsupportedError(AUTO, "; ".join(f"{k}: {v}" for k, v in passed.items()))
+    raise UnsupportedError("auto", "; ".join(f"{k}: {v}" for k, v in passed.items()))
 
 
 def _passing_over(result: Result, passed: dict[str, str]) -> Result:
