@@ -29,6 +29,11 @@ CPU_LIMIT_PERCENT = 80.0
 # load average 7-10: 0.29-0.52 s/s, lag p99 3-20 ms, delivered 3-40% above drawn.
 RUNQUEUE_WAIT_LIMIT = 0.25   # seconds per second a process's threads waited for a CPU
 LOOP_LAG_P99_LIMIT_S = 0.002
+# With OpenTelemetry spans on, the gateway's own span work is on its event loop: on a quiet
+# machine (web_service.yaml at 0.5) its lag p99 is 2.0-2.5 ms, not 0.5-0.6 ms. A traced
+# run keeps the untraced margin above that (x1.6-2); the CPU-wait limit is unchanged, and
+# still says when the machine, not the spans, is the cause.
+TRACED_LOOP_LAG_P99_LIMIT_S = 0.004
 HEADER = ("intended", "sent", "done", "status", "server_s")
 
 
@@ -204,8 +209,10 @@ class SystemCheck:
         return asdict(self) | {"valid": self.valid}
 
 
-def check_system(health: dict[str, Any] | None) -> SystemCheck:
-    """The system-side check of a run from its ``/metrics`` "system" section."""
+def check_system(health: dict[str, Any] | None,
+                 loop_lag_limit_s: float = LOOP_LAG_P99_LIMIT_S) -> SystemCheck:
+    """The system-side check of a run from its ``/metrics`` "system" section (``loop_lag_
+    limit_s``: :data:`TRACED_LOOP_LAG_P99_LIMIT_S` for a system writing spans)."""
     processes = (health or {}).get("processes") or {}
     problems = []
     worst_wait = max((p["runqueue_wait_s_per_s"] for p in processes.values()
@@ -218,7 +225,7 @@ def check_system(health: dict[str, Any] | None) -> SystemCheck:
             problems.append(f"system process {name} waited {wait:.2f} s/s for a CPU (limit "
                             f"{RUNQUEUE_WAIT_LIMIT:g}): the machine is loaded")
         lag = p.get("loop_lag_p99_s")
-        if lag is not None and lag > LOOP_LAG_P99_LIMIT_S:
+        if lag is not None and lag > loop_lag_limit_s:
             problems.append(f"system process {name}: event-loop lag p99 {lag * 1e3:.1f} ms "
-                            f"(limit {LOOP_LAG_P99_LIMIT_S * 1e3:g} ms)")
+                            f"(limit {loop_lag_limit_s * 1e3:g} ms)")
     return SystemCheck(worst_wait, worst_lag, problems)

@@ -104,3 +104,13 @@ def test_a_starved_system_fails_its_own_check():
     problems = " ".join(check_system(busy).problems)
     assert "gateway waited 0.35 s/s" in problems and "lag p99 20.0 ms" in problems
     assert check_system(None).valid  # no probe (an older system): nothing to say
+
+
+def test_a_traced_system_is_allowed_its_spans_loop_lag_but_not_a_busy_machine():
+    from loadtest.samples import TRACED_LOOP_LAG_P99_LIMIT_S, check_system
+
+    traced = {"processes": {"gateway": {"runqueue_wait_s_per_s": 0.05, "loop_lag_p99_s": 0.0025}}}
+    assert not check_system(traced).valid
+    assert check_system(traced, TRACED_LOOP_LAG_P99_LIMIT_S).valid
+    traced["processes"]["gateway"]["runqueue_wait_s_per_s"] = 0.4
+    assert "waited 0.40 s/s" in " ".join(check_system(traced, TRACED_LOOP_LAG_P99_LIMIT_S).problems)

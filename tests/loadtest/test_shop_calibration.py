@@ -115,10 +115,11 @@ def _assert_predictions(report: dict, tolerance: dict) -> None:
 
 
 def test_calibrated_from_its_spans_predicts_a_measured_run_at_half_load(tmp_path):
-    """Default suite, ~40 s: 10 s calibration run and a 15 s measured run at rho 0.5;
-    no second attempt (it would double the time): an INVALID run fails the test."""
+    """Default suite, ~40 s: 10 s calibration run and a 15 s measured run at rho 0.5; an
+    INVALID measured run is run once more (CI saw a send-delay p99 of 10.2 ms against the
+    10 ms limit), and an INVALID second one fails the test."""
     report = check(ShopConfig(), tmp_path, [0.5], calibration_rho=0.5, calibration_s=10.0,
-                   duration_s=15.0, retries=0)
+                   duration_s=15.0, retries=1)
     print(summary(report))
     _assert_valid(report)
     _assert_calibration(report)

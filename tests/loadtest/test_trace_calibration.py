@@ -39,7 +39,8 @@ WARMUP_S = 3.0
 def measure(system, model, work: Path, load: float, duration_s: float, seed: int,
             valid: bool = True) -> Run:
     peak, _ = offered_peak(model)
-    harness = Harness(model, system.url, work, WARMUP_S, Console(width=140), retries=1)
+    harness = Harness(model, system.url, work, WARMUP_S, Console(width=140), retries=1,
+                      traced=system.otel_traces is not None)
     specs = _specs(model, "open", load, load / peak, WARMUP_S + duration_s + TAIL_S, seed)
     run = harness.measure_valid(specs, f"load {load}")
     assert run.valid or not valid, run.problems  # INVALID: the machine was too busy to tell
@@ -49,8 +50,9 @@ def measure(system, model, work: Path, load: float, duration_s: float, seed: int
 def calibrated(refsys, tmp_path: Path, load: float, duration_s: float, valid: bool = True
                ) -> tuple[Calibration, Run, Path]:
     """A traced run at ``load``, and the model calibrated from its spans; ``valid``: the
-    run must pass its self-checks (its latencies are compared). With spans on, the
-    gateway's event-loop lag p99 sits near its 2 ms limit (2.1-2.5 ms seen in 60 s runs)."""
+    run must pass its self-checks (its latencies are compared), with the loop-lag limit
+    of a traced system (``samples.TRACED_LOOP_LAG_P99_LIMIT_S``: spans put the gateway's
+    lag p99 at 2.0-2.5 ms on a quiet machine, against 0.5-0.6 ms without)."""
     model = qmodel.load(WEB)
     spans = tmp_path / "spans.jsonl"
     system = refsys(WEB, otel_traces=spans)
