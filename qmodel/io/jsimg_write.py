@@ -124,6 +124,9 @@ class _Writer:
     def _user_classes(self) -> None:
         prios = [c.priority for c in [*self.spec.arrivals.values(), *self.spec.users.values()]]
         top = max(prios)
+        if len(set(prios)) > 1:
+            self.report.add("priorities", "mapped", "JMT serves the higher number first: "
+                                                    f"written as {top} - priority")
         for cls, a in self.spec.arrivals.items():
             ET.SubElement(self.sim, "userClass", {
                 "name": cls, "priority": str(top - a.priority), "referenceSource": self.source,

@@ -13,7 +13,8 @@ _OURS = {"Number of Customers": "mean_in_system", "Throughput": "throughput",
 
 def compare_solution(model: Model, solution: StoredSolution) -> pd.DataFrame:
     """Per station and measure (summed over classes): the stored value, qmodel's
-    (``qmodel.solve``) and their relative difference.
+    (``qmodel.solve``) and their relative difference. A delay's utilization is, as JMT
+    gives it, its mean number of busy servers.
 
     >>> from qmodel.io.jmva import read_jmva, EXAMPLE
     >>> from qmodel.io.xmlsafe import parse_xml
@@ -32,7 +33,10 @@ def compare_solution(model: Model, solution: StoredSolution) -> pd.DataFrame:
             if not values or station not in result.nodes:
                 continue
             stored = sum(values)
-            mine = float(getattr(result.nodes[station], ours) or 0.0)
+            node = result.nodes[station]
+            if measure == "Utilization" and node.servers == float("inf"):
+                ours = "busy_servers"  # JMT's "utilization" of a delay: its mean jobs
+            mine = float(getattr(node, ours) or 0.0)
             rel = abs(mine - stored) / abs(stored) if stored else abs(mine)
             rows.append({"station": station, "measure": measure, "stored": stored,
                          "qmodel": mine, "rel_diff": rel})
