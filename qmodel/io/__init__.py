@@ -31,7 +31,7 @@ from .jsimg_read import read_jsim
 from .jsimg_write import write_jsimg
 from .report import Mapping, MappingReport, StoredSolution
 from .solutions import compare_solution
-from .xmlsafe import parse_xml, read_xml
+from .xmlsafe import parse_xml, read_bytes
 
 FORMATS = ("jsimg", "jmva")
 SUFFIXES = (".jsimg", ".jsim", ".jmva")
@@ -39,13 +39,7 @@ SUFFIXES = (".jsimg", ".jsim", ".jmva")
 
 def read_jmt(path: str | Path) -> tuple[Model, MappingReport]:
     """Read a JMT file (by its root element: ``archive``/``sim`` or JMVA's ``model``)."""
-    path = Path(path)
-    return from_jmt_bytes(_read(path), str(path))
-
-
-def _read(path: Path) -> bytes:
-    read_xml(path)  # size and shape checked before anything else
-    return path.read_bytes()
+    return from_jmt_bytes(read_bytes(path), str(path))
 
 
 def from_jmt_bytes(data: bytes, source: str = "upload") -> tuple[Model, MappingReport]:

@@ -193,7 +193,17 @@ def write_jmva(model: Model, name: str = "model.jmva") -> tuple[bytes, MappingRe
         raise QModelError("JMVA holds product-form models only; these parts have no JMVA "
                           f"equivalent: {', '.join(dict.fromkeys(refused))} (export --to "
                           "jsimg instead)")
-    classes = [c for c in net.classes]
+    classes = list(net.classes)
+    for field_name in ("slo", "requests", "calibration"):
+        if getattr(model.spec, field_name):
+            report.add(field_name, "refused", "JMVA has no such section; not written")
+    for component in net.failures:
+        report.add(f"nodes.{component}.failures", "refused", "JMVA has no failures")
+    for component, router in net.routers.items():
+        if router.policy not in ("hash", "random"):
+            report.add(f"nodes.{component}", "approximated",
+                       f"{router.policy} routing: JMVA has visits only; each member gets "
+                       "its share of the traffic")
     root = ET.Element("model", {"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
                                 "xsi:noNamespaceSchemaLocation": "JMTmodel.xsd"})
     if model.spec.description:

@@ -18,16 +18,10 @@ from collections import Counter
 
 from ..distributions import Distribution
 from ..errors import QModelError
+from . import jsimg_nodes as nodes
 from .jsim_xml import find_param, number, per_class, read_service
 from .report import MappingReport
 
-PUT_TO_DISCIPLINE = {"TailStrategy": "fcfs", "LCFSPRStrategy": "lcfs-pr",
-                     "TailStrategyPriority": "priority",
-                     "FCFSPRStrategyPriority": "priority-preemptive",
-                     "FCFSPRStrategy": "fcfs"}
-NEAREST_PUT = {"HeadStrategy": ("lcfs-pr", "LCFS (non-preemptive) read as LCFS-PR"),
-               "HeadStrategyPriority": ("priority", "LCFS with priorities read as priority"),
-               "RandStrategy": ("fcfs", "random order read as FCFS (same mean queue length)")}
 ROUTERS = {"RoundRobinStrategy": "round_robin", "ShortestQueueLengthRoutingStrategy": "jsq"}
 
 
@@ -67,6 +61,8 @@ class _Reader:
                                   "does not exist")
             self.connections[s].append(t)
         self.names = _qmodel_names(list(self.nodes))
+        self.shard_nodes: set[str] = set()
+        self._reach: dict[str, set[str]] = {}
 
     # -- node kinds ------------------------------------------------------------------
     def _kind(self, name: str, node: ET.Element) -> str:
@@ -165,7 +161,7 @@ class _Reader:
                                   "reads open and closed classes")
         self.folded: dict[tuple[str, str], dict[str, float]] = {}
         shards = self._shards()
-        self.__dict__["_shard_set"] = set(shards["nodes"])
+        self.shard_nodes = set(shards["nodes"])
         for name, kind in self.kind.items():
             if name in self.hidden or kind in ("source", "sink") or name in shards["members"]:
                 continue
@@ -245,169 +241,20 @@ class _Reader:
             out["priority"] = priority
         return out
 
-    def _services(self, name: str, section_name: str) -> dict[str, Distribution]:
-        out = {}
-        strategies = per_class(find_param(self.section(name, section_name), "ServiceStrategy"))
-        for cls in self.classes:
-            strategy = strategies.get(cls)
-            if strategy is None:
-                continue
-            where = f"nodes.{self.names[name]}.class_service.{cls}"
-            dist, note = read_service(strategy, where)
-            if note:
-                self.report.add(where, "approximated", note)
-            if dist is not None:
-                out[cls] = dist
-        return out
-
     def _node(self, name: str, kind: str) -> dict:
         node: dict = {"kind": kind}
         if self.names[name] != name:
             node["label"] = name
         if kind in ("queue", "delay"):
-            node.update(self._station(name, kind))
+            node.update(nodes.station(self, name, kind))
             self.report.add(f"node {name!r}", "mapped", kind + (
                 f" ({node.get('discipline', 'fcfs')})" if kind == "queue" else ""))
         elif kind == "fork":
-            node.update(self._fork(name))
+            node.update(nodes.fork(self, name))
         elif kind == "join":
-            node.update(self._join(name))
+            node.update(nodes.join(self, name))
         return node
 
-    def _station(self, name: str, kind: str) -> dict:
-        out: dict = {}
-        server = next(s for s in ("Server", "PSServer", "PreemptiveServer", "Delay")
-                      if self.section(name, s) is not None)
-        services = self._services(name, server)
-        if not services:
-            raise QModelError(f"{self.source}: station {name!r} serves no class")
-        visiting = [c for c in services if name in self.reach(c)] or list(services)
-        common = Counter(_key(services[c]) for c in visiting).most_common(1)[0][0]
-        default = next(services[c] for c in visiting if _key(services[c]) == common)
-        out["service"] = default.to_spec()
-        overrides = {c: services[c].to_spec() for c in visiting if _key(services[c]) != common}
-        if overrides:
-            out["class_service"] = overrides
-        if kind == "delay":
-            return out
-        section = self.section(name, server)
-        servers = number(find_param(section, "maxJobs").findtext("value")
-                         if find_param(section, "maxJobs") is not None else "1",
-                         f"nodes.{name}.servers")
-        if servers < 0 or math.isinf(servers):
-            out["servers"] = "inf"
-        elif servers != 1:
-            out["servers"] = int(servers)
-        discipline = self._discipline(name, server)
-        if discipline != "fcfs":
-            out["discipline"] = discipline
-        out.update(self._capacity(name))
-        return out
-
-    def _discipline(self, name: str, server: str) -> str:
-        if server == "PSServer":
-            ps = per_class(find_param(self.section(name, server), "PSStrategy"))
-            kinds = {s.get("classPath", "").rsplit(".", 1)[-1] for s in ps.values()}
-            if kinds - {"EPSStrategy"}:
-                self.report.add(f"node {name!r} discipline", "approximated",
-                                f"{', '.join(sorted(kinds))} read as processor sharing")
-            return "ps"
-        puts = per_class(find_param(self.section(name, "Queue"), "QueuePutStrategy"))
-        shorts = {s.get("classPath", "").rsplit(".", 1)[-1] for s in puts.values()} or \
-            {"TailStrategy"}
-        short = sorted(shorts)[0]
-        if len(shorts) > 1:
-            self.report.add(f"node {name!r} discipline", "approximated",
-                            f"one discipline per class ({', '.join(sorted(shorts))}): "
-                            f"{short} is used for all")
-        if short in PUT_TO_DISCIPLINE:
-            return PUT_TO_DISCIPLINE[short]
-        discipline, note = NEAREST_PUT.get(short, ("fcfs", f"{short} read as FCFS"))
-        self.report.add(f"node {name!r} discipline", "approximated", note)
-        return discipline
-
-    def _capacity(self, name: str) -> dict:
-        queue = self.section(name, "Queue")
-        size_param = find_param(queue, "size")
-        size = number(size_param.findtext("value"), f"nodes.{name}.capacity") \
-            if size_param is not None else -1
-        if size < 0:
-            return {}
-        drops = {(s.findtext("value") or "drop").strip().lower()
-                 for s in per_class(find_param(queue, "dropStrategies")).values()} or {"drop"}
-        out: dict = {"capacity": int(size)}
-        if drops == {"drop"}:
-            return out
-        out["on_full"] = "block"
-        if drops != {"waiting queue"}:
-            self.report.add(f"node {name!r} drop strategy", "approximated",
-                            f"{', '.join(sorted(drops))}: qmodel holds arrivals that find "
-                            "the station full in order (on_full: block)")
-        return out
-
-    def _fork(self, name: str) -> dict:
-        section = self.section(name, "Fork")
-        per_link = find_param(section, "jobsPerLink")
-        k = int(number(per_link.findtext("value"), f"nodes.{name}.jobsPerLink")) \
-            if per_link is not None else 1
-        targets = self.connections[name]
-        strategy = find_param(section, "ForkStrategy")
-        if strategy is not None:  # JMT 1.0 on: the strategy, not jobsPerLink, says it
-            values = {(p.get("name"), (p.findtext("value") or "").strip())
-                      for p in strategy.iter("subParameter") if p.find("value") is not None}
-            k = 1
-            if values - {("stationName", v) for _, v in values} - \
-                    {("numbers", "1"), ("probability", "1.0"), ("probability", "1")}:
-                self.report.add(f"node {name!r} fork strategy", "approximated",
-                                "branch probabilities and tasks per branch other than 1 are "
-                                "not read: every branch gets one task")
-        join = self._join_of(name)
-        if k > 1 and len(targets) == 1 and self.kind[targets[0]] in ("queue", "delay") and \
-                all(self.route(targets[0], c) == {join: 1.0} for c in self.classes):
-            pool = targets[0]
-            station = self._station(pool, self.kind[pool])
-            self.hidden.add(pool)
-            self.report.add(f"node {name!r}", "mapped",
-                            f"fork of {k} tasks run on {pool!r} ({station.get('servers', 1)} "
-                            "slots)")
-            out = {"join": self.names[join], "tasks": k,
-                   "slots": station.get("servers", "inf" if self.kind[pool] == "delay" else 1),
-                   "task_service": station["service"]}
-            if "class_service" in station:
-                out["class_task_service"] = station["class_service"]
-            return out
-        if k != 1:
-            raise QModelError(f"{self.source}: fork {name!r} sends {k} tasks down each of "
-                              f"{len(targets)} links; qmodel forks one task per branch, or "
-                              "n tasks onto one pool of slots")
-        self.report.add(f"node {name!r}", "mapped", f"fork into {', '.join(targets)}")
-        return {"join": self.names[join], "branches": [self.names[t] for t in targets]}
-
-    def _join_of(self, fork: str) -> str:
-        seen, todo = set(), list(self.connections[fork])
-        while todo:
-            n = todo.pop(0)
-            if n in seen:
-                continue
-            seen.add(n)
-            if self.kind[n] == "join":
-                return n
-            todo += self.connections[n]
-        raise QModelError(f"{self.source}: fork {fork!r} reaches no join; qmodel forks "
-                          "need one")
-
-    def _join(self, name: str) -> dict:
-        strategies = per_class(find_param(self.section(name, "Join"), "JoinStrategy"))
-        required = set()
-        for s in strategies.values():
-            for p in s.iter("subParameter"):
-                if p.get("name") == "numRequired":
-                    required.add(int(number(p.findtext("value"), f"nodes.{name}.quorum")))
-        self.report.add(f"node {name!r}", "mapped", "join")
-        quorum = max(required) if required else -1
-        return {"quorum": quorum} if quorum > 0 else {}
-
-    # -- routers that are shards -------------------------------------------------------
     def _shards(self) -> dict:
         out: dict = {"nodes": {}, "members": set()}
         for name, kind in self.kind.items():
@@ -419,7 +266,7 @@ class _Reader:
             if any(len([n for n in self.nodes if t in self.connections[n]]) != 1
                    for t in targets):
                 continue
-            specs = [self._station(t, "queue") for t in targets]
+            specs = [nodes.station(self, t, "queue") for t in targets]
             routes = [{c: self.route(t, c) for c in self.classes} for t in targets]
             if any(s != specs[0] for s in specs) or any(r != routes[0] for r in routes):
                 continue
@@ -443,7 +290,7 @@ class _Reader:
 
     # -- routes ----------------------------------------------------------------------
     def reach(self, cls: str) -> set[str]:
-        cache = self.__dict__.setdefault("_reach", {})
+        cache = self._reach
         if cls not in cache:
             ref = self.classes[cls].get("referenceSource", "")
             seen, todo = set(), [ref]
@@ -466,7 +313,7 @@ class _Reader:
         for target, p in route.items():
             if target in self.exit[cls] or self.kind[target] == "sink":
                 continue
-            if self.kind[target] == "router" and target not in self._shard_nodes:
+            if self.kind[target] == "router" and target not in self.shard_nodes:
                 for t, q in self._resolve(self.route(target, cls), cls, depth + 1).items():
                     out[t] = out.get(t, 0.0) + p * q
                 continue
@@ -496,10 +343,6 @@ class _Reader:
         if others:
             node["class_next"] = others
 
-    @property
-    def _shard_nodes(self) -> set[str]:
-        return self.__dict__.setdefault("_shard_set", set())
-
     def _extras(self) -> None:
         for m in self.sim.findall("measure"):
             self.report.add(f"measure {m.get('name')!r}", "mapped",
@@ -523,10 +366,6 @@ def _shape(gap: Distribution) -> dict:
     if spec["dist"] == "deterministic":
         return {"dist": "deterministic"}
     return {"cv": math.sqrt(gap.scv)}
-
-
-def _key(dist: Distribution) -> str:
-    return repr(dist.to_spec())
 
 
 def _compact(route: dict[str, float]) -> dict[str, float] | str:

@@ -14,6 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from ..distributions import Deterministic, Distribution, Exponential
+from ..errors import QModelError
 from ..model.check import class_source, next_of
 from ..model.model import Model
 from ..model.spec import (
@@ -67,10 +68,10 @@ class _Writer:
         self.nodes: list[str] = []
         self.connections: dict[tuple[str, str], None] = {}
         self.stations: list[str] = []
+        self._reach: dict[str, set[str]] = {}
 
     def write(self) -> tuple[bytes, MappingReport]:
         if not self.classes:
-            from ..errors import QModelError
             raise QModelError("the model has only batch classes: JMT has no one-off bulk "
                               "arrivals, so there is nothing to export")
         archive = ET.Element("archive", {
@@ -155,7 +156,7 @@ class _Writer:
         class_array(section, STRATEGIES + "ServiceStrategy", "ServiceStrategy", self.classes,
                     arrivals)
         ET.SubElement(node, "section", {"className": "ServiceTunnel"})
-        self._router(node, {c: (self._targets(a.to, c) if c in self.spec.arrivals else {})
+        self._router(node, {c: (dict(a.to) if c in self.spec.arrivals else {})
                             for c, a in ((c, self.spec.arrivals.get(c)) for c in self.classes)})
 
     def _think(self, cls: str) -> None:
@@ -166,7 +167,7 @@ class _Writer:
         self.stations.append(self.think[cls])
         self._buffer(node, None, "reject", "fcfs")
         self._service(node, "Delay", service, f"users.{cls}.think_time", servers=math.inf)
-        self._router(node, {c: (self._targets(u.to, c) if c == cls else {}) for c in self.classes})
+        self._router(node, {c: (dict(u.to) if c == cls else {}) for c in self.classes})
 
     def _node(self, name: str, node) -> None:
         where = f"nodes.{name}"
@@ -210,7 +211,7 @@ class _Writer:
             server = "PSServer" if discipline in ("ps", "mlfq") else "Server"
             self._service(element, server, self._services(node), where, servers)
         owner = member_of or name
-        self._router(element, {c: self._targets(next_of(self.spec, owner, c), c)
+        self._router(element, {c: next_of(self.spec, owner, c)
                                for c in self.classes})
         if member_of is None:
             kind = "delay" if math.isinf(servers) else f"queue ({discipline})"
@@ -240,7 +241,7 @@ class _Writer:
             self.stations.append(m)
             self._buffer(element, node.capacity, "reject", "fcfs")
             self._service(element, "Server", self._services(node), where, 1)
-            self._router(element, {c: self._targets(next_of(self.spec, name, c), c)
+            self._router(element, {c: next_of(self.spec, name, c)
                                    for c in self.classes})
         self.report.add(where, "approximated",
                         f"JMT has no broker with a consumer group: its {len(members)} "
@@ -257,7 +258,7 @@ class _Writer:
         self._buffer(element, None, "reject", "fcfs")
         self._service(element, "Server", {c: Exponential(mean) for c in self.classes}, where,
                       node.servers)
-        self._router(element, {c: self._targets(next_of(self.spec, name, c), c)
+        self._router(element, {c: next_of(self.spec, name, c)
                                for c in self.classes})
         self.report.add(where, "approximated",
                         "JMT has no micro-batcher: a queue of its servers serving each item "
@@ -306,7 +307,7 @@ class _Writer:
 
         class_array(join, STRATEGIES + "JoinStrategy", "JoinStrategy", self.classes, strategy)
         ET.SubElement(element, "section", {"className": "ServiceTunnel"})
-        self._router(element, {c: self._targets(next_of(self.spec, name, c), c)
+        self._router(element, {c: next_of(self.spec, name, c)
                                for c in self.classes})
         self.report.add(where, "mapped", "join" + (f" (quorum {node.quorum})"
                                                    if node.quorum else ""))
@@ -373,9 +374,6 @@ class _Writer:
                         lambda parent, cls: param(parent, "subParameter", "java.lang.Double",
                                                   "serviceWeight", 1.0))
 
-    def _targets(self, route: dict[str, float], cls: str) -> dict[str, float]:
-        return dict(route)
-
     def _exit(self, cls: str) -> str:
         return self.think[cls] if cls in self.think else self.sink
 
@@ -390,7 +388,7 @@ class _Writer:
             route = {t: p for t, p in routes.get(cls, {}).items() if p > 0}
             rest = 1.0 - sum(route.values())
             if exits and routes.get(cls) is not None and rest > 1e-12 and \
-                    (route or _visited(self, cls, name)):
+                    (route or name in self.reach(cls)):
                 route[self._exit(cls)] = route.get(self._exit(cls), 0.0) + rest
             if not route:
                 param(parent, "subParameter", ROUTING + "RandomStrategy", "Random")
@@ -408,6 +406,24 @@ class _Writer:
 
         class_array(section, STRATEGIES + "RoutingStrategy", "RoutingStrategy", self.classes,
                     write)
+
+    def reach(self, cls: str) -> set[str]:
+        """The nodes jobs of ``cls`` visit (only there do their exits need a link)."""
+        if cls not in self._reach:
+            spec, seen = self.spec, set()
+            todo = list(class_source(spec, cls)[1].to)
+            while todo:
+                n = todo.pop()
+                if n in seen or n not in spec.nodes:
+                    continue
+                seen.add(n)
+                node = spec.nodes[n]
+                todo += list(node.branches or [node.join]) if isinstance(node, ForkNode) \
+                    else list(next_of(spec, n, cls))
+            members = {m for n in seen if n in self.model.network.routers
+                       for m in self.model.network.routers[n].members}
+            self._reach[cls] = seen | members
+        return self._reach[cls]
 
     # -- measures, preload, GUI ----------------------------------------------------
     def _measures(self) -> None:
@@ -447,36 +463,6 @@ class _Writer:
             ET.SubElement(station, "position", {
                 "rotate": "false", "x": repr(60.0 + 140.0 * (i % 6)),
                 "y": repr(60.0 + 120.0 * (i // 6))})
-
-
-def _visited(writer: _Writer, cls: str, node: str) -> bool:
-    """Whether jobs of ``cls`` reach ``node`` (only then do their exits need a link)."""
-    return node in _reach(writer, cls)
-
-
-def _reach(writer: _Writer, cls: str) -> set[str]:
-    cache = writer.__dict__.setdefault("_reach_cache", {})
-    if cls in cache:
-        return cache[cls]
-    spec = writer.spec
-    start = class_source(spec, cls)[1].to
-    seen: set[str] = set()
-    todo = list(start)
-    while todo:
-        n = todo.pop()
-        if n in seen or n not in spec.nodes:
-            continue
-        seen.add(n)
-        node = spec.nodes[n]
-        if isinstance(node, ForkNode):
-            todo += list(node.branches or [node.join])
-        else:
-            todo += list(next_of(spec, n, cls))
-    members = {f"{n}-{i}" for n in seen if isinstance(spec.nodes[n], (ShardsNode, BrokerNode))
-               for i in range(getattr(spec.nodes[n], "shards", 0)
-                              or getattr(spec.nodes[n], "consumers", 0))}
-    cache[cls] = seen | members
-    return cache[cls]
 
 
 def _unique(name: str, taken: set) -> str:

@@ -47,18 +47,17 @@ def parse_xml(data: bytes | str, where: str = "the file") -> ET.Element:
     return root
 
 
-def read_xml(path: str | Path) -> ET.Element:
-    """:func:`parse_xml` of a file, its size checked before it is read."""
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, its size checked before it is read."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise QModelError(f"{path}: {size:,} bytes is larger than the "
                               f"{MAX_BYTES:,} bytes read")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise QModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return parse_xml(data, str(path))
 
 
 def _check_shape(root: ET.Element, where: str) -> None:

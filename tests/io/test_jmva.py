@@ -70,3 +70,15 @@ def test_a_general_service_is_approximated_by_its_mean():
                          "nodes": {"q": {"kind": "queue", "service": {"mean": 0.5, "cv": 2}}}})
     _, report = to_jmt_bytes(m, "jmva")
     assert [e.item for e in report.approximated] == ["q (class w)"]
+
+
+def test_a_load_dependent_station_uses_its_one_job_service_time():
+    data = b"""<model><parameters>
+    <classes number="1"><closedclass name="c" population="2"/></classes>
+    <stations number="1"><ldstation name="disk">
+    <servicetimes><servicetimes customerclass="c">0.2;0.15</servicetimes></servicetimes>
+    <visits><visit customerclass="c">1</visit></visits></ldstation></stations>
+    </parameters></model>"""
+    model, report = from_jmt_bytes(data, "ld.jmva")
+    assert model.network.station("disk").service["c"].mean == pytest.approx(0.2)
+    assert [m.item for m in report.approximated] == ["station 'disk'"]
