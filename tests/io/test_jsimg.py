@@ -4,6 +4,7 @@ import, and qmodel -> JMT -> qmodel keeps every part that maps."""
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,12 @@ def random_models(draw):
     if draw(st.booleans()) or "arrivals" not in doc:
         doc["users"] = {"batch": {"to": "n0", "population": draw(st.integers(1, 9)),
                                   "think_time": draw(_DISTS)}}
+    if "arrivals" in doc and "users" in doc:  # per-class service and routes
+        node = nodes[draw(st.sampled_from(names))]
+        if draw(st.booleans()):
+            node["class_service"] = {"batch": draw(_DISTS)}
+        if draw(st.booleans()):
+            node["class_next"] = {"batch": {}}  # batch jobs leave here
     return Model.from_dict(doc)
 
 
@@ -166,6 +173,24 @@ def test_round_trip_keeps_random_models(model):
     assert report.exact or not report.approximated
     back, _ = from_jmt_bytes(data)
     assert_same_network(model.network, back.network)
+
+
+READABLE = [p for p in EXAMPLES if p.stem != "open_1class_1stat_mg1ps"]
+
+
+@pytest.mark.parametrize("path", READABLE, ids=[p.stem for p in READABLE])
+def test_jmt_examples_go_back_to_jmt_and_return_the_same(path, archive_schema):
+    model, _ = read_jmt(path)
+    data, _ = to_jmt_bytes(model, "jsimg")
+    archive_schema.validate(data.decode())
+    assert_same_network(model.network, from_jmt_bytes(data)[0].network)
+
+
+def test_a_bare_jsim_document_reads_like_its_archive():
+    archive = (DATA / "jmt_examples" / "closed_2class_2stat.jsimg").read_bytes()
+    root = ET.fromstring(archive)
+    bare = ET.tostring(root.find("sim"))
+    assert_same_network(from_jmt_bytes(archive)[0].network, from_jmt_bytes(bare)[0].network)
 
 
 def test_write_and_read_files(tmp_path):
