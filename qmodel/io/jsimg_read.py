@@ -159,7 +159,6 @@ class _Reader:
             else:
                 raise QModelError(f"{self.source}: class {cls!r} has type {kind!r}; qmodel "
                                   "reads open and closed classes")
-        self.folded: dict[tuple[str, str], dict[str, float]] = {}
         shards = self._shards()
         self.shard_nodes = set(shards["nodes"])
         for name, kind in self.kind.items():
@@ -173,8 +172,8 @@ class _Reader:
                                               else self._node(name, kind))
         for name in self.hidden:
             doc["nodes"].pop(self.names[name], None)
-        for entry in [*arrivals.values(), *users.values()]:
-            entry["to"] = self._names(entry.pop("_to"))
+        for cls, entry in [*arrivals.items(), *users.items()]:
+            entry["to"] = self._names(self._resolve(entry.pop("_to"), cls, exits=False))
         if arrivals:
             doc["arrivals"] = arrivals
         if users:
@@ -304,17 +303,19 @@ class _Reader:
             cache[cls] = seen
         return cache[cls]
 
-    def _resolve(self, route: dict[str, float], cls: str, depth: int = 0) -> dict[str, float]:
-        """A route in qmodel terms: sinks and the class's reference dropped (the job
-        leaves), routing stations folded, shard members named by their shards node."""
+    def _resolve(self, route: dict[str, float], cls: str, depth: int = 0, exits: bool = True
+                 ) -> dict[str, float]:
+        """A route in qmodel terms: routing stations folded into it and, with ``exits``,
+        sinks and the class's reference station dropped (the job leaves there)."""
         if depth > len(self.nodes):
             raise QModelError(f"{self.source}: routing stations route in a loop")
         out: dict[str, float] = {}
         for target, p in route.items():
-            if target in self.exit[cls] or self.kind[target] == "sink":
+            if exits and (target in self.exit[cls] or self.kind[target] == "sink"):
                 continue
             if self.kind[target] == "router" and target not in self.shard_nodes:
-                for t, q in self._resolve(self.route(target, cls), cls, depth + 1).items():
+                for t, q in self._resolve(self.route(target, cls), cls, depth + 1,
+                                          exits).items():
                     out[t] = out.get(t, 0.0) + p * q
                 continue
             out[target] = out.get(target, 0.0) + p

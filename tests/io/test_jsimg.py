@@ -200,3 +200,18 @@ def test_write_and_read_files(tmp_path):
     back, _ = read_jmt(tmp_path / "w.jsimg")
     assert back.spec.nodes["db"].kind == "shards" and back.spec.nodes["db"].shards == 4
     assert math.isclose(back.spec.arrivals["web"].rate, 200.0)
+
+
+def test_a_routing_station_over_different_queues_is_folded_into_the_routes():
+    model = Model.from_dict({"arrivals": {"w": {"to": "db", "rate": 3}},
+                             "nodes": {"db": {"kind": "shards", "shards": 2, "service": 0.1,
+                                              "weights": [1, 3]}}})
+    data, _ = to_jmt_bytes(model, "jsimg")
+    root = ET.fromstring(data)
+    member = next(n for n in root.iter("node") if n.get("name") == "db-1")
+    lam = next(p for p in member.iter("subParameter") if p.get("name") == "lambda")
+    lam.find("value").text = "5.0"  # db-1 no longer serves like db-0: not shards any more
+    back, report = from_jmt_bytes(ET.tostring(root))
+    assert back.spec.arrivals["w"].to == pytest.approx({"db-0": 0.25, "db-1": 0.75})
+    assert back.spec.nodes["db-1"].service.mean == pytest.approx(0.2)
+    assert any(m.item == "node 'db'" and "folded" in m.note for m in report.mapped)
