@@ -4,6 +4,7 @@ entities), bounded in size, depth and element count, every failure a :class:`QMo
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,7 +17,8 @@ MAX_BYTES = 20_000_000
 """Largest file read (JMT's own example models are below 100 kB)."""
 MAX_DEPTH = 64
 """Deepest element nesting accepted (JMT's files nest about ten deep)."""
-MAX_ELEMENTS = 500_000
+MAX_ELEMENTS = 200_000
+"""Most elements read (a JMT station takes about fifty)."""
 
 
 def parse_xml(data: bytes | str, where: str = "the file") -> ET.Element:
@@ -34,8 +36,7 @@ def parse_xml(data: bytes | str, where: str = "the file") -> ET.Element:
         raise QModelError(f"{where}: {len(raw):,} bytes is larger than the "
                           f"{MAX_BYTES:,} bytes read")
     try:
-        root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
+        return _parse_bounded(raw, where)
     except (DefusedXmlException, ValueError) as exc:
         if "DTD" in type(exc).__name__ or "DTD" in str(exc):
             raise QModelError(f"{where}: a DTD (<!DOCTYPE>) is refused: no entities, "
@@ -43,7 +44,27 @@ def parse_xml(data: bytes | str, where: str = "the file") -> ET.Element:
         raise QModelError(f"{where}: unsafe XML refused ({exc})") from None
     except ET.ParseError as exc:
         raise QModelError(f"{where}: not well-formed XML ({exc})") from None
-    _check_shape(root, where)
+
+
+def _parse_bounded(raw: bytes, where: str) -> ET.Element:
+    """Parse incrementally, stopping as soon as the nesting or the element count is too
+    large (before a hostile document is built in memory)."""
+    depth = count = 0
+    root = None
+    for event, element in SafeET.iterparse(io.BytesIO(raw), events=("start", "end"),
+                                           forbid_dtd=True, forbid_entities=True,
+                                           forbid_external=True):
+        if event == "end":
+            depth -= 1
+            continue
+        root = element if root is None else root
+        depth, count = depth + 1, count + 1
+        if depth > MAX_DEPTH:
+            raise QModelError(f"{where}: elements nest deeper than {MAX_DEPTH} levels")
+        if count > MAX_ELEMENTS:
+            raise QModelError(f"{where}: more than {MAX_ELEMENTS:,} elements")
+    if root is None:
+        raise QModelError(f"{where}: no XML element")
     return root
 
 
@@ -58,16 +79,3 @@ def read_bytes(path: str | Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise QModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def _check_shape(root: ET.Element, where: str) -> None:
-    count = 0
-    stack = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        count += 1
-        if depth > MAX_DEPTH:
-            raise QModelError(f"{where}: elements nest deeper than {MAX_DEPTH} levels")
-        if count > MAX_ELEMENTS:
-            raise QModelError(f"{where}: more than {MAX_ELEMENTS:,} elements")
-        stack.extend((child, depth + 1) for child in element)

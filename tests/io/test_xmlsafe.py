@@ -55,3 +55,17 @@ def test_malformed_files_say_what_is_wrong(data, message):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(QModelError, match="cannot read"):
         read_jmt(tmp_path / "nope.jsimg")
+
+
+def test_a_million_deep_document_stops_early_and_fast():
+    data = b"<sim>" + b"<a>" * 1_000_000 + b"</a>" * 1_000_000 + b"</sim>"
+    start = time.perf_counter()
+    with pytest.raises(QModelError, match="nest deeper"):
+        from_jmt_bytes(data)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_too_many_elements_are_refused(monkeypatch):
+    monkeypatch.setattr(xmlsafe, "MAX_ELEMENTS", 50)
+    with pytest.raises(QModelError, match="more than 50 elements"):
+        from_jmt_bytes(b"<sim>" + b"<a/>" * 60 + b"</sim>")
