@@ -55,8 +55,9 @@ def import_command(
         table = compare_solution(model, solution)
         if not table.empty:
             worst = table["rel_diff"].max()
-            out.print(f"stored {solution.method} solution: qmodel agrees within "
-                      f"{100 * worst:.2g}% ({len(table)} values)", highlight=False)
+            out.print(f"stored {solution.method} solution vs qmodel solve: largest "
+                      f"relative difference {100 * worst:.2g}% over {len(table)} values",
+                      highlight=False)
     out.print(f"wrote {output}", highlight=False, markup=False)
 
 

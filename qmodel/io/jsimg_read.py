@@ -20,7 +20,7 @@ from ..distributions import Distribution
 from ..errors import QModelError
 from . import jsimg_nodes as nodes
 from .jsim_xml import find_param, number, per_class, read_service
-from .report import MappingReport
+from .report import MappingReport, StoredSolution
 
 ROUTERS = {"RoundRobinStrategy": "round_robin", "ShortestQueueLengthRoutingStrategy": "jsq"}
 
@@ -41,7 +41,28 @@ def read_jsim(root: ET.Element, source: str) -> tuple[dict, MappingReport]:
     if sim is None:
         raise QModelError(f"{source}: not a JMT simulation model (no <sim> element; the "
                           f"root is <{root.tag}>)")
-    return _Reader(sim, source).read()
+    doc, report = _Reader(sim, source).read()
+    results = root.find("results") if root.tag == "archive" else None
+    if results is not None:
+        report.solutions.append(_simulation_results(results, _qmodel_names(
+            [n.get("name", "") for n in sim.findall("node")])))
+        report.add("results", "mapped", "JMT's simulation results: in the report's "
+                                        "solutions, to compare with qmodel's")
+    return doc, report
+
+
+def _simulation_results(results: ET.Element, names: dict[str, str]) -> StoredSolution:
+    """The per-station means of a JSIMgraph ``<results>`` block (system measures, which
+    name no station, are left out)."""
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    for m in results.findall("measure"):
+        station = m.get("referenceStation", "")
+        if station not in names or m.get("finalValue") is None:
+            continue
+        measure = (m.get("name") or "").removeprefix(f"{station}_")
+        per = values.setdefault(names[station], {}).setdefault(m.get("referenceClass", ""), {})
+        per[measure] = number(m.get("finalValue"), f"results.{m.get('name')}")
+    return StoredSolution("JMT simulation", values)
 
 
 class _Reader:

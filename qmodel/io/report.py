@@ -27,9 +27,10 @@ class Mapping:
 
 @dataclass(frozen=True)
 class StoredSolution:
-    """A solution stored in a JMVA file: ``values[station][class][measure]`` as JMT wrote
-    them (measures ``Number of Customers``, ``Throughput``, ``Residence time``,
-    ``Utilization``; times in seconds)."""
+    """A solution stored in a JMT file (a JMVA solution, or a JSIMgraph archive's
+    simulation results): ``values[station][class][measure]`` as JMT wrote them (measures
+    such as ``Number of Customers``, ``Throughput``, ``Utilization``; times in seconds;
+    class ``""`` for all classes)."""
 
     method: str
     values: dict[str, dict[str, dict[str, float]]]

@@ -17,7 +17,8 @@ def test_import_jmva_writes_a_model_and_checks_the_stored_solution(tmp_path):
                                  "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "5 mapped, 0 approximated, 0 refused" in result.output
-    assert "stored analytical solution: qmodel agrees within" in result.output
+    assert "stored analytical solution vs qmodel solve: largest relative difference" in \
+        result.output and "over 12 values" in result.output
     assert load(out).spec.users["users"].population == 5
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qmodel.errors import QModelError
-from qmodel.io import from_jmt_bytes, read_jmt, to_jmt_bytes, write_jmt
+from qmodel.io import compare_solution, from_jmt_bytes, read_jmt, to_jmt_bytes, write_jmt
 from qmodel.model.model import Model, load
 
 DATA = Path(__file__).parent / "data"
@@ -100,10 +100,10 @@ def test_jmt_examples(path):
 
 def test_mm1k_example_solves_to_jmt_simulation():
     """JMT's own simulation of its M/M/1/11 example (lambda 9, mu 10) stored in the file:
-    4.2899 jobs, 99% interval [4.2465, 4.3333]; exact M/M/1/K gives 4.2842."""
+    4.2899 jobs, 99% interval [4.2465, 4.3333]; exact M/M/1/K gives 4.2769."""
     import qmodel
 
-    model, _ = read_jmt(DATA / "jmt_examples" / "open_1class_1stat_mm1k.jsimg")
+    model, report = read_jmt(DATA / "jmt_examples" / "open_1class_1stat_mm1k.jsimg")
     station = model.network.stations[0]
     assert station.capacity == 11 and station.rejects
     jobs = qmodel.solve(model).nodes[station.name].mean_in_system
@@ -111,6 +111,10 @@ def test_mm1k_example_solves_to_jmt_simulation():
     exact = rho / (1 - rho) - (k + 1) * rho ** (k + 1) / (1 - rho ** (k + 1))
     assert jobs == pytest.approx(exact, rel=1e-6)
     assert 4.2465 < jobs < 4.3333
+    table = compare_solution(model, report.solutions[0])  # JMT's results, read from the file
+    assert table.to_dict("records") == [{
+        "station": "M_M_1_11", "measure": "Number of Customers", "stored": 4.2899441115975465,
+        "qmodel": pytest.approx(exact), "rel_diff": pytest.approx(0.00304, abs=1e-5)}]
 
 
 def test_closed_example_keeps_its_think_time_and_names():
