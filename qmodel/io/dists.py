@@ -175,6 +175,21 @@ def _weibull(p):
     return d, f"Weibull: qmodel has none; {d.name} with its mean and cv² {scv:.4g} is used"
 
 
+def _coxian(p):
+    """Phase 0 (rate lambda0), then with probability 1 - phi0 phase 1 (rate lambda1), as
+    JMT's CoxianDistr samples it."""
+    l0, l1, phi = p["lambda0"], p["lambda1"], p["phi0"]
+    _positive(l0, l1)
+    if not 0 <= phi <= 1:
+        raise ValueError(f"phi0 must be a probability, got {phi}")
+    go = 1 - phi
+    m1 = 1 / l0 + go / l1
+    m2 = 2 / l0**2 + go * (2 / (l0 * l1) + 2 / l1**2)
+    scv = m2 / m1**2 - 1
+    d = fit(m1, scv)
+    return d, f"Coxian: qmodel has none; {d.name} with its mean and cv² {scv:.4g} is used"
+
+
 def _normal(p):
     _positive(p["mean"])
     d = fit(p["mean"], (p["standardDeviation"] / p["mean"]) ** 2)
@@ -185,4 +200,5 @@ def _normal(p):
 _FROM_JMT = {"Exponential": _exponential, "DeterministicDistr": _deterministic,
              "Erlang": _erlang, "HyperExp": _hyperexp, "Lognormal": _lognormal,
              "GammaDistr": _gamma, "Uniform": _uniform, "Pareto": _pareto,
-             "MMPP2Distr": _mmpp2, "Weibull": _weibull, "Normal": _normal}
+             "MMPP2Distr": _mmpp2, "Weibull": _weibull, "Normal": _normal,
+             "CoxianDistr": _coxian}

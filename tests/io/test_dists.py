@@ -62,6 +62,18 @@ def test_weibull_is_approximated_with_its_mean_and_cv():
     assert "Weibull" in note
 
 
+def test_coxian_is_approximated_with_its_mean_and_cv():
+    """Against a simulation of the two phases as JMT samples them."""
+    d, note = from_jmt(ENGINE + "CoxianDistr", {"lambda0": 10.0, "lambda1": 0.5,
+                                                "phi0": 0.9}, "x")
+    rng = np.random.default_rng(3)
+    x = rng.exponential(0.1, 400_000) + (rng.random(400_000) > 0.9) * rng.exponential(
+        2.0, 400_000)
+    assert d.mean == pytest.approx(0.3) == pytest.approx(x.mean(), rel=0.01)
+    assert d.scv == pytest.approx(x.var() / x.mean() ** 2, rel=0.03)
+    assert "Coxian" in note
+
+
 def test_mmpp2_is_a_renewal_fit_of_its_gaps():
     """Mean and cv² of the gaps against a simulated MMPP(2): 60,000 gaps, correlated by the
     slow phase switches, hence the tolerances (over five seeds the mean was within 5% and
@@ -88,7 +100,8 @@ def test_mmpp2_is_a_renewal_fit_of_its_gaps():
 
 
 @pytest.mark.parametrize("engine, params, message", [
-    ("CoxianDistr", {"lambda0": 1.0}, "CoxianDistr has no qmodel equivalent"),
+    ("PhaseTypeDistr", {"lambda0": 1.0}, "PhaseTypeDistr has no qmodel equivalent"),
+    ("CoxianDistr", {"lambda0": 1.0}, "not a valid distribution"),
     ("Exponential", {"lambda": -1.0}, "not a valid distribution"),
     ("Pareto", {"alpha": 0.9, "k": 1.0}, "alpha must be > 1"),
     ("Erlang", {"alpha": 2.0}, "not a valid distribution"),
