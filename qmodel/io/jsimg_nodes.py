@@ -122,14 +122,17 @@ def fork(r, name: str) -> dict:
     targets = r.connections[name]
     strategy = find_param(section, "ForkStrategy")
     if strategy is not None:  # JMT 1.0 on: the strategy, not jobsPerLink, says it
-        values = {(p.get("name"), (p.findtext("value") or "").strip())
-                  for p in strategy.iter("subParameter") if p.find("value") is not None}
-        k = 1
-        if values - {("stationName", v) for _, v in values} - \
-                {("numbers", "1"), ("probability", "1.0"), ("probability", "1")}:
+        numbers = {(p.findtext("value") or "").strip() for p in strategy.iter("subParameter")
+                   if p.get("name") == "numbers"}
+        probs = {number(p.findtext("value"), f"nodes.{name}.fork")
+                 for p in strategy.iter("subParameter") if p.get("name") == "probability"}
+        if len(numbers) == 1 and probs <= {1.0} and next(iter(numbers)).isdigit():
+            k = int(numbers.pop())
+        else:
+            k = 1
             r.report.add(f"node {name!r} fork strategy", "approximated",
-                            "branch probabilities and tasks per branch other than 1 are "
-                            "not read: every branch gets one task")
+                         "branch probabilities and random task counts are not read: "
+                         "every branch gets one task")
     join = join_of(r, name)
     if k > 1 and len(targets) == 1 and r.kind[targets[0]] in ("queue", "delay") and \
             all(r.route(targets[0], c) == {join: 1.0} for c in r.classes):

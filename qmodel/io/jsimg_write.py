@@ -34,6 +34,8 @@ QUEUE_PUT = STRATEGIES + "QueuePutStrategies."
 PUT_OF = {"fcfs": "TailStrategy", "ps": "TailStrategy", "mlfq": "TailStrategy",
           "lcfs-pr": "LCFSPRStrategy", "priority": "TailStrategyPriority",
           "priority-preemptive": "FCFSPRStrategyPriority"}
+PREEMPTIVE = ("lcfs-pr", "priority-preemptive")
+"""Disciplines JMT serves with a ``PreemptiveServer`` (JMT's GUI: ``XMLWriter``)."""
 ROUTER_OF = {"round_robin": ("RoundRobinStrategy", "Round Robin"),
              "jsq": ("ShortestQueueLengthRoutingStrategy", "Join the Shortest Queue (JSQ)")}
 STATION_MEASURES = ("Number of Customers", "Response Time", "Utilization", "Throughput")
@@ -208,8 +210,10 @@ class _Writer:
                                 "JMT has no multi-level feedback queue: processor sharing "
                                 "(what MLFQ approaches with short quanta) is used")
             self._buffer(element, capacity, on_full, discipline)
-            server = "PSServer" if discipline in ("ps", "mlfq") else "Server"
-            self._service(element, server, self._services(node), where, servers)
+            server = ("PSServer" if discipline in ("ps", "mlfq") else
+                      "PreemptiveServer" if discipline in PREEMPTIVE else "Server")
+            self._service(element, server, self._services(node), where, servers,
+                          PUT_OF[discipline])
         owner = member_of or name
         self._router(element, {c: next_of(self.spec, owner, c)
                                for c in self.classes})
@@ -282,7 +286,9 @@ class _Writer:
                             f"{node.slots} slots serving task_service")
         param(fork, "parameter", "java.lang.Integer", "jobsPerLink", per_link)
         param(fork, "parameter", "java.lang.Integer", "block", -1)
-        param(fork, "parameter", "java.lang.Boolean", "isSimplifiedFork", True)
+        param(fork, "parameter", "java.lang.Boolean", "isSimplifiedFork", False)
+        class_array(fork, STRATEGIES + "ForkStrategy", "ForkStrategy", self.classes,
+                    lambda parent, cls: _fork_strategy(parent, targets, per_link))
         for t in targets:
             self.connections[name, t] = None
         if not node.branches:
@@ -350,7 +356,9 @@ class _Writer:
                     lambda parent, cls: param(parent, "subParameter", QUEUE_PUT + put, put))
 
     def _service(self, node: ET.Element, kind: str, services: dict[str, Distribution],
-                 where: str, servers: float) -> None:
+                 where: str, servers: float, put: str = "TailStrategy") -> None:
+        """The service section; a ``PreemptiveServer`` repeats the queue's put strategy
+        as its ``PreemptiveStrategy``, as JMT's GUI writes it."""
         section = ET.SubElement(node, "section", {"className": kind})
         if kind != "Delay":
             param(section, "parameter", "java.lang.Integer", "maxJobs", int(servers))
@@ -365,6 +373,10 @@ class _Writer:
 
         class_array(section, STRATEGIES + "ServiceStrategy", "ServiceStrategy", self.classes,
                     write)
+        if kind == "PreemptiveServer":
+            class_array(section, STRATEGIES + "QueuePutStrategy", "PreemptiveStrategy",
+                        self.classes, lambda parent, cls: param(parent, "subParameter",
+                                                                QUEUE_PUT + put, put))
         if kind == "PSServer":
             class_array(section, STRATEGIES + "PSStrategy", "PSStrategy", self.classes,
                         lambda parent, cls: param(parent, "subParameter",
@@ -463,6 +475,24 @@ class _Writer:
             ET.SubElement(station, "position", {
                 "rotate": "false", "x": repr(60.0 + 140.0 * (i % 6)),
                 "y": repr(60.0 + 120.0 * (i // 6))})
+
+
+def _fork_strategy(parent: ET.Element, targets: list[str], per_link: int) -> None:
+    """JMT's ``ProbabilitiesFork`` sending ``per_link`` tasks down every link, as its GUI
+    writes it (JMT's Fork section reads the strategy, not ``jobsPerLink``)."""
+    fork = STRATEGIES + "ForkStrategies."
+    entry = "jmt.engine.random.EmpiricalEntry"
+    strategy = param(parent, "subParameter", fork + "ProbabilitiesFork", "Branch Probabilities")
+    paths = param(strategy, "subParameter", fork + "OutPath", "EmpiricalEntryArray", array=True)
+    for target in targets:
+        path = param(paths, "subParameter", fork + "OutPath", "OutPathEntry")
+        unit = param(path, "subParameter", entry, "outUnitProbability")
+        param(unit, "subParameter", "java.lang.String", "stationName", target)
+        param(unit, "subParameter", "java.lang.Double", "probability", 1.0)
+        jobs = param(path, "subParameter", entry, "JobsPerLinkDis", array=True)
+        count = param(jobs, "subParameter", entry, "EmpiricalEntry")
+        param(count, "subParameter", "java.lang.String", "numbers", per_link)
+        param(count, "subParameter", "java.lang.Double", "probability", 1.0)
 
 
 def _unique(name: str, taken: set) -> str:
