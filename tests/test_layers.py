@@ -10,6 +10,7 @@ The layers, bottom to top (docs/architecture.md draws them)::
     sim          qmodel.sim              discrete-event simulation
     experiments  qmodel.experiments      sweeps, sensitivity, plans, headroom
     calibrate    qmodel.calibrate        traces and metrics in, a calibrated model out
+    io           qmodel.io               JMT (JSIMgraph, JMVA) files in and out
     facade       qmodel (__init__)       the public API
     loadtest     loadtest                the reference system, locust, validation
     cli          qmodel.cli, qmodel.report
@@ -48,6 +49,7 @@ LAYER_OF = {
     "qmodel.sim": "sim",
     "qmodel.experiments": "experiments",
     "qmodel.calibrate": "calibrate",
+    "qmodel.io": "io",
     "qmodel": "facade",
     "loadtest": "loadtest",
     "qmodel.cli": "cli",
@@ -55,8 +57,8 @@ LAYER_OF = {
     "qmodel_ui": "ui",
     "app": "app",
 }
-_BELOW = ["foundation", "model", "solvers", "solve", "sim", "experiments", "calibrate", "facade",
-          "loadtest"]
+_BELOW = ["foundation", "model", "solvers", "solve", "sim", "experiments", "calibrate", "io",
+          "facade", "loadtest"]
 ALLOWED = {layer: set(_BELOW[:i + 1]) for i, layer in enumerate(_BELOW)}
 ALLOWED["cli"] = set(_BELOW) | {"cli"}
 ALLOWED["ui"] = set(_BELOW) | {"ui"}

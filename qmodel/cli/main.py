@@ -18,6 +18,7 @@ from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
+from .interop import app as interop_app
 from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -222,6 +223,7 @@ def refsys(ctx: typer.Context) -> None:
 
 app.add_typer(experiments_app)  # sweep, sensitivity, plan, headroom
 app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(interop_app)  # import, export (JMT files)
 
 
 @app.command()

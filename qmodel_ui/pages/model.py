@@ -8,7 +8,7 @@ import streamlit as st
 
 import qmodel
 from qmodel.model import paths
-from qmodel_ui import charts, state, views
+from qmodel_ui import charts, interop, state, views
 
 VERSION = "editor_version"
 
@@ -26,6 +26,12 @@ def _pick() -> None:
 def _upload() -> None:
     file = st.session_state.get("upload")
     if file is None:
+        return
+    st.session_state.pop(interop.REPORT, None)
+    if interop.is_jmt(file.name):
+        text = interop.read_upload(file.name, file.getvalue())
+        if text is not None:
+            _use_custom(text)
         return
     text = file.getvalue().decode("utf-8", errors="replace")
     try:
@@ -97,8 +103,10 @@ with left:
                  index=names.index(base) if base in names else None,
                  placeholder="pasted/uploaded model")
 with right:
-    st.file_uploader("…or upload a model file", type=["yaml", "yml"], key="upload",
+    st.file_uploader("…or upload a model file (YAML, or JMT's .jsimg / .jmva)",
+                     type=["yaml", "yml", *interop.UPLOAD_TYPES], key="upload",
                      on_change=_upload)
+    interop.show_report()
     if "upload_problems" in st.session_state:
         name, problems, text = st.session_state["upload_problems"]
         views.show_problems(problems, f"{name} is not a valid model", text)
@@ -130,3 +138,4 @@ with graph_tab:
         st.rerun()
 with yaml_tab:
     _yaml_editor(cur, version)
+    interop.downloads(cur.model, cur.name)
