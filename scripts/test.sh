@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
-# Extra arguments go to pytest, in one run. Without arguments it runs in two phases:
-#   1. every test not marked `loadtest`, spread over all cores (pytest-xdist): unit,
-#      property, simulation, dashboard and real-browser tests;
-#   2. the `loadtest` tests — real systems under real load, whose self-checks (rate,
-#      send lateness, event-loop lag, CPU waits) fail by design on a busy CPU — alone on
-#      the machine, one at a time.
+# Extra arguments go to pytest, in one run. Without arguments it runs two sets:
+#   - the load tests (`loadtest` marker): real systems under real load, whose self-checks
+#     (rate, send lateness, event-loop lag, CPU waits) fail by design on a busy CPU; in
+#     the foreground, one at a time, at normal priority;
+#   - every other test (unit, property, simulation, dashboard and real-browser tests),
+#     spread over all cores (pytest-xdist), beside them at SCHED_IDLE priority: it runs on
+#     whatever CPU the load tests leave, and a load-test process that wakes up takes a CPU
+#     from it at once (the kernel preempts SCHED_IDLE tasks on wake-up), so the load tests
+#     see a machine as quiet as when they run alone. Its output follows theirs.
+#     Without `chrt` (util-linux), or with QMODEL_TEST_SEQUENTIAL=1: one set after the other.
 # Exit code 5 (no tests collected) in any run counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +29,22 @@ if [ "$#" -gt 0 ]; then
     run "$@"
     exit $?
 fi
-run -n auto -m "not loadtest"
-computed=$?
-run -m loadtest tests/loadtest
-timed=$?
+if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
+    trap 'kill 0' INT TERM
+    computed_log=$(mktemp)
+    (chrt -i -p 0 "$BASHPID" >/dev/null && run -n auto -m "not loadtest") >"$computed_log" 2>&1 &
+    computed_pid=$!
+    run -m loadtest tests/loadtest
+    timed=$?
+    wait "$computed_pid"
+    computed=$?
+    echo "=== the other tests, run beside the load tests at SCHED_IDLE priority ==="
+    cat "$computed_log"
+    rm -f "$computed_log"
+else
+    run -n auto -m "not loadtest"
+    computed=$?
+    run -m loadtest tests/loadtest
+    timed=$?
+fi
 [ "$computed" -eq 0 ] && [ "$timed" -eq 0 ]
