@@ -81,10 +81,22 @@ class ValidationReport:
 
     @property
     def passed(self) -> bool:
-        """Every compared level within tolerance, at least one compared, none stopped."""
+        """Every compared level within tolerance, at least one compared, none stopped, and
+        the calibration run (if any) valid: an INVALID one leaves every prediction made
+        from it suspect, however close."""
         verdicts = [lv.passed for lv in self.levels if lv.passed is not None]
         stopped = any(lv.stopped for lv in self.levels) or bool(self.calibration.get("stopped"))
-        return bool(verdicts) and all(verdicts) and not stopped
+        return bool(verdicts) and all(verdicts) and not stopped and \
+            self.calibration.get("valid") is not False
+
+    def overall(self) -> str:
+        """``PASSED`` or ``NOT PASSED``, with the reason when the levels alone passed."""
+        if self.passed:
+            return "PASSED"
+        if self.calibration.get("valid") is False and self.levels and \
+                all(lv.passed is not False for lv in self.levels):
+            return "NOT PASSED (the calibration run was INVALID: its service times are suspect)"
+        return "NOT PASSED"
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": REPORT_SCHEMA, "model": self.model, "mode": self.mode,
@@ -163,7 +175,7 @@ class ValidationReport:
             notes += f"<li>calibration: {_target_calibration(self.calibration)}</li>"
         path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
                         f"qmodel validation: {self.model}</title></head><body>"
-                        f"<h1>{self.model}: validation ({'passed' if self.passed else 'not passed'})"
+                        f"<h1>{self.model}: validation ({escape(self.overall().lower())})"
                         f"</h1><ul>{notes}</ul>{figure}{tables}</body></html>")
 
     def print(self, console=None) -> None:
@@ -218,13 +230,11 @@ class ValidationReport:
         if self.source == "results":
             console.print(f"* gated at ±{self.tolerance:.0%}. predicted: the model at each "
                           "level's measured rate; measured: client-side "
-                          "end to end from the files. Overall: "
-                          f"{'PASSED' if self.passed else 'NOT PASSED'}")
+                          f"end to end from the files. Overall: {self.overall()}")
             return
         console.print(f"* gated at ±{self.tolerance:.0%}. predicted: the calibrated model at "
                       f"the target rate; @rate: at the measured rate; @rate+svc: at the "
-                      f"measured rate and measured service times. Overall: "
-                      f"{'PASSED' if self.passed else 'NOT PASSED'}")
+                      f"measured rate and measured service times. Overall: {self.overall()}")
 
 
 SHORT = {"throughput_per_s": "X/s", "utilization": "util", "mean_response_s": "mean",

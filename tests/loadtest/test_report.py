@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import qmodel
-from loadtest.compare import rows_for
+from loadtest.compare import Row, rows_for
 from loadtest.predict import calibrate, offered_peak, with_rates
 from loadtest.refsys.metrics import summarize
 from loadtest.report import Level, ValidationReport
@@ -110,3 +110,19 @@ def test_calibration_takes_the_overhead_not_the_draws_sampling_error():
     services = calibrated_services(measured, {"app": 0.025})
     assert services["app"] == pytest.approx(0.0252)  # 25 ms + 0.2 ms overhead
     assert services["wait"] == 0.5
+
+
+def test_an_invalid_calibration_run_fails_the_report_whatever_the_levels_say(tmp_path):
+    passing = Level(0.5, {}, {}, {"web": {"valid": True, "problems": []}}, [], {}, {},
+                    [Row("end-to-end", "mean_response_s", 0.0101, 0.010, 0.010, 0.01, 0.01,
+                         within=True, gate=True)])
+    assert passing.passed is True
+    valid = ValidationReport("m", "open", 0.1, 30, 5, 1, "embedded", {"valid": True}, [passing])
+    assert valid.passed and valid.overall() == "PASSED"
+    suspect = ValidationReport("m", "open", 0.1, 30, 5, 1, "embedded", {"valid": False},
+                               [passing])
+    assert not suspect.passed
+    assert suspect.overall() == ("NOT PASSED (the calibration run was INVALID: its service "
+                                 "times are suspect)")
+    suspect.write_html(tmp_path / "v.html")
+    assert "calibration run was invalid" in (tmp_path / "v.html").read_text()
