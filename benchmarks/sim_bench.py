@@ -1,44 +1,59 @@
-"""Simulator speed and memory: qmodel (simpy engine, fast path) against Ciw and LINE.
+"""Simulator speed and memory: qmodel (simpy engine, fast path) against Ciw, LINE and a
+hand-written SimPy script, each tool in its own fresh process.
 
 Three models, the same number of external arrivals for every tool (200,000; 10,000 with
 ``--quick``): (a) M/M/1 at rho = 0.8, (b) M/M/4 at rho = 0.8, (c) the 5-node Jackson
-network with feedback of issue 3 (exact end-to-end mean response 2.792208). For each tool
-it prints simulated customers per second, peak memory and its estimate of the mean
-end-to-end response time against the exact value, then the ratios qmodel/Ciw and
-qmodel-fast/LINE. Speeds are arrivals per CPU second (this process plus, for LINE, its
-solver process), which other work on the machine does not distort; arrivals per wall
-second are shown beside them.
+network with feedback of issue 3 (exact end-to-end mean response 2.792208).
+
+Fair to the peers: every (tool, model) runs in a fresh Python process that imports the
+tool, warms it up with a 2,000-arrival run of the same model (numba compiles, caches
+fill), then runs the timed simulation; nothing of one tool's run (its garbage, its
+compiled code) is left for another's. For each it prints:
+
+- customers/s per CPU second of the timed run (the process and its children: LINE's
+  solver is a child process), and per wall second in brackets;
+- the whole process as a user runs it: wall and CPU seconds from launch to exit (import,
+  warm-up and the run), and its peak resident set size (``wait4``'s ``ru_maxrss`` of that
+  process and its children, the same measure for every tool);
+- its estimate of the mean end-to-end response time against the exact value;
+
+then the ratios against each peer, in-process (CPU) and whole-process (wall), and the
+machine's load average before and after (other work on this 2-core machine distorts wall
+figures; CPU figures much less).
 
 - qmodel (simpy engine): 5 replications of N/5 customers, with 95% confidence intervals,
   MSER-5 warm-up and percentiles (p50/p95/p99 are computed, as in a normal run).
-- qmodel fast path: the same on the numba path (compiled once before timing).
+- qmodel fast path: the same on the numba path.
 - Ciw 3.2.7: ``simulate_until_max_customers(N, method="Arrive")``; mean over all records.
 - LINE 3.0.8 LDES (native binary): N x (visits per customer) service-completion events;
   end-to-end response = sum of the stations' residence times (LINE's own ``SysRespT`` for
   a network with feedback is per visit to the entry station, so it is printed too).
+- SimPy script: the ~40 lines a modeller would write with SimPy 4 (a source process, a
+  ``Resource`` per station, exponential draws from ``random``), the mean of the
+  customers' response times.
 
-Peak memory: ``tracemalloc`` peak in a second, untimed run for the Python tools; for LINE,
-the peak resident set size of its solver process (``ru_maxrss`` of children).
-
-Usage: ``.venv/bin/python benchmarks/sim_bench.py [--quick] [--customers N]``
+Usage: ``.venv/bin/python benchmarks/sim_bench.py [--quick] [--customers N] [--model c]``
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
+import json
 import math
+import os
+import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from qmodel import Model  # noqa: E402
-from qmodel.sim import simulate  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+WARMUP_ARRIVALS = 2_000  # at most: a run of fewer arrivals warms up on as many
 
 RATES = [3.0, 2.0, 2.0, 4.0, 3.0]
 ROUTING = [[0.0, 0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0],
@@ -80,6 +95,10 @@ MODELS = [
 
 # ----------------------------------------------------------------------------- tools
 def run_qmodel(spec: dict, n: int, method: str) -> tuple[float, str]:
+    sys.path.insert(0, str(ROOT))
+    from qmodel import Model
+    from qmodel.sim import simulate
+
     r = simulate(Model.from_dict(spec), replications=5, customers=n // 5, seed=1,
                  method=method, progress=False)
     m = r.system.mean_response_time
@@ -152,37 +171,99 @@ def run_line(params: tuple, n: int, visits: float) -> tuple[float, str]:
     return m, f"{m:.4f} (SysRespT {float(system['SysRespT'].iloc[0]):.4f})"
 
 
+def run_simpy_script(params: tuple, n: int) -> tuple[float, str]:
+    """What a modeller writes with SimPy: a source, a Resource per station, random draws."""
+    import simpy
+
+    lam, rates, servers, routing = params
+    rng = random.Random(1)
+    env = simpy.Environment()
+    stations = [simpy.Resource(env, capacity=servers) for _ in rates]
+    times: list[float] = []
+
+    def customer(env):
+        start, i = env.now, 0
+        while i is not None:
+            with stations[i].request() as req:
+                yield req
+                yield env.timeout(rng.expovariate(rates[i]))
+            u, i_next = rng.random(), None
+            for j, p in enumerate(routing[i]):
+                u -= p
+                if u < 0:
+                    i_next = j
+                    break
+            i = i_next
+        times.append(env.now - start)
+
+    def source(env):
+        for _ in range(n):
+            yield env.timeout(rng.expovariate(lam))
+            env.process(customer(env))
+
+    env.process(source(env))
+    env.run()
+    m = sum(times) / len(times)
+    return m, f"{m:.4f}"
+
+
+TOOLS = {  # name: (runner, arguments from (spec, params, visits, n))
+    "qmodel (simpy)": (run_qmodel, lambda spec, params, visits, n: (spec, n, "simpy")),
+    "qmodel fast path": (run_qmodel, lambda spec, params, visits, n: (spec, n, "fast")),
+    "Ciw": (run_ciw, lambda spec, params, visits, n: (params, n)),
+    "LINE LDES (native)": (run_line, lambda spec, params, visits, n: (params, n, visits)),
+    "SimPy script": (run_simpy_script, lambda spec, params, visits, n: (params, n)),
+}
+PEERS = ("Ciw", "LINE LDES (native)", "SimPy script")
+
+
 # ----------------------------------------------------------------------------- harness
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (LINE's solver runs as one)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    me, children = resource.getrusage(resource.RUSAGE_SELF), \
+        resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
-def timed(fn, *args) -> tuple[float, float, tuple[float, str]]:
+def child(tool: str, model: int, n: int) -> None:
+    """In a fresh process: warm ``tool`` up on ``model``, time one run of ``n`` arrivals,
+    print the figures as one JSON line."""
+    _, spec, _, params, visits = MODELS[model]
+    fn, arguments = TOOLS[tool]
+    fn(*arguments(spec, params, visits, min(n, WARMUP_ARRIVALS)))
     t0, c0 = time.perf_counter(), cpu_seconds()
-    out = fn(*args)
-    return time.perf_counter() - t0, cpu_seconds() - c0, out
+    mean, text = fn(*arguments(spec, params, visits, n))
+    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,
+                      "mean": mean, "text": text}))
 
 
-def python_peak_mb(fn, *args) -> float:
-    tracemalloc.start()
-    fn(*args)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
-
-
-def child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def measure(tool: str, model: int, n: int) -> dict:
+    """Run :func:`child` in a fresh process; add its whole-process wall, CPU and peak RSS."""
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--child", tool, str(model), str(n)],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        out = process.stdout.read()
+        # reaped here, not by Popen: wait4 gives this process's own resource usage
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - t0
+        process.returncode = os.waitstatus_to_exitcode(status)
+        process.stdout.close()
+        if process.returncode:
+            err.seek(0)
+            lines = err.read().strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"exit {process.returncode}")
+    doc = json.loads(out.strip().splitlines()[-1])
+    return doc | {"process_wall": wall, "process_cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024}
 
 
 def available(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
+    """Installed? Found without importing it: this process stays small, so every child
+    forked from it starts from the same small resident set (``ru_maxrss`` survives exec)."""
+    return importlib.util.find_spec(module) is not None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,49 +271,65 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10,000 arrivals (smoke run)")
     parser.add_argument("--customers", type=int, default=None,
                         help="external arrivals per model (default 200,000)")
+    parser.add_argument("--model", action="append", choices="abc",
+                        help="only these models (repeatable; default all three)")
+    parser.add_argument("--child", nargs=3, metavar=("TOOL", "MODEL", "N"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return 0
     n = args.customers or (10_000 if args.quick else 200_000)
-    have_ciw, have_line = available("ciw"), available("line_solver")
-    for method in ("fast", "simpy"):  # compile the fast path, import lazily loaded modules
-        run_qmodel(MODELS[2][1], 1_000, method)
-    print(f"{n:,} external arrivals per model; customers/s = arrivals / CPU time "
-          f"(arrivals / wall time in brackets)\n")
-    header = (f"{'tool':<22}{'customers/s':>12}{'(wall)':>12}{'peak MB':>10}"
-              f"   mean response (exact {{}})")
+    tools = [t for t, module in (("qmodel (simpy)", "simpy"), ("qmodel fast path", "numba"),
+                                 ("Ciw", "ciw"), ("LINE LDES (native)", "line_solver"),
+                                 ("SimPy script", "simpy")) if available(module)]
+    chosen = [i for i, letter in enumerate("abc") if not args.model or letter in args.model]
+    print(f"{n:,} external arrivals per model, each tool in its own process after a "
+          f"{WARMUP_ARRIVALS:,}-arrival warm-up; load average {os.getloadavg()[0]:.2f}\n"
+          f"customers/s = arrivals / CPU s of the timed run (per wall s in brackets); "
+          f"process = the whole process, launch to exit\n")
     summary = []
-    for name, spec, exact, params, visits in MODELS:
+    for index in chosen:
+        name, _, exact, _, _ = MODELS[index]
         print(name)
-        print(header.format(f"{exact:.4f}"))
-        speed = {}
-        rows = [("qmodel (simpy)", run_qmodel, (spec, n, "simpy"), True),
-                ("qmodel fast path", run_qmodel, (spec, n, "fast"), True)]
-        if have_ciw:
-            rows.append(("Ciw", run_ciw, (params, n), True))
-        if have_line:
-            rows.append(("LINE LDES (native)", run_line, (params, n, visits), False))
-        for tool, fn, fargs, python in rows:
+        print(f"{'tool':<20}{'customers/s':>12}{'(wall)':>12}{'process wall':>14}"
+              f"{'process CPU':>13}{'peak RSS MB':>13}   mean response (exact {exact:.4f})")
+        figures = {}
+        for tool in tools:
             try:
-                wall, cpu, (_, text) = timed(fn, *fargs)
+                f = measure(tool, index, n)
             except Exception as exc:  # a third-party tool that cannot run here
                 if tool.startswith("qmodel"):
                     raise
-                print(f"{tool:<22}failed: {type(exc).__name__}: {exc}")
+                print(f"{tool:<20}failed: {exc}")
                 continue
-            peak = python_peak_mb(fn, *fargs) if python else child_peak_mb()
-            speed[tool] = n / cpu
-            print(f"{tool:<22}{n / cpu:>12,.0f}{f'({n / wall:,.0f})':>12}{peak:>10.1f}   {text}")
-        ratios = []
-        if "Ciw" in speed and "qmodel (simpy)" in speed:
-            ratios.append(f"qmodel/Ciw = {speed['qmodel (simpy)'] / speed['Ciw']:.1f}x")
-        if "LINE LDES (native)" in speed and "qmodel fast path" in speed:
-            ratios.append(f"qmodel-fast/LINE = "
-                          f"{speed['qmodel fast path'] / speed['LINE LDES (native)']:.2f}x")
-        print("  " + ("; ".join(ratios) or "(Ciw and LINE not installed: no ratios)") + "\n")
+            figures[tool] = f
+            per_wall = f"({n / f['wall']:,.0f})"
+            print(f"{tool:<20}{n / f['cpu']:>12,.0f}{per_wall:>12}{f['process_wall']:>13.2f}s"
+                  f"{f['process_cpu']:>12.2f}s{f['rss_mb']:>13.0f}   {f['text']}")
+        ratios = _ratios(figures)
+        print("".join(f"  {r}\n" for r in ratios) or "  (no peer installed: no ratios)\n")
         summary.append((name, ratios))
-    print("summary")
+    print(f"summary (load average {os.getloadavg()[0]:.2f})")
     for name, ratios in summary:
-        print(f"  {name}: {'; '.join(ratios)}")
+        print(f"  {name}")
+        for r in ratios:
+            print(f"    {r}")
     return 0
+
+
+def _ratios(figures: dict) -> list[str]:
+    """Each qmodel path against each peer, as peer / qmodel (above 1: qmodel is faster):
+    the timed run's CPU, and the whole process's CPU and wall."""
+    out = []
+    for tool in ("qmodel fast path", "qmodel (simpy)"):
+        for peer in PEERS:
+            if tool in figures and peer in figures:
+                q, p = figures[tool], figures[peer]
+                out.append(f"{tool} vs {peer}: run {p['cpu'] / q['cpu']:.2f}x CPU; process "
+                           f"{p['process_cpu'] / q['process_cpu']:.2f}x CPU, "
+                           f"{p['process_wall'] / q['process_wall']:.2f}x wall")
+    return out
 
 
 if __name__ == "__main__":
