@@ -18,6 +18,7 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +26,14 @@ from typing import TYPE_CHECKING
 import redis.asyncio as aioredis
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qmodel.model.model import Model, load
 
+from .http_limits import BodyLimits, header_timeout_protocol
 from .items import Item, StationFullError
 from .metrics import summarize
 from .probe import Probe
@@ -42,6 +45,9 @@ from .work import BadRecordError, parse_event
 
 if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
     from .otel import Tracing
+
+
+MAX_CONNECTIONS = 2000  # beyond: uvicorn answers 503 (each connection costs memory)
 
 
 @dataclass
@@ -76,6 +82,25 @@ def component_servers(model: Model) -> dict[str, int | None]:
         elif s.component not in out or out[s.component] is not None:
             out[s.component] = (out.get(s.component) or 0) + s.servers
     return out
+
+
+def window_bound(params: Mapping[str, str], name: str, default: float) -> float:
+    """The ``/metrics`` window bound ``name`` (epoch seconds): a finite number; raise
+    ValueError naming it otherwise.
+
+    >>> window_bound({"since": "12.5"}, "since", 0.0), window_bound({}, "until", 9.0)
+    (12.5, 9.0)
+    """
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {text[:40]!r} is not a finite number (epoch seconds)")
+    return value
 
 
 class Gateway:
@@ -174,9 +199,12 @@ class Gateway:
         return JSONResponse(body, headers=headers)
 
     async def metrics(self, request: Request) -> JSONResponse:
+        try:
+            since = window_bound(request.query_params, "since", 0.0)
+            until = window_bound(request.query_params, "until", time.time())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         self.trace.flush()
-        since = float(request.query_params.get("since", 0))
-        until = float(request.query_params.get("until", time.time()))
         frame = await asyncio.to_thread(self.reader.frame)
         doc = await asyncio.to_thread(summarize, frame, since, until, self.servers,
                                       self.forks)
@@ -241,7 +269,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         Route("/metrics", gateway.metrics),
         Route("/health", gateway.health),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimits)])
     app.state.gateway = gateway
     return app
 
@@ -253,7 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("the reference system listens on loopback only")
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5)
+                access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5,
+                http=header_timeout_protocol(), timeout_keep_alive=5,
+                limit_concurrency=MAX_CONNECTIONS)
 
 
 def config_json(config: GatewayConfig) -> str:
