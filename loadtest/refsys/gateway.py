@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 import uvicorn
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,11 +34,12 @@ from starlette.routing import Route
 
 from qmodel.model.model import Model, load
 
+from .children import read_state
 from .http_limits import BodyLimits, header_timeout_protocol
 from .items import Item, StationFullError
 from .metrics import summarize
 from .probe import Probe
-from .redis_broker import PREFIX, redis_brokers
+from .redis_broker import PREFIX, dead_letter_counts, redis_brokers, redis_client
 from .runtime import Runtime, downstream_of_brokers, worker_stations
 from .store import read_job, read_key, read_totals
 from .trace import TraceReader, TraceWriter
@@ -47,6 +49,7 @@ if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
     from .otel import Tracing
 
 
+HEALTH_REDIS_TIMEOUT_S = 1.0
 MAX_CONNECTIONS = 2000  # beyond: uvicorn answers 503 (each connection costs memory)
 
 
@@ -57,7 +60,7 @@ class GatewayConfig:
     port: int = 8100
     host: str = "127.0.0.1"
     backend: str = "embedded"
-    redis_url: str | None = None
+    redis_url: str | None = None  # None: from the environment (REDIS_URL_ENV)
     seed: int = 0
     drain_timeout_s: float = 10.0
     otel_dir: str | None = None  # None: no spans
@@ -131,7 +134,7 @@ class Gateway:
     async def start(self) -> None:
         hosted, brokers = None, None
         if self.config.backend == "redis":
-            self.redis = aioredis.Redis.from_url(self.config.redis_url)
+            self.redis = redis_client(self.config.redis_url)
             brokers = await redis_brokers(self.model, self.redis)
             hosted = set(self.model.spec.nodes) - downstream_of_brokers(self.model)
         self.runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.config.seed,
@@ -208,20 +211,54 @@ class Gateway:
         frame = await asyncio.to_thread(self.reader.frame)
         doc = await asyncio.to_thread(summarize, frame, since, until, self.servers,
                                       self.forks)
+        doc["processes"] = (read_state(self.run_dir) or {}).get("children", {})
+        doc["dead_letters"] = await self.dead_letters()
         doc["overshoot_s"] = {name: p.clock.overshoot_s for name, p in self.runtime.parts.items()
                               if hasattr(p, "clock")}
         return JSONResponse(doc)
 
     async def health(self, request: Request) -> JSONResponse:
-        body: dict = {"status": "ok", "backend": self.config.backend, "pid": os.getpid(),
+        """200 ``ok``, or 503 with the first problem as ``status`` and every one in
+        ``problems``: ``redis unavailable``, ``restarting`` (a process in back-off, from
+        the supervisor), ``starting`` (a worker without a heartbeat), ``draining``."""
+        problems: list[tuple[str, str]] = []
+        body: dict = {"backend": self.config.backend, "pid": os.getpid(),
                       "draining": self.draining}
         if self.redis is not None:
-            workers = {name: bool(await self.redis.exists(f"{PREFIX}:hb:{name}"))
-                       for name in worker_stations(self.model)}
-            body["workers"] = workers
-            if not all(workers.values()):
-                body["status"] = "starting"
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+            try:
+                async with asyncio.timeout(HEALTH_REDIS_TIMEOUT_S):
+                    await self.redis.ping()
+                    workers = {name: bool(await self.redis.exists(f"{PREFIX}:hb:{name}"))
+                               for name in worker_stations(self.model)}
+                body["workers"] = workers
+                problems += [("starting", f"worker {name} has no heartbeat")
+                             for name, beating in workers.items() if not beating]
+            except (RedisError, OSError, TimeoutError) as exc:
+                problems.insert(0, ("redis unavailable", f"redis: {exc or 'no answer'}"))
+        supervisor = read_state(self.run_dir)
+        if supervisor is not None:
+            body["processes"] = supervisor["children"]
+            problems += [("restarting", f"{name} restarts in back-off (exit {c['last_exit']}, "
+                          f"{c['restarts']} restarts)")
+                         for name, c in supervisor["children"].items()
+                         if c["state"] == "backoff"]
+        if self.draining:
+            problems.append(("draining", "stopping: draining what is inside"))
+        body["status"] = problems[0][0] if problems else "ok"
+        body["problems"] = [text for _, text in problems]
+        return JSONResponse(body, status_code=503 if problems else 200)
+
+    async def dead_letters(self) -> dict[str, int] | None:
+        """Entries moved to each dead-letter stream (None: Redis unavailable; {}:
+        embedded, where every message is an item of this process)."""
+        if self.redis is None:
+            return {}
+        topics = [n for n, node in self.model.spec.nodes.items() if node.kind == "broker"]
+        topics += [f"in-{station}" for station in worker_stations(self.model)]
+        try:
+            return await dead_letter_counts(self.redis, topics)
+        except (RedisError, OSError):
+            return None
 
     async def summary(self, request: Request) -> JSONResponse:
         totals = await asyncio.to_thread(read_totals, self.runtime.store_paths())
@@ -230,9 +267,16 @@ class Gateway:
             for station in worker_stations(self.model):
                 counter = f"{PREFIX}:in-{station}:backlog"
                 totals["backlog"][station] = int(await self.redis.get(counter) or 0)
+        totals["dead_letters"] = await self.dead_letters()
         totals["in_flight"] = self.runtime.in_flight()
         totals["accepted_by_this_gateway"] = self.accepted
         return JSONResponse(totals)
+
+
+async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A request that needed Redis while it was down: 503 with the reason (the record,
+    if any, was not accepted)."""
+    return JSONResponse({"error": f"redis unavailable: {exc}"}, status_code=503)
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -269,7 +313,8 @@ def create_app(config: GatewayConfig) -> Starlette:
         Route("/metrics", gateway.metrics),
         Route("/health", gateway.health),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimits)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimits)],
+                    exception_handlers={RedisError: unavailable})
     app.state.gateway = gateway
     return app
 

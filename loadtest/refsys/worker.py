@@ -23,10 +23,11 @@ import redis.asyncio as aioredis
 
 from qmodel.model.model import load
 
+from ..redis_server import REDIS_URL_ENV
 from .broker import Message
 from .items import Item, StationFullError
 from .probe import Probe
-from .redis_broker import PREFIX, RedisBroker, redis_brokers
+from .redis_broker import PREFIX, RedisBroker, redis_brokers, redis_client
 from .runtime import Runtime
 from .trace import TraceWriter
 
@@ -38,7 +39,7 @@ BLOCK_POLL_S = 0.002  # a blocked sender retries this often
 
 
 class Worker:
-    def __init__(self, model_path: str, station: str, run_dir: Path, redis_url: str,
+    def __init__(self, model_path: str, station: str, run_dir: Path, redis_url: str | None,
                  seed: int, otel_dir: Path | None = None):
         self.model = load(model_path)
         self.station = self.model.network.station(station)
@@ -53,13 +54,21 @@ class Worker:
             self.tracing = Tracing(otel_dir, f"worker-{station}-{os.getpid()}")
         self.inputs: dict[str, Message] = {}
         self.stopping = asyncio.Event()
+        self.faults: list[Exception] = []
+        self.faulted = asyncio.Event()
+
+    def fatal(self, exc: Exception) -> None:
+        """An item could not be handed on (Redis gone): exit, be restarted, and let the
+        successor take over what is pending here."""
+        self.faults.append(exc)
+        self.faulted.set()
 
     def topic(self, client: aioredis.Redis, station: str) -> RedisBroker:
         capacity = self.model.network.station(station).capacity
         return RedisBroker(client, f"in-{station}", 1, capacity, PREFIX)
 
     async def run(self) -> None:
-        client = aioredis.Redis.from_url(self.redis_url)
+        client = redis_client(self.redis_url)
         brokers = await redis_brokers(self.model, client)
         outputs: dict[str, RedisBroker] = {}
 
@@ -88,7 +97,7 @@ class Worker:
         settled = None if is_consumer else self._settle(inbox)
         runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.seed,
                           hosted={self.station.name}, brokers=brokers, remote=remote,
-                          settled=settled, tracing=self.tracing)
+                          settled=settled, tracing=self.tracing, fatal=self.fatal)
         runtime.build()
         for consumer in runtime.consumers:
             consumer.name = self.name
@@ -101,16 +110,18 @@ class Worker:
             await inbox.create()
             tasks.append(asyncio.create_task(self._pull(inbox, runtime)))
         stop = asyncio.create_task(self.stopping.wait())
-        await asyncio.wait([stop, *tasks, *runtime.consumer_tasks],
+        faulted = asyncio.create_task(self.faulted.wait())
+        await asyncio.wait([stop, faulted, *tasks, *runtime.consumer_tasks],
                            return_when=asyncio.FIRST_COMPLETED)
-        failed = [t for t in [*tasks, *runtime.consumer_tasks]
-                  if t.done() and not t.cancelled() and t.exception() is not None]
+        failed = self.faults + [t.exception() for t in [*tasks, *runtime.consumer_tasks]
+                                if t.done() and not t.cancelled() and t.exception() is not None]
         for task in tasks:
             task.cancel()
         if failed:  # a dead loop must not leave a live, deaf worker: exit, be restarted
             stop.cancel()
             await runtime.stop()
-            raise failed[0].exception()
+            raise failed[0]
+        faulted.cancel()
         await probe.stop()
         left = await runtime.drain(5.0)
         await runtime.stop()
@@ -157,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--station", required=True)
     parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--redis-url", default=None,
+                        help=f"default: ${REDIS_URL_ENV} (keeps a password off the command line)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--otel-dir", type=Path, default=None, help="write spans here")
     args = parser.parse_args(argv)
