@@ -35,7 +35,7 @@ from starlette.routing import Route
 from qmodel.model.model import Model, load
 
 from .children import read_state
-from .http_limits import BodyLimits, header_timeout_protocol
+from .http_limits import HEADER_TIMEOUT_S, BodyLimits, header_timeout_protocol
 from .items import Item, StationFullError
 from .metrics import summarize
 from .probe import Probe
@@ -64,6 +64,7 @@ class GatewayConfig:
     seed: int = 0
     drain_timeout_s: float = 10.0
     otel_dir: str | None = None  # None: no spans
+    http_timeout_s: float = HEADER_TIMEOUT_S  # to send a request's headers, and its body
 
 
 def job_classes(model: Model) -> list[str]:
@@ -254,7 +255,9 @@ class Gateway:
         if self.redis is None:
             return {}
         topics = [n for n, node in self.model.spec.nodes.items() if node.kind == "broker"]
-        topics += [f"in-{station}" for station in worker_stations(self.model)]
+        topics += [f"in-{station}" for station in worker_stations(self.model)
+                   if self.model.spec.nodes[self.model.network.station(station).component]
+                   .kind != "broker"]  # a broker's consumers read the broker's streams
         try:
             return await dead_letter_counts(self.redis, topics)
         except (RedisError, OSError):
@@ -313,7 +316,8 @@ def create_app(config: GatewayConfig) -> Starlette:
         Route("/metrics", gateway.metrics),
         Route("/health", gateway.health),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimits)],
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(BodyLimits, timeout_s=config.http_timeout_s)],
                     exception_handlers={RedisError: unavailable})
     app.state.gateway = gateway
     return app
@@ -327,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the reference system listens on loopback only")
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
                 access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5,
-                http=header_timeout_protocol(), timeout_keep_alive=5,
+                http=header_timeout_protocol(config.http_timeout_s), timeout_keep_alive=5,
                 limit_concurrency=MAX_CONNECTIONS)
 
 

@@ -11,12 +11,16 @@ it); either way it is acknowledged, so its consumers keep going."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..redis_server import REDIS_URL_ENV
 from .broker import Broker, Message
@@ -25,6 +29,7 @@ from .items import Item, StationFullError
 if TYPE_CHECKING:
     from qmodel.model.model import Model
 
+T = TypeVar("T")
 PREFIX = "refsys"  # every key of the reference system in Redis starts with this
 MAX_DELIVERIES = 3  # a message claimed after this many deliveries is dead-lettered
 DEAD_MAXLEN = 10_000  # a dead-letter stream keeps about this many entries
@@ -67,6 +72,10 @@ return acked
 """
 
 
+# Redis gone (restarting) or not answering: a read is retried, a write fails its item
+TRANSIENT: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
 def redis_client(url: str | None) -> aioredis.Redis:
     """A client of the system's Redis (``url`` None: ``$QMODEL_REDIS_URL``, which the
     supervisor sets) that fails fast while Redis is gone rather than hanging, and
@@ -75,6 +84,36 @@ def redis_client(url: str | None) -> aioredis.Redis:
     if not url:
         raise ValueError(f"the Redis backend needs a URL (set {REDIS_URL_ENV})")
     return aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=10.0)
+
+
+RETRY_FOR_S = 30.0  # how long an idempotent write is retried while Redis is away
+
+
+async def retrying(call: Callable[[], Awaitable[T]], for_s: float = RETRY_FOR_S) -> T:
+    """``await call()``, again every 0.1 s while it fails with a ``TRANSIENT`` error,
+    for up to ``for_s`` (then the error is raised)."""
+    deadline = time.monotonic() + for_s
+    while True:
+        try:
+            return await call()
+        except TRANSIENT:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def wait_for_redis(client: aioredis.Redis, timeout_s: float = 30.0) -> None:
+    """Wait until Redis answers (a process started while it restarts waits for it
+    instead of dying again); raise the last error after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await client.ping()
+            return
+        except (RedisError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def dead_stream(topic: str, prefix: str = PREFIX) -> str:
@@ -93,6 +132,8 @@ async def dead_letter_counts(client: aioredis.Redis, topics: Sequence[str]) -> d
 
 class RedisBroker(Broker):
     """A topic on Redis; the backlog counter makes ``capacity`` cheap to enforce."""
+
+    transient = TRANSIENT
 
     def __init__(self, client: aioredis.Redis, topic: str, partitions: int,
                  capacity: int | None = None, prefix: str = "refsys"):
@@ -187,11 +228,13 @@ class RedisBroker(Broker):
         """XACK the messages and take what was acknowledged off the backlog counter, in
         one script that Redis runs whole: a consumer killed between the two steps would
         otherwise leave the counter above the streams' real backlog for good. A message
-        acknowledged twice (redelivered after a claim) counts once."""
+        acknowledged twice (redelivered after a claim) counts once, so while Redis
+        restarts this is retried (up to ``RETRY_FOR_S``)."""
         if not messages:
             return
         keys = [self.counter, *(self.streams[m.partition] for m in messages)]
-        await self._ack(keys=keys, args=[self.group, *(m.id for m in messages)])
+        await retrying(lambda: self._ack(keys=keys, args=[self.group,
+                                                           *(m.id for m in messages)]))
 
     async def claim(self, consumer: str, partitions: Sequence[int],
                     min_idle_s: float) -> list[Message]:
@@ -227,7 +270,9 @@ def _item(fields: dict[bytes, bytes]) -> Item:
 
 
 async def redis_brokers(model: Model, client: aioredis.Redis) -> dict[str, RedisBroker]:
-    """A :class:`RedisBroker` per broker component of the model (streams created)."""
+    """A :class:`RedisBroker` per broker component of the model (streams created), once
+    Redis answers."""
+    await wait_for_redis(client)
     brokers = {}
     for name, node in model.spec.nodes.items():
         if node.kind == "broker":

@@ -52,6 +52,7 @@ class RefSystem:
     redis_url: str | None = None
     drain_timeout_s: float = 10.0
     otel_traces: Path | str | None = None  # None: no spans
+    http_timeout_s: float = 10.0  # for a client to send its request's headers, its body
     redis_fsync: str = "everysec"  # the Redis we start: "always" loses nothing on kill -9
     children: dict[str, Child] = field(default_factory=dict)
     _redis: RedisServer | None = None
@@ -92,7 +93,7 @@ class RefSystem:
         # command line, which every user of the machine can read in /proc
         config = GatewayConfig(self.model, str(self.run_dir), self.port, LOOPBACK,
                                self.backend, None, self.seed, self.drain_timeout_s,
-                               str(otel_dir) if otel_dir else None)
+                               str(otel_dir) if otel_dir else None, self.http_timeout_s)
         return Child("gateway", [sys.executable, "-m", "loadtest.refsys.gateway",
                                  "--config", config_json(config)], self._redis_env())
 
@@ -130,7 +131,10 @@ class RefSystem:
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         gateway = self.children["gateway"]
         try:
-            wait_http(self.url + "/health", timeout_s, lambda: self._stopping or gateway.alive())
+            # a gateway waiting for its restart (back-off) is not dead; before the watcher
+            # runs (the first start) nothing restarts it, so a crash fails at once
+            wait_http(self.url + "/health", timeout_s, lambda: self._stopping or
+                      gateway.alive() or gateway.next_start is not None)
         except RuntimeError:
             log = gateway.log.read_text()[-2000:] if gateway.log and gateway.log.exists() else ""
             raise RuntimeError(f"the gateway died while starting:\n{log}") from None

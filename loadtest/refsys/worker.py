@@ -4,7 +4,9 @@ of a broker reading its input stream (``in-STATION``).
 Items move between processes through Redis Streams with consumer groups: a message is
 acknowledged only after the item was handed on (or stored), so a killed worker's pending
 messages are claimed and processed again by its successor, and the stores' per-event
-dedup makes that count once. With ``--otel-dir`` its spans go to
+dedup makes that count once. While Redis restarts, a worker keeps reading (every
+0.1 s) and beating until it answers again; an item it cannot hand on or acknowledge then
+makes it exit (restarted by the supervisor), its input still pending. With ``--otel-dir`` its spans go to
 ``DIR/worker-STATION-PID.jsonl`` (:mod:`.otel`).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,8 +30,9 @@ from ..redis_server import REDIS_URL_ENV
 from .broker import Message
 from .items import Item, StationFullError
 from .probe import Probe
-from .redis_broker import PREFIX, RedisBroker, redis_brokers, redis_client
+from .redis_broker import PREFIX, TRANSIENT, RedisBroker, redis_brokers, redis_client, retrying
 from .runtime import Runtime
+from .stations import RETRY_S
 from .trace import TraceWriter
 
 if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
@@ -83,8 +87,8 @@ class Worker:
             target = self.model.network.station(station)
             item.t_enq = time.time()
             while True:
-                try:
-                    await outputs[station].publish(0, item)
+                try:  # while Redis restarts, retried (a duplicate counts once)
+                    await retrying(lambda: outputs[station].publish(0, item))
                     return
                 except StationFullError:
                     if target.on_full == "reject":
@@ -134,17 +138,25 @@ class Worker:
         async def settled(item: Item) -> None:
             message = self.inputs.pop(item.id, None)
             if message is not None:
-                await inbox.ack([message])
+                try:
+                    await inbox.ack([message])  # retried while Redis restarts
+                except TRANSIENT as exc:  # unacknowledged: the successor redelivers it
+                    self.fatal(exc)
+                    raise
         return settled
 
     async def _pull(self, inbox: RedisBroker, runtime: Runtime) -> None:
         last_claim = 0.0
         while True:
             messages: list[Message] = []
-            if time.monotonic() - last_claim > 3.0:
-                messages = await inbox.claim(self.name, [0], 3.0)
-                last_claim = time.monotonic()
-            messages += await inbox.read(self.name, [0], 64, 0.5)
+            try:
+                if time.monotonic() - last_claim > 3.0:
+                    messages = await inbox.claim(self.name, [0], 3.0)
+                    last_claim = time.monotonic()
+                messages += await inbox.read(self.name, [0], 64, 0.5)
+            except TRANSIENT:  # Redis restarts: read again soon
+                await asyncio.sleep(RETRY_S)
+                continue
             for message in messages:
                 if message.item.id in self.inputs:
                     continue
@@ -153,8 +165,9 @@ class Worker:
 
     async def _heartbeat(self, client: aioredis.Redis) -> None:
         while True:
-            await client.set(f"{PREFIX}:hb:{self.station.name}", os.getpid(),
-                             px=int(HEARTBEAT_S * 4000))
+            with contextlib.suppress(*TRANSIENT):  # Redis restarts: beat again later
+                await client.set(f"{PREFIX}:hb:{self.station.name}", os.getpid(),
+                                 px=int(HEARTBEAT_S * 4000))
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _flush(self) -> None:
