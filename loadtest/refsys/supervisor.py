@@ -53,7 +53,7 @@ class RefSystem:
     drain_timeout_s: float = 10.0
     otel_traces: Path | str | None = None  # None: no spans
     http_timeout_s: float = 10.0  # for a client to send its request's headers, its body
-    redis_fsync: str = "everysec"  # the Redis we start: "always" loses nothing on kill -9
+    redis_fsync: str = "everysec"  # the Redis we start; "always": nothing lost on a power cut
     children: dict[str, Child] = field(default_factory=dict)
     _redis: RedisServer | None = None
     _stopping: bool = False
