@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .net import LOOPBACK, free_port
 
@@ -63,7 +65,8 @@ class RedisServer:
             self.dir = Path(tempfile.mkdtemp(prefix="qmodel-redis-"))
         self.process = subprocess.Popen([self.executable, str(self._write_config())],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host=LOOPBACK, port=self.port, password=self.password)
+        client = redis.Redis(host=LOOPBACK, port=self.port, password=self.password,
+                             retry=Retry(NoBackoff(), 0))  # this loop is the retry
         deadline = time.monotonic() + timeout_s
         while True:
             try:

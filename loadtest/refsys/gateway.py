@@ -6,9 +6,10 @@ system and answer 200 when it has left the system, 202 when a broker has accepte
 (400 for a body that is not a record, 413 over 64 KiB, 408 when it comes too slowly).
 What a 202 promises depends on the broker: with Redis the record is in Redis's
 append-only file (it survives a kill of any process, Redis's included); with the
-embedded broker it is in this process's memory only, and a killed gateway loses it. ``GET /results/...`` reads the
-stores, ``GET /metrics`` the measured timings, ``GET /health`` liveness (and, with the
-Redis backend, the workers' heartbeats). With ``otel_dir`` set, every request is a
+embedded broker it is in this process's memory only, and a killed gateway loses it.
+``GET /results/...`` reads the stores, ``GET /metrics`` the measured timings, ``GET
+/health`` liveness (with the Redis backend: Redis and the workers' heartbeats; under a
+supervisor: processes in back-off). With ``otel_dir`` set, every request is a
 SERVER span and the process's spans go to ``otel_dir/gateway-PID.jsonl`` (:mod:`.otel`).
 """
 

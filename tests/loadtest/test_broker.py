@@ -150,7 +150,10 @@ def test_redis_poison_entries_go_to_the_dead_letter_stream(redis_server):
 
 def test_redis_server_requires_its_password(redis_server):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=redis_server.port).ping()
+        redis.Redis(host="127.0.0.1", port=redis_server.port,
+                    retry=Retry(NoBackoff(), 0)).ping()
     assert redis.Redis.from_url(redis_server.url).ping()
     assert redis_server.url.startswith(f"redis://:{redis_server.password}@127.0.0.1:")
