@@ -1,6 +1,7 @@
 """The load-testing commands; the ``qmodel`` CLI mounts this app with a lazy import::
 
     qmodel refsys serve MODEL [--port 8100] [--broker embedded|redis] [--otel-traces FILE]
+                        [--redis-fsync everysec|always]
     qmodel validate MODEL --load 0.3,0.5,0.7,0.85 --duration 60s [--mode open|closed]
                     [--otel-traces FILE]
 """
@@ -32,13 +33,16 @@ def serve(model: Path = typer.Argument(..., help="Model file"),
           run_dir: Path | None = typer.Option(None, help="Stores, traces and logs"),
           seed: int = typer.Option(0, help="Random seed of the emulated service times"),
           otel_traces: Path | None = typer.Option(
-              None, help="Write OpenTelemetry spans to FILE (OTLP JSON lines) at stop")) -> None:
+              None, help="Write OpenTelemetry spans to FILE (OTLP JSON lines) at stop"),
+          redis_fsync: str = typer.Option(
+              "everysec", help="The Redis it starts: everysec, or always (fsync before each "
+              "reply: nothing accepted is lost even if the machine dies)")) -> None:
     """Run the reference system for MODEL on 127.0.0.1 until Ctrl-C."""
     from .refsys.supervisor import RefSystem
 
     try:
         system = RefSystem(str(model), port=port, backend=broker, run_dir=run_dir, seed=seed,
-                           otel_traces=otel_traces)
+                           otel_traces=otel_traces, redis_fsync=redis_fsync)
         system.start()
     except (QModelError, ValueError, RuntimeError, TimeoutError) as exc:
         _fail(str(exc))

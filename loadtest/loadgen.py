@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .net import free_port
-from .refsys.supervisor import child_env
+from .refsys.children import child_env
 from .samples import Samples
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -33,6 +33,8 @@ class Broker(ABC):
     """
 
     in_process = False  # publisher and consumers share this process (and its clock)
+    # errors of a broker that is briefly away (a consumer retries its read on these)
+    transient: tuple[type[Exception], ...] = ()
 
     def __init__(self, topic: str, partitions: int, capacity: int | None = None):
         self.topic = topic

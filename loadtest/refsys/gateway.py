@@ -2,9 +2,14 @@
 
 ``POST /events`` (stream path) and ``POST /jobs`` (batch path) put a record into the
 system and answer 200 when it has left the system, 202 when a broker has accepted it,
-429 when a full component rejected it, 503 while draining. ``GET /results/...`` reads the
-stores, ``GET /metrics`` the measured timings, ``GET /health`` liveness (and, with the
-Redis backend, the workers' heartbeats). With ``otel_dir`` set, every request is a
+429 when a full component rejected it, 503 while draining or while Redis is unavailable
+(400 for a body that is not a record, 413 over 64 KiB, 408 when it comes too slowly).
+What a 202 promises depends on the broker: with Redis the record is in Redis's
+append-only file (it survives a kill of any process, Redis's included); with the
+embedded broker it is in this process's memory only, and a killed gateway loses it.
+``GET /results/...`` reads the stores, ``GET /metrics`` the measured timings, ``GET
+/health`` liveness (with the Redis backend: Redis and the workers' heartbeats; under a
+supervisor: processes in back-off). With ``otel_dir`` set, every request is a
 SERVER span and the process's spans go to ``otel_dir/gateway-PID.jsonl`` (:mod:`.otel`).
 """
 
@@ -18,23 +23,28 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 import uvicorn
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qmodel.model.model import Model, load
 
+from .children import read_state
+from .http_limits import HEADER_TIMEOUT_S, BodyLimits, header_timeout_protocol
 from .items import Item, StationFullError
 from .metrics import summarize
 from .probe import Probe
-from .redis_broker import PREFIX, redis_brokers
+from .redis_broker import PREFIX, dead_letter_counts, redis_brokers, redis_client
 from .runtime import Runtime, downstream_of_brokers, worker_stations
 from .store import read_job, read_key, read_totals
 from .trace import TraceReader, TraceWriter
@@ -44,6 +54,10 @@ if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
     from .otel import Tracing
 
 
+HEALTH_REDIS_TIMEOUT_S = 1.0
+MAX_CONNECTIONS = 2000  # beyond: uvicorn answers 503 (each connection costs memory)
+
+
 @dataclass
 class GatewayConfig:
     model: str
@@ -51,10 +65,11 @@ class GatewayConfig:
     port: int = 8100
     host: str = "127.0.0.1"
     backend: str = "embedded"
-    redis_url: str | None = None
+    redis_url: str | None = None  # None: from the environment (REDIS_URL_ENV)
     seed: int = 0
     drain_timeout_s: float = 10.0
     otel_dir: str | None = None  # None: no spans
+    http_timeout_s: float = HEADER_TIMEOUT_S  # to send a request's headers, and its body
 
 
 def job_classes(model: Model) -> list[str]:
@@ -76,6 +91,25 @@ def component_servers(model: Model) -> dict[str, int | None]:
         elif s.component not in out or out[s.component] is not None:
             out[s.component] = (out.get(s.component) or 0) + s.servers
     return out
+
+
+def window_bound(params: Mapping[str, str], name: str, default: float) -> float:
+    """The ``/metrics`` window bound ``name`` (epoch seconds): a finite number; raise
+    ValueError naming it otherwise.
+
+    >>> window_bound({"since": "12.5"}, "since", 0.0), window_bound({}, "until", 9.0)
+    (12.5, 9.0)
+    """
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {text[:40]!r} is not a finite number (epoch seconds)")
+    return value
 
 
 class Gateway:
@@ -106,7 +140,7 @@ class Gateway:
     async def start(self) -> None:
         hosted, brokers = None, None
         if self.config.backend == "redis":
-            self.redis = aioredis.Redis.from_url(self.config.redis_url)
+            self.redis = redis_client(self.config.redis_url)
             brokers = await redis_brokers(self.model, self.redis)
             hosted = set(self.model.spec.nodes) - downstream_of_brokers(self.model)
         self.runtime = Runtime(self.model, self.run_dir, self.trace, seed=self.config.seed,
@@ -174,26 +208,65 @@ class Gateway:
         return JSONResponse(body, headers=headers)
 
     async def metrics(self, request: Request) -> JSONResponse:
+        try:
+            since = window_bound(request.query_params, "since", 0.0)
+            until = window_bound(request.query_params, "until", time.time())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         self.trace.flush()
-        since = float(request.query_params.get("since", 0))
-        until = float(request.query_params.get("until", time.time()))
         frame = await asyncio.to_thread(self.reader.frame)
         doc = await asyncio.to_thread(summarize, frame, since, until, self.servers,
                                       self.forks)
+        doc["processes"] = (read_state(self.run_dir) or {}).get("children", {})
+        doc["dead_letters"] = await self.dead_letters()
         doc["overshoot_s"] = {name: p.clock.overshoot_s for name, p in self.runtime.parts.items()
                               if hasattr(p, "clock")}
         return JSONResponse(doc)
 
     async def health(self, request: Request) -> JSONResponse:
-        body: dict = {"status": "ok", "backend": self.config.backend, "pid": os.getpid(),
+        """200 ``ok``, or 503 with the first problem as ``status`` and every one in
+        ``problems``: ``redis unavailable``, ``restarting`` (a process in back-off, from
+        the supervisor), ``starting`` (a worker without a heartbeat), ``draining``."""
+        problems: list[tuple[str, str]] = []
+        body: dict = {"backend": self.config.backend, "pid": os.getpid(),
                       "draining": self.draining}
         if self.redis is not None:
-            workers = {name: bool(await self.redis.exists(f"{PREFIX}:hb:{name}"))
-                       for name in worker_stations(self.model)}
-            body["workers"] = workers
-            if not all(workers.values()):
-                body["status"] = "starting"
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+            try:
+                async with asyncio.timeout(HEALTH_REDIS_TIMEOUT_S):
+                    await self.redis.ping()
+                    workers = {name: bool(await self.redis.exists(f"{PREFIX}:hb:{name}"))
+                               for name in worker_stations(self.model)}
+                body["workers"] = workers
+                problems += [("starting", f"worker {name} has no heartbeat")
+                             for name, beating in workers.items() if not beating]
+            except (RedisError, OSError, TimeoutError) as exc:
+                problems.insert(0, ("redis unavailable", f"redis: {exc or 'no answer'}"))
+        supervisor = read_state(self.run_dir)
+        if supervisor is not None:
+            body["processes"] = supervisor["children"]
+            problems += [("restarting", f"{name} restarts in back-off (exit {c['last_exit']}, "
+                          f"{c['restarts']} restarts)")
+                         for name, c in supervisor["children"].items()
+                         if c["state"] == "backoff"]
+        if self.draining:
+            problems.append(("draining", "stopping: draining what is inside"))
+        body["status"] = problems[0][0] if problems else "ok"
+        body["problems"] = [text for _, text in problems]
+        return JSONResponse(body, status_code=503 if problems else 200)
+
+    async def dead_letters(self) -> dict[str, int] | None:
+        """Entries moved to each dead-letter stream (None: Redis unavailable; {}:
+        embedded, where every message is an item of this process)."""
+        if self.redis is None:
+            return {}
+        topics = [n for n, node in self.model.spec.nodes.items() if node.kind == "broker"]
+        topics += [f"in-{station}" for station in worker_stations(self.model)
+                   if self.model.spec.nodes[self.model.network.station(station).component]
+                   .kind != "broker"]  # a broker's consumers read the broker's streams
+        try:
+            return await dead_letter_counts(self.redis, topics)
+        except (RedisError, OSError):
+            return None
 
     async def summary(self, request: Request) -> JSONResponse:
         totals = await asyncio.to_thread(read_totals, self.runtime.store_paths())
@@ -202,9 +275,16 @@ class Gateway:
             for station in worker_stations(self.model):
                 counter = f"{PREFIX}:in-{station}:backlog"
                 totals["backlog"][station] = int(await self.redis.get(counter) or 0)
+        totals["dead_letters"] = await self.dead_letters()
         totals["in_flight"] = self.runtime.in_flight()
         totals["accepted_by_this_gateway"] = self.accepted
         return JSONResponse(totals)
+
+
+async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A request that needed Redis while it was down: 503 with the reason (the record,
+    if any, was not accepted)."""
+    return JSONResponse({"error": f"redis unavailable: {exc}"}, status_code=503)
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -241,7 +321,9 @@ def create_app(config: GatewayConfig) -> Starlette:
         Route("/metrics", gateway.metrics),
         Route("/health", gateway.health),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(BodyLimits, timeout_s=config.http_timeout_s)],
+                    exception_handlers={RedisError: unavailable})
     app.state.gateway = gateway
     return app
 
@@ -253,7 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("the reference system listens on loopback only")
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5)
+                access_log=False, timeout_graceful_shutdown=int(config.drain_timeout_s) + 5,
+                http=header_timeout_protocol(config.http_timeout_s), timeout_keep_alive=5,
+                limit_concurrency=MAX_CONNECTIONS)
 
 
 def config_json(config: GatewayConfig) -> str:

@@ -112,13 +112,16 @@ class Runtime:
     station names (None: all); ``brokers`` gives a backend per broker component
     (default: embedded); ``remote`` sends to a station hosted elsewhere (a worker's
     stations are then fed by a Redis stream); ``settled`` is called when a hosted part
-    has handed an item on; ``tracing`` (None: off) records spans."""
+    has handed an item on; ``tracing`` (None: off) records spans; ``fatal`` (a worker's)
+    is called when an item could not be handed on (then the error propagates and nothing
+    is acknowledged; None: the item fails, its request gets the error)."""
 
     def __init__(self, model: Model, run_dir: Path, trace: TraceWriter, *, seed: int = 0,
                  hosted: set[str] | None = None, brokers: dict[str, Broker] | None = None,
                  remote: Callable[[str, Item], Awaitable[None]] | None = None,
                  settled: Callable[[Item], Awaitable[None]] | None = None,
-                 tracing: Tracing | None = None):
+                 tracing: Tracing | None = None,
+                 fatal: Callable[[Exception], None] | None = None):
         self.model = model
         self.net = model.network
         self.run_dir = run_dir
@@ -128,6 +131,7 @@ class Runtime:
         self.hosted = hosted
         self.remote = remote
         self.settled = settled
+        self.fatal = fatal
         self.brokers: dict[str, Broker] = dict(brokers or {})
         self.parts: dict[str, Any] = {}          # station name -> Pool | Batcher | Join
         self.consumers: list[Consumer] = []
@@ -397,6 +401,14 @@ class Runtime:
             else:
                 await self.send(target, item, component)
         except StationFullError as exc:
+            self._failed(item, exc)
+        except Exception as exc:  # the next hop failed (Redis down, or a bug)
+            if self.fatal is not None:  # a worker: it exits, its input stays pending
+                self.fatal(exc)
+                raise  # and nothing is acknowledged
+            # the gateway: the item's request gets the error; the part that served it
+            # goes on with its next item (a pool's server that died here would leave
+            # its queue stuck, and the station full, for good)
             self._failed(item, exc)
         if component is not None and self.settled is not None:
             await self.settled(item)

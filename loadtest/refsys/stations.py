@@ -37,6 +37,7 @@ from .trace import TraceWriter
 if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
     from .otel import Tracing
 
+RETRY_S = 0.1  # a consumer whose broker is away reads again after this
 Work = Callable[[Item], Awaitable[None]]
 After = Callable[[Item], Awaitable[None]]
 
@@ -198,11 +199,16 @@ class Consumer:
         last_claim = 0.0
         while not self.stopping:
             messages: list[Message] = []
-            if time.monotonic() - last_claim > self.min_idle_s:
-                messages = await self.broker.claim(self.name, self.partitions, self.min_idle_s)
-                last_claim = time.monotonic()
-            if not messages:
-                messages = await self.broker.read(self.name, self.partitions, 1, 0.5)
+            try:
+                if time.monotonic() - last_claim > self.min_idle_s:
+                    messages = await self.broker.claim(self.name, self.partitions,
+                                                       self.min_idle_s)
+                    last_claim = time.monotonic()
+                if not messages:
+                    messages = await self.broker.read(self.name, self.partitions, 1, 0.5)
+            except self.broker.transient:  # the broker restarts: read again soon
+                await asyncio.sleep(RETRY_S)
+                continue
             received = time.time()
             for message in messages:
                 # an in-process broker's publish time is a hand-off; another process's is not

@@ -13,9 +13,7 @@ JSON lines, :mod:`.otel`).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,11 +24,10 @@ from pathlib import Path
 from qmodel.model.model import Model, load
 
 from ..net import LOOPBACK, free_port, wait_http
-from ..redis_server import RedisServer
+from ..redis_server import REDIS_URL_ENV, RedisServer
+from .children import Child, write_state
 from .gateway import GatewayConfig, config_json
 from .runtime import check_routing, worker_stations
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def check_traffic(model: Model) -> None:
@@ -41,41 +38,6 @@ def check_traffic(model: Model) -> None:
         raise ValueError(f"batches.{batches[0].name}: the reference system validates steady "
                          f"open/closed traffic only, not batch (bulk) arrivals; use qmodel "
                          f"simulate for a batch's makespan, or remove batches to run the rest")
-
-
-def child_env() -> dict[str, str]:
-    """The environment for child processes: this checkout importable."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-@dataclass
-class Child:
-    name: str
-    command: list[str]
-    process: subprocess.Popen | None = None
-    restarts: int = 0
-    log: Path | None = None
-
-    def start(self, log_dir: Path) -> None:
-        self.log = log_dir / f"{self.name}.log"
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.command, env=child_env(), stdout=log,
-                                            stderr=subprocess.STDOUT)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout_s: float) -> None:
-        if not self.alive():
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @dataclass
@@ -90,6 +52,8 @@ class RefSystem:
     redis_url: str | None = None
     drain_timeout_s: float = 10.0
     otel_traces: Path | str | None = None  # None: no spans
+    http_timeout_s: float = 10.0  # for a client to send its request's headers, its body
+    redis_fsync: str = "everysec"  # the Redis we start; "always": nothing lost on a power cut
     children: dict[str, Child] = field(default_factory=dict)
     _redis: RedisServer | None = None
     _stopping: bool = False
@@ -110,6 +74,11 @@ class RefSystem:
             self.otel_traces = Path(self.otel_traces).resolve()
 
     @property
+    def redis_server(self) -> RedisServer | None:
+        """The Redis this system started (None: embedded, or ``redis_url`` given)."""
+        return self._redis
+
+    @property
     def otel_dir(self) -> Path | None:
         """Where each process writes its spans (None: tracing off)."""
         return None if self.otel_traces is None else self.run_dir / "otel"
@@ -120,26 +89,31 @@ class RefSystem:
 
     def _gateway(self) -> Child:
         otel_dir = self.otel_dir
+        # the Redis URL (it holds the password) goes in the environment, not on the
+        # command line, which every user of the machine can read in /proc
         config = GatewayConfig(self.model, str(self.run_dir), self.port, LOOPBACK,
-                               self.backend, self.redis_url, self.seed, self.drain_timeout_s,
-                               str(otel_dir) if otel_dir else None)
+                               self.backend, None, self.seed, self.drain_timeout_s,
+                               str(otel_dir) if otel_dir else None, self.http_timeout_s)
         return Child("gateway", [sys.executable, "-m", "loadtest.refsys.gateway",
-                                 "--config", config_json(config)])
+                                 "--config", config_json(config)], self._redis_env())
+
+    def _redis_env(self) -> dict[str, str]:
+        return {REDIS_URL_ENV: self.redis_url} if self.redis_url else {}
 
     def _worker(self, station: str) -> Child:
         command = [sys.executable, "-m", "loadtest.refsys.worker", "--model", self.model,
-                   "--station", station, "--run-dir", str(self.run_dir), "--redis-url",
-                   self.redis_url, "--seed", str(self.seed)]
+                   "--station", station, "--run-dir", str(self.run_dir), "--seed",
+                   str(self.seed)]
         if self.otel_dir is not None:
             command += ["--otel-dir", str(self.otel_dir)]
-        return Child(station, command)
+        return Child(station, command, self._redis_env())
 
     def start(self, timeout_s: float = 60.0) -> RefSystem:
         """Start everything and wait until ``/health`` says ok."""
         try:
             if self.backend == "redis":
                 if self.redis_url is None:
-                    self._redis = RedisServer().start()
+                    self._redis = RedisServer(appendfsync=self.redis_fsync).start()
                     self.redis_url = self._redis.url
                 for station in worker_stations(self._model):
                     self.children[station] = self._worker(station)
@@ -157,18 +131,26 @@ class RefSystem:
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         gateway = self.children["gateway"]
         try:
-            wait_http(self.url + "/health", timeout_s, lambda: self._stopping or gateway.alive())
+            # a gateway waiting for its restart (back-off) is not dead; before the watcher
+            # runs (the first start) nothing restarts it, so a crash fails at once
+            wait_http(self.url + "/health", timeout_s, lambda: self._stopping or
+                      gateway.alive() or gateway.next_start is not None)
         except RuntimeError:
             log = gateway.log.read_text()[-2000:] if gateway.log and gateway.log.exists() else ""
             raise RuntimeError(f"the gateway died while starting:\n{log}") from None
 
     def _watch(self) -> None:
+        """Restart any child that died, with back-off (:meth:`Child.tend`), and keep
+        ``RUN_DIR/supervisor.json`` current for the gateway's ``/health``."""
+        write_state(self.run_dir, self.children)
         while not self._stopping:
+            changed = False
             for child in list(self.children.values()):
-                if not self._stopping and child.process is not None and not child.alive():
-                    child.restarts += 1
-                    child.start(self.run_dir / "logs")
-            time.sleep(0.1)
+                if not self._stopping:
+                    changed |= child.tend(self.run_dir / "logs")
+            if changed:
+                write_state(self.run_dir, self.children)
+            time.sleep(0.05)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to one process (``gateway`` or a worker's station); return its pid.

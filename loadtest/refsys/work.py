@@ -17,11 +17,20 @@ class BadRecordError(ValueError):
 
 
 def parse_event(body: bytes) -> tuple[str, str]:
-    """Parse ``{"key": str, "payload": str}``; raise :class:`BadRecordError`."""
+    """Parse ``{"key": str, "payload": str}``; raise :class:`BadRecordError` (an empty
+    body, not JSON, nested too deep for the parser, or not such an object).
+
+    >>> parse_event(b'{"key": "k", "payload": "a b"}')
+    ('k', 'a b')
+    """
+    if not body.strip():
+        raise BadRecordError("empty body: send a JSON object {\"key\": ..., \"payload\": ...}")
     try:
-        doc = json.loads(body or b"{}")
+        doc = json.loads(body)
     except ValueError as exc:
         raise BadRecordError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRecordError("body is JSON nested too deep") from None
     if not isinstance(doc, dict):
         raise BadRecordError("body must be a JSON object")
     key, payload = doc.get("key", ""), doc.get("payload", "")

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from ..net import LOOPBACK, free_port, wait_http
-from ..refsys.supervisor import REPO_ROOT, child_env
+from ..refsys.children import REPO_ROOT, child_env
 
 CONFIG = '''\
 import os

@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 
 from loadtest.refsys.broker import Broker, EmbeddedBroker
 from loadtest.refsys.items import Item, StationFullError
-from loadtest.refsys.redis_broker import RedisBroker
+from loadtest.refsys.redis_broker import MAX_DELIVERIES, RedisBroker, dead_letter_counts
 
 pytestmark = pytest.mark.loadtest  # its own event loop and Redis: run with the load tests
 
@@ -108,3 +108,52 @@ def test_redis_read_returns_everything_it_delivered(redis_server):
         await client.aclose()
 
     asyncio.run(run())
+
+
+def test_redis_poison_entries_go_to_the_dead_letter_stream(redis_server):
+    """An entry that is not an item is dead-lettered when read, one delivered more than
+    MAX_DELIVERIES times (its consumers died) when claimed; the items around them are
+    delivered, and the backlog counts only what was published as an item."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        broker = RedisBroker(client, "poisoned", 1, prefix="test")
+        await broker.create()
+        await broker.publish(0, item(0))
+        await client.xadd(broker.streams[0], {"item": b"not json"})
+        await client.xadd(broker.streams[0], {"junk": b"1"})
+        await client.xadd(broker.streams[0], {"item": b'{"id": 5}'})
+        await broker.publish(0, item(1))
+        got = await broker.read("c1", [0], 10, 0.1)
+        assert [m.item.id for m in got] == ["e0", "e1"]
+        assert await client.xlen(broker.dead) == 3
+        assert await broker.backlog() == 2  # the poison was never counted
+        await broker.ack(got[:1])
+        # e1's consumers keep dying: claimed again and again, then buried
+        for _ in range(MAX_DELIVERIES - 1):
+            await asyncio.sleep(0.02)
+            assert [m.item.id for m in await broker.claim("c2", [0], 0.01)] == ["e1"]
+        await asyncio.sleep(0.02)
+        assert await broker.claim("c3", [0], 0.01) == []
+        assert await broker.backlog() == 0
+        dead = await client.xrange(broker.dead)
+        assert [f[b"reason"][:12] for _, f in dead[:3]] == [b"not an item:"] * 3
+        assert dead[3][1][b"reason"].startswith(b"delivered 4 times")
+        assert dead[3][1][b"field:item"] == got[1].item.to_json().encode()
+        assert await dead_letter_counts(client, ["poisoned"]) == {"poisoned": 0}  # other prefix
+        assert await client.xpending(broker.streams[0], broker.group) == {
+            "pending": 0, "min": None, "max": None, "consumers": []}
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_redis_server_requires_its_password(redis_server):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=redis_server.port,
+                    retry=Retry(NoBackoff(), 0)).ping()
+    assert redis.Redis.from_url(redis_server.url).ping()
+    assert redis_server.url.startswith(f"redis://:{redis_server.password}@127.0.0.1:")

@@ -19,7 +19,7 @@ import pytest
 
 from loadtest.loadgen import MAX_RATE_PER_PROCESS, LoadSpec, locust_command, run_locust
 from loadtest.net import free_port, wait_http
-from loadtest.refsys.supervisor import child_env
+from loadtest.refsys.children import child_env
 from loadtest.results import validate_results
 from loadtest.samples import check_open
 

@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from loadtest.refsys.broker import EmbeddedBroker
 from loadtest.refsys.items import Item
 from loadtest.refsys.runtime import Runtime, check_routing, weighted_index
 from loadtest.refsys.stations import Batcher
@@ -133,3 +135,46 @@ def test_batcher_with_an_interval_alone_runs_empty_batches(tmp_path):
     sizes = [size for _, size in released]                  # ticks at 0.05 ... 0.2 s
     assert sizes in ([0, 0, 0, 0], [0, 0, 0])               # the last one may be late
     assert 0.045 < released[0][0] - start < 0.08
+
+
+class FlakyBroker(EmbeddedBroker):
+    """A broker that is away for its first ``down`` publishes (as Redis restarting)."""
+
+    def __init__(self, down: int):
+        super().__init__("topic", 1)
+        self.down = down
+
+    async def publish(self, partition: int, item: Item) -> str:
+        if self.down > 0:
+            self.down -= 1
+            raise RedisConnectionError("Connection refused")
+        return await super().publish(partition, item)
+
+
+def test_a_failed_hand_on_fails_its_item_and_the_pool_goes_on(tmp_path):
+    """Redis away while a pool hands on: those requests get the error, the pool's server
+    serves the next items (it used to die with the first, leaving the station full)."""
+    model = Model.from_dict({
+        "arrivals": {"web": {"to": "ingest", "rate": 10.0}},
+        "nodes": {"ingest": {"kind": "queue", "servers": 1, "service": 0.001, "capacity": 2,
+                             "on_full": "reject", "next": "topic"},
+                  "topic": {"kind": "broker", "partitions": 1, "consumers": 1,
+                            "service": 0.001}}})
+
+    async def run() -> list[str]:
+        runtime = Runtime(model, tmp_path, TraceWriter(tmp_path / "trace", "test"),
+                          hosted={"ingest"}, brokers={"topic": FlakyBroker(down=3)})
+        runtime.build()
+        await runtime.start()
+        outcomes = []
+        for n in range(6):
+            try:
+                outcome = await asyncio.wait_for(runtime.submit(item(n, 0)), 2.0)
+                outcomes.append(outcome.status)
+            except RedisConnectionError:
+                outcomes.append("unavailable")
+        assert runtime.in_flight() == 0 and runtime.parts["ingest"].inside == 0
+        await runtime.stop()
+        return outcomes
+
+    assert asyncio.run(run()) == ["unavailable"] * 3 + ["accepted"] * 3

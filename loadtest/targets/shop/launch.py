@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from ...net import LOOPBACK, free_port, wait_http
-from ...refsys.supervisor import child_env
+from ...refsys.children import child_env
 
 
 @dataclass(frozen=True)
