@@ -22,13 +22,15 @@ from ..errors import ModelError, Problem
 from ..experiments.headroom import headroom
 from ..experiments.output import write
 from ..experiments.planning import SEARCHES, plan
+from ..experiments.ranges import require_units
 from ..experiments.sensitivity import sensitivity
 from ..experiments.sweep import sweep
 from ..methods import SWEEP, help_text
 from ..model.model import Model
+from ..model.paths import resolve
 from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS
-from ..units import format_duration, format_rate
+from ..units import format_duration, format_rate, unit_needed
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
 
 SHOW_ROWS = 40
@@ -112,7 +114,11 @@ def sweep_command(
         if method == "simulate":
             raise ModelError([Problem("--uncertainty", "samples are solved analytically; "
                                                        "use it without --method simulate")])
-    table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
+    grid = dict(_pairs(vary, "--vary"))
+    params = resolve(m, list(grid))
+    for path, text in grid.items():
+        require_units(params[path], text, m.time_unit, "--vary ")
+    table = sweep(m, grid, metric=metric, slo=_slo(m, slo),
                   method=method,
                   replications=replications, seed=seed, executor=executor,
                   scheduler=scheduler, workers=workers)
@@ -183,6 +189,8 @@ def plan_command(
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
     m = load_model(model, overrides)
+    if why := unit_needed("rate", load_, m.time_unit):
+        raise ModelError([Problem("--load", f"{why}, or a factor such as 2x")])
     result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
                   max_utilization=max_utilization, limits=limits, search=search,
                   replications=replications, seed=seed)

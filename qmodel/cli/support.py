@@ -20,6 +20,8 @@ from rich.console import Console
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
+from ..model.paths import catalogue
+from ..units import unit_needed
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -67,7 +69,11 @@ def choice(value: str, choices: Sequence[str], option: str) -> str:
 
 
 def load_model(path: Path, overrides: list[str] | None = None) -> Model:
-    """Load a model and apply ``--set path=value`` overrides (values read as YAML)."""
+    """Load a model and apply ``--set path=value`` overrides (values read as YAML).
+
+    A rate or duration set without its unit is refused (exit 2), saying what the bare
+    number would have meant in the model's ``time_unit``: see :func:`~qmodel.units.unit_needed`.
+    """
     model = load(path)
     if not overrides:
         return model
@@ -77,4 +83,25 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
         if not sep or not key.strip() or not value.strip():
             raise ModelError([Problem("--set", f"expected path=value, got {item!r}")])
         changes[key.strip()] = yaml.safe_load(value.strip())
-    return model.with_changes(changes)
+    _require_units(model, changes)
+    changed = model.with_changes(changes)
+    _require_units(changed, changes)
+    return changed
+
+
+def _require_units(model: Model, changes: dict[str, Any]) -> None:
+    """Refuse rates and durations in ``changes`` written as bare numbers (``model`` says
+    which paths are rates or durations)."""
+    kinds = {path: param.kind for path, param in catalogue(model).items()}
+    problems = [Problem(f"--set {path}", why) for key, value in changes.items()
+                for path, leaf in _leaves(key, value)
+                if (why := unit_needed(kinds.get(path, ""), leaf, model.time_unit))]
+    if problems:
+        raise ModelError(problems)
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """The scalar values in ``value`` (a ``--set`` value read as YAML) by dotted path."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
+    return [(path, value)]

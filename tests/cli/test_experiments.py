@@ -85,6 +85,10 @@ def test_batch_sweep_has_the_makespan_its_interval_and_bound(tmp_path):
     (["--vary", "nodes.app.servers=1..4", "--slo", "p95 << 1s"],
      "--slo: cannot read 'p95 << 1s'; an SLO is METRIC OP VALUE"),
     (["--vary", "nodes.app.servers=1..4", "--executor", "cloud"], "--executor: must be one of"),
+    (["--vary", "arrivals.web.rate=50..300:6"],
+     "--vary arrivals.web.rate: give a unit, e.g. 50/s (a bare 50 would mean 50/ms"),
+    (["--vary", "nodes.app.service=[2ms, 4]"], "--vary nodes.app.service: give a unit, e.g. "
+     "4ms or 4s"),
 ])
 def test_bad_input_exits_2_with_path_and_message(args, message):
     result = run("sweep", MODEL, *args)
@@ -155,3 +159,15 @@ def test_mounts_at_the_top_level_of_another_app():
 def test_unknown_output_format_exits_2(tmp_path):
     result = run("sweep", MODEL, "--vary", "nodes.db.shards=[2]", "--out", str(tmp_path / "x.png"))
     assert result.exit_code == 2 and "--out: cannot write 'x.png'" in result.output
+
+
+def test_a_bare_rate_in_a_ms_model_says_what_it_would_mean():
+    """The issue's case: 50..300:6 in a model in ms would be 50,000/s to 300,000/s."""
+    result = run("sweep", "topologies/replicated_store.yaml", "--vary",
+                 "arrivals.writes.rate=50..300:6")
+    assert result.exit_code == 2
+    assert "a bare 50 would mean 50/ms = 50,000/s in this ms model" in result.output
+    result = run("plan", "topologies/replicated_store.yaml", "--load", "900")
+    assert result.exit_code == 2
+    assert "--load: give a unit, e.g. 900/s (a bare 900 would mean 900/ms = 900,000/s" \
+        in result.output and "or a factor such as 2x" in result.output

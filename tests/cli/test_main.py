@@ -56,6 +56,18 @@ def test_unstable_exit_3(tmp_path):
     assert "app is saturated" in result.output
 
 
+def test_set_refuses_a_bare_rate_or_duration_and_says_what_it_would_mean():
+    result = run("solve", "topologies/replicated_store.yaml", "--set", "arrivals.writes.rate=300",
+                 "--set", "nodes.leader.service={mean: 2, cv: 1}")
+    assert result.exit_code == 2
+    assert "--set arrivals.writes.rate: give a unit, e.g. 300/s (a bare 300 would mean " \
+           "300/ms = 300,000/s in this ms model)" in result.output
+    assert "--set nodes.leader.service.mean: give a unit, e.g. 2ms or 2s" in result.output
+    ok = run("check", "topologies/replicated_store.yaml", "--set", "arrivals.writes.rate=300/s",
+             "--set", "nodes.leader.service={mean: 2ms, cv: 1}", "--set", "nodes.leader.servers=2")
+    assert ok.exit_code == 0, ok.output
+
+
 def test_set_override_and_bad_override():
     result = run("solve", "topologies/web_service.yaml", "--set", "nodes.app.servers=16",
                  "--json")

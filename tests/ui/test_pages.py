@@ -82,6 +82,38 @@ def test_model_invalid_value_is_explained_and_not_applied(app: AppTest) -> None:
                                               .system.mean_response_time)
 
 
+def test_model_a_bare_rate_is_refused_and_bare_file_values_show_their_unit(
+        app: AppTest) -> None:
+    bare = "time_unit: ms\nnodes:\n  app: {kind: queue, service: 4}\n" \
+           "arrivals:\n  web: {to: app, rate: 0.1}\n"
+    app.session_state["custom_yaml"] = bare
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    table = open_page(app, "model").get("data_editor")[0].value.set_index("parameter")
+    assert table.loc["nodes.app.service", "value"] == "4ms"
+    assert table.loc["arrivals.web.rate", "value"] == "0.1/ms"
+
+    app.session_state["scenario"] = Scenario()
+    at = open_page(app, "model")
+    params = list(catalogue(qmodel.load(WEB)))
+    at.session_state["params-0"] = {"edited_rows": {params.index("arrivals.web.rate"):
+                                                    {"value": "300"}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "arrivals.web.rate" in message and "a bare 300 would mean 300/ms = 300,000/s" in message
+    assert metric(at, "mean response") == ms(qmodel.solve(qmodel.load(WEB))
+                                              .system.mean_response_time)
+
+
+def test_whatif_refuses_a_range_of_bare_rates(app: AppTest) -> None:
+    at = open_page(app, "whatif")
+    at = at.text_input(key="wi_range_arrivals.web.rate").set_value("50..300:6").run()
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "give a unit, e.g. 50/s" in message and "50,000/s" in message
+
+
 def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["set"] = "arrivals.web.rate=250/s"
