@@ -20,8 +20,7 @@ from rich.console import Console
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
-from ..model.paths import catalogue
-from ..units import unit_needed
+from ..model.paths import unit_problems
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -90,18 +89,6 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
 
 
 def _require_units(model: Model, changes: dict[str, Any]) -> None:
-    """Refuse rates and durations in ``changes`` written as bare numbers (``model`` says
-    which paths are rates or durations)."""
-    kinds = {path: param.kind for path, param in catalogue(model).items()}
-    problems = [Problem(f"--set {path}", why) for key, value in changes.items()
-                for path, leaf in _leaves(key, value)
-                if (why := unit_needed(kinds.get(path, ""), leaf, model.time_unit))]
+    problems = unit_problems(model, changes, "--set ")
     if problems:
         raise ModelError(problems)
-
-
-def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
-    """The scalar values in ``value`` (a ``--set`` value read as YAML) by dotted path."""
-    if isinstance(value, dict):
-        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
-    return [(path, value)]

@@ -293,3 +293,11 @@ def test_compare_variant(app: AppTest) -> None:
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
     assert metric(at, "mean response") == ms(expected.system.mean_response_time)
     assert at.dataframe[0].value.loc["mean response", "change"].startswith("-")
+
+
+def test_compare_refuses_a_bare_rate_in_b(app: AppTest) -> None:
+    at = open_page(app, "compare")
+    at = at.text_area(key="cmp_set").input("arrivals.web.rate=300").run()
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "B is not a valid model" in message and "300/ms = 300,000/s" in message
