@@ -183,20 +183,50 @@ def node_table(res: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("station")
 
 
+def half_width(est: dict | None, kind: str, time_unit: str) -> float | None:
+    """Half the width of an estimate's 95% interval in display units (None: no interval)."""
+    ci = (est or {}).get("ci95")
+    if not ci or ci[0] is None or ci[1] is None:
+        return None
+    return (ci[1] - ci[0]) / 2 / (TIME_UNITS[time_unit] if kind == "time" else 1)
+
+
+def change(now: float | None, before: float | None, half: float | None
+           ) -> tuple[str | None, str]:
+    """A metric card's delta and its colour mode: grey (``off``) when the change lies
+    inside the 95% interval ``± half``, since it is then not a measured difference.
+
+    >>> change(35.2, 34.9, 0.5)
+    ('+0.3 (within ±0.5)', 'off')
+    >>> change(36.0, 34.9, 0.5)
+    ('+1.1', 'on')
+    """
+    if now is None or before is None:
+        return None, "off"
+    delta = f"{now - before:+.4g}"
+    if half is not None and abs(now - before) <= half:
+        return f"{delta} (within ±{half:.2g})", "off"
+    return delta, "on"
+
+
 def system_metrics(res: dict, baseline: dict | None = None) -> None:
-    """The headline end-to-end numbers, each with its method on hover; with a
-    ``baseline``, each also shows its change from it."""
+    """The headline end-to-end numbers, each with its method on hover and its whole 95%
+    interval under the card; with a ``baseline``, each also shows its change from it,
+    coloured only when it is outside the interval."""
     tu = res["time_unit"]
     for col, (label, key, kind) in zip(st.columns(5), SYSTEM_ROWS[:5]):
         est = res["system"].get(key)
-        delta = None
-        if baseline is not None:
-            now, before = value(est, kind, tu), value(baseline["system"].get(key), kind, tu)
-            if now is not None and before is not None:
-                delta = f"{now - before:+.4g}"
-        col.metric(f"{label} ({unit(kind, tu)})", fmt(est, kind, tu), delta,
-                   delta_color="inverse" if kind == "time" else "normal",
+        now, half = value(est, kind, tu), half_width(est, kind, tu)
+        delta, colour = change(now, value((baseline or {}).get("system", {}).get(key), kind, tu),
+                               half) if baseline is not None else (None, "off")
+        if colour == "on":
+            colour = "inverse" if kind == "time" else "normal"
+        col.metric(f"{label} ({unit(kind, tu)})", "—" if now is None else f"{now:.4g}", delta,
+                   delta_color=colour,
                    help=f"method: {est['method']}" if est else "not available for this model")
+        if half is not None:
+            low, high = (value({"value": v}, kind, tu) for v in est["ci95"])
+            col.caption(f"± {half:.2g} (95%: {low:.4g} – {high:.4g})")
 
 
 def compare_table(a: dict, b: dict) -> pd.DataFrame:

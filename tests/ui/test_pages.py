@@ -7,9 +7,11 @@ here directly.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 import qmodel
@@ -142,6 +144,15 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     system = table.loc["system"]
     assert abs(system.loc["throughput", "simulated"] - 200) < 20
     assert system.loc["throughput", "analytic"] == pytest.approx(200)
+    # the simulated cards: the whole interval under each, a delta inside it in grey
+    intervals = [c.value for c in at.caption if c.value.startswith("± ")]
+    assert len(intervals) >= 4, intervals
+    assert all(re.fullmatch(r"± \S+ \(95%: \S+ – \S+\)", text) for text in intervals)
+    simulated = [m for m in at.metric if m.proto.delta]
+    assert simulated
+    gray = MetricProto.MetricColor.GRAY
+    for card in simulated:
+        assert ("within" in card.proto.delta) == (card.proto.color == gray), card.proto
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
