@@ -166,3 +166,28 @@ def unit_needed(kind: str, value: object, time_unit: str) -> str | None:
     meaning = f"{shown}{time_unit}"
     return f"give a unit, e.g. {shown}ms or {shown}s (a bare {shown} would mean {meaning} " \
            f"in this {time_unit} model)"
+
+
+RATE_UNITS = ("s", "min", "h", "d")
+"""The units a rate is shown per, shortest first."""
+
+
+def rate_unit(per_second: float) -> str:
+    """The shortest unit of :data:`RATE_UNITS` in which ``per_second`` is at least 1 (so a
+    rate reads 2/h, not 0.0005556/s); ``s`` for zero or no rate.
+
+    >>> rate_unit(200.0), rate_unit(2 / 3600), rate_unit(0.5), rate_unit(0.0)
+    ('s', 'h', 'min', 's')
+    """
+    if not per_second > 0 or not math.isfinite(per_second):
+        return "s"
+    return next((u for u in RATE_UNITS if per_second * TIME_UNITS[u] >= 1 - 1e-9), "d")
+
+
+def human_rate(per_second: float, unit: str | None = None, digits: int = 4) -> str:
+    """A rate per :func:`rate_unit` (or per ``unit``), the unit written.
+
+    >>> human_rate(2 / 3600), human_rate(1500.0), human_rate(0.5, "s")
+    ('2/h', '1500/s', '0.5/s')
+    """
+    return format_rate(per_second, unit or rate_unit(per_second), digits)

@@ -13,12 +13,12 @@ from ..errors import ModelError, Problem
 from ..methods import SIMULATE, SOLVE, help_text
 from ..model.model import Model
 from ..model.spec import json_schema
-from ..report import print_result
+from ..report import needs_simulation, print_result
 from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
-from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
+from .support import EXIT_ERROR, EXIT_SIMULATE, EXIT_UNSTABLE, choice, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
@@ -29,8 +29,9 @@ SetOpt = Annotated[list[str], typer.Option("--set", help="Override a field: node
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in docs/results.md).")]
 
 
-def emit(result: Result, as_json: bool) -> None:
-    """Print a result and exit 3 when it is unstable."""
+def emit(result: Result, as_json: bool, model: Path | None = None) -> None:
+    """Print a result; exit 3 when it is unstable, 4 when (from ``solve``, which passes
+    ``model``) the analytic methods give no end-to-end answer and it must be simulated."""
     if as_json:
         out.print_json(result.to_json(indent=None)) if sys.stdout.isatty() else \
             print(result.to_json())
@@ -38,6 +39,10 @@ def emit(result: Result, as_json: bool) -> None:
         print_result(result, out)
     if not result.stable:
         raise typer.Exit(EXIT_UNSTABLE)
+    if model is not None and needs_simulation(result):
+        err.print(f"no analytic answer for this model: run `qmodel simulate {model}`",
+                  highlight=False, markup=False)
+        raise typer.Exit(EXIT_SIMULATE)
 
 
 @app.command()
@@ -69,7 +74,7 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
         _check_positive(samples=samples)
         _uncertain(m, samples, seed, as_json)
         return
-    emit(solve(m, method=method), as_json)
+    emit(solve(m, method=method), as_json, model)
 
 
 def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 other error (a file that cannot be written, an unsupported
 request, an impossible plan); 2 invalid model or arguments; 3 the model is unstable;
-130 interrupted. Errors print as ``field.path: message``; no traceback reaches a user.
+4 ``solve`` has no end-to-end answer (the model needs simulation: it says to run
+``qmodel simulate``); 130 interrupted. Errors print as ``field.path: message``; no traceback reaches a user.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
 from ..model.paths import unit_problems
 
-EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTED = \
+    0, 1, 2, 3, 4, 130
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
