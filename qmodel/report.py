@@ -8,7 +8,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from .results import Estimate, Result
+from .results import Estimate, Result, grouped_notes
 from .units import TIME_UNITS, human_rate, rate_unit
 
 UNSTABLE = "unstable"
@@ -150,27 +150,6 @@ _SYSTEM_FIELDS = {
 }
 
 
-def notes(result: Result) -> list[str]:
-    """A result's notes, each once: the "needs simulation: WHERE: WHY" notes gathered into
-    one line, and "saturated" notes left out (the instabilities say it, with the station).
-
-    >>> from qmodel.results import Instability, Result, SystemResult
-    >>> r = Result("m", "exact", "s", {}, SystemResult("exact"), unstable=[
-    ...     Instability("c", 3.0)], notes=[
-    ...     "needs simulation: a: a fork in a closed network",
-    ...     "needs simulation: b: a join in a closed network", "saturated: offered load 3",
-    ...     "x", "x"])
-    >>> notes(r)
-    ['needs simulation: a: a fork in a closed network; b: a join in a closed network', 'x']
-    """
-    prefix = f"{SIMULATE_HINT}: "
-    simulate = list(dict.fromkeys(n.removeprefix(prefix) for n in result.notes
-                                  if n.startswith(prefix)))
-    rest = [n for n in dict.fromkeys(result.notes)
-            if not n.startswith(prefix) and not (result.unstable and n.startswith("saturated"))]
-    return ([prefix + "; ".join(simulate)] if simulate else []) + rest
-
-
 def needs_simulation(result: Result) -> bool:
     """True when the analytic methods give no end-to-end answer for a stable model."""
     return result.stable and result.system.method == SIMULATE_HINT
@@ -186,5 +165,5 @@ def print_result(result: Result, console: Console | None = None) -> None:
     if result.unstable and result.system.saturation_rate:
         console.print("the system is stable only below a total arrival rate of "
                       f"{human_rate(result.system.saturation_rate)}", highlight=False)
-    for note in notes(result):
+    for note in grouped_notes(result.notes, bool(result.unstable)):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
