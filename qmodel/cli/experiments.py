@@ -269,13 +269,21 @@ def _print_metrics(metrics: dict[str, Any], time_unit: str) -> None:
             out.print(f"  {_header(key)}: {_cell(key, metrics[key], time_unit)}")
 
 
+_LABELS = {"mean_response_time": "mean response", "throughput": "throughput",
+           "max_utilization": "max utilization", "makespan": "makespan",
+           "makespan_bound": "makespan bound", "meets_slo": "meets SLO"}
+
+
 def _header(column: str) -> str:
-    """A column's name without the unit suffix its values no longer have in a table."""
-    for suffix in ("_per_s", "_s"):
-        for end in ("", "_low", "_high"):
-            if column.endswith(suffix + end):
-                return column.removesuffix(suffix + end) + end
-    return column
+    """A column's label without the unit suffix its values no longer carry in a table:
+    ``p95_response_time_s`` -> ``p95 response``; a parameter's path as it is."""
+    if column.startswith(("nodes.", "arrivals.", "users.", "batches.")):
+        return column
+    end = next((e for e in ("_low", "_high") if column.endswith(e)), "")
+    base = column.removesuffix(end)
+    base = base.removesuffix("_per_s") if base.endswith("_per_s") else base.removesuffix("_s")
+    label = _LABELS.get(base) or base.replace("_response_time", " response").replace("_", " ")
+    return label + end.replace("_", " ")
 
 
 def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]) -> None:

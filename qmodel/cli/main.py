@@ -18,9 +18,10 @@ from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
-from .support import EXIT_ERROR, EXIT_SIMULATE, EXIT_UNSTABLE, choice, err, guarded, load_model, out
+from .support import EXIT_ERROR, EXIT_SIMULATE, EXIT_UNSTABLE, TidyHelp, choice, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  cls=TidyHelp,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).", show_default=False)]

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from typer.core import TyperGroup
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
@@ -28,6 +29,37 @@ EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTE
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+
+
+class TidyHelp(TyperGroup):
+    """The ``qmodel`` command group, whose help names values as TEXT, INTEGER, NUMBER or
+    PATH (a flag names none) rather than typer's ``<bool>``, ``<list[str]>``."""
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        tidy(self, ctx)
+        return super().get_command(ctx, name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        tidy(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+def tidy(command: Any, ctx: Any) -> None:
+    """Give every option of ``command`` and its subcommands without a metavar one (their
+    ``--help`` too: the help option is made, once, for a context). Arguments keep their
+    names (typer shows a metavar in their place)."""
+    help_option = command.get_help_option(ctx)
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.param_type_name != "option" or param.metavar is not None:
+            continue
+        bare = param.bare_type().removeprefix("list[").removesuffix("]") \
+            if hasattr(param, "bare_type") else ""
+        param.metavar = "" if param.is_flag else _TYPE_NAMES.get(bare, "VALUE")
+    for sub in getattr(command, "commands", {}).values():
+        tidy(sub, ctx)
 
 
 def guarded(func: Callable) -> Callable:

@@ -211,3 +211,13 @@ def test_rates_read_per_hour_and_unstable_is_said_in_words(tmp_path):
     assert re.search(r"│ mean response +│ unstable │", busy.output)
     assert "1.17 ≥ 1" in busy.output                       # 7/h x 10 min offered per server
     assert "stable only below a total arrival rate of 6/h" in busy.output
+
+
+@pytest.mark.parametrize("command", [["solve"], ["simulate"], ["compare"], ["check"],
+                                     ["sweep"], ["sensitivity"], ["plan"], ["headroom"],
+                                     ["calibrate", "traces"], ["calibrate", "metrics"]])
+def test_help_names_values_without_python_types(command):
+    text = run(*command, "--help").output
+    assert "--set" in text or "--output" in text
+    assert not re.search(r"<(bool|str|int|float|list\[str\])>", text), text
+    assert re.search(r"--\w+ +(TEXT|INTEGER|NUMBER|PATH) ", text)
