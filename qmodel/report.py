@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -167,3 +169,33 @@ def print_result(result: Result, console: Console | None = None) -> None:
                       f"{human_rate(result.system.saturation_rate)}", highlight=False)
     for note in grouped_notes(result.notes, bool(result.unstable)):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
+    """:func:`qmodel.sim.compare`'s table for a terminal: times in ``time_unit``, rates in
+    one unit for the table (2/h), 4 significant digits, the difference in percent."""
+    rates = table.loc[table["metric"] == "throughput", ["analytic", "simulated"]]
+    ru = rate_unit(float(np.nanmax(rates.to_numpy(dtype=float)))) if len(rates) else "s"
+    grid = Table(title=f"analytic vs simulated (times in {time_unit}, rates per {ru})",
+                 header_style="bold")
+    for column in ("node", "metric", "analytic", "simulated", "95% interval", "diff",
+                   "agrees"):
+        grid.add_column(column, justify="left" if column in ("node", "metric") else "right")
+    for row in table.to_dict("records"):
+        metric = str(row["metric"])
+        scale, unit = ((1 / TIME_UNITS[time_unit], time_unit)
+                       if any(w in metric for w in ("wait", "response", "makespan")) else
+                       (TIME_UNITS[ru], f"/{ru}") if metric == "throughput" else (1.0, ""))
+
+        a, b, low, high = (_scaled(row[k], scale)
+                           for k in ("analytic", "simulated", "ci_low", "ci_high"))
+        diff = row.get("rel_diff")
+        grid.add_row(str(row["node"]), f"{metric} ({unit})" if unit else metric,
+                     a, b, f"[{low}, {high}]",
+                     "—" if diff is None or diff != diff else f"{diff:+.1%}",
+                     "yes" if row["agrees"] else "[red]no[/]")
+    return grid
+
+
+def _scaled(x: float | None, scale: float) -> str:
+    return "—" if x is None or x != x else f"{x * scale:.4g}"

@@ -13,7 +13,7 @@ from ..errors import ModelError, Problem
 from ..methods import SIMULATE, SOLVE, help_text
 from ..model.model import Model
 from ..model.spec import json_schema
-from ..report import needs_simulation, print_result
+from ..report import compare_table, needs_simulation, print_result
 from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
@@ -189,7 +189,7 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
     if as_json:
         print(table.to_json(orient="records", indent=2))
     else:
-        out.print(table.to_string())
+        out.print(compare_table(table, m.time_unit))
 
 
 def _check_positive(**values: int | None) -> None:
