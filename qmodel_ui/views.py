@@ -11,7 +11,7 @@ import streamlit as st
 import yaml
 
 import qmodel
-from qmodel.units import TIME_UNITS, rate_unit
+from qmodel.units import TIME_UNITS, human_rate, rate_unit
 
 from . import compute, jobs, state, work
 
@@ -99,8 +99,10 @@ def show_instability(res: dict, model: qmodel.Model, who: str = "") -> None:
     sat = res["system"].get("saturation_rate")
     offered = sum(c.rate for c in model.network.open_classes)
     if sat:
-        text += (f" The system is stable only below a total arrival rate of **{sat:.4g}/s**; "
-                 f"this model offers {offered:.4g}/s.")
+        per = rate_unit(max(sat, offered))
+        text += (f" The system is stable only below a total arrival rate of "
+                 f"**{human_rate(sat, per)}**; this model offers {human_rate(offered, per)}"
+                 f" ({offered / sat:.3g}× that).")
     st.error(text)
 
 

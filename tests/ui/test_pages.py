@@ -132,6 +132,7 @@ def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     healthy(at)
     message = " ".join(e.value for e in at.error)
     assert "`app` saturates" in message and "320/s" in message
+    assert "this model offers 400/s (1.25× that)" in message
 
 
 def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
