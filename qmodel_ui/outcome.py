@@ -63,7 +63,7 @@ def slo_check(text: str, method: str = "auto") -> dict | None:
 
 def _shown(clause: Clause, value: float, time_unit: str) -> str:
     if value is None or math.isnan(value):
-        return "unknown (the model is unstable or has no analytic value for it)"
+        return "none (no steady state, or no analytic value for it)"
     if clause.metric == "utilization":
         return f"{value:.3g}"
     if clause.metric == "throughput":

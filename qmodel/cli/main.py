@@ -96,7 +96,7 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
             system.add_column(column, justify="left" if column == "metric" else "right")
         for name, row in table.iterrows():
             if not str(name).startswith("nodes."):
-                system.add_row(str(name), *(_shown(str(name), row[k])
+                system.add_row(str(name), *(_shown(str(name), row[k], model.time_unit)
                                             for k in ("point", "low", "high")))
         out.print(system)
         nodes = Table(title="components (95% ranges)", header_style="bold")
@@ -105,7 +105,7 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
         components = dict.fromkeys(str(n).split(".")[1] for n in table.index
                                    if str(n).startswith("nodes."))
         for comp in components:
-            nodes.add_row(comp, *(_ranged(f"nodes.{comp}.{key}", table)
+            nodes.add_row(comp, *(_ranged(f"nodes.{comp}.{key}", table, model.time_unit)
                                   for key in ("utilization", "mean_response_s",
                                               "mean_in_system")))
         out.print(nodes)
@@ -117,25 +117,25 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
         raise typer.Exit(EXIT_UNSTABLE)
 
 
-def _ranged(name: str, table) -> str:
+def _ranged(name: str, table, time_unit: str) -> str:
     if name not in table.index:
         return "—"
     row = table.loc[name]
-    return f"{_shown(name, row['point'])} [{_shown(name, row['low'])}, " \
-           f"{_shown(name, row['high'])}]"
+    return f"{_shown(name, row['point'], time_unit)} [{_shown(name, row['low'], time_unit)}, " \
+           f"{_shown(name, row['high'], time_unit)}]"
 
 
-def _shown(name: str, value: float) -> str:
-    from ..units import format_duration, format_rate
+def _shown(name: str, value: float, time_unit: str) -> str:
+    from ..units import format_duration, human_rate
 
     if value != value:  # NaN
         return "—"
     if value == float("inf"):
         return "unbounded"
     if name.endswith("_per_s"):
-        return format_rate(value)
+        return human_rate(value)
     if name.endswith("_s"):
-        return format_duration(value, "ms" if value < 1 else "s")
+        return format_duration(value, time_unit)
     return f"{value:.4g}"
 
 
