@@ -202,6 +202,8 @@ def node_table(res: dict, words: bool = False) -> pd.DataFrame:
             row[label + suffix] = fmt(node.get(key), kind, tu, per=per, missing=missing) \
                 if words else value(node.get(key), kind, tu, per)
         offered = node.get("offered_load")
+        if words and not node["stable"] and offered:
+            row["ρ"] = f"{offered:.3g} ≥ 1"  # offered load per server
         row["method"] = node["method"] if node["stable"] else \
             f"saturated: offered load {offered:.3g} per server" if offered else "saturated"
         rows.append(row)

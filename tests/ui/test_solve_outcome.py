@@ -43,6 +43,7 @@ def test_the_slo_verdict_is_on_the_page_met_and_missed() -> None:
     assert "**SLO missed:** p95 < 200ms — p95 = none (no steady state" in message
     stations = next(d.value for d in at.dataframe if d.value.index.name == "station")
     assert stations.loc["app", "R (ms)"] == "unstable"
+    assert stations.loc["app", "ρ"] == "1.25 ≥ 1"              # 400/s x 25 ms / 8 servers
     assert stations.loc["app", "method"].startswith("saturated: offered load 1.")
     system = at.dataframe[0].value
     assert system.loc["mean response", "value"] == "unstable"
