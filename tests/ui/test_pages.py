@@ -90,28 +90,25 @@ def test_model_a_bare_rate_is_refused_and_bare_file_values_show_their_unit(
            "arrivals:\n  web: {to: app, rate: 0.1}\n"
     app.session_state["custom_yaml"] = bare
     app.session_state["scenario"] = Scenario(CUSTOM)
-    table = open_page(app, "model").get("data_editor")[0].value.set_index("parameter")
-    assert table.loc["nodes.app.service", "value"] == "4ms"
-    assert table.loc["arrivals.web.rate", "value"] == "0.1/ms"
-
-    app.session_state["scenario"] = Scenario()
     at = open_page(app, "model")
-    params = list(catalogue(qmodel.load(WEB)))
-    at.session_state["params-0"] = {"edited_rows": {params.index("arrivals.web.rate"):
-                                                    {"value": "300"}},
+    table = at.get("data_editor")[0].value
+    assert dict(zip(table["parameter"], table["value"]))["nodes.app.service"] == "4ms"
+    assert dict(zip(table["parameter"], table["value"]))["arrivals.web.rate"] == "0.1/ms"
+    row = list(table["parameter"]).index("arrivals.web.rate")
+    at.session_state["params-0"] = {"edited_rows": {row: {"value": "300"}},
                                     "added_rows": [], "deleted_rows": []}
     at.run()
     healthy(at)
     message = " ".join(e.value for e in at.error)
     assert "arrivals.web.rate" in message and "a bare 300 would mean 300/ms = 300,000/s" in message
-    assert metric(at, "mean response") == ms(qmodel.solve(qmodel.load(WEB))
-                                              .system.mean_response_time)
+    assert not at.session_state["scenario"].changes                     # not applied
 
 
 def test_whatif_refuses_a_range_of_bare_rates(app: AppTest) -> None:
+    app.query_params["wi_range_arrivals.web.rate"] = "50..300:6"   # refused before sweeping
     at = open_page(app, "whatif")
-    at = at.text_input(key="wi_range_arrivals.web.rate").set_value("50..300:6").run()
     healthy(at)
+    assert at.text_input(key="wi_range_arrivals.web.rate").value == "50..300:6"
     message = " ".join(e.value for e in at.error)
     assert "give a unit, e.g. 50/s" in message and "50,000/s" in message
 
@@ -124,6 +121,8 @@ def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
     assert metric(at, "mean response") == ms(expected.system.mean_response_time)
     assert metric(at, "throughput") == f"{expected.system.throughput:.4g}"
+    p95 = expected.system.p95_response_time * 1000
+    assert f"**SLO met:** p95 < 200ms — p95 = {p95:.4g}ms" in " ".join(s.value for s in at.success)
 
     at.query_params["set"] = "arrivals.web.rate=400/s"
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -133,6 +132,13 @@ def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     message = " ".join(e.value for e in at.error)
     assert "`app` saturates" in message and "320/s" in message
     assert "this model offers 400/s (1.25× that)" in message
+    # the SLO verdict (met at 250/s, missed here) and a saturated station in words
+    assert "**SLO missed:** p95 < 200ms — p95 = none (no steady state" in message
+    stations = next(d.value for d in at.dataframe if d.value.index.name == "station")
+    assert stations.loc["app", "R (ms)"] == "unstable"
+    assert stations.loc["app", "ρ"] == "1.25 ≥ 1"              # 400/s x 25 ms / 8 servers
+    assert stations.loc["app", "method"].startswith("saturated: offered load 1.25")
+    assert at.dataframe[0].value.loc["mean response", "value"] == "unstable"
 
 
 def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
