@@ -17,6 +17,7 @@ from qmodel_ui.sweeps import (
     axis,
     default_range,
     metric_scale,
+    shown,
     slo_limit,
     sweepable,
 )
@@ -99,5 +100,5 @@ if y != NONE:
 else:
     explore(frame, f"wi_at-{x}-{x_range}", x_label, label,
             slo_limit(slo.clauses, metric, tu) if slo else None, name)
-st.dataframe(table, width="stretch", hide_index=True)
+st.dataframe(shown(table, params, tu), width="stretch", hide_index=True)
 views.downloads(name, table.to_json(orient="records"), table)

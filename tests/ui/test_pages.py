@@ -185,7 +185,10 @@ def test_whatif_slider_reads_the_solver(app: AppTest) -> None:
     healthy(at)
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
     assert metric(at, "mean response (ms) at 250") == ms(expected.system.mean_response_time)
-    assert len(at.dataframe[-1].value) == 5
+    table = at.dataframe[-1].value         # one unit per page: the table's times in ms too
+    assert len(table) == 5 and list(table["arrivals.web.rate (/s)"]) == [100, 150, 200, 250, 300]
+    assert table["mean_response_time (ms)"].iloc[3] == pytest.approx(
+        expected.system.mean_response_time * 1000)
     curve = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert curve["layout"]["xaxis"]["title"]["text"] == "arrivals.web.rate (/s)"
 
@@ -200,6 +203,10 @@ def test_sensitivity_metric_change(app: AppTest) -> None:
 
     top = sensitivity(qmodel.load(WEB), "mean_response_time", 0.1)["parameter"].iloc[0]
     assert metric(at, "most influential") == top
+    table = at.dataframe[-1].value.set_index("parameter")   # values as typed, times in ms
+    assert table.loc["nodes.app.service", "value"] == "25ms"
+    assert table.loc["arrivals.web.rate", "high"] == "220/s"
+    assert "mean response (ms) at high" in table.columns
 
 
 SINGLE = """
