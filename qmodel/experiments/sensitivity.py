@@ -43,7 +43,7 @@ def sensitivity(model: Model | str, metric: str = "p95_response_time", delta: fl
     ...                             "arrivals": {"jobs": {"to": "cpu", "rate": "50/s"}}})
     >>> s = sensitivity(m, "mean_response_time", delta=1e-4)
     >>> s.set_index("parameter")["elasticity"].round(4).to_dict()   # rho/(1-rho) = 1
-    {'nodes.cpu.service': 2.0, 'arrivals.jobs.rate': 1.0, 'nodes.cpu.servers': -0.4667}
+    {'nodes.cpu.service': 2.0, 'arrivals.jobs.rate': 1.0}
     """
     model = as_model(model)
     if not 0 < delta < 1:
