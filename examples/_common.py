@@ -20,9 +20,10 @@ def arguments(description: str, argv: list[str] | None = None) -> argparse.Names
 
 
 def save(fig: go.Figure, out: Path, name: str) -> Path:
-    """Write ``fig`` to ``out/NAME.html`` and say where."""
+    """Write ``fig`` to ``out/NAME.html``, plotly.js embedded (no network needed to open it),
+    and say where."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.html"
-    fig.write_html(path, include_plotlyjs="cdn")
+    fig.write_html(path, include_plotlyjs=True)  # plotly.js inside: opens offline
     print(f"figure: {path}")
     return path

@@ -1,20 +1,28 @@
-"""Terminal rendering of results as rich tables, in the model's time unit."""
+"""Terminal rendering of results as rich tables: one time unit (the model's) and one rate
+unit (the shortest in which the view's largest rate is at least 1, e.g. 2/h) per view."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from .results import Estimate, Result
-from .units import TIME_UNITS
+from .results import Estimate, Result, grouped_notes
+from .units import TIME_UNITS, human_rate, rate_unit
+
+UNSTABLE = "unstable"
+SIMULATE_HINT = "needs simulation"
 
 
-def _fmt(value: Estimate | None, scale: float = 1.0, digits: int = 4) -> str:
+def _fmt(value: Estimate | None, scale: float = 1.0, digits: int = 4, missing: str = "—"
+         ) -> str:
     if value is None:
-        return "—"
-    text = f"{float(value) * scale:.{digits}g}"
+        return missing
+    x = float(value) * scale
+    text = f"{round(x):,}" if 1e4 <= abs(x) < 1e15 else f"{x:.{digits}g}"
     if value.ci95 is not None:
         half = (value.ci95[1] - value.ci95[0]) / 2 * scale
         text += f" ±{half:.2g}"
@@ -32,33 +40,81 @@ def _short(method: str) -> str:
     return method.replace("approximation", "approx")
 
 
+def view_rate_unit(result: Result) -> str:
+    """The rate unit of a result's tables: the shortest in which its largest rate is >= 1.
+
+    >>> from qmodel.results import Result, SystemResult
+    >>> r = Result("m", "exact", "s", {}, SystemResult("exact", throughput=Estimate(2 / 3600)))
+    >>> view_rate_unit(r)
+    'h'
+    """
+    rates = [float(x) for x in (
+        [result.system.throughput]
+        + [n.arrival_rate for n in result.nodes.values()]
+        + [c.throughput for c in result.classes.values()]) if x is not None]
+    finite = [x for x in rates if math.isfinite(x) and x > 0]
+    return rate_unit(max(finite)) if finite else "s"
+
+
 def result_tables(result: Result) -> list[Table]:
-    """A per-component table and a system table for ``result``."""
+    """A per-component table, a per-class table (more than one class) and a system table."""
     unit = result.time_unit
-    per = TIME_UNITS[unit]
-    t_scale, r_scale = 1.0 / per, 1.0
-    nodes = Table(title=f"{result.model}: components (times in {unit}, rates per second)",
+    t_scale = 1.0 / TIME_UNITS[unit]
+    ru = view_rate_unit(result)
+    r_scale = TIME_UNITS[ru]
+    nodes = Table(title=f"{result.model}: components (times in {unit}, rates per {ru})",
                   header_style="bold")
-    for column in ("node", "kind", "c", "λ/s", "X/s", "ρ", "Lq", "L", "Wq", "R", "p95 R",
-                   "P(wait)", "P(loss)", "method"):
+    for column in ("node", "kind", "c", f"λ/{ru}", f"X/{ru}", "ρ", "Lq", "L", f"Wq {unit}",
+                   f"R {unit}", f"p95 R {unit}", "P(wait)", "P(loss)", "method"):
         nodes.add_column(column, justify="left" if column in ("node", "kind", "method")
                          else "right")
     for n in result.nodes.values():
         servers = "∞" if math.isinf(n.servers) else str(n.servers)
         method = _short(n.method) + (f" — {n.note}" if n.note and not n.stable else "")
+        rho = _fmt(n.utilization)
+        if not n.stable and n.offered_load is not None and n.utilization is None:
+            rho = f"{n.offered_load:.3g} ≥ 1"  # offered load per server
         nodes.add_row(n.name, n.kind, servers, _fmt(n.arrival_rate, r_scale),
-                      _fmt(n.throughput, r_scale), _fmt(n.utilization),
-                      _fmt(n.mean_in_queue), _fmt(n.mean_in_system), _fmt(n.mean_wait, t_scale),
+                      _fmt(n.throughput, r_scale), rho, _fmt(n.mean_in_queue),
+                      _fmt(n.mean_in_system), _fmt(n.mean_wait, t_scale),
                       _fmt(n.mean_response, t_scale), _fmt(n.p95_response, t_scale),
                       _fmt(n.p_wait), _fmt(n.p_loss), method,
                       style="red" if not n.stable else None)
+    tables = [nodes]
+    if len(result.classes) > 1:
+        tables.append(_class_table(result, t_scale, ru))
+    tables.append(_system_table(result, t_scale, ru))
+    return tables
+
+
+def _class_table(result: Result, t_scale: float, ru: str) -> Table:
+    """End to end per class: throughput, mean and p95 response (population when closed)."""
+    unit = result.time_unit
+    gone = "—" if result.stable else UNSTABLE
+    table = Table(title="classes (end to end)", header_style="bold")
+    for column in ("class", "kind", "N", f"X/{ru}", f"mean R {unit}", f"p95 R {unit}",
+                   "method"):
+        table.add_column(column, justify="left" if column in ("class", "kind", "method")
+                         else "right")
+    for c in result.classes.values():
+        method = c.mean_response_time.method if c.mean_response_time is not None else ""
+        table.add_row(c.name, c.kind, "" if c.population is None else str(c.population),
+                      _fmt(c.throughput, TIME_UNITS[ru], missing=gone),
+                      _fmt(c.mean_response_time, t_scale, missing=gone),
+                      _fmt(c.p95_response_time, t_scale, missing=gone), _short(method))
+    return table
+
+
+def _system_table(result: Result, t_scale: float, ru: str) -> Table:
+    unit = result.time_unit
     s = result.system
+    gone = "—" if result.stable else UNSTABLE
     system = Table(title="system (end to end)", header_style="bold")
     system.add_column("metric")
     system.add_column("value", justify="right")
     system.add_column("method")
     rows = [
-        ("throughput", _fmt(s.throughput, r_scale), "/s"),
+        ("throughput", _fmt(s.throughput, TIME_UNITS[ru]), f"/{ru}"),
         ("mean response", _fmt(s.mean_response_time, t_scale), unit),
         ("p50 response", _fmt(s.p50_response_time, t_scale), unit),
         ("p95 response", _fmt(s.p95_response_time, t_scale), unit),
@@ -68,7 +124,8 @@ def result_tables(result: Result) -> list[Table]:
     ]
     for label, value, suffix in rows:
         metric = getattr(s, _SYSTEM_FIELDS[label])
-        system.add_row(label, f"{value} {suffix}".strip() if value != "—" else value,
+        shown = f"{value}{suffix}" if suffix.startswith("/") else f"{value} {suffix}".strip()
+        system.add_row(label, shown if value != "—" else gone,
                        _short(metric.method) if metric is not None else "")
     if s.makespan is not None:
         system.add_row("makespan", _span(s.makespan, unit), _short(s.makespan.method))
@@ -80,12 +137,11 @@ def result_tables(result: Result) -> list[Table]:
     if s.bottleneck:
         system.add_row("bottleneck", s.bottleneck, "")
     if s.saturation_rate is not None:
-        system.add_row("saturation arrival rate", f"{s.saturation_rate:.4g} /s",
+        system.add_row("saturation arrival rate", human_rate(s.saturation_rate, ru),
                        "largest stable total rate")
     if s.max_throughput is not None:
-        system.add_row("max throughput", f"{s.max_throughput:.4g} /s",
-                       "1 / D_max")
-    return [nodes, system]
+        system.add_row("max throughput", human_rate(s.max_throughput, ru), "1 / D_max")
+    return system
 
 
 _SYSTEM_FIELDS = {
@@ -96,12 +152,50 @@ _SYSTEM_FIELDS = {
 }
 
 
+def needs_simulation(result: Result) -> bool:
+    """True when the analytic methods give no end-to-end answer for a stable model."""
+    return result.stable and result.system.method == SIMULATE_HINT
+
+
 def print_result(result: Result, console: Console | None = None) -> None:
-    """Print ``result`` as tables, then its instabilities and notes."""
+    """Print ``result`` as tables, then its instabilities and notes (each once)."""
     console = console or Console()
     for table in result_tables(result):
         console.print(table)
     for u in result.unstable:
-        console.print(f"[bold red]unstable:[/] {u}")
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[bold red]unstable:[/] {u}", highlight=False)
+    if result.unstable and result.system.saturation_rate:
+        console.print("the system is stable only below a total arrival rate of "
+                      f"{human_rate(result.system.saturation_rate)}", highlight=False)
+    for note in grouped_notes(result.notes, bool(result.unstable)):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
+    """:func:`qmodel.sim.compare`'s table for a terminal: times in ``time_unit``, rates in
+    one unit for the table (2/h), 4 significant digits, the difference in percent."""
+    rates = table.loc[table["metric"] == "throughput", ["analytic", "simulated"]]
+    ru = rate_unit(float(np.nanmax(rates.to_numpy(dtype=float)))) if len(rates) else "s"
+    grid = Table(title=f"analytic vs simulated (times in {time_unit}, rates per {ru})",
+                 header_style="bold")
+    for column in ("node", "metric", "analytic", "simulated", "95% interval", "diff",
+                   "agrees"):
+        grid.add_column(column, justify="left" if column in ("node", "metric") else "right")
+    for row in table.to_dict("records"):
+        metric = str(row["metric"])
+        scale, unit = ((1 / TIME_UNITS[time_unit], time_unit)
+                       if any(w in metric for w in ("wait", "response", "makespan")) else
+                       (TIME_UNITS[ru], f"/{ru}") if metric == "throughput" else (1.0, ""))
+
+        a, b, low, high = (_scaled(row[k], scale)
+                           for k in ("analytic", "simulated", "ci_low", "ci_high"))
+        diff = row.get("rel_diff")
+        grid.add_row(str(row["node"]), f"{metric} ({unit})" if unit else metric,
+                     a, b, f"[{low}, {high}]",
+                     "—" if diff is None or diff != diff else f"{diff:+.1%}",
+                     "yes" if row["agrees"] else "[red]no[/]")
+    return grid
+
+
+def _scaled(x: float | None, scale: float) -> str:
+    return "—" if x is None or x != x else f"{x * scale:.4g}"

@@ -346,3 +346,23 @@ def aggregate(component: str, members: list[NodeResult]) -> NodeResult:
     if all(u is not None for u in utils):
         out.utilization = Estimate(sum(utils) / len(utils), utils[0].method)
     return out
+
+
+NEEDS_SIMULATION = "needs simulation: "
+
+
+def grouped_notes(notes: list[str], unstable: bool = False) -> list[str]:
+    """A result's notes for a person, each once: the ``needs simulation: WHERE: WHY`` notes
+    gathered into one line, and with ``unstable`` the ``saturated`` notes left out (the
+    instabilities say it, naming the station).
+
+    >>> grouped_notes(["needs simulation: a: a fork in a closed network",
+    ...                "needs simulation: b: a join in a closed network",
+    ...                "saturated: offered load 3", "x", "x"], unstable=True)
+    ['needs simulation: a: a fork in a closed network; b: a join in a closed network', 'x']
+    """
+    simulate = list(dict.fromkeys(n.removeprefix(NEEDS_SIMULATION) for n in notes
+                                  if n.startswith(NEEDS_SIMULATION)))
+    rest = [n for n in dict.fromkeys(notes) if not n.startswith(NEEDS_SIMULATION)
+            and not (unstable and n.startswith("saturated"))]
+    return ([NEEDS_SIMULATION + "; ".join(simulate)] if simulate else []) + rest

@@ -118,3 +118,76 @@ def format_rate(per_second: float, unit: str = "s", digits: int = 4) -> str:
     '200/s'
     """
     return f"{per_second * _seconds_per(unit):.{digits}g}/{unit}"
+
+
+def _bare(value: object) -> float | None:
+    """The number ``value`` is when it is written without a unit, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(rf"\s*{_NUMBER}\s*", value):
+        return float(value)
+    return None
+
+
+def _human(x: float) -> str:
+    """``300000`` -> ``300,000``; ``0.0005`` -> ``0.0005``."""
+    x = float(f"{x:.6g}")
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:,.4g}" if abs(x) >= 1 else f"{x:.4g}"
+
+
+def unit_needed(kind: str, value: object, time_unit: str) -> str | None:
+    """Why a rate or duration a person typed (``--set``, ``--vary``, a dashboard cell)
+    must carry its unit, or None when it does or needs none.
+
+    Model files keep their rule (a bare number is in the file's ``time_unit``); what is
+    typed at a prompt is refused without a unit, so that ``300`` in a model in ``ms`` is
+    never silently 300,000/s. Zero needs no unit.
+
+    >>> unit_needed("rate", "300", "ms")
+    'give a unit, e.g. 300/s (a bare 300 would mean 300/ms = 300,000/s in this ms model)'
+    >>> unit_needed("duration", 20, "s")
+    'give a unit, e.g. 20ms or 20s (a bare 20 would mean 20s in this s model)'
+    >>> unit_needed("rate", "300/s", "ms") is None, unit_needed("count", 3, "ms") is None
+    (True, True)
+    """
+    number = _bare(value)
+    if number is None or number == 0 or kind not in ("rate", "duration"):
+        return None
+    shown = _human(number)
+    if kind == "rate":
+        meaning = f"{shown}/{time_unit}" if time_unit == "s" else \
+            f"{shown}/{time_unit} = {_human(number / _seconds_per(time_unit))}/s"
+        return f"give a unit, e.g. {shown}/s (a bare {shown} would mean {meaning} in this " \
+               f"{time_unit} model)"
+    meaning = f"{shown}{time_unit}"
+    return f"give a unit, e.g. {shown}ms or {shown}s (a bare {shown} would mean {meaning} " \
+           f"in this {time_unit} model)"
+
+
+RATE_UNITS = ("s", "min", "h", "d")
+"""The units a rate is shown per, shortest first."""
+
+
+def rate_unit(per_second: float) -> str:
+    """The shortest unit of :data:`RATE_UNITS` in which ``per_second`` is at least 1 (so a
+    rate reads 2/h, not 0.0005556/s); ``s`` for zero or no rate.
+
+    >>> rate_unit(200.0), rate_unit(2 / 3600), rate_unit(0.5), rate_unit(0.0)
+    ('s', 'h', 'min', 's')
+    """
+    if not per_second > 0 or not math.isfinite(per_second):
+        return "s"
+    return next((u for u in RATE_UNITS if per_second * TIME_UNITS[u] >= 1 - 1e-9), "d")
+
+
+def human_rate(per_second: float, unit: str | None = None, digits: int = 4) -> str:
+    """A rate per :func:`rate_unit` (or per ``unit``), the unit written.
+
+    >>> human_rate(2 / 3600), human_rate(1500.0), human_rate(0.5, "s")
+    ('2/h', '1500/s', '0.5/s')
+    """
+    return format_rate(per_second, unit or rate_unit(per_second), digits)

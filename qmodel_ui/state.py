@@ -15,6 +15,7 @@ import streamlit as st
 import yaml
 
 import qmodel
+from qmodel.model.paths import unit_problems
 
 from . import LIBRARY
 
@@ -130,12 +131,17 @@ def changed(cur: Current, changes: dict[str, str]) -> Current:
 def _overridden(scn: Scenario, model: qmodel.Model, text: str,
                 changes: dict[str, str]) -> Current:
     try:
-        model = model.with_changes({p: yaml.safe_load(v) for p, v in changes.items()})
+        values = {p: yaml.safe_load(v) for p, v in changes.items()}
+        problems = unit_problems(model, values)
+        changed = model.with_changes(values) if not problems else None
+        problems = problems or unit_problems(changed, values)
     except qmodel.ModelError as exc:
         return Current(scn, None, text, exc.problems)
     except yaml.YAMLError as exc:
         return Current(scn, None, text, [qmodel.Problem("set", f"not valid YAML: {exc}")])
-    return Current(scn, model, model.to_yaml())
+    if problems:  # typed without a unit: refused, saying what it would mean
+        return Current(scn, None, text, problems)
+    return Current(scn, changed, changed.to_yaml())
 
 
 def overrides(lines: list[str]) -> dict[str, str]:

@@ -3,8 +3,10 @@ units, default ranges in the sweep's range syntax and the SLO limit."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 import qmodel
-from qmodel.units import TIME_UNITS
+from qmodel.units import TIME_UNITS, format_duration, human_rate
 
 METRICS = {"p95_response_time": "p95 response", "p99_response_time": "p99 response",
            "mean_response_time": "mean response", "throughput": "throughput",
@@ -61,3 +63,81 @@ def slo_limit(clauses, metric: str, time_unit: str) -> float | None:
     column, scale, _ = metric_scale(metric, time_unit)
     return next((c.limit * scale for c in clauses if c.column == column), None)
 
+
+
+_UNIT_SUFFIXES = ("_per_s", "_s")
+_ENDS = ("", "_ci95_low", "_ci95_high", "_low", "_high")
+
+
+def shown(table: pd.DataFrame, params: dict, time_unit: str) -> pd.DataFrame:
+    """A sweep table for the screen, in the page's units: times (``*_s``) and swept
+    durations in ``time_unit``, rates per second, each header with its unit.
+
+    >>> from qmodel.model.paths import Parameter
+    >>> t = pd.DataFrame({"nodes.app.service": [0.02], "mean_response_time_s": [0.0347],
+    ...                   "throughput_per_s": [200.0]})
+    >>> shown(t, {"nodes.app.service": Parameter("nodes.app.service", "duration", 0.02)},
+    ...       "ms").iloc[0].round(4).to_dict()
+    {'nodes.app.service (ms)': 20.0, 'mean_response_time (ms)': 34.7, 'throughput (/s)': 200.0}
+    """
+    out = {}
+    for column in table.columns:
+        param = params.get(column)
+        kind = param.kind if param is not None else _kind(column)
+        name = column if param is not None else _strip(column)
+        if kind == "duration":
+            out[f"{name} ({time_unit})"] = table[column] / TIME_UNITS[time_unit]
+        elif kind == "rate":
+            out[f"{name} (/s)"] = table[column]
+        else:
+            out[column] = table[column]
+    return pd.DataFrame(out, index=table.index)
+
+
+def _kind(column: str) -> str:
+    for end in _ENDS:
+        if end and not column.endswith(end):
+            continue
+        stem = column.removesuffix(end) if end else column
+        if stem.endswith("_per_s"):
+            return "rate"
+        if stem.endswith("_s"):
+            return "duration"
+    return ""
+
+
+def _strip(column: str) -> str:
+    for end in _ENDS:
+        for suffix in _UNIT_SUFFIXES:
+            if column.endswith(suffix + end):
+                return column.removesuffix(suffix + end) + end
+    return column
+
+
+def setting(kind: str, value: float, time_unit: str) -> str:
+    """A value of a parameter of ``kind`` as it would be typed (``25ms``, ``200/s``, ``8``).
+
+    >>> setting("duration", 0.025, "ms"), setting("rate", 2 / 3600, "ms"), setting("servers", 8, "ms")
+    ('25ms', '2/h', '8')
+    """
+    if value is None or pd.isna(value):
+        return "—"
+    if kind == "rate":
+        return human_rate(value)
+    if kind == "duration":
+        return format_duration(value, time_unit)
+    return f"{value:.4g}"
+
+
+def shown_sensitivity(frame: pd.DataFrame, scale: float, label: str, time_unit: str
+                      ) -> pd.DataFrame:
+    """``qmodel.experiments.sensitivity``'s table for the screen: each parameter's value
+    and steps as typed, the metric at each step in ``label``'s unit (``scale`` from SI)."""
+    return pd.DataFrame({
+        "parameter": frame["parameter"],
+        "value": [setting(k, v, time_unit) for k, v in zip(frame["kind"], frame["value"])],
+        "low": [setting(k, v, time_unit) for k, v in zip(frame["kind"], frame["low"])],
+        "high": [setting(k, v, time_unit) for k, v in zip(frame["kind"], frame["high"])],
+        f"{label} at low": frame["metric_low"] * scale,
+        f"{label} at high": frame["metric_high"] * scale,
+        "elasticity": frame["elasticity"], "note": frame["note"]})

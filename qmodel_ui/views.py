@@ -11,7 +11,7 @@ import streamlit as st
 import yaml
 
 import qmodel
-from qmodel.units import TIME_UNITS
+from qmodel.units import TIME_UNITS, human_rate, rate_unit
 
 from . import compute, jobs, state, work
 
@@ -29,7 +29,7 @@ BATCH_ROWS = (  # label, system key, kind, significant digits
     ("jobs completed", "completed", "", 7),
 )
 NODE_COLUMNS = (
-    ("λ (/s)", "arrival_rate", "rate"), ("X (/s)", "throughput", "rate"),
+    ("λ", "arrival_rate", "rate"), ("X", "throughput", "rate"),
     ("ρ", "utilization", ""), ("P(wait)", "p_wait", ""), ("P(loss)", "p_loss", ""),
     ("Lq", "mean_in_queue", ""), ("L", "mean_in_system", ""), ("Wq", "mean_wait", "time"),
     ("R", "mean_response", "time"), ("p95 R", "p95_response", "time"),
@@ -99,50 +99,68 @@ def show_instability(res: dict, model: qmodel.Model, who: str = "") -> None:
     sat = res["system"].get("saturation_rate")
     offered = sum(c.rate for c in model.network.open_classes)
     if sat:
-        text += (f" The system is stable only below a total arrival rate of **{sat:.4g}/s**; "
-                 f"this model offers {offered:.4g}/s.")
+        per = rate_unit(max(sat, offered))
+        text += (f" The system is stable only below a total arrival rate of "
+                 f"**{human_rate(sat, per)}**; this model offers {human_rate(offered, per)}"
+                 f" ({offered / sat:.3g}× that).")
     st.error(text)
 
 
-def value(est: dict | None, kind: str, time_unit: str) -> float | None:
-    """An estimate in display units: times in the model's time unit, rates per second."""
+def rates_per(res: dict) -> str:
+    """The one rate unit of a result's view: the shortest in which its largest rate is at
+    least 1 (a model of 2 claims an hour reads 2/h, not 0.0005556/s)."""
+    rates = [(res["system"].get("throughput") or {}).get("value")]
+    rates += [(n.get("arrival_rate") or {}).get("value") for n in res["nodes"].values()]
+    rates += [(c.get("throughput") or {}).get("value") for c in res.get("classes", {}).values()]
+    return rate_unit(max((r for r in rates if r is not None and math.isfinite(r)), default=0))
+
+
+def _scale(kind: str, time_unit: str, per: str = "s") -> float:
+    return 1 / TIME_UNITS[time_unit] if kind == "time" else \
+        TIME_UNITS[per] if kind == "rate" else 1.0
+
+
+def value(est: dict | None, kind: str, time_unit: str, per: str = "s") -> float | None:
+    """An estimate in display units: times in the model's time unit, rates per ``per``."""
     if est is None or est.get("value") is None:
         return None
-    return est["value"] / TIME_UNITS[time_unit] if kind == "time" else est["value"]
+    return est["value"] * _scale(kind, time_unit, per)
 
 
-def fmt(est: dict | None, kind: str, time_unit: str, digits: int = 4) -> str:
-    v = value(est, kind, time_unit)
+def fmt(est: dict | None, kind: str, time_unit: str, digits: int = 4, per: str = "s",
+        missing: str = "—") -> str:
+    v = value(est, kind, time_unit, per)
     if v is None:
-        return "—"
+        return missing
     text = f"{v:.{digits}g}"
     ci = est.get("ci95")
     if ci and ci[0] is not None and ci[1] is not None:
-        scale = 1 / TIME_UNITS[time_unit] if kind == "time" else 1
-        text += f" ± {(ci[1] - ci[0]) / 2 * scale:.2g}"
+        text += f" ± {(ci[1] - ci[0]) / 2 * _scale(kind, time_unit, per):.2g}"
     return text
 
 
-def unit(kind: str, time_unit: str) -> str:
-    return {"time": time_unit, "rate": "/s"}.get(kind, "")
+def unit(kind: str, time_unit: str, per: str = "s") -> str:
+    return {"time": time_unit, "rate": f"/{per}"}.get(kind, "")
 
 
 def system_table(res: dict) -> pd.DataFrame:
     """End-to-end metrics with their unit and the method behind each number."""
-    tu, system = res["time_unit"], res["system"]
-    rows = [{"metric": label, "value": fmt(system.get(key), kind, tu), "unit": unit(kind, tu),
-             "method": (system.get(key) or {}).get("method", "—")}
+    tu, system, per = res["time_unit"], res["system"], rates_per(res)
+    missing = "—" if res["stable"] else "unstable"
+    rows = [{"metric": label, "value": fmt(system.get(key), kind, tu, per=per, missing=missing),
+             "unit": unit(kind, tu, per), "method": (system.get(key) or {}).get("method", "—")}
             for label, key, kind in SYSTEM_ROWS]
     if system.get("bottleneck"):
         rows.append({"metric": "bottleneck", "value": system["bottleneck"], "unit": "",
                      "method": ""})
     if system.get("saturation_rate"):
         rows.append({"metric": "saturation arrival rate",
-                     "value": f"{system['saturation_rate']:.4g}", "unit": "/s",
-                     "method": "largest stable total rate"})
+                     "value": f"{system['saturation_rate'] * TIME_UNITS[per]:.4g}",
+                     "unit": f"/{per}", "method": "largest stable total rate"})
     if system.get("max_throughput"):
-        rows.append({"metric": "max throughput", "value": f"{system['max_throughput']:.4g}",
-                     "unit": "/s", "method": "1 / D_max"})
+        rows.append({"metric": "max throughput",
+                     "value": f"{system['max_throughput'] * TIME_UNITS[per]:.4g}",
+                     "unit": f"/{per}", "method": "1 / D_max"})
     if system.get("makespan"):
         rows.append({"metric": "makespan", "value": fmt(system["makespan"], "time", tu),
                      "unit": tu, "method": system["makespan"]["method"]})
@@ -168,45 +186,87 @@ def batch_table(sim: dict, res: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
-def node_table(res: dict) -> pd.DataFrame:
-    """One row per station, times in the model's time unit, with each row's method."""
-    tu = res["time_unit"]
+def node_table(res: dict, words: bool = False) -> pd.DataFrame:
+    """One row per station, times in the model's time unit and rates in the view's
+    (:func:`rates_per`), with each row's method. ``words``: numbers as text, and a
+    saturated station's missing metrics read ``unstable`` (for the screen; the CSV keeps
+    numbers)."""
+    tu, per = res["time_unit"], rates_per(res)
     rows = []
     for name, node in res["nodes"].items():
         row = {"station": name, "component": node["component"], "kind": node["kind"],
                "servers": "∞" if node["servers"] is None else str(node["servers"])}
+        missing = "—" if node["stable"] else "unstable"
         for label, key, kind in NODE_COLUMNS:
-            suffix = f" ({tu})" if kind == "time" else ""
-            row[label + suffix] = value(node.get(key), kind, tu)
-        row["method"] = node["method"] if node["stable"] else "saturated"
+            suffix = f" ({unit(kind, tu, per)})" if kind in ("time", "rate") else ""
+            row[label + suffix] = fmt(node.get(key), kind, tu, per=per, missing=missing) \
+                if words else value(node.get(key), kind, tu, per)
+        offered = node.get("offered_load")
+        if words and not node["stable"] and offered:
+            row["ρ"] = f"{offered:.3g} ≥ 1"  # offered load per server
+        row["method"] = node["method"] if node["stable"] else \
+            f"saturated: offered load {offered:.3g} per server" if offered else "saturated"
         rows.append(row)
     return pd.DataFrame(rows).set_index("station")
 
 
+def half_width(est: dict | None, kind: str, time_unit: str, per: str = "s") -> float | None:
+    """Half the width of an estimate's 95% interval in display units (None: no interval)."""
+    ci = (est or {}).get("ci95")
+    if not ci or ci[0] is None or ci[1] is None:
+        return None
+    return (ci[1] - ci[0]) / 2 * _scale(kind, time_unit, per)
+
+
+def change(now: float | None, before: float | None, half: float | None
+           ) -> tuple[str | None, str]:
+    """A metric card's delta and its colour mode: grey (``off``) when the change lies
+    inside the 95% interval ``± half``, since it is then not a measured difference.
+
+    >>> change(35.2, 34.9, 0.5)
+    ('+0.3 (within ±0.5)', 'off')
+    >>> change(36.0, 34.9, 0.5)
+    ('+1.1', 'on')
+    """
+    if now is None or before is None:
+        return None, "off"
+    delta = f"{now - before:+.4g}"
+    if half is not None and abs(now - before) <= half:
+        return f"{delta} (within ±{half:.2g})", "off"
+    return delta, "on"
+
+
 def system_metrics(res: dict, baseline: dict | None = None) -> None:
-    """The headline end-to-end numbers, each with its method on hover; with a
-    ``baseline``, each also shows its change from it."""
-    tu = res["time_unit"]
+    """The headline end-to-end numbers, each with its method on hover and its whole 95%
+    interval under the card; with a ``baseline``, each also shows its change from it,
+    coloured only when it is outside the interval."""
+    tu, per = res["time_unit"], rates_per(baseline or res)
+    missing = "—" if res["stable"] else "unstable"
     for col, (label, key, kind) in zip(st.columns(5), SYSTEM_ROWS[:5]):
         est = res["system"].get(key)
-        delta = None
-        if baseline is not None:
-            now, before = value(est, kind, tu), value(baseline["system"].get(key), kind, tu)
-            if now is not None and before is not None:
-                delta = f"{now - before:+.4g}"
-        col.metric(f"{label} ({unit(kind, tu)})", fmt(est, kind, tu), delta,
-                   delta_color="inverse" if kind == "time" else "normal",
+        now, half = value(est, kind, tu, per), half_width(est, kind, tu, per)
+        before = value((baseline or {}).get("system", {}).get(key), kind, tu, per)
+        delta, colour = change(now, before, half) if baseline is not None else (None, "off")
+        if colour == "on":
+            colour = "inverse" if kind == "time" else "normal"
+        col.metric(f"{label} ({unit(kind, tu, per)})", missing if now is None else f"{now:.4g}",
+                   delta,
+                   delta_color=colour,
                    help=f"method: {est['method']}" if est else "not available for this model")
+        if half is not None:
+            low, high = (value({"value": v}, kind, tu, per) for v in est["ci95"])
+            col.caption(f"± {half:.2g} (95%: {low:.4g} – {high:.4g})")
 
 
 def compare_table(a: dict, b: dict) -> pd.DataFrame:
     """End-to-end metrics of A and B with the relative change."""
+    per = rates_per(a)
     rows = []
     for label, key, kind in SYSTEM_ROWS:
-        va = value(a["system"].get(key), kind, a["time_unit"])
-        vb = value(b["system"].get(key), kind, a["time_unit"])
+        va = value(a["system"].get(key), kind, a["time_unit"], per)
+        vb = value(b["system"].get(key), kind, a["time_unit"], per)
         change = f"{(vb - va) / va:+.1%}" if va and vb is not None else "—"
-        rows.append({"metric": label, "unit": unit(kind, a["time_unit"]),
+        rows.append({"metric": label, "unit": unit(kind, a["time_unit"], per),
                      "A": "—" if va is None else f"{va:.4g}",
                      "B": "—" if vb is None else f"{vb:.4g}", "change": change})
     return pd.DataFrame(rows).set_index("metric")

@@ -22,13 +22,15 @@ from ..errors import ModelError, Problem
 from ..experiments.headroom import headroom
 from ..experiments.output import write
 from ..experiments.planning import SEARCHES, plan
+from ..experiments.ranges import require_units
 from ..experiments.sensitivity import sensitivity
 from ..experiments.sweep import sweep
 from ..methods import SWEEP, help_text
 from ..model.model import Model
+from ..model.paths import Parameter, resolve
 from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS
-from ..units import format_duration, format_rate
+from ..units import TIME_UNITS, format_duration, human_rate, rate_unit, unit_needed
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
 
 SHOW_ROWS = 40
@@ -112,7 +114,11 @@ def sweep_command(
         if method == "simulate":
             raise ModelError([Problem("--uncertainty", "samples are solved analytically; "
                                                        "use it without --method simulate")])
-    table = sweep(m, dict(_pairs(vary, "--vary")), metric=metric, slo=_slo(m, slo),
+    grid = dict(_pairs(vary, "--vary"))
+    params = resolve(m, list(grid))
+    for path, text in grid.items():
+        require_units(params[path], text, m.time_unit, "--vary ")
+    table = sweep(m, grid, metric=metric, slo=_slo(m, slo),
                   method=method,
                   replications=replications, seed=seed, executor=executor,
                   scheduler=scheduler, workers=workers)
@@ -124,7 +130,7 @@ def sweep_command(
         write(table, out_path, metric=table.attrs["metric"])
         out.print(f"wrote {out_path} ({len(table)} points)")
     else:
-        _print_table(table)
+        _print_table(table, m, params)
     if table.attrs.get("partial"):
         err.print("interrupted: partial results")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -142,20 +148,24 @@ def sensitivity_command(
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
     choice(method, SWEEP, "--method")
-    table = sensitivity(load_model(model, overrides), metric=metric, delta=delta, parameters=param,
+    m = load_model(model, overrides)
+    table = sensitivity(m, metric=metric, delta=delta, parameters=param,
                         method=method, replications=replications, seed=seed)
+    tu = m.time_unit
     if out_path is not None:
         write(table, out_path)
         out.print(f"wrote {out_path}")
     grid = Table(title=f"sensitivity of {table.attrs['metric']} "
-                       f"(at {_value(table.attrs['metric'], table.attrs['base'])})",
+                       f"(at {_value(table.attrs['metric'], table.attrs['base'], tu)})",
                  header_style="bold")
     for column in ("parameter", "value", "elasticity", "at -", "at +", "note"):
         grid.add_column(column, justify="left" if column in ("parameter", "note") else "right")
+    kinds = {path: p.kind for path, p in resolve(m, list(table["parameter"])).items()}
     for row in table.to_dict("records"):
-        grid.add_row(row["parameter"], f"{row['value']:.4g}", f"{row['elasticity']:+.3f}",
-                     _value(table.attrs["metric"], row["metric_low"]),
-                     _value(table.attrs["metric"], row["metric_high"]), row["note"])
+        grid.add_row(row["parameter"], _setting(kinds[row["parameter"]], row["value"], tu),
+                     f"{row['elasticity']:+.3f}",
+                     _value(table.attrs["metric"], row["metric_low"], tu),
+                     _value(table.attrs["metric"], row["metric_high"], tu), row["note"])
     out.print(grid)
 
 
@@ -183,6 +193,8 @@ def plan_command(
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
     m = load_model(model, overrides)
+    if why := unit_needed("rate", load_, m.time_unit):
+        raise ModelError([Problem("--load", f"{why}, or a factor such as 2x")])
     result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
                   max_utilization=max_utilization, limits=limits, search=search,
                   replications=replications, seed=seed)
@@ -196,7 +208,7 @@ def plan_command(
         grid.add_row(knob.path, str(result.configuration[knob.path]),
                      str(result.lower_bounds[knob.path]), f"{knob.unit_cost:g}")
     out.print(grid)
-    _print_metrics(result.metrics)
+    _print_metrics(result.metrics, m.time_unit)
     out.print(f"{result.evaluated} configurations evaluated ({result.search})")
 
 
@@ -212,8 +224,8 @@ def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = Fal
         return
     out.print(f"headroom: {result}")
     out.print(f"  {result.headroom:+.1%} on today's load; saturation at "
-              f"{format_rate(result.saturation_rate)}")
-    _print_metrics(result.metrics)
+              f"{human_rate(result.saturation_rate)}")
+    _print_metrics(result.metrics, m.time_unit)
 
 
 def _slo(model: Model, text: str | None) -> SLO | None:
@@ -225,47 +237,108 @@ def _limit(text: str) -> int | tuple[int, int]:
     return (int(low), int(high)) if sep else int(text)
 
 
-def _value(column: str, value: float) -> str:
+def _value(column: str, value: float, time_unit: str) -> str:
+    """A metric with its unit: times in the model's ``time_unit``, rates per a unit a
+    person reads (2/h); ``unbounded`` for infinity."""
     if pd.isna(value):
         return "—"
     if value == float("inf"):
         return "unbounded"
     column = column.removesuffix("_low").removesuffix("_high")
     if column.endswith("_per_s"):
-        return format_rate(value)
+        return human_rate(value)
     if column.endswith("_s"):
-        return format_duration(value, "ms" if value < 1 else "s")
+        return format_duration(value, time_unit)
     return f"{value:.4g}"
 
 
-def _print_metrics(metrics: dict[str, Any]) -> None:
+def _setting(kind: str, value: float, time_unit: str) -> str:
+    """A parameter's value as it would be typed: ``25ms``, ``200/s``, ``8``."""
+    if kind == "rate":
+        return human_rate(value)
+    if kind == "duration":
+        return format_duration(value, time_unit)
+    return f"{value:.4g}"
+
+
+def _print_metrics(metrics: dict[str, Any], time_unit: str) -> None:
     for key in ("mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
                 "throughput_per_s", "max_utilization", "bottleneck", "makespan_s",
                 "makespan_bound_s"):
         if key in metrics:
-            out.print(f"  {key}: {_cell(key, metrics[key])}")
+            out.print(f"  {_header(key)}: {_cell(key, metrics[key], time_unit)}")
 
 
-def _print_table(table: pd.DataFrame) -> None:
+_LABELS = {"mean_response_time": "mean response", "throughput": "throughput",
+           "max_utilization": "max utilization", "makespan": "makespan",
+           "makespan_bound": "makespan bound", "meets_slo": "meets SLO"}
+
+
+def _header(column: str) -> str:
+    """A column's label without the unit suffix its values no longer carry in a table:
+    ``p95_response_time_s`` -> ``p95 response``; a parameter's path as it is."""
+    if column.startswith(("nodes.", "arrivals.", "users.", "batches.")):
+        return column
+    end = next((e for e in ("_low", "_high") if column.endswith(e)), "")
+    base = column.removesuffix(end)
+    base = base.removesuffix("_per_s") if base.endswith("_per_s") else base.removesuffix("_s")
+    label = _LABELS.get(base) or base.replace("_response_time", " response").replace("_", " ")
+    return label + end.replace("_", " ")
+
+
+def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]) -> None:
+    """The sweep as a table: parameters with their unit, metrics in the model's time unit
+    and in one rate unit for the whole table."""
     shown = table if len(table) <= SHOW_ROWS else table.head(SHOW_ROWS)
     grid = Table(title=f"{table.attrs.get('model')}: {len(table)} points "
-                       f"({table.attrs.get('method')})", header_style="bold")
-    params = table.attrs.get("parameters", [])
+                       f"({table.attrs.get('method')}; times in {model.time_unit})",
+                 header_style="bold")
+    names = table.attrs.get("parameters", [])
     bands = [f"{c}_{end}" for c in _SHOWN for end in ("low", "high")] + ["unstable_fraction"] \
         if table.attrs.get("uncertainty") else []
-    columns = [c for c in shown.columns if c in params or c in _SHOWN or c in bands]
+    columns = [c for c in shown.columns if c in names or c in _SHOWN or c in bands]
+    rates = [table[c].max() for c in columns if c.endswith("_per_s")] + \
+        [table[c].max() for c in names if c in params and params[c].kind == "rate"]
+    per = rate_unit(max((r for r in rates if pd.notna(r)), default=0))
     for column in columns:
-        grid.add_column(column, justify="right")
+        grid.add_column(_titled(column, params.get(column), model.time_unit, per),
+                        justify="right")
     for row in shown.to_dict("records"):
-        grid.add_row(*(_cell(c, row[c]) for c in columns))
+        grid.add_row(*(_number(c, row[c], params.get(c), model.time_unit, per)
+                       for c in columns))
     out.print(grid)
     if len(table) > SHOW_ROWS:
         out.print(f"… {len(table) - SHOW_ROWS} more rows; write them all with --out sweep.csv")
 
 
-def _cell(column: str, value: Any) -> str:
+def _kind(column: str, param: Parameter | None) -> str:
+    if param is not None:
+        return param.kind
+    bare = column.removesuffix("_low").removesuffix("_high")
+    return "rate" if bare.endswith("_per_s") else "duration" if bare.endswith("_s") else ""
+
+
+def _titled(column: str, param: Parameter | None, time_unit: str, per: str) -> str:
+    unit = {"rate": f"/{per}", "duration": time_unit}.get(_kind(column, param))
+    return f"{_header(column)} ({unit})" if unit else column
+
+
+def _number(column: str, value: Any, param: Parameter | None, time_unit: str,
+            per: str) -> str:
+    """A sweep cell in its column's unit (see :func:`_titled`)."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return "—" if value is None else str(value)
-    if column.startswith(("nodes.", "arrivals.", "users.")) or column == "unstable_fraction":
-        return f"{value:.6g}"
-    return _value(column, value)
+    if pd.isna(value):
+        return "unstable" if column in _SHOWN and column != "max_utilization" else "—"
+    if value == float("inf"):
+        return "∞" if param is not None else "unbounded"
+    kind = _kind(column, param)
+    scale = TIME_UNITS[per] if kind == "rate" else 1 / TIME_UNITS[time_unit] \
+        if kind == "duration" else 1.0
+    return f"{value * scale:.6g}" if param is not None else f"{value * scale:.4g}"
+
+
+def _cell(column: str, value: Any, time_unit: str) -> str:
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return "—" if value is None else str(value)
+    return _value(column, value, time_unit)

@@ -13,15 +13,26 @@ from ..errors import ModelError, Problem
 from ..methods import SIMULATE, SOLVE, help_text
 from ..model.model import Model
 from ..model.spec import json_schema
-from ..report import print_result
+from ..report import compare_table, needs_simulation, print_result
 from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
 from .interop import app as interop_app
-from .support import EXIT_ERROR, EXIT_UNSTABLE, choice, err, guarded, load_model, out
+from .support import (
+    EXIT_ERROR,
+    EXIT_SIMULATE,
+    EXIT_UNSTABLE,
+    TidyHelp,
+    choice,
+    err,
+    guarded,
+    load_model,
+    out,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  cls=TidyHelp,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
 
 ModelArg = Annotated[Path, typer.Argument(help="Model file (YAML).", show_default=False)]
@@ -30,8 +41,9 @@ SetOpt = Annotated[list[str], typer.Option("--set", help="Override a field: node
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in docs/results.md).")]
 
 
-def emit(result: Result, as_json: bool) -> None:
-    """Print a result and exit 3 when it is unstable."""
+def emit(result: Result, as_json: bool, model: Path | None = None) -> None:
+    """Print a result; exit 3 when it is unstable, 4 when (from ``solve``, which passes
+    ``model``) the analytic methods give no end-to-end answer and it must be simulated."""
     if as_json:
         out.print_json(result.to_json(indent=None)) if sys.stdout.isatty() else \
             print(result.to_json())
@@ -39,6 +51,10 @@ def emit(result: Result, as_json: bool) -> None:
         print_result(result, out)
     if not result.stable:
         raise typer.Exit(EXIT_UNSTABLE)
+    if model is not None and needs_simulation(result):
+        err.print(f"no analytic answer for this model: run `qmodel simulate {model}`",
+                  highlight=False, markup=False)
+        raise typer.Exit(EXIT_SIMULATE)
 
 
 @app.command()
@@ -70,7 +86,7 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
         _check_positive(samples=samples)
         _uncertain(m, samples, seed, as_json)
         return
-    emit(solve(m, method=method), as_json)
+    emit(solve(m, method=method), as_json, model)
 
 
 def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
@@ -91,7 +107,7 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
             system.add_column(column, justify="left" if column == "metric" else "right")
         for name, row in table.iterrows():
             if not str(name).startswith("nodes."):
-                system.add_row(str(name), *(_shown(str(name), row[k])
+                system.add_row(str(name), *(_shown(str(name), row[k], model.time_unit)
                                             for k in ("point", "low", "high")))
         out.print(system)
         nodes = Table(title="components (95% ranges)", header_style="bold")
@@ -100,7 +116,7 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
         components = dict.fromkeys(str(n).split(".")[1] for n in table.index
                                    if str(n).startswith("nodes."))
         for comp in components:
-            nodes.add_row(comp, *(_ranged(f"nodes.{comp}.{key}", table)
+            nodes.add_row(comp, *(_ranged(f"nodes.{comp}.{key}", table, model.time_unit)
                                   for key in ("utilization", "mean_response_s",
                                               "mean_in_system")))
         out.print(nodes)
@@ -112,25 +128,25 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
         raise typer.Exit(EXIT_UNSTABLE)
 
 
-def _ranged(name: str, table) -> str:
+def _ranged(name: str, table, time_unit: str) -> str:
     if name not in table.index:
         return "—"
     row = table.loc[name]
-    return f"{_shown(name, row['point'])} [{_shown(name, row['low'])}, " \
-           f"{_shown(name, row['high'])}]"
+    return f"{_shown(name, row['point'], time_unit)} [{_shown(name, row['low'], time_unit)}, " \
+           f"{_shown(name, row['high'], time_unit)}]"
 
 
-def _shown(name: str, value: float) -> str:
-    from ..units import format_duration, format_rate
+def _shown(name: str, value: float, time_unit: str) -> str:
+    from ..units import format_duration, human_rate
 
     if value != value:  # NaN
         return "—"
     if value == float("inf"):
         return "unbounded"
     if name.endswith("_per_s"):
-        return format_rate(value)
+        return human_rate(value)
     if name.endswith("_s"):
-        return format_duration(value, "ms" if value < 1 else "s")
+        return format_duration(value, time_unit)
     return f"{value:.4g}"
 
 
@@ -184,7 +200,7 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
     if as_json:
         print(table.to_json(orient="records", indent=2))
     else:
-        out.print(table.to_string())
+        out.print(compare_table(table, m.time_unit))
 
 
 def _check_positive(**values: int | None) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 other error (a file that cannot be written, an unsupported
 request, an impossible plan); 2 invalid model or arguments; 3 the model is unstable;
-130 interrupted. Errors print as ``field.path: message``; no traceback reaches a user.
+4 ``solve`` has no end-to-end answer (the model needs simulation: it says to run
+``qmodel simulate``); 130 interrupted. Errors print as ``field.path: message``; no traceback reaches a user.
 """
 
 from __future__ import annotations
@@ -17,14 +18,48 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from typer.core import TyperGroup
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
+from ..model.paths import unit_problems
 
-EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTED = \
+    0, 1, 2, 3, 4, 130
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+
+
+class TidyHelp(TyperGroup):
+    """The ``qmodel`` command group, whose help names values as TEXT, INTEGER, NUMBER or
+    PATH (a flag names none) rather than typer's ``<bool>``, ``<list[str]>``."""
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        tidy(self, ctx)
+        return super().get_command(ctx, name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        tidy(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+def tidy(command: Any, ctx: Any) -> None:
+    """Give every option of ``command`` and its subcommands without a metavar one (their
+    ``--help`` too: the help option is made, once, for a context). Arguments keep their
+    names (typer shows a metavar in their place)."""
+    help_option = command.get_help_option(ctx)
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.param_type_name != "option" or param.metavar is not None:
+            continue
+        bare = param.bare_type().removeprefix("list[").removesuffix("]") \
+            if hasattr(param, "bare_type") else ""
+        param.metavar = "" if param.is_flag else _TYPE_NAMES.get(bare, "VALUE")
+    for sub in getattr(command, "commands", {}).values():
+        tidy(sub, ctx)
 
 
 def guarded(func: Callable) -> Callable:
@@ -67,7 +102,11 @@ def choice(value: str, choices: Sequence[str], option: str) -> str:
 
 
 def load_model(path: Path, overrides: list[str] | None = None) -> Model:
-    """Load a model and apply ``--set path=value`` overrides (values read as YAML)."""
+    """Load a model and apply ``--set path=value`` overrides (values read as YAML).
+
+    A rate or duration set without its unit is refused (exit 2), saying what the bare
+    number would have meant in the model's ``time_unit``: see :func:`~qmodel.units.unit_needed`.
+    """
     model = load(path)
     if not overrides:
         return model
@@ -77,4 +116,13 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
         if not sep or not key.strip() or not value.strip():
             raise ModelError([Problem("--set", f"expected path=value, got {item!r}")])
         changes[key.strip()] = yaml.safe_load(value.strip())
-    return model.with_changes(changes)
+    _require_units(model, changes)
+    changed = model.with_changes(changes)
+    _require_units(changed, changes)
+    return changed
+
+
+def _require_units(model: Model, changes: dict[str, Any]) -> None:
+    problems = unit_problems(model, changes, "--set ")
+    if problems:
+        raise ModelError(problems)

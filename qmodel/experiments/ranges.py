@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, Problem
 from ..model.paths import Parameter
-from ..units import INFINITE, is_infinite, parse_duration, parse_rate
+from ..units import INFINITE, is_infinite, parse_duration, parse_rate, unit_needed
 
 GRAMMAR = ("a range LOW..HIGH (whole numbers), LOW..HIGH:N (N evenly spaced values), "
            "LOW..HIGH:logN (N values on a log scale), a list [A, B, C], or one value; "
@@ -50,6 +50,31 @@ def values_for(param: Parameter, spec: object, time_unit: str = "s") -> list[flo
     if not values:
         raise ModelError([Problem(param.path, f"no values given; use {GRAMMAR}")])
     return values
+
+
+def require_units(param: Parameter, spec: object, time_unit: str, where: str = "") -> None:
+    """Refuse a typed range (``--vary``, the dashboard) whose rate or duration values are
+    bare numbers, saying what they would mean in ``time_unit``; ``where`` prefixes the path.
+
+    >>> from qmodel.model.paths import Parameter
+    >>> rate = Parameter("arrivals.web.rate", "rate", 100.0)
+    >>> require_units(rate, "50/s..300/s:6", "ms")
+    >>> require_units(rate, "50..300:6", "ms")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qmodel.errors.ModelError: arrivals.web.rate: give a unit, e.g. 50/s (a bare 50 would mean ...
+    """
+    if param.kind not in ("rate", "duration") or not isinstance(spec, str):
+        return
+    text = spec.strip()
+    if text.startswith("[") and text.endswith("]"):
+        pieces = [item.strip() for item in text[1:-1].split(",")]
+    else:
+        match = _RANGE.match(text)
+        pieces = [match["low"], match["high"]] if match else [text]
+    reasons = [why for piece in pieces if (why := unit_needed(param.kind, piece, time_unit))]
+    if reasons:
+        raise ModelError([Problem(f"{where}{param.path}", reasons[0])])
 
 
 def _values(param: Parameter, spec: object, time_unit: str) -> list[float]:

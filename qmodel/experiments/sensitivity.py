@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError
+from ..model.fields import value_at
 from ..model.model import Model
 from ..model.paths import Parameter, apply, catalogue, resolve
 from .rows import metric_column
@@ -42,7 +43,7 @@ def sensitivity(model: Model | str, metric: str = "p95_response_time", delta: fl
     ...                             "arrivals": {"jobs": {"to": "cpu", "rate": "50/s"}}})
     >>> s = sensitivity(m, "mean_response_time", delta=1e-4)
     >>> s.set_index("parameter")["elasticity"].round(4).to_dict()   # rho/(1-rho) = 1
-    {'nodes.cpu.service': 2.0, 'arrivals.jobs.rate': 1.0, 'nodes.cpu.servers': -0.4667}
+    {'nodes.cpu.service': 2.0, 'arrivals.jobs.rate': 1.0}
     """
     model = as_model(model)
     if not 0 < delta < 1:
@@ -82,12 +83,16 @@ def sensitivity(model: Model | str, metric: str = "p95_response_time", delta: fl
 
 
 def _defaults(model: Model) -> dict[str, Parameter]:
-    """Every set rate, time, count and probability; one path per distribution mean."""
+    """Every rate, time, count and probability the model file sets (not one it leaves to
+    its default, such as the probability 1 of a node's only route); one path per
+    distribution mean."""
     out = {}
+    document = model.to_dict()
     for path, p in catalogue(model).items():
         if p.kind not in DEFAULT_KINDS or p.value is None or not math.isfinite(p.value) \
                 or p.value <= 0 or path.endswith(".mean") or path.split(".")[-1] in (
-                    "low", "high", "scale", "value"):
+                    "low", "high", "scale", "value") \
+                or value_at(document, p.where or p.path) is None:
             continue
         out[path] = p
     return out

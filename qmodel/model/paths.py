@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ..distributions import Distribution
 from ..errors import ModelError, Problem
-from ..units import INFINITE, is_infinite, parse_duration, parse_rate
+from ..units import INFINITE, is_infinite, parse_duration, parse_rate, unit_needed
 from . import dist_spec, spec
 from .fields import SECTIONS, alternatives, fields_of, set_path, value_at
 
@@ -178,6 +178,33 @@ def parse_value(param: Parameter, text: str, time_unit: str = "s") -> float:
         return float(text)
     except ValueError:
         raise ModelError([Problem(param.path, f"must be a number, got {text!r}")]) from None
+
+
+def unit_problems(model: Model, changes: Mapping[str, Any], where: str = ""
+                  ) -> list[Problem]:
+    """The rates and durations in typed overrides (``--set``, the dashboard; values read
+    as YAML) written as bare numbers, each a :class:`Problem` at ``where`` + its path saying
+    what it would mean in the model's ``time_unit`` (:func:`~qmodel.units.unit_needed`).
+    ``model`` says which paths are rates or durations.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"time_unit": "ms", "nodes": {"app": {"kind": "queue",
+    ...     "service": 20}}, "arrivals": {"web": {"to": "app", "rate": "10/s"}}})
+    >>> [str(p) for p in unit_problems(m, {"arrivals.web.rate": 300,
+    ...     "nodes.app.service": {"mean": "2ms", "cv": 2}})]  # doctest: +ELLIPSIS
+    ['arrivals.web.rate: give a unit, e.g. 300/s (a bare 300 would mean 300/ms = 300,000/s ...']
+    """
+    kinds = {path: param.kind for path, param in catalogue(model).items()}
+    return [Problem(f"{where}{path}", why) for key, value in changes.items()
+            for path, leaf in _leaves(key, value)
+            if (why := unit_needed(kinds.get(path, ""), leaf, model.time_unit))]
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """The scalar values in ``value`` (a mapping read from YAML) by dotted path."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
+    return [(path, value)]
 
 
 # -- encoding values ----------------------------------------------------------------------

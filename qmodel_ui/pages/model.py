@@ -8,6 +8,7 @@ import streamlit as st
 
 import qmodel
 from qmodel.model import paths
+from qmodel.units import unit_needed
 from qmodel_ui import charts, interop, state, views
 
 VERSION = "editor_version"
@@ -49,21 +50,37 @@ def _use_custom(text: str) -> None:
     _bump()
 
 
+def _shown(model: qmodel.Model, param: paths.Parameter) -> str:
+    """A parameter's value as the file writes it, with the unit a bare rate or duration
+    has in the file's ``time_unit`` written out (``20`` in a model in ms shows ``20ms``)."""
+    text = paths.written(model, param)
+    if unit_needed(param.kind, text, model.time_unit) is None:
+        return text
+    return f"{text}/{model.time_unit}" if param.kind == "rate" else f"{text}{model.time_unit}"
+
+
 def _parameters(cur: state.Current, version: int) -> None:
     params = paths.catalogue(cur.model)
     frame = pd.DataFrame({"parameter": list(params),
-                          "value": [paths.written(cur.model, p) for p in params.values()],
+                          "value": [_shown(cur.model, p) for p in params.values()],
                           "kind": [p.kind for p in params.values()]})
     edited = st.data_editor(frame, key=f"params-{version}", hide_index=True,
                             disabled=["parameter", "kind"], width="stretch",
                             column_config={"value": st.column_config.TextColumn(
-                                help="As in the model file: 8, 25ms, 200/s")})
+                                help="With its unit: 8, 25ms, 200/s")})
     changes: dict[str, str] = {}
+    problems = []
     try:
         for path, new, old in zip(frame["parameter"], edited["value"], frame["value"]):
             if new != old:
                 text = "" if new is None else str(new)
+                why = unit_needed(params[path].kind, text, cur.model.time_unit)
+                if why:
+                    problems.append(qmodel.Problem(path, why))
+                    continue
                 changes.update(paths.override(cur.model, params[path], text))
+        if problems:
+            raise qmodel.ModelError(problems)
     except qmodel.ModelError as exc:
         views.show_problems(exc.problems, "Not applied")
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from qmodel_ui import charts, jobs, views, work
-from qmodel_ui.sweeps import METRICS, metric_scale
+from qmodel_ui.sweeps import METRICS, metric_scale, shown_sensitivity
 
 cur = views.require_model()
 st.title("Sensitivity")
@@ -33,5 +33,6 @@ b.metric(f"most influential on {METRICS[metric]}", frame["parameter"].iloc[0],
          f"elasticity {frame['elasticity'].iloc[0]:+.3g}", delta_color="off")
 views.chart(charts.tornado(frame, scale, label, top),
             f"{cur.name}-sensitivity-{metric}", "tornado")
-st.dataframe(frame, width="stretch", hide_index=True)
+st.dataframe(shown_sensitivity(frame, scale, label, cur.model.time_unit), width="stretch",
+             hide_index=True)
 views.downloads(f"{cur.name}-sensitivity", frame.to_json(orient="records"), frame)

@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from qmodel.methods import SOLVE
-from qmodel_ui import jobs, views, work
+from qmodel_ui import jobs, outcome, views, work
 
 cur = views.require_model()
 st.title("Solve")
@@ -20,13 +20,17 @@ res = views.solved(cur, method)
 if res is None:
     st.stop()
 views.show_instability(res, cur.model)
+outcome.show_slo(cur.text, method)
 views.system_metrics(res)
 st.subheader("End to end")
 st.dataframe(views.system_table(res), width="content")
+if len(res.get("classes", {})) > 1:
+    st.subheader("Per class")
+    st.dataframe(outcome.class_table(res), width="stretch")
 st.subheader("Per station")
 table = views.node_table(res)
-st.dataframe(table, width="stretch")
-for note in res["notes"]:
+st.dataframe(views.node_table(res, words=True), width="stretch")
+for note in outcome.notes(res):
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-solution", json.dumps(res, indent=2), table)
 views.calibration_intervals(cur, res["time_unit"])
@@ -55,12 +59,14 @@ if sim.get("partial"):
 views.show_instability(sim, cur.model)
 st.caption("Simulated, with the change from the analytic value:")
 views.system_metrics(sim, baseline=res)
+if len(sim.get("classes", {})) > 1:
+    st.dataframe(outcome.class_table(sim), width="stretch")
 if network.batch_classes:
     st.dataframe(views.batch_table(sim, res), width="content")
 else:
     st.dataframe(views.agreement(job.value["compare"], res["time_unit"]), width="stretch",
                  column_config={"agrees": st.column_config.CheckboxColumn(
                      help="The analytic value lies in the 95% interval or within 5%.")})
-for note in sim["notes"]:
+for note in outcome.notes(sim):
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-simulation", json.dumps(sim, indent=2), views.node_table(sim))

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import qmodel
+from qmodel.experiments.ranges import require_units
 from qmodel.model.paths import catalogue
 from qmodel.model.slo import parse_slo
 from qmodel_ui import charts, jobs, views, work
@@ -16,6 +17,7 @@ from qmodel_ui.sweeps import (
     axis,
     default_range,
     metric_scale,
+    shown,
     slo_limit,
     sweepable,
 )
@@ -52,7 +54,7 @@ x = a.selectbox("Vary", paths, key="wi_x", bind="query-params")
 x_range = b.text_input("over", default_range(params[x], cur.model, res), key=f"wi_range_{x}",
                        bind="query-params",
                        help="LOW..HIGH:N (N values), LOW..HIGH:logN, 1..16 (whole numbers) or "
-                            "a list [A, B]; bare numbers are in the model's time unit.")
+                            "a list [A, B]; rates and durations with their unit (50/s, 20ms).")
 c, d = st.columns(2)
 y = c.selectbox("…and (for a heat map)", [NONE] + [p for p in paths if p != x], key="wi_y",
                 bind="query-params")
@@ -72,6 +74,12 @@ except qmodel.ModelError as exc:
     st.stop()
 
 ranges = ((x, x_range),) + (((y, y_range),) if y != NONE else ())
+try:
+    for path, text in ranges:
+        require_units(params[path], text, tu)
+except qmodel.ModelError as exc:
+    views.show_problems(exc.problems, "The range cannot be read")
+    st.stop()
 job = jobs.run("whatif", work.sweep, cur.text, ranges, metric, slo_text, label="Sweeping")
 if job is None:
     st.stop()
@@ -92,5 +100,5 @@ if y != NONE:
 else:
     explore(frame, f"wi_at-{x}-{x_range}", x_label, label,
             slo_limit(slo.clauses, metric, tu) if slo else None, name)
-st.dataframe(table, width="stretch", hide_index=True)
+st.dataframe(shown(table, params, tu), width="stretch", hide_index=True)
 views.downloads(name, table.to_json(orient="records"), table)

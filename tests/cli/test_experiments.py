@@ -48,7 +48,9 @@ def test_sweep_one_parameter_plot_has_knee_and_slo_line(tmp_path):
 def test_sweep_prints_a_table_without_out():
     result = run("sweep", MODEL, "--vary", "nodes.db.shards=[2, 4]", "--executor", "serial")
     assert result.exit_code == 0, result.output
-    assert "web-service: 2 points (analytic)" in result.output and "p95" in result.output
+    assert "web-service: 2 points (analytic; times in ms)" in result.output
+    assert "p95 response (ms)" in result.output and "throughput (/s)" in result.output
+    assert "_s " not in result.output      # headers say the unit their values are in
 
 
 def test_sweep_simulated_with_seed(tmp_path):
@@ -74,7 +76,7 @@ def test_batch_sweep_has_the_makespan_its_interval_and_bound(tmp_path):
     assert (table["makespan_s"] > 0.9 * table["makespan_bound_s"]).all()
     assert "lower bound" in (tmp_path / "batch.html").read_text()
     printed = run(*args)
-    assert "makespan_s" in printed.output and "(simulate)" in printed.output
+    assert "makespan (ms)" in printed.output and "(simulate; times in ms)" in printed.output
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -85,6 +87,10 @@ def test_batch_sweep_has_the_makespan_its_interval_and_bound(tmp_path):
     (["--vary", "nodes.app.servers=1..4", "--slo", "p95 << 1s"],
      "--slo: cannot read 'p95 << 1s'; an SLO is METRIC OP VALUE"),
     (["--vary", "nodes.app.servers=1..4", "--executor", "cloud"], "--executor: must be one of"),
+    (["--vary", "arrivals.web.rate=50..300:6"],
+     "--vary arrivals.web.rate: give a unit, e.g. 50/s (a bare 50 would mean 50/ms"),
+    (["--vary", "nodes.app.service=[2ms, 4]"], "--vary nodes.app.service: give a unit, e.g. "
+     "4ms or 4s"),
 ])
 def test_bad_input_exits_2_with_path_and_message(args, message):
     result = run("sweep", MODEL, *args)
@@ -155,3 +161,30 @@ def test_mounts_at_the_top_level_of_another_app():
 def test_unknown_output_format_exits_2(tmp_path):
     result = run("sweep", MODEL, "--vary", "nodes.db.shards=[2]", "--out", str(tmp_path / "x.png"))
     assert result.exit_code == 2 and "--out: cannot write 'x.png'" in result.output
+
+
+def test_a_bare_rate_in_a_ms_model_says_what_it_would_mean():
+    """The issue's case: 50..300:6 in a model in ms would be 50,000/s to 300,000/s."""
+    result = run("sweep", "topologies/replicated_store.yaml", "--vary",
+                 "arrivals.writes.rate=50..300:6")
+    assert result.exit_code == 2
+    assert "a bare 50 would mean 50/ms = 50,000/s in this ms model" in result.output
+    result = run("plan", "topologies/replicated_store.yaml", "--load", "900")
+    assert result.exit_code == 2
+    assert "--load: give a unit, e.g. 900/s (a bare 900 would mean 900/ms = 900,000/s" \
+        in result.output and "or a factor such as 2x" in result.output
+
+
+def test_sweep_table_values_are_in_the_header_units():
+    """A rate swept at 50/s reads 50 under ``arrivals.web.rate (/s)``, a response time in
+    ms under ``(ms)``, and a saturated point says ``unstable``."""
+    result = run("sweep", MODEL, "--vary", "arrivals.web.rate=[50/s, 400/s]", "--executor",
+                 "serial")
+    assert result.exit_code == 0, result.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in result.output.splitlines()
+            if line.startswith("│")]
+    assert rows[0][0] == "50" and rows[1][0] == "400"
+    assert rows[1][1] == "False" and rows[1][2] == "unstable"
+    import qmodel
+    expected = qmodel.solve(qmodel.load(MODEL).with_changes({"arrivals.web.rate": "50/s"}))
+    assert rows[0][2] == f"{expected.system.mean_response_time * 1000:.4g}"

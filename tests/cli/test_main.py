@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -54,6 +55,18 @@ def test_unstable_exit_3(tmp_path):
     result = run("solve", "topologies/web_service.yaml", "--set", "arrivals.web.rate=400/s")
     assert result.exit_code == 3
     assert "app is saturated" in result.output
+
+
+def test_set_refuses_a_bare_rate_or_duration_and_says_what_it_would_mean():
+    result = run("solve", "topologies/replicated_store.yaml", "--set", "arrivals.writes.rate=300",
+                 "--set", "nodes.leader.service={mean: 2, cv: 1}")
+    assert result.exit_code == 2
+    assert "--set arrivals.writes.rate: give a unit, e.g. 300/s (a bare 300 would mean " \
+           "300/ms = 300,000/s in this ms model)" in result.output
+    assert "--set nodes.leader.service.mean: give a unit, e.g. 2ms or 2s" in result.output
+    ok = run("check", "topologies/replicated_store.yaml", "--set", "arrivals.writes.rate=300/s",
+             "--set", "nodes.leader.service={mean: 2ms, cv: 1}", "--set", "nodes.leader.servers=2")
+    assert ok.exit_code == 0, ok.output
 
 
 def test_set_override_and_bad_override():
@@ -119,7 +132,8 @@ def test_simulate_on_a_process_pool_matches_in_process():
 
 def test_solve_a_batch_says_needs_simulation_and_gives_the_makespan_bound():
     result = run("solve", "topologies/brkss_warehouse.yaml")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
+    assert "run `qmodel simulate topologies/brkss_warehouse.yaml`" in result.output
     bound = next(line for line in result.output.splitlines() if "makespan lower bound" in line)
     assert "30 s" in bound                     # 180,000 x 2 ms over 12 nodes
     assert "needs simulation: batch arrivals" in result.output
@@ -159,3 +173,51 @@ def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices
     assert result.exit_code == 2
     assert "invalid arguments" in result.output
     assert f"--method: must be one of {choices}, got 'magic'" in result.output
+
+
+def test_solve_needing_simulation_says_so_once_and_exits_4():
+    result = run("solve", "topologies/parameter_server.yaml")
+    assert result.exit_code == 4, result.output
+    lines = result.output.splitlines()
+    assert sum("needs simulation" in line for line in lines if line.startswith("note:")) == 1
+    assert "compute: a fork in a closed network; gradients: a join" in result.output
+    assert result.output.count("run `qmodel simulate topologies/parameter_server.yaml`") == 1
+
+
+def test_solve_prints_each_class_end_to_end():
+    """The replicated store: reads 1.745 ms beside writes 6.25 ms (QNA: leader 1.25 ms +
+    apply 3.333 ms + the join's wait for the slower follower)."""
+    result = run("solve", "topologies/replicated_store.yaml")
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("classes (end to end)"):]
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in table.splitlines() if line.startswith("│")}
+    assert rows["writes"][2:4] == ["200", "6.25"] and rows["reads"][2:4] == ["800", "1.745"]
+    assert "mean R ms" in table
+
+
+def test_rates_read_per_hour_and_unstable_is_said_in_words(tmp_path):
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("time_unit: min\nnodes:\n  clerk: {kind: queue, service: 10min}\n"
+                    "arrivals:\n  claims: {to: clerk, rate: 2/h}\n")
+    result = run("solve", str(slow))
+    assert result.exit_code == 0, result.output
+    assert "rates per h" in result.output and "λ/h" in result.output
+    assert re.search(r"│ throughput +│ +2/h │", result.output)      # not 0.0005556 /s
+    assert re.search(r"│ saturation arrival rate +│ +6/h │", result.output)   # 1 / 10 min
+    assert "R min" in result.output
+    busy = run("solve", str(slow), "--set", "arrivals.claims.rate=7/h")
+    assert busy.exit_code == 3
+    assert re.search(r"│ mean response +│ unstable │", busy.output)
+    assert "1.17 ≥ 1" in busy.output                       # 7/h x 10 min offered per server
+    assert "stable only below a total arrival rate of 6/h" in busy.output
+
+
+@pytest.mark.parametrize("command", [["solve"], ["simulate"], ["compare"], ["check"],
+                                     ["sweep"], ["sensitivity"], ["plan"], ["headroom"],
+                                     ["calibrate", "traces"], ["calibrate", "metrics"]])
+def test_help_names_values_without_python_types(command):
+    text = run(*command, "--help").output
+    assert "--set" in text or "--output" in text
+    assert not re.search(r"<(bool|str|int|float|list\[str\])>", text), text
+    assert re.search(r"--\w+ +(TEXT|INTEGER|NUMBER|PATH) ", text)

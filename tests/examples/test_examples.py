@@ -65,8 +65,11 @@ def test_every_example_is_covered():
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_writes_its_figure(runs, name):
     text, out = runs[name]
-    assert (out / f"{name}.html").stat().st_size > 1000
+    html = (out / f"{name}.html").read_text(encoding="utf-8")
     assert f"figure: {out / f'{name}.html'}" in text
+    # opens offline: plotly.js is inside the file, no script is fetched from a CDN
+    assert re.search(r"plotly\.js v\d", html), "plotly.js is not embedded"
+    assert not re.search(r"<script[^>]*\ssrc=", html)
 
 
 def test_microservices_pooling(runs):

@@ -32,3 +32,8 @@ def test_defaults_cover_the_model_and_note_one_sided_steps(web):
     assert row["note"].startswith("one-sided") and row["high"] == 2
     assert table["elasticity"].abs().is_monotonic_decreasing
     assert table.attrs["base"] == pytest.approx(0.0347930104, rel=1e-8)
+    # only what the file sets: not the probability 1 of the gateway's only route (next: app)
+    assert set(table["parameter"]) == {
+        "arrivals.web.rate", "nodes.gateway.servers", "nodes.gateway.service",
+        "nodes.app.servers", "nodes.app.service", "nodes.app.next.db", "nodes.db.shards",
+        "nodes.db.servers", "nodes.db.service"}

@@ -7,9 +7,11 @@ here directly.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 import qmodel
@@ -82,6 +84,35 @@ def test_model_invalid_value_is_explained_and_not_applied(app: AppTest) -> None:
                                               .system.mean_response_time)
 
 
+def test_model_a_bare_rate_is_refused_and_bare_file_values_show_their_unit(
+        app: AppTest) -> None:
+    bare = "time_unit: ms\nnodes:\n  app: {kind: queue, service: 4}\n" \
+           "arrivals:\n  web: {to: app, rate: 0.1}\n"
+    app.session_state["custom_yaml"] = bare
+    app.session_state["scenario"] = Scenario(CUSTOM)
+    at = open_page(app, "model")
+    table = at.get("data_editor")[0].value
+    assert dict(zip(table["parameter"], table["value"]))["nodes.app.service"] == "4ms"
+    assert dict(zip(table["parameter"], table["value"]))["arrivals.web.rate"] == "0.1/ms"
+    row = list(table["parameter"]).index("arrivals.web.rate")
+    at.session_state["params-0"] = {"edited_rows": {row: {"value": "300"}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "arrivals.web.rate" in message and "a bare 300 would mean 300/ms = 300,000/s" in message
+    assert not at.session_state["scenario"].changes                     # not applied
+
+
+def test_whatif_refuses_a_range_of_bare_rates(app: AppTest) -> None:
+    app.query_params["wi_range_arrivals.web.rate"] = "50..300:6"   # refused before sweeping
+    at = open_page(app, "whatif")
+    healthy(at)
+    assert at.text_input(key="wi_range_arrivals.web.rate").value == "50..300:6"
+    message = " ".join(e.value for e in at.error)
+    assert "give a unit, e.g. 50/s" in message and "50,000/s" in message
+
+
 def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["set"] = "arrivals.web.rate=250/s"
@@ -90,6 +121,8 @@ def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
     assert metric(at, "mean response") == ms(expected.system.mean_response_time)
     assert metric(at, "throughput") == f"{expected.system.throughput:.4g}"
+    p95 = expected.system.p95_response_time * 1000
+    assert f"**SLO met:** p95 < 200ms — p95 = {p95:.4g}ms" in " ".join(s.value for s in at.success)
 
     at.query_params["set"] = "arrivals.web.rate=400/s"
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -98,6 +131,14 @@ def test_solve_follows_the_url_and_says_where_it_saturates() -> None:
     healthy(at)
     message = " ".join(e.value for e in at.error)
     assert "`app` saturates" in message and "320/s" in message
+    assert "this model offers 400/s (1.25× that)" in message
+    # the SLO verdict (met at 250/s, missed here) and a saturated station in words
+    assert "**SLO missed:** p95 < 200ms — p95 = none (no steady state" in message
+    stations = next(d.value for d in at.dataframe if d.value.index.name == "station")
+    assert stations.loc["app", "R (ms)"] == "unstable"
+    assert stations.loc["app", "ρ"] == "1.25 ≥ 1"              # 400/s x 25 ms / 8 servers
+    assert stations.loc["app", "method"].startswith("saturated: offered load 1.25")
+    assert at.dataframe[0].value.loc["mean response", "value"] == "unstable"
 
 
 def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
@@ -110,6 +151,15 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     system = table.loc["system"]
     assert abs(system.loc["throughput", "simulated"] - 200) < 20
     assert system.loc["throughput", "analytic"] == pytest.approx(200)
+    # the simulated cards: the whole interval under each, a delta inside it in grey
+    intervals = [c.value for c in at.caption if c.value.startswith("± ")]
+    assert len(intervals) >= 4, intervals
+    assert all(re.fullmatch(r"± \S+ \(95%: \S+ – \S+\)", text) for text in intervals)
+    simulated = [m for m in at.metric if m.proto.delta]
+    assert simulated
+    gray = MetricProto.MetricColor.GRAY
+    for card in simulated:
+        assert ("within" in card.proto.delta) == (card.proto.color == gray), card.proto
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
@@ -135,7 +185,10 @@ def test_whatif_slider_reads_the_solver(app: AppTest) -> None:
     healthy(at)
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"arrivals.web.rate": "250/s"}))
     assert metric(at, "mean response (ms) at 250") == ms(expected.system.mean_response_time)
-    assert len(at.dataframe[-1].value) == 5
+    table = at.dataframe[-1].value         # one unit per page: the table's times in ms too
+    assert len(table) == 5 and list(table["arrivals.web.rate (/s)"]) == [100, 150, 200, 250, 300]
+    assert table["mean_response_time (ms)"].iloc[3] == pytest.approx(
+        expected.system.mean_response_time * 1000)
     curve = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert curve["layout"]["xaxis"]["title"]["text"] == "arrivals.web.rate (/s)"
 
@@ -150,6 +203,10 @@ def test_sensitivity_metric_change(app: AppTest) -> None:
 
     top = sensitivity(qmodel.load(WEB), "mean_response_time", 0.1)["parameter"].iloc[0]
     assert metric(at, "most influential") == top
+    table = at.dataframe[-1].value.set_index("parameter")   # values as typed, times in ms
+    assert table.loc["nodes.app.service", "value"] == "25ms"
+    assert table.loc["arrivals.web.rate", "high"] == "220/s"
+    assert "mean response (ms) at high" in table.columns
 
 
 SINGLE = """
@@ -261,3 +318,11 @@ def test_compare_variant(app: AppTest) -> None:
     expected = qmodel.solve(qmodel.load(WEB).with_changes({"nodes.app.servers": 10}))
     assert metric(at, "mean response") == ms(expected.system.mean_response_time)
     assert at.dataframe[0].value.loc["mean response", "change"].startswith("-")
+
+
+def test_compare_refuses_a_bare_rate_in_b(app: AppTest) -> None:
+    at = open_page(app, "compare")
+    at = at.text_area(key="cmp_set").input("arrivals.web.rate=300").run()
+    healthy(at)
+    message = " ".join(e.value for e in at.error)
+    assert "B is not a valid model" in message and "300/ms = 300,000/s" in message

@@ -1,0 +1,86 @@
+"""What a solved model means for its user, on the Solve page: each class end to end, and
+whether the model's SLO is met (with the value of each clause)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+import qmodel
+from qmodel.experiments.rows import result_row
+from qmodel.model.slo import Clause, model_slo
+from qmodel.results import grouped_notes
+from qmodel.units import format_duration, human_rate
+
+from . import state
+from .views import fmt, rates_per, unit
+
+CLASS_COLUMNS = (("throughput", "throughput", "rate"),
+                 ("mean response", "mean_response_time", "time"),
+                 ("p95 response", "p95_response_time", "time"))
+
+
+def class_table(res: dict) -> pd.DataFrame:
+    """One row per class, end to end: throughput, mean and p95 response (with 95%
+    intervals from a simulation), in the view's units; ``unstable`` where it has none."""
+    tu, per = res["time_unit"], rates_per(res)
+    missing = "—" if res["stable"] else "unstable"
+    rows = []
+    for name, c in res.get("classes", {}).items():
+        row = {"class": name, "kind": c["kind"],
+               "population": "" if c.get("population") is None else str(c["population"])}
+        for label, key, kind in CLASS_COLUMNS:
+            row[f"{label} ({unit(kind, tu, per)})"] = fmt(c.get(key), kind, tu, per=per,
+                                                          missing=missing)
+        row["method"] = (c.get("mean_response_time") or {}).get("method", "")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("class")
+
+
+def notes(res: dict) -> list[str]:
+    """The result's notes, each once (:func:`qmodel.results.grouped_notes`)."""
+    return grouped_notes(res["notes"], not res["stable"])
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def slo_check(text: str, method: str = "auto") -> dict | None:
+    """The model's ``slo:`` against its analytic solution: the SLO, whether it is met and
+    each clause with its value (None when the model has no SLO)."""
+    model = state.parse(text)
+    target = model_slo(model, None)
+    if target is None:
+        return None
+    result = qmodel.solve(model, method)
+    row = result_row(result, target.quantiles, wait_quantiles=target.wait_quantiles)
+    return {"slo": str(target), "met": bool(target.met(row)), "time_unit": model.time_unit,
+            "clauses": [{"clause": str(c), "value": _shown(c, row.get(c.column, math.nan),
+                                                           model.time_unit),
+                         "met": bool(c.holds(row.get(c.column, math.nan)))}
+                        for c in target.clauses]}
+
+
+def _shown(clause: Clause, value: float, time_unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "none (no steady state, or no analytic value for it)"
+    if clause.metric == "utilization":
+        return f"{value:.3g}"
+    if clause.metric == "throughput":
+        return human_rate(value)
+    return format_duration(value, time_unit)
+
+
+def show_slo(text: str, method: str = "auto") -> None:
+    """A green or red line: the model's SLO, met or missed, with each clause's value."""
+    check = slo_check(text, method)
+    if check is None:
+        return
+    parts = "; ".join(f"{c['clause'].split()[0]} = {c['value']}"
+                      + ("" if c["met"] else f" (needs {c['clause']})")
+                      for c in check["clauses"])
+    if check["met"]:
+        st.success(f"**SLO met:** {check['slo']} — {parts}")
+    else:
+        st.error(f"**SLO missed:** {check['slo']} — {parts}")
+
