@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
 # Extra arguments go to pytest, in one run. Without arguments it runs two sets:
-#   - the load tests (`loadtest` marker): real systems under real load, whose self-checks
-#     (rate, send lateness, event-loop lag, CPU waits) fail by design on a busy CPU; in
-#     the foreground, one at a time, at normal priority;
+#   - the load tests (`loadtest` marker, wherever they are): real systems under real load,
+#     whose self-checks (rate, send lateness, event-loop lag, CPU waits) fail by design on
+#     a busy CPU; in the foreground, one at a time, at normal priority;
 #   - every other test (unit, property, simulation, dashboard and real-browser tests),
 #     spread over all cores (pytest-xdist), beside them at SCHED_IDLE priority: it runs on
 #     whatever CPU the load tests leave, and a load-test process that wakes up takes a CPU
@@ -34,7 +34,7 @@ if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
     computed_log=$(mktemp)
     (chrt -i -p 0 "$BASHPID" >/dev/null && run -n auto -m "not loadtest") >"$computed_log" 2>&1 &
     computed_pid=$!
-    run -m loadtest tests/loadtest
+    run -m loadtest tests
     timed=$?
     wait "$computed_pid"
     computed=$?
@@ -44,7 +44,7 @@ if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
 else
     run -n auto -m "not loadtest"
     computed=$?
-    run -m loadtest tests/loadtest
+    run -m loadtest tests
     timed=$?
 fi
 [ "$computed" -eq 0 ] && [ "$timed" -eq 0 ]

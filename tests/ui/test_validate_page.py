@@ -181,6 +181,7 @@ def test_a_malformed_request_map_shows_its_field_path(app: AppTest) -> None:
     assert "job:validate-service" not in at.session_state
 
 
+@pytest.mark.loadtest  # real load: it runs with the load tests, on a machine to itself
 def test_a_short_run_against_gunicorn_shows_its_report(app: AppTest) -> None:
     at = service(app)
     with GunicornTarget(workers=4, env=ENV) as target:
