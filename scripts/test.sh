@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
 # Extra arguments go to pytest, in one run. Without arguments it runs two sets:
-#   - the load tests (`loadtest` marker, wherever they are): real systems under real load,
+#   - the load tests (`loadtest` marker, in the LOAD_TESTS paths; tests/test_suite.py checks
+#     there are none elsewhere): real systems under real load,
 #     whose self-checks (rate, send lateness, event-loop lag, CPU waits) fail by design on
 #     a busy CPU; in the foreground, one at a time, at normal priority;
 #   - every other test (unit, property, simulation, dashboard and real-browser tests),
@@ -25,6 +26,7 @@ run() {
     return "$status"
 }
 
+LOAD_TESTS=(tests/loadtest tests/ui/test_validate_page.py)
 if [ "$#" -gt 0 ]; then
     run "$@"
     exit $?
@@ -34,7 +36,7 @@ if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
     computed_log=$(mktemp)
     (chrt -i -p 0 "$BASHPID" >/dev/null && run -n auto -m "not loadtest") >"$computed_log" 2>&1 &
     computed_pid=$!
-    run -m loadtest tests
+    run -m loadtest "${LOAD_TESTS[@]}"
     timed=$?
     wait "$computed_pid"
     computed=$?
@@ -44,7 +46,7 @@ if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
 else
     run -n auto -m "not loadtest"
     computed=$?
-    run -m loadtest tests
+    run -m loadtest "${LOAD_TESTS[@]}"
     timed=$?
 fi
 [ "$computed" -eq 0 ] && [ "$timed" -eq 0 ]
