@@ -11,7 +11,6 @@ import math
 import shutil
 
 import streamlit as st
-import streamlit.components.v1 as components
 import yaml
 
 import qmodel
@@ -292,8 +291,11 @@ with open_tab:
     upload = st.file_uploader("An earlier report (validation.json or validation.html)",
                               type=["json", "html"], key="va_upload")
     if upload is not None and upload.name.endswith(".html"):
-        components.html(upload.getvalue().decode("utf-8", errors="replace"), height=900,
-                        scrolling=True)
+        # An upload is untrusted: st.html sanitizes it (DOMPurify) and runs no script from
+        # it, so the report's tables show here and its chart (a script) does not.
+        st.caption("The report's tables; its chart needs the report's script, which is not "
+                   "run here: open the validation.json written beside it for the chart.")
+        st.html(upload.getvalue().decode("utf-8", errors="replace"))
     elif upload is not None:
         try:
             reports.show(reports.read(upload.getvalue()), key="validation-figure-open")
