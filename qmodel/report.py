@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .results import Estimate, Result
@@ -37,7 +38,7 @@ def result_tables(result: Result) -> list[Table]:
     unit = result.time_unit
     per = TIME_UNITS[unit]
     t_scale, r_scale = 1.0 / per, 1.0
-    nodes = Table(title=f"{result.model}: components (times in {unit}, rates per second)",
+    nodes = Table(title=f"{escape(result.model)}: components (times in {unit}, rates per second)",
                   header_style="bold")
     for column in ("node", "kind", "c", "λ/s", "X/s", "ρ", "Lq", "L", "Wq", "R", "p95 R",
                    "P(wait)", "P(loss)", "method"):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem
@@ -248,7 +249,7 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 
 def _print_table(table: pd.DataFrame) -> None:
     shown = table if len(table) <= SHOW_ROWS else table.head(SHOW_ROWS)
-    grid = Table(title=f"{table.attrs.get('model')}: {len(table)} points "
+    grid = Table(title=f"{escape(str(table.attrs.get('model')))}: {len(table)} points "
                        f"({table.attrs.get('method')})", header_style="bold")
     params = table.attrs.get("parameters", [])
     bands = [f"{c}_{end}" for c in _SHOWN for end in ("low", "high")] + ["unstable_fraction"] \

@@ -23,8 +23,10 @@ from ..model.model import Model, load
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# emoji=False: a value echoed from a model (":x:") is printed as typed, never as an emoji;
+# text from a model is printed with markup=False or through rich.markup.escape.
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 
 
 def guarded(func: Callable) -> Callable:
