@@ -65,15 +65,21 @@ def test_analytic_sweep_on_dask_with_a_client(web, cluster):
     pd.testing.assert_frame_equal(on_dask, sweep(web, spec, executor="serial"))
 
 
+def listening() -> set[tuple[str, int]]:
+    """The sockets this process listens on (address, port)."""
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections("inet")
+            if c.status == psutil.CONN_LISTEN}
+
+
 def test_a_local_cluster_is_started_and_closed_when_no_scheduler_is_given(web, monkeypatch):
     """... and it listens on loopback only: its scheduler and its dashboard."""
     started = []
 
     class Recorded(distributed.LocalCluster):
         def __init__(self, *args, **kwargs):
+            before = listening()
             super().__init__(*args, **kwargs)
-            started.extend(c.laddr.ip for c in psutil.Process().net_connections("inet")
-                           if c.status == psutil.CONN_LISTEN)
+            started.extend(ip for ip, _ in listening() - before)
 
     monkeypatch.setattr(distributed, "LocalCluster", Recorded)
     table = sweep(web, {"nodes.db.shards": [2, 3]}, executor="dask", workers=1)
