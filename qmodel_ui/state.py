@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
-import yaml
 
 import qmodel
+from qmodel.model.parse import read_yaml
 
 from . import LIBRARY
 
@@ -130,11 +130,9 @@ def changed(cur: Current, changes: dict[str, str]) -> Current:
 def _overridden(scn: Scenario, model: qmodel.Model, text: str,
                 changes: dict[str, str]) -> Current:
     try:
-        model = model.with_changes({p: yaml.safe_load(v) for p, v in changes.items()})
-    except qmodel.ModelError as exc:
+        model = model.with_changes({p: read_yaml(v, p) for p, v in changes.items()})
+    except qmodel.ModelError as exc:  # a bad path, or a value that is not valid YAML
         return Current(scn, None, text, exc.problems)
-    except yaml.YAMLError as exc:
-        return Current(scn, None, text, [qmodel.Problem("set", f"not valid YAML: {exc}")])
     return Current(scn, model, model.to_yaml())
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
+from ..model.parse import read_yaml
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -78,5 +78,5 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ModelError([Problem("--set", f"expected path=value, got {item!r}")])
-        changes[key.strip()] = yaml.safe_load(value.strip())
+        changes[key.strip()] = read_yaml(value.strip(), f"--set {key.strip()}")
     return model.with_changes(changes)

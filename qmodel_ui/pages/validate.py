@@ -146,15 +146,13 @@ def example_map(model: qmodel.Model, text: str) -> str:
 def map_problems(text: str, model: qmodel.Model) -> list[qmodel.Problem]:
     """What is wrong with a request map (a ``requests:`` section in YAML), with field
     paths, as ``loadtest.target.request_map`` would say it before any traffic."""
+    from qmodel.model.parse import read_yaml
     from qmodel.model.requests import read_requests
 
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return [qmodel.Problem("requests", f"not valid YAML{where}: "
-                                           f"{getattr(exc, 'problem', None) or exc}")]
+    try:  # the model file's limits: nesting, aliases, size, duplicate keys
+        doc = read_yaml(text, "request map")
+    except qmodel.ModelError as exc:
+        return [qmodel.Problem(p.path or "requests", p.message) for p in exc.problems]
     if not isinstance(doc, dict) or "requests" not in doc:
         return [qmodel.Problem("requests", "a request map needs a top-level 'requests:' "
                                            "section")]
