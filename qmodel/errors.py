@@ -86,17 +86,20 @@ class FieldError(QModelError, ValueError):
 
     It is a :class:`ValueError` too, so that a schema validator may raise it.
 
+    ``others`` holds more problems of the same spec found at once, as (field, message).
+
     >>> str(FieldError("k", "is required"))
     'k: is required'
     """
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, others: tuple[tuple[str, str], ...] = ()):
         self.field = field
         self.message = message
+        self.others = tuple(others)
         super().__init__(f"{field}: {message}" if field else message)
 
     def __reduce__(self):
-        return (FieldError, (self.field, self.message))
+        return (FieldError, (self.field, self.message, self.others))
 
 
 class UnstableError(QModelError):

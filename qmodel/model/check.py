@@ -33,11 +33,57 @@ def check(spec: ModelSpec) -> list[Problem]:
     problems += _sizes(spec)
     if spec.requests is not None:
         problems += check_requests(spec.requests, class_names(spec), list(spec.nodes))
-    if not problems:  # routing checks need sound references
+    if all(_broken_route(p) for p in problems):
+        # routing is checked over the routes that exist: a route to a missing node (a
+        # typo) hides no routing problem; anything else wrong makes routing moot
         problems += _forks(spec)
         problems += _routing(spec)
+    if not problems:
         problems += _zero_time_cycles(spec)
     return problems
+
+
+def _broken_route(problem: Problem) -> bool:
+    return problem.message.startswith("no node named") and (
+        problem.path.endswith((".next", ".to")) or ".class_next." in problem.path)
+
+
+def raw_references(data: dict) -> Iterator[Problem]:
+    """The references to missing nodes in a model document that failed the schema, so that
+    a type error elsewhere does not hide them (the same messages as :func:`check`)."""
+    nodes = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
+    names = [str(n) for n in nodes]
+    for group in ("arrivals", "users", "batches"):
+        members = data.get(group) if isinstance(data.get(group), dict) else {}
+        for cls, c in members.items():
+            for target in _targets(c.get("to") if isinstance(c, dict) else None):
+                if target not in nodes:
+                    yield Problem(f"{group}.{cls}.to", _missing(target, names))
+    for name, node in nodes.items():
+        if not isinstance(node, dict):
+            continue
+        for target in _targets(node.get("next")):
+            if target not in nodes:
+                yield Problem(f"nodes.{name}.next", _missing(target, names))
+        routes = node.get("class_next") if isinstance(node.get("class_next"), dict) else {}
+        for cls, route in routes.items():
+            for target in _targets(route):
+                if target not in nodes:
+                    yield Problem(f"nodes.{name}.class_next.{cls}", _missing(target, names))
+        if node.get("kind") == "fork":
+            join = node.get("join")
+            if isinstance(join, str) and join not in nodes:
+                yield Problem(f"nodes.{name}.join", _missing(join, names))
+            branches = node.get("branches") if isinstance(node.get("branches"), list) else []
+            for i, branch in enumerate(branches):
+                if isinstance(branch, str) and branch not in nodes:
+                    yield Problem(f"nodes.{name}.branches.{i}", _missing(branch, names))
+
+
+def _targets(route: object) -> list[str]:
+    if isinstance(route, str):
+        return [route]
+    return [t for t in route if isinstance(t, str)] if isinstance(route, dict) else []
 
 
 def class_groups(spec: ModelSpec) -> dict[str, dict]:
@@ -284,7 +330,7 @@ def _forks(spec: ModelSpec) -> Iterator[Problem]:
 
 
 def _entries(spec: ModelSpec, cls: str) -> list[str]:
-    return [n for n, p in class_source(spec, cls)[1].to.items() if p > 0]
+    return [n for n, p in class_source(spec, cls)[1].to.items() if p > 0 and n in spec.nodes]
 
 
 def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Iterator[Problem]:
@@ -292,7 +338,7 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
     seen, stack = set(), list(node.branches)
     while stack:
         current = stack.pop()
-        if current in seen or current == node.join:
+        if current in seen or current == node.join or current not in spec.nodes:
             continue
         seen.add(current)
         if current == fork:
@@ -317,7 +363,7 @@ def _routing(spec: ModelSpec) -> Iterator[Problem]:
         group, source = class_source(spec, cls)
         entry = source.to
         forward = _class_graph(spec, cls)
-        starts = [n for n, p in entry.items() if p > 0]
+        starts = _entries(spec, cls)
         if sum(entry.values()) < 1 - 1e-9:
             yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
                                                f"{sum(entry.values()):g}; they must sum to 1")
@@ -346,11 +392,12 @@ def _class_graph(spec: ModelSpec, cls: str) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {EXIT: []}
     for name, node in spec.nodes.items():
         if isinstance(node, ForkNode):
-            graph[name] = list(node.branches or []) + [node.join]
+            graph[name] = [n for n in [*(node.branches or []), node.join] if n in spec.nodes]
             continue
         route = next_of(spec, name, cls)
-        graph[name] = [target for target, p in route.items() if p > 0]
-        if sum(route.values()) < 1 - 1e-9:
+        graph[name] = [target for target, p in route.items() if p > 0 and target in spec.nodes]
+        if sum(route.values()) < 1 - 1e-9 or len(graph[name]) < sum(p > 0 for p in route.values()):
+            # (a route to a missing node, reported as such, counts as a way out)
             graph[name].append(EXIT)
     return graph
 

@@ -159,7 +159,31 @@ def parse(
         spec = {**spec, "mean": mean}
         time_unit = "s"
     reader = _Spec(spec, time_unit)
+    _every_problem(reader, positive=("scale",) if kind == "deterministic" else ("mean", "scale"))
     return _BUILDERS[kind](reader, base_dir)
+
+
+_READERS = {"mean": "duration", "value": "duration", "low": "duration", "high": "duration",
+            "scale": "duration", "cv": "number", "alpha": "number", "k": "integer",
+            "means": "durations", "samples": "durations"}
+
+
+def _every_problem(reader: _Spec, positive: tuple[str, ...]) -> None:
+    """Read every number of the spec on its own; when two or more are wrong, raise one
+    :class:`FieldError` carrying all of them (a single one is left to the builder, which
+    words it for its distribution)."""
+    found = []
+    for key, how in _READERS.items():
+        if key in reader.spec:
+            try:
+                if how == "duration":
+                    reader.duration(key, positive=key in positive)
+                else:
+                    getattr(reader, how)(key)
+            except FieldError as exc:
+                found.append((exc.field, exc.message))
+    if len(found) > 1:
+        raise FieldError(*found[0], others=tuple(found[1:]))
 
 
 def _require(reader: _Spec, *keys: str) -> None:

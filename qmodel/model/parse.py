@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ..errors import FieldError, ModelError, Problem, escape_control, shown
 from ..units import TIME_UNITS
+from .check import raw_references
 from .fields import NODE_BY_KIND
 from .files import MAX_MODEL_BYTES, read_bounded
 from .spec import NODE_KINDS, UNION_TAGS, ModelSpec
@@ -141,7 +142,8 @@ def validate_spec(data: Any, base_dir: Path | None = None) -> ModelSpec:
     try:
         return ModelSpec.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ModelError(_problems(exc, data)) from None
+        # a type error must not hide a broken reference: those are read from the document
+        raise ModelError(_dedupe(_problems(exc, data) + list(raw_references(data)))) from None
 
 
 def _problems(exc: ValidationError, data: dict) -> list[Problem]:
@@ -150,6 +152,9 @@ def _problems(exc: ValidationError, data: dict) -> list[Problem]:
         loc = _strip_tags(list(error["loc"]), data)
         path, message = _describe(error, loc, data)
         problems.append(Problem(path, message))
+        cause = (error.get("ctx") or {}).get("error")
+        for field, more in getattr(cause, "others", ()):  # a distribution's other problems
+            problems.append(Problem(_dotted(loc + field.split(".")), more))
     return _dedupe(problems)
 
 

@@ -57,6 +57,13 @@ REFUSED = {
     "file_directory": "nodes.app.service.file",
 }
 """Files that must be refused, and a path one of their problems must name."""
+TOGETHER = {
+    "report_all_type_and_reference": {"nodes.app.servers", "nodes.other.service",
+                                      "nodes.app.next", "nodes.other.next"},
+    "report_all_reference_and_routing": {"nodes.app.next", "nodes.loop"},
+    "dist_several_errors": {"nodes.app.service.k", "nodes.app.service.mean"},
+}
+"""Files with several independent problems: one does not hide another."""
 WHOLE_FILE = ("yaml_nested", "yaml_billion_laughs", "yaml_invalid", "yaml_python_tag",
               "yaml_nul", "yaml_non_string", "yaml_top_level", "yaml_empty", "num_4300")
 """Files refused as a whole (no field path: the text is not a model document)."""
@@ -71,6 +78,7 @@ def printable(text: str) -> bool:
 def assert_reported(exc: ModelError, stem: str) -> None:
     assert len(str(exc)) < 5000 and printable(str(exc)), str(exc)[:500]
     paths = [p.path for p in exc.problems]
+    assert TOGETHER.get(stem, set()) <= set(paths), exc
     if stem in REFUSED:
         assert REFUSED[stem] in paths, exc
     elif not stem.startswith(WHOLE_FILE):
