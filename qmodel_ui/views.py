@@ -65,9 +65,9 @@ def show_problems(problems: list[qmodel.Problem], title: str = "The model is not
 
 def line_of(text: str, path: str) -> int | None:
     """The line of YAML ``text`` where the deepest existing key of a dotted path is."""
-    try:
+    try:  # the text may be the hostile model being explained: nested too deep, say
         node = yaml.compose(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     line = None
     for part in path.split("."):
