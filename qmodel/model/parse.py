@@ -136,7 +136,7 @@ def validate_spec(data: Any, base_dir: Path | None = None) -> ModelSpec:
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ModelError([Problem("", f"a model must be a mapping with 'nodes', got {kind}")])
     time_unit = data.get("time_unit", "s")
-    if time_unit not in TIME_UNITS:
+    if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
         time_unit = "s"  # reported by the schema; keep parsing the rest
     context = {"time_unit": time_unit, "base_dir": base_dir}
     try:

@@ -18,8 +18,9 @@ HOSTILE = Path(__file__).resolve().parents[1] / "model" / "hostile"
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name, shown", [
-    ("yaml_billion_laughs_in_service", "more than 200,000 values once its aliases are expanded"),
     ("text_rich_markup_and_emoji", r"'\[blink\]20ms \:x\: \:smiley\:'"),
+    pytest.param("yaml_billion_laughs_in_service",
+                 "more than 200,000 values once its aliases are expanded", marks=pytest.mark.slow),
 ])
 def test_the_model_page_explains_a_hostile_model(app: AppTest, name: str, shown: str) -> None:
     app.session_state["custom_yaml"] = (HOSTILE / f"{name}.yaml").read_text()
