@@ -147,10 +147,10 @@ def parse(
     kind = spec.get("dist")
     if kind is not None and (not isinstance(kind, str) or kind not in _ALLOWED_KEYS):
         raise FieldError("dist", f"must be one of {', '.join(DIST_NAMES)}, got {shown(kind)}")
-    unknown = sorted(set(spec) - _ALLOWED_KEYS[kind] - {"dist"})
+    unknown = sorted(set(spec) - _ALLOWED_KEYS[kind] - {"dist"}, key=str)
     if unknown:
         allowed = ", ".join(sorted(_ALLOWED_KEYS[kind]))
-        raise FieldError(unknown[0], f"unknown key for {kind or 'a mean/cv'} distribution; "
+        raise FieldError(str(unknown[0]), f"unknown key for {kind or 'a mean/cv'} distribution; "
                                      f"allowed: {allowed}")
     if mean is not None:
         given = sorted(set(spec) & MEAN_KEYS)

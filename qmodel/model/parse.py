@@ -246,7 +246,8 @@ def _allowed_keys(parent: list, data: dict) -> list[str]:
         return list(spec.ModelSpec.model_fields)
     if parent[0] == "nodes" and len(parent) == 2:
         node = _lookup(data, parent)
-        cls = NODE_BY_KIND.get(node.get("kind") if isinstance(node, dict) else None)
+        kind = node.get("kind") if isinstance(node, dict) else None
+        cls = NODE_BY_KIND.get(kind) if isinstance(kind, str) else None
         return list(cls.model_fields) if cls else []
     if parent[0] == "arrivals" and len(parent) == 2:
         return list(spec.OpenClass.model_fields)
