@@ -28,6 +28,7 @@ from ..experiments.sweep import sweep
 from ..methods import SWEEP, help_text
 from ..model.model import Model
 from ..model.slo import SLO, model_slo
+from ..results import finite_json
 from ..runner import EXECUTORS
 from ..units import format_duration, format_rate
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
@@ -188,7 +189,7 @@ def plan_command(
                   max_utilization=max_utilization, limits=limits, search=search,
                   replications=replications, seed=seed)
     if as_json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
         return
     grid = Table(title=f"plan: {result}", header_style="bold")
     for column in ("parameter", "value", "lower bound", "cost/unit"):
@@ -209,7 +210,7 @@ def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = Fal
     m = load_model(model, overrides)
     result = headroom(m, slo=_slo(m, slo))
     if as_json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
         return
     out.print(f"headroom: {result}")
     out.print(f"  {result.headroom:+.1%} on today's load; saturation at "
