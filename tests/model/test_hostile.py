@@ -161,3 +161,19 @@ def test_every_hostile_file_that_loads_simulates(path: Path) -> None:
         qmodel.simulate(model, replications=1, customers=2000, seed=1)
     except (UnsupportedError, UnstableError):
         pass
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("value, says", [
+    ("{kind: queue, service: 1ms, service: 2ms}", "is given twice"),
+    ("[" * 100 + "]" * 100, "nested more than 32 levels deep"),
+    ("[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], " + ", ".join(
+        f"&{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcde", "bcdef")) + "]",
+     "more than 200,000 values once its aliases are expanded"),
+    ("2ms\x1b[2J", "unacceptable character #x001b"),
+])
+def test_set_values_meet_the_model_file_limits(value: str, says: str) -> None:
+    result = runner.invoke(app, ["check", "topologies/web_service.yaml",
+                                 "--set", f"nodes.app.service={value}"])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "internal error" not in result.output
