@@ -421,7 +421,7 @@ def _reachable(graph: dict[str, list[str]], starts: list[str]) -> set[str]:
     return seen
 
 
-MAX_STATIONS = 1000
+MAX_STATIONS = 300
 """The most stations a model expands to: routing is a stations x stations matrix per
 class, and a simulation keeps a bounded sample per station."""
 MAX_BATCH_JOBS = 1_000_000

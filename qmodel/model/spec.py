@@ -91,7 +91,7 @@ MAX_COUNT = 10**9
 have lower limits, listed in docs/limits.md."""
 MAX_SERVERS = 100_000
 """The most servers of a station (``inf`` for more: a delay)."""
-MAX_MEMBERS = 1000
+MAX_MEMBERS = 300
 """The most shards or consumers of one component (each is a station)."""
 MAX_JOBS = 100_000
 """The most jobs of a closed class (population) or in a batcher's batch."""
