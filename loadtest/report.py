@@ -174,8 +174,8 @@ class ValidationReport:
         if self.calibration.get("kind") == "target":
             notes += f"<li>calibration: {_target_calibration(self.calibration)}</li>"
         path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
-                        f"qmodel validation: {self.model}</title></head><body>"
-                        f"<h1>{self.model}: validation ({escape(self.overall().lower())})"
+                        f"qmodel validation: {escape(self.model)}</title></head><body>"
+                        f"<h1>{escape(self.model)}: validation ({escape(self.overall().lower())})"
                         f"</h1><ul>{notes}</ul>{figure}{tables}</body></html>")
 
     def print(self, console=None) -> None:

@@ -6,7 +6,45 @@ dashboard catch exactly one type at their boundary and print its message.
 
 from __future__ import annotations
 
+import re
+import reprlib
 from dataclasses import dataclass
+
+MAX_SHOWN = 80
+"""The longest echo of a user's value in a message (longer ones are cut with ``...``)."""
+MAX_MESSAGE = 1000
+"""The longest problem message; a longer one is cut (a safety net behind :func:`shown`)."""
+
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel, _ECHO.maxdict, _ECHO.maxlist, _ECHO.maxtuple, _ECHO.maxset = 3, 4, 6, 6, 6
+_ECHO.maxstring = _ECHO.maxother = MAX_SHOWN
+_ECHO.maxlong = 40
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(value: object) -> str:
+    """A user's value as a message echoes it: its repr, bounded in length and depth, with
+    control characters escaped (a repr of a 9^9-element alias bomb stays short).
+
+    >>> shown("20ms"), shown("9" * 200)[:12], len(shown("9" * 200)), shown([[[[[1]]]]])
+    ("'20ms'", "'99999999999", 80, '[[[[...]]]]')
+    """
+    return escape_control(_ECHO.repr(value))
+
+
+def escape_control(text: str) -> str:
+    r"""``text`` with control and bidirectional-override characters written as escapes, so
+    that printing it cannot move the cursor, clear a terminal or reorder a line.
+
+    >>> escape_control("app\x1b[2J")
+    'app\\x1b[2J'
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _bounded(text: str, limit: int) -> str:
+    text = escape_control(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class QModelError(Exception):
@@ -29,10 +67,13 @@ class ModelError(QModelError):
 
     >>> str(ModelError([Problem("nodes.app.servers", "must be a positive integer, got 0")]))
     'nodes.app.servers: must be a positive integer, got 0'
+
+    Paths and messages are kept printable: control characters escaped, length bounded.
     """
 
     def __init__(self, problems: list[Problem]):
-        self.problems = list(problems)
+        self.problems = [Problem(_bounded(p.path, MAX_SHOWN * 2), _bounded(p.message, MAX_MESSAGE))
+                         for p in problems]
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def __reduce__(self):
@@ -45,17 +86,20 @@ class FieldError(QModelError, ValueError):
 
     It is a :class:`ValueError` too, so that a schema validator may raise it.
 
+    ``others`` holds more problems of the same spec found at once, as (field, message).
+
     >>> str(FieldError("k", "is required"))
     'k: is required'
     """
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, others: tuple[tuple[str, str], ...] = ()):
         self.field = field
         self.message = message
+        self.others = tuple(others)
         super().__init__(f"{field}: {message}" if field else message)
 
     def __reduce__(self):
-        return (FieldError, (self.field, self.message))
+        return (FieldError, (self.field, self.message, self.others))
 
 
 class UnstableError(QModelError):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .results import Estimate, Result, grouped_notes
@@ -62,7 +63,7 @@ def result_tables(result: Result) -> list[Table]:
     t_scale = 1.0 / TIME_UNITS[unit]
     ru = view_rate_unit(result)
     r_scale = TIME_UNITS[ru]
-    nodes = Table(title=f"{result.model}: components (times in {unit}, rates per {ru})",
+    nodes = Table(title=f"{escape(result.model)}: components (times in {unit}, rates per {ru})",
                   header_style="bold")
     for column in ("node", "kind", "c", f"λ/{ru}", f"X/{ru}", "ρ", "Lq", "L", f"Wq {unit}",
                    f"R {unit}", f"p95 R {unit}", "P(wait)", "P(loss)", "method"):

@@ -58,6 +58,22 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def finite_json(value: Any) -> Any:
+    """``value`` (dicts, lists, numbers) with every infinite or NaN float as None, so that
+    ``json.dumps`` writes RFC 8259 JSON (no ``Infinity``/``NaN``; JSON's null is "none").
+
+    >>> finite_json({"u": [1.5, float("inf")], "x": float("nan"), "n": 3})
+    {'u': [1.5, None], 'x': None, 'n': 3}
+    """
+    if isinstance(value, float):
+        return _finite_or_none(value)
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
 def estimate(value: float | None, method: str, ci95=None) -> Estimate | None:
     """An :class:`Estimate`, or None when there is no value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -304,7 +320,7 @@ class Result:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        return json.dumps(finite_json(self.to_dict()), indent=indent, allow_nan=False)
 
 
 def column_name(metric: str) -> str:

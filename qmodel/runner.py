@@ -175,7 +175,7 @@ def _dask(call: Callable, tasks: Sequence[Any], scheduler: Any, workers: int | N
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=True,
-                                   dashboard_address=":0")
+                                   dashboard_address="127.0.0.1:0", host="127.0.0.1")
         client = Client(scheduler if scheduler is not None else cluster)
     futures = []
     try:

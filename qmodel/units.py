@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from .errors import shown
+
 TIME_UNITS: dict[str, float] = {
     "ns": 1e-9,
     "us": 1e-6,
@@ -50,13 +52,37 @@ def _seconds_per(unit: str) -> float:
         return TIME_UNITS[unit]
     except KeyError:
         known = ", ".join(u for u in TIME_UNITS if u != "µs")
-        raise ValueError(f"unknown time unit {unit!r}; use one of {known}") from None
+        raise ValueError(f"unknown time unit {shown(unit)}; use one of {known}") from None
+
+
+SMALLEST, LARGEST = 1e-12, 1e12
+"""The range of a duration in seconds and of a rate per second (besides zero): one
+picosecond to about 31,700 years. Beyond it numbers that are finite as typed stop being
+finite, or exact, in the arithmetic of a solver (``1e308d`` is infinite in seconds; the
+rate of ``1e-320s`` is)."""
 
 
 def _finite(value: float, text: object) -> float:
     if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {text!r}")
+        raise ValueError(f"must be a finite number, got {shown(text)}")
     return value
+
+
+def _in_range(value: float, text: object, what: str) -> float:
+    if value != 0 and not SMALLEST <= abs(value) <= LARGEST:
+        raise ValueError(f"{what} must be 0 or between {SMALLEST:g} and {LARGEST:g} {_UNIT[what]}"
+                         f", got {shown(text)}")
+    return value
+
+
+_UNIT = {"a duration": "s", "a rate": "per second"}
+
+
+def _float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return math.inf
 
 
 def parse_duration(value: object, default_unit: str = "s") -> float:
@@ -68,15 +94,17 @@ def parse_duration(value: object, default_unit: str = "s") -> float:
     (0.02, 1.5, 0.003)
     """
     if isinstance(value, bool):
-        raise ValueError(f"must be a duration such as 20ms or 1.5s, got {value!r}")
+        raise ValueError(f"must be a duration such as 20ms or 1.5s, got {shown(value)}")
     if isinstance(value, (int, float)):
-        return _finite(float(value), value) * _seconds_per(default_unit)
+        seconds = _finite(_float(value), value) * _seconds_per(default_unit)
+        return _in_range(seconds, value, "a duration")
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
             number, unit = match.groups()
-            return _finite(float(number), value) * _seconds_per(unit or default_unit)
-    raise ValueError(f"must be a duration such as 20ms or 1.5s, got {value!r}")
+            seconds = _finite(float(number), value) * _seconds_per(unit or default_unit)
+            return _in_range(seconds, value, "a duration")
+    raise ValueError(f"must be a duration such as 20ms or 1.5s, got {shown(value)}")
 
 
 def parse_rate(value: object, default_unit: str = "s") -> float:
@@ -88,18 +116,19 @@ def parse_rate(value: object, default_unit: str = "s") -> float:
     (200.0, 0.2, 500.0)
     """
     if isinstance(value, bool):
-        raise ValueError(f"must be a rate such as 200/s or 12/min, got {value!r}")
+        raise ValueError(f"must be a rate such as 200/s or 12/min, got {shown(value)}")
     if isinstance(value, (int, float)):
-        return _finite(float(value), value) / _seconds_per(default_unit)
+        per_second = _finite(_float(value), value) / _seconds_per(default_unit)
+        return _in_range(per_second, value, "a rate")
     if isinstance(value, str):
         match = _RATE.match(value)
         if match:
             number, unit, per_second = match.groups()
             seconds = 1.0 if per_second else _seconds_per(unit)
-            return _finite(float(number), value) / seconds
+            return _in_range(_finite(float(number), value) / seconds, value, "a rate")
         if re.fullmatch(rf"\s*{_NUMBER}\s*", value):
             return parse_rate(float(value), default_unit)
-    raise ValueError(f"must be a rate such as 200/s or 12/min, got {value!r}")
+    raise ValueError(f"must be a rate such as 200/s or 12/min, got {shown(value)}")
 
 
 def format_duration(seconds: float, unit: str = "ms", digits: int = 4) -> str:

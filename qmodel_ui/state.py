@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
-import yaml
 
 import qmodel
+from qmodel.model.parse import read_yaml
 from qmodel.model.paths import unit_problems
 
 from . import LIBRARY
@@ -131,14 +131,12 @@ def changed(cur: Current, changes: dict[str, str]) -> Current:
 def _overridden(scn: Scenario, model: qmodel.Model, text: str,
                 changes: dict[str, str]) -> Current:
     try:
-        values = {p: yaml.safe_load(v) for p, v in changes.items()}
+        values = {p: read_yaml(v, p) for p, v in changes.items()}
         problems = unit_problems(model, values)
         changed = model.with_changes(values) if not problems else None
         problems = problems or unit_problems(changed, values)
-    except qmodel.ModelError as exc:
+    except qmodel.ModelError as exc:  # a bad path, or a value that is not valid YAML
         return Current(scn, None, text, exc.problems)
-    except yaml.YAMLError as exc:
-        return Current(scn, None, text, [qmodel.Problem("set", f"not valid YAML: {exc}")])
     if problems:  # typed without a unit: refused, saying what it would mean
         return Current(scn, None, text, problems)
     return Current(scn, changed, changed.to_yaml())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import pandas as pd
@@ -36,23 +37,37 @@ NODE_COLUMNS = (
 )
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$])")
+
+
+def plain(text: str) -> str:
+    r"""``text`` (a message echoing a user's values) with every markdown, emoji-code and
+    LaTeX character escaped, so that Streamlit shows it as typed: no link, image or emoji.
+
+    >>> plain("got '![x](http://h/i.png) :x:'")
+    "got '\\!\\[x\\]\\(http\\://h/i\\.png\\) \\:x\\:'"
+    """
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def show_problems(problems: list[qmodel.Problem], title: str = "The model is not valid",
                   text: str | None = None) -> None:
     """Each problem on its own line: the field path (and its line in ``text``), then what is
-    wrong and what is expected."""
+    wrong and what is expected; the user's text in them is shown as typed (:func:`plain`)."""
     lines = []
     for p in problems:
         line = line_of(text, p.path) if text and p.path else None
         where = f"line {line}, " if line else ""
-        lines.append(f"- {where}`{p.path}`: {p.message}" if p.path else f"- {p.message}")
+        lines.append(f"- {where}`{p.path.replace('`', '')}`: {plain(p.message)}" if p.path
+                     else f"- {plain(p.message)}")
     st.error(f"**{title}** — fix these fields:\n" + "\n".join(lines))
 
 
 def line_of(text: str, path: str) -> int | None:
     """The line of YAML ``text`` where the deepest existing key of a dotted path is."""
-    try:
+    try:  # the text may be the hostile model being explained: nested too deep, say
         node = yaml.compose(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     line = None
     for part in path.split("."):
@@ -80,7 +95,7 @@ def solved(cur: state.Current, method: str = "auto") -> dict | None:
     try:
         return compute.solve(cur.text, method)
     except qmodel.QModelError as exc:
-        st.error(f"**Cannot solve this model:** {exc}")
+        st.error(f"**Cannot solve this model:** {plain(str(exc))}")
     except Exception as exc:  # a bug in a solver must not take the page down
         st.error(f"**The solver failed:** {type(exc).__name__}: {exc}. This is a bug in qmodel.")
     return None

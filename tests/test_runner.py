@@ -4,6 +4,7 @@ worker errors come back as the same QModelError; progress reaches a callback."""
 from __future__ import annotations
 
 import pandas as pd
+import psutil
 import pytest
 
 from qmodel import Model, ModelError, QModelError, load
@@ -64,9 +65,26 @@ def test_analytic_sweep_on_dask_with_a_client(web, cluster):
     pd.testing.assert_frame_equal(on_dask, sweep(web, spec, executor="serial"))
 
 
-def test_a_local_cluster_is_started_and_closed_when_no_scheduler_is_given(web):
+def listening() -> set[tuple[str, int]]:
+    """The sockets this process listens on (address, port)."""
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections("inet")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def test_a_local_cluster_is_started_and_closed_when_no_scheduler_is_given(web, monkeypatch):
+    """... and it listens on loopback only: its scheduler and its dashboard."""
+    started = []
+
+    class Recorded(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            before = listening()
+            super().__init__(*args, **kwargs)
+            started.extend(ip for ip, _ in listening() - before)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recorded)
     table = sweep(web, {"nodes.db.shards": [2, 3]}, executor="dask", workers=1)
     assert len(table) == 2 and table["stable"].all()
+    assert len(started) >= 2 and set(started) == {"127.0.0.1"}, started  # scheduler, dashboard
 
 
 def test_worker_errors_arrive_as_model_errors(shop):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem
@@ -29,6 +30,7 @@ from ..methods import SWEEP, help_text
 from ..model.model import Model
 from ..model.paths import Parameter, resolve
 from ..model.slo import SLO, model_slo
+from ..results import finite_json
 from ..runner import EXECUTORS
 from ..units import TIME_UNITS, format_duration, human_rate, rate_unit, unit_needed
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
@@ -199,7 +201,7 @@ def plan_command(
                   max_utilization=max_utilization, limits=limits, search=search,
                   replications=replications, seed=seed)
     if as_json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
         return
     grid = Table(title=f"plan: {result}", header_style="bold")
     for column in ("parameter", "value", "lower bound", "cost/unit"):
@@ -220,7 +222,7 @@ def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = Fal
     m = load_model(model, overrides)
     result = headroom(m, slo=_slo(m, slo))
     if as_json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
         return
     out.print(f"headroom: {result}")
     out.print(f"  {result.headroom:+.1%} on today's load; saturation at "
@@ -290,7 +292,7 @@ def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]
     """The sweep as a table: parameters with their unit, metrics in the model's time unit
     and in one rate unit for the whole table."""
     shown = table if len(table) <= SHOW_ROWS else table.head(SHOW_ROWS)
-    grid = Table(title=f"{table.attrs.get('model')}: {len(table)} points "
+    grid = Table(title=f"{escape(str(table.attrs.get('model')))}: {len(table)} points "
                        f"({table.attrs.get('method')}; times in {model.time_unit})",
                  header_style="bold")
     names = table.attrs.get("parameters", [])

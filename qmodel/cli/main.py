@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import ModelError, Problem
 from ..methods import SIMULATE, SOLVE, help_text
@@ -63,7 +64,7 @@ def check(model: ModelArg, overrides: SetOpt = None) -> None:
     """Validate a model file; list every problem with its field path."""
     m = load_model(model, overrides)
     net = m.network
-    out.print(f"[green]ok[/] {m.name}: {len(m.spec.nodes)} components, "
+    out.print(f"[green]ok[/] {escape(m.name)}: {len(m.spec.nodes)} components, "
               f"{len(net.stations)} stations, {len(net.classes)} classes")
 
 
@@ -100,7 +101,7 @@ def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
         print(result.to_json())
     else:
         table = result.summary
-        system = Table(title=f"{result.model}: {samples} samples of {len(result.parameters)} "
+        system = Table(title=f"{escape(result.model)}: {samples} samples of {len(result.parameters)} "
                              f"calibrated parameters ({result.method}, seed {seed})",
                        header_style="bold")
         for column in ("metric", "at the estimates", "95% low", "95% high"):

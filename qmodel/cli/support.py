@@ -16,19 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from typer.core import TyperGroup
 
 from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
+from ..model.parse import read_yaml
 from ..model.paths import unit_problems
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTED = \
     0, 1, 2, 3, 4, 130
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# emoji=False: a value echoed from a model (":x:") is printed as typed, never as an emoji;
+# text from a model is printed with markup=False or through rich.markup.escape.
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 
 
 _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
@@ -115,7 +117,7 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ModelError([Problem("--set", f"expected path=value, got {item!r}")])
-        changes[key.strip()] = yaml.safe_load(value.strip())
+        changes[key.strip()] = read_yaml(value.strip(), f"--set {key.strip()}")
     _require_units(model, changes)
     changed = model.with_changes(changes)
     _require_units(changed, changes)

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ModelError, Problem
+from ..results import finite_json
 from .plots import sweep_figure, tornado_figure
 
 FORMATS = (".csv", ".json", ".html")
@@ -35,7 +36,7 @@ def write(table: pd.DataFrame, path: str | Path, metric: str | None = None) -> P
     elif suffix == ".json":
         rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
         doc = {"attrs": {k: _plain(v) for k, v in table.attrs.items()}, "rows": rows}
-        path.write_text(json.dumps(doc, indent=1))
+        path.write_text(json.dumps(finite_json(doc), indent=1, allow_nan=False))
     else:
         kind = table.attrs.get("kind")
         figure = tornado_figure(table) if kind == "sensitivity" else sweep_figure(table, metric)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, shown
 from ..units import parse_duration, parse_rate
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def _read(value: str | float, kind: str, time_unit: str) -> float:
     elif kind == "rate":
         number = parse_rate(value, time_unit)
     elif isinstance(value, str):
-        raise ValueError(f"must be a number, got {value!r}")
+        raise ValueError(f"must be a number, got {shown(value)}")
     else:
         number = float(value)
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"must be a finite non-negative {kind}, got {value!r}")
+        raise ValueError(f"must be a finite non-negative {kind}, got {shown(value)}")
     return number

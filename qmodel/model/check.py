@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from ..errors import Problem
+from ..errors import Problem, shown
 from .requests import check_requests
 from .spec import (
     BatchClass,
@@ -30,12 +30,60 @@ def check(spec: ModelSpec) -> list[Problem]:
     problems += _references(spec)
     problems += _node_fields(spec)
     problems += _expanded_names(spec)
+    problems += _sizes(spec)
     if spec.requests is not None:
         problems += check_requests(spec.requests, class_names(spec), list(spec.nodes))
-    if not problems:  # routing checks need sound references
+    if all(_broken_route(p) for p in problems):
+        # routing is checked over the routes that exist: a route to a missing node (a
+        # typo) hides no routing problem; anything else wrong makes routing moot
         problems += _forks(spec)
         problems += _routing(spec)
+    if not problems:
+        problems += _zero_time_cycles(spec)
     return problems
+
+
+def _broken_route(problem: Problem) -> bool:
+    return problem.message.startswith("no node named") and (
+        problem.path.endswith((".next", ".to")) or ".class_next." in problem.path)
+
+
+def raw_references(data: dict) -> Iterator[Problem]:
+    """The references to missing nodes in a model document that failed the schema, so that
+    a type error elsewhere does not hide them (the same messages as :func:`check`)."""
+    nodes = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
+    names = [str(n) for n in nodes]
+    for group in ("arrivals", "users", "batches"):
+        members = data.get(group) if isinstance(data.get(group), dict) else {}
+        for cls, c in members.items():
+            for target in _targets(c.get("to") if isinstance(c, dict) else None):
+                if target not in nodes:
+                    yield Problem(f"{group}.{cls}.to", _missing(target, names))
+    for name, node in nodes.items():
+        if not isinstance(node, dict):
+            continue
+        for target in _targets(node.get("next")):
+            if target not in nodes:
+                yield Problem(f"nodes.{name}.next", _missing(target, names))
+        routes = node.get("class_next") if isinstance(node.get("class_next"), dict) else {}
+        for cls, route in routes.items():
+            for target in _targets(route):
+                if target not in nodes:
+                    yield Problem(f"nodes.{name}.class_next.{cls}", _missing(target, names))
+        if node.get("kind") == "fork":
+            join = node.get("join")
+            if isinstance(join, str) and join not in nodes:
+                yield Problem(f"nodes.{name}.join", _missing(join, names))
+            branches = node.get("branches") if isinstance(node.get("branches"), list) else []
+            for i, branch in enumerate(branches):
+                if isinstance(branch, str) and branch not in nodes:
+                    yield Problem(f"nodes.{name}.branches.{i}", _missing(branch, names))
+
+
+def _targets(route: object) -> list[str]:
+    if isinstance(route, str):
+        return [route]
+    return [t for t in route if isinstance(t, str)] if isinstance(route, dict) else []
 
 
 def class_groups(spec: ModelSpec) -> dict[str, dict]:
@@ -70,7 +118,7 @@ def _classes(spec: ModelSpec) -> Iterator[Problem]:
     for group, members in class_groups(spec).items():
         for name in members:
             if name in first:
-                yield Problem(f"{group}.{name}", f"class name {name!r} is already used under "
+                yield Problem(f"{group}.{name}", f"class name {shown(name)} is already used under "
                                                  f"{first[name]}")
             first.setdefault(name, group)
     for name, batch in spec.batches.items():
@@ -116,7 +164,7 @@ def _fork_references(name: str, node: ForkNode, spec: ModelSpec) -> Iterator[Pro
     if join is None:
         yield Problem(f"nodes.{name}.join", _missing(node.join, spec.nodes))
     elif not isinstance(join, JoinNode):
-        yield Problem(f"nodes.{name}.join", f"must name a node of kind join, {node.join!r} is "
+        yield Problem(f"nodes.{name}.join", f"must name a node of kind join, {shown(node.join)} is "
                                             f"a {join.kind}")
     else:
         yield from _quorum(name, node, join)
@@ -139,11 +187,11 @@ def _quorum(name: str, fork: ForkNode, join: JoinNode) -> Iterator[Problem]:
 
 
 def _missing(target: str, nodes) -> str:
-    return f"no node named {target!r}; nodes are {', '.join(nodes)}"
+    return f"no node named {shown(target)}; nodes are {', '.join(nodes)}"
 
 
 def _missing_class(cls: str, classes) -> str:
-    return f"no class named {cls!r}; classes are {', '.join(sorted(classes)) or 'none'}"
+    return f"no class named {shown(cls)}; classes are {', '.join(sorted(classes)) or 'none'}"
 
 
 def _failures(path: str, node: QueueFields | BrokerNode) -> Iterator[Problem]:
@@ -258,7 +306,7 @@ def _expanded_names(spec: ModelSpec) -> Iterator[Problem]:
         for i in range(expanded[0]):
             if f"{name}-{i}" in spec.nodes:
                 yield Problem(f"nodes.{name}-{i}", f"clashes with member {i} of {node.kind} "
-                                                   f"{name!r}; rename one of them")
+                                                   f"{shown(name)}; rename one of them")
 
 
 def _forks(spec: ModelSpec) -> Iterator[Problem]:
@@ -266,8 +314,8 @@ def _forks(spec: ModelSpec) -> Iterator[Problem]:
     for name, node in spec.nodes.items():
         if isinstance(node, ForkNode):
             if node.join in joins:
-                yield Problem(f"nodes.{name}.join", f"{node.join!r} already joins fork "
-                                                    f"{joins[node.join]!r}; give each fork its own join")
+                yield Problem(f"nodes.{name}.join", f"{shown(node.join)} already joins fork "
+                                                    f"{shown(joins[node.join])}; give each fork its own join")
             joins[node.join] = name
     for name, node in spec.nodes.items():
         if isinstance(node, JoinNode) and name not in joins:
@@ -282,7 +330,7 @@ def _forks(spec: ModelSpec) -> Iterator[Problem]:
 
 
 def _entries(spec: ModelSpec, cls: str) -> list[str]:
-    return [n for n, p in class_source(spec, cls)[1].to.items() if p > 0]
+    return [n for n, p in class_source(spec, cls)[1].to.items() if p > 0 and n in spec.nodes]
 
 
 def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Iterator[Problem]:
@@ -290,7 +338,7 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
     seen, stack = set(), list(node.branches)
     while stack:
         current = stack.pop()
-        if current in seen or current == node.join:
+        if current in seen or current == node.join or current not in spec.nodes:
             continue
         seen.add(current)
         if current == fork:
@@ -301,9 +349,9 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
         if isinstance(spec.nodes[current], ForkNode):
             route = {spec.nodes[current].join: 1.0}
         if sum(route.values()) < 1 - 1e-9:
-            yield Problem(f"nodes.{current}.next", f"tasks of fork {fork!r} (class {cls!r}) can "
+            yield Problem(f"nodes.{current}.next", f"tasks of fork {shown(fork)} (class {shown(cls)}) can "
                                                    f"leave the system here before join "
-                                                   f"{node.join!r}: probabilities must sum to 1")
+                                                   f"{shown(node.join)}: probabilities must sum to 1")
             return
         stack.extend(route)
 
@@ -315,7 +363,7 @@ def _routing(spec: ModelSpec) -> Iterator[Problem]:
         group, source = class_source(spec, cls)
         entry = source.to
         forward = _class_graph(spec, cls)
-        starts = [n for n, p in entry.items() if p > 0]
+        starts = _entries(spec, cls)
         if sum(entry.values()) < 1 - 1e-9:
             yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
                                                f"{sum(entry.values()):g}; they must sum to 1")
@@ -325,7 +373,7 @@ def _routing(spec: ModelSpec) -> Iterator[Problem]:
         for node in sorted(mine - can_leave, key=order.__getitem__):
             what = "never finish and return to think" if group == "users" else \
                 "never leave the system"
-            yield Problem(f"nodes.{node}.next", f"jobs of class {cls!r} that reach {node!r} can "
+            yield Problem(f"nodes.{node}.next", f"jobs of class {shown(cls)} that reach {shown(node)} can "
                                                 f"{what}: every route from it loops back; give "
                                                 f"some route an exit (probabilities summing "
                                                 f"below 1)")
@@ -344,11 +392,12 @@ def _class_graph(spec: ModelSpec, cls: str) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {EXIT: []}
     for name, node in spec.nodes.items():
         if isinstance(node, ForkNode):
-            graph[name] = list(node.branches or []) + [node.join]
+            graph[name] = [n for n in [*(node.branches or []), node.join] if n in spec.nodes]
             continue
         route = next_of(spec, name, cls)
-        graph[name] = [target for target, p in route.items() if p > 0]
-        if sum(route.values()) < 1 - 1e-9:
+        graph[name] = [target for target, p in route.items() if p > 0 and target in spec.nodes]
+        if sum(route.values()) < 1 - 1e-9 or len(graph[name]) < sum(p > 0 for p in route.values()):
+            # (a route to a missing node, reported as such, counts as a way out)
             graph[name].append(EXIT)
     return graph
 
@@ -370,3 +419,61 @@ def _reachable(graph: dict[str, list[str]], starts: list[str]) -> set[str]:
                 seen.add(target)
                 stack.append(target)
     return seen
+
+
+MAX_STATIONS = 300
+"""The most stations a model expands to: routing is a stations x stations matrix per
+class, and a simulation keeps a bounded sample per station."""
+MAX_BATCH_JOBS = 1_000_000
+"""The most jobs all repeats of one bulk arrival bring (``size`` x ``count``): a
+simulation runs until every one has left."""
+MAX_TICKS_PER_JOB = 1000
+"""The most times a timer (a batcher's clock, an MLFQ boost, a rebalance) may fire per
+job arriving from outside: a simulation handles every tick."""
+
+
+def _sizes(spec: ModelSpec) -> Iterator[Problem]:
+    """What a solver or a simulation could not afford: too many stations, batch jobs, or
+    a timer that fires far more often than jobs arrive."""
+    stations = sum((_members(node) or (1, ""))[0] for node in spec.nodes.values())
+    if stations > MAX_STATIONS:
+        yield Problem("nodes", f"expands to {stations:,} stations (shards and consumers count "
+                               f"one each); at most {MAX_STATIONS:,}")
+    for name, batch in spec.batches.items():
+        if batch.size * (batch.count or 1) > MAX_BATCH_JOBS:
+            yield Problem(f"batches.{name}.count", f"size x count is "
+                                                   f"{batch.size * (batch.count or 1):,} jobs; at "
+                                                   f"most {MAX_BATCH_JOBS:,}")
+    rate = sum(c.rate for c in spec.arrivals.values())
+    if rate <= 0:
+        return
+    shortest = 1.0 / (MAX_TICKS_PER_JOB * rate)
+    for name, node in spec.nodes.items():
+        timers = {}
+        if node.kind == "batcher" and node.batch_size is None and node.interval is not None:
+            timers["interval"] = node.interval
+        if isinstance(node, QueueFields) and node.mlfq is not None and node.mlfq.boost:
+            timers["mlfq.boost"] = node.mlfq.boost
+        if isinstance(node, ShardsNode) and node.rebalance is not None:
+            timers["rebalance"] = node.rebalance if isinstance(node.rebalance, float) \
+                else node.rebalance.period
+        for field, period in timers.items():
+            if period < shortest:
+                yield Problem(f"nodes.{name}.{field}", (
+                    f"fires more than {MAX_TICKS_PER_JOB:,} times per arriving job (every "
+                    f"{period:.3g} s, {rate:.4g} jobs/s arrive); at least {shortest:.3g} s"))
+
+
+def _zero_time_cycles(spec: ModelSpec) -> Iterator[Problem]:
+    """A closed class that never thinks and is served in no time anywhere would cycle
+    forever at one instant of simulated time."""
+    for cls, users in spec.users.items():
+        if users.think_time is not None and users.think_time.mean > 0:
+            continue
+        route = _reachable(_class_graph(spec, cls), _entries(spec, cls)) - {EXIT}
+        services = [getattr(spec.nodes[n], "class_service", {}).get(cls, spec.nodes[n].service)
+                    for n in route if hasattr(spec.nodes[n], "service")]
+        if len(services) == len(route) and all(d.mean == 0 for d in services):
+            yield Problem(f"users.{cls}.think_time", "jobs of this class take no time anywhere "
+                                                     "(no think time, service times of 0): give "
+                                                     "a think time or a positive service time")

@@ -8,6 +8,7 @@ the spec; the model parser puts the field's own path in front of it.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -24,8 +25,9 @@ from ..distributions import (
     Uniform,
     fit,
 )
-from ..errors import FieldError
+from ..errors import FieldError, shown
 from ..units import parse_duration, parse_rate
+from .files import MAX_DATA_BYTES, read_bounded
 
 DIST_NAMES = (
     "exponential",
@@ -79,27 +81,27 @@ class _Spec:
             raise FieldError(key, str(exc)) from None
         if value < 0 or (positive and value == 0):
             raise FieldError(key, f"must be {'positive' if positive else 'non-negative'}, "
-                                  f"got {self.spec[key]!r}")
+                                  f"got {shown(self.spec[key])}")
         return value
 
     def number(self, key: str, low: float = 0.0, strict: bool = False) -> float:
         value = self.spec[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise FieldError(key, f"must be a number, got {value!r}")
+            raise FieldError(key, f"must be a number, got {shown(value)}")
         if value < low or (strict and value == low):
-            raise FieldError(key, f"must be {'>' if strict else '>='} {low:g}, got {value!r}")
+            raise FieldError(key, f"must be {'>' if strict else '>='} {low:g}, got {shown(value)}")
         return float(value)
 
     def integer(self, key: str, low: int = 1) -> int:
         value = self.spec[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise FieldError(key, f"must be an integer >= {low}, got {value!r}")
+            raise FieldError(key, f"must be an integer >= {low}, got {shown(value)}")
         return value
 
     def durations(self, key: str) -> list[float]:
         values = self.spec[key]
         if not isinstance(values, list) or not values:
-            raise FieldError(key, f"must be a non-empty list, got {values!r}")
+            raise FieldError(key, f"must be a non-empty list, got {shown(values)}")
         out = []
         for i, v in enumerate(values):
             try:
@@ -107,7 +109,7 @@ class _Spec:
             except ValueError as exc:
                 raise FieldError(f"{key}.{i}", str(exc)) from None
             if out[-1] < 0:
-                raise FieldError(f"{key}.{i}", f"must be non-negative, got {v!r}")
+                raise FieldError(f"{key}.{i}", f"must be non-negative, got {shown(v)}")
         return out
 
 
@@ -140,15 +142,15 @@ def parse(
         except ValueError as exc:
             raise FieldError("", str(exc) + " or a mapping with 'dist'") from None
         if value <= 0:
-            raise FieldError("", f"must be a positive duration, got {spec!r}")
+            raise FieldError("", f"must be a positive duration, got {shown(spec)}")
         return Exponential(value)
     kind = spec.get("dist")
-    if kind is not None and kind not in _ALLOWED_KEYS:
-        raise FieldError("dist", f"must be one of {', '.join(DIST_NAMES)}, got {kind!r}")
-    unknown = sorted(set(spec) - _ALLOWED_KEYS[kind] - {"dist"})
+    if kind is not None and (not isinstance(kind, str) or kind not in _ALLOWED_KEYS):
+        raise FieldError("dist", f"must be one of {', '.join(DIST_NAMES)}, got {shown(kind)}")
+    unknown = sorted(set(spec) - _ALLOWED_KEYS[kind] - {"dist"}, key=str)
     if unknown:
         allowed = ", ".join(sorted(_ALLOWED_KEYS[kind]))
-        raise FieldError(unknown[0], f"unknown key for {kind or 'a mean/cv'} distribution; "
+        raise FieldError(str(unknown[0]), f"unknown key for {kind or 'a mean/cv'} distribution; "
                                      f"allowed: {allowed}")
     if mean is not None:
         given = sorted(set(spec) & MEAN_KEYS)
@@ -157,7 +159,31 @@ def parse(
         spec = {**spec, "mean": mean}
         time_unit = "s"
     reader = _Spec(spec, time_unit)
+    _every_problem(reader, positive=("scale",) if kind == "deterministic" else ("mean", "scale"))
     return _BUILDERS[kind](reader, base_dir)
+
+
+_READERS = {"mean": "duration", "value": "duration", "low": "duration", "high": "duration",
+            "scale": "duration", "cv": "number", "alpha": "number", "k": "integer",
+            "means": "durations", "samples": "durations"}
+
+
+def _every_problem(reader: _Spec, positive: tuple[str, ...]) -> None:
+    """Read every number of the spec on its own; when two or more are wrong, raise one
+    :class:`FieldError` carrying all of them (a single one is left to the builder, which
+    words it for its distribution)."""
+    found = []
+    for key, how in _READERS.items():
+        if key in reader.spec:
+            try:
+                if how == "duration":
+                    reader.duration(key, positive=key in positive)
+                else:
+                    getattr(reader, how)(key)
+            except FieldError as exc:
+                found.append((exc.field, exc.message))
+    if len(found) > 1:
+        raise FieldError(*found[0], others=tuple(found[1:]))
 
 
 def _require(reader: _Spec, *keys: str) -> None:
@@ -186,7 +212,7 @@ def _exponential(reader, _):
         except ValueError as exc:
             raise FieldError("rate", str(exc)) from None
         if rate <= 0:
-            raise FieldError("rate", f"must be positive, got {reader.spec['rate']!r}")
+            raise FieldError("rate", f"must be positive, got {shown(reader.spec['rate'])}")
         return Exponential(1.0 / rate)
     _require(reader, "mean")
     return Exponential(reader.duration("mean"))
@@ -209,10 +235,10 @@ def _hyperexponential(reader, _):
         means = reader.durations("means")
         probs = reader.spec["probs"]
         if not isinstance(probs, list) or len(probs) != len(means):
-            raise FieldError("probs", f"must be a list of {len(means)} probabilities, got {probs!r}")
+            raise FieldError("probs", f"must be a list of {len(means)} probabilities, got {shown(probs)}")
         if any(isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1
                for p in probs):
-            raise FieldError("probs", f"must be probabilities in [0, 1], got {probs!r}")
+            raise FieldError("probs", f"must be probabilities in [0, 1], got {shown(probs)}")
         if not math.isclose(sum(probs), 1.0, abs_tol=1e-9):
             raise FieldError("probs", f"must sum to 1, got {sum(probs):g}")
         return HyperExponential(tuple(float(p) for p in probs), tuple(means))
@@ -240,7 +266,7 @@ def _uniform(reader, _):
     _require(reader, "low", "high")
     low, high = reader.duration("low", positive=False), reader.duration("high", positive=False)
     if high <= low:
-        raise FieldError("high", f"must be greater than low, got {reader.spec['high']!r}")
+        raise FieldError("high", f"must be greater than low, got {shown(reader.spec['high'])}")
     return Uniform(low, high)
 
 
@@ -267,38 +293,49 @@ def _empirical(reader, base_dir):
 
 
 def _read_csv(reader: _Spec, base_dir: Path | None) -> list[float]:
+    """The samples of a CSV file the model names: a regular file of at most
+    :data:`~.files.MAX_DATA_BYTES` inside the model's folder (``base_dir``; the current
+    directory for a model built from a dict without one). Messages name the row at fault,
+    never echo the file's content."""
     raw = reader.spec["file"]
     if not isinstance(raw, str):
-        raise FieldError("file", f"must be a path to a CSV file, got {raw!r}")
-    path = Path(raw) if Path(raw).is_absolute() else (base_dir or Path.cwd()) / raw
+        raise FieldError("file", f"must be a path to a CSV file, got {shown(raw)}")
+    folder = (base_dir or Path.cwd()).resolve()
+    path = (folder / raw).resolve()
+    if not path.is_relative_to(folder):
+        raise FieldError("file", f"must name a file inside the model's folder {shown(str(folder))}"
+                                 f", got {shown(raw)}")
     column = reader.spec.get("column", 0)
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
+        text = read_bounded(path, MAX_DATA_BYTES).decode("utf-8")
     except OSError as exc:
-        raise FieldError("file", f"cannot read {path}: {exc.strerror or exc}") from None
+        raise FieldError("file", f"cannot read {shown(raw)}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise FieldError("file", f"{shown(raw)} is not a UTF-8 text file") from None
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if rows and isinstance(column, str):
         if column not in rows[0]:
-            raise FieldError("column", f"no column {column!r} in {path}; columns: {rows[0]}")
+            raise FieldError("column", f"no column {shown(column)} in the header of {shown(raw)}")
         index, rows = rows[0].index(column), rows[1:]
     elif isinstance(column, int) and not isinstance(column, bool) and column >= 0:
         index = column
         if rows and rows[0] and not _is_number(rows[0][index] if index < len(rows[0]) else ""):
             rows = rows[1:]
     else:
-        raise FieldError("column", f"must be a column name or index, got {column!r}")
+        raise FieldError("column", f"must be a column name or index, got {shown(column)}")
     values = []
     for line, row in enumerate(rows, start=1):
         if index >= len(row) or not row[index].strip():
             continue
         try:
             values.append(parse_duration(row[index].strip(), reader.time_unit))
-        except ValueError as exc:
-            raise FieldError("file", f"{path} row {line}: {exc}") from None
+        except ValueError:
+            raise FieldError("file", f"{shown(raw)} row {line}, column {shown(column)}: not a "
+                                     "duration") from None
     if not values:
-        raise FieldError("file", f"{path} has no samples in column {column!r}")
+        raise FieldError("file", f"{shown(raw)} has no samples in column {shown(column)}")
     if min(values) < 0:
-        raise FieldError("file", f"{path} has a negative sample")
+        raise FieldError("file", f"{shown(raw)} has a negative sample")
     return values
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, Discriminator, Tag
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, shown
 from . import dist_spec, spec
 
 SECTIONS = {"nodes": "node", "arrivals": "class", "users": "class", "batches": "class"}
@@ -97,26 +97,26 @@ def _no_entry(data: dict, section: str, name: str) -> str:
     entries = data.get(section) if isinstance(data.get(section), dict) else {}
     close = difflib.get_close_matches(name, list(entries), n=1)
     if close:
-        return f"no {what} {name!r} (did you mean {close[0]!r}?)"
+        return f"no {what} {shown(name)} (did you mean {shown(close[0])}?)"
     elsewhere = [other for other in SECTIONS if other != section
                  and isinstance(data.get(other), dict) and name in data[other]]
     if elsewhere:
-        return f"no {what} {name!r} under {section}; it is under {elsewhere[0]}"
+        return f"no {what} {shown(name)} under {section}; it is under {elsewhere[0]}"
     listed = ", ".join(entries) or "none"
-    return f"no {what} {name!r}; " + (f"nodes are {listed}" if section == "nodes" else
+    return f"no {what} {shown(name)}; " + (f"nodes are {listed}" if section == "nodes" else
                                       f"{section} has {listed}")
 
 
 def _no_field(name: str, owner: Any, parent: str, doc: Any, fields: Mapping) -> str:
     close = difflib.get_close_matches(name, list(fields), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = f" (did you mean {shown(close[0])}?)" if close else ""
     if owner is _DIST:
         holder = "a distribution"
     elif owner in _NODE_TYPES:
         holder = f"a {doc.get('kind')} node" if isinstance(doc, dict) else "this node"
     else:
         holder = parent or "a model"
-    return f"no field {name!r}{hint}; {holder} has {', '.join(sorted(fields))}"
+    return f"no field {shown(name)}{hint}; {holder} has {', '.join(sorted(fields))}"
 
 
 _NODE_TYPES = tuple(get_args(get_args(spec.Node)[0]))

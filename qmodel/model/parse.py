@@ -9,28 +9,120 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import FieldError, ModelError, Problem
+from ..errors import FieldError, ModelError, Problem, escape_control, shown
 from ..units import TIME_UNITS
+from .check import raw_references
 from .fields import NODE_BY_KIND
+from .files import MAX_MODEL_BYTES, read_bounded
 from .spec import NODE_KINDS, UNION_TAGS, ModelSpec
+
+MAX_DEPTH = 32
+"""The deepest nesting of a model document (a model needs about 8 levels)."""
+MAX_VALUES = 200_000
+"""The most values (mappings, lists, scalars) a document may hold once its aliases are
+expanded: a few hundred bytes of aliases cannot make a billion values."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader that refuses documents nested deeper than :data:`MAX_DEPTH`
+    (instead of a ``RecursionError``)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep",
+                               self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _Refused(yaml.MarkedYAMLError):
+    def __init__(self, problem: str, mark: Any):
+        super().__init__(problem=problem, problem_mark=mark)
 
 
 def read_yaml(text: str, source: str = "<text>") -> Any:
-    """Parse YAML text with the safe loader; a syntax error becomes a :class:`ModelError`."""
+    """Parse YAML text with the safe loader; a syntax error becomes a :class:`ModelError`.
+
+    Bounded: at most :data:`~qmodel.model.files.MAX_MODEL_BYTES` of text, nested at most
+    :data:`MAX_DEPTH` deep, at most :data:`MAX_VALUES` values with aliases expanded; a
+    key given twice in a mapping is an error at its path (YAML would keep the last).
+
+    >>> read_yaml("nodes: {app: {servers: 8, servers: 1}}")
+    Traceback (most recent call last):
+    ...
+    qmodel.errors.ModelError: nodes.app.servers: is given twice (lines 1 and 1); keep one
+    """
+    if len(text) > MAX_MODEL_BYTES:
+        raise ModelError([Problem("", f"{source}: a model is at most {MAX_MODEL_BYTES // 1024:,}"
+                                      f" KiB of text, got {len(text) // 1024:,} KiB")])
+    loader = None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is not None:
+            _inspect(node, source)
+        return loader.construct_document(node) if node is not None else None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an int beyond Python's limit
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ModelError([Problem("", f"{source}: not valid YAML{where}: {problem}")]) from None
+        what = "refused" if isinstance(exc, _Refused) else "not valid YAML"
+        raise ModelError([Problem("", f"{source}: {what}{where}: {problem}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _inspect(root: yaml.Node, source: str) -> None:
+    """Refuse an alias bomb, keys given twice and control characters (which would move a
+    terminal's cursor when echoed), before anything is built."""
+    sizes: dict[int, int] = {}
+    twice: list[Problem] = []
+
+    def walk(node: yaml.Node, path: list[str]) -> int:
+        if id(node) in sizes:  # an alias: counted again, checked once
+            return sizes[id(node)]
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple, yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    seen = first.setdefault((key.tag, key.value), key)
+                    if seen is not key:
+                        twice.append(Problem(".".join(path + [key.value]), (
+                            f"is given twice (lines {seen.start_mark.line + 1} and "
+                            f"{key.start_mark.line + 1}); keep one")))
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                total += walk(key, path) + walk(value, path + [str(name)])
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(walk(item, path + [str(i)]) for i, item in enumerate(node.value))
+        elif escape_control(node.value) != node.value:
+            twice.append(Problem(".".join(path), f"{shown(node.value)}: contains a control "
+                                                 "character; remove it"))
+        sizes[id(node)] = total
+        if total > MAX_VALUES:
+            raise _Refused(f"more than {MAX_VALUES:,} values once its aliases are expanded",
+                           node.start_mark)
+        return total
+
+    walk(root, [])
+    if twice:
+        raise ModelError(twice)
 
 
 def read_file(path: str | Path) -> Any:
-    """Read and parse a model file; an unreadable file becomes a :class:`ModelError`."""
+    """Read and parse a model file; an unreadable file becomes a :class:`ModelError`.
+    Only a regular file of at most :data:`~qmodel.model.files.MAX_MODEL_BYTES` is read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_MODEL_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ModelError([Problem("", f"cannot read {path}: {reason}")]) from None
@@ -44,13 +136,14 @@ def validate_spec(data: Any, base_dir: Path | None = None) -> ModelSpec:
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ModelError([Problem("", f"a model must be a mapping with 'nodes', got {kind}")])
     time_unit = data.get("time_unit", "s")
-    if time_unit not in TIME_UNITS:
+    if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
         time_unit = "s"  # reported by the schema; keep parsing the rest
     context = {"time_unit": time_unit, "base_dir": base_dir}
     try:
         return ModelSpec.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ModelError(_problems(exc, data)) from None
+        # a type error must not hide a broken reference: those are read from the document
+        raise ModelError(_dedupe(_problems(exc, data) + list(raw_references(data)))) from None
 
 
 def _problems(exc: ValidationError, data: dict) -> list[Problem]:
@@ -59,6 +152,9 @@ def _problems(exc: ValidationError, data: dict) -> list[Problem]:
         loc = _strip_tags(list(error["loc"]), data)
         path, message = _describe(error, loc, data)
         problems.append(Problem(path, message))
+        cause = (error.get("ctx") or {}).get("error")
+        for field, more in getattr(cause, "others", ()):  # a distribution's other problems
+            problems.append(Problem(_dotted(loc + field.split(".")), more))
     return _dedupe(problems)
 
 
@@ -104,30 +200,34 @@ def _describe(error: dict, loc: list, data: dict) -> tuple[str, str]:
     if kind == "extra_forbidden":
         return _dotted(loc), _unknown_key(loc, data)
     if kind == "union_tag_invalid":
-        return _dotted(loc + ["kind"]), f"must be one of {', '.join(NODE_KINDS)}, got {ctx.get('tag')!r}"
+        return _dotted(loc + ["kind"]), f"must be one of {', '.join(NODE_KINDS)}, got {shown(ctx.get('tag'))}"
     if kind == "union_tag_not_found":
         if not isinstance(given, dict):
-            return _dotted(loc), f"must be a mapping with a kind, got {given!r}"
+            return _dotted(loc), f"must be a mapping with a kind, got {shown(given)}"
         return _dotted(loc + ["kind"]), f"is required: one of {', '.join(NODE_KINDS)}"
+    if kind == "too_long":
+        return _dotted(loc), (f"must have at most {ctx.get('max_length'):,} items, got "
+                              f"{ctx.get('actual_length'):,}")
     if kind == "literal_error":
-        return _dotted(loc), f"must be one of {ctx.get('expected')}, got {given!r}"
+        return _dotted(loc), f"must be one of {ctx.get('expected')}, got {shown(given)}"
     if kind == "string_pattern_mismatch":
         return _dotted(loc[:-1]), (
-            f"name {given!r} must start with a letter or _ and contain only "
+            f"name {shown(given)} must start with a letter or _ and contain only "
             "letters, digits, _ and - (no dots)")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
               "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "")
-        return _dotted(loc), f"must be {op} {bound}, got {given!r}"
+        return _dotted(loc), f"must be {op} {bound}, got {shown(given)}"
     expected = {"dict_type": "a mapping", "list_type": "a list", "string_type": "a string",
                 "int_type": "an integer", "int_parsing": "an integer",
                 "int_from_float": "a whole number", "float_type": "a number",
-                "float_parsing": "a number", "bool_type": "true or false",
+                "float_parsing": "a number", "finite_number": "a finite number",
+                "bool_type": "true or false",
                 "model_type": "a mapping", "model_attributes_type": "a mapping"}.get(kind)
     if expected:
-        return _dotted(loc), f"must be {expected}, got {given!r}"
-    return _dotted(loc), f"{error['msg']}, got {given!r}"
+        return _dotted(loc), f"must be {expected}, got {shown(given)}"
+    return _dotted(loc), f"{error['msg']}, got {shown(given)}"
 
 
 def _unknown_key(loc: list, data: dict) -> str:
@@ -135,7 +235,7 @@ def _unknown_key(loc: list, data: dict) -> str:
     hint = ""
     if allowed:
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
+        hint = f"; did you mean {shown(close[0])}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
     return f"unknown key{hint}"
 
 
@@ -146,7 +246,8 @@ def _allowed_keys(parent: list, data: dict) -> list[str]:
         return list(spec.ModelSpec.model_fields)
     if parent[0] == "nodes" and len(parent) == 2:
         node = _lookup(data, parent)
-        cls = NODE_BY_KIND.get(node.get("kind") if isinstance(node, dict) else None)
+        kind = node.get("kind") if isinstance(node, dict) else None
+        cls = NODE_BY_KIND.get(kind) if isinstance(kind, str) else None
         return list(cls.model_fields) if cls else []
     if parent[0] == "arrivals" and len(parent) == 2:
         return list(spec.OpenClass.model_fields)

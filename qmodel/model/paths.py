@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel
 
 from ..distributions import Distribution
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, shown
 from ..units import INFINITE, is_infinite, parse_duration, parse_rate, unit_needed
 from . import dist_spec, spec
 from .fields import SECTIONS, alternatives, fields_of, set_path, value_at
@@ -177,7 +177,7 @@ def parse_value(param: Parameter, text: str, time_unit: str = "s") -> float:
     try:
         return float(text)
     except ValueError:
-        raise ModelError([Problem(param.path, f"must be a number, got {text!r}")]) from None
+        raise ModelError([Problem(param.path, f"must be a number, got {shown(text)}")]) from None
 
 
 def unit_problems(model: Model, changes: Mapping[str, Any], where: str = ""
@@ -215,12 +215,12 @@ def encode(param: Parameter, x: float) -> Any:
         return "inf"
     if param.integer:
         if not float(x).is_integer():
-            raise ModelError([Problem(param.path, f"must be a whole number, got {x!r}")])
+            raise ModelError([Problem(param.path, f"must be a whole number, got {shown(x)}")])
         return int(x)
     if param.kind == "rate":
-        return f"{float(x)!r}/s"
+        return f"{shown(float(x))}/s"
     if param.kind == "duration":
-        return f"{float(x)!r}s"
+        return f"{shown(float(x))}s"
     return float(x)
 
 
@@ -247,7 +247,7 @@ def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
     if param.write == "cv":
         if isinstance(current, dict) and "cv" in current:
             return {**current, "cv": float(x)}
-        return {"mean": f"{dist.mean!r}s", "cv": float(x)}
+        return {"mean": f"{shown(dist.mean)}s", "cv": float(x)}
     if not isinstance(current, dict):
         return encode(param, x)
     for key in ("mean", "value"):
@@ -261,7 +261,7 @@ def _dist_value(current: Any, param: Parameter, x: float, model: Model) -> Any:
 
 def _with_seconds(key: str, value: Any) -> Any:
     if key in dist_spec.MEAN_KEYS and key != "rate":
-        return [f"{v!r}s" for v in value] if isinstance(value, list | tuple) else f"{value!r}s"
+        return [f"{shown(v)}s" for v in value] if isinstance(value, list | tuple) else f"{shown(value)}s"
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -48,7 +48,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, shown
 
 RESERVED = ("keys", "overhead", "metrics")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
@@ -72,7 +72,7 @@ def parse_template(text: str) -> list[str | tuple[str, Any]]:
         elif name == "choice" and arg is not None:
             parts.append(("choice", _choices(arg, m.group(0))))
         else:
-            raise ValueError(f"unknown placeholder {m.group(0)!r}: use {{id}}, {{key}}, "
+            raise ValueError(f"unknown placeholder {shown(m.group(0))}: use {{id}}, {{key}}, "
                              "{choice:a|b} or {choice:a=3|b=1}")
     if last < len(text):
         parts.append(text[last:])
@@ -86,10 +86,10 @@ def _choices(arg: str, whole: str) -> tuple[list[str], list[float]]:
         try:
             w = float(weight)
         except ValueError:
-            raise ValueError(f"{whole}: weight {weight!r} of {value!r} is not a number") from None
+            raise ValueError(f"{whole}: weight {shown(weight)} of {shown(value)} is not a number") from None
         if not w > 0 or w != w or w == float("inf"):
-            raise ValueError(f"{whole}: weight of {value!r} must be a positive number, "
-                             f"got {weight!r}")
+            raise ValueError(f"{whole}: weight of {shown(value)} must be a positive number, "
+                             f"got {shown(weight)}")
         options.append(value)
         weights.append(w)
     if not options or (len(options) == 1 and not options[0]):
@@ -116,7 +116,7 @@ def render(parts: list[str | tuple[str, Any]], rng: random.Random, request_id: s
 
 def _template(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {value!r}")
+        raise ValueError(f"must be a string, got {shown(value)}")
     parse_template(value)
     return value
 
@@ -124,41 +124,41 @@ def _template(value: Any) -> str:
 def _path(value: Any) -> str:
     value = _template(value)
     if not value.startswith("/"):
-        raise ValueError(f"must start with '/', got {value!r}")
+        raise ValueError(f"must start with '/', got {shown(value)}")
     if any(c.isspace() for c in value):
-        raise ValueError(f"must not contain spaces (URL-encode them), got {value!r}")
+        raise ValueError(f"must not contain spaces (URL-encode them), got {shown(value)}")
     return value
 
 
 def _method(value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in METHODS:
-        raise ValueError(f"must be one of {', '.join(METHODS)}, got {value!r}")
+        raise ValueError(f"must be one of {', '.join(METHODS)}, got {shown(value)}")
     return value.upper()
 
 
 def _status(value: Any) -> int | str:
     if isinstance(value, bool):
-        raise ValueError(f"must be a status code (100-599) or a class such as 2xx, got {value!r}")
+        raise ValueError(f"must be a status code (100-599) or a class such as 2xx, got {shown(value)}")
     if isinstance(value, int):
         if not 100 <= value <= 599:
-            raise ValueError(f"must be a status code between 100 and 599, got {value!r}")
+            raise ValueError(f"must be a status code between 100 and 599, got {shown(value)}")
         return value
     if isinstance(value, str) and STATUS_CLASS.match(value.lower()):
         return value.lower()
     if isinstance(value, str) and value.isdigit():
         return _status(int(value))
-    raise ValueError(f"must be a status code (100-599) or a class such as 2xx, got {value!r}")
+    raise ValueError(f"must be a status code (100-599) or a class such as 2xx, got {shown(value)}")
 
 
 def _headers(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ValueError(f"must be a mapping of header name to value, got {value!r}")
+        raise ValueError(f"must be a mapping of header name to value, got {shown(value)}")
     out = {}
     for name, v in value.items():
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
-            raise ValueError(f"{name!r} is not a valid header name")
+            raise ValueError(f"{shown(name)} is not a valid header name")
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-            raise ValueError(f"{name}: must be a string, got {v!r}")
+            raise ValueError(f"{name}: must be a string, got {shown(v)}")
         v = str(v)
         if "\n" in v or "\r" in v:
             raise ValueError(f"{name}: must be one line")
@@ -301,7 +301,7 @@ def read_requests(data: Any, classes: list[str], nodes: list[str] = (),
     raise :class:`ModelError` with every problem's field path."""
     if not isinstance(data, dict):
         raise ModelError([Problem(path, f"must be a mapping of job class to request, "
-                                        f"got {data!r}")])
+                                        f"got {shown(data)}")])
     try:
         spec = RequestMap.model_validate(data)
     except ValidationError as exc:
@@ -320,17 +320,17 @@ def check_requests(spec: RequestMap, classes: list[str], nodes: list[str] = (),
     known = ", ".join(classes) or "none"
     for name in spec.classes:
         if name not in classes:
-            problems.append(Problem(f"{path}.{name}", f"unknown job class {name!r}; the "
+            problems.append(Problem(f"{path}.{name}", f"unknown job class {shown(name)}; the "
                                                       f"model's classes: {known}"))
     for name in classes:
         if name not in spec.classes:
-            problems.append(Problem(path, f"job class {name!r} has no request; map every "
+            problems.append(Problem(path, f"job class {shown(name)} has no request; map every "
                                           f"class ({known})"))
     if nodes:
         for name in spec.metrics:
             if name not in nodes:
                 problems.append(Problem(f"{path}.metrics.{name}", f"unknown component "
-                                        f"{name!r}; the model's: {', '.join(nodes)}"))
+                                        f"{shown(name)}; the model's: {', '.join(nodes)}"))
     return problems
 
 
@@ -352,7 +352,7 @@ def _problems(exc: ValidationError, path: str, data: dict) -> list[Problem]:
         elif kind == "string_pattern_mismatch":
             message = "is not a valid name"
         else:
-            message = f"{error['msg'].lower()}, got {error.get('input')!r}"
+            message = f"{error['msg'].lower()}, got {shown(error.get('input'))}"
         out.append(Problem(".".join([path, *loc]), message))
     return out
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import FieldError, ModelError, Problem
+from ..errors import FieldError, ModelError, Problem, shown
 from ..units import format_duration, format_rate, parse_duration, parse_rate
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def model_slo(model: Model, slo: str | list[str] | SLO | None, path: str = "slo"
 def _clause(part: str, whole: str, time_unit: str, field: str) -> Clause:
     match = _CLAUSE.match(part)
     if not match:
-        raise FieldError(field, f"cannot read {whole!r}; an SLO is {GRAMMAR}")
+        raise FieldError(field, f"cannot read {shown(whole)}; an SLO is {GRAMMAR}")
     metric, op, value = match["metric"].lower(), match["op"], match["value"]
     try:
         if metric == "utilization":
@@ -212,7 +212,7 @@ def _clause(part: str, whole: str, time_unit: str, field: str) -> Clause:
         else:
             limit = parse_duration(value, time_unit)
     except ValueError as exc:
-        raise FieldError(field, f"{part.strip()!r}: {exc}; an SLO is {GRAMMAR}") from None
+        raise FieldError(field, f"{shown(part.strip())}: {exc}; an SLO is {GRAMMAR}") from None
     percent = metric.removeprefix("wait_")
     if percent.startswith("p") and not 0 < float(percent[1:]) < 100:
         raise FieldError(field, f"{metric}: a percentile lies between p0 and p100")

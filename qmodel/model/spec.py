@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ..distributions import Distribution
+from ..errors import shown
 from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
 from . import dist_spec
 from .calibration import CalibrationSpec
@@ -52,7 +53,7 @@ def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
     if not isinstance(value, dict):
         raise ValueError(
             f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
-            f"got {value!r}")
+            f"got {shown(value)}")
     rate = info.data.get("rate")  # absent when the rate itself is invalid (reported there)
     return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
 
@@ -67,27 +68,40 @@ def _slo(value: str | list[str] | None, info: ValidationInfo) -> str | list[str]
 def _duration(value: Any, info: ValidationInfo) -> float:
     seconds = parse_duration(value, _ctx(info)[0])
     if seconds <= 0:
-        raise ValueError(f"must be a positive duration, got {value!r}")
+        raise ValueError(f"must be a positive duration, got {shown(value)}")
     return seconds
 
 
 def _nonnegative_duration(value: Any, info: ValidationInfo) -> float:
     seconds = parse_duration(value, _ctx(info)[0])
     if seconds < 0:
-        raise ValueError(f"must be a non-negative duration, got {value!r}")
+        raise ValueError(f"must be a non-negative duration, got {shown(value)}")
     return seconds
 
 
 def _rate(value: Any, info: ValidationInfo) -> float:
     per_second = parse_rate(value, _ctx(info)[0])
     if per_second <= 0:
-        raise ValueError(f"must be a positive rate such as 200/s, got {value!r}")
+        raise ValueError(f"must be a positive rate such as 200/s, got {shown(value)}")
     return per_second
+
+
+MAX_COUNT = 10**9
+"""The largest count of anything (PositiveInt); fields that cost memory or time per unit
+have lower limits, listed in docs/limits.md."""
+MAX_SERVERS = 100_000
+"""The most servers of a station (``inf`` for more: a delay)."""
+MAX_MEMBERS = 300
+"""The most shards or consumers of one component (each is a station)."""
+MAX_JOBS = 100_000
+"""The most jobs of a closed class (population) or in a batcher's batch."""
 
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be a positive integer, got {value!r}")
+        raise ValueError(f"must be a positive integer, got {shown(value)}")
+    if value > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT:,}, got {shown(value)}")
     return value
 
 
@@ -95,7 +109,9 @@ def _servers(value: Any) -> int | float:
     if is_infinite(value):
         return INFINITE
     if isinstance(value, str):
-        raise ValueError(f"must be a positive integer or 'inf', got {value!r}")
+        raise ValueError(f"must be a positive integer or 'inf', got {shown(value)}")
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SERVERS:
+        raise ValueError(f"must be at most {MAX_SERVERS:,} (or inf), got {shown(value)}")
     return _positive_int(value)
 
 
@@ -104,13 +120,13 @@ def _next(value: Any) -> dict[str, float]:
         return {value: 1.0}
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         raise ValueError("a list sends each job to one place only: give probabilities, "
-                         f"e.g. {{{', '.join(f'{v}: 0.5' for v in value[:2])}}}, got {value!r}")
+                         f"e.g. {{{', '.join(f'{v}: 0.5' for v in value[:2])}}}, got {shown(value)}")
     if not isinstance(value, dict):
-        raise ValueError(f"must be a node name or a mapping of node to probability, got {value!r}")
+        raise ValueError(f"must be a node name or a mapping of node to probability, got {shown(value)}")
     out = {}
     for target, p in value.items():
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise ValueError(f"{target}: probability must be a number in [0, 1], got {p!r}")
+            raise ValueError(f"{target}: probability must be a number in [0, 1], got {shown(p)}")
         out[str(target)] = float(p)
     total = sum(out.values())
     if total > 1 + 1e-9:
@@ -192,7 +208,7 @@ Interarrival = Annotated[
 """Parsed once, at load, into the :class:`Distribution` of the gaps (None: Poisson);
 ``rate`` is validated first, so the mean is ``1/rate``."""
 Probability = Annotated[float, Field(ge=0, le=1)]
-Weights = list[Annotated[float, Field(ge=0)]]
+Weights = list[Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]]
 Discipline = Literal["fcfs", "ps", "lcfs-pr", "priority", "priority-preemptive", "mlfq"]
 
 
@@ -205,7 +221,7 @@ class MLFQ(Strict):
     the last; a job that uses up its level's allotment moves down; every ``boost`` all
     jobs go back to the top level."""
 
-    levels: PositiveInt = 3
+    levels: PositiveInt = Field(3, le=100)
     quantum: Duration | list[Duration] = Field(
         description="Time slice per level (one value for all, or one per upper level).")
     allotment: Duration | list[Duration] | None = Field(
@@ -221,7 +237,8 @@ class Failures(Strict):
 
     mttf: Duration | None = None
     mttr: Duration | None = None
-    at: list[NonNegDuration] = Field(default_factory=list, description="Failure times.")
+    at: list[NonNegDuration] = Field(default_factory=list, max_length=10_000,
+                                     description="Failure times.")
     duration: Duration | None = Field(
         default=None, description="Down time of each failure listed in `at`.")
     policy: Literal["lost", "retry", "migrate"] = "retry"
@@ -294,7 +311,7 @@ class QueueFields(ServiceFields):
     servers: Servers = 1
     discipline: Discipline = "fcfs"
     capacity: PositiveInt | None = Field(
-        default=None, description="Max jobs in the component (queue + service); "
+        default=None, le=1_000_000, description="Max jobs in the component (queue + service); "
                                   "on_full says what happens to arrivals beyond it.")
     mlfq: MLFQ | None = None
     failures: FailureBlocks | None = Field(
@@ -320,7 +337,7 @@ class ShardsNode(QueueFields):
     """``shards`` identical queues behind a router; expands to nodes NAME-0 .. NAME-(n-1)."""
 
     kind: Literal["shards"]
-    shards: PositiveInt
+    shards: PositiveInt = Field(le=MAX_MEMBERS)
     routing: Literal["hash", "round_robin", "random", "jsq", "primary_secondary"] = "hash"
     weights: Weights | None = Field(
         default=None, description="Share of traffic per shard (key skew); default uniform.")
@@ -334,12 +351,12 @@ class BrokerNode(ServiceFields):
     each partition belongs to one consumer. Expands to consumers NAME-0 .. NAME-(g-1)."""
 
     kind: Literal["broker"]
-    partitions: PositiveInt
-    consumers: PositiveInt
+    partitions: PositiveInt = Field(le=100_000)
+    consumers: PositiveInt = Field(le=MAX_MEMBERS)
     assignment: Literal["range", "round_robin"] = "range"
     partition_weights: Weights | None = Field(
         default=None, description="Share of messages per partition (key skew).")
-    capacity: PositiveInt | None = None
+    capacity: PositiveInt | None = Field(default=None, le=1_000_000)
     failures: FailureBlocks | None = Field(
         default=None, description="One failure block or a list of them (simulation only).")
 
@@ -353,7 +370,8 @@ class BatcherNode(NodeBase):
     interval: Duration | None = Field(default=None, description=(
         "Alone: a batch at every tick of this clock. With batch_size: the longest a batch "
         "waits after its first item."))
-    batch_size: PositiveInt | None = Field(default=None, description="Items that close a batch.")
+    batch_size: PositiveInt | None = Field(default=None, le=MAX_JOBS,
+                                           description="Items that close a batch.")
     fixed: Dist | None = Field(default=None, description="Per-batch overhead.")
     per_item: Dist | None = Field(default=None, description="Per-item processing time.")
     servers: PositiveInt = Field(default=1, description="Batches processed concurrently.")
@@ -367,7 +385,7 @@ class ForkNode(Strict):
     label: str | None = None
     join: str
     branches: list[str] | None = None
-    tasks: PositiveInt | None = None
+    tasks: PositiveInt | None = Field(default=None, le=10_000)
     slots: Servers = Field(INFINITE, json_schema_extra={"default": "inf"})
     task_service: Dist | None = None
     class_task_service: dict[str, Dist] = Field(default_factory=dict)
@@ -405,7 +423,7 @@ class ClosedClass(Strict):
     """``population`` users who think for ``think_time`` and then send a job."""
 
     to: Next
-    population: PositiveInt
+    population: PositiveInt = Field(le=MAX_JOBS)
     think_time: Dist | None = None
     priority: int = 0
 
@@ -415,7 +433,7 @@ class BatchClass(Strict):
     every ``every`` when ``count`` > 1. A transient: simulation runs until it is done."""
 
     to: Next
-    size: PositiveInt = Field(description="Jobs in each batch.")
+    size: PositiveInt = Field(le=1_000_000, description="Jobs in each batch.")
     at: NonNegDuration = Field(default=0.0, description="When the (first) batch arrives.")
     every: Duration | None = Field(default=None, description="Time between repeated batches.")
     count: PositiveInt | None = Field(

@@ -22,6 +22,8 @@ from .trace import TraceRecorder, write_trace
 
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
+UNSTABLE_ARRIVALS = 100_000
+"""An unstable open model is simulated until about this many jobs have arrived."""
 
 
 def simulate(model: Model | Network, *, replications: int = 10, seed: int | None = None,
@@ -109,6 +111,16 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if horizon_s is None and customers is None and not batch_only:
         customers = DEFAULT_CUSTOMERS
         min_time = MIN_PERIODS * longest_period(network)
+    offered = offered_loads(network)
+    if network.open_classes and max(offered.values(), default=0.0) >= 1:
+        # Unstable: jobs pile up without bound. Stop once about UNSTABLE_ARRIVALS jobs
+        # have arrived, which is enough to report the instability, not to run out of memory.
+        rate = sum(c.rate for c in network.open_classes)
+        enough = UNSTABLE_ARRIVALS / rate
+        horizon_s = enough if horizon_s is None else min(horizon_s, enough)
+        min_time = min(min_time, horizon_s)
+        if warmup_s is not None and warmup_s >= horizon_s:
+            warmup_s = None
     check_failures(network)
     if trace not in (None, False, True) and Path(trace).suffix.lower() not in (".csv", ".parquet"):
         raise _option(f"trace: file name must end in .csv or .parquet, got {str(trace)!r}")
@@ -140,7 +152,7 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
                      f"MSER-5 truncation used for them instead")
     if partial:
         notes.append("interrupted: partial results")
-    result = summarize(network, reps, seed=root, offered=offered_loads(network), notes=notes,
+    result = summarize(network, reps, seed=root, offered=offered, notes=notes,
                        partial=partial)
     if recorder is not None:
         frame = recorder.frame()

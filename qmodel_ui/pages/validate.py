@@ -11,7 +11,6 @@ import math
 import shutil
 
 import streamlit as st
-import streamlit.components.v1 as components
 import yaml
 
 import qmodel
@@ -147,15 +146,13 @@ def example_map(model: qmodel.Model, text: str) -> str:
 def map_problems(text: str, model: qmodel.Model) -> list[qmodel.Problem]:
     """What is wrong with a request map (a ``requests:`` section in YAML), with field
     paths, as ``loadtest.target.request_map`` would say it before any traffic."""
+    from qmodel.model.parse import read_yaml
     from qmodel.model.requests import read_requests
 
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return [qmodel.Problem("requests", f"not valid YAML{where}: "
-                                           f"{getattr(exc, 'problem', None) or exc}")]
+    try:  # the model file's limits: nesting, aliases, size, duplicate keys
+        doc = read_yaml(text, "request map")
+    except qmodel.ModelError as exc:
+        return [qmodel.Problem(p.path or "requests", p.message) for p in exc.problems]
     if not isinstance(doc, dict) or "requests" not in doc:
         return [qmodel.Problem("requests", "a request map needs a top-level 'requests:' "
                                            "section")]
@@ -292,8 +289,11 @@ with open_tab:
     upload = st.file_uploader("An earlier report (validation.json or validation.html)",
                               type=["json", "html"], key="va_upload")
     if upload is not None and upload.name.endswith(".html"):
-        components.html(upload.getvalue().decode("utf-8", errors="replace"), height=900,
-                        scrolling=True)
+        # An upload is untrusted: st.html sanitizes it (DOMPurify) and runs no script from
+        # it, so the report's tables show here and its chart (a script) does not.
+        st.caption("The report's tables; its chart needs the report's script, which is not "
+                   "run here: open the validation.json written beside it for the chart.")
+        st.html(upload.getvalue().decode("utf-8", errors="replace"))
     elif upload is not None:
         try:
             reports.show(reports.read(upload.getvalue()), key="validation-figure-open")

@@ -48,7 +48,7 @@ def test_a_model_without_the_section_has_no_intervals():
     ({"nodes.app.next.db": {"estimate": "0.5"}}, "calibration.parameters.nodes.app.next.db",
      "must be a number"),
     ({"nodes.app.service.mean": {"estimate": "1e308d"}},
-     "calibration.parameters.nodes.app.service.mean", "finite"),
+     "calibration.parameters.nodes.app.service.mean", "between 1e-12 and 1e+12 s"),
 ])
 def test_bad_entries_are_field_errors(parameters, path, message):
     with pytest.raises(ModelError) as info:

@@ -215,3 +215,16 @@ def test_a_short_run_against_gunicorn_shows_its_report(app: AppTest) -> None:
     assert any(b.label == "Report (HTML)" for b in at.get("download_button"))
     assert "(request map from the page)" in report["notes"][0]
     assert "qmodel-ui-service" not in job.value["html"]
+
+
+def test_an_uploaded_html_report_runs_no_script_in_the_page(app: AppTest) -> None:
+    """An uploaded report is untrusted: its HTML goes through st.html (sanitized, scripts
+    dropped), never components.html, which runs scripts in an iframe of the page's origin."""
+    at = with_mm1(app)
+    report = b"<table><tr><td>p95</td></tr></table><script>alert('owned')</script>"
+    at.file_uploader(key="va_upload").set_value([("validation.html", report, "text/html")])
+    settle(at.run())
+    healthy(at)
+    shown = [el for el in at.main if el.type == "html"]
+    assert [el.proto.body for el in shown] == [report.decode()]  # sanitized by the browser
+    assert not [el for el in at.main if el.type in ("iframe", "components")]
