@@ -17,10 +17,12 @@ import plotly.graph_objects as go
 from ..errors import ModelError, Problem
 from ..model.model import Model
 from ..model.network import Network
+from ..solvers import transient
 from .bins import binned, run_logged, summarise
 from .streams import replication_seeds
 
 MAX_BINS = 100_000
+MAX_CTMC_STEPS = 40_000
 
 
 @dataclass
@@ -29,7 +31,9 @@ class TimeSeries:
     ``rate_per_s``, the offered rate averaged over the bin. ``peak`` is the bin with the
     largest mean number in system; ``recovery`` (None when the load does not come back
     to its starting rate) says when p95 was back within ``within`` of its value before
-    the load changed."""
+    the load changed. For a single M/M/c queue the frame also has labelled analytic
+    columns (``psa_*``, ``fluid_in_system``, ``ctmc_in_system``; see
+    :mod:`qmodel.solvers.transient`)."""
 
     frame: pd.DataFrame
     bin_s: float
@@ -65,7 +69,8 @@ class TimeSeries:
         return path
 
     def figure(self) -> go.Figure:
-        """Rate, number in system and response time (mean, p95) over time, with bands."""
+        """Rate, number in system and response time (mean, p95) over time, with bands, and
+        the analytic predictions (dashed) when the frame has them."""
         from plotly.subplots import make_subplots
 
         f = self.frame
@@ -81,6 +86,13 @@ class TimeSeries:
                                         (3, "p95_response_s", 1000, "p95")):
             _band(fig, x, f, name, scale, row)
             fig.add_trace(go.Scatter(x=x, y=f[name] * scale, name=label, mode="lines"), row, 1)
+        for column, row, scale, label in (("ctmc_in_system", 2, 1, "exact (CTMC)"),
+                                          ("fluid_in_system", 2, 1, "fluid"),
+                                          ("psa_in_system", 2, 1, "PSA"),
+                                          ("psa_p95_response_s", 3, 1000, "p95 (PSA)")):
+            if column in f:
+                fig.add_trace(go.Scatter(x=x, y=f[column] * scale, name=label, mode="lines",
+                                         line=dict(dash="dash")), row, 1)
         fig.update_xaxes(title_text="time (s)", row=3, col=1)
         fig.update_layout(height=720, title=f"simulated over time ({self.replications} "
                                             f"replications, 95% bands)")
@@ -125,11 +137,29 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
     frame.insert(2, "rate_per_s", _offered(network, edges))
     notes = [f"{replications} replication(s) with the simpy engine from an empty system; "
              f"bins of {bins:g} s; response times by completion bin"]
+    notes.append(_analytic(network, frame, edges))
     recovery = _recovery(network, frame, within)
     if recovery is not None and not recovery["recovered"]:
         notes.append(f"p95 was not back within {within:.0%} of its steady value by the end "
                      "of the run")
     return TimeSeries(frame, bins, horizon, replications, root, _peak(frame), recovery, notes)
+
+
+def _analytic(network: Network, frame: pd.DataFrame, edges: np.ndarray) -> str:
+    """Add the labelled analytic predictions of a single M_t/M/c queue to ``frame``
+    (:mod:`qmodel.solvers.transient`); returns the note that says what they are."""
+    queue = transient.single_queue(network)
+    if isinstance(queue, str):
+        return f"no analytic columns: {queue}"
+    for name, values in transient.psa(queue, edges).items():
+        frame[f"psa_{name}"] = values
+    frame["fluid_in_system"] = transient.fluid(queue, edges)
+    note = ("analytic columns: psa_* (pointwise stationary M/M/c, NaN in overload), "
+            "fluid_in_system (fluid model)")
+    if len(frame) * transient.POINTS > MAX_CTMC_STEPS:
+        return note + f"; no ctmc_in_system: over {MAX_CTMC_STEPS // transient.POINTS:,} bins"
+    frame["ctmc_in_system"], at_cap = transient.ctmc(queue, edges)
+    return note + f", ctmc_in_system (exact transient; P(truncation) <= {at_cap:.1g})"
 
 
 def _offered(network: Network, edges: np.ndarray, points: int = 64) -> np.ndarray:

@@ -96,7 +96,8 @@ def test_series_files_and_figure(spike, tmp_path):
     assert doc["recovery"]["recovered"] and len(doc["series"]) == 50
     spike.write(tmp_path / "s.html")
     assert "plotly" in (tmp_path / "s.html").read_text()[:5000].lower()
-    assert len(spike.figure().data) == 9
+    names = [trace.name for trace in spike.figure().data]
+    assert len(names) == 13 and {"exact (CTMC)", "fluid", "PSA", "p95 (PSA)"} <= set(names)
     with pytest.raises(ModelError, match="--out: must end in .csv"):
         spike.write(tmp_path / "s.xlsx")
 
