@@ -52,6 +52,10 @@ def write_jsimg(model: Model, name: str = "model.jsimg") -> tuple[bytes, Mapping
     >>> data[:5], report.exact
     (b'<?xml', True)
     """
+    profiled = list(model.network.profiles)
+    if profiled:
+        raise QModelError(f"arrivals.{profiled[0]}.rate: a rate profile (a rate that changes over "
+                          "time) has no JSIMgraph equivalent here; export a constant rate")
     return _Writer(model, name, MappingReport(model.source or model.name, name)).write()
 
 

@@ -119,3 +119,16 @@ def test_steady_state_solvers_refuse_a_profile():
         with pytest.raises(UnsupportedError, match=r"arrivals.web.rate is a rate profile.*"
                                                    r"qmodel simulate --bins 1s"):
             qmodel.solve(m, method=method)
+
+
+def test_tools_for_constant_rates_refuse_a_profile():
+    from qmodel.experiments.loads import at_load
+    from qmodel.io.jmva import write_jmva
+    from qmodel.io.jsimg_write import write_jsimg
+
+    m = model({"profile": "step", "from": 1, "to": 2, "at": 1})
+    with pytest.raises(ModelError, match="arrivals.web.rate: is a rate profile"):
+        at_load(m, "2x")
+    for write in (write_jmva, write_jsimg):
+        with pytest.raises(qmodel.QModelError, match=r"arrivals.web.rate.*rate profile"):
+            write(m)
