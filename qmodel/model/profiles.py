@@ -83,11 +83,14 @@ class RateProfile:
 
     @property
     def changes(self) -> tuple[float, float]:
-        """When the rate first leaves its initial value and when it last changes."""
+        """When the rate first leaves its initial value and when it last changes (a
+        linear piece changes from its first point on)."""
         if self.sine is not None:
             return 0.0, math.inf
-        moved = [t for t, a, b in zip(self.times[1:], self.rates, self.rates[1:]) if a != b]
-        return (moved[0], moved[-1]) if moved else (0.0, 0.0)
+        moved = [i for i in range(1, len(self.rates)) if self.rates[i] != self.rates[i - 1]]
+        if not moved:
+            return 0.0, 0.0
+        return self.times[moved[0] - 1 if self.linear else moved[0]], self.times[moved[-1]]
 
     def mean_rate(self, horizon: float | None = None) -> float:
         """The time-average rate over ``[0, horizon]`` (default: the profile's length)."""

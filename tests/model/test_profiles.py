@@ -45,6 +45,17 @@ def test_rate_over_time(spec, times, expected, length):
     assert profile.length == length
 
 
+@pytest.mark.parametrize("spec, changes", [
+    ({"profile": "ramp", "from": 10, "to": 30, "start": 10, "end": 20}, (10, 20)),
+    ({"profile": "spike", "base": 1, "peak": 3, "at": 100, "duration": 50}, (100, 150)),
+    ({"profile": "piecewise", "points": [[0, 5], [10, 9], [20, 5]], "interpolate": "linear"},
+     (0, 20)),
+    ({"profile": "piecewise", "points": [[0, 5], [10, 5], [20, 6]]}, (20, 20)),
+])
+def test_when_the_rate_changes(spec, changes):
+    assert model(spec).network.profiles["web"].changes == changes
+
+
 def test_time_unit_applies_to_bare_numbers():
     m = qmodel.Model.from_dict(BASE | {"time_unit": "ms", "arrivals": {"web": {
         "to": "app", "rate": {"profile": "step", "from": 0.05, "to": 0.1, "at": 2000}}}})
