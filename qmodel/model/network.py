@@ -18,6 +18,7 @@ import numpy as np
 from ..distributions import Deterministic, Distribution
 from ..units import INFINITE
 from .check import class_source, next_of
+from .mmpp import MMPP2
 from .profiles import RateProfile
 from .spec import (
     MLFQ,
@@ -46,7 +47,7 @@ class JobClass:
     name: str
     kind: Literal["open", "closed", "batch"]
     rate: float = 0.0
-    interarrival: Distribution | None = None
+    interarrival: Distribution | MMPP2 | None = None
     population: int = 0
     think: Distribution | None = None
     priority: int = 0

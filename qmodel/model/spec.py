@@ -25,7 +25,7 @@ from pydantic import (
 
 from ..distributions import Distribution
 from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
-from . import dist_spec, profiles
+from . import dist_spec, mmpp, profiles
 from .calibration import CalibrationSpec
 from .requests import RequestMap
 from .slo import read_slo
@@ -57,6 +57,8 @@ def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
     if isinstance(rate, profiles.RateProfile):
         raise ValueError("a rate profile gives Poisson arrivals at the profile's rate; "
                          "an interarrival shape needs a constant rate")
+    if value.get("dist") == "mmpp2":
+        return mmpp.parse(value, rate, _ctx(info)[0]) if rate else None
     return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
 
 

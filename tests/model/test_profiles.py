@@ -141,5 +141,5 @@ def test_tools_for_constant_rates_refuse_a_profile():
     with pytest.raises(ModelError, match="arrivals.web.rate: is a rate profile"):
         at_load(m, "2x")
     for write in (write_jmva, write_jsimg):
-        with pytest.raises(qmodel.QModelError, match=r"arrivals.web.rate.*rate profile"):
+        with pytest.raises(qmodel.QModelError, match=r"arrivals.web.*rate profile"):
             write(m)
