@@ -169,13 +169,29 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                  help="Run the replications on: serial, local (process pool) or dask.")] = None,
              scheduler: Annotated[str | None, typer.Option(
                  help="Dask scheduler address (tcp://...); none starts a LocalCluster.")]
-             = None) -> None:
+             = None,
+             bins: Annotated[str | None, typer.Option(
+                 help="Metrics per time bin of this width (e.g. 1s), from an empty system "
+                      "through the model's rate profile.")] = None,
+             out_path: Annotated[Path | None, typer.Option(
+                 "--out", help="With --bins: write the series (.csv, .json, .parquet) or "
+                               "its figure (.html).")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
 
     choice(method, SIMULATE, "--method")
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
+    if bins is not None or out_path is not None:
+        if bins is None:
+            raise ModelError([Problem("--out", "writes a series over time: give --bins too")])
+        series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
+                     warmup=warmup, customers=customers, trace=str(trace) if trace else None,
+                     method=method, executor=executor)
+        from .series import show_series
+
+        show_series(series, as_json, out_path)
+        return
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,

@@ -53,7 +53,7 @@ def fast_network(model: Model, params: Mapping[str, Parameter]) -> FastNetwork |
     """The fixed part of a sweep of ``params`` over ``model``, or None when the fast
     path does not apply (then every point is solved on its own)."""
     net = model.network
-    if net.closed_classes or net.batch_classes or not net.open_classes or \
+    if net.closed_classes or net.batch_classes or not net.open_classes or net.profiles or \
             not is_product_form(net):
         return None
     for s in net.stations:

@@ -11,6 +11,11 @@ from ..units import format_rate, parse_rate
 
 def rate_paths(model: Model) -> dict[str, float]:
     """``arrivals.NAME.rate`` -> current rate (per second) of every open class."""
+    profiled = [f"arrivals.{name}.rate" for name in model.network.profiles]
+    if profiled:
+        raise ModelError([Problem(profiled[0], "is a rate profile (it changes over time): "
+                                               "load levels scale constant rates; simulate it "
+                                               "over time with qmodel simulate --bins")])
     return {f"arrivals.{name}.rate": cls.rate for name, cls in model.spec.arrivals.items()}
 
 

@@ -182,6 +182,7 @@ def write_jmva(model: Model, name: str = "model.jmva") -> tuple[bytes, MappingRe
     """
     net, report = model.network, MappingReport(model.source or model.name, name)
     refused = [f"batches.{c.name}" for c in net.batch_classes]
+    refused += [f"arrivals.{c}.rate (a rate profile)" for c in net.profiles]
     for s in net.stations:
         if s.kind in ("fork", "join", "batcher"):
             refused.append(f"{s.component} ({s.kind})")

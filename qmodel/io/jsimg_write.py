@@ -52,6 +52,12 @@ def write_jsimg(model: Model, name: str = "model.jsimg") -> tuple[bytes, Mapping
     >>> data[:5], report.exact
     (b'<?xml', True)
     """
+    profiled = list(model.network.profiles) + [
+        c.name for c in model.network.open_classes
+        if c.interarrival is not None and c.interarrival.name == "mmpp2"]
+    if profiled:
+        raise QModelError(f"arrivals.{profiled[0]}: a rate profile or MMPP-2 arrivals have no "
+                          "JSIMgraph equivalent here; export a constant Poisson rate")
     return _Writer(model, name, MappingReport(model.source or model.name, name)).write()
 
 

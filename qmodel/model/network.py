@@ -18,6 +18,8 @@ import numpy as np
 from ..distributions import Deterministic, Distribution
 from ..units import INFINITE
 from .check import class_source, next_of
+from .mmpp import MMPP2
+from .profiles import RateProfile
 from .spec import (
     MLFQ,
     BatcherNode,
@@ -39,12 +41,13 @@ StationKind = Literal["queue", "delay", "batcher", "fork", "join"]
 class JobClass:
     """A class of jobs: open (``rate``, ``interarrival``), closed (``population``,
     ``think``) or batch (``size`` jobs at once at ``at``, then every ``every``, ``count``
-    batches in all)."""
+    batches in all). An open class with a rate ``profile`` has as ``rate`` the profile's
+    mean over its length."""
 
     name: str
     kind: Literal["open", "closed", "batch"]
     rate: float = 0.0
-    interarrival: Distribution | None = None
+    interarrival: Distribution | MMPP2 | None = None
     population: int = 0
     think: Distribution | None = None
     priority: int = 0
@@ -52,6 +55,7 @@ class JobClass:
     at: float = 0.0
     every: float | None = None
     count: int = 1
+    profile: RateProfile | None = None
 
     @property
     def interarrival_scv(self) -> float:
@@ -145,6 +149,11 @@ class Network:
     @property
     def open_classes(self) -> tuple[JobClass, ...]:
         return tuple(c for c in self.classes if c.kind == "open")
+
+    @property
+    def profiles(self) -> dict[str, RateProfile]:
+        """The rate profiles of the open classes whose rate changes over time, by class."""
+        return {c.name: c.profile for c in self.classes if c.profile is not None}
 
     @property
     def closed_classes(self) -> tuple[JobClass, ...]:
@@ -260,8 +269,9 @@ def build_network(spec: ModelSpec) -> Network:
 
 def _classes(spec: ModelSpec):
     for name, a in spec.arrivals.items():
-        yield JobClass(name, "open", rate=a.rate, interarrival=a.interarrival,
-                       priority=a.priority)
+        profile = a.rate if isinstance(a.rate, RateProfile) else None
+        yield JobClass(name, "open", rate=profile.mean_rate() if profile else a.rate,
+                       interarrival=a.interarrival, priority=a.priority, profile=profile)
     for name, u in spec.users.items():
         think = u.think_time if u.think_time is not None else Deterministic(0.0)
         yield JobClass(name, "closed", population=u.population, think=think,

@@ -26,7 +26,7 @@ from pydantic import (
 from ..distributions import Distribution
 from ..errors import shown
 from ..units import INFINITE, TIME_UNITS, is_infinite, parse_duration, parse_rate
-from . import dist_spec
+from . import dist_spec, mmpp, profiles
 from .calibration import CalibrationSpec
 from .requests import RequestMap
 from .slo import read_slo
@@ -55,6 +55,11 @@ def _interarrival(value: Any, info: ValidationInfo) -> Distribution | None:
             f"must be a mapping giving the shape, e.g. {{dist: erlang, k: 2}} or {{cv: 2}}, "
             f"got {shown(value)}")
     rate = info.data.get("rate")  # absent when the rate itself is invalid (reported there)
+    if isinstance(rate, profiles.RateProfile):
+        raise ValueError("a rate profile gives Poisson arrivals at the profile's rate; "
+                         "an interarrival shape needs a constant rate")
+    if value.get("dist") == "mmpp2":
+        return mmpp.parse(value, rate, _ctx(info)[0]) if rate else None
     return dist_spec.parse(value, mean=1.0 / rate if rate else 1.0)
 
 
@@ -95,6 +100,17 @@ MAX_MEMBERS = 300
 """The most shards or consumers of one component (each is a station)."""
 MAX_JOBS = 100_000
 """The most jobs of a closed class (population) or in a batcher's batch."""
+
+
+def _profile(value: Any, info: ValidationInfo) -> profiles.RateProfile:
+    if isinstance(value, profiles.RateProfile):
+        return value
+    time_unit, base_dir = _ctx(info)
+    return profiles.parse(value, time_unit, base_dir)
+
+
+def _rate_or_profile(value: Any) -> str:
+    return "profile" if isinstance(value, (dict, profiles.RateProfile)) else "rate"
 
 
 def _positive_int(value: Any) -> int:
@@ -207,6 +223,16 @@ Interarrival = Annotated[
     _schema({"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]})]
 """Parsed once, at load, into the :class:`Distribution` of the gaps (None: Poisson);
 ``rate`` is validated first, so the mean is ``1/rate``."""
+Profile = Annotated[Any, BeforeValidator(_profile), _schema({
+    "type": "object", "required": ["profile"],
+    "properties": {"profile": {"enum": list(profiles.PROFILES)}},
+    "description": "A rate over time: {profile: step|ramp|spike|sine|piecewise|file, ...} "
+                   "(docs/model-format.md)."})]
+RateOrProfile = Annotated[
+    Annotated[Rate, Tag("rate")] | Annotated[Profile, Tag("profile")],
+    Discriminator(_rate_or_profile),
+]
+"""A constant rate, or a :class:`~qmodel.model.profiles.RateProfile` (time-varying)."""
 Probability = Annotated[float, Field(ge=0, le=1)]
 Weights = list[Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]]
 Discipline = Literal["fcfs", "ps", "lcfs-pr", "priority", "priority-preemptive", "mlfq"]
@@ -264,7 +290,8 @@ class Rebalance(Strict):
                                "differ by more than this many jobs.")
 
 
-UNION_TAGS = {"failures": ("one", "list"), "rebalance": ("duration", "mapping")}
+UNION_TAGS = {"failures": ("one", "list"), "rebalance": ("duration", "mapping"),
+              "rate": ("rate", "profile")}
 """The tag pydantic puts after these fields' names in error locations: which form was given."""
 
 
@@ -412,7 +439,9 @@ class OpenClass(Strict):
     """Jobs arriving from outside at ``rate`` (Poisson unless ``interarrival`` says)."""
 
     to: Next
-    rate: Rate
+    rate: RateOrProfile = Field(description="A rate (200/s) or a profile over time, e.g. "
+                                            "{profile: spike, base: 100/s, peak: 300/s, "
+                                            "at: 1min, duration: 30s}.")
     interarrival: Interarrival = Field(
         default=None, description="Shape of the inter-arrival distribution, e.g. "
                                   "{dist: erlang, k: 2} or {cv: 2}; its mean is 1/rate.")

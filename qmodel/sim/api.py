@@ -18,6 +18,7 @@ from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
+from .timeseries import TimeSeries, simulate_bins
 from .trace import TraceRecorder, write_trace
 
 DEFAULT_CUSTOMERS = 50_000
@@ -31,7 +32,8 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
              customers: int | None = None, trace: bool | str | Path | None = None,
              progress: bool | Callable[[float], None] | None = None,
              method: str = "auto", executor: str | None = None, scheduler: Any = None,
-             workers: int | None = None) -> SimResult:
+             workers: int | None = None, bins: float | str | None = None
+             ) -> SimResult | TimeSeries:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
     Each of ``replications`` independent runs (streams from
@@ -77,6 +79,15 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     ``executor=None``; progress then counts finished replications, and Ctrl-C keeps the
     replications that finished (marked partial).
 
+    Over time: with ``bins`` (seconds, or ``"1s"``) each replication runs from an empty
+    system to ``horizon`` (default: the length of the model's rate profiles,
+    docs/model-format.md) and the result is a :class:`~.timeseries.TimeSeries`: arrivals,
+    throughput, number in system and mean/p95/p99 response time per bin with 95% bands,
+    the peak queue and the recovery after a spike (docs/time-varying.md); ``warmup``,
+    ``customers``, ``trace``, ``method`` and ``executor`` do not apply. Without ``bins``, a
+    model with a rate profile runs for the profile's length with no warm-up cut (means
+    over the whole profile).
+
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
     ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
     >>> r = simulate(m, replications=3, customers=2000, seed=1)
@@ -95,6 +106,10 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int)
                                   or customers < 1):
         raise _option(f"customers must be a positive integer, got {customers!r}")
+    if bins is not None:
+        return _over_time(network, bins, horizon_s, replications, seed,
+                          warmup=warmup, customers=customers, trace=trace, method=method,
+                          executor=executor)
     if method not in SIMULATE:
         raise _option(unknown(method, SIMULATE))
     if executor is not None and executor not in EXECUTORS:
@@ -108,6 +123,10 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if batch_only and warmup_s is None:  # a transient: measured from the first batch on
         warmup_s = min(c.at for c in network.batch_classes)
         warm_text = "none (batches: measured from the first batch's arrival)"
+    if network.profiles and horizon_s is None and customers is None:
+        horizon_s = max(p.length for p in network.profiles.values())
+        warmup_s = 0.0 if warmup_s is None else warmup_s
+        warm_text = f"{warmup_s:g} s (a rate profile: the run is its {horizon_s:g} s)"
     if horizon_s is None and customers is None and not batch_only:
         customers = DEFAULT_CUSTOMERS
         min_time = MIN_PERIODS * longest_period(network)
@@ -185,6 +204,18 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
     finally:
         reporter.close()
     return reps, partial
+
+
+def _over_time(network: Network, bins: float | str, horizon_s: float | None,
+               replications: int, seed: int | None, **unused: Any) -> TimeSeries:
+    """``simulate(..., bins=)``: the options that do not apply are refused by name."""
+    given = [k for k, v in unused.items() if v not in (None, False, "auto")]
+    if given:
+        raise _option(f"{', '.join(given)}: not used with bins (a run over time starts "
+                      "empty, runs to the horizon on the simpy engine, in this process)")
+    width = _duration("bins", bins)
+    return simulate_bins(network, width, horizon=horizon_s, replications=replications,
+                         seed=seed)
 
 
 def _duration(name: str, value: float | str | None, allow_zero: bool = False) -> float | None:

@@ -20,10 +20,9 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import Timeout
 
-from ..distributions import Exponential
 from ..model.network import Network
 from ..model.network import Station as StationSpec
-from . import routing
+from . import arrivals, routing
 from .batcher import Batcher
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
@@ -94,8 +93,7 @@ class Engine:
     def _start_sources(self) -> None:
         for k, cls in enumerate(self.network.classes):
             if cls.kind == "open":
-                gaps = self.streams.draws(cls.interarrival or Exponential(1.0 / cls.rate),
-                                          "interarrival", cls.name)
+                gaps = arrivals.gaps(self.streams, cls)
                 self._schedule(next(gaps), self._arrival, (k, gaps, cls.priority,
                                                            self.entries[k]))
             elif cls.kind == "batch":

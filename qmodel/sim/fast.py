@@ -50,6 +50,11 @@ def unsupported(network: Network) -> str | None:
         return "closed classes (users) need the simpy engine"
     if network.batch_classes:
         return "batch arrivals (batches) need the simpy engine"
+    if network.profiles:
+        return "a rate profile (a rate that changes over time) needs the simpy engine"
+    if any(c.interarrival is not None and c.interarrival.name == "mmpp2"
+           for c in network.open_classes):
+        return "MMPP-2 (bursty) arrivals need the simpy engine"
     for s in network.stations:
         where = f"nodes.{s.component}"
         if s.kind not in ("queue", "delay"):

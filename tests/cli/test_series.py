@@ -1,0 +1,45 @@
+"""``qmodel simulate --bins``: a table over time, JSON, files; ``qmodel solve`` refuses a
+rate profile and says what to run instead."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from qmodel.cli.main import app
+
+runner = CliRunner()
+MODEL = """
+nodes:
+  app: {kind: queue, service: 10ms}
+arrivals:
+  web:
+    to: app
+    rate: {profile: spike, base: 50/s, peak: 150/s, at: 10s, duration: 4s, length: 30s}
+"""
+
+
+def test_simulate_over_time(tmp_path):
+    path = tmp_path / "spike.yaml"
+    path.write_text(MODEL)
+    args = ["simulate", str(path), "--bins", "2s", "--replications", "3", "--seed", "4"]
+    result = runner.invoke(app, args + ["--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    assert "per 2 s bin, 3 replications" in result.output and "peak:" in result.output
+    assert "recovery: p95 within 10%" in result.output
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 15
+    doc = json.loads(runner.invoke(app, args + ["--json"]).stdout)
+    assert doc["bin_s"] == 2 and len(doc["series"]) == 15 and doc["peak"]["time_s"] >= 10
+
+
+def test_bad_requests_exit_2_and_solve_points_to_bins(tmp_path):
+    path = tmp_path / "spike.yaml"
+    path.write_text(MODEL)
+    result = runner.invoke(app, ["simulate", str(path), "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 2 and "give --bins too" in result.output
+    result = runner.invoke(app, ["simulate", str(path), "--bins", "2s", "--customers", "9"])
+    assert result.exit_code == 2 and "customers: not used with bins" in result.output
+    result = runner.invoke(app, ["solve", str(path)])
+    assert result.exit_code == 1 and "qmodel simulate" in result.output and "--bins" in result.output
