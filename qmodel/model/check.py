@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem, shown
+from .profiles import RateProfile
 from .requests import check_requests
 from .spec import (
     BatchClass,
@@ -444,7 +445,8 @@ def _sizes(spec: ModelSpec) -> Iterator[Problem]:
             yield Problem(f"batches.{name}.count", f"size x count is "
                                                    f"{batch.size * (batch.count or 1):,} jobs; at "
                                                    f"most {MAX_BATCH_JOBS:,}")
-    rate = sum(c.rate for c in spec.arrivals.values())
+    rate = sum(c.rate.mean_rate() if isinstance(c.rate, RateProfile) else c.rate
+               for c in spec.arrivals.values())
     if rate <= 0:
         return
     shortest = 1.0 / (MAX_TICKS_PER_JOB * rate)

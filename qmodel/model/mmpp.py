@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import FieldError
+from ..errors import FieldError, shown
 from ..units import parse_duration
 
 
@@ -86,10 +86,10 @@ def parse(spec: dict[str, Any], rate: float, time_unit: str = "s") -> MMPP2:
     ratio = spec["ratio"]
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 0:
         raise FieldError("ratio", f"must be a positive number (state 2's rate over state "
-                                  f"1's), got {ratio!r}")
+                                  f"1's), got {shown(ratio)}")
     stays = spec["sojourns"]
     if not isinstance(stays, list) or len(stays) != 2:
-        raise FieldError("sojourns", f"must be two mean stays [T1, T2], got {stays!r}")
+        raise FieldError("sojourns", f"must be two mean stays [T1, T2], got {shown(stays)}")
     times = []
     for i, value in enumerate(stays):
         try:
@@ -97,7 +97,7 @@ def parse(spec: dict[str, Any], rate: float, time_unit: str = "s") -> MMPP2:
         except ValueError as exc:
             raise FieldError(f"sojourns.{i}", str(exc)) from None
         if times[-1] <= 0:
-            raise FieldError(f"sojourns.{i}", f"must be a positive duration, got {value!r}")
+            raise FieldError(f"sojourns.{i}", f"must be a positive duration, got {shown(value)}")
     t1, t2 = times
     low = rate * (t1 + t2) / (t1 + ratio * t2)
     return MMPP2((low, ratio * low), (1.0 / t1, 1.0 / t2))

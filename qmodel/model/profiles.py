@@ -21,6 +21,7 @@ profiles, so that a model and the load test it is checked against share one defi
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
+from ..errors import FieldError, shown
 from ..units import parse_duration, parse_rate
+from .files import MAX_DATA_BYTES, read_bounded
 
 PROFILES = ("step", "ramp", "spike", "sine", "piecewise", "file")
 _KEYS = {
@@ -113,7 +115,7 @@ def parse(spec: Any, time_unit: str = "s", base_dir: Path | None = None) -> Rate
     """
     kind = spec.get("profile")
     if kind not in PROFILES:
-        raise FieldError("profile", f"must be one of {', '.join(PROFILES)}, got {kind!r}")
+        raise FieldError("profile", f"must be one of {', '.join(PROFILES)}, got {shown(kind)}")
     required, optional = _KEYS[kind]
     for key in spec:
         if key not in required | optional | {"profile", "length"}:
@@ -154,7 +156,7 @@ def load_shape(shape: str, rate: float, duration: float) -> RateProfile:
         return RateProfile(shape, (0.0, duration), (0.5 * rate, 2.0 * rate), linear=True,
                            length=duration)
     raise FieldError("shape", "must be one of constant, soak, step, spike, stress, "
-                              f"got {shape!r}")
+                              f"got {shown(shape)}")
 
 
 class _Reader:
@@ -170,7 +172,7 @@ class _Reader:
             raise FieldError(key, str(exc)) from None
         if seconds < 0 or (positive and seconds == 0):
             raise FieldError(key, f"must be a {'positive' if positive else 'non-negative'} "
-                                  f"duration, got {raw!r}")
+                                  f"duration, got {shown(raw)}")
         return seconds
 
     def rate(self, key: str, value: Any = None) -> float:
@@ -180,13 +182,13 @@ class _Reader:
         except ValueError as exc:
             raise FieldError(key, str(exc)) from None
         if per_second < 0:
-            raise FieldError(key, f"must be a non-negative rate such as 200/s, got {raw!r}")
+            raise FieldError(key, f"must be a non-negative rate such as 200/s, got {shown(raw)}")
         return per_second
 
     def linear(self) -> bool:
         mode = self.spec.get("interpolate", "step")
         if mode not in ("step", "linear"):
-            raise FieldError("interpolate", f"must be step or linear, got {mode!r}")
+            raise FieldError("interpolate", f"must be step or linear, got {shown(mode)}")
         return mode == "linear"
 
 
@@ -224,7 +226,7 @@ def _points(read: _Reader, rows: list, where: str) -> RateProfile:
     for i, row in enumerate(rows):
         key = f"{where}.{i}"
         if not isinstance(row, (list, tuple)) or len(row) != 2:
-            raise FieldError(key, f"must be a pair [time, rate], got {row!r}")
+            raise FieldError(key, f"must be a pair [time, rate], got {shown(row)}")
         times.append(read.duration(key, value=row[0]))
         rates.append(read.rate(key, value=row[1]))
         if i and times[-1] < times[-2]:
@@ -238,32 +240,43 @@ def _points(read: _Reader, rows: list, where: str) -> RateProfile:
 def _piecewise(read: _Reader, base_dir: Path | None) -> RateProfile:
     points = read.spec["points"]
     if not isinstance(points, list):
-        raise FieldError("points", f"must be a list of [time, rate] pairs, got {points!r}")
+        raise FieldError("points", f"must be a list of [time, rate] pairs, got {shown(points)}")
     return _points(read, points, "points")
 
 
 def _file(read: _Reader, base_dir: Path | None) -> RateProfile:
+    """Points from a CSV file the model names: as for an empirical distribution's samples, a
+    regular file of at most :data:`~.files.MAX_DATA_BYTES` inside the model's folder;
+    messages name the row at fault, never echo the file's content."""
     raw = read.spec["file"]
     if not isinstance(raw, str):
-        raise FieldError("file", f"must be a path to a CSV file of time,rate rows, got {raw!r}")
-    path = Path(raw) if Path(raw).is_absolute() else (base_dir or Path.cwd()) / raw
+        raise FieldError("file", f"must be a path to a CSV file of time,rate rows, "
+                                 f"got {shown(raw)}")
+    folder = (base_dir or Path.cwd()).resolve()
+    path = (folder / raw).resolve()
+    if not path.is_relative_to(folder):
+        raise FieldError("file", f"must name a file inside the model's folder "
+                                 f"{shown(str(folder))}, got {shown(raw)}")
     try:
-        with path.open(newline="") as handle:
-            rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
+        text = read_bounded(path, MAX_DATA_BYTES).decode("utf-8")
     except OSError as exc:
-        raise FieldError("file", f"cannot read {path}: {exc.strerror or exc}") from None
+        raise FieldError("file", f"cannot read {shown(raw)}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise FieldError("file", f"{shown(raw)} is not a UTF-8 text file") from None
+    rows = [row for row in csv.reader(io.StringIO(text, newline=""))
+            if row and any(c.strip() for c in row)]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # a header
     pairs = []
     for line, row in enumerate(rows, start=1):
         if len(row) < 2:
-            raise FieldError("file", f"{path} row {line}: need time,rate, got {row!r}")
+            raise FieldError("file", f"{shown(raw)} row {line}: need time,rate")
         pairs.append([row[0].strip(), row[1].strip()])
     try:
         profile = _points(read, pairs, "file")
     except FieldError as exc:
         line = int(exc.field.split(".")[1]) + 1 if "." in exc.field else None
-        where = f"{path} row {line}" if line else str(path)
+        where = f"{shown(raw)} row {line}" if line else shown(raw)
         raise FieldError("file", f"{where}: {exc.message}") from None
     return RateProfile("file", profile.times, profile.rates, profile.linear, length=profile.length)
 

@@ -3,6 +3,8 @@ their field paths, the load generator's shapes, and steady-state solvers refusin
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -77,9 +79,19 @@ def test_rates_from_a_csv_file(tmp_path):
     assert profile.rate_at([0, 29, 30, 59, 60]).tolist() == [10, 10, 20, 20, 10]
     assert profile.length == 60 and profile.changes == (30.0, 60.0)
     (tmp_path / "bad.csv").write_text("0,10\n5,fast\n")
-    with pytest.raises(ModelError, match=r"arrivals.web.rate.file: .*bad.csv row 2: must be "
+    with pytest.raises(ModelError, match=r"arrivals.web.rate.file: .*bad.csv'? row 2: must be "
                                          r"a rate"):
         model({"profile": "file", "file": "bad.csv"}, tmp_path)
+    # as for an empirical distribution's samples: inside the model's folder, a regular file
+    with pytest.raises(ModelError, match=r"rate.file: must name a file inside the model's"):
+        model({"profile": "file", "file": "../rates.csv"}, tmp_path / "sub")
+    with pytest.raises(ModelError, match=r"rate.file: cannot read .*not a regular file"):
+        model({"profile": "file", "file": "fifo"}, _with_a_fifo(tmp_path))  # never blocks
+
+
+def _with_a_fifo(folder):
+    os.mkfifo(folder / "fifo")
+    return folder
 
 
 @pytest.mark.parametrize("rate, extra, message", [
