@@ -114,7 +114,7 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     per_class = np.array(per_class)
     rates = sol.class_rates
     method = "exact" if sol.product_form or _one_exact_station(sol, nodes) else \
-        "approximation(QNA)"
+        system_method(sol, inside)
     accepted = _accepted_rates(sol)
     system.method = method
     system.throughput = Estimate(float(accepted.sum()), method)
@@ -130,6 +130,26 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                                         Estimate(float(per_class[c]), method))
         if dist is not None and len(net.open_classes) == 1:
             classes[cls.name].quantile = system.percentile
+
+
+def system_method(sol: OpenSolution, inside: set[int]) -> str:
+    """How the system means are obtained: from the methods of the stations outside fork
+    blocks and of the outermost blocks (their joins): ``exact`` when all are, else the
+    approximations used, named once each (``approximation(QNA, Nelson-Tantawi)``)."""
+    net = sol.network
+    outer_joins = {net.index[net.stations[f].join] for f in sol.fork_times if f not in inside}
+    used = [sol.stations[i].method for i, st in enumerate(net.stations)
+            if i not in inside and (st.kind != "join" or i in outer_joins)]
+    names: list[str] = []
+    for method in used:
+        if method == "exact":
+            continue
+        inner = method[len("approximation("):-1] if method.startswith("approximation(") \
+            else method
+        for name in inner.split(", "):
+            if name not in names:
+                names.append(name)
+    return f"approximation({', '.join(names)})" if names else "exact"
 
 
 def _mean_jobs(sol: OpenSolution, nodes: dict[str, NodeResult], inside: set[int]) -> float:
@@ -184,12 +204,13 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
 
     full = all(is_full_walk(laws) for laws, _ in walks)
     if sol.fork_laws:
-        from .forkjoin import INDEPENDENT_METHOD  # loaded already by the forks
-
-        joins = (net.index[net.stations[f].join] for f in sol.fork_laws)
-        exact_blocks = all(sol.stations[j].method == INDEPENDENT_METHOD for j in joins)
-        return build, INDEPENDENT_METHOD if full and exact_blocks else \
-            _fit_label(INDEPENDENT_METHOD)
+        shapes = [sol.stations[net.index[net.stations[f].join]].extra["shape"]
+                  for f in sol.fork_laws]
+        names = list(dict.fromkeys(name for shape in shapes
+                                   for name in shape[len("approximation("):-1].split(", ")))
+        if not full and "two-moment fit" not in names:
+            names.append("two-moment fit")
+        return build, f"approximation({', '.join(names)})"
     exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
         and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
     if exact:
