@@ -114,7 +114,7 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     per_class = np.array(per_class)
     rates = sol.class_rates
     method = "exact" if sol.product_form or _one_exact_station(sol, nodes) else \
-        system_method(sol, inside)
+        system_method(sol)
     accepted = _accepted_rates(sol)
     system.method = method
     system.throughput = Estimate(float(accepted.sum()), method)
@@ -132,21 +132,17 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
             classes[cls.name].quantile = system.percentile
 
 
-def system_method(sol: OpenSolution, inside: set[int]) -> str:
-    """How the system means are obtained: from the methods of the stations outside fork
-    blocks and of the outermost blocks (their joins): ``exact`` when all are, else the
-    approximations used, named once each (``approximation(QNA, Nelson-Tantawi)``)."""
-    net = sol.network
-    outer_joins = {net.index[net.stations[f].join] for f in sol.fork_times if f not in inside}
-    used = [sol.stations[i].method for i, st in enumerate(net.stations)
-            if i not in inside and (st.kind != "join" or i in outer_joins)]
+def system_method(sol: OpenSolution) -> str:
+    """How the system means are obtained, from the methods of the stations (blocks:
+    their joins): ``exact`` when all are, else the approximations used, named once each
+    (``approximation(QNA, Nelson-Tantawi)``; QNA's station formulas go under ``QNA``)."""
     names: list[str] = []
-    for method in used:
-        if method == "exact":
+    for s in sol.stations:
+        if s.method == "exact":
             continue
-        inner = method[len("approximation("):-1] if method.startswith("approximation(") \
-            else method
-        for name in inner.split(", "):
+        inner = s.method[len("approximation("):-1] if s.method.startswith("approximation(") \
+            else s.method
+        for name in ["QNA"] if inner.startswith("QNA") else inner.split(", "):
             if name not in names:
                 names.append(name)
     return f"approximation({', '.join(names)})" if names else "exact"

@@ -70,7 +70,7 @@ def test_non_poisson_arrivals_take_varma_makowski():
     model = fork([1.0] * 3, interarrival={"dist": "gamma", "cv": 0.5})
     r = qmodel.solve(model)
     assert r.node("merge").method == "approximation(Varma-Makowski)"
-    assert r.system.method == "approximation(Varma-Makowski)"  # the queues are inside it
+    assert r.system.method == "approximation(Varma-Makowski, QNA)"  # QNA: the queues
 
 
 def test_a_branch_with_other_traffic_is_not_symmetric():
