@@ -1,23 +1,30 @@
 """Fork-join blocks of an open network: for each fork with branches, the stations inside
 them and, per class, the time from fork to join (the order statistic of the branch
-times, each branch a phase-type walk through its stations); and a class's walk from
-arrival to departure where each solved block is crossed in one step.
+times, each branch the sum of its stations' actual laws when it is a chain of stations,
+else a phase-type walk through them); and a class's walk from arrival to departure
+where each solved block is crossed in one step.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..distributions import Distribution, fit
+from ..distributions import Distribution
 from ..model.network import Network
 from .end_to_end import as_phase_type
 from .mmc import MMcResponse
 from .open_types import OpenSolution, StationSolution, zero_station
 from .ph_compose import network as ph_network
 from .ph_compose import order_statistic, order_statistic_phases
-from .phase_type import MAX_EXACT_PHASES, PhaseType, fit_two_moments, zero
+from .phase_type import MAX_EXACT_PHASES, PhaseType, zero
+
+if TYPE_CHECKING:  # scipy.stats (through time_laws) is loaded on first use
+    from .branch_laws import Part
+    from .numeric_law import NumericLaw
+    from .time_laws import TimeLaw
 
 
 class _Block(NamedTuple):
@@ -25,11 +32,12 @@ class _Block(NamedTuple):
     independent branch times), its mean, the mean time until the first task reaches the
     join, how the mean is obtained and how the law is (its quantiles; '': as the mean)."""
 
-    law: PhaseType
+    law: PhaseType | NumericLaw
     mean: float
     first: float
     method: str
     shape: str = ""
+    extra_exact: bool = False  # the law is the branches' actual one (if independent)
 
 
 def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarray,
@@ -51,7 +59,7 @@ def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarr
     laws: dict[int, list[PhaseType | None]] = {}
     means: dict[int, np.ndarray] = {}
     for f in sorted(forks, key=lambda f: len(members[f])):
-        blocks = _class_blocks(network, f, reaching[f], solutions, laws)
+        blocks = _class_blocks(network, f, reaching[f], solutions, laws, members[f])
         if blocks is not None:
             blocks = _symmetric_mean(network, f, blocks, lam, scv[f], solutions)
         if blocks is None:
@@ -65,37 +73,62 @@ def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarr
 
 
 def _class_blocks(network: Network, f: int, classes: list[int],
-                  solutions: list[StationSolution],
-                  laws: dict[int, list[PhaseType | None]]) -> list[_Block | None] | None:
+                  solutions: list[StationSolution], laws: dict[int, list[PhaseType | None]],
+                  members: set[int]) -> list[_Block | None] | None:
     """Fork ``f``'s block for each of the ``classes`` that reach it (None for the others);
     None when a branch needs simulation."""
     fork = network.stations[f]
     join = network.index[fork.join]
     quorum = network.stations[join].quorum or len(fork.branches)
+    apart = all(_no_interaction(network, i, solutions) for i in members)
     blocks: list[_Block | None] = [None] * len(network.open_classes)
     for c in classes:
-        times = [_branch_time(network, c, b, join, solutions, laws) for b in fork.branches]
+        alike: dict[tuple, tuple[PhaseType | TimeLaw, bool]] = {}  # one law per kind
+        times = [_branch_time(network, c, b, join, solutions, laws, alike)
+                 for b in fork.branches]
         if any(t is None for t in times):
             return None
-        blocks[c] = _block(times, quorum)
+        blocks[c] = _block(times, quorum, apart)
     return blocks
 
 
-def _block(times: list[PhaseType], quorum: int) -> _Block:
+def _block(times: list[tuple[PhaseType | TimeLaw, bool]], quorum: int, apart: bool) -> _Block:
     """The ``quorum``-th of independent branch times: the PH of the order statistic when
-    it has at most ``MAX_EXACT_PHASES`` phases; else each branch fitted by two moments
-    and the order statistic's moments integrated numerically, then fitted by two."""
+    every branch is a PH and it has at most ``MAX_EXACT_PHASES`` phases; else the law
+    from the branches' survival functions (:class:`.numeric_law.NumericLaw`). Exact when
+    the branches are their actual laws and ``apart`` (their tasks never meet: infinite
+    servers), else the independent-branch approximation."""
     from . import forkjoin  # scipy.stats: loaded on first use
+    from .numeric_law import NumericLaw, phase_type_part
+    from .time_laws import rth_of_times
 
-    if order_statistic_phases([t.n_phases for t in times], quorum) <= MAX_EXACT_PHASES:
-        law = order_statistic(times, quorum)
-        return _Block(law, law.mean(), order_statistic(times, 1).mean(),
-                      forkjoin.INDEPENDENT_METHOD)
-    dists = [fit(t.mean(), max(t.scv(), 0.0)) for t in times]
-    mean, var = forkjoin.fork_join_moments(dists, quorum)
-    law = fit_two_moments(mean, var / mean**2 if mean > 0 else 0.0)
-    return _Block(law, mean, forkjoin.fork_join_response(dists, 1).mean,
-                  forkjoin.INDEPENDENT_METHOD[:-1] + ", two-moment fit)")
+    exact = apart and all(e for _, e in times)
+    method = "exact" if exact else forkjoin.INDEPENDENT_METHOD
+    laws = [t for t, _ in times]
+    if all(isinstance(t, PhaseType) for t in laws) and \
+            order_statistic_phases([t.n_phases for t in laws], quorum) <= MAX_EXACT_PHASES:
+        law = order_statistic(laws, quorum)
+        return _Block(law, law.mean(), order_statistic(laws, 1).mean(), method,
+                      extra_exact=all(e for _, e in times))
+    same: dict[tuple[bytes, bytes], TimeLaw] = {}
+    parts = [same.setdefault((t.alpha.tobytes(), t.T.tobytes()), phase_type_part(t))
+             if isinstance(t, PhaseType) else t for t in laws]
+    law = NumericLaw(rth_of_times(parts, quorum))
+    return _Block(law, law.mean(), NumericLaw(rth_of_times(parts, 1)).mean(), method,
+                  extra_exact=all(e for _, e in times))
+
+
+def _no_interaction(network: Network, i: int, solutions: list[StationSolution]) -> bool:
+    """Whether station ``i`` inside a fork's branches times each task on its own (a
+    delay, a pool of unlimited slots, a fork or join of an exactly solved inner block)."""
+    s = network.stations[i]
+    if s.kind == "delay":
+        return True
+    if s.kind == "fork" and s.branches:
+        return solutions[network.index[s.join]].method == "exact"
+    if s.kind == "join":
+        return solutions[i].method == "exact"
+    return s.kind == "fork" and math.isinf(s.servers)
 
 
 def _symmetric_mean(network: Network, f: int, blocks: list[_Block | None], lam: np.ndarray,
@@ -136,7 +169,7 @@ def _symmetric_mean(network: Network, f: int, blocks: list[_Block | None], lam: 
         # relative to independent branches (all of it when independent, none when alike)
         share = (mean - one) / (independent - one) if independent > one else 0.0
         out.append(_Block(b.law, mean, one - min(max(share, 0.0), 1.0) * (one - b.first),
-                          method, b.shape or b.method))
+                          method, b.shape or b.method, b.extra_exact))
     return out
 
 
@@ -183,7 +216,8 @@ def _join(blocks: list[_Block | None], lam_c: np.ndarray) -> StationSolution:
     shape = (block.shape or block.method) if block else INDEPENDENT_METHOD
     return StationSolution(zero_station(total, wait), method, sync,
                            note="synchronisation wait from the first task",
-                           extra={"shape": shape})
+                           extra={"shape": shape,
+                                  "exact_law": bool(block and block.extra_exact)})
 
 
 def class_walk(sol: OpenSolution, c: int) -> tuple[list | None, np.ndarray]:
@@ -201,10 +235,17 @@ def class_walk(sol: OpenSolution, c: int) -> tuple[list | None, np.ndarray]:
 
 
 def _branch_time(network: Network, c: int, branch: str, join: int,
-                 solutions: list[StationSolution],
-                 laws: dict[int, list[PhaseType | None]]) -> PhaseType | None:
-    """A class ``c`` task's time from the start of ``branch`` to ``join``; None when a
-    station on the way has no response-time law."""
+                 solutions: list[StationSolution], laws: dict[int, list[PhaseType | None]],
+                 alike: dict[tuple, tuple[PhaseType | TimeLaw, bool]]
+                 ) -> tuple[PhaseType | TimeLaw, bool] | None:
+    """A class ``c`` task's time from the start of ``branch`` to ``join`` and whether it
+    is the actual law: for a chain of stations the sum of their actual laws
+    (:func:`.branch_laws.chain_law`; chains of alike stations share one law, kept in
+    ``alike``, so their order statistics take the iid shortcuts), else the PH of the
+    walk through their response laws (a two-moment fit for those that are not PHs);
+    None when a station on the way has no response-time law."""
+    from .branch_laws import chain_law  # scipy.stats (through time_laws): on first use
+
     entry = np.zeros(len(network.stations))
     router = network.routers.get(branch)
     weights = np.asarray(router.weights) / sum(router.weights) if router else np.ones(1)
@@ -212,12 +253,67 @@ def _branch_time(network: Network, c: int, branch: str, join: int,
         entry[network.index[m]] = w
     routing = _past_blocks(network, network.routing[network.open_classes[c].name], laws)
     routing[:, join] = 0.0
+    chain = _chain(entry, routing)
+    if chain is not None:
+        parts = [_part(network, i, c, solutions, laws) for i in chain]
+        if any(p is None for p in parts):
+            return None
+        key = tuple((_key(p), e) for p, e in parts)
+        if key not in alike:
+            alike[key] = chain_law([p for p, _ in parts], [e for _, e in parts])
+        return alike[key]
     keep = sorted(_reachable(routing, np.flatnonzero(entry)))
     phs = [_law(network, i, c, solutions, laws) for i in keep]
     if any(ph is None for ph in phs):
         return None
     return ph_network([as_phase_type(ph) for ph in phs], entry[keep],
-                      routing[np.ix_(keep, keep)])
+                      routing[np.ix_(keep, keep)]), False
+
+
+def _chain(entry: np.ndarray, routing: np.ndarray) -> list[int] | None:
+    """The stations of a walk that starts at one station and goes on to one next
+    station each time (probability 1) until it leaves; None for any other walk."""
+    starts = np.flatnonzero(entry)
+    if starts.size != 1 or not np.isclose(entry[starts[0]], 1.0):
+        return None
+    chain = [int(starts[0])]
+    while True:
+        nxt = np.flatnonzero(routing[chain[-1]])
+        if nxt.size == 0:
+            return chain
+        if nxt.size > 1 or not np.isclose(routing[chain[-1], nxt[0]], 1.0) or nxt[0] in chain:
+            return None
+        chain.append(int(nxt[0]))
+
+
+def _key(part: Part) -> object:
+    """What makes two station times alike (equal laws)."""
+    if isinstance(part, MMcResponse):
+        return ("M/M/c", part.p_wait, part.theta, part.mu)
+    if isinstance(part, PhaseType):
+        return ("PH", part.alpha.tobytes(), part.T.tobytes())
+    if isinstance(part, Distribution):
+        return part
+    return id(part)
+
+
+def _part(network: Network, i: int, c: int, solutions: list[StationSolution],
+          laws: dict[int, list[PhaseType | None]]) -> tuple[Part, bool] | None:
+    """Station ``i``'s time for class ``c`` and whether it is its actual law: a delay's
+    service law, an M/M/c response, an exactly solved block or pool; else the station's
+    response-time law (for most queues a two-moment fit); None when it has none."""
+    station, sol = network.stations[i], solutions[i]
+    if i in laws:
+        join = solutions[network.index[station.join]]
+        return laws[i][c], join.method == "exact" and join.extra.get("exact_law", False)
+    law = _law(network, i, c, solutions, laws)
+    if law is None:
+        return None
+    if station.kind == "delay":
+        return station.service[network.open_classes[c].name], True
+    exact = sol.method == "exact" and (isinstance(law, MMcResponse) or
+                                       sol.extra.get("exact_law", False))
+    return law, exact
 
 
 def _law(network: Network, i: int, c: int, solutions: list[StationSolution],

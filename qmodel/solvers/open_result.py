@@ -61,7 +61,8 @@ def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:
     node.arrival_rate = Estimate(lam, "exact")
     if s.metrics is None:
         return node
-    exact_shape = s.method == "exact" and _exact_station_distribution(sol.network, i)
+    exact_shape = s.method == "exact" and (_exact_station_distribution(sol.network, i) or
+                                           s.extra.get("exact_law", False))
     _fill_station(node, s, s.method, exact_shape)
     return node
 
@@ -188,6 +189,10 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
     walks = [class_walk(sol, c) for c in range(len(net.open_classes))]
     if any(laws is None for laws, _ in walks):
         return None, ""
+    if len(walks) == 1:
+        one = _single_visit(sol, walks[0][0])
+        if one is not None:
+            return (lambda: walks[0][0][one]), _quantile_label(sol, one)
 
     @functools.cache
     def build() -> PhaseType:
@@ -202,7 +207,7 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
     if sol.fork_laws:
         shapes = [sol.stations[net.index[net.stations[f].join]].extra["shape"]
                   for f in sol.fork_laws]
-        names = list(dict.fromkeys(name for shape in shapes
+        names = list(dict.fromkeys(name for shape in shapes if shape != "exact"
                                    for name in shape[len("approximation("):-1].split(", ")))
         if not full and "two-moment fit" not in names:
             names.append("two-moment fit")
@@ -214,6 +219,27 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
     if full:
         return build, "approximation(independent visits)"
     return build, "approximation(independent visits, two-moment fit)"
+
+
+def _single_visit(sol: OpenSolution, laws: list) -> int | None:
+    """The one station of the only class's walk that takes time, when the job visits it
+    exactly once: then the walk's law is that station's (a fork block, a pool fork), kept
+    as it is rather than composed; else None."""
+    busy = [i for i, law in enumerate(laws) if law.mean() > 0]
+    if len(busy) != 1 or not np.isclose(sol.visits[0, busy[0]], 1.0, rtol=1e-12, atol=0.0):
+        return None
+    return busy[0]
+
+
+def _quantile_label(sol: OpenSolution, i: int) -> str:
+    """How station ``i``'s response-time law is obtained (a fork block: its join's)."""
+    net = sol.network
+    station, s = net.stations[i], sol.stations[i]
+    if station.kind == "fork" and station.branches:
+        return sol.stations[net.index[station.join]].extra["shape"]
+    exact = s.method == "exact" and (_exact_station_distribution(net, i) or
+                                     s.extra.get("exact_law", False))
+    return s.method if exact else _fit_label(s.method)
 
 
 def _no_overtaking(net: Network) -> bool:
