@@ -5,7 +5,11 @@ other forks keep the independent-branch maximum; every label names the method us
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from scipy.integrate import quad
+from scipy.optimize import brentq
 
 import qmodel
 from qmodel.solvers.forkjoin import INDEPENDENT_METHOD, nelson_tantawi
@@ -102,3 +106,88 @@ def test_poisson_stations():
     assert found == {"split", "a", "b", "c"}
     assert sol.stations[net.index["c"]].method == "exact"
     assert sol.stations[net.index["d"]].method.startswith("approximation(QNA")
+
+
+# -- the branches' actual laws -----------------------------------------------------------
+
+
+def replicas(n: int, quorum: int, last: dict) -> qmodel.Model:
+    """A read to ``n`` replicas, each a fixed 1 ms then ``last``; back with ``quorum``."""
+    nodes = {"read": {"kind": "fork", "branches": [f"fix{i}" for i in range(n)],
+                      "join": "done"},
+             "done": {"kind": "join", "quorum": quorum}}
+    for i in range(n):
+        nodes[f"fix{i}"] = {"kind": "delay", "next": f"tail{i}",
+                            "service": {"dist": "deterministic", "value": "1ms"}}
+        nodes[f"tail{i}"] = {**last, "next": "done"}
+    return qmodel.Model.from_dict({"nodes": nodes,
+                                   "arrivals": {"reads": {"to": "read", "rate": 100.0}}})
+
+
+def test_the_fastest_of_five_replicas_keeps_the_fixed_floor():
+    # 1 ms + Exp(mean 2 ms) per replica: the fastest of 5 is 1 ms + Exp(mean 0.4 ms)
+    r = qmodel.solve(replicas(5, 1, {"kind": "delay", "service": "2ms"}))
+    assert r.system.method == "exact"
+    assert float(r.system.mean_response_time) == pytest.approx(0.0014, rel=1e-9)
+    for p in (0.01, 0.5, 0.95, 0.99):
+        exact = 0.001 - math.log(1 - p) * 0.0004
+        assert float(r.system.percentile(p)) == pytest.approx(exact, rel=1e-6)
+        assert r.system.percentile(p).method == "exact"
+    # the 3rd of 5: 1 ms + the 3rd order statistic of Exp(2 ms) (Renyi: sum of gaps)
+    third = qmodel.solve(replicas(5, 3, {"kind": "delay", "service": "2ms"}))
+    assert float(third.system.mean_response_time) == \
+        pytest.approx(0.001 + 0.002 * (1 / 5 + 1 / 4 + 1 / 3), rel=1e-9)
+
+
+def test_replicas_that_queue_keep_the_floor_too():
+    # M/M/1 replicas (rho = 0.2): independent branches, but never below the 1 ms
+    r = qmodel.solve(replicas(5, 1, {"kind": "queue", "service": "2ms"}))
+    assert r.system.method == INDEPENDENT_METHOD
+    assert 0.001 < float(r.system.percentile(0.01)) < 0.00101
+    # the fastest of 5 M/M/1 responses, Exp(theta = 500 - 100): 1 ms + Exp(5 theta)
+    assert float(r.system.mean_response_time) == pytest.approx(0.001 + 1 / 2000, rel=1e-6)
+
+
+def barrier(n: int, rate: float = 0.01) -> qmodel.Model:
+    """``n`` tasks on unlimited slots, each 1 s, but 20 s for one task in 100."""
+    task = {"dist": "hyperexponential", "probs": [0.99, 0.01], "means": [1.0, 20.0]}
+    return qmodel.Model.from_dict({
+        "nodes": {"f": {"kind": "fork", "tasks": n, "slots": "inf", "join": "j",
+                        "task_service": task},
+                  "j": {"kind": "join"}},
+        "arrivals": {"a": {"to": "f", "rate": rate}}})
+
+
+def test_barrier_p95_jumps_with_the_stragglers():
+    """The p95 of the last of N tasks solves F(t)^N = 0.95 for the task's cdf F (computed
+    here by root finding): it jumps from the fast mode to the straggler mode as N grows
+    (a two-moment fit of the maximum was 30-100% off at N = 5 and 10)."""
+    def cdf(t: float) -> float:
+        return 1 - 0.99 * math.exp(-t) - 0.01 * math.exp(-t / 20)
+
+    p95 = {}
+    for n in (2, 5, 10, 50, 100):
+        r = qmodel.solve(barrier(n))
+        exact = brentq(lambda t, n=n: cdf(t) ** n - 0.95, 0.0, 1e3, xtol=1e-12)
+        p95[n] = float(r.system.percentile(0.95))
+        assert p95[n] == pytest.approx(exact, rel=1e-7)
+        assert r.system.percentile(0.95).method == "exact"
+    assert p95[10] > 2 * p95[5] and p95[50] > 3 * p95[10]
+
+
+def test_unlimited_slots_add_no_queueing():
+    means = {rate: float(qmodel.solve(barrier(5, rate)).system.mean_response_time)
+             for rate in (0.01, 0.5, 5.0)}
+    expected = quad(lambda t: 1 - (1 - 0.99 * math.exp(-t) - 0.01 * math.exp(-t / 20)) ** 5,
+                    0, math.inf)[0]
+    for mean in means.values():
+        assert mean == pytest.approx(expected, rel=1e-8)
+
+
+def test_barrier_percentile_within_the_simulation():
+    model = barrier(10, rate=0.05)
+    r = qmodel.solve(model)
+    sim = qmodel.simulate(model, replications=6, customers=4_000, seed=4)
+    for p in (0.5, 0.95, 0.99):
+        low, high = sim.system.percentile(p).ci95
+        assert low <= float(r.system.percentile(p)) <= high, p
