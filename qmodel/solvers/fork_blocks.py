@@ -37,7 +37,7 @@ class _Block(NamedTuple):
     first: float
     method: str
     shape: str = ""
-    extra_exact: bool = False  # the law is the branches' actual one (if independent)
+    exact_law: bool = False  # the law is the block's actual one
 
 
 def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarray,
@@ -109,13 +109,13 @@ def _block(times: list[tuple[PhaseType | TimeLaw, bool]], quorum: int, apart: bo
             order_statistic_phases([t.n_phases for t in laws], quorum) <= MAX_EXACT_PHASES:
         law = order_statistic(laws, quorum)
         return _Block(law, law.mean(), order_statistic(laws, 1).mean(), method,
-                      extra_exact=all(e for _, e in times))
+                      exact_law=exact)
     same: dict[tuple[bytes, bytes], TimeLaw] = {}
     parts = [same.setdefault((t.alpha.tobytes(), t.T.tobytes()), phase_type_part(t))
              if isinstance(t, PhaseType) else t for t in laws]
     law = NumericLaw(rth_of_times(parts, quorum))
     return _Block(law, law.mean(), NumericLaw(rth_of_times(parts, 1)).mean(), method,
-                  extra_exact=all(e for _, e in times))
+                  exact_law=exact)
 
 
 def _no_interaction(network: Network, i: int, solutions: list[StationSolution]) -> bool:
@@ -125,9 +125,9 @@ def _no_interaction(network: Network, i: int, solutions: list[StationSolution]) 
     if s.kind == "delay":
         return True
     if s.kind == "fork" and s.branches:
-        return solutions[network.index[s.join]].method == "exact"
+        return solutions[network.index[s.join]].extra.get("exact_law", False)
     if s.kind == "join":
-        return solutions[i].method == "exact"
+        return solutions[i].extra.get("exact_law", False)
     return s.kind == "fork" and math.isinf(s.servers)
 
 
@@ -149,7 +149,7 @@ def _symmetric_mean(network: Network, f: int, blocks: list[_Block | None], lam: 
     if (network.stations[join].quorum or k) != k or k < 2:
         return blocks
     queues = [_single_queue(network, b, f, join, lam) for b in fork.branches]
-    services = {q for q in queues}
+    services = set(queues)
     if None in services or len(services) != 1:
         return blocks
     service = services.pop()
@@ -169,7 +169,7 @@ def _symmetric_mean(network: Network, f: int, blocks: list[_Block | None], lam: 
         # relative to independent branches (all of it when independent, none when alike)
         share = (mean - one) / (independent - one) if independent > one else 0.0
         out.append(_Block(b.law, mean, one - min(max(share, 0.0), 1.0) * (one - b.first),
-                          method, b.shape or b.method, b.extra_exact))
+                          method, b.shape or b.method))
     return out
 
 
@@ -217,7 +217,7 @@ def _join(blocks: list[_Block | None], lam_c: np.ndarray) -> StationSolution:
     return StationSolution(zero_station(total, wait), method, sync,
                            note="synchronisation wait from the first task",
                            extra={"shape": shape,
-                                  "exact_law": bool(block and block.extra_exact)})
+                                  "exact_law": bool(block and block.exact_law)})
 
 
 def class_walk(sol: OpenSolution, c: int) -> tuple[list | None, np.ndarray]:
@@ -305,7 +305,7 @@ def _part(network: Network, i: int, c: int, solutions: list[StationSolution],
     station, sol = network.stations[i], solutions[i]
     if i in laws:
         join = solutions[network.index[station.join]]
-        return laws[i][c], join.method == "exact" and join.extra.get("exact_law", False)
+        return laws[i][c], join.extra.get("exact_law", False)
     law = _law(network, i, c, solutions, laws)
     if law is None:
         return None

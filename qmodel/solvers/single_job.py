@@ -1,7 +1,8 @@
 """A closed class of one job (population 1): the job is alone, so nothing it visits is
 ever busy with another job and its time per cycle is its own time through the stations
 (its tasks through a fork's branches, their maximum or R-th at the join). Solved as the
-same walk with every single-job queue taking no wait (a delay with its service law),
+same walk with every queue taking no wait (a delay with its service law) and every pool
+with a slot per task starting them all at once (unlimited slots),
 which the open solver's fork blocks then time from the branches' actual laws; the
 throughput is ``1 / (R + Z)``. A model whose tasks of one job could meet at a queue (two
 branches through the same station) is left to MVA's "needs simulation".
@@ -51,7 +52,10 @@ def solve(network: Network) -> Result:
     job = network.classes[0]
     stand_in = JobClass(job.name, "open", rate=_RATE)
     stations = tuple(dataclasses.replace(s, kind="delay", servers=math.inf)
-                     if s.kind == "queue" else s for s in network.stations)
+                     if s.kind == "queue" else
+                     dataclasses.replace(s, servers=math.inf)  # its tasks all start at once
+                     if s.kind == "fork" and not s.branches and s.tasks <= s.servers else s
+                     for s in network.stations)
     walk = open_result(solve_open(dataclasses.replace(network, stations=stations,
                                                       classes=(stand_in,))))
     if walk.system.mean_response_time is None:
