@@ -80,7 +80,7 @@ def _class_blocks(network: Network, f: int, classes: list[int],
     fork = network.stations[f]
     join = network.index[fork.join]
     quorum = network.stations[join].quorum or len(fork.branches)
-    apart = all(_no_interaction(network, i, solutions) for i in members)
+    apart = all(no_interaction(network, i, solutions) for i in members)
     blocks: list[_Block | None] = [None] * len(network.open_classes)
     for c in classes:
         alike: dict[tuple, tuple[PhaseType | TimeLaw, bool]] = {}  # one law per kind
@@ -118,7 +118,7 @@ def _block(times: list[tuple[PhaseType | TimeLaw, bool]], quorum: int, apart: bo
                   exact_law=exact)
 
 
-def _no_interaction(network: Network, i: int, solutions: list[StationSolution]) -> bool:
+def no_interaction(network: Network, i: int, solutions: list[StationSolution]) -> bool:
     """Whether station ``i`` inside a fork's branches times each task on its own (a
     delay, a pool of unlimited slots, a fork or join of an exactly solved inner block)."""
     s = network.stations[i]
@@ -126,8 +126,8 @@ def _no_interaction(network: Network, i: int, solutions: list[StationSolution]) 
         return True
     if s.kind == "fork" and s.branches:
         return solutions[network.index[s.join]].extra.get("exact_law", False)
-    if s.kind == "join":
-        return solutions[i].extra.get("exact_law", False)
+    if s.kind == "join":  # a pool's join takes no time; a block's, its block's
+        return solutions[i].extra.get("exact_law", "shape" not in solutions[i].extra)
     return s.kind == "fork" and math.isinf(s.servers)
 
 
@@ -253,9 +253,9 @@ def _branch_time(network: Network, c: int, branch: str, join: int,
         entry[network.index[m]] = w
     routing = _past_blocks(network, network.routing[network.open_classes[c].name], laws)
     routing[:, join] = 0.0
-    chain = _chain(entry, routing)
+    chain = chain_of(entry, routing)
     if chain is not None:
-        parts = [_part(network, i, c, solutions, laws) for i in chain]
+        parts = [station_part(network, i, c, solutions, laws) for i in chain]
         if any(p is None for p in parts):
             return None
         key = tuple((_key(p), e) for p, e in parts)
@@ -270,7 +270,7 @@ def _branch_time(network: Network, c: int, branch: str, join: int,
                       routing[np.ix_(keep, keep)]), False
 
 
-def _chain(entry: np.ndarray, routing: np.ndarray) -> list[int] | None:
+def chain_of(entry: np.ndarray, routing: np.ndarray) -> list[int] | None:
     """The stations of a walk that starts at one station and goes on to one next
     station each time (probability 1) until it leaves; None for any other walk."""
     starts = np.flatnonzero(entry)
@@ -297,7 +297,7 @@ def _key(part: Part) -> object:
     return id(part)
 
 
-def _part(network: Network, i: int, c: int, solutions: list[StationSolution],
+def station_part(network: Network, i: int, c: int, solutions: list[StationSolution],
           laws: dict[int, list[PhaseType | None]]) -> tuple[Part, bool] | None:
     """Station ``i``'s time for class ``c`` and whether it is its actual law: a delay's
     service law, an M/M/c response, an exactly solved block or pool; else the station's
@@ -309,6 +309,8 @@ def _part(network: Network, i: int, c: int, solutions: list[StationSolution],
     law = _law(network, i, c, solutions, laws)
     if law is None:
         return None
+    if station.kind == "join" and "shape" not in sol.extra:  # a pool's: no time of its own
+        return zero(), True
     if station.kind == "delay":
         return station.service[network.open_classes[c].name], True
     exact = sol.method == "exact" and (isinstance(law, MMcResponse) or

@@ -193,6 +193,9 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
         one = _single_visit(sol, walks[0][0])
         if one is not None:
             return (lambda: walks[0][0][one]), _quantile_label(sol, one)
+        chained = _exact_chain(sol, walks[0][1])
+        if chained is not None:
+            return chained, "exact"
 
     @functools.cache
     def build() -> PhaseType:
@@ -229,6 +232,32 @@ def _single_visit(sol: OpenSolution, laws: list) -> int | None:
     if len(busy) != 1 or not np.isclose(sol.visits[0, busy[0]], 1.0, rtol=1e-12, atol=0.0):
         return None
     return busy[0]
+
+
+def _exact_chain(sol: OpenSolution, routing: np.ndarray) -> Callable[[], object] | None:
+    """For the only class, a walk through a chain of stations where no job waits for
+    another (delays, unlimited pools, exactly solved fork blocks) and every station's
+    time is its actual law: a function that builds the law of their sum
+    (:func:`.branch_laws.chain_law`); else None."""
+    from .fork_blocks import chain_of, no_interaction, station_part
+
+    net = sol.network
+    chain = chain_of(net.entry[net.open_classes[0].name], routing)
+    if chain is None or not all(no_interaction(net, i, sol.stations) for i in chain):
+        return None
+    parts = [station_part(net, i, 0, sol.stations, sol.fork_laws) for i in chain]
+    if any(p is None or not p[1] for p in parts):
+        return None
+
+    @functools.cache
+    def build() -> object:
+        from .branch_laws import chain_law
+        from .numeric_law import NumericLaw
+
+        law, _ = chain_law([p for p, _ in parts], [True] * len(parts))
+        return law if isinstance(law, PhaseType) else NumericLaw(law)
+
+    return build
 
 
 def _quantile_label(sol: OpenSolution, i: int) -> str:

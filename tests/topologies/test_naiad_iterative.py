@@ -38,6 +38,10 @@ def test_one_computation_is_solved_as_its_own_iterations(dataflow):
         assert float(r.node("iteration").percentile(p)) == \
             pytest.approx(forkjoin.quantile_of_max([task] * 32, p), rel=1e-9)
         assert r.node("iteration").percentile(p).method == "exact"
+        # end to end: the iteration, then the fixed progress round (a shift)
+        assert float(r.system.percentile(p)) == \
+            pytest.approx(forkjoin.quantile_of_max([task] * 32, p) + PROGRESS, rel=1e-9)
+        assert r.system.percentile(p).method == "exact"
 
 
 def test_median_flat_while_the_95th_percentile_climbs(dataflow):
