@@ -43,7 +43,7 @@ def test_k_way_exponential_is_nelson_tantawi_and_within_the_simulation():
     mean = float(r.system.mean_response_time)
     assert mean == pytest.approx(nelson_tantawi(4, 0.5, 1.0), rel=1e-12)
     assert r.system.method == "approximation(Nelson-Tantawi)"
-    sim = qmodel.simulate(model, replications=8, customers=6_000, seed=2)
+    sim = qmodel.simulate(model, replications=5, customers=4_000, seed=2)
     low, high = sim.system.mean_response_time.ci95
     assert low <= mean <= high
     assert (25 / 12) / 0.5 > high  # the independent bound H_4 / (mu - lam) lies above it
@@ -55,7 +55,7 @@ def test_general_service_is_varma_makowski():
     # identical deterministic branches move together: the M/D/1 mean, 1 + 0.5 / (2 * 0.5)
     assert float(r.system.mean_response_time) == pytest.approx(1.5, rel=1e-9)
     assert r.system.method == "approximation(Varma-Makowski)"
-    sim = qmodel.simulate(model, replications=6, customers=5_000, seed=4)
+    sim = qmodel.simulate(model, replications=4, customers=4_000, seed=4)
     low, high = sim.system.mean_response_time.ci95
     assert low <= float(r.system.mean_response_time) <= high
 
