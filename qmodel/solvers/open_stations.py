@@ -73,6 +73,14 @@ def _label(method: str, poisson_in: bool, product_form: bool) -> str:
 def _delay(s: Station, lam_c: np.ndarray) -> StationSolution:
     mean, scv = service_mixture(lam_c, list(s.service.values()))
     metrics = single_station.mminf(float(lam_c.sum()), mean, scv)
+    laws = set(s.service.values())
+    if len(laws) == 1 and not next(iter(laws)).is_exponential:  # its service law itself
+        from .numeric_law import NumericLaw
+        from .time_laws import time_law
+
+        return StationSolution(metrics, "exact", np.array([d.mean for d in s.service.values()]),
+                               response=NumericLaw(time_law(laws.pop())),
+                               extra={"exact_law": True})
     exact_shape = len(s.service) == 1 or len({d.mean for d in s.service.values()}) == 1
     response = metrics.response if exact_shape else fit_two_moments(mean, scv)
     return StationSolution(metrics, "exact", np.array([d.mean for d in s.service.values()]),

@@ -191,3 +191,9 @@ def test_barrier_percentile_within_the_simulation():
     for p in (0.5, 0.95, 0.99):
         low, high = sim.system.percentile(p).ci95
         assert low <= float(r.system.percentile(p)) <= high, p
+
+
+def test_a_delay_gives_its_own_service_law():
+    r = qmodel.solve(replicas(1, 1, {"kind": "delay", "service": "2ms"}))
+    fixed = r.node("fix0").percentile(0.95)
+    assert float(fixed) == pytest.approx(0.001, rel=1e-12) and fixed.method == "exact"
