@@ -16,6 +16,7 @@ from ..units import parse_duration
 from . import fast
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
+from .resolution import check_resolution
 from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
 from .timeseries import TimeSeries, simulate_bins
@@ -68,7 +69,9 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     ``.parquet`` path. ``progress``: True/False/None (a bar for runs over a second) or a
     callable receiving the fraction done. Ctrl-C returns what completed, marked partial.
     A model whose offered load reaches 1 somewhere, or whose queues grow steadily, is
-    reported unstable (``result.unstable``) and gets no means.
+    reported unstable (``result.unstable``) and gets no means. A run whose clock grows so
+    large that doubles no longer resolve its service times raises a :class:`ModelError`
+    (a coarser but usable resolution is reported in the notes: :mod:`.resolution`).
 
     ``executor``: None (default) runs the replications one after the other in this
     process; ``"serial"``, ``"local"`` (a process pool of ``workers`` processes, default
@@ -165,6 +168,9 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
              f"engine; warm-up: {warm_text}"]
+    coarse = check_resolution(network, max(float(r.final[0]) for r in reps))
+    if coarse:
+        notes.append(coarse)
     early = sum(1 for r in reps if warmup_s is not None and r.warm is None)
     if early:
         notes.append(f"{early} replication(s) ended before the warm-up ({warmup_s:g} s): "

@@ -10,6 +10,7 @@ import numpy as np
 from ..model.network import Network
 from ..results import ClassResult, Estimate, NodeResult, Result, SystemResult, estimate
 from . import mva as mva_solvers
+from . import single_job
 from .end_to_end import walk_distribution
 from .open_network import needs_simulation
 from .phase_type import PhaseType, fit_two_moments, mixture
@@ -47,10 +48,14 @@ def is_product_form(network: Network) -> bool:
 
 
 def solve(network: Network, approximate: bool = False) -> Result:
-    """Solve a network with closed classes (and possibly open ones) by MVA."""
+    """Solve a network with closed classes (and possibly open ones) by MVA; one job alone
+    in a network MVA does not take (forks, pools, batchers) by its own walk
+    (:mod:`.single_job`)."""
     problems = unsupported(network)
     nodes = {s.name: NodeResult(s.name, s.component, s.kind, s.servers, "needs simulation")
              for s in network.stations}
+    if problems and single_job.alone(network):
+        return single_job.solve(network)
     if problems:
         notes = [f"needs simulation: {p}" for p in problems]
         return Result(network.name, "needs simulation", network.time_unit, nodes,

@@ -92,9 +92,7 @@ def solve_open(network: Network) -> OpenSolution:
     solutions = _solve_stations(network, lam, scv, offered, unstable, product_form, single)
     visits = lam / np.where(rates > 0, rates, 1.0)[:, None]
     factor, bottleneck = _saturation(network, rates, factor)
-    branch_members, fork_laws = fork_joins(network, solutions, lam)
-    fork_times = {f: np.array([0.0 if law is None else law.mean() for law in laws])
-                  for f, laws in fork_laws.items()}
+    branch_members, fork_laws, fork_times = fork_joins(network, solutions, lam, scv)
     return OpenSolution(network, rates, visits, lam, scv, solutions, offered, unstable,
                         product_form, factor, bottleneck, branch_members, fork_times,
                         fork_laws)
@@ -139,21 +137,61 @@ def _solve_stations(network: Network, lam: np.ndarray, scv: np.ndarray, offered:
         plain = [i for i, s in enumerate(network.stations) if i not in unstable and
                  s.kind == "queue" and s.discipline == "fcfs" and not s.rejects]
         together = mmc_stations(network, plain, lam)
+    poisson = set() if product_form else poisson_stations(network, lam)
     return [together[i] if i in together else
-            _solve_station(network, i, lam, scv, offered, unstable, product_form, single)
+            _solve_station(network, i, lam, scv, offered, unstable, product_form,
+                           single or i in poisson)
             for i in range(len(network.stations))]
+
+
+def poisson_stations(network: Network, lam: np.ndarray) -> set[int]:
+    """Stations whose arrivals are exactly a Poisson process: fed only by external
+    arrivals of Poisson classes, or by one station that passes a Poisson stream on (a
+    fork copying it to its branches, a delay station, an exponential FCFS queue without
+    a capacity: Burke's theorem) and is itself fed so, with no loop back."""
+    n = len(network.stations)
+    sources: list[set[int]] = [set() for _ in range(n)]  # -1: external arrivals
+    poisson_classes = True
+    for c, cls in enumerate(network.open_classes):
+        routing = network.routing[cls.name] * (lam[c] > 0)[:, None]
+        for j, i in zip(*np.nonzero(routing)):
+            sources[int(i)].add(int(j))
+        for i in np.flatnonzero(network.entry[cls.name]):
+            sources[int(i)].add(-1)
+            poisson_classes &= cls.interarrival is None or cls.interarrival.is_exponential
+    found = {i for i in range(n) if sources[i] == {-1}} if poisson_classes else set()
+    grown = True
+    while grown:
+        grown = False
+        for i in range(n):
+            if i not in found and len(sources[i]) == 1:
+                j = next(iter(sources[i]))
+                if j in found and j != i and _passes_poisson(network.stations[j]):
+                    found.add(i)
+                    grown = True
+    return found
+
+
+def _passes_poisson(s: Station) -> bool:
+    if s.kind == "fork" and s.branches or s.kind == "delay":
+        return True
+    return s.kind == "queue" and s.discipline == "fcfs" and not s.rejects and \
+        s.failures is None and all(d.is_exponential for d in s.service.values()) and \
+        len({d.mean for d in s.service.values()}) == 1
 
 
 def _solve_station(network: Network, i: int, lam: np.ndarray, scv: np.ndarray,
                    offered: np.ndarray, unstable: list[int], product_form: bool,
-                   single: bool) -> StationSolution:
+                   poisson: bool) -> StationSolution:
+    """Station ``i``; ``poisson``: its arrivals are known to be Poisson (it is the only
+    queue, or :func:`poisson_stations`)."""
     if i in unstable:
         return StationSolution(None, "unstable", note=f"saturated: offered load {offered[i]:.4g}")
     station = network.stations[i]
     why = needs_simulation(network, station)
     if why:
         return StationSolution(None, "needs simulation", note=f"needs simulation: {why}")
-    return station_solution(network, station, lam[:, i], scv[i], product_form, single)
+    return station_solution(network, station, lam[:, i], scv[i], product_form, poisson)
 
 
 # -- offered load and saturation ----------------------------------------------------

@@ -61,7 +61,8 @@ def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:
     node.arrival_rate = Estimate(lam, "exact")
     if s.metrics is None:
         return node
-    exact_shape = s.method == "exact" and _exact_station_distribution(sol.network, i)
+    exact_shape = s.method == "exact" and (_exact_station_distribution(sol.network, i) or
+                                           s.extra.get("exact_law", False))
     _fill_station(node, s, s.method, exact_shape)
     return node
 
@@ -114,7 +115,7 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     per_class = np.array(per_class)
     rates = sol.class_rates
     method = "exact" if sol.product_form or _one_exact_station(sol, nodes) else \
-        "approximation(QNA)"
+        system_method(sol)
     accepted = _accepted_rates(sol)
     system.method = method
     system.throughput = Estimate(float(accepted.sum()), method)
@@ -130,6 +131,22 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                                         Estimate(float(per_class[c]), method))
         if dist is not None and len(net.open_classes) == 1:
             classes[cls.name].quantile = system.percentile
+
+
+def system_method(sol: OpenSolution) -> str:
+    """How the system means are obtained, from the methods of the stations (blocks:
+    their joins): ``exact`` when all are, else the approximations used, named once each
+    (``approximation(QNA, Nelson-Tantawi)``; QNA's station formulas go under ``QNA``)."""
+    names: list[str] = []
+    for s in sol.stations:
+        if s.method == "exact":
+            continue
+        inner = s.method[len("approximation("):-1] if s.method.startswith("approximation(") \
+            else s.method
+        for name in ["QNA"] if inner.startswith("QNA") else inner.split(", "):
+            if name not in names:
+                names.append(name)
+    return f"approximation({', '.join(names)})" if names else "exact"
 
 
 def _mean_jobs(sol: OpenSolution, nodes: dict[str, NodeResult], inside: set[int]) -> float:
@@ -172,6 +189,13 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
     walks = [class_walk(sol, c) for c in range(len(net.open_classes))]
     if any(laws is None for laws, _ in walks):
         return None, ""
+    if len(walks) == 1:
+        one = _single_visit(sol, walks[0][0])
+        if one is not None:
+            return (lambda: walks[0][0][one]), _quantile_label(sol, one)
+        chained = _exact_chain(sol, walks[0][1])
+        if chained is not None:
+            return chained, "exact"
 
     @functools.cache
     def build() -> PhaseType:
@@ -184,12 +208,13 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
 
     full = all(is_full_walk(laws) for laws, _ in walks)
     if sol.fork_laws:
-        from .forkjoin import INDEPENDENT_METHOD  # loaded already by the forks
-
-        joins = (net.index[net.stations[f].join] for f in sol.fork_laws)
-        exact_blocks = all(sol.stations[j].method == INDEPENDENT_METHOD for j in joins)
-        return build, INDEPENDENT_METHOD if full and exact_blocks else \
-            _fit_label(INDEPENDENT_METHOD)
+        shapes = [sol.stations[net.index[net.stations[f].join]].extra["shape"]
+                  for f in sol.fork_laws]
+        names = list(dict.fromkeys(name for shape in shapes if shape != "exact"
+                                   for name in shape[len("approximation("):-1].split(", ")))
+        if not full and "two-moment fit" not in names:
+            names.append("two-moment fit")
+        return build, f"approximation({', '.join(names)})"
     exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
         and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
     if exact:
@@ -197,6 +222,53 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
     if full:
         return build, "approximation(independent visits)"
     return build, "approximation(independent visits, two-moment fit)"
+
+
+def _single_visit(sol: OpenSolution, laws: list) -> int | None:
+    """The one station of the only class's walk that takes time, when the job visits it
+    exactly once: then the walk's law is that station's (a fork block, a pool fork), kept
+    as it is rather than composed; else None."""
+    busy = [i for i, law in enumerate(laws) if law.mean() > 0]
+    if len(busy) != 1 or not np.isclose(sol.visits[0, busy[0]], 1.0, rtol=1e-12, atol=0.0):
+        return None
+    return busy[0]
+
+
+def _exact_chain(sol: OpenSolution, routing: np.ndarray) -> Callable[[], object] | None:
+    """For the only class, a walk through a chain of stations where no job waits for
+    another (delays, unlimited pools, exactly solved fork blocks) and every station's
+    time is its actual law: a function that builds the law of their sum
+    (:func:`.branch_laws.chain_law`); else None."""
+    from .fork_blocks import chain_of, no_interaction, station_part
+
+    net = sol.network
+    chain = chain_of(net.entry[net.open_classes[0].name], routing)
+    if chain is None or not all(no_interaction(net, i, sol.stations) for i in chain):
+        return None
+    parts = [station_part(net, i, 0, sol.stations, sol.fork_laws) for i in chain]
+    if any(p is None or not p[1] for p in parts):
+        return None
+
+    @functools.cache
+    def build() -> object:
+        from .branch_laws import chain_law
+        from .numeric_law import NumericLaw
+
+        law, _ = chain_law([p for p, _ in parts], [True] * len(parts))
+        return law if isinstance(law, PhaseType) else NumericLaw(law)
+
+    return build
+
+
+def _quantile_label(sol: OpenSolution, i: int) -> str:
+    """How station ``i``'s response-time law is obtained (a fork block: its join's)."""
+    net = sol.network
+    station, s = net.stations[i], sol.stations[i]
+    if station.kind == "fork" and station.branches:
+        return sol.stations[net.index[station.join]].extra["shape"]
+    exact = s.method == "exact" and (_exact_station_distribution(net, i) or
+                                     s.extra.get("exact_law", False))
+    return s.method if exact else _fit_label(s.method)
 
 
 def _no_overtaking(net: Network) -> bool:

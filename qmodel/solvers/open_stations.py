@@ -73,6 +73,14 @@ def _label(method: str, poisson_in: bool, product_form: bool) -> str:
 def _delay(s: Station, lam_c: np.ndarray) -> StationSolution:
     mean, scv = service_mixture(lam_c, list(s.service.values()))
     metrics = single_station.mminf(float(lam_c.sum()), mean, scv)
+    laws = set(s.service.values())
+    if len(laws) == 1 and not next(iter(laws)).is_exponential:  # its service law itself
+        from .numeric_law import NumericLaw
+        from .time_laws import time_law
+
+        return StationSolution(metrics, "exact", np.array([d.mean for d in s.service.values()]),
+                               response=NumericLaw(time_law(laws.pop())),
+                               extra={"exact_law": True})
     exact_shape = len(s.service) == 1 or len({d.mean for d in s.service.values()}) == 1
     response = metrics.response if exact_shape else fit_two_moments(mean, scv)
     return StationSolution(metrics, "exact", np.array([d.mean for d in s.service.values()]),
@@ -264,7 +272,9 @@ def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float, quorum: int) -> Statio
 
     lam = float(lam_c.sum())
     task = next(iter(s.service.values()))
-    slots = s.servers if math.isfinite(s.servers) else s.tasks
+    if math.isinf(s.servers):
+        return _unlimited_fork(s, lam_c, task, quorum)
+    slots = s.servers
     mean_m, var_m, how = forkjoin.makespan_moments(s.tasks, slots, task)
     mean_q, var_q = mean_m, var_m
     if quorum < s.tasks:
@@ -293,6 +303,30 @@ def _pool_fork(s: Station, lam_c: np.ndarray, ca2: float, quorum: int) -> Statio
     method = f"approximation(fork-join waves{detail})"
     return StationSolution(metrics, method, np.full(len(lam_c), response),
                            response=metrics.response)
+
+
+def _unlimited_fork(s: Station, lam_c: np.ndarray, task: Distribution,
+                    quorum: int) -> StationSolution:
+    """A pool of unlimited slots: every job's tasks start on arrival, nobody waits, and
+    the response is exactly the ``quorum``-th of ``s.tasks`` iid task times: for
+    exponential tasks the chain of gaps between ends (a PH), else the order statistic's
+    law from the task's distribution function (:class:`.numeric_law.NumericLaw`)."""
+    from .numeric_law import NumericLaw
+    from .time_laws import order_statistic_law, time_law
+
+    n, lam = s.tasks, float(lam_c.sum())
+    if task.is_exponential and quorum <= MAX_EXACT_PHASES:
+        law = hypoexponential([(n - j) / task.mean for j in range(quorum)])
+    else:
+        law = NumericLaw(order_statistic_law(time_law(task), n, quorum))
+    response = law.mean()
+    metrics = StationMetrics(
+        arrival_rate=lam, throughput=lam, utilization=0.0, busy_servers=lam * n * task.mean,
+        mean_in_queue=0.0, mean_in_system=lam * response, mean_wait=0.0,
+        mean_response=response, p_wait=0.0, p_idle=float("nan"), p_loss=0.0, response=law,
+        response_scv=None, departure_scv=None, method="exact")
+    return StationSolution(metrics, "exact", np.full(len(lam_c), response), response=law,
+                           extra={"exact_law": True})
 
 
 def _task_ends(n: int, k: int, task: Distribution, r: int, mean: float,

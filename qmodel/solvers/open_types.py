@@ -39,7 +39,7 @@ class OpenSolution:
     saturation_factor: float
     bottleneck: int | None
     branch_members: dict[int, set[int]]  # fork index -> stations inside its branches
-    fork_times: dict[int, np.ndarray]     # fork index -> E[max (R-th) branch time] per class
+    fork_times: dict[int, np.ndarray]     # fork index -> mean time fork to join, per class
     # fork index -> per class, the time from fork to join (None: the class never forks there)
     fork_laws: dict[int, list[PhaseType | None]] = field(default_factory=dict)
 

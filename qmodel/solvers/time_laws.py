@@ -29,6 +29,7 @@ from qmodel.distributions import (
     Gamma,
     HyperExponential,
     Lognormal,
+    Mixture,
     Pareto,
     Uniform,
 )
@@ -71,7 +72,9 @@ class TimeLaw:
         return np.where(t < 0, 1.0, np.broadcast_to(inside, t.shape))
 
 
-def time_law(x: TimeLike) -> TimeLaw:
+def time_law(x: TimeLike | TimeLaw) -> TimeLaw:
+    if isinstance(x, TimeLaw):
+        return x
     if isinstance(x, Distribution):
         return _distribution_part(x)
     if callable(x):
@@ -98,6 +101,10 @@ def _distribution_part(d: Distribution) -> TimeLaw:
         xs = np.sort(np.asarray(d.samples, dtype=float))
         return TimeLaw(lambda t: 1.0 - np.searchsorted(xs, t, side="right") / xs.size,
                      np.unique(xs), scale)
+    if isinstance(d, Mixture):
+        parts = [_distribution_part(x) for x in d.parts]
+        return TimeLaw(lambda t: sum(p * x.sf(t) for p, x in zip(d.probs, parts)),
+                       np.unique(np.concatenate([x.points for x in parts])), scale)
     if isinstance(d, HyperExponential):
         probs, means = np.asarray(d.probs), np.asarray(d.means)
         return TimeLaw(lambda t: np.exp(-t[..., None] / means) @ probs, np.empty(0), scale)

@@ -172,11 +172,16 @@ def test_fork_blocks_are_found_and_timed():
     assert sol.branch_members == {split: {idx["a"], idx["b"]}}
     law = sol.fork_laws[split][0]
     assert isinstance(law, PhaseType)
-    # max of two independent Exp(theta), theta = mu - lam = 50: 1.5 / theta
+    # the law: max of two independent Exp(theta), theta = mu - lam = 50: 1.5 / theta
     assert law.mean() == pytest.approx(1.5 / 50, rel=1e-12)
-    assert sol.fork_times[split][0] == pytest.approx(1.5 / 50, rel=1e-12)
+    # the mean: Flatto-Hahn's exact (12 - rho) / 8 / theta for the associated branches
+    assert sol.fork_times[split][0] == pytest.approx(11.5 / 8 / 50, rel=1e-12)
     join = sol.stations[idx["merge"]]
-    assert join.metrics.mean_wait == pytest.approx(1.5 / 50 - 1 / 100, rel=1e-12)  # - E[min]
+    assert join.method == "exact"
+    # E[min] moved from the independent 1/100 towards one branch's 1/50 as far (0.875)
+    # as the mean moved from the independent maximum towards it
+    first = 0.02 - 0.875 * (0.02 - 0.01)
+    assert join.metrics.mean_wait == pytest.approx(11.5 / 8 / 50 - first, rel=1e-12)
 
 
 def test_class_walk_crosses_a_fork_block_in_one_step():

@@ -27,10 +27,21 @@ def dataflow() -> qmodel.Model:
     return load("naiad_iterative")
 
 
-def test_needs_simulation(dataflow):
+def test_one_computation_is_solved_as_its_own_iterations(dataflow):
+    # one job alone: an iteration is the maximum of N worker times, then the progress round
     r = qmodel.solve(dataflow)
-    assert r.system.mean_response_time is None
-    assert any("needs simulation" in note for note in r.notes)
+    task = dataflow.network.station("iteration").service["computation"]
+    assert r.system.method == "exact"
+    assert float(r.system.mean_response_time) == \
+        pytest.approx(forkjoin.expected_max([task] * 32) + PROGRESS, rel=1e-6)
+    for p in (0.5, 0.95):
+        assert float(r.node("iteration").percentile(p)) == \
+            pytest.approx(forkjoin.quantile_of_max([task] * 32, p), rel=1e-9)
+        assert r.node("iteration").percentile(p).method == "exact"
+        # end to end: the iteration, then the fixed progress round (a shift)
+        assert float(r.system.percentile(p)) == \
+            pytest.approx(forkjoin.quantile_of_max([task] * 32, p) + PROGRESS, rel=1e-9)
+        assert r.system.percentile(p).method == "exact"
 
 
 def test_median_flat_while_the_95th_percentile_climbs(dataflow):

@@ -42,6 +42,14 @@ def test_a_round_is_the_slowest_worker_plus_the_slowest_shard(ps, workers, shard
     assert close(sim.system.mean_response_time, round_time(workers, shards), 0.02)
 
 
+def test_one_training_job_is_solved_as_its_own_rounds(ps):
+    # one job alone: a round is the slowest of 16 workers, the network, the slowest shard
+    r = qmodel.solve(ps)
+    assert r.system.method == "exact"
+    assert float(r.system.mean_response_time) == pytest.approx(round_time(16, 4), rel=1e-6)
+    assert float(r.system.throughput) == pytest.approx(1 / round_time(16, 4), rel=1e-6)
+
+
 def test_more_workers_give_diminishing_returns():
     # samples per second with one mini-batch per worker per round, 4 shards
     throughput = {w: w / round_time(w, 4) for w in (4, 16, 64)}
