@@ -6,11 +6,15 @@
 #     whose self-checks (rate, send lateness, event-loop lag, CPU waits) fail by design on
 #     a busy CPU; in the foreground, one at a time, at normal priority;
 #   - every other test (unit, property, simulation, dashboard and real-browser tests),
-#     spread over all cores (pytest-xdist), beside them at SCHED_IDLE priority: it runs on
+#     spread over all cores (pytest-xdist), beside them at the lowest priority: it runs on
 #     whatever CPU the load tests leave, and a load-test process that wakes up takes a CPU
-#     from it at once (the kernel preempts SCHED_IDLE tasks on wake-up), so the load tests
-#     see a machine as quiet as when they run alone. Its output follows theirs.
-#     Without `chrt` (util-linux), or with QMODEL_TEST_SEQUENTIAL=1: one set after the other.
+#     from it at once, so the load tests see a machine as quiet as when they run alone.
+#     Lowest at both levels of the scheduler: each task at SCHED_IDLE (a waking normal task
+#     preempts it), and in a session of its own whose autogroup runs at nice 19 (with
+#     autogroups on, as on most distributions, CPU time is shared between sessions first,
+#     and the load tests' servers and locust run in sessions of their own). Its output
+#     follows theirs. Without `setsid`/`chrt` (util-linux), or with
+#     QMODEL_TEST_SEQUENTIAL=1: one set after the other.
 # Exit code 5 (no tests collected) in any run counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,18 +35,30 @@ if [ "$#" -gt 0 ]; then
     run "$@"
     exit $?
 fi
-if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && chrt -i 0 true 2>/dev/null; then
-    trap 'kill 0' INT TERM
+lowest() {  # run "$@" in a new session at autogroup nice 19, each task at SCHED_IDLE;
+    # the session's id goes to $session_file (Ctrl-C stops that session too)
+    setsid --wait bash -c 'echo $$ >"$0"; echo 19 >/proc/self/autogroup 2>/dev/null
+        exec chrt -i 0 "$@"' "$session_file" "$@"
+}
+
+if [ -z "${QMODEL_TEST_SEQUENTIAL:-}" ] && setsid --wait chrt -i 0 true 2>/dev/null; then
     computed_log=$(mktemp)
-    (chrt -i -p 0 "$BASHPID" >/dev/null && run -n auto -m "not loadtest") >"$computed_log" 2>&1 &
+    session_file=$(mktemp)
+    trap 'pkill -TERM -s "$(cat "$session_file")" 2>/dev/null; kill 0' INT TERM
+    (
+        lowest .venv/bin/python -m pytest -n auto -m "not loadtest"
+        status=$?
+        [ "$status" -eq 5 ] && echo "pytest collected no tests (not loadtest): failing" && status=1
+        exit "$status"
+    ) >"$computed_log" 2>&1 &
     computed_pid=$!
     run -m loadtest "${LOAD_TESTS[@]}"
     timed=$?
     wait "$computed_pid"
     computed=$?
-    echo "=== the other tests, run beside the load tests at SCHED_IDLE priority ==="
+    echo "=== the other tests, run beside the load tests at the lowest priority ==="
     cat "$computed_log"
-    rm -f "$computed_log"
+    rm -f "$computed_log" "$session_file"
 else
     run -n auto -m "not loadtest"
     computed=$?

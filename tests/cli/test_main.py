@@ -10,6 +10,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+import qmodel
 from qmodel.cli.main import app
 
 runner = CliRunner()
@@ -175,24 +176,32 @@ def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices
     assert f"--method: must be one of {choices}, got 'magic'" in result.output
 
 
-def test_solve_needing_simulation_says_so_once_and_exits_4():
-    result = run("solve", "topologies/parameter_server.yaml")
+def test_solve_needing_simulation_says_so_once_and_exits_4(tmp_path):
+    mlfq = tmp_path / "mlfq.yaml"  # two stations that only simulation can answer
+    mlfq.write_text("arrivals:\n  web: {to: app, rate: 10/s}\nnodes:\n"
+                    "  app: {kind: queue, service: 20ms, discipline: mlfq,\n"
+                    "        mlfq: {levels: 3, quantum: 5ms}, next: {db: 1}}\n"
+                    "  db: {kind: queue, service: 10ms, discipline: mlfq,\n"
+                    "       mlfq: {levels: 2, quantum: 2ms}}\n")
+    result = run("solve", str(mlfq))
     assert result.exit_code == 4, result.output
     lines = result.output.splitlines()
     assert sum("needs simulation" in line for line in lines if line.startswith("note:")) == 1
-    assert "compute: a fork in a closed network; gradients: a join" in result.output
-    assert result.output.count("run `qmodel simulate topologies/parameter_server.yaml`") == 1
+    assert "needs simulation: MLFQ scheduling" in result.output
+    assert " ".join(result.output.split()).count(f"run `qmodel simulate {mlfq}`") == 1
 
 
 def test_solve_prints_each_class_end_to_end():
-    """The replicated store: reads 1.745 ms beside writes 6.25 ms (QNA: leader 1.25 ms +
-    apply 3.333 ms + the join's wait for the slower follower)."""
+    """The replicated store: reads 1.745 ms beside writes 6.083 ms (leader 1.25 ms + apply
+    3.333 ms + the join's wait for the slower follower), as ``qmodel.solve`` has them."""
     result = run("solve", "topologies/replicated_store.yaml")
     assert result.exit_code == 0, result.output
     table = result.output[result.output.index("classes (end to end)"):]
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in table.splitlines() if line.startswith("│")}
-    assert rows["writes"][2:4] == ["200", "6.25"] and rows["reads"][2:4] == ["800", "1.745"]
+    assert rows["writes"][2:4] == ["200", "6.083"] and rows["reads"][2:4] == ["800", "1.745"]
+    solved = qmodel.solve(qmodel.load("topologies/replicated_store.yaml")).classes
+    assert float(solved["writes"].mean_response_time) * 1000 == pytest.approx(6.083, abs=5e-4)
     assert "mean R ms" in table
 
 

@@ -16,9 +16,10 @@ def tiny_rate(rate: float) -> qmodel.Model:
 
 
 def test_a_clock_past_the_resolution_of_the_services_is_refused():
-    # 200 jobs at 1e-13/s: the clock reaches ~2e15 s, where doubles are 0.25 s apart
-    with pytest.raises(ModelError, match="rounded to steps of 0.25 s.*0.01 s"):
-        qmodel.simulate(tiny_rate(1e-13), replications=2, customers=200, seed=1)
+    # 200 jobs at 1e-12/s (the smallest rate a model may have): the clock reaches ~2e14 s,
+    # where doubles are 2^-5 s apart, three times the 10 ms service
+    with pytest.raises(ModelError, match="rounded to steps of 0.0312 s.*0.01 s"):
+        qmodel.simulate(tiny_rate(1e-12), replications=2, customers=200, seed=1)
 
 
 def test_a_coarse_clock_is_reported_and_a_fine_one_is_not():
