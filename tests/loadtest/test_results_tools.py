@@ -158,6 +158,7 @@ def merged_stream(tmp_path: Path, url: str, rate: float) -> None:
     assert check.valid, f"the merged stream ({load}): " + "; ".join(check.problems)
 
 
+@pytest.mark.alone  # two workers, the master and the server need both cores
 def test_master_and_two_workers_merge_into_one_poisson_stream(tmp_path, tiny_server):
     """Above the rate one dispatcher is given (MAX_RATE_PER_PROCESS), the load is split
     over two worker processes; the merged stream is one Poisson stream."""

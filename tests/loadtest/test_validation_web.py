@@ -40,6 +40,7 @@ def check(report, loads):
     assert report.passed
 
 
+@pytest.mark.alone  # the gated validation: run on a machine to itself
 def test_web_service_subset(tmp_path):
     loads = [0.5, 0.7]
     report = validate(TOPOLOGIES / "web_service.yaml", loads, "20s", warmup="3s",
