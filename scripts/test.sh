@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite (unit, property, simulation, browser and load tests) after set-up.
 # Extra arguments go to pytest, in one run. Without arguments it runs two sets:
-#   - the load tests (`loadtest` marker, in the LOAD_TESTS paths; tests/test_suite.py checks
-#     there are none elsewhere): real systems under real load,
-#     whose self-checks (rate, send lateness, event-loop lag, CPU waits) fail by design on
-#     a busy CPU; in the foreground, one at a time, at normal priority;
+#   - the load tests (`loadtest` marker, in the LOAD_TESTS paths; tests/test_suite.py
+#     checks there are none elsewhere): real systems under real load, whose self-checks
+#     (rate, send lateness, event-loop lag, CPU waits) fail by design on a busy CPU; in
+#     the foreground, one at a time, at normal priority;
 #   - every other test (unit, property, simulation, dashboard and real-browser tests),
 #     spread over all cores (pytest-xdist), beside them at the lowest priority: it runs on
 #     whatever CPU the load tests leave, and a load-test process that wakes up takes a CPU
