@@ -11,6 +11,7 @@ import csv
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 from ..distributions import (
     Deterministic,
@@ -64,6 +65,28 @@ NUMBER_KEYS = {"k": "count", "alpha": "number", "value": "duration", "low": "dur
 """The keys besides ``mean`` and ``cv`` that hold one number, and what it measures."""
 
 
+def field_duration(key: str, raw: Any, time_unit: str, positive: bool, kind: str = "") -> float:
+    """``raw`` in seconds, for field ``key`` of a mapping read in ``time_unit``; a
+    :class:`FieldError` at ``key`` when it is not a duration, is negative, or is 0 and must
+    be ``positive`` (``kind`` names what it is in the message: "a positive duration").
+
+    >>> field_duration("at", "2min", "s", positive=False)
+    120.0
+    >>> field_duration("at", "-1s", "s", positive=True, kind="duration")
+    Traceback (most recent call last):
+    ...
+    qmodel.errors.FieldError: at: must be a positive duration, got '-1s'
+    """
+    try:
+        seconds = parse_duration(raw, time_unit)
+    except ValueError as exc:
+        raise FieldError(key, str(exc)) from None
+    if seconds < 0 or (positive and seconds == 0):
+        sign = "positive" if positive else "non-negative"
+        raise FieldError(key, f"must be {f'a {sign} {kind}' if kind else sign}, got {shown(raw)}")
+    return seconds
+
+
 class _Spec:
     """Reads the fields of one distribution mapping, naming the field in every error."""
 
@@ -75,14 +98,7 @@ class _Spec:
         return key in self.spec
 
     def duration(self, key: str, positive: bool = True) -> float:
-        try:
-            value = parse_duration(self.spec[key], self.time_unit)
-        except ValueError as exc:
-            raise FieldError(key, str(exc)) from None
-        if value < 0 or (positive and value == 0):
-            raise FieldError(key, f"must be {'positive' if positive else 'non-negative'}, "
-                                  f"got {shown(self.spec[key])}")
-        return value
+        return field_duration(key, self.spec[key], self.time_unit, positive)
 
     def number(self, key: str, low: float = 0.0, strict: bool = False) -> float:
         value = self.spec[key]

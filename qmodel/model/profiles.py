@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import FieldError, shown
 from ..units import parse_duration, parse_rate
+from .dist_spec import field_duration
 from .files import MAX_DATA_BYTES, read_bounded
 
 PROFILES = ("step", "ramp", "spike", "sine", "piecewise", "file")
@@ -166,14 +167,7 @@ class _Reader:
 
     def duration(self, key: str, positive: bool = False, value: Any = None) -> float:
         raw = self.spec[key] if value is None else value
-        try:
-            seconds = parse_duration(raw, self.time_unit)
-        except ValueError as exc:
-            raise FieldError(key, str(exc)) from None
-        if seconds < 0 or (positive and seconds == 0):
-            raise FieldError(key, f"must be a {'positive' if positive else 'non-negative'} "
-                                  f"duration, got {shown(raw)}")
-        return seconds
+        return field_duration(key, raw, self.time_unit, positive, kind="duration")
 
     def rate(self, key: str, value: Any = None) -> float:
         raw = self.spec[key] if value is None else value
