@@ -3,6 +3,7 @@ YAML text), a ``progress`` callback, picklable results. No streamlit here."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -12,7 +13,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -100,25 +101,33 @@ def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration
     from loadtest.validate import validate
 
     expected = expected_seconds(len(loads), duration_s, warmup_s, calibration_s)
+    with ticking(progress, expected), \
+            tempfile.TemporaryDirectory(prefix="qmodel-ui-validate-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        out = Path(tmp) / "validation.html"
+        report = validate(str(path), loads, duration_s, mode=mode, warmup=warmup_s,
+                          calibration=calibration_s, backend=backend, tolerance=tolerance,
+                          out=out, console=Console(file=io.StringIO()))
+        return {"report": report.to_dict(), "html": out.read_text(encoding="utf-8")}
+
+
+@contextlib.contextmanager
+def ticking(progress: Progress, expected_s: float) -> Iterator[None]:
+    """Report time-based progress (the elapsed share of ``expected_s``, at most 0.99)
+    every half second while the block runs."""
     started = time.monotonic()
     stop = threading.Event()
 
     def tick() -> None:
         while not stop.wait(0.5):
-            progress(min(0.99, (time.monotonic() - started) / expected))
+            progress(min(0.99, (time.monotonic() - started) / expected_s))
 
     threading.Thread(target=tick, daemon=True).start()
-    with tempfile.TemporaryDirectory(prefix="qmodel-ui-validate-") as tmp:
-        path = Path(tmp) / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        out = Path(tmp) / "validation.html"
-        try:
-            report = validate(str(path), loads, duration_s, mode=mode, warmup=warmup_s,
-                              calibration=calibration_s, backend=backend, tolerance=tolerance,
-                              out=out, console=Console(file=io.StringIO()))
-        finally:
-            stop.set()
-        return {"report": report.to_dict(), "html": out.read_text(encoding="utf-8")}
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def expected_seconds(levels: int, duration_s: float, warmup_s: float,
@@ -401,21 +410,14 @@ def validate_service(text: str, name: str, target: str, requests_yaml: str | Non
 
     from loadtest.validate import validate
 
-    expected = expected_seconds(len(loads), duration_s, warmup_s, calibration_s)
-    started = time.monotonic()
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.wait(0.5):
-            progress(min(0.99, (time.monotonic() - started) / expected))
-
     def interrupted(signum, frame) -> None:
         _stop_children()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupted)
-    threading.Thread(target=tick, daemon=True).start()
-    with tempfile.TemporaryDirectory(prefix="qmodel-ui-service-") as tmp:
+    expected = expected_seconds(len(loads), duration_s, warmup_s, calibration_s)
+    with ticking(progress, expected), \
+            tempfile.TemporaryDirectory(prefix="qmodel-ui-service-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
         requests, names = None, {str(path): f"{name}.yaml"}
@@ -432,7 +434,6 @@ def validate_service(text: str, name: str, target: str, requests_yaml: str | Non
         except (qmodel.QModelError, ValueError) as exc:
             raise qmodel.QModelError(_replaced(str(exc), names)) from None
         finally:
-            stop.set()
             signal.signal(signal.SIGINT, previous)
             _stop_children()  # nothing started here outlives the job
         quoted = {p: json.dumps(n)[1:-1] for p, n in names.items()}
