@@ -43,3 +43,14 @@ def test_bad_requests_exit_2_and_solve_points_to_bins(tmp_path):
     assert result.exit_code == 2 and "customers: not used with bins" in result.output
     result = runner.invoke(app, ["solve", str(path)])
     assert result.exit_code == 1 and "qmodel simulate" in result.output and "--bins" in result.output
+
+
+def test_hostile_bins_exit_2_with_the_reason(tmp_path):
+    path = tmp_path / "spike.yaml"
+    path.write_text(MODEL)
+    for bins, reason in (("1ns", "at most 100,000: use wider bins"),
+                         ("0s", "must be a positive duration"), ("inf", "must be a duration"),
+                         ("nan", "must be a duration"), ("1e308s", "between 1e-12 and 1e+12")):
+        result = runner.invoke(app, ["simulate", str(path), "--bins", bins])
+        assert result.exit_code == 2 and reason in " ".join(result.output.split()), (
+            bins, result.output)

@@ -76,6 +76,14 @@ def test_mmpp_m1_against_its_markov_chain():
     ({"dist": "mmpp2", "ratio": 2, "sojourns": [1]}, "interarrival.sojourns: must be two"),
     ({"dist": "mmpp2", "ratio": 2, "sojourns": [1, 1], "cv": 2}, "interarrival.cv: unknown "
                                                                  "key for mmpp2"),
+    # hostile: inf / NaN, a stay beyond the time limits, the wrong type
+    ({"dist": "mmpp2", "ratio": "inf", "sojourns": [1, 1]}, "interarrival.ratio: must be a "
+                                                            "positive number"),
+    ({"dist": "mmpp2", "ratio": float("nan"), "sojourns": [1, 1]}, "interarrival.ratio: must "
+                                                                   "be a positive number"),
+    ({"dist": "mmpp2", "ratio": 4, "sojourns": ["1e13s", 1]}, "interarrival.sojourns.0: a "
+                                                              "duration must be 0 or between"),
+    ({"dist": "mmpp2", "ratio": 4, "sojourns": 3}, "interarrival.sojourns: must be two"),
 ])
 def test_bad_mmpp_specs(spec, message):
     with pytest.raises(ModelError, match=message):
