@@ -7,7 +7,8 @@ targets, a locust master with its workers, the Dask cluster of parallel replicat
 the dashboard as ``scripts/dashboard.sh`` starts it. Each mode must show the sockets it is
 known to open (so the sampler saw it), all on 127.0.0.1 or ::1.
 
-No load worth the name: this file runs with the computed tests.
+Little load, but the sampler must see short-lived sockets: the file runs with the load
+tests, at normal priority.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from loadtest.targets.shop import ShopConfig
 from loadtest.targets.shop.launch import launch
 
 from .conftest import TOPOLOGIES, require_redis
+
+pytestmark = pytest.mark.loadtest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
@@ -61,6 +64,14 @@ class Sockets:
                         self.seen[(c.laddr.ip, c.laddr.port)] = command
             self._stop.wait(0.05)
 
+    def wait_for(self, port: int, timeout_s: float = 30.0) -> None:
+        """Until the sampler has seen ``port`` listening (the computed tests run at the
+        lowest priority: a sample can be seconds late)."""
+        deadline = time.monotonic() + timeout_s
+        while not any(p == port for _, p in list(self.seen)):
+            assert time.monotonic() < deadline, f"port {port} was never seen listening"
+            time.sleep(0.05)
+
     def exposed(self) -> dict[tuple[str, int], str]:
         return {addr: cmd for addr, cmd in self.seen.items() if addr[0] not in LOOPBACK}
 
@@ -84,6 +95,7 @@ def watching() -> Iterator[Sockets]:
 def test_the_reference_system_embedded_and_a_multi_process_locust_run(refsys, tmp_path):
     with watching() as sockets:
         system = refsys(TOPOLOGIES / "web_service.yaml")
+        sockets.wait_for(system.port)
         # above one process's rate: a master (bound to loopback by default) and workers
         spec = LoadSpec("open", 2.0, rate=MAX_RATE_PER_PROCESS * 1.2, seed=1)
         assert spec.processes == 2
@@ -97,7 +109,8 @@ def test_the_reference_system_on_redis(refsys):
     require_redis()
     with watching() as sockets:
         system = refsys(TOPOLOGIES / "reference_pipeline.yaml", backend="redis")
-        time.sleep(0.5)
+        sockets.wait_for(system.port)
+        sockets.wait_for(int(system.redis_url.rsplit(":", 1)[1].split("/")[0]))
         system.stop()
     commands = sockets.commands()
     assert "redis-server" in commands and "loadtest.refsys.gateway" in commands
@@ -105,10 +118,11 @@ def test_the_reference_system_on_redis(refsys):
 
 def test_the_gunicorn_and_shop_targets(tmp_path):
     with watching() as sockets:
-        with GunicornTarget(workers=2):
-            time.sleep(0.5)
-        with launch(ShopConfig(), tmp_path / "shop"):
-            time.sleep(0.5)
+        with GunicornTarget(workers=2) as target:
+            sockets.wait_for(target.port)
+        with launch(ShopConfig(), tmp_path / "shop") as shop:
+            for service in ("frontend", "backend"):
+                sockets.wait_for(int(shop.url(service).rsplit(":", 1)[1]))
     assert "gunicorn" in sockets.commands() and "uvicorn" in sockets.commands()
 
 
