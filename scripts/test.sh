@@ -14,8 +14,8 @@
 #     autogroups on, as on most distributions, CPU time is shared between sessions first,
 #     and the load tests' servers and locust run in sessions of their own). Its output
 #     follows theirs. Even so a kernel without full preemption lets a low-priority task
-#     finish its system call first: the load tests marked `alone` (the gated validation,
-#     the two-worker stream), which need the whole machine, run last, by themselves.
+#     finish its system call first: the load tests marked `alone` (those gated on measured
+#     latency, the two-worker stream), which need the whole machine, run last, by themselves.
 #     Without `setsid`/`chrt` (util-linux), or with QMODEL_TEST_SEQUENTIAL=1: one set
 #     after the other.
 # Exit code 5 (no tests collected) in any run counts as a failure.

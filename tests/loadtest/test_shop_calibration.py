@@ -114,6 +114,7 @@ def _assert_predictions(report: dict, tolerance: dict) -> None:
                 f"({c['error'][key]:+.1%}, allowed {allowed:.0%})")
 
 
+@pytest.mark.alone  # gated on measured latency: beside the computed tests it went INVALID
 def test_calibrated_from_its_spans_predicts_a_measured_run_at_half_load(tmp_path):
     """Default suite, ~40 s: 10 s calibration run and a 15 s measured run at rho 0.5; an
     INVALID measured run is run once more (CI saw a send-delay p99 of 10.2 ms against the

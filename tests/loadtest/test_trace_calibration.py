@@ -87,6 +87,7 @@ def check_predictions(cal: Calibration, run: Run) -> None:
         assert abs(error) <= 0.10, (name, measured[name], predicted, error)
 
 
+@pytest.mark.alone  # gated on measured latency: beside the computed tests it went INVALID
 def test_web_service_round_trip(refsys, tmp_path):
     cal, run, spans = calibrated(refsys, tmp_path, 0.5, 30.0)
     assert routing_to_db(cal) == pytest.approx(0.8, rel=0.02)
