@@ -63,7 +63,7 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
         raise UnsupportedError(method, (
             f"arrivals.{bursty[0]}.interarrival is an MMPP-2 (correlated gaps), which the "
             "analytic methods do not model; use qmodel simulate"))
-    reasons = {m.name: m.supports(network) for m in methods}
+    reasons = {m.name: m.refusal(network) for m in methods}
     only = next((m for m in methods if m.exclusive and reasons[m.name] is None), None)
     if only is not None:  # e.g. batches: whatever the method, no steady state to solve for
         why = f"{only.name!r} takes every model it supports: {only.description}"

@@ -71,12 +71,20 @@ def worker_stations(model: Model) -> list[str]:
             and s.kind != "join"]
 
 
+EMULATED_BEHAVIOURS: frozenset[str] = frozenset()
+"""The client and held-thread behaviours (``Network.behaviours``) this system emulates."""
+
+
 def check_routing(model: Model, backend: str) -> None:
     """Raise ValueError, naming the model field, for routing this system would not do as
     the model says: a policy it does not know, ``rebalance`` (never implemented here), and
     with the Redis backend ``jsq`` or ``primary_secondary`` behind a broker, whose members
     each run in their own worker process where no sender can see what they hold."""
     remote = downstream_of_brokers(model) if backend == "redis" else set()
+    unemulated = model.network.behaviours - EMULATED_BEHAVIOURS
+    if unemulated:
+        raise ValueError(f"the reference system does not emulate "
+                         f"{', '.join(sorted(unemulated))} yet; remove them to run this model")
     for name, router in model.network.routers.items():
         if router.policy not in ROUTING:
             raise ValueError(f"nodes.{name}.routing: {router.policy!r} is not supported by "

@@ -54,7 +54,7 @@ def fast_network(model: Model, params: Mapping[str, Parameter]) -> FastNetwork |
     path does not apply (then every point is solved on its own)."""
     net = model.network
     if net.closed_classes or net.batch_classes or not net.open_classes or net.profiles or \
-            not is_product_form(net):
+            net.behaviours or not is_product_form(net):
         return None
     for s in net.stations:
         dists = list(s.service.values())

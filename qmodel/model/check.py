@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem, shown
+from .behaviour_check import check_behaviours
 from .profiles import RateProfile
 from .requests import check_requests
 from .spec import (
@@ -30,6 +31,7 @@ def check(spec: ModelSpec) -> list[Problem]:
     problems = list(_classes(spec))
     problems += _references(spec)
     problems += _node_fields(spec)
+    problems += check_behaviours(spec)
     problems += _expanded_names(spec)
     problems += _sizes(spec)
     if spec.requests is not None:
@@ -360,6 +362,8 @@ def _branch_paths(spec: ModelSpec, fork: str, node: ForkNode, cls: str) -> Itera
 def _routing(spec: ModelSpec) -> Iterator[Problem]:
     reached: set[str] = set()
     order = {name: i for i, name in enumerate(spec.nodes)}
+    calls = {name: [c.to for c in getattr(node, "calls", ()) if c.to in spec.nodes]
+             for name, node in spec.nodes.items()}
     for cls in class_names(spec):
         group, source = class_source(spec, cls)
         entry = source.to
@@ -369,7 +373,7 @@ def _routing(spec: ModelSpec) -> Iterator[Problem]:
             yield Problem(f"{group}.{cls}.to", f"entry probabilities sum to "
                                                f"{sum(entry.values()):g}; they must sum to 1")
         mine = _reachable(forward, starts) - {EXIT}
-        reached |= mine
+        reached |= _reachable(calls, list(mine))  # a called node returns to its caller
         can_leave = _reachable(_reversed(forward), [EXIT])
         for node in sorted(mine - can_leave, key=order.__getitem__):
             what = "never finish and return to think" if group == "users" else \

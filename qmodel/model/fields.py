@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, Discriminator, Tag
 
 from ..errors import ModelError, Problem, shown
-from . import dist_spec, spec
+from . import dist_spec, field_types, spec
 
 SECTIONS = {"nodes": "node", "arrivals": "class", "users": "class", "batches": "class"}
 """The sections of named entries: nodes and the three kinds of classes."""
@@ -127,12 +127,12 @@ _DIST_FIELDS = dict.fromkeys(dist_spec.KEYS)
 
 def _owner(hint: Any, value: Any) -> Any:
     """The type whose fields the next part of a path names (None: no further checks)."""
-    if hint == spec.Interarrival:
+    if hint == field_types.Interarrival:
         return _DIST
     if hint == spec.Node:
         return NODE_BY_KIND.get(value.get("kind")) if isinstance(value, dict) else None
     options = alternatives(hint)
-    if spec.Dist in options:
+    if field_types.Dist in options:
         return _DIST
     models = [t for t in options if isinstance(t, type) and issubclass(t, BaseModel)]
     if len(models) == 1 and not isinstance(value, list):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..distributions import Deterministic, Distribution
 from ..units import INFINITE
+from .behaviour_spec import Balk, Call, ClientFields
 from .check import class_source, next_of
 from .mmpp import MMPP2
 from .profiles import RateProfile
@@ -56,6 +57,7 @@ class JobClass:
     every: float | None = None
     count: int = 1
     profile: RateProfile | None = None
+    client: ClientFields | None = None  # timeout, retries, hedge (None: waits for ever)
 
     @property
     def interarrival_scv(self) -> float:
@@ -96,6 +98,12 @@ class Station:
     branches: tuple[str, ...] = ()
     label: str | None = None
     quorum: int | None = None  # a join: tasks to wait for (None: all)
+    calls: tuple[Call, ...] = ()  # synchronous calls, made holding the server
+    call_order: str = "sequence"
+    after: Distribution | None = None  # own work after the calls (server still held)
+    pool: str | None = None  # a pool held for the whole visit
+    patience: Distribution | None = None  # reneging from the queue
+    balk: Balk | None = None
 
     @property
     def rejects(self) -> bool:
@@ -135,6 +143,7 @@ class Network:
     routers: dict[str, Router]
     slo: tuple[str, ...] = ()
     failures: dict[str, tuple[Failures, ...]] = field(default_factory=dict)
+    pools: dict[str, int] = field(default_factory=dict)  # pool name -> size
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -163,6 +172,21 @@ class Network:
     def batch_classes(self) -> tuple[JobClass, ...]:
         return tuple(c for c in self.classes if c.kind == "batch")
 
+    @cached_property
+    def behaviours(self) -> frozenset[str]:
+        """The client and held-thread behaviours the model has (:data:`BEHAVIOURS`)."""
+        found = set()
+        for s in self.stations:
+            found |= {"calls"} if s.calls else set()
+            found |= {"pools"} if s.pool or any(c.pool for c in s.calls) else set()
+            found |= {"patience"} if s.patience is not None else set()
+            found |= {"balking"} if s.balk is not None else set()
+            for c in s.calls:
+                found |= _client_behaviours(c)
+        for c in self.classes:
+            found |= _client_behaviours(c.client)
+        return frozenset(found)
+
     def components(self) -> dict[str, list[str]]:
         """Components that stand for several stations (shards, consumers): their members."""
         groups: dict[str, list[str]] = {}
@@ -184,7 +208,54 @@ class Network:
         A fork sends one task into each branch, so stations inside a branch count each
         job's task; the join releases one job per k tasks.
         """
-        return _visits(self.entry[cls], self.routing[cls], self.join_tasks())
+        visits = _visits(self.entry[cls], self.routing[cls], self.join_tasks())
+        for caller in self._callers_first():
+            for call in caller.calls:
+                for j, share in self._members_of(call.to):
+                    visits[j] += visits[self.index[caller.name]] * call.mean_count * share
+        return visits
+
+    def _members_of(self, component: str) -> list[tuple[int, float]]:
+        """The stations of a component and each one's share of its traffic."""
+        router = self.routers.get(component)
+        if router is None:
+            return [(self.index[component], 1.0)]
+        total = sum(router.weights)
+        return [(self.index[m], w / total) for m, w in zip(router.members, router.weights)]
+
+    def _callers_first(self) -> list[Station]:
+        """The stations that make calls, each before every station it calls (the calls
+        form no cycle: the model check refuses one)."""
+        order: list[Station] = []
+        seen: set[str] = set()
+
+        def visit(s: Station) -> None:
+            if s.name in seen:
+                return
+            seen.add(s.name)
+            for call in s.calls:
+                for j, _ in self._members_of(call.to):
+                    visit(self.stations[j])
+            if s.calls:
+                order.append(s)
+
+        for s in self.stations:
+            visit(s)
+        return order[::-1]
+
+
+BEHAVIOURS = {"calls": "synchronous calls (held threads)", "pools": "pools",
+              "timeouts": "timeouts", "retries": "retries", "hedging": "hedged requests",
+              "patience": "patience (reneging)", "balking": "balking"}
+"""The behaviours of clients and held threads, and how a message names them."""
+
+
+def _client_behaviours(client: ClientFields | None) -> set[str]:
+    if client is None:
+        return set()
+    return ({"timeouts"} if client.timeout is not None else set()) | \
+        ({"retries"} if client.retries is not None else set()) | \
+        ({"hedging"} if client.hedge is not None else set())
 
 
 def _visits(entry: np.ndarray, routing: np.ndarray, join_tasks: np.ndarray) -> np.ndarray:
@@ -264,14 +335,16 @@ def build_network(spec: ModelSpec) -> Network:
     failures = {name: tuple(blocks) for name, node in spec.nodes.items()
                 if (blocks := failure_blocks(node))}
     return Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
-                   routers, tuple(slo), failures)
+                   routers, tuple(slo), failures,
+                   {name: pool.size for name, pool in spec.pools.items()})
 
 
 def _classes(spec: ModelSpec):
     for name, a in spec.arrivals.items():
         profile = a.rate if isinstance(a.rate, RateProfile) else None
         yield JobClass(name, "open", rate=profile.mean_rate() if profile else a.rate,
-                       interarrival=a.interarrival, priority=a.priority, profile=profile)
+                       interarrival=a.interarrival, priority=a.priority, profile=profile,
+                       client=a if a.is_client else None)
     for name, u in spec.users.items():
         think = u.think_time if u.think_time is not None else Deterministic(0.0)
         yield JobClass(name, "closed", population=u.population, think=think,
@@ -331,7 +404,10 @@ def _queue_station(name: str, component: str, node, classes: list[str],
     kind = "delay" if math.isinf(node.servers) else "queue"
     return Station(name, component, kind, _per_class(node.service, node.class_service, classes),
                    node.servers, node.discipline, node.capacity, node.mlfq,
-                   _member_failures(node, member), node.on_full, label=node.label)
+                   _member_failures(node, member), node.on_full, label=node.label,
+                   calls=tuple(node.calls), call_order=node.call_order,
+                   after=node.service_after, pool=node.pool, patience=node.patience,
+                   balk=node.balk)
 
 
 def _member_failures(node, member: int) -> tuple[Failures, ...] | None:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from ..distributions import Distribution
 from ..errors import ModelError, Problem, shown
 from ..units import INFINITE, is_infinite, parse_duration, parse_rate, unit_needed
-from . import dist_spec, spec
+from . import dist_spec, field_types, spec
 from .fields import SECTIONS, alternatives, fields_of, set_path, value_at
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ UNITS: dict[str, str] = {"rate": "1/s", "duration": "s"}
 INTEGER_KINDS = ("count", "servers", "integer")
 
 _SCALARS: tuple[tuple[Any, Kind], ...] = (
-    (spec.Servers, "servers"), (spec.PositiveInt, "count"), (spec.Duration, "duration"),
-    (spec.NonNegDuration, "duration"), (spec.Rate, "rate"), (int, "integer"))
+    (field_types.Servers, "servers"), (field_types.PositiveInt, "count"), (field_types.Duration, "duration"),
+    (field_types.NonNegDuration, "duration"), (field_types.Rate, "rate"), (int, "integer"))
 """The spec's numeric field types and what they measure."""
 
 
@@ -290,18 +290,18 @@ def _entry(base: str, entry: BaseModel, doc: dict, model: Model) -> Iterator[Par
         kind = _scalar(options)
         if kind is not None and not isinstance(value, list):
             groups["field"].append(Parameter(path, kind, _current(value)))
-        if hint == spec.Interarrival:  # the shape only: its mean is 1/rate
+        if hint == field_types.Interarrival:  # the shape only: its mean is 1/rate
             scv = 1.0 if value is None else value.scv
             groups["dist"].append(Parameter(f"{path}.cv", "number", scv ** 0.5, "shape_cv",
                                             path))
-        elif spec.Dist in options and isinstance(value, Distribution):
+        elif field_types.Dist in options and isinstance(value, Distribution):
             groups["dist"] += _dist(path, value, doc, model)
-        elif spec.Next in options:
+        elif field_types.Next in options:
             groups["route"] += _routes(path, value)
-        elif get_origin(hint) is dict and get_args(hint)[1] == spec.Dist:
+        elif get_origin(hint) is dict and get_args(hint)[1] == field_types.Dist:
             for cls, dist in value.items():
                 groups["class_dist"] += _dist(f"{path}.{cls}", dist, doc, model)
-        elif get_origin(hint) is dict and get_args(hint)[1] == spec.Next:
+        elif get_origin(hint) is dict and get_args(hint)[1] == field_types.Next:
             for cls, route in value.items():
                 groups["route"] += _routes(f"{path}.{cls}", route)
         elif isinstance(value, BaseModel):  # a nested block: its plain fields

@@ -22,6 +22,8 @@ from .summary import SimResult, longest_period, offered_loads, summarize
 from .timeseries import TimeSeries, simulate_bins
 from .trace import TraceRecorder, write_trace
 
+SIMULATED_BEHAVIOURS: frozenset[str] = frozenset()
+"""The client and held-thread behaviours (``Network.behaviours``) the engine models."""
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
 UNSTABLE_ARRIVALS = 100_000
@@ -109,6 +111,10 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int)
                                   or customers < 1):
         raise _option(f"customers must be a positive integer, got {customers!r}")
+    unmodelled = network.behaviours - SIMULATED_BEHAVIOURS
+    if unmodelled:
+        raise UnsupportedError("simulation", f"the simulator does not model "
+                               f"{', '.join(sorted(unmodelled))} yet")
     if bins is not None:
         return _over_time(network, bins, horizon_s, replications, seed,
                           warmup=warmup, customers=customers, trace=trace, method=method,

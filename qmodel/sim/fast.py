@@ -52,6 +52,8 @@ def unsupported(network: Network) -> str | None:
         return "batch arrivals (batches) need the simpy engine"
     if network.profiles:
         return "a rate profile (a rate that changes over time) needs the simpy engine"
+    if network.behaviours:
+        return f"{', '.join(sorted(network.behaviours))} need the simpy engine"
     if any(c.interarrival is not None and c.interarrival.name == "mmpp2"
            for c in network.open_classes):
         return "MMPP-2 (bursty) arrivals need the simpy engine"

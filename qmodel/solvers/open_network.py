@@ -57,6 +57,8 @@ def needs_simulation(network: Network, station: Station) -> str:
 
 def is_product_form(network: Network) -> bool:
     """True when Jackson/BCMP product form holds, so per-station results are exact."""
+    if network.behaviours:
+        return False
     if any(c.interarrival is not None and not c.interarrival.is_exponential
            for c in network.open_classes):
         return False

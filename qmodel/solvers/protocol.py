@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model.network import Network
+from ..model.network import BEHAVIOURS, Network
 from ..results import Result
 
 
@@ -36,6 +36,9 @@ class Method:
     auto : why auto passes it over although it supports the network (None: auto may use it).
     exclusive : when it supports a network no other method applies, whichever is named
         (batch arrivals: a transient has no steady state to solve for).
+    behaviours : the client and held-thread behaviours it models
+        (:data:`~qmodel.model.network.BEHAVIOURS`); a network with any other is not
+        offered to ``supports``.
     """
 
     name: str
@@ -45,3 +48,13 @@ class Method:
     solve: Callable[[Network], Result]
     auto: Callable[[Network], str | None] = anywhere
     exclusive: bool = False
+    behaviours: frozenset[str] = frozenset()
+
+    def refusal(self, network: Network) -> str | None:
+        """Why it cannot solve ``network``: a behaviour it does not model, or
+        :attr:`supports`'s reason (None when it can)."""
+        missing = sorted(network.behaviours - self.behaviours)
+        if missing:
+            return (f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}; "
+                    "use qmodel simulate")
+        return self.supports(network)

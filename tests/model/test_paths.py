@@ -79,22 +79,23 @@ def test_invalid_value_fails_validation_with_its_path():
     ({"users.web.population": 5}, "users.web: no class 'web' under users; it is under arrivals"),
     ({"nodes.app.srevers": 4},
      "nodes.app.srevers: no field 'srevers' (did you mean 'servers'?); a queue node has "
-     "capacity, class_next, class_service, discipline, failures, kind, label, mlfq, next, "
-     "on_full, servers, service"),
+     "balk, call_order, calls, capacity, class_next, class_service, discipline, failures, "
+     "kind, label, mlfq, next, on_full, patience, pool, servers, service, service_after"),
     ({"nodes.db.partitions": 4},
-     "nodes.db.partitions: no field 'partitions'; a shards node has capacity, class_next, "
-     "class_service, discipline, failures, kind, label, mlfq, next, on_full, rebalance, "
-     "routing, servers, service, shards, weights"),
+     "nodes.db.partitions: no field 'partitions'; a shards node has balk, call_order, calls, "
+     "capacity, class_next, class_service, discipline, failures, kind, label, mlfq, next, "
+     "on_full, patience, pool, rebalance, routing, servers, service, service_after, shards, "
+     "weights"),
     ({"arrivals.web.rat": "5/s"},
      "arrivals.web.rat: no field 'rat' (did you mean 'rate'?); arrivals.web has "
-     "interarrival, priority, rate, to"),
+     "hedge, interarrival, on_timeout, priority, rate, retries, timeout, to"),
     ({"nodes.app.service.meen": "2ms"},
      "nodes.app.service.meen: no field 'meen' (did you mean 'mean'?); a distribution has "
      "alpha, column, cv, dist, file, high, k, low, mean, means, probs, rate, samples, scale, "
      "value"),
     ({"nodez.app.servers": 4},
      "nodez: no field 'nodez' (did you mean 'nodes'?); a model has arrivals, batches, "
-     "calibration, description, name, nodes, requests, slo, time_unit, users"),
+     "calibration, description, name, nodes, pools, requests, slo, time_unit, users"),
 ])
 def test_with_changes_on_a_missing_node_class_or_field_says_so(web, changes, expected):
     with pytest.raises(ModelError) as info:
