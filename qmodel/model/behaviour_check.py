@@ -58,8 +58,8 @@ def _client(path: str, client: ClientFields) -> Iterator[Problem]:
         yield Problem(f"{path}.hedge.after", f"must be shorter than timeout ({timeout:g}s): "
                                              "a copy sent later is never waited for")
     retries = client.retries
-    if retries is not None and timeout is None and "reject" not in retries.on:
-        yield Problem(f"{path}.retries.on", "retries follow timeouts, and there is no "
+    if retries is not None and timeout is None and "reject" not in retries.when:
+        yield Problem(f"{path}.retries.when", "retries follow timeouts, and there is no "
                                             "timeout; set timeout")
     if client.on_timeout == "cancel" and timeout is None:
         yield Problem(f"{path}.on_timeout", "cancel needs a timeout")

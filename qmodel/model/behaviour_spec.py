@@ -85,7 +85,7 @@ class Retries(Strict):
     backoff: Backoff | None = Field(default=None, description="Wait before each retry "
                                                                "(default: none).")
     budget: RetryBudget | None = None
-    on: list[Literal["timeout", "reject"]] = Field(
+    when: list[Literal["timeout", "reject"]] = Field(
         default=["timeout", "reject"], min_length=1, max_length=2,
         description="What a retry follows: a timeout, a rejection (a full capacity).")
 
