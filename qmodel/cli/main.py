@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, SOLVE, help_text
 from ..model.model import Model
 from ..model.spec import json_schema
@@ -87,7 +87,15 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
         _check_positive(samples=samples)
         _uncertain(m, samples, seed, as_json)
         return
-    emit(solve(m, method=method), as_json, model)
+    try:
+        result = solve(m, method=method)
+    except UnsupportedError as exc:
+        if method != "auto":
+            raise
+        err.print(f"no analytic answer for this model: {exc.reason.split('; simulate')[0]}; "
+                  f"run `qmodel simulate {model}`", highlight=False, markup=False)
+        raise typer.Exit(EXIT_SIMULATE) from None
+    emit(result, as_json, model)
 
 
 def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:

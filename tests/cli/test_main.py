@@ -230,3 +230,15 @@ def test_help_names_values_without_python_types(command):
     assert "--set" in text or "--output" in text
     assert not re.search(r"<(bool|str|int|float|list\[str\])>", text), text
     assert re.search(r"--\w+ +(TEXT|INTEGER|NUMBER|PATH) ", text)
+
+
+def test_solve_a_model_no_analytic_method_models_says_simulate(tmp_path):
+    path = tmp_path / "impatient.yaml"
+    path.write_text("nodes: {a: {kind: queue, service: 1ms, patience: 1s}}\n"
+                    "arrivals: {w: {to: a, rate: 10/s}}\n")
+    result = run("solve", str(path))
+    assert result.exit_code == 4, result.output
+    assert "it does not model patience (reneging)" in result.output
+    assert f"run `qmodel simulate {path}`" in result.output.replace("\n", "")
+    named = run("solve", str(path), "--method", "open")
+    assert named.exit_code == 1 and "open: it does not model patience" in named.output
