@@ -173,16 +173,19 @@ def print_result(result: Result, console: Console | None = None) -> None:
 
 
 def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
-    """:func:`qmodel.sim.compare`'s table for a terminal: times in ``time_unit``, rates in
-    one unit for the table (2/h), 4 significant digits, the difference in percent."""
+    """:func:`qmodel.sim.compare`'s table for a terminal: a verdict in the caption, the
+    disagreements first, each analytic value outside the simulation's 95% interval marked;
+    times in ``time_unit``, rates in one unit for the table (2/h), 4 significant digits, the
+    difference in percent."""
     rates = table.loc[table["metric"] == "throughput", ["analytic", "simulated"]]
     ru = rate_unit(float(np.nanmax(rates.to_numpy(dtype=float)))) if len(rates) else "s"
     grid = Table(title=f"analytic vs simulated (times in {time_unit}, rates per {ru})",
-                 header_style="bold")
+                 header_style="bold", caption=compare_verdict(table), caption_justify="left")
     for column in ("node", "metric", "analytic", "simulated", "95% interval", "diff",
                    "agrees"):
         grid.add_column(column, justify="left" if column in ("node", "metric") else "right")
-    for row in table.to_dict("records"):
+    ordered = sorted(table.to_dict("records"), key=lambda row: bool(row["agrees"]))
+    for row in ordered:
         metric = str(row["metric"])
         scale, unit = ((1 / TIME_UNITS[time_unit], time_unit)
                        if any(w in metric for w in ("wait", "response", "makespan")) else
@@ -191,11 +194,32 @@ def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
         a, b, low, high = (_scaled(row[k], scale)
                            for k in ("analytic", "simulated", "ci_low", "ci_high"))
         diff = row.get("rel_diff")
+        outside = not row["ci_low"] <= row["analytic"] <= row["ci_high"]
         grid.add_row(str(row["node"]), f"{metric} ({unit})" if unit else metric,
-                     a, b, f"[{low}, {high}]",
+                     a, b, f"[{low}, {high}]" + (" [yellow]✗[/]" if outside else ""),
                      "—" if diff is None or diff != diff else f"{diff:+.1%}",
                      "yes" if row["agrees"] else "[red]no[/]")
     return grid
+
+
+def compare_verdict(table: pd.DataFrame) -> str:
+    """One line: how many metrics disagree and how many analytic values lie outside the
+    simulation's 95% interval (✗).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"analytic": [1.0, 2.0], "ci_low": [0.9, 2.5], "ci_high": [1.1, 2.6],
+    ...                   "agrees": [True, False]})
+    >>> compare_verdict(t)
+    'DISAGREE: 1 of 2 metrics; 1 analytic value outside the 95% interval (✗)'
+    """
+    n, bad = len(table), int((~table["agrees"].astype(bool)).sum())
+    outside = int(((table["analytic"] < table["ci_low"]) |
+                   (table["analytic"] > table["ci_high"])).sum())
+    values = f"{outside} analytic value{'s' if outside != 1 else ''} outside the 95% " \
+             "interval (✗)"
+    if bad == 0:
+        return f"AGREE: all {n} metrics within the interval or 5%; {values}"
+    return f"DISAGREE: {bad} of {n} metrics; {values}"
 
 
 def _scaled(x: float | None, scale: float) -> str:
