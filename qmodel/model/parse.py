@@ -73,8 +73,10 @@ def read_yaml(text: str, source: str = "<text>") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        what = "refused" if isinstance(exc, _Refused) else "not valid YAML"
-        raise ModelError([Problem("", f"{source}: {what}{where}: {problem}")]) from None
+        if isinstance(exc, _Refused):
+            raise ModelError([Problem("", f"{source}: refused{where}: {problem}")]) from None
+        raise ModelError([Problem("", f"{source}: not valid YAML{where}: "
+                                      f"{plain_yaml_error(exc)}")]) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -271,3 +273,42 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add((problem.path, problem.message))
             out.append(problem)
     return out
+
+
+_OPENED = {"flow mapping": "{", "flow sequence": "[", "quoted scalar": "quote"}
+
+
+def plain_yaml_error(exc: Exception) -> str:
+    """PyYAML's complaint as one plain sentence (its own words when no rule fits).
+
+    >>> try:
+    ...     yaml.safe_load("nodes:\\n  a: {kind: queue\\n  b: 1\\n")
+    ... except yaml.YAMLError as exc:
+    ...     print(plain_yaml_error(exc))
+    the { opened at line 2 is not closed (a missing } or a missing comma)
+    """
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = str(getattr(exc, "context", None) or "")
+    opened = getattr(exc, "context_mark", None)
+    at = f" at line {opened.line + 1}" if opened is not None else ""
+    for kind, bracket in _OPENED.items():
+        if context.endswith(kind):
+            if bracket == "quote":
+                return f"the quoted text opened{at} is not closed (a missing quote)"
+            close = "}" if bracket == "{" else "]"
+            return f"the {bracket} opened{at} is not closed (a missing {close} or a missing comma)"
+    if "mapping values are not allowed" in problem:
+        return ("a second ': ' on one line (put a value that contains ': ' in quotes, or "
+                "start the nested mapping on a new, indented line)")
+    if "expected <block end>" in problem or "could not find expected ':'" in problem:
+        return ("this line's indentation does not line up with the lines above it (or a line "
+                "is not 'key: value')")
+    if "'\\t'" in problem:
+        return "a tab character: indent with spaces"
+    if "cannot start any token" in problem:
+        return f"{problem.removeprefix('found ')} (put the value in quotes)"
+    if "undefined alias" in problem:
+        return f"{problem.removeprefix('found ')} (an *alias needs an &anchor before it)"
+    if "could not determine a constructor" in problem:
+        return "a YAML tag (!!…) that a model file cannot use: model files hold plain values"
+    return problem
