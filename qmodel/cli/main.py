@@ -30,6 +30,7 @@ from .support import (
     guarded,
     load_model,
     out,
+    with_units,
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -92,8 +93,10 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
     except UnsupportedError as exc:
         if method != "auto":
             raise
-        err.print(f"no analytic answer for this model: {exc.reason.split('; simulate')[0]}; "
-                  f"run `qmodel simulate {model}`", highlight=False, markup=False)
+        reason = exc.reason.removesuffix("; simulate the model")
+        hint = "" if "qmodel simulate" in reason else f"; run `qmodel simulate {model}`"
+        err.print(f"no analytic answer for this model: {reason}{hint}", highlight=False,
+                  markup=False)
         raise typer.Exit(EXIT_SIMULATE) from None
     emit(result, as_json, model)
 
@@ -188,6 +191,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     from ..sim import simulate as run
 
     choice(method, SIMULATE, "--method")
+    with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
     if bins is not None or out_path is not None:

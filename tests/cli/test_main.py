@@ -242,3 +242,10 @@ def test_solve_a_model_no_analytic_method_models_says_simulate(tmp_path):
     assert f"run `qmodel simulate {path}`" in result.output.replace("\n", "")
     named = run("solve", str(path), "--method", "open")
     assert named.exit_code == 1 and "open: it does not model patience" in named.output
+
+
+@pytest.mark.parametrize("option", ["--horizon", "--warmup", "--bins"])
+def test_simulate_duration_options_need_a_unit(option):
+    result = run("simulate", "topologies/web_service.yaml", option, "100")
+    assert result.exit_code == 2, result.output
+    assert f"{option}: give a unit, e.g. 100ms or 100s" in result.output
