@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import simpy
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from qmodel.errors import FieldError, QModelError, UnstableError
 from qmodel.solvers.erlang_a import balking, birth_death_queue, erlang_a
@@ -43,6 +43,20 @@ def test_patience_rate_equal_to_mu_is_poisson(c, a):
     assert q.p_wait == pytest.approx(stats.poisson.sf(c - 1, a), rel=1e-10)
     assert q.mean_queue == pytest.approx(pmf @ np.maximum(n - c, 0), rel=1e-10)
     assert q.throughput == pytest.approx(pmf @ np.minimum(n, c), rel=1e-10)
+
+
+@pytest.mark.parametrize("lam, c, theta", [(3.3, 3, 0.5), (18.0, 20, 0.3), (60.0, 50, 2.0)])
+def test_erlang_a_by_the_confluent_hypergeometric_function(lam, c, theta):
+    # Palm; Mandelbaum & Zeltyn (2007): with a = c mu / theta and x = lam / theta the queue
+    # part sums to pi_c 1F1(1; a+1; x), its mean length to pi_c x/(a+1) 1F1(2; a+2; x)
+    a, x = c / theta, lam / theta
+    head = sum(lam**n / math.factorial(n) for n in range(c))
+    top = lam**c / math.factorial(c)
+    norm = head + top * special.hyp1f1(1, a + 1, x)
+    q = erlang_a(lam, 1.0, c, theta)
+    assert q.p_wait == pytest.approx(top * special.hyp1f1(1, a + 1, x) / norm, rel=1e-9)
+    assert q.mean_queue == pytest.approx(top * x / (a + 1) * special.hyp1f1(2, a + 2, x) / norm,
+                                         rel=1e-9)
 
 
 @pytest.mark.parametrize("rho, k", [(0.5, 0), (0.9, 3), (1.0, 4), (2.5, 6)])
