@@ -227,6 +227,7 @@ class ClassAttempt:
         self.job.track = Attempt(None)
 
     def go(self) -> None:
+        self.client.engine.attempt_sent()
         self.client.entry(self.job)
 
     def answered(self, job: Job) -> bool:

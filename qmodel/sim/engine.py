@@ -205,6 +205,9 @@ class Engine:
         if self.done + self.failed >= self.next_checkpoint:
             self._checkpoint()
 
+    def attempt_sent(self) -> None:
+        """An open class's client sent an attempt (a run logged over time counts them)."""
+
     def gave_up(self, job: Job) -> None:
         """A client's request failed (its last attempt timed out or was rejected)."""
         now = self.env.now
