@@ -4,6 +4,8 @@ a pool of one unit is an M/M/1 queue."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 import qmodel
@@ -90,3 +92,37 @@ def test_parallel_calls_wait_for_the_last_and_a_probability_thins_them():
         customers=4000, seed=4)
     assert within(r.system.mean_response_time, 0.001 + 0.5 * 0.015, 0.03)
     assert within(r.node("db").throughput, 50.0, 0.03)
+
+
+def caller(call: dict, web: dict | None = None, seed: int = 6):
+    """app (1 ms of its own, ample threads) calls db (an exponential 10 ms delay)."""
+    return qmodel.simulate(Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "servers": 100,
+                          "service": {"dist": "deterministic", "value": "1ms"},
+                          "calls": [{"to": "db", **call}]},
+                  "db": {"kind": "delay", "service": "10ms"}},
+        "arrivals": {"web": {"to": "app", "rate": "50/s", **(web or {})}}}),
+        replications=4, customers=4000, seed=seed)
+
+
+def test_a_call_that_times_out_is_retried_and_then_fails_the_visit():
+    # Each sub-visit outlasts 5 ms with p = e^{-0.5}, independently (infinite servers);
+    # after two retries the call fails, and so does the request.
+    p = math.exp(-0.5)
+    r = caller({"timeout": "5ms", "retries": {"max": 2}})
+    assert within(r.system.loss_probability, p**3, 0.05)
+    assert within(r.node("db").arrival_rate, 50 * (1 + p + p * p), 0.02)
+
+
+def test_a_cancelled_request_withdraws_its_calls_from_the_callee():
+    # The client gives up after 6 ms: 1 ms at app, at most 5 ms at db. With cancel the
+    # db visit is withdrawn then, so db is busy lambda E[min(S, 5 ms)]; with continue,
+    # lambda E[S].
+    web = {"timeout": "6ms", "on_timeout": "cancel"}
+    cancelled = caller({}, web)
+    assert within(cancelled.node("db").busy_servers, 50 * (1 - math.exp(-0.5)) / 100, 0.03)
+    assert within(cancelled.classes["web"].client.failure_rate, 50 * math.exp(-0.5), 0.03)
+    continued = caller({}, {**web, "on_timeout": "continue"})
+    assert within(continued.node("db").busy_servers, 0.5, 0.03)
+    assert continued.classes["web"].client.wasted_work > \
+        cancelled.classes["web"].client.wasted_work
