@@ -84,7 +84,51 @@ def result_tables(result: Result) -> list[Table]:
     tables = [nodes]
     if len(result.classes) > 1:
         tables.append(_class_table(result, t_scale, ru))
+    tables += _behaviour_tables(result, t_scale, ru)
     tables.append(_system_table(result, t_scale, ru))
+    return tables
+
+
+def _behaviour_tables(result: Result, t_scale: float, ru: str) -> list[Table]:
+    """For a simulation of a model with behaviours: what each open class's clients saw,
+    each pool's wait and use, and each queue's abandonment and balking."""
+    unit = result.time_unit
+    r_scale = TIME_UNITS[ru]
+    tables = []
+    clients = [c for c in result.classes.values() if c.client is not None]
+    if clients:
+        table = Table(title=f"clients (per class; rates per {ru}, times in {unit})",
+                      header_style="bold")
+        for column in ("class", "offered", "attempts", "goodput", "amplification",
+                       "timeouts", "failures", "wasted work", "p50 R", "p95 R", "p99 R",
+                       "p99.9 R"):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for c in clients:
+            k = c.client
+            table.add_row(c.name, _fmt(k.offered_rate, r_scale), _fmt(k.attempt_rate, r_scale),
+                          _fmt(k.goodput, r_scale), _fmt(k.retry_amplification),
+                          _fmt(k.timeout_rate, r_scale), _fmt(k.failure_rate, r_scale),
+                          _fmt(k.wasted_work),
+                          *(_fmt(c.percentile(p), t_scale) for p in (0.5, 0.95, 0.99, 0.999)))
+        tables.append(table)
+    pools = getattr(result, "pools", {})
+    if pools:
+        table = Table(title=f"pools (wait in {unit})", header_style="bold")
+        for column in ("pool", "size", "utilization", "mean wait", f"acquired/{ru}"):
+            table.add_column(column, justify="left" if column == "pool" else "right")
+        for p in pools.values():
+            table.add_row(p.name, str(p.size), _fmt(p.utilization), _fmt(p.mean_wait, t_scale),
+                          _fmt(p.acquire_rate, r_scale))
+        tables.append(table)
+    impatient = [n for n in result.nodes.values()
+                 if n.p_abandon is not None or n.p_balk is not None]
+    if impatient:
+        table = Table(title="abandonment and balking", header_style="bold")
+        for column in ("node", "P(abandon)", "P(balk)"):
+            table.add_column(column, justify="left" if column == "node" else "right")
+        for n in impatient:
+            table.add_row(n.name, _fmt(n.p_abandon), _fmt(n.p_balk))
+        tables.append(table)
     return tables
 
 

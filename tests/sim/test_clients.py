@@ -1,0 +1,115 @@
+"""Clients that time out, retry and hedge, against closed forms: M/M/1 response-time
+tails, independent attempts at an infinite-server station, the minimum of two shifted
+exponentials, and the retry budget's own bound."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy.integrate import quad
+
+import qmodel
+from qmodel import Model
+
+MU = 100.0  # 10 ms exponential service
+
+
+def within(est, exact: float, slack: float = 0.02) -> bool:
+    low, high = est.ci95
+    return low - slack * abs(exact) <= exact <= high + slack * abs(exact)
+
+
+def client(web: dict, node: dict | None = None, seed: int = 1, **options):
+    node = node or {"kind": "delay", "service": "10ms"}
+    model = Model.from_dict({"nodes": {"db": node},
+                             "arrivals": {"web": {"to": "db", "rate": "50/s", **web}}})
+    options = {"replications": 4, "customers": 4000, **options}
+    return qmodel.simulate(model, seed=seed, **options).classes["web"]
+
+
+MM1 = {"kind": "queue", "service": "10ms"}
+
+
+@pytest.fixture(scope="module")
+def continued():
+    return client({"timeout": "20ms"}, MM1)
+
+
+def test_timeouts_on_an_mm1_are_its_response_tail(continued):
+    # The server finishes abandoned attempts, so the queue is an M/M/1 at rho 0.5 and an
+    # attempt times out with P(R > tau) = exp(-(mu - lambda) tau).
+    c = continued.client
+    p = math.exp(-(MU - 50) * 0.020)
+    assert within(c.timeout_rate, 50 * p, 0.03)
+    assert within(c.failure_rate, 50 * p, 0.03)  # no retries: a timeout is a failure
+    assert within(c.goodput, 50 * (1 - p), 0.03)
+    assert c.retry_amplification == pytest.approx(1.0)
+    # Wasted work: the full service S of every timed-out attempt, E[S; R > tau] per
+    # arrival, with R = W + S, P(W > x) = rho e^{-(mu - lambda) x} (FCFS M/M/1).
+    tau, rho = 0.020, 0.5
+
+    def density(s: float) -> float:
+        return s * MU * math.exp(-MU * s) * rho * math.exp(-(MU - 50) * (tau - s))
+
+    per_arrival = math.exp(-MU * tau) * (tau + 1 / MU) + quad(density, 0, tau)[0]
+    assert within(c.wasted_work, 50 * per_arrival, 0.03)
+
+
+def test_cancelling_timed_out_attempts_wastes_only_their_partial_service(continued):
+    cancelled = client({"timeout": "20ms", "on_timeout": "cancel"}, MM1).client
+    assert 0 < cancelled.wasted_work < 0.6 * continued.client.wasted_work
+    # Withdrawn attempts shorten the queue: fewer time out than with continue.
+    assert cancelled.timeout_rate < continued.client.timeout_rate
+    assert client({}, MM1).client is None  # no behaviours: the result is as it was
+
+
+def test_retries_of_independent_attempts_amplify_by_the_geometric_sum():
+    # Infinite servers: attempts do not interact, each times out with p = exp(-mu tau).
+    p = math.exp(-MU * 0.010)
+    c = client({"timeout": "10ms", "retries": {"max": 3}}).client
+    assert within(c.retry_amplification, 1 + p + p**2 + p**3, 0.01)
+    assert within(c.failure_rate, 50 * p**4, 0.1)
+    assert within(c.offered_rate, 50.0, 0.02)
+
+
+def test_hedging_with_cancel_is_the_minimum_of_two_shifted_responses():
+    # R = min(R1, d + R2), R1, R2 ~ Exp(mu): E[R] = (1 - e^{-mu d})/mu + e^{-mu d}/(2 mu).
+    d = 0.005
+    web = client({"hedge": {"after": "5ms"}})
+    tail = math.exp(-MU * d)
+    assert within(web.mean_response_time, (1 - tail) / MU + tail / (2 * MU), 0.02)
+    assert within(web.client.retry_amplification, 1 + tail, 0.01)
+    assert web.client.timeout_rate == 0
+
+
+def test_a_quantile_hedge_is_estimated_by_a_pilot_run():
+    model = Model.from_dict({"nodes": {"db": {"kind": "delay", "service": "10ms"}},
+                             "arrivals": {"web": {"to": "db", "rate": "50/s",
+                                                  "hedge": {"after": "p50"}}}})
+    r = qmodel.simulate(model, replications=2, customers=2000, seed=3)
+    note = next(n for n in r.notes if "pilot run" in n)
+    ms = float(note.split("= ")[1].split(" ms")[0])
+    assert ms == pytest.approx(1000 * math.log(2) / MU, rel=0.08)  # the median of Exp(mu)
+    # about half of the requests send a copy
+    assert within(r.classes["web"].client.retry_amplification, 1.5, 0.05)
+
+
+def test_the_retry_budget_caps_retries_per_first_attempt():
+    # 5 ms timeouts on a 10 ms exponential: 61% of attempts time out; unbudgeted, three
+    # retries would amplify by 1.6; the budget allows 10% of first attempts.
+    web = {"timeout": "5ms", "retries": {"max": 3, "budget": {"ratio": 0.1, "window": "1s"}}}
+    c = client(web).client
+    assert 1.05 < float(c.retry_amplification) <= 1.1 + 1e-9
+    c = client({**web, "retries": {**web["retries"], "budget": {
+        "ratio": 0.1, "min": "5/s", "window": "1s"}}}).client
+    assert float(c.retry_amplification) <= 1 + 0.1 + 5 / 50 + 1e-9
+
+
+def test_backoff_waits_between_attempts():
+    # A rejected attempt (a full single-slot station) is retried after a 10 ms wait.
+    node = {"kind": "queue", "service": "10ms", "capacity": 1}
+    plain = client({"retries": {"max": 1}}, node)
+    waited = client({"retries": {"max": 1, "backoff": {"base": "10ms"}}}, node)
+    assert waited.client.retry_amplification > 1.1
+    assert waited.mean_response_time > plain.mean_response_time
