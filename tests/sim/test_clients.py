@@ -11,6 +11,7 @@ from scipy.integrate import quad
 
 import qmodel
 from qmodel import Model
+from qmodel.sim import api
 
 MU = 100.0  # 10 ms exponential service
 
@@ -113,3 +114,56 @@ def test_backoff_waits_between_attempts():
     waited = client({"retries": {"max": 1, "backoff": {"base": "10ms"}}}, node)
     assert waited.client.retry_amplification > 1.1
     assert waited.mean_response_time > plain.mean_response_time
+
+
+def test_a_hedged_call_left_running_is_wasted_work_and_the_same_minimum():
+    # Hedged after 5 ms without cancel: the response is still min(R1, d + R2) (+1 ms of
+    # the caller's own work), and every copy runs to the end.
+    d, tail = 0.005, math.exp(-MU * 0.005)
+    r = qmodel.simulate(Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "servers": 100,
+                          "service": {"dist": "deterministic", "value": "1ms"},
+                          "calls": [{"to": "db", "hedge": {"after": "5ms", "cancel": False}}]},
+                  "db": {"kind": "delay", "service": "10ms"}},
+        "arrivals": {"web": {"to": "app", "rate": "50/s"}}}),
+        replications=3, customers=3000, seed=8)
+    assert within(r.system.mean_response_time, 0.001 + (1 - tail) / MU + tail / (2 * MU))
+    assert within(r.node("db").arrival_rate, 50 * (1 + tail), 0.02)
+    # the losing copy's whole service: E[S - (R - d) | the copy was sent], a rate of work
+    assert float(r.classes["web"].client.wasted_work) > 0.1
+
+
+def test_a_retry_storm_at_rho_095_ends_and_is_reported_unstable():
+    model = Model.from_dict({
+        "nodes": {"api": {"kind": "queue", "servers": 4, "service": "40ms"}},
+        "arrivals": {"web": {"to": "api", "rate": "95/s", "timeout": "200ms",
+                             "retries": {"max": 3}}}})
+    r = qmodel.simulate(model, replications=2, customers=5000, seed=1)
+    assert [u.station for u in r.unstable] == ["api"]
+    assert float(r.classes["web"].client.retry_amplification) > 3
+
+
+def test_an_overloaded_retrying_model_stops_after_its_attempts_not_its_requests(monkeypatch):
+    # Offered load 1.2: the run stops once about UNSTABLE_ARRIVALS attempts have been
+    # sent, whatever the retries multiply the arrivals by (here at most 3).
+    monkeypatch.setattr(api, "UNSTABLE_ARRIVALS", 6_000)
+    model = Model.from_dict({
+        "nodes": {"api": {"kind": "queue", "service": "10ms"}},
+        "arrivals": {"web": {"to": "api", "rate": "120/s", "timeout": "50ms",
+                             "retries": {"max": 2}}}})
+    r = qmodel.simulate(model, replications=1, seed=1, trace=True)
+    assert not r.stable and float(r.classes["web"].client.retry_amplification) > 2
+    # the run lasts 6,000 / (120/s × 3), not 6,000 / (120/s)
+    assert 0.9 * 6_000 / 360 < r.trace["end_s"].max() <= 6_000 / 360
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"kind": "queue", "service": "10ms", "discipline": "ps"}, "cannot be withdrawn"),
+    ({"kind": "queue", "service": "10ms", "patience": "1s",
+      "failures": {"mttf": "1h", "mttr": "1min"}}, "failures of a station"),
+])
+def test_combinations_the_engine_cannot_run_are_refused_by_name(node, message):
+    model = Model.from_dict({"nodes": {"db": node}, "arrivals": {"web": {
+        "to": "db", "rate": "50/s", "timeout": "1s", "on_timeout": "cancel"}}})
+    with pytest.raises(qmodel.UnsupportedError, match=message):
+        qmodel.simulate(model, replications=1, customers=100)
