@@ -113,6 +113,10 @@ def test_a_call_that_times_out_is_retried_and_then_fails_the_visit():
     r = caller({"timeout": "5ms", "retries": {"max": 2}})
     assert within(r.system.loss_probability, p**3, 0.05)
     assert within(r.node("db").arrival_rate, 50 * (1 + p + p * p), 0.02)
+    app = r.node("app")
+    assert within(app.call_amplification, 1 + p + p * p, 0.01)
+    assert within(app.call_timeout_rate, 50 * (p + p * p + p**3), 0.02)
+    assert within(app.call_failure_rate, 50 * p**3, 0.05)
 
 
 def test_a_cancelled_request_withdraws_its_calls_from_the_callee():
