@@ -211,9 +211,6 @@ class Held(Station):
         job.ev = None
         self._leave(job)
 
-    def interrupt(self) -> list[Job]:
-        raise NotImplementedError  # refused by check_held: failures of a held station
-
     def pop_waiting(self) -> Job | None:
         if not self.queue:
             return None

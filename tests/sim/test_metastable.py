@@ -54,3 +54,10 @@ def test_the_storm_is_reported_unstable_and_the_budgeted_system_stable():
     stormy = qmodel.simulate(STORM, replications=2, seed=2)
     assert [u.station for u in stormy.unstable] == ["api"]
     assert qmodel.simulate(BUDGET, replications=2, seed=2).stable
+
+
+def test_the_series_has_no_mmc_prediction_and_draws_attempts(storm):
+    assert not any(c.startswith(("psa_", "fluid", "ctmc")) for c in storm.columns)
+    series = qmodel.simulate(BUDGET, bins="4s", replications=1, seed=1)
+    assert any("do not model retries, timeouts" in n for n in series.notes)
+    assert {"attempts", "goodput"} <= {t.name for t in series.figure().data}
