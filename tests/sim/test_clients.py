@@ -5,14 +5,19 @@ exponentials, and the retry budget's own bound."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import simpy
 from scipy.integrate import quad
 
 import qmodel
 from qmodel import Model
+from qmodel.model.behaviour_spec import ClientFields, Retries
 from qmodel.sim import api
+from qmodel.sim.clients import Policy
+from qmodel.sim.streams import Streams
 
 MU = 100.0  # 10 ms exponential service
 
@@ -170,3 +175,39 @@ def test_combinations_the_engine_cannot_run_are_refused_by_name(node, message):
         "to": "db", "rate": "50/s", "timeout": "1s", "on_timeout": "cancel"}}})
     with pytest.raises(qmodel.UnsupportedError, match=message):
         qmodel.simulate(model, replications=1, customers=100)
+
+
+def policy(backoff: dict):
+    """A client policy on its own (a stand-in engine: a clock and random streams)."""
+    engine = SimpleNamespace(env=simpy.Environment(),
+                             streams=Streams(np.random.SeedSequence(4)))
+    fields = Retries.model_validate({"max": 5, "backoff": backoff}, context={"time_unit": "s"})
+    return Policy(engine, ClientFields(timeout=1.0, retries=fields), ("t",), [0] * 5, None)
+
+
+def test_backoff_grows_to_its_cap_and_jitter_spreads_it():
+    plain = policy({"base": 0.01, "factor": 3, "cap": 0.05})
+    assert [plain.backoff(k) for k in (1, 2, 3, 4)] == pytest.approx([0.01, 0.03, 0.05, 0.05])
+    draws = policy({"base": 0.04, "jitter": "full"})
+    full = np.array([draws.backoff(1) for _ in range(20_000)])
+    assert full.min() >= 0 and full.max() <= 0.04 and full.mean() == pytest.approx(0.02, rel=0.02)
+    draws = policy({"base": 0.04, "jitter": "equal"})
+    equal = np.array([draws.backoff(1) for _ in range(20_000)])
+    assert equal.min() >= 0.02 and equal.max() <= 0.04
+    assert equal.mean() == pytest.approx(0.03, rel=0.02)
+
+
+def test_only_the_causes_in_when_are_retried():
+    # A full single-slot station rejects; with when: [timeout] the rejections fail at once.
+    node = {"kind": "queue", "service": "10ms", "capacity": 1}
+    web = {"timeout": "1s", "retries": {"max": 3, "when": ["timeout"]}}
+    c = client(web, node, customers=2000).client
+    assert c.retry_amplification == pytest.approx(1.0) and float(c.failure_rate) > 5
+
+
+def test_a_quantile_hedge_of_an_unstable_model_is_refused():
+    model = Model.from_dict({"nodes": {"db": {"kind": "queue", "service": "10ms"}},
+                             "arrivals": {"web": {"to": "db", "rate": "150/s",
+                                                  "hedge": {"after": "p95"}}}})
+    with pytest.raises(qmodel.UnsupportedError, match="could not be estimated"):
+        qmodel.simulate(model, replications=1, customers=500, seed=1)
