@@ -120,14 +120,19 @@ def _behaviour_tables(result: Result, t_scale: float, ru: str) -> list[Table]:
             table.add_row(p.name, str(p.size), _fmt(p.utilization), _fmt(p.mean_wait, t_scale),
                           _fmt(p.acquire_rate, r_scale))
         tables.append(table)
-    impatient = [n for n in result.nodes.values()
-                 if n.p_abandon is not None or n.p_balk is not None]
-    if impatient:
-        table = Table(title="abandonment and balking", header_style="bold")
-        for column in ("node", "P(abandon)", "P(balk)"):
+    keys = ("p_abandon", "p_balk", "call_amplification", "call_timeout_rate",
+            "call_failure_rate")
+    held = [n for n in result.nodes.values() if any(getattr(n, k) is not None for k in keys)]
+    if held:
+        table = Table(title=f"abandonment, balking and calls (rates per {ru})",
+                      header_style="bold")
+        for column in ("node", "P(abandon)", "P(balk)", "call amplification",
+                       "call timeouts", "call failures"):
             table.add_column(column, justify="left" if column == "node" else "right")
-        for n in impatient:
-            table.add_row(n.name, _fmt(n.p_abandon), _fmt(n.p_balk))
+        for n in held:
+            table.add_row(n.name, _fmt(n.p_abandon), _fmt(n.p_balk),
+                          _fmt(n.call_amplification), _fmt(n.call_timeout_rate, r_scale),
+                          _fmt(n.call_failure_rate, r_scale))
         tables.append(table)
     return tables
 

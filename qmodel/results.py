@@ -92,6 +92,8 @@ def _percentile(owner, p: float) -> Estimate | None:
     return cache[p]
 
 
+BEHAVIOUR_NODE_METRICS = ("p_abandon", "p_balk", "call_amplification", "call_timeout_rate",
+                          "call_failure_rate")
 METRICS = (
     "visits", "arrival_rate", "throughput", "utilization", "busy_servers", "mean_in_queue",
     "mean_in_system", "mean_wait", "mean_response", "p_wait", "p_idle", "p_loss",
@@ -130,6 +132,10 @@ class NodeResult:
     offered_load: float | None = None
     p_abandon: Estimate | None = None  # patience ran out in queue (simulation; else None)
     p_balk: Estimate | None = None  # arrivals that did not join (simulation; else None)
+    # a station whose calls time out, retry or hedge (simulation; else None):
+    call_amplification: Estimate | None = None  # call attempts per call
+    call_timeout_rate: Estimate | None = None  # call attempts timed out per second
+    call_failure_rate: Estimate | None = None  # calls that gave up per second
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
     _percentiles: dict = field(default_factory=dict, repr=False)
 
@@ -159,7 +165,7 @@ class NodeResult:
         for key in METRICS:
             value = getattr(self, key)
             out[key] = None if value is None else value.to_json()
-        for key in ("p_abandon", "p_balk"):  # only for a node with patience or balking
+        for key in BEHAVIOUR_NODE_METRICS:  # only for a node with these behaviours
             value = getattr(self, key)
             if value is not None:
                 out[key] = value.to_json()

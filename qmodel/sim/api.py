@@ -122,9 +122,11 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         network, hedge_notes = resolve_hedges(network, lambda net: simulate(
             net, replications=1, customers=PILOT_CUSTOMERS, seed=seed, progress=False))
     if bins is not None:
-        return _over_time(network, bins, horizon_s, replications, seed,
-                          warmup=warmup, customers=customers, trace=trace, method=method,
-                          executor=executor)
+        series = _over_time(network, bins, horizon_s, replications, seed,
+                            warmup=warmup, customers=customers, trace=trace, method=method,
+                            executor=executor)
+        series.notes += hedge_notes
+        return series
     if method not in SIMULATE:
         raise _option(unknown(method, SIMULATE))
     if executor is not None and executor not in EXECUTORS:

@@ -25,8 +25,9 @@ def _ratio(a: float, b: float) -> float:
 def add_behaviours(network: Network, windows: list, layout: Layout,
                    nodes: dict[str, NodeResult], classes: dict[str, ClassResult]
                    ) -> dict[str, PoolResult]:
-    """Fill ``client`` of each open class and ``p_abandon``/``p_balk`` of each station
-    with patience or balking; return the pools' results. ``windows`` have ``diff`` (the
+    """Fill ``client`` of each open class, ``p_abandon``/``p_balk`` of each station with
+    patience or balking, its ``call_*`` metrics when its calls time out, retry or hedge;
+    return the pools' results. ``windows`` have ``diff`` (the
     counter row over the measured window) and ``T`` (its length)."""
     for k, cls in enumerate(network.classes):
         if cls.kind != "open":
@@ -52,6 +53,14 @@ def add_behaviours(network: Network, windows: list, layout: Layout,
         if s.balk is not None:
             node.p_balk = _est([_ratio(w.diff[layout.held(i, "balked")], a)
                                 for w, a in zip(windows, arrivals)])
+        if any(call.is_client for call in s.calls):
+            node.call_amplification = _est([_ratio(w.diff[layout.held(i, "call_attempts")],
+                                                   w.diff[layout.held(i, "call_first")])
+                                            for w in windows])
+            node.call_timeout_rate = _est([w.diff[layout.held(i, "call_timeouts")] / w.T
+                                           for w in windows])
+            node.call_failure_rate = _est([w.diff[layout.held(i, "call_failures")] / w.T
+                                           for w in windows])
     pools = {}
     for j, (name, size) in enumerate(network.pools.items()):
         got = [w.diff[layout.pool(j, "acquired")] for w in windows]

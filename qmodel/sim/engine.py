@@ -60,7 +60,6 @@ class Engine:
         self.behaviours = bool(network.behaviours)
         self.pools = {name: Pool(self.env, size) for name, size in network.pools.items()}
         self.client = [[0, 0, 0, 0, 0.0] for _ in range(k)]  # .pools.CLIENT_FIELDS
-        self.call_counts: dict[str, list] = {}  # per caller station, the same fields
         self.failed = 0  # client requests that gave up
         self.stations = [make_station(self, s, i) for i, s in enumerate(network.stations)]
         self.components = routing.build_components(self)
@@ -269,7 +268,7 @@ class Engine:
         counters (:class:`.record.Layout`)."""
         row = [x for counts in self.client for x in counts]
         for s in self.stations:
-            row += [s.reneged, s.balked]
+            row += [s.reneged, s.balked, *s.call_counts[:4]]
         for pool in self.pools.values():
             row += pool.counters()
         return row

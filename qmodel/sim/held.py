@@ -47,6 +47,7 @@ class Held(Station):
         self.after = (engine.streams.draws(spec.after, "service_after", spec.name)
                       if spec.after is not None else None)
         self.parallel = spec.call_order == "parallel"
+        self.call_counts = [0, 0, 0, 0, 0.0]  # its client calls' (.pools.CLIENT_FIELDS)
         self.sites = [CallSite(engine, self, i, call) for i, call in enumerate(spec.calls)]
         self.u = engine.streams.uniforms("calls", spec.name)
         self.impatience = (Impatience(engine, self)
@@ -210,9 +211,6 @@ class Held(Station):
         job.ev = None
         self._leave(job)
 
-    def interrupt(self) -> list[Job]:
-        raise NotImplementedError  # refused by check_held: failures of a held station
-
     def pop_waiting(self) -> Job | None:
         if not self.queue:
             return None
@@ -234,7 +232,7 @@ class CallSite:
         self.probability = call.probability
         self.pool = engine.pools[call.pool] if call.pool else None
         self.policy = (Policy(engine, call, ("call", caller.name, str(index)),
-                              engine.call_counts.setdefault(caller.name, [0, 0, 0, 0, 0.0]),
+                              caller.call_counts,
                               self._attempt) if call.is_client else None)
 
     def call(self, job: Job) -> None:

@@ -21,7 +21,10 @@ CLASS_FIELDS = ("completions", "sum_resp", "seen")
 MAX_ROWS = 1024
 
 
-HELD_FIELDS = ("reneged", "balked")
+HELD_FIELDS = ("reneged", "balked", "call_first", "call_attempts", "call_timeouts",
+               "call_failures")
+"""Per station: jobs that reneged, arrivals that balked, and its calls with a client
+policy: first attempts, attempts, timed-out attempts and calls that gave up."""
 
 
 class Layout:

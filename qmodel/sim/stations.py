@@ -39,6 +39,7 @@ class Station:
     """Counters, capacity, failures and the hand-off to routing; subclasses schedule."""
 
     reneged = balked = 0  # counted by held stations (:mod:`.held`)
+    call_counts = (0, 0, 0, 0, 0.0)  # and their calls' client counters
     charges = True  # Station.finish charges a visit's service to its attempt (wasted work)
 
     def __init__(self, engine: Engine, spec: StationSpec, index: int):

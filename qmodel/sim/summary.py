@@ -327,7 +327,9 @@ def longest_period(network: Network) -> float:
 
 def offered_loads(network: Network) -> dict[str, float]:
     """Offered utilization per station from the traffic equations of the open classes:
-    sum over classes of rate × visits × mean service / servers (divided by the
+    sum over classes of rate × visits × mean service / servers (for a station holding its
+    server through calls, a lower bound of the holding time: its own work and the
+    callees' mean services, without their waits; divided by the
     availability mttf/(mttf+mttr) when the station fails at random); for a batcher,
     :func:`.batcher.offered_load` at its item rate."""
     load = {s.name: 0.0 for s in network.stations}
@@ -340,7 +342,7 @@ def offered_loads(network: Network) -> dict[str, float]:
                 continue
             if math.isinf(s.servers) or s.rejects or cls.name not in s.service:
                 continue
-            work = cls.rate * visits[i] * s.service[cls.name].mean
+            work = cls.rate * visits[i] * _holding(network, s, cls.name)
             if s.kind == "fork":
                 work *= s.tasks
             for f in s.failures or ():
@@ -351,3 +353,18 @@ def offered_loads(network: Network) -> dict[str, float]:
         if lam > 0:
             load[s.name] = batcher_load(s.batch, s.servers, float(lam))
     return {k: v for k, v in load.items() if v > 0}
+
+
+def _holding(network: Network, station, cls: str) -> float:
+    """Mean server time of a visit, at least: service, ``service_after``, and each call's
+    mean count × the callee's own holding time (its members weighted by their share)."""
+    time = station.service[cls].mean if cls in station.service else 0.0
+    if station.after is not None:
+        time += station.after.mean
+    for call in station.calls:
+        router = network.routers.get(call.to)
+        members = [(call.to, 1.0)] if router is None else \
+            [(m, w / sum(router.weights)) for m, w in zip(router.members, router.weights)]
+        time += call.mean_count * sum(share * _holding(network, network.station(m), cls)
+                                      for m, share in members)
+    return time

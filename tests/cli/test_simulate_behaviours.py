@@ -45,7 +45,7 @@ def test_the_tables_show_clients_pools_and_abandonment(model):
     result = run(model)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    for title in ("clients (per class", "pools (wait in", "abandonment and balking"):
+    for title in ("clients (per class", "pools (wait in", "abandonment, balking and calls"):
         assert title in text
     for column in ("amplification", "goodput", "wasted work", "p99.9 R", "P(abandon)"):
         assert column in text
@@ -61,3 +61,4 @@ def test_the_json_has_the_new_fields_and_matches_the_schema(model):
     assert client["offered_rate"]["value"] == pytest.approx(150, rel=0.1)
     assert set(doc["pools"]) == {"conn"} and 0 < doc["pools"]["conn"]["utilization"]["value"] < 1
     assert "p_abandon" in doc["nodes"]["app"] and "p_abandon" not in doc["nodes"]["db"]
+    assert doc["nodes"]["app"]["call_amplification"]["value"] >= 1

@@ -5,12 +5,19 @@ exponentials, and the retry budget's own bound."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import simpy
 from scipy.integrate import quad
 
 import qmodel
 from qmodel import Model
+from qmodel.model.behaviour_spec import ClientFields, Retries
+from qmodel.sim import api
+from qmodel.sim.clients import Policy
+from qmodel.sim.streams import Streams
 
 MU = 100.0  # 10 ms exponential service
 
@@ -113,3 +120,94 @@ def test_backoff_waits_between_attempts():
     waited = client({"retries": {"max": 1, "backoff": {"base": "10ms"}}}, node)
     assert waited.client.retry_amplification > 1.1
     assert waited.mean_response_time > plain.mean_response_time
+
+
+def test_a_hedged_call_left_running_is_wasted_work_and_the_same_minimum():
+    # Hedged after 5 ms without cancel: the response is still min(R1, d + R2) (+1 ms of
+    # the caller's own work), and every copy runs to the end.
+    d, tail = 0.005, math.exp(-MU * 0.005)
+    s1, s2 = np.random.default_rng(0).exponential(1 / MU, (2, 2_000_000))
+    # the loser's whole service, when a copy was sent (Monte Carlo)
+    wasted = 50 * np.mean(np.where(s1 > d, np.where(s1 < d + s2, s2, s1), 0.0))
+    r = qmodel.simulate(Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "servers": 100,
+                          "service": {"dist": "deterministic", "value": "1ms"},
+                          "calls": [{"to": "db", "hedge": {"after": "5ms", "cancel": False}}]},
+                  "db": {"kind": "delay", "service": "10ms"}},
+        "arrivals": {"web": {"to": "app", "rate": "50/s"}}}),
+        replications=3, customers=3000, seed=8)
+    assert within(r.system.mean_response_time, 0.001 + (1 - tail) / MU + tail / (2 * MU))
+    assert within(r.node("db").arrival_rate, 50 * (1 + tail), 0.02)
+    assert within(r.classes["web"].client.wasted_work, wasted, 0.03)
+
+
+def test_a_retry_storm_at_rho_095_ends_and_is_reported_unstable():
+    model = Model.from_dict({
+        "nodes": {"api": {"kind": "queue", "servers": 4, "service": "40ms"}},
+        "arrivals": {"web": {"to": "api", "rate": "95/s", "timeout": "200ms",
+                             "retries": {"max": 3}}}})
+    r = qmodel.simulate(model, replications=2, customers=5000, seed=1)
+    assert [u.station for u in r.unstable] == ["api"]
+    assert float(r.classes["web"].client.retry_amplification) > 3
+
+
+def test_an_overloaded_retrying_model_stops_after_its_attempts_not_its_requests(monkeypatch):
+    # Offered load 1.2: the run stops once about UNSTABLE_ARRIVALS attempts have been
+    # sent, whatever the retries multiply the arrivals by (here at most 3).
+    monkeypatch.setattr(api, "UNSTABLE_ARRIVALS", 6_000)
+    model = Model.from_dict({
+        "nodes": {"api": {"kind": "queue", "service": "10ms"}},
+        "arrivals": {"web": {"to": "api", "rate": "120/s", "timeout": "50ms",
+                             "retries": {"max": 2}}}})
+    r = qmodel.simulate(model, replications=1, seed=1, trace=True)
+    assert not r.stable and float(r.classes["web"].client.retry_amplification) > 2
+    # the run lasts 6,000 / (120/s × 3), not 6,000 / (120/s)
+    assert 0.9 * 6_000 / 360 < r.trace["end_s"].max() <= 6_000 / 360
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"kind": "queue", "service": "10ms", "discipline": "ps"}, "cannot be withdrawn"),
+    ({"kind": "queue", "service": "10ms", "patience": "1s",
+      "failures": {"mttf": "1h", "mttr": "1min"}}, "failures of a station"),
+])
+def test_combinations_the_engine_cannot_run_are_refused_by_name(node, message):
+    model = Model.from_dict({"nodes": {"db": node}, "arrivals": {"web": {
+        "to": "db", "rate": "50/s", "timeout": "1s", "on_timeout": "cancel"}}})
+    with pytest.raises(qmodel.UnsupportedError, match=message):
+        qmodel.simulate(model, replications=1, customers=100)
+
+
+def policy(backoff: dict):
+    """A client policy on its own (a stand-in engine: a clock and random streams)."""
+    engine = SimpleNamespace(env=simpy.Environment(),
+                             streams=Streams(np.random.SeedSequence(4)))
+    fields = Retries.model_validate({"max": 5, "backoff": backoff}, context={"time_unit": "s"})
+    return Policy(engine, ClientFields(timeout=1.0, retries=fields), ("t",), [0] * 5, None)
+
+
+def test_backoff_grows_to_its_cap_and_jitter_spreads_it():
+    plain = policy({"base": 0.01, "factor": 3, "cap": 0.05})
+    assert [plain.backoff(k) for k in (1, 2, 3, 4)] == pytest.approx([0.01, 0.03, 0.05, 0.05])
+    draws = policy({"base": 0.04, "jitter": "full"})
+    full = np.array([draws.backoff(1) for _ in range(20_000)])
+    assert full.min() >= 0 and full.max() <= 0.04 and full.mean() == pytest.approx(0.02, rel=0.02)
+    draws = policy({"base": 0.04, "jitter": "equal"})
+    equal = np.array([draws.backoff(1) for _ in range(20_000)])
+    assert equal.min() >= 0.02 and equal.max() <= 0.04
+    assert equal.mean() == pytest.approx(0.03, rel=0.02)
+
+
+def test_only_the_causes_in_when_are_retried():
+    # A full single-slot station rejects; with when: [timeout] the rejections fail at once.
+    node = {"kind": "queue", "service": "10ms", "capacity": 1}
+    web = {"timeout": "1s", "retries": {"max": 3, "when": ["timeout"]}}
+    c = client(web, node, customers=2000).client
+    assert c.retry_amplification == pytest.approx(1.0) and float(c.failure_rate) > 5
+
+
+def test_a_quantile_hedge_of_an_unstable_model_is_refused():
+    model = Model.from_dict({"nodes": {"db": {"kind": "queue", "service": "10ms"}},
+                             "arrivals": {"web": {"to": "db", "rate": "150/s",
+                                                  "hedge": {"after": "p95"}}}})
+    with pytest.raises(qmodel.UnsupportedError, match="could not be estimated"):
+        qmodel.simulate(model, replications=1, customers=500, seed=1)

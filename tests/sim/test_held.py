@@ -10,6 +10,7 @@ import pytest
 
 import qmodel
 from qmodel import Model
+from qmodel.sim import api
 
 
 def within(est, exact: float, slack: float = 0.02) -> bool:
@@ -112,6 +113,10 @@ def test_a_call_that_times_out_is_retried_and_then_fails_the_visit():
     r = caller({"timeout": "5ms", "retries": {"max": 2}})
     assert within(r.system.loss_probability, p**3, 0.05)
     assert within(r.node("db").arrival_rate, 50 * (1 + p + p * p), 0.02)
+    app = r.node("app")
+    assert within(app.call_amplification, 1 + p + p * p, 0.01)
+    assert within(app.call_timeout_rate, 50 * (p + p * p + p**3), 0.02)
+    assert within(app.call_failure_rate, 50 * p**3, 0.05)
 
 
 def test_a_cancelled_request_withdraws_its_calls_from_the_callee():
@@ -126,3 +131,15 @@ def test_a_cancelled_request_withdraws_its_calls_from_the_callee():
     assert within(continued.node("db").busy_servers, 0.5, 0.03)
     assert continued.classes["web"].client.wasted_work > \
         cancelled.classes["web"].client.wasted_work
+
+
+def test_threads_held_by_slow_calls_are_saturated_before_the_run(monkeypatch):
+    # 2 threads each held 2 ms + 50 ms per visit at 100/s: offered load 2.6 per thread,
+    # known from the model (own work and the callee's service), not only from growth.
+    monkeypatch.setattr(api, "UNSTABLE_ARRIVALS", 3_000)
+    r = qmodel.simulate(Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "servers": 2, "service": "2ms",
+                          "calls": [{"to": "db"}]},
+                  "db": {"kind": "delay", "service": "50ms"}},
+        "arrivals": {"web": {"to": "app", "rate": "100/s"}}}), replications=2, seed=1)
+    assert [(u.station, u.utilization) for u in r.unstable] == [("app", pytest.approx(2.6))]

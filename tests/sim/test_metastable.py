@@ -1,7 +1,7 @@
 """The metastable retry storm: a one-second spike pushes an M/M/4 at rho 0.8, whose
 clients time out (the server finishes abandoned attempts) and retry three times, into a
 state where almost every attempt times out and the retries keep it saturated after the
-spike; the same spike with a retry budget is absorbed."""
+spike; the same spike with a retry budget (or without retries) is absorbed."""
 
 from __future__ import annotations
 
@@ -41,8 +41,9 @@ def test_without_a_budget_the_storm_outlives_the_spike(storm):
     assert np.allclose(before.attempts_per_s, before.arrivals_per_s, rtol=0.1)
 
 
-def test_with_a_retry_budget_goodput_returns_to_the_offered_rate():
-    frame = qmodel.simulate(BUDGET, bins="2s", replications=2, seed=1).frame
+@pytest.mark.parametrize("model", [BUDGET, spiked({"max": 0})], ids=["budget", "no retries"])
+def test_with_a_retry_budget_or_no_retries_goodput_returns_to_the_offered_rate(model):
+    frame = qmodel.simulate(model, bins="2s", replications=2, seed=1).frame
     after = frame[frame.time_s >= 16]
     assert np.allclose(after.throughput_per_s, OFFERED, rtol=0.12)
     assert (after.attempts_per_s < 1.2 * OFFERED).all()
@@ -54,3 +55,10 @@ def test_the_storm_is_reported_unstable_and_the_budgeted_system_stable():
     stormy = qmodel.simulate(STORM, replications=2, seed=2)
     assert [u.station for u in stormy.unstable] == ["api"]
     assert qmodel.simulate(BUDGET, replications=2, seed=2).stable
+
+
+def test_the_series_has_no_mmc_prediction_and_draws_attempts(storm):
+    assert not any(c.startswith(("psa_", "fluid", "ctmc")) for c in storm.columns)
+    series = qmodel.simulate(BUDGET, bins="4s", replications=1, seed=1)
+    assert any("do not model retries, timeouts" in n for n in series.notes)
+    assert {"attempts", "goodput"} <= {t.name for t in series.figure().data}
