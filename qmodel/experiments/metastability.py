@@ -38,7 +38,6 @@ from ..solvers.retry_fixed_point import (
     TimeoutStation,
     hysteresis,
     stable_points,
-    what_removes_it,
 )
 from ..units import format_duration, human_rate
 
@@ -59,7 +58,7 @@ class Tabulated:
     """A station whose timeout probability and mean time of the attempts answered in time
     are computed at :data:`TABLE_POINTS` (the mean: a quarter of them) attempt rates up to
     ``top``, denser near the capacity, and interpolated (monotone cubic, PCHIP): within
-    about 1e-3 of the station's own probability.
+    about 1e-3 of the station's own probability and 0.5% of its mean.
 
     >>> inner = MMcTimeouts(c=4, mean_service=0.1)
     >>> t = Tabulated(inner, timeout=0.5, top=80.0)
@@ -109,6 +108,7 @@ class Setting:
     exponential: bool
     on_timeout: str
     policy: RetryPolicy
+    jitter: str = "none"
 
     @property
     def capacity(self) -> float:
@@ -179,7 +179,8 @@ def setting(model: Model, job_class: str | None = None) -> Setting:
     policy = RetryPolicy(timeout=client.timeout, max_retries=retries.max if retries else 0,
                          budget=retries.budget.ratio if retries and retries.budget else None)
     return Setting(cls.name, station.component, cls.rate, int(station.servers), service.mean,
-                   service.scv, isinstance(service, Exponential), client.on_timeout, policy)
+                   service.scv, isinstance(service, Exponential), client.on_timeout, policy,
+                   retries.backoff.jitter if retries and retries.backoff else "none")
 
 
 def _job_class(net: Network, name: str | None) -> JobClass:
@@ -303,8 +304,9 @@ def remedies(model: Model, job_class: str | None = None, low: float | None = Non
              high: float | None = None, points: int = POINTS) -> pd.DataFrame:
     """The same sweep after each single change — one retry fewer, none, a 10% retry
     budget, the timeout halved and doubled, one and two more servers, cancelling
-    abandoned attempts, full jitter — and whether it leaves one stable state at every
-    offered load (``removes``) and at the class's rate (``at_rate``).
+    abandoned attempts, full jitter — each named as the ``--set`` that makes it, and
+    whether it leaves one stable state at every offered load (``removes``) and at the
+    class's rate (``at_rate``).
 
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "servers": 10,
     ...     "service": "100ms"}}, "arrivals": {"web": {"to": "app", "rate": "50/s",
@@ -327,13 +329,14 @@ def remedies(model: Model, job_class: str | None = None, low: float | None = Non
 
 
 def _outcome(change: str, s: Setting, lam0s: np.ndarray, rate: float) -> dict[str, Any]:
-    """One row of :func:`remedies`: the bistable offered loads of the sweep and the
-    state at the class's ``rate``."""
+    """One row of :func:`remedies`: the metastable interval of the sweep and the state at
+    the class's ``rate``."""
     station = s.station(_top(s, lam0s))
-    found = what_removes_it(lam0s, station, s.policy, changes=[]).iloc[0]
+    interval = hysteresis(lam0s, station, s.policy).metastable
     here = stable_points(rate, station, s.policy)
-    return {"change": change, "metastable_low": found.metastable_low,
-            "metastable_high": found.metastable_high, "removes": bool(found.removes),
+    low, high = interval or (math.nan, math.nan)
+    return {"change": change, "metastable_low": low, "metastable_high": high,
+            "removes": interval is None,
             "at_rate": "metastable" if len(here) > 1 else here[0].state, "note": ""}
 
 
@@ -349,7 +352,7 @@ def _changes(model: Model, s: Setting) -> list[tuple[str, Any]]:
     out += [(f"nodes.{s.node}.servers", s.servers + k) for k in (1, 2)]
     if s.on_timeout == "continue":
         out.append((f"{c}.on_timeout", "cancel"))
-    if m > 0:
+    if m > 0 and s.jitter != "full":
         out.append((f"{c}.retries.backoff.jitter", "full"))
     return out
 

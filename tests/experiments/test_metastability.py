@@ -121,7 +121,7 @@ def test_an_approximate_queue_is_labelled_and_its_states_solve_the_direct_map():
     lam = np.array([p.lam_eff for p in points])     # each solves lam = lam0 A(p(lam))
     assert lam == pytest.approx(330.0 * s.policy.amplification(direct.p_timeout(lam, 0.1)),
                                 rel=1e-3)
-    assert points[0].mean_in_time == pytest.approx(direct.mean_in_time(lam[:1], 0.1)[0], rel=1e-3)
+    assert points[0].mean_in_time == pytest.approx(direct.mean_in_time(lam[:1], 0.1)[0], rel=5e-3)
 
 
 def test_remedies_name_model_paths_and_agree_with_the_fixed_points(model):
@@ -136,13 +136,13 @@ def test_remedies_name_model_paths_and_agree_with_the_fixed_points(model):
     jitter = table.loc["arrivals.web.retries.backoff.jitter=full"]
     assert jitter.note == JITTER_NOTE
     assert jitter.metastable_low == table.loc["as is"].metastable_low
-    # one more server: the same as the fixed point's own grid check on 9 servers
-    lam0s = loads(setting(model), points=12)
-    nine = [x for x in lam0s
-            if sum(p.stable for p in fixed_points(x, MMcTimeouts(9, 0.02),
-                                                  RetryPolicy(0.1, 3))) > 1]
-    assert table.loc["nodes.app.servers=9"].metastable_low == pytest.approx(min(nine))
-    assert table.loc["nodes.app.servers=9"].metastable_high == pytest.approx(max(nine))
+    # one more server: the fixed point's own sweep on 9 servers; by hand its low end is
+    # where 4 attempts per request fill 9 servers: 9 / 20ms / 4 = 112.5/s
+    nine = hysteresis(loads(setting(model), points=12), MMcTimeouts(9, 0.02),
+                      RetryPolicy(0.1, 3)).metastable
+    assert table.loc["nodes.app.servers=9", ["metastable_low", "metastable_high"]].tolist() \
+        == pytest.approx(list(nine))
+    assert nine[0] == pytest.approx(112.5, rel=1e-6)
     assert table.loc["arrivals.web.retries.max=0", "at_rate"] == "healthy"
     assert table.loc["as is", "at_rate"] == "metastable"
     for change in table.index.drop("as is"):    # each label is a --set that loads
