@@ -36,7 +36,7 @@ from scipy.optimize import brentq
 from qmodel.distributions import Distribution, Empirical
 from qmodel.errors import FieldError, UnstableError
 
-from .mmc import MMcResponse, erlang_c_values
+from .retry_fixed_point import MMcTimeouts
 from .time_laws import TimeLaw, TimeLike, moments, quantiles, time_law
 
 PROBS = (0.5, 0.95, 0.99, 0.999)
@@ -170,9 +170,10 @@ def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
     lam, mu = float(lam), 1.0 / float(mean_service)
     capacity = c * mu
 
-    def response(x: float) -> TimeLaw:
-        ph = MMcResponse(float(erlang_c_values(c, x / mu)), capacity - x, mu).phase_type()
-        return TimeLaw(lambda t: np.asarray(ph.sf(t), dtype=float), np.empty(0), 1.0 / mu)
+    station = MMcTimeouts(c, 1.0 / mu)
+
+    def response(x: float) -> TimeLaw:  # the closed-form M/M/c response-time tail
+        return TimeLaw(lambda t: station.sf(np.full(np.shape(t), x), t), np.empty(0), 1.0 / mu)
 
     if lam >= capacity:
         raise UnstableError(lam / capacity)

@@ -228,8 +228,9 @@ class CancelledTimeouts:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """The client: ``timeout`` (s), at most ``max_retries`` retries, and optionally a
-    retry budget (retries at most ``budget`` times the first attempts).
+    """The client: ``timeout`` (s), at most ``max_retries`` retries, optionally a retry
+    budget (retries at most ``budget`` times the first attempts) and the mean back-off
+    wait before each retry (``backoff[k-1]`` before retry ``k``; latency only).
 
     >>> RetryPolicy(timeout=1.0, max_retries=3).amplification(np.array([0.5]))
     array([1.875])
@@ -240,12 +241,18 @@ class RetryPolicy:
     timeout: float
     max_retries: int
     budget: float | None = None
+    backoff: tuple[float, ...] = ()
 
     def __post_init__(self):
         _check("timeout", self.timeout)
         _count("max_retries", self.max_retries, 0)
         if self.budget is not None:
             _check("budget", self.budget, zero=True)
+        if self.backoff and len(self.backoff) != self.max_retries:
+            raise FieldError("backoff", f"needs one mean wait per retry ({self.max_retries}), "
+                             f"got {len(self.backoff)}")
+        for k, b in enumerate(self.backoff):
+            _check(f"backoff[{k}]", b, zero=True)
 
     @property
     def max_amplification(self) -> float:
@@ -297,13 +304,26 @@ class FixedPoint:
     def retry_rate(self) -> float:
         return self.lam_eff - self.lam0
 
-    @property
-    def mean_latency(self) -> float:
-        """Mean time from a request's first attempt to its answer or last timeout
-        (retries sent at once: back-off not included)."""
-        p = self.p_timeout
-        in_time = 0.0 if p >= 1.0 else self.mean_in_time
-        return self.amplification * ((1.0 - p) * in_time + p * self.timeout)
+
+def request_latency(point: FixedPoint, policy: RetryPolicy) -> float:
+    """Mean time from a request's first attempt to its answer, over the requests answered:
+    ``i`` timeouts and back-off waits, then an attempt answered in time, with probability
+    ``p^i (1 - p)`` (attempts independent; a budget's cap on retries left out).
+
+    >>> s, pol = MMcTimeouts(c=1, mean_service=0.1), RetryPolicy(0.5, 1, backoff=(0.2,))
+    >>> x = fixed_points(2.0, s, pol)[0]
+    >>> p, ok = x.p_timeout, x.mean_in_time
+    >>> abs(request_latency(x, pol) - ((1 - p) * ok + p * (1 - p) * (0.5 + 0.2 + ok))
+    ...     / (1 - p * p)) < 1e-12
+    True
+    """
+    p, m = point.p_timeout, policy.max_retries
+    if p >= 1.0:
+        return math.nan
+    waits = np.concatenate([[0.0], np.cumsum(policy.backoff or np.zeros(m))])
+    i = np.arange(m + 1)
+    weights = p**i * (1.0 - p)
+    return float(weights @ (i * policy.timeout + waits + point.mean_in_time) / weights.sum())
 
 
 def fixed_points(lam0: float, station: TimeoutStation, policy: RetryPolicy,

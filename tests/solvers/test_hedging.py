@@ -12,7 +12,7 @@ import pytest
 from qmodel.distributions import Exponential, HyperExponential, Lognormal
 from qmodel.errors import FieldError, UnstableError
 from qmodel.solvers.hedging import hedge, hedge_mmc
-from qmodel.solvers.retry_fixed_point import MMcTimeouts
+from qmodel.solvers.mmc import erlang_c_values, wait_then_serve
 
 
 @pytest.mark.parametrize("d", [0.0, 0.3, 1.0, 3.0])
@@ -85,8 +85,9 @@ def test_mmc_fixed_point():
     assert quantile.lam_total == pytest.approx(5.25, rel=1e-12)
     assert quantile.hedge.p_hedge == pytest.approx(0.05, rel=1e-6)
     fixed = hedge_mmc(lam=6.0, c=10, mean_service=1.0, after=2.5)
-    # the copies' rate is P(R > d) of the loaded station: closed-form M/M/c tail
-    p = MMcTimeouts(10, 1.0).p_timeout(np.array([fixed.lam_total]), 2.5)[0]
+    # the copies' rate is P(R > d) of the loaded station: its phase-type response law
+    x = fixed.lam_total
+    p = float(wait_then_serve(float(erlang_c_values(10, x)), 10 - x, 1.0).sf(2.5))
     assert fixed.lam_total == pytest.approx(6.0 * (1 + p), rel=1e-9)
     assert fixed.utilization == pytest.approx(fixed.lam_total / 10, rel=1e-12)
     with pytest.raises(UnstableError, match="hedged copies"):

@@ -22,6 +22,7 @@ from qmodel.solvers.retry_fixed_point import (
     RetryPolicy,
     fixed_points,
     hysteresis,
+    request_latency,
     stable_points,
     what_removes_it,
 )
@@ -109,41 +110,59 @@ def test_hysteresis_loop_and_what_removes_it():
     assert table.loc["max_retries=0", "removes"] and table.loc["budget=10%", "removes"]
 
 
+def test_request_latency_against_the_simulation():
+    # M/M/10 healthy state: answered requests' mean latency (timeouts then an answer)
+    lam0 = 60.0
+    healthy = stable_points(lam0, STATION, POLICY)[0]
+    bins, latency = _simulate(lam0, STATION, POLICY, horizon=300.0, seed=3, latencies=True)
+    mean, half = _ci(latency, np.ones_like(latency))
+    assert abs(request_latency(healthy, POLICY) - mean) <= half
+    with pytest.raises(FieldError, match="^backoff:"):
+        RetryPolicy(timeout=1.0, max_retries=2, backoff=(0.1,))
+
+
 def test_cancelling_keeps_the_queue_stable():
     cancel = CancelledTimeouts(c=10, mean_service=0.1)
     points = stable_points(60.0, cancel, RetryPolicy(0.3, 3))
     assert all(0 < x.p_timeout < 1 for x in points)
 
 
-def _simulate(lam0, station, policy, horizon, seed, backlog=0.0):
+def _simulate(lam0, station, policy, horizon, seed, backlog=0.0, latencies=False):
     """M/M/c FCFS whose servers finish every attempt; a timed-out attempt is retried at
     once (within the budget). Returns per one-second bin: first attempts, attempts,
-    timeouts."""
+    timeouts (and, with ``latencies``, each answered request's time from its first
+    attempt, in order of answer, after the first 20 s)."""
     rng = np.random.default_rng(seed)
     free = [backlog] * station.c  # when each server is next free (FCFS: earliest first)
     firsts = np.cumsum(rng.exponential(1 / lam0, int(lam0 * horizon * 1.2) + 50))
     firsts = firsts[firsts < horizon]
-    retries: list[tuple[float, int]] = []
+    retries: list[tuple[float, int, float]] = []
+    answered = []
     bins = np.zeros((3, int(horizon) + 1))
     n_first = n_retries = i = 0
     while i < firsts.size or retries:
         if retries and (i >= firsts.size or retries[0][0] < firsts[i]):
-            t, k = heapq.heappop(retries)
+            t, k, first = heapq.heappop(retries)
             if t >= horizon or (policy.budget is not None and
                                 n_retries >= policy.budget * n_first):
                 continue
             n_retries += 1
         else:
             t, k = float(firsts[i]), 0
+            first = t
             i += 1
             n_first += 1
         end = max(t, heapq.heappop(free)) + rng.exponential(station.mean_service)
         heapq.heappush(free, end)
         late = end - t > policy.timeout
         if late and k < policy.max_retries:
-            heapq.heappush(retries, (t + policy.timeout, k + 1))
+            heapq.heappush(retries, (t + policy.timeout, k + 1, first))
+        elif not late and first >= 20.0:
+            answered.append(end - first)
         b = int(t)
         bins[:, b] += (k == 0, 1, late)
+    if latencies:
+        return bins[:, :int(horizon)], np.array(answered)
     return bins[:, :int(horizon)]
 
 
