@@ -362,8 +362,8 @@ UP, DOWN = "#1565c0", "#c62828"
 
 def figure(result: Metastability, title: str | None = None) -> go.Figure:
     """The hysteresis loop: goodput (solid) and attempt rate (dashed) against the offered
-    load, going up and coming down in two colours, the metastable band shaded and the
-    class's own rate marked."""
+    load, going up and coming down in two colours, the metastable band shaded, the class's
+    own rate and the servers' capacity marked."""
     fig = go.Figure()
     table = result.table
     for direction, colour in (("up", UP), ("down", DOWN)):
@@ -381,10 +381,12 @@ def figure(result: Metastability, title: str | None = None) -> go.Figure:
         fig.add_vrect(x0=result.interval[0], x1=result.interval[1], fillcolor="#f9a825",
                       opacity=0.18, line_width=0, annotation_text="metastable",
                       annotation_position="top left")
-    fig.add_vline(x=result.setting.rate, line={"color": "#555", "dash": "dot"},
-                  annotation_text=f"{result.setting.job_class} now",
-                  annotation_position="bottom right")
     s = result.setting
+    fig.add_vline(x=s.rate, line={"color": "#555", "dash": "dot"},
+                  annotation_text=f"{s.job_class} now", annotation_position="bottom right")
+    fig.add_hline(y=s.capacity, line={"color": "#777", "dash": "dashdot", "width": 1},
+                  annotation_text=f"the servers' capacity, {human_rate(s.capacity)}",
+                  annotation_position="top right")
     fig.update_layout(
         title=title or f"{s.job_class} on {s.node}: going up and coming down",
         xaxis_title="offered load (requests/s)", yaxis_title="per second",
