@@ -159,6 +159,8 @@ def test_the_figure_draws_both_branches_and_the_band(model):
     assert fig.data[0].line.color != fig.data[2].line.color
     band = [s for s in fig.layout.shapes if s.type == "rect"]
     assert band[0].x0 == pytest.approx(r.interval[0]) and band[0].x1 == pytest.approx(r.interval[1])
+    lines = {(s.x0, s.y0) for s in fig.layout.shapes if s.type == "line"}
+    assert (250.0, 0) in lines and (0, 400.0) in lines       # the class now, the capacity
 
 
 @pytest.mark.parametrize(("change", "path"), [
