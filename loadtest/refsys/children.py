@@ -137,8 +137,8 @@ class Guard:
     and everything it started) and each process (Redis) as the supervisor starts and
     reaps them. Its stdin is a pipe whose only writer is the supervisor: when the
     supervisor exits in any way, SIGKILL included, the kernel closes it, and the guard
-    stops everything still listed: SIGTERM (a gateway drains, Redis writes its AOF), then
-    SIGKILL after :data:`GUARD_GRACE_S`. :meth:`close` after a clean stop lets it go
+    stops everything still listed: SIGTERM (a gateway begins to drain, Redis writes its
+    AOF), then SIGKILL after :data:`GUARD_GRACE_S`. :meth:`close` after a clean stop lets it go
     without stopping anything.
     """
 
