@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from yaml.composer import Composer
 
 from ..errors import FieldError, ModelError, Problem, escape_control, shown
 from ..units import TIME_UNITS
@@ -24,9 +23,10 @@ MAX_VALUES = 200_000
 expanded: a few hundred bytes of aliases cannot make a billion values."""
 
 
-class _Bounded(Composer):
-    """YAML's composer (events to nodes) refusing documents nested deeper than
-    :data:`MAX_DEPTH` (instead of a ``RecursionError``)."""
+class _PythonLoader(yaml.SafeLoader):
+    """The safe loader in pure Python (used when PyYAML is built without libyaml), whose
+    composer refuses documents nested deeper than :data:`MAX_DEPTH` as it goes (its
+    recursion would otherwise end in a ``RecursionError``)."""
 
     depth = 0
 
@@ -41,22 +41,10 @@ class _Bounded(Composer):
             self.depth -= 1
 
 
-class _PythonLoader(_Bounded, yaml.SafeLoader):
-    """The safe loader in pure Python: used when PyYAML is built without libyaml."""
-
-
-LOADER: type = _PythonLoader
-"""The loader :func:`read_yaml` uses: libyaml's scanner and parser (C) when PyYAML has
-them, about ten times faster on a 100 KB file; nodes are still composed (bounded) and
-built in Python, so both loaders give the same documents and refuse the same files."""
-
-if yaml.__with_libyaml__:
-    class _LibyamlLoader(_Bounded, yaml.CSafeLoader):
-        def __init__(self, stream: str):
-            yaml.CSafeLoader.__init__(self, stream)
-            Composer.__init__(self)
-
-    LOADER = _LibyamlLoader
+LOADER: type = getattr(yaml, "CSafeLoader", _PythonLoader)
+"""The loader :func:`read_yaml` uses: libyaml's (C) when PyYAML has it, about six times
+faster on a 100 KB file; its nesting (libyaml stops at 1,000 levels) is bounded by
+:func:`_inspect` before anything is built, so both loaders refuse the same files."""
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -100,14 +88,21 @@ def read_yaml(text: str, source: str = "<text>") -> Any:
 
 
 def _inspect(root: yaml.Node, source: str) -> None:
-    """Refuse an alias bomb, keys given twice and control characters (which would move a
-    terminal's cursor when echoed), before anything is built."""
+    """Refuse a document nested too deep, an alias bomb, a recursive alias, keys given
+    twice and control characters (which would move a terminal's cursor when echoed),
+    before anything is built."""
+    _bound_depth(root)
     sizes: dict[int, int] = {}
     twice: list[Problem] = []
+    inside: set[int] = set()  # the nodes being walked: an alias to one is a cycle
 
     def walk(node: yaml.Node, path: list[str]) -> int:
         if id(node) in sizes:  # an alias: counted again, checked once
             return sizes[id(node)]
+        if id(node) in inside:
+            raise _Refused("an alias refers to a node that holds it (a recursive "
+                           "structure)", node.start_mark)
+        inside.add(id(node))
         total = 1
         if isinstance(node, yaml.MappingNode):
             first: dict[tuple, yaml.Node] = {}
@@ -126,6 +121,7 @@ def _inspect(root: yaml.Node, source: str) -> None:
             twice.append(Problem(".".join(path), f"{shown(node.value)}: contains a control "
                                                  "character; remove it"))
         sizes[id(node)] = total
+        inside.discard(id(node))
         if total > MAX_VALUES:
             raise _Refused(f"more than {MAX_VALUES:,} values once its aliases are expanded",
                            node.start_mark)
@@ -134,6 +130,27 @@ def _inspect(root: yaml.Node, source: str) -> None:
     walk(root, [])
     if twice:
         raise ModelError(twice)
+
+
+def _bound_depth(root: yaml.Node) -> None:
+    """Refuse a document nested deeper than :data:`MAX_DEPTH`, counted as written (an
+    alias is not followed), at the first node too deep; without recursion."""
+    seen: set[int] = set()
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            continue
+        stack.extend((child, depth + 1) for child in reversed(children))
 
 
 def read_file(path: str | Path) -> Any:
