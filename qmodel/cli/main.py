@@ -224,7 +224,12 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
 
     m = load_model(model, overrides)
     _check_positive(replications=replications)
-    table = side_by_side(solve(m), run(m, replications=replications, seed=seed,
+    analytic = solve(m)
+    if not analytic.stable:  # nothing to compare: the queues grow without bound
+        for reason in analytic.unstable:
+            err.print(f"unstable: {reason}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_UNSTABLE)
+    table = side_by_side(analytic, run(m, replications=replications, seed=seed,
                                        progress=None if not as_json else False))
     if as_json:
         print(table.to_json(orient="records", indent=2))

@@ -114,6 +114,13 @@ def test_compare_flags_agreement():
     assert rows and all("agrees" in row for row in rows)
 
 
+def test_compare_of_an_unstable_model_says_why_and_simulates_nothing():
+    """(It printed an empty table and exit 0.)"""
+    result = run("compare", "topologies/web_service.yaml", "--set", "arrivals.web.rate=1e6/s")
+    assert result.exit_code == 3, result.output
+    assert "unstable: app is saturated" in result.output and "analytic vs" not in result.output
+
+
 def test_load_testing_commands_are_forwarded():
     result = run("validate", "--help")
     assert result.exit_code == 0 and "--duration" in result.output

@@ -299,8 +299,8 @@ def test_batches_become_batch_classes():
      "line 4, column 4: this line's indentation does not line up"),
     ("nodes:\n\ta: 1\n", "a tab character: indent with spaces"),
     ("name: a: b\n", "a second ': ' on one line"),
-    ("name: @x\n", "character '@' that cannot start any token (put the value in quotes)"),
-    ("name: *x\n", "undefined alias 'x' (an *alias needs an &anchor before it)"),
+    ("name: @x\n", "'@' cannot start a value here (put the value in quotes)"),
+    ("name: *x\n", "an *alias with no &anchor before it"),
     ("name: !!python/object:os.system x\n", "a YAML tag (!!…) that a model file cannot use"),
 ])
 def test_yaml_syntax_errors_are_one_plain_sentence_at_their_line(text, sentence):
