@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qmodel.results import Result
+
+from .compare import Row, rel
+
 HEADER = ("intended", "attempts", "timeouts", "rejects", "ok")
 
 
@@ -83,3 +87,30 @@ def write_client_spec(path: Path, spec: dict[str, Any]) -> Path:
     seconds) as the JSON file locust reads (``--client-file``)."""
     path.write_text(json.dumps(spec))
     return path
+
+
+CLIENT_METRICS = ("goodput_per_s", "amplification")
+"""The client figures compared with the model (per class), gated at the tolerance."""
+
+
+def client_rows(measured: dict[str, dict[str, Any]], predicted: Result | None,
+                tolerance: float) -> list[Row]:
+    """Rows ``CLASS (client)``: measured goodput and retry amplification per class,
+    against ``predicted`` (a result whose class has ``goodput`` and ``amplification``;
+    None or without them: not compared).
+
+    >>> [r.metric for r in client_rows({"web": {"goodput_per_s": 9.0,
+    ...                                         "amplification": 1.2}}, None, 0.1)]
+    ['goodput_per_s', 'amplification']
+    """
+    rows = []
+    for cls, stats in measured.items():
+        klass = predicted.classes.get(cls) if predicted is not None else None
+        for metric in CLIENT_METRICS:
+            value = getattr(klass, metric.removesuffix("_per_s"), None)
+            model = None if value is None else float(value)
+            error = rel(stats.get(metric), model)
+            rows.append(Row(f"{cls} (client)", metric, stats.get(metric), model, None, error,
+                            None, None if error is None else abs(error) <= tolerance,
+                            gate=model is not None))
+    return rows
