@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from .runtime import Runtime
+    from .stations import Pool
 
 EMULATED_BEHAVIOURS: frozenset[str] = frozenset(
     {"calls", "pools", "timeouts", "retries", "hedging", "patience", "balking"})
@@ -85,24 +86,19 @@ class Held:
         self.pools = {name: asyncio.Semaphore(size) for name, size in runtime.net.pools.items()}
         self.replies: dict[str, asyncio.Future] = {}
         self.serving: dict[str, asyncio.Task] = {}
-        self.queued: set[str] = set()
-        self.cancelled: set[str] = set()
+        self.queued: dict[str, Pool] = {}  # item id -> the pool it waits in
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self._budgets: dict[tuple[str, int], RetryBudget] = {}
         self._ids = itertools.count()
         self._rng = random.Random(zlib.crc32(f"{runtime.seed}-calls".encode()))
 
     # ----- a visit's life: queued, served (cancellable), returned -----------------------
-    def enqueued(self, item: Item) -> None:
-        self.queued.add(item.id)
+    def enqueued(self, item: Item, pool: Pool) -> None:
+        self.queued[item.id] = pool
 
-    def picked(self, item: Item) -> bool:
-        """The item leaves its queue for a server; False if it was cancelled meanwhile."""
-        self.queued.discard(item.id)
-        if item.id in self.cancelled:
-            self.cancelled.discard(item.id)
-            return False
-        return True
+    def picked(self, item: Item) -> None:
+        """The item left its queue (for a server, or gone)."""
+        self.queued.pop(item.id, None)
 
     async def serve(self, item: Item, body: Awaitable[float]) -> float:
         """Run a service as its own task, so that :meth:`cancel` can withdraw it; raise
@@ -121,15 +117,14 @@ class Held:
             self.serving.pop(item.id, None)
 
     def cancel(self, item_id: str) -> bool:
-        """Withdraw an item: skipped if queued, its service stopped if served (its
-        calls are withdrawn in turn); False when it is nowhere here (done already)."""
+        """Withdraw an item: out of its queue if queued, its service stopped if served
+        (its calls are withdrawn in turn); False when it is nowhere here (done, or
+        between two stations)."""
         if item_id in self.serving:
             self.serving[item_id].cancel()
             return True
-        if item_id in self.queued:
-            self.cancelled.add(item_id)
-            return True
-        return False
+        pool = self.queued.get(item_id)
+        return pool is not None and pool.withdraw(item_id)
 
     def returned(self, item: Item) -> bool:
         """True if ``item`` was a call's sub-visit: its end returns to the caller."""

@@ -30,7 +30,7 @@ from qmodel.distributions import Distribution
 from qmodel.model.network import Station
 
 from .broker import Broker, Message
-from .items import BalkedError, Item, RenegedError, StationFullError
+from .items import BalkedError, CancelledItemError, Item, RenegedError, StationFullError
 from .timing import ServiceClock
 from .trace import TraceWriter
 
@@ -78,9 +78,8 @@ class Pool:
                  tracing: Tracing | None = None, held: Held | None = None):
         self.station = station
         self.held = held
-        self.waiting = 0  # queued and not yet picked nor reneged (what balking counts)
+        self._queued: dict[str, Item] = {}  # waiting, by id (insertion order: FIFO)
         self._patience: dict[str, asyncio.TimerHandle] = {}
-        self._reneged: set[str] = set()
         self.trace = trace
         self.tracing = tracing
         self.rng = rng
@@ -136,40 +135,55 @@ class Pool:
             async with self._space:
                 await self._space.wait_for(lambda: self.inside < capacity)
         self.inside += 1
-        self.waiting += 1
         arrived = time.time()
         item.t_enq = enqueued if enqueued is not None else arrived
+        self._queued[item.id] = item
         if self.held is not None:
-            self.held.enqueued(item)
+            self.held.enqueued(item, self)
         if self.station.patience is not None:
             self._patience[item.id] = asyncio.get_running_loop().call_later(
-                draw(self.station.patience, self.rng), self._renege, item)
+                draw(self.station.patience, self.rng), self._renege, item.id)
         self.queue.put_nowait((item, arrived))
 
-    def _renege(self, item: Item) -> None:
-        """``item``'s patience ran out in the queue: it leaves (its request is answered)."""
-        del self._patience[item.id]
-        self._reneged.add(item.id)
-        self.waiting -= 1
-        self.trace.rejected(item.id, item.cls, self.station.component, self.name)
-        asyncio.ensure_future(self._leave())
-        self.on_error(item, RenegedError(self.name))
+    @property
+    def waiting(self) -> int:
+        """Items in the queue, not yet served nor gone (what balking counts)."""
+        return len(self._queued)
 
-    def _picked(self, item: Item) -> bool:
-        """The item leaves the queue for a server; False if it left it already (reneged)
-        or was withdrawn (then it leaves now)."""
-        if item.id in self._reneged:
-            self._reneged.discard(item.id)
-            if self.held is not None:
-                self.held.picked(item)
-            return False
-        self.waiting -= 1
+    def _renege(self, item_id: str) -> None:
+        """The item's patience ran out in the queue: it leaves (its request is answered)."""
+        item = self._queued[item_id]
+        self.trace.rejected(item.id, item.cls, self.station.component, self.name)
+        self._drop(item, RenegedError(self.name))
+
+    def withdraw(self, item_id: str) -> bool:
+        """Take a queued item out now (its caller cancelled it); False if not queued."""
+        item = self._queued.get(item_id)
+        if item is not None:
+            self._drop(item, CancelledItemError(f"{item_id}: cancelled by its caller"))
+        return item is not None
+
+    def _drop(self, item: Item, reason: Exception) -> None:
+        """A queued item leaves without service (skipped when a server reaches it)."""
+        del self._queued[item.id]
         timer = self._patience.pop(item.id, None)
         if timer is not None:
             timer.cancel()
-        if self.held is not None and not self.held.picked(item):
-            asyncio.ensure_future(self._leave())
+        if self.held is not None:
+            self.held.picked(item)
+        asyncio.ensure_future(self._leave())
+        self.on_error(item, reason)
+
+    def _picked(self, item: Item) -> bool:
+        """The item leaves the queue for a server; False if it left it already (reneged,
+        withdrawn)."""
+        if self._queued.pop(item.id, None) is None:
             return False
+        timer = self._patience.pop(item.id, None)
+        if timer is not None:
+            timer.cancel()
+        if self.held is not None:
+            self.held.picked(item)
         return True
 
     async def _worker(self, clock: ServiceClock) -> None:

@@ -113,6 +113,21 @@ def test_call_timeouts_are_retried_then_fail_the_visit(tmp_path):
     assert busy == 0  # cancelled in service
 
 
+def test_an_item_withdrawn_while_queued_leaves_and_is_answered(tmp_path):
+    m = model({"app": {"kind": "queue", "servers": 1, "service": det(30)}})
+
+    async def scenario(runtime, submit):
+        first = asyncio.ensure_future(submit(0))
+        second = asyncio.ensure_future(submit(1))
+        await asyncio.sleep(0.005)
+        assert runtime.held.cancel("i1")  # queued behind i0
+        return await first, await second, runtime.parts["app"].inside
+
+    first, second, inside = run(tmp_path, m, scenario)
+    assert first[1].status == "done" and isinstance(second[1], CancelledItemError)
+    assert second[0] < 0.015 and inside == 0
+
+
 def test_a_timed_out_call_that_continues_keeps_the_callee_busy(tmp_path):
     m = model({"app": {"kind": "queue", "servers": 1, "service": det(1),
                        "calls": [{"to": "db", "timeout": "10ms"}]},

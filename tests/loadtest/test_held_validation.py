@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -24,6 +25,7 @@ from loadtest.clients import client_stats, read_client_rows, write_client_spec
 from loadtest.loadgen import LoadSpec
 from loadtest.predict import calibrate, with_rates
 from loadtest.retrying import client_spec
+from loadtest.samples import Samples
 from loadtest.validate import Harness, class_path, measured_services
 from qmodel import load, solve
 
@@ -131,3 +133,37 @@ def test_client_timeouts_and_retries_goodput_and_amplification(tmp_path, refsys)
     # continue: the server served every attempt, abandoned ones included (wasted work)
     served = run.measured["components"]["app"]["count"]
     assert served == pytest.approx(stats["attempts"], rel=0.05)
+
+
+HEDGED = """
+name: hedged_client
+time_unit: ms
+arrivals:
+  web:
+    to: app
+    rate: 40/s
+    hedge: {after: 40ms, copies: 1, cancel: true}
+nodes:
+  app: {kind: delay, service: 40ms}
+"""
+
+
+@pytest.mark.slow
+def test_hedged_requests_take_the_first_answer(tmp_path, refsys):
+    """A copy after 40 ms to an exponential 40 ms delay station: copies per request
+    1 + P(S > 40 ms) = 1 + 1/e, response min(S1, 40 ms + S2) with mean
+    40 (1 - 1/e) + 20/e ms = 32.6 ms (40 ms unhedged), plus the client's own overhead
+    (HTTP and the gateway: the measured client time less the server's time, of the
+    requests answered before a copy was sent)."""
+    path = write_model(tmp_path, "hedged", HEDGED)
+    client = client_spec(load(path).network.classes[0].client)
+    _, run, _ = measure(tmp_path, refsys, path, 40.0, 12.0, client)
+    stats = client_stats(read_client_rows(tmp_path / "run1-web.csv"), *run.window)
+    samples = Samples.read(tmp_path / "run1-web.csv").window(*run.window)
+    latency = samples.done - samples.intended
+    overhead = float(np.mean((latency - samples.server_s)[latency < 0.040]))
+    exact = 0.040 * (1 - math.exp(-1)) + 0.020 * math.exp(-1)
+    print(stats, latency.mean(), exact, overhead)
+    assert stats["amplification"] == pytest.approx(1 + math.exp(-1), rel=0.10)
+    assert latency.mean() == pytest.approx(exact + overhead, rel=0.10)
+    assert stats["successes"] == stats["requests"]
