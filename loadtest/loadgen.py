@@ -36,6 +36,7 @@ class LoadSpec:
     max_error_rate: float = 1.0  # stop sending above this fraction of failed answers
     master_bind: str = "127.0.0.1"  # with several processes: where the master listens
     host: str = ""               # this run's host instead of run_locust's
+    client_file: str = ""        # the class's client spec (timeouts, retries, hedging)
 
     @property
     def processes(self) -> int:
@@ -59,6 +60,8 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--think-time", f"{spec.think_s:.6g}s"]
     if spec.requests_file:
         command += ["--requests-file", spec.requests_file]
+    if spec.client_file:
+        command += ["--client-file", spec.client_file]
     if spec.max_error_rate < 1.0:
         command += ["--max-error-rate", f"{spec.max_error_rate:.6g}"]
     if spec.processes > 1:

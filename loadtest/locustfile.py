@@ -18,6 +18,15 @@ the map's requests, chosen by weight, placeholders filled; ``--max-error-rate F`
 sending once more than F of at least 50 answers were not a success (the run's side file
 says so).
 
+``--client-file FILE`` (JSON, :func:`loadtest.retrying.client_spec` with the hedge delay
+resolved to seconds) makes each request a client of the model: an attempt unanswered
+after ``timeout`` is given up (``on_timeout: cancel``: the client also sends ``POST
+/cancel?id=`` with the attempt's ``X-Request-Id``; ``continue``: the server finishes it),
+retried after the back-off while the retry budget allows (``when``: timeouts, 429s), and
+copied after ``hedge.after`` (copy k at k times that) until one answers (the others are
+cancelled if ``hedge.cancel``). Arrivals never wait for answers (each request is its own
+greenlet). One row per request goes to ``SAMPLES.clients.csv`` (:mod:`loadtest.clients`).
+
 Raw samples go to ``--samples-out`` (``loadtest.samples``); at the end the run checks
 itself (rate, inter-arrival CV, send delay, CPU) and prints whether it is valid.
 """
@@ -43,6 +52,8 @@ from hdrh.histogram import HdrHistogram
 from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadtest.clients import ClientRow, clients_path, write_client_rows
+from loadtest.retrying import RetryBudget, backoff_delay
 from loadtest.samples import Samples, check_closed, check_open, latency, write_samples
 from loadtest.shapes import SHAPES, rate_factor
 from qmodel.model.requests import parse_template, render, status_matches
@@ -54,6 +65,7 @@ _histogram = HdrHistogram(1, 600_000_000, 3)  # microseconds
 _started: dict[str, float] = {}
 _user_ids = itertools.count()
 _outcomes = {"answers": 0, "errors": 0, "stopped": ""}
+_client_rows: list[ClientRow] = []
 ERROR_STOP_MIN_ANSWERS = 50
 
 
@@ -74,6 +86,8 @@ def _arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
     parser.add_argument("--requests-file", type=str, default="",
                         help="JSON request map of one class (replaces --path)")
+    parser.add_argument("--client-file", type=str, default="",
+                        help="JSON client spec: timeout, on_timeout, retries, hedge (seconds)")
     parser.add_argument("--max-error-rate", type=float, default=1.0,
                         help="Stop sending when more than this fraction of answers failed")
 
@@ -116,6 +130,13 @@ def _start(environment, **_kw) -> None:
     _started["cpu"] = sum(psutil.Process().cpu_times()[:2])
     if options.requests_file:
         _started["map"] = _compile(json.loads(Path(options.requests_file).read_text()))
+    if options.client_file:
+        client = json.loads(Path(options.client_file).read_text())
+        if isinstance((client.get("hedge") or {}).get("after", 0), str):
+            raise SystemExit("--client-file: hedge.after must be resolved to seconds")
+        _started["client"] = client
+        retries = client.get("retries") or {}
+        _started["budget"] = RetryBudget(retries.get("budget"))
     # Full collections scanned every object of locust, gevent and their imports: 40-50 ms
     # stalls of the dispatcher here (a burst of ~70 sends at 1,500/s). Start-up objects
     # are frozen out of the collector; what the run creates is still collected.
@@ -145,6 +166,9 @@ class Client(FastHttpUser):
         key = f"k{self.rng.randrange(options.keys)}"
         body = json.dumps({"key": key, "payload": " ".join(
             self.rng.choices(("alpha", "beta", "gamma", "delta"), k=8))})
+        if "client" in _started:
+            self._client_request(intended, body, _started["client"])
+            return
         sent = time.time()
         status, server = 0, 0.0
         try:
@@ -159,6 +183,86 @@ class Client(FastHttpUser):
         done = time.time()
         _rows.append((intended, sent, done, status, server))
         if 200 <= status < 300:
+            _histogram.record_value(max(1, int((done - intended) * 1e6)))
+
+    def _post(self, body: str, request_id: str) -> tuple[int, float]:
+        """One attempt: its status (0: no answer) and the server's time."""
+        options = self.environment.parsed_options
+        try:
+            with self.client.post(options.path, data=body, catch_response=True, headers={
+                    "Content-Type": "application/json", "X-Request-Id": request_id}) as r:
+                if r.status_code in (429, 499, 504):
+                    r.success()  # refused, withdrawn, a call gave up: counted per request
+                return r.status_code or 0, float(r.headers.get("X-Server-Time", 0) or 0)
+        except Exception:  # a failed connection is an answer too (status 0)
+            return 0, 0.0
+
+    def _cancel(self, request_id: str) -> None:
+        try:
+            with self.client.post(f"/cancel?id={request_id}", name="/cancel",
+                                  catch_response=True) as r:
+                r.success()
+        except Exception:  # the request is gone either way
+            pass
+
+    def _attempt(self, body: str, request_id: str, client: dict
+                 ) -> tuple[str, int, int, float]:
+        """One attempt with its hedged copies: (``ok``, ``timeout``, ``reject`` or
+        ``error``; copies sent; the answer's status; the server's time)."""
+        hedge, timeout = client.get("hedge"), client.get("timeout")
+        start = time.time()
+        ids = [f"{request_id}.0"]
+        copies = [gevent.spawn(self._post, body, ids[0])]
+        while True:
+            wakes = [start + timeout] if timeout else []
+            if hedge and len(copies) <= hedge["copies"]:
+                wakes.append(start + hedge["after"] * len(copies))
+            wait = max(0.0, min(wakes) - time.time()) if wakes else None
+            gevent.wait(copies, timeout=wait, count=1)
+            answered = [g for g in copies if g.ready()]
+            if answered:
+                status, server = answered[0].value
+                if hedge and hedge.get("cancel", True):
+                    for g, rid in zip(copies, ids):
+                        if not g.ready():
+                            gevent.spawn(self._cancel, rid)
+                outcome = "ok" if 200 <= status < 300 else "reject" if status == 429 \
+                    else "error"
+                return outcome, len(copies), status, server
+            if timeout and time.time() >= start + timeout:
+                if client.get("on_timeout") == "cancel":
+                    for rid in ids:
+                        gevent.spawn(self._cancel, rid)
+                return "timeout", len(copies), 0, 0.0
+            if hedge and len(copies) <= hedge["copies"] and \
+                    time.time() >= start + hedge["after"] * len(copies):
+                ids.append(f"{request_id}.{len(copies)}")
+                copies.append(gevent.spawn(self._post, body, ids[-1]))
+
+    def _client_request(self, intended: float, body: str, client: dict) -> None:
+        """One request of a client that times out, retries and hedges (the class's
+        client spec); one sample row (its last answer) and one client row."""
+        retries = client.get("retries")
+        budget: RetryBudget = _started["budget"]
+        request_id = self.prefix + str(next(self.ids))
+        sent = time.time()
+        budget.first(sent)
+        attempts = timeouts = rejects = 0
+        for retry in itertools.count():
+            outcome, copies, status, server = self._attempt(body, f"{request_id}.{retry}",
+                                                            client)
+            attempts += copies
+            timeouts += outcome == "timeout"
+            rejects += outcome == "reject"
+            if outcome in ("ok", "error") or retries is None or \
+                    outcome not in retries["when"] or retry >= retries["max"] or \
+                    not budget.allow(time.time()):
+                break
+            gevent.sleep(backoff_delay(retries.get("backoff"), retry + 1, self.rng))
+        done = time.time()
+        _rows.append((intended, sent, done, 408 if outcome == "timeout" else status, server))
+        _client_rows.append(ClientRow(intended, attempts, timeouts, rejects, outcome == "ok"))
+        if outcome == "ok":
             _histogram.record_value(max(1, int((done - intended) * 1e6)))
 
     def _mapped(self, intended: float, request_map: dict) -> None:
@@ -260,6 +364,9 @@ def _stop(environment, **_kw) -> None:
         "cpu_percent": 100.0 * cpu / wall if wall > 0 else None,
         "stopped_on_errors": _outcomes["stopped"]})
     _rows.clear()
+    if "client" in _started:
+        write_client_rows(clients_path(path), list(_client_rows))
+        _client_rows.clear()
 
 
 @events.quitting.add_listener

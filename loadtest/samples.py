@@ -62,7 +62,8 @@ class Samples:
         """All sample files of one run: ``base`` and ``base.workerN`` (each with its
         ``.json``)."""
         base = Path(base)
-        files = sorted(p for p in base.parent.glob(base.name + "*") if p.suffix != ".json")
+        files = sorted(p for p in base.parent.glob(base.name + "*")
+                       if p.suffix != ".json" and not p.name.endswith(".clients.csv"))
         columns: list[list[float]] = [[] for _ in HEADER]
         meta = []
         for path in files:

@@ -8,6 +8,14 @@ model's predictions.
 3. Each level: locust per job class for warm-up + duration; the warm-up and the last
    second are discarded; repeated ``repeats`` times (metrics averaged).
 4. Predict with the calibrated model at the target rate and at the achieved rate.
+
+A class whose clients time out, retry or hedge (the model's ``timeout``, ``retries``,
+``hedge``) is played by locust's clients (:mod:`loadtest.locustfile`) at every level but
+the calibration (which measures service times, and the unhedged response time that a
+``hedge: {after: p95}`` is resolved from: a measured pilot). Each level then reports per
+such class the requests, attempts, successes, timeouts, failures, goodput and retry
+amplification (``measured["clients"]``, and rows ``CLASS (client)`` against the model's
+prediction where the predictor gives them).
 """
 
 from __future__ import annotations
@@ -18,22 +26,27 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from rich.console import Console
 
+from qmodel import QModelError
+from qmodel.model.behaviour_spec import QUANTILE
 from qmodel.model.model import Model, load
 from qmodel.units import parse_duration
 
+from .clients import client_rows, client_stats, read_client_rows, write_client_spec
 from .compare import rows_for
 from .loadgen import LoadSpec, run_locust
 from .predict import calibrate, offered_peak, predict, with_population, with_rates
 from .refsys.gateway import job_classes
 from .refsys.supervisor import RefSystem, check_traffic
 from .report import Level, ValidationReport
+from .retrying import client_spec
 from .samples import (
     LOOP_LAG_P99_LIMIT_S,
     TRACED_LOOP_LAG_P99_LIMIT_S,
@@ -58,11 +71,13 @@ def class_path(model: Model, cls: str) -> str:
 
 
 def _specs(model: Model, mode: str, load: float, scale: float, duration: float,
-           seed: int) -> dict[str, LoadSpec]:
+           seed: int, clients: dict[str, str] | None = None) -> dict[str, LoadSpec]:
     net = model.network
+    clients = clients or {}
     if mode == "open":
         return {c.name: LoadSpec("open", duration, rate=c.rate * scale,
-                                 path=class_path(model, c.name), seed=seed)
+                                 path=class_path(model, c.name), seed=seed,
+                                 client_file=clients.get(c.name, ""))
                 for c in net.open_classes}
     return {c.name: LoadSpec("closed", duration, users=max(1, round(c.population * load)),
                              think_s=c.think.mean if c.think else 0.0,
@@ -100,6 +115,7 @@ class Run:
     client: dict[str, Any]
     window: tuple[float, float]
     load_average: tuple[float, float]
+    latencies: dict[str, np.ndarray] = field(default_factory=dict)  # successes, from intended
 
     @property
     def valid(self) -> bool:
@@ -144,16 +160,23 @@ class Harness:
         self._settle()
         measured = httpx.get(f"{self.url}/metrics", params={"since": since, "until": until},
                              timeout=120).json()
-        checks, achieved, client = {}, {}, {}
+        checks, achieved, client, latencies = {}, {}, {}, {}
+        clients = {cls: client_stats(read_client_rows(out), since, until)
+                   for (spec, out), cls in zip(runs, specs) if spec.client_file}
+        if clients:
+            measured["clients"] = clients
         for cls, spec in specs.items():
             s = samples[cls]
+            ok = (s.status >= 200) & (s.status < 300)
+            latencies[cls] = (s.done - s.intended)[ok]
             check = check_open(s, spec.rate, since, until) if spec.mode == "open" else \
                 check_closed(s, spec.users, spec.think_s, since, until)
             checks[cls] = check.to_json()
             achieved[cls] = check.achieved_rate
             client[cls] = latency(s.window(since, until))
         checks["system"] = check_system(measured.get("system"), self.loop_lag_limit_s).to_json()
-        return Run(measured, checks, achieved, client, (since, until), (load_before, load_after))
+        return Run(measured, checks, achieved, client, (since, until), (load_before, load_after),
+                   latencies)
 
     def measure_valid(self, specs: dict[str, LoadSpec], what: str) -> Run:
         """Measure; an invalid run (a self-check failed: the machine was too busy to
@@ -294,6 +317,7 @@ def _run(model: Model, loads: Sequence[float], mode: str, tolerance: float,
             specs = _specs(model, mode, CALIBRATION_LOAD, CALIBRATION_LOAD / peak,
                            warmup_s + _seconds(calibration) + TAIL_S, seed)
             cal = harness.measure_valid(specs, "calibration")
+        clients = client_files(model, cal, work_dir)
         nominal = _nominal(model)
         services = calibrated_services(cal.measured, nominal)
         calibrated = calibrate(model, services)
@@ -318,7 +342,7 @@ def _run(model: Model, loads: Sequence[float], mode: str, tolerance: float,
         for i, level in enumerate(loads, 1):
             console.print(f"[bold]level {i}/{len(loads)}[/]: load {level:g}")
             lv = _level(harness, calibrated, mode, level, peak, duration_s, repeats, tolerance,
-                        seed + i, console)
+                        seed + i, console, clients)
             if mode == "open" and level >= 1.0 and lv.predicted_stable:
                 lv.predicted_stable = False  # a finite capacity turns it into losses
                 lv.instability = [f"{bottleneck} is saturated (offered utilization "
@@ -327,6 +351,26 @@ def _run(model: Model, loads: Sequence[float], mode: str, tolerance: float,
             report.levels.append(lv)
         report.notes += harness.discarded
     return report
+
+
+def client_files(model: Model, pilot: Run, work_dir: Path) -> dict[str, str]:
+    """Each open class's client spec as a file for locust, a ``hedge.after`` quantile
+    resolved from the pilot run's (the calibration's, unhedged) response times."""
+    files = {}
+    for c in model.network.open_classes:
+        spec = client_spec(c.client)
+        if spec is None:
+            continue
+        hedge = spec.get("hedge")
+        if hedge is not None and isinstance(hedge["after"], str):
+            times = pilot.latencies.get(c.name, np.empty(0))
+            if not len(times):
+                raise ValueError(f"arrivals.{c.name}.hedge.after: {hedge['after']} needs "
+                                 f"answered requests in the calibration run; none were")
+            q = float(QUANTILE.match(hedge["after"]).group(1))
+            hedge["after"] = float(np.percentile(times, q))
+        files[c.name] = str(write_client_spec(work_dir / f"client-{c.name}.json", spec))
+    return files
 
 
 def _nominal(model: Model) -> dict[str, float]:
@@ -366,13 +410,13 @@ def calibrated_services(measured: dict[str, Any], nominal: dict[str, float]
 
 def _level(harness: Harness, model: Model, mode: str, level: float, peak: float,
            duration_s: float, repeats: int, tolerance: float, seed: int,
-           console: Console) -> Level:
+           console: Console, clients: dict[str, str] | None = None) -> Level:
     scale = level / peak
     length = harness.warmup_s + duration_s + TAIL_S
     runs: list[Run] = []
     for r in range(repeats):
         # each repetition its own arrival stream
-        specs = _specs(model, mode, level, scale, length, seed + 7919 * r)
+        specs = _specs(model, mode, level, scale, length, seed + 7919 * r, clients)
         with console.status(f"load {level:g}: run {r + 1}/{repeats} ({length:g} s)"):
             runs.append(harness.measure_valid(specs, f"load {level:g} repetition {r + 1}"))
     measured = _average([run.measured for run in runs])
@@ -390,16 +434,23 @@ def _level(harness: Harness, model: Model, mode: str, level: float, peak: float,
     # the model at this level's measured rate *and* measured service times: what is left
     # is the queueing model's own error (not the load generator's, not the emulation's)
     at_service = calibrate(at_measured, measured_services(measured))
-    p_target, p_measured = predict(at_target, seed), predict(at_measured, seed)
-    p_service = predict(at_service, seed)
-    lv = Level(level, target, achieved, checks, [run.window for run in runs], measured, client,
+    windows, loads = [run.window for run in runs], [run.load_average for run in runs]
+    try:
+        p_target, p_measured = predict(at_target, seed), predict(at_measured, seed)
+        p_service = predict(at_service, seed)
+    except QModelError as exc:  # behaviours no solver or simulator models yet
+        lv = Level(level, target, achieved, checks, windows, measured, client,
+                   load_average=loads, caveats=[f"not compared: {exc}"])
+        lv.rows = client_rows(measured.get("clients", {}), None, tolerance)
+        return lv
+    lv = Level(level, target, achieved, checks, windows, measured, client,
                methods=sorted({p_target.method, p_measured.method, p_service.method}),
-               load_average=[run.load_average for run in runs])
+               load_average=loads)
     if not p_target.stable:
         lv.predicted_stable = False
         lv.instability = [str(u) for u in p_target.unstable]
         return lv
     lv.rows = rows_for(measured, p_target, p_measured, tolerance, list(specs), p_service,
-                       client)
+                       client) + client_rows(measured.get("clients", {}), p_target, tolerance)
     return lv
 

@@ -21,6 +21,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ from qmodel.model.model import Model, load
 
 from .children import read_state
 from .http_limits import HEADER_TIMEOUT_S, BodyLimits, header_timeout_protocol
-from .items import Item, StationFullError
+from .items import CallFailedError, CancelledItemError, Item, StationFullError
 from .metrics import summarize
 from .probe import Probe
 from .redis_broker import PREFIX, dead_letter_counts, redis_brokers, redis_client
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
 
 
 HEALTH_REDIS_TIMEOUT_S = 1.0
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")  # a client's X-Request-Id
 MAX_CONNECTIONS = 2000  # beyond: uvicorn answers 503 (each connection costs memory)
 
 
@@ -183,7 +185,10 @@ class Gateway:
             key, payload = parse_event(await request.body())
         except BadRecordError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        item = Item(uuid.uuid4().hex, cls, key, payload, t0)
+        # a client that may cancel names its request (X-Request-Id) for POST /cancel
+        given = request.headers.get("x-request-id", "")
+        item_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        item = Item(item_id, cls, key, payload, t0)
         if self.tracing is None:
             return await self._submit(item, t0)
         with self.tracing.request(request.headers, request.method, request.url.path, item,
@@ -197,6 +202,10 @@ class Gateway:
             outcome = await self.runtime.submit(item)
         except StationFullError as exc:
             return JSONResponse({"error": str(exc), "id": item.id}, status_code=429)
+        except CallFailedError as exc:  # a synchronous call downstream gave up
+            return JSONResponse({"error": str(exc), "id": item.id}, status_code=504)
+        except CancelledItemError as exc:  # its client withdrew it (POST /cancel)
+            return JSONResponse({"error": str(exc), "id": item.id}, status_code=499)
         elapsed = time.time() - t0
         headers = {"X-Server-Time": f"{elapsed:.6f}"}
         body = {"id": item.id, "status": outcome.status, "server_s": elapsed}
@@ -206,6 +215,13 @@ class Gateway:
         if "result" in outcome.item.data:
             body["result"] = outcome.item.data["result"]
         return JSONResponse(body, headers=headers)
+
+    async def cancel(self, request: Request) -> JSONResponse:
+        """``POST /cancel?id=X-Request-Id``: withdraw that request wherever it is (a
+        client's ``on_timeout: cancel``); ``cancelled`` is false when it was not inside."""
+        item_id = request.query_params.get("id", "")
+        return JSONResponse({"id": item_id[:80],
+                             "cancelled": self.runtime.held.cancel(item_id)})
 
     async def metrics(self, request: Request) -> JSONResponse:
         try:
@@ -219,6 +235,7 @@ class Gateway:
                                       self.forks)
         doc["processes"] = (read_state(self.run_dir) or {}).get("children", {})
         doc["dead_letters"] = await self.dead_letters()
+        doc["calls"] = self.runtime.held.stats()
         doc["overshoot_s"] = {name: p.clock.overshoot_s for name, p in self.runtime.parts.items()
                               if hasattr(p, "clock")}
         return JSONResponse(doc)
@@ -315,6 +332,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     routes = [
         Route("/events", events, methods=["POST"]),
         Route("/jobs", jobs, methods=["POST"]),
+        Route("/cancel", gateway.cancel, methods=["POST"]),
         Route("/results/summary", gateway.summary),
         Route("/results/keys/{key}", key_result),
         Route("/results/jobs/{job}", job_result),

@@ -41,3 +41,29 @@ class StationFullError(Exception):
     def __init__(self, station: str):
         self.station = station
         super().__init__(f"{station} is full")
+
+
+class BalkedError(StationFullError):
+    """An arrival that did not join a station's queue (the model's ``balk``): refused
+    like a full station (HTTP 429, retried as a rejection)."""
+
+    def __init__(self, station: str):
+        super().__init__(station)
+        self.args = (f"{station}: balked (the queue was too long)",)
+
+
+class RenegedError(StationFullError):
+    """A job that waited in a station's queue longer than its ``patience`` and left."""
+
+    def __init__(self, station: str):
+        super().__init__(station)
+        self.args = (f"{station}: left the queue (patience ran out)",)
+
+
+class CallFailedError(Exception):
+    """A synchronous call that did not return: timed out or refused on every attempt its
+    ``retries`` allowed (HTTP 504 at the gateway)."""
+
+
+class CancelledItemError(Exception):
+    """An item withdrawn by its caller (``on_timeout: cancel``) before it was done."""

@@ -31,6 +31,7 @@ from qmodel.model.network import Router, Station
 
 from . import work as real
 from .broker import Broker, EmbeddedBroker, Message
+from .held import Held, check_behaviours
 from .items import Item, StationFullError
 from .stations import Batcher, Consumer, Join, Pool, split
 from .store import ShardStore, shard_of
@@ -71,20 +72,13 @@ def worker_stations(model: Model) -> list[str]:
             and s.kind != "join"]
 
 
-EMULATED_BEHAVIOURS: frozenset[str] = frozenset()
-"""The client and held-thread behaviours (``Network.behaviours``) this system emulates."""
-
-
 def check_routing(model: Model, backend: str) -> None:
     """Raise ValueError, naming the model field, for routing this system would not do as
     the model says: a policy it does not know, ``rebalance`` (never implemented here), and
     with the Redis backend ``jsq`` or ``primary_secondary`` behind a broker, whose members
     each run in their own worker process where no sender can see what they hold."""
     remote = downstream_of_brokers(model) if backend == "redis" else set()
-    unemulated = model.network.behaviours - EMULATED_BEHAVIOURS
-    if unemulated:
-        raise ValueError(f"the reference system does not emulate "
-                         f"{', '.join(sorted(unemulated))} yet; remove them to run this model")
+    check_behaviours(model, backend)  # calls, pools, patience, balking (held.py)
     for name, router in model.network.routers.items():
         if router.policy not in ROUTING:
             raise ValueError(f"nodes.{name}.routing: {router.policy!r} is not supported by "
@@ -151,6 +145,7 @@ class Runtime:
         self._cpu: ProcessPoolExecutor | None = None
         self._tasks: list[asyncio.Task] = []
         self.failed = 0
+        self.held = Held(self)  # calls, pools, cancellations
 
     # ----- building ---------------------------------------------------------------
     def hosts(self, component: str) -> bool:
@@ -184,7 +179,7 @@ class Runtime:
                     self.parts[station.name] = Pool(
                         station, self.trace, self.rng_for(station.name),
                         self._work_for(name, station), self._after(name), self._failed,
-                        tracing=self.tracing)
+                        tracing=self.tracing, held=self.held)
 
     def _build_broker(self, name: str) -> None:
         node = self.model.spec.nodes[name]
@@ -401,7 +396,10 @@ class Runtime:
                                    for t in tasks))
 
     async def forward(self, component: str | None, item: Item) -> None:
-        """Send an item on from ``component`` (None: from outside), or finish it."""
+        """Send an item on from ``component`` (None: from outside), or finish it (or
+        return it to its caller: a call's sub-visit)."""
+        if self.held.returned(item):
+            return
         target = self.next_component(component, item)
         try:
             if target is None:
@@ -446,6 +444,8 @@ class Runtime:
             waiter.set_result(Outcome(status, item))
 
     def _failed(self, item: Item, exc: Exception) -> None:
+        if self.held.failed(item, exc):  # a call's sub-visit: its caller decides
+            return
         self.failed += 1
         waiter = self.waiters.pop(item.job or item.id, None)
         if waiter is not None and not waiter.done():

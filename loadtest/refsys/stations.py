@@ -30,11 +30,12 @@ from qmodel.distributions import Distribution
 from qmodel.model.network import Station
 
 from .broker import Broker, Message
-from .items import Item, StationFullError
+from .items import BalkedError, CancelledItemError, Item, RenegedError, StationFullError
 from .timing import ServiceClock
 from .trace import TraceWriter
 
 if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when tracing is on
+    from .held import Held
     from .otel import Tracing
 
 RETRY_S = 0.1  # a consumer whose broker is away reads again after this
@@ -61,13 +62,24 @@ def handed_off(handed: float) -> tuple[float, float]:
 
 class Pool:
     """A station with ``servers`` concurrent workers (infinitely many when inf) behind a
-    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks."""
+    FIFO queue; at most ``capacity`` items inside, beyond which it rejects or blocks.
+
+    With ``held`` (:mod:`.held`): a server also takes the station's ``pool`` before its
+    service, makes the station's ``calls`` after ``service`` and then serves
+    ``service_after``, holding itself all along; a queued item whose ``patience`` runs out
+    leaves (:class:`.items.RenegedError`); an arrival balks (``balk``, counted by the
+    items waiting); an item can be withdrawn (:meth:`.held.Held.cancel`). The trace row's
+    start and end span the whole visit (the server is busy), its target and service are
+    the station's own work (``service`` + ``service_after``, drawn and delivered)."""
 
     def __init__(self, station: Station, trace: TraceWriter, rng: np.random.Generator,
                  work: Work | None, after: After, on_error: Callable[[Item, Exception], None],
                  service: Callable[[Item], Distribution | None] | None = None, *,
-                 tracing: Tracing | None = None):
+                 tracing: Tracing | None = None, held: Held | None = None):
         self.station = station
+        self.held = held
+        self._queued: dict[str, Item] = {}  # waiting, by id (insertion order: FIFO)
+        self._patience: dict[str, asyncio.TimerHandle] = {}
         self.trace = trace
         self.tracing = tracing
         self.rng = rng
@@ -112,6 +124,10 @@ class Pool:
         """Queue an item; raise :class:`StationFullError` (reject) or wait (block) when full.
         ``admitted``: the capacity was enforced upstream (a worker's input stream)."""
         capacity = None if admitted else self.station.capacity
+        balk = self.station.balk
+        if balk is not None and self.rng.random() >= balk.joins(self.waiting):
+            self.trace.rejected(item.id, item.cls, self.station.component, self.name)
+            raise BalkedError(self.name)
         if capacity is not None and self.inside >= capacity:
             if self.station.on_full == "reject":
                 self.trace.rejected(item.id, item.cls, self.station.component, self.name)
@@ -121,43 +137,114 @@ class Pool:
         self.inside += 1
         arrived = time.time()
         item.t_enq = enqueued if enqueued is not None else arrived
+        self._queued[item.id] = item
+        if self.held is not None:
+            self.held.enqueued(item, self)
+        if self.station.patience is not None:
+            self._patience[item.id] = asyncio.get_running_loop().call_later(
+                draw(self.station.patience, self.rng), self._renege, item.id)
         self.queue.put_nowait((item, arrived))
+
+    @property
+    def waiting(self) -> int:
+        """Items in the queue, not yet served nor gone (what balking counts)."""
+        return len(self._queued)
+
+    def _renege(self, item_id: str) -> None:
+        """The item's patience ran out in the queue: it leaves (its request is answered)."""
+        item = self._queued[item_id]
+        self.trace.rejected(item.id, item.cls, self.station.component, self.name)
+        self._drop(item, RenegedError(self.name))
+
+    def withdraw(self, item_id: str) -> bool:
+        """Take a queued item out now (its caller cancelled it); False if not queued."""
+        item = self._queued.get(item_id)
+        if item is not None:
+            self._drop(item, CancelledItemError(f"{item_id}: cancelled by its caller"))
+        return item is not None
+
+    def _drop(self, item: Item, reason: Exception) -> None:
+        """A queued item leaves without service (skipped when a server reaches it)."""
+        del self._queued[item.id]
+        timer = self._patience.pop(item.id, None)
+        if timer is not None:
+            timer.cancel()
+        if self.held is not None:
+            self.held.picked(item)
+        asyncio.ensure_future(self._leave())
+        self.on_error(item, reason)
+
+    def _picked(self, item: Item) -> bool:
+        """The item leaves the queue for a server; False if it left it already (reneged,
+        withdrawn)."""
+        if self._queued.pop(item.id, None) is None:
+            return False
+        timer = self._patience.pop(item.id, None)
+        if timer is not None:
+            timer.cancel()
+        if self.held is not None:
+            self.held.picked(item)
+        return True
 
     async def _worker(self, clock: ServiceClock) -> None:
         free_since = 0.0
         while True:
             item, arrived = await self.queue.get()
-            await self._serve(item, max(arrived, free_since), clock)
-            free_since = time.time()
+            if self._picked(item):
+                await self._serve(item, max(arrived, free_since), clock)
+                free_since = time.time()
 
     async def _dispatcher(self) -> None:
         while True:
             item, arrived = await self.queue.get()
-            asyncio.create_task(self._serve(item, arrived, self.clock))
+            if self._picked(item):
+                asyncio.create_task(self._serve(item, arrived, self.clock))
 
     async def _serve(self, item: Item, handed: float, clock: ServiceClock) -> None:
         """Serve ``item``, handed to a free server at ``handed`` (epoch seconds), timed by
         that server's ``clock``."""
         self.busy += 1
+        pool = self.held.pools[self.station.pool] if self.station.pool else None
+        if pool is not None:  # the visit's pool, after the server (both held to the end)
+            await pool.acquire()
+            handed = max(handed, time.time())
         start, started = handed_off(handed)
         target = draw(self.service(item), self.rng)
+        after = draw(self.station.after, self.rng)
         try:
-            if self.work is not None:
-                await self.work(item)
-            delivered = await clock.pad(target, started)
+            body = self._body(item, target, after, started, clock)
+            delivered = await (body if self.held is None else self.held.serve(item, body))
         except Exception as exc:  # a failed item is reported, never dropped silently
             self.busy -= 1
             await self._leave()
             self.on_error(item, exc)
             return
+        finally:
+            if pool is not None:
+                pool.release()
+        end = start + (time.perf_counter() - started)
         self.trace.service(item.id, item.cls, self.station.component, self.name, item.t_enq,
-                           start, start + delivered, target, delivered)
+                           start, end, target + after, delivered)
         if self.tracing is not None:
             self.tracing.visit(item, item.headers, self.station.component, self.name, start,
-                               start + delivered, target)
+                               end, target + after)
         self.busy -= 1
         await self._leave()
         await self.after(item)
+
+    async def _body(self, item: Item, target: float, after: float, started: float,
+                    clock: ServiceClock) -> float:
+        """The work of one visit: ``service``, the calls, ``service_after``; returns the
+        station's own time (the calls' time excluded)."""
+        if self.work is not None:
+            await self.work(item)
+        delivered = await clock.pad(target, started)
+        if not self.station.calls:
+            return delivered
+        await self.held.make_calls(self.station, item)
+        if self.station.after is not None:
+            delivered += await clock.pad(after, time.perf_counter())
+        return delivered
 
     async def _leave(self) -> None:
         self.inside -= 1

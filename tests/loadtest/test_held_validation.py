@@ -1,0 +1,169 @@
+"""Held threads and clients of issue 15 measured on the reference system, against exact
+cases (independent of the simulator):
+
+- a gateway -> service -> db chain whose service holds a thread (and a pooled
+  connection) while it calls the db: with threads and connections ample (never all
+  busy) a visit to the service is its own time plus the db's response, which the same
+  model with the db routed after the service (no calls) gives exactly (``qmodel.solve``,
+  tandem of M/M/c stations), at the run's measured rate and service times;
+- a client with a 60 ms timeout and 2 retries against a delay station (exponential 40 ms,
+  infinite servers: attempts are independent): an attempt times out with p = exp(-T/S),
+  so goodput = rate (1 - p^3) and amplification = 1 + p + p^2 (geometric trials). The
+  server keeps working on abandoned attempts (``on_timeout: continue``): it serves every
+  attempt.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from loadtest.clients import client_stats, read_client_rows, write_client_spec
+from loadtest.loadgen import LoadSpec
+from loadtest.predict import calibrate, with_rates
+from loadtest.retrying import client_spec
+from loadtest.samples import Samples
+from loadtest.validate import Harness, class_path, measured_services
+from qmodel import load, solve
+
+from .conftest import write_model
+
+pytestmark = pytest.mark.loadtest
+
+HELD = """
+name: held_chain
+time_unit: ms
+arrivals: {web: {to: gateway, rate: 100/s}}
+pools: {conn: {size: 24}}
+nodes:
+  gateway: {kind: queue, servers: 1, service: 2ms, next: service}
+  service:
+    kind: queue
+    servers: 24
+    service: 5ms
+    calls: [{to: db, pool: conn}]
+  db: {kind: queue, servers: 1, service: 5ms}
+"""
+# the exact equivalent: the db after the service instead of called by it
+ROUTED = """
+name: held_chain_routed
+time_unit: ms
+arrivals: {web: {to: gateway, rate: 100/s}}
+nodes:
+  gateway: {kind: queue, servers: 1, service: 2ms, next: service}
+  service: {kind: queue, servers: 24, service: 5ms, next: db}
+  db: {kind: queue, servers: 1, service: 5ms}
+"""
+RETRYING = """
+name: retrying_client
+time_unit: ms
+arrivals:
+  web:
+    to: app
+    rate: 60/s
+    timeout: 60ms
+    on_timeout: continue
+    retries: {max: 2}
+nodes:
+  app: {kind: delay, service: 40ms}
+"""
+
+
+def measure(tmp_path, refsys, path, rate: float, duration_s: float, client=None):
+    model = load(path)
+    system = refsys(path)
+    harness = Harness(model, system.url, tmp_path, 2.0, Console(width=140), retries=1)
+    client_file = "" if client is None else str(write_client_spec(tmp_path / "client.json",
+                                                                   client))
+    spec = LoadSpec("open", 2.0 + duration_s + 1.0, rate=rate, path=class_path(model, "web"),
+                    client_file=client_file)
+    run = harness.measure_valid({"web": spec}, "held")
+    assert run.valid, run.problems  # INVALID: the machine was too busy to tell
+    return model, run, harness
+
+
+def test_held_chain_is_own_time_plus_the_db_response(tmp_path, refsys):
+    """ρ = 0.5 at the db (100/s x 5 ms): end-to-end mean and p95, the service's visit
+    (held through the call) and the db's response within 10% of the routed model."""
+    path = write_model(tmp_path, "held", HELD)
+    model, run, _ = measure(tmp_path, refsys, path, 100.0, 13.0)
+    measured = run.measured
+    routed = load(write_model(tmp_path, "routed", ROUTED))
+    exact = solve(calibrate(with_rates(routed, run.achieved), measured_services(measured)))
+    e2e = measured["end_to_end"]["all"]
+    components = measured["components"]
+    service, db = exact.node("service"), exact.node("db")
+    pairs = {
+        "end-to-end mean": (e2e["mean_response_s"], exact.system.mean_response_time),
+        "end-to-end p95": (e2e["p95_response_s"], exact.system.p95_response_time),
+        "service visit (held)": (components["service"]["mean_response_s"],
+                                 service.mean_response + db.mean_response),
+        "db": (components["db"]["mean_response_s"], db.mean_response),
+    }
+    errors = {k: m / p - 1 for k, (m, p) in pairs.items()}
+    print({k: f"{m * 1e3:.2f} ms vs {p * 1e3:.2f} ms ({errors[k]:+.1%})"
+           for k, (m, p) in pairs.items()})
+    assert all(abs(e) < 0.10 for e in errors.values()), errors
+    # the thread is held: busy service threads = rate x (own + db response)
+    held = components["service"]["busy_servers"]
+    assert held == pytest.approx(run.achieved["web"] * pairs["service visit (held)"][1],
+                                 rel=0.10)
+    assert components["service"]["mean_service_s"] < 0.0065  # own time only: 5 ms + work
+
+
+def test_client_timeouts_and_retries_goodput_and_amplification(tmp_path, refsys):
+    path = write_model(tmp_path, "retrying", RETRYING)
+    model = load(path)
+    client = client_spec(model.network.classes[0].client)
+    model, run, _ = measure(tmp_path, refsys, path, 60.0, 10.0, client)
+    since, until = run.window
+    stats = client_stats(read_client_rows(tmp_path / "run1-web.csv"), since, until)
+    p = math.exp(-0.060 / 0.040)
+    rate = stats["offered_per_s"]
+    expected = {"goodput_per_s": rate * (1 - p ** 3), "amplification": 1 + p + p * p,
+                "timeouts per request": p + p * p + p ** 3}
+    got = {"goodput_per_s": stats["goodput_per_s"], "amplification": stats["amplification"],
+           "timeouts per request": stats["timeouts"] / stats["requests"]}
+    print(stats, expected)
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=0.10), (key, got, expected)
+    # continue: the server served every attempt, abandoned ones included (wasted work)
+    served = run.measured["components"]["app"]["count"]
+    assert served == pytest.approx(stats["attempts"], rel=0.05)
+
+
+HEDGED = """
+name: hedged_client
+time_unit: ms
+arrivals:
+  web:
+    to: app
+    rate: 40/s
+    hedge: {after: 40ms, copies: 1, cancel: true}
+nodes:
+  app: {kind: delay, service: 40ms}
+"""
+
+
+@pytest.mark.slow
+def test_hedged_requests_take_the_first_answer(tmp_path, refsys):
+    """A copy after 40 ms to an exponential 40 ms delay station: copies per request
+    1 + P(S > 40 ms) = 1 + 1/e, response min(S1, 40 ms + S2) with mean
+    40 (1 - 1/e) + 20/e ms = 32.6 ms (40 ms unhedged), plus the client's own overhead
+    (HTTP and the gateway: the measured client time less the server's time, of the
+    requests answered before a copy was sent)."""
+    path = write_model(tmp_path, "hedged", HEDGED)
+    client = client_spec(load(path).network.classes[0].client)
+    _, run, _ = measure(tmp_path, refsys, path, 40.0, 12.0, client)
+    stats = client_stats(read_client_rows(tmp_path / "run1-web.csv"), *run.window)
+    samples = Samples.read(tmp_path / "run1-web.csv").window(*run.window)
+    latency = samples.done - samples.intended
+    overhead = float(np.mean((latency - samples.server_s)[latency < 0.040]))
+    exact = 0.040 * (1 - math.exp(-1)) + 0.020 * math.exp(-1)
+    print(stats, latency.mean(), exact, overhead)
+    assert stats["amplification"] == pytest.approx(1 + math.exp(-1), rel=0.10)
+    assert latency.mean() == pytest.approx(exact + overhead, rel=0.10)
+    assert stats["successes"] == stats["requests"]
