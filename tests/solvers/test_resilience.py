@@ -87,6 +87,9 @@ def test_retries_report_the_healthy_state_and_say_when_metastable():
     budget = qmodel.solve(one_queue(60.0, 10, 0.1, timeout=0.3,
                                     retries={"max": 3, "budget": {"ratio": 0.1}}))
     assert not any(n.startswith("METASTABLE") for n in budget.notes)
+    rejections_only = qmodel.solve(one_queue(60.0, 10, 0.1, timeout=0.3,
+                                             retries={"max": 3, "when": ["reject"]}))
+    assert float(rejections_only.nodes["api"].arrival_rate) == 60.0
     with pytest.raises(UnstableError, match="retries keep it saturated"):
         qmodel.solve(one_queue(85.0, 10, 0.1, **arrival), method="layered")
 

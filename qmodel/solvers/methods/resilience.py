@@ -241,7 +241,8 @@ def _retries(network: Network) -> Result:
     else:
         kernel = retry_fixed_point.MGcTimeouts(c, service.mean, service.scv)
     retries = client.retries
-    m = 0 if retries is None else retries.max
+    # retries that follow only rejections never happen here: nothing rejects
+    m = 0 if retries is None or "timeout" not in retries.when else retries.max
     budget = None
     if retries is not None and retries.budget is not None:
         budget = retries.budget.ratio + (retries.budget.min or 0.0) / cls.rate
