@@ -118,6 +118,10 @@ def test_hedging_cuts_the_tail_for_the_copies_load():
     assert float(r.nodes["api"].arrival_rate) == pytest.approx(5.25, rel=1e-12)
     assert float(r.system.mean_response_time) == pytest.approx(loaded.hedge.mean, rel=1e-12)
     assert float(r.system.percentile(0.99)) < loaded.hedge.unhedged_quantiles((0.99,))[0.99]
+    two = qmodel.solve(one_queue(5.0, 10, 1.0, hedge={"after": 2.0, "copies": 2,
+                                                      "cancel": False}))
+    loaded = hedging.hedge_mmc(5.0, 10, 1.0, 2.0, copies=2)
+    assert float(two.nodes["api"].arrival_rate) == pytest.approx(loaded.lam_total, rel=1e-12)
     little_and_flow(r)
 
 
@@ -125,7 +129,7 @@ def test_hedging_cuts_the_tail_for_the_copies_load():
     (one_queue(1.0, 2, 0.5), "no held threads"),
     (one_queue(1.0, 2, 0.5, {"patience": {"dist": "deterministic", "value": 1.0}}),
      "patience is solved when exponential"),
-    (one_queue(1.0, 2, 0.5, hedge={"after": "p95"}), "one copy that is not cancelled"),
+    (one_queue(1.0, 2, 0.5, hedge={"after": "p95"}), "copies that are not cancelled"),
     (qmodel.Model.from_dict({**CHAIN, "nodes": {**CHAIN["nodes"], "gateway": {
         **CHAIN["nodes"]["gateway"], "call_order": "parallel"}}}), "parallel calls"),
 ])

@@ -8,7 +8,7 @@ requests (issue 15), each by its analytic kernel:
 - one queue whose clients time out and retry: the fixed point on the effective arrival
   rate (:mod:`..retry_fixed_point`), the healthy state reported, a note when a second,
   saturated state exists (metastable);
-- one M/M/c queue whose clients hedge (one copy, not cancelled): order statistics and
+- one M/M/c queue whose clients hedge (copies not cancelled): order statistics and
   the copies' load (:mod:`..hedging`).
 
 Anything else with these behaviours (pools, parallel calls, timeouts on calls, several
@@ -63,9 +63,9 @@ def supports(network: Network) -> str | None:
     if client.hedge is not None:
         if client.timeout is not None or client.retries is not None:
             return "hedging together with timeouts or retries; simulate"
-        if client.hedge.copies != 1 or client.hedge.cancel:
-            return ("hedging is solved for one copy that is not cancelled "
-                    "(hedge: {copies: 1, cancel: false}); simulate")
+        if client.hedge.cancel:
+            return ("hedging is solved for copies that are not cancelled "
+                    "(hedge: {cancel: false}); simulate")
         return _exponential(station)
     if client.timeout is None:
         return "retries without a timeout retry only rejections, and nothing rejects here"
@@ -305,7 +305,8 @@ def _hedged(network: Network) -> Result:
     station, cls = network.stations[0], network.classes[0]
     service = station.service[cls.name]
     c = int(station.servers)
-    loaded = hedging.hedge_mmc(cls.rate, c, service.mean, cls.client.hedge.after)
+    loaded = hedging.hedge_mmc(cls.rate, c, service.mean, cls.client.hedge.after,
+                               cls.client.hedge.copies)
     h, lam = loaded.hedge, loaded.lam_total
     a = lam * service.mean
     p_wait = float(erlang_c_values(c, a))
@@ -314,8 +315,8 @@ def _hedged(network: Network) -> Result:
     node.p_wait = Estimate(p_wait, "exact")
     node.note = "every copy, hedged ones included"
     result = _system(network, HEDGED, cls.rate, h.mean, cls.rate, {station.name: node}, [
-        f"{station.name}: {h.method}; a copy after {h.delay:.6g} s for {h.p_hedge:.4g} of "
-        f"the requests adds {h.extra_load:.4g} of the load (utilization "
+        f"{station.name}: {h.method}; copies every {h.delay:.6g} s (up to {h.copies}), "
+        f"the first for {h.p_hedge:.4g} of the requests, add {h.extra_load:.4g} of the load (utilization "
         f"{loaded.utilization:.4g}); p99 {h.unhedged_quantiles((0.99,))[0.99]:.6g} s "
         f"unhedged, {h.quantiles((0.99,))[0.99]:.6g} s hedged"])
     result.system.quantile = lambda q: Estimate(h.quantiles((q,))[q], HEDGED)
