@@ -177,13 +177,13 @@ def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
               copies: int = 1, grid: int = 64) -> LoadedHedge:
     """Hedged requests on one M/M/c FCFS station, copies not cancelled: the smallest
     solution of ``x = lam (1 + extra load at x)`` (the station loaded at ``x``), with
-    ``d`` fixed or a quantile of the loaded ``R``.
+    ``d`` fixed or a quantile of ``R`` without hedging (as the model format defines it).
 
     Raises :class:`~qmodel.errors.UnstableError` when the copies push the load to 1.
 
-    >>> h = hedge_mmc(lam=5.0, c=10, mean_service=1.0, after="p95")   # 5% copies
-    >>> round(h.lam_total, 6), round(h.utilization, 6)
-    (5.25, 0.525)
+    >>> h = hedge_mmc(lam=5.0, c=10, mean_service=1.0, after="p95")   # about 5% copies
+    >>> round(h.lam_total, 4), round(h.hedge.p_hedge, 4)
+    (5.2509, 0.0502)
     """
     for name, x in (("lam", lam), ("mean_service", mean_service)):
         if not (math.isfinite(float(x)) and float(x) > 0):
@@ -200,25 +200,18 @@ def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
 
     if lam >= capacity:
         raise UnstableError(lam / capacity)
-    if isinstance(after, str) and copies == 1:
-        hedge(response(lam), after)  # checks the spelling
-        # d is the q-quantile of the loaded R, so P(R > d) = 1 - q whatever the load
-        x = lam * (2.0 - float(after.strip()[1:]) / 100)
-        if x >= capacity:
-            raise UnstableError(x / capacity, detail="the hedged copies saturate the station")
-    else:
-        hedge(response(lam), after, copies=copies)  # checks the arguments
+    d = delay_of(response(lam), after)  # a quantile of R without the copies' load
 
-        def gap(x: float) -> float:
-            return lam * (1.0 + hedge(response(x), after, copies=copies).extra_load) - x
+    def gap(x: float) -> float:
+        return lam * (1.0 + hedge(response(x), d, copies=copies).extra_load) - x
 
-        top = min(2.0 * lam, capacity * (1.0 - 1e-9))
-        xs = np.linspace(lam, top, grid)
-        gs = np.array([gap(x) for x in xs])
-        cross = np.flatnonzero(gs[:-1] * gs[1:] <= 0)
-        if not cross.size:  # lam (1 + P(R > d)) stays above every load short of capacity
-            raise UnstableError(top / capacity, detail="the hedged copies saturate the station")
-        i = int(cross[0])
-        x = xs[i] if gs[i] == 0 else brentq(gap, xs[i], xs[i + 1], xtol=1e-12 * top)
-    return LoadedHedge(hedge(response(x), after, copies=copies), lam, float(x),
+    top = min((1.0 + copies) * lam, capacity * (1.0 - 1e-9))
+    xs = np.linspace(lam, top, grid)
+    gs = np.array([gap(x) for x in xs])
+    cross = np.flatnonzero(gs[:-1] * gs[1:] <= 0)
+    if not cross.size:  # lam (1 + extra load) stays above every load short of capacity
+        raise UnstableError(top / capacity, detail="the hedged copies saturate the station")
+    i = int(cross[0])
+    x = xs[i] if gs[i] == 0 else brentq(gap, xs[i], xs[i + 1], xtol=1e-12 * top)
+    return LoadedHedge(hedge(response(x), d, copies=copies), lam, float(x),
                        float(x) / capacity)

@@ -12,7 +12,7 @@ import pytest
 from qmodel.distributions import Exponential, HyperExponential, Lognormal
 from qmodel.errors import FieldError, UnstableError
 from qmodel.solvers.hedging import hedge, hedge_mmc
-from qmodel.solvers.mmc import erlang_c_values, wait_then_serve
+from qmodel.solvers.mmc import MMcResponse, erlang_c_values, wait_then_serve
 
 
 @pytest.mark.parametrize("d", [0.0, 0.3, 1.0, 3.0])
@@ -103,9 +103,14 @@ def test_tail_at_scale_shape():
 
 
 def test_mmc_fixed_point():
+    # after: p95 is the 95th percentile of R without hedging (the model format's meaning)
     quantile = hedge_mmc(lam=5.0, c=10, mean_service=1.0, after="p95")
-    assert quantile.lam_total == pytest.approx(5.25, rel=1e-12)
-    assert quantile.hedge.p_hedge == pytest.approx(0.05, rel=1e-6)
+    unhedged = MMcResponse(float(erlang_c_values(10, 5.0)), 5.0, 1.0)
+    assert quantile.hedge.delay == pytest.approx(unhedged.quantile(0.95), rel=1e-9)
+    x = quantile.lam_total
+    loaded = wait_then_serve(float(erlang_c_values(10, x)), 10 - x, 1.0)
+    assert x == pytest.approx(5.0 * (1 + float(loaded.sf(quantile.hedge.delay))), rel=1e-9)
+    assert 0.05 < quantile.hedge.p_hedge < 0.051  # the copies load the station a little
     fixed = hedge_mmc(lam=6.0, c=10, mean_service=1.0, after=2.5)
     # the copies' rate is P(R > d) of the loaded station: its phase-type response law
     x = fixed.lam_total
@@ -116,7 +121,8 @@ def test_mmc_fixed_point():
     two = hedge_mmc(lam=5.0, c=10, mean_service=1.0, after="p95", copies=2)
     law = two.hedge
     assert two.lam_total == pytest.approx(5.0 * (1 + law.extra_load), rel=1e-9)
-    assert law.p_hedge == pytest.approx(0.05, rel=1e-6) and law.extra_load > 0.05
+    assert law.extra_load == pytest.approx(law.p_hedge * (1 + float(law.law.sf(
+        np.array([2 * law.delay]))[0])), rel=1e-12)
     with pytest.raises(UnstableError, match="hedged copies"):
         hedge_mmc(lam=8.0, c=10, mean_service=1.0, after=2.0)
 
