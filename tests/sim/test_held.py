@@ -103,7 +103,7 @@ def caller(call: dict, web: dict | None = None, seed: int = 6):
                           "calls": [{"to": "db", **call}]},
                   "db": {"kind": "delay", "service": "10ms"}},
         "arrivals": {"web": {"to": "app", "rate": "50/s", **(web or {})}}}),
-        replications=4, customers=4000, seed=seed)
+        replications=3, customers=3000, seed=seed)
 
 
 def test_a_call_that_times_out_is_retried_and_then_fails_the_visit():
@@ -154,7 +154,7 @@ def test_a_chain_of_calls_hundreds_deep_fails_and_cancels_without_recursion():
     nodes[f"n{n}"] = {"kind": "queue", "service": "300ms", "capacity": 1}
     r = qmodel.simulate(Model.from_dict({"nodes": nodes, "arrivals": {"w": {
         "to": "n0", "rate": "5/s", "timeout": "200ms", "on_timeout": "cancel"}}}),
-        replications=1, customers=20, seed=1)
+        replications=1, customers=12, seed=1)
     c = r.classes["w"].client
     assert float(c.failure_rate) > 0 and float(c.timeout_rate) > 0
     assert float(r.node(f"n{n}").p_loss) > 0.1  # rejected at the bottom
