@@ -66,11 +66,17 @@ def test_patience_and_balking_are_erlang_a():
     q = erlang_a.balking(3.3, 1.0, 3, 5, theta=0.5)
     node = r.nodes["api"]
     assert float(node.throughput) == pytest.approx(q.throughput, rel=1e-12)
-    assert float(node.p_loss) == pytest.approx(q.p_balk + q.p_abandon, rel=1e-9)
+    assert float(node.p_loss) == 0.0  # no capacity: balking and abandoning have their fields
     assert (float(node.p_abandon), float(node.p_balk)) == (q.p_abandon, q.p_balk)
+    assert float(node.throughput) == pytest.approx(3.3 * (1 - q.p_balk - q.p_abandon))
+    assert float(r.system.loss_probability) == pytest.approx(q.p_balk + q.p_abandon)
     assert float(node.mean_response) == pytest.approx(q.mean_response_served, rel=1e-12)
     assert r.system.mean_response_time.method == "exact"
-    little_and_flow(r)
+    # jobs present count those that will abandon too (as the simulator does): Little's law
+    # holds for the joining jobs and their mean wait, served or not
+    assert float(node.mean_in_queue) == pytest.approx(3.3 * q.p_join * q.mean_wait)
+    assert float(node.mean_in_system) == pytest.approx(q.mean_queue + q.mean_busy)
+    assert float(r.system.mean_jobs) == float(node.mean_in_system)
 
 
 def test_retries_report_the_healthy_state_and_say_when_metastable():

@@ -217,13 +217,21 @@ def _abandonment(network: Network) -> Result:
         node.p_abandon = Estimate(q.p_abandon, "exact")
     if station.balk is not None:
         node.p_balk = Estimate(q.p_balk, "exact")
-    node.note = ("times, jobs in queue and in system are of the jobs served; p_loss counts "
-                 "those that balk or abandon")
+    # jobs present count every job, those that will abandon too (as the simulator counts
+    # them); times are of the jobs served; balking and abandoning are not losses to a
+    # full capacity (p_loss), they have their own fields and count in the system's loss
+    node.mean_in_queue = Estimate(q.mean_queue, "exact")
+    node.mean_in_system = Estimate(q.mean_queue + q.mean_busy, "exact")
+    node.p_loss = Estimate(0.0, "exact")
+    node.note = ("wait and response are of the jobs served; jobs in queue and in system "
+                 "count every job present, those that will abandon too")
     notes = [f"{station.name}: {q.method}; of the arrivals {q.p_balk:.4g} balk and "
              f"{q.p_abandon:.4g} abandon; the mean wait of every joining job (served or "
              f"not) is {q.mean_wait:.6g} s, {q.mean_queue:.6g} jobs wait on average"]
-    return _system(network, "exact", x, q.mean_response_served, cls.rate,
-                   {station.name: node}, notes)
+    result = _system(network, "exact", x, q.mean_response_served, cls.rate,
+                     {station.name: node}, notes)
+    result.system.mean_jobs = Estimate(q.mean_queue + q.mean_busy, "exact")
+    return result
 
 
 # -- timeouts and retries ---------------------------------------------------------------
