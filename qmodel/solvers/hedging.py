@@ -22,7 +22,8 @@ The extra load (work of the copies, as a fraction of one request's work):
 
 :func:`hedge_mmc` closes the loop on an M/M/c station: the copies raise its arrival rate
 to ``lam (1 + extra load)`` and the response law ``R`` is that of the loaded station (the
-smallest fixed point, copies not cancelled).
+smallest fixed point, copies not cancelled); when ``lam (1 + k)`` reaches the capacity a
+saturated state, where every request sends all its copies, exists too (metastable).
 """
 
 from __future__ import annotations
@@ -170,7 +171,18 @@ class LoadedHedge:
     hedge: Hedge
     lam: float
     lam_total: float
-    utilization: float
+    capacity: float
+
+    @property
+    def utilization(self) -> float:
+        return self.lam_total / self.capacity
+
+    @property
+    def metastable(self) -> bool:
+        """A second, saturated state exists too: once the queue is longer than the delay
+        every request sends all its copies, and ``lam (1 + copies)`` reaches the capacity
+        (the same storm as retries make, :mod:`.retry_fixed_point`)."""
+        return self.lam * (1 + self.hedge.copies) >= self.capacity
 
 
 def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
@@ -182,8 +194,8 @@ def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
     Raises :class:`~qmodel.errors.UnstableError` when the copies push the load to 1.
 
     >>> h = hedge_mmc(lam=5.0, c=10, mean_service=1.0, after="p95")   # about 5% copies
-    >>> round(h.lam_total, 4), round(h.hedge.p_hedge, 4)
-    (5.2509, 0.0502)
+    >>> round(h.lam_total, 4), round(h.hedge.p_hedge, 4), h.metastable  # 5 x 2 >= 10
+    (5.2509, 0.0502, True)
     """
     for name, x in (("lam", lam), ("mean_service", mean_service)):
         if not (math.isfinite(float(x)) and float(x) > 0):
@@ -213,5 +225,4 @@ def hedge_mmc(lam: float, c: int, mean_service: float, after: float | str,
         raise UnstableError(top / capacity, detail="the hedged copies saturate the station")
     i = int(cross[0])
     x = xs[i] if gs[i] == 0 else brentq(gap, xs[i], xs[i + 1], xtol=1e-12 * top)
-    return LoadedHedge(hedge(response(x), d, copies=copies), lam, float(x),
-                       float(x) / capacity)
+    return LoadedHedge(hedge(response(x), d, copies=copies), lam, float(x), capacity)

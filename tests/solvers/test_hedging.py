@@ -111,6 +111,8 @@ def test_mmc_fixed_point():
     loaded = wait_then_serve(float(erlang_c_values(10, x)), 10 - x, 1.0)
     assert x == pytest.approx(5.0 * (1 + float(loaded.sf(quantile.hedge.delay))), rel=1e-9)
     assert 0.05 < quantile.hedge.p_hedge < 0.051  # the copies load the station a little
+    assert quantile.metastable  # 2 lam reaches the capacity: a storm of copies can hold
+    assert not hedge_mmc(lam=4.0, c=10, mean_service=1.0, after="p95").metastable
     fixed = hedge_mmc(lam=6.0, c=10, mean_service=1.0, after=2.5)
     # the copies' rate is P(R > d) of the loaded station: its phase-type response law
     x = fixed.lam_total

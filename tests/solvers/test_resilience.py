@@ -118,6 +118,7 @@ def test_hedging_cuts_the_tail_for_the_copies_load():
     assert float(r.nodes["api"].arrival_rate) == pytest.approx(loaded.lam_total, rel=1e-12)
     assert float(r.system.mean_response_time) == pytest.approx(loaded.hedge.mean, rel=1e-12)
     assert float(r.system.percentile(0.99)) < loaded.hedge.unhedged_quantiles((0.99,))[0.99]
+    assert any(n.startswith("METASTABLE") for n in r.notes)  # 2 x 5/s reaches 10/s
     two = qmodel.solve(one_queue(5.0, 10, 1.0, hedge={"after": 2.0, "copies": 2,
                                                       "cancel": False}))
     loaded = hedging.hedge_mmc(5.0, 10, 1.0, 2.0, copies=2)

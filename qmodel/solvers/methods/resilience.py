@@ -319,6 +319,12 @@ def _hedged(network: Network) -> Result:
         f"the first for {h.p_hedge:.4g} of the requests, add {h.extra_load:.4g} of the load (utilization "
         f"{loaded.utilization:.4g}); p99 {h.unhedged_quantiles((0.99,))[0.99]:.6g} s "
         f"unhedged, {h.quantiles((0.99,))[0.99]:.6g} s hedged"])
+    if loaded.metastable:
+        result.notes.append(
+            f"METASTABLE: with every request sending its {h.copies} copies the station would "
+            f"get {cls.rate * (1 + h.copies):.6g} attempts/s, at or above its capacity "
+            f"{c / service.mean:.6g}/s: a spell of long queues (longer than the delay) can "
+            "start a storm of copies that lasts")
     result.system.quantile = lambda q: Estimate(h.quantiles((q,))[q], HEDGED)
     result.classes[cls.name].quantile = result.system.percentile
     return result
