@@ -25,13 +25,20 @@ def loop(text: str, job_class: str, low: float, high: float, points: int):
             remedies(model, job_class, low, high, points))
 
 
+def rate(x: float) -> str:
+    return "—" if pd.isna(x) else f"{x:.4g}"
+
+
 def shown_remedies(fixes: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
+    """The remedies as read: rates to 4 digits, a dash where no region is left, the note
+    column only when a row has one."""
+    table = pd.DataFrame({
         "change (a --set)": fixes.change,
-        "metastable from (/s)": fixes.metastable_low.round(4),
-        "to (/s)": fixes.metastable_high.round(4),
+        "metastable from (/s)": fixes.metastable_low.map(rate),
+        "to (/s)": fixes.metastable_high.map(rate),
         "removes it": fixes.removes.map({True: "yes", False: "no"}),
         "at the class's rate": fixes.at_rate, "note": fixes.note})
+    return table if fixes.note.str.len().any() else table.drop(columns="note")
 
 
 cur = views.require_model()

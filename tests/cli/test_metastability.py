@@ -73,3 +73,19 @@ def test_a_model_without_retries_is_refused():
     result = run("topologies/web_service.yaml")
     assert result.exit_code == 2
     assert "arrivals: no open class retries" in result.stderr
+
+
+@pytest.mark.parametrize("rate", [50.0, 250.0, 360.0])
+def test_solve_agrees_with_the_sweep_below_inside_and_above_the_region(rate):
+    from qmodel.cli.main import app as qmodel_app
+
+    result = runner.invoke(qmodel_app, ["solve", MODEL, "--set", f"arrivals.web.rate={rate}/s"])
+    model = qmodel.load(MODEL).with_changes({"arrivals.web.rate": f"{rate}/s"})
+    loop = metastability(model, points=6)
+    low, high = loop.interval                                          # 100/s to 342.9/s
+    assert ("METASTABLE" in result.output) == (low < rate < high) == loop.inside
+    if rate > high:                           # only the storm is left: solve says so
+        assert [p.state for p in loop.here] == ["saturated"]
+        assert "retries keep it saturated" in result.output and result.exit_code != 0
+    else:
+        assert result.exit_code == 0, result.output

@@ -294,6 +294,8 @@ def test_metastability_opens_the_retrying_example_and_draws_its_loop(app: AppTes
     fixes = at.dataframe[-1].value.set_index("change (a --set)")
     assert fixes.loc["arrivals.web.retries.budget.ratio=0.1", "removes it"] == "yes"
     assert fixes.loc["nodes.api.servers=9", "removes it"] == "no"
+    assert fixes.loc["as is", "metastable from (/s)"] == f"{low:.4g}"
+    assert fixes.loc["arrivals.web.retries.max=0", "to (/s)"] == "—"
 
 
 def report(predicted_s: float, measured_s: float) -> bytes:
