@@ -18,6 +18,7 @@ page = st.navigation([
     st.Page("qmodel_ui/pages/whatif.py", title="What-if"),
     st.Page("qmodel_ui/pages/sensitivity.py", title="Sensitivity"),
     st.Page("qmodel_ui/pages/plan.py", title="Capacity plan"),
+    st.Page("qmodel_ui/pages/metastability.py", title="Metastability"),
     st.Page("qmodel_ui/pages/validate.py", title="Validate"),
     st.Page("qmodel_ui/pages/compare.py", title="Compare"),
     st.Page("qmodel_ui/pages/calibrate.py", title="Calibrate"),

@@ -84,7 +84,56 @@ def result_tables(result: Result) -> list[Table]:
     tables = [nodes]
     if len(result.classes) > 1:
         tables.append(_class_table(result, t_scale, ru))
+    tables += _behaviour_tables(result, t_scale, ru)
     tables.append(_system_table(result, t_scale, ru))
+    return tables
+
+
+def _behaviour_tables(result: Result, t_scale: float, ru: str) -> list[Table]:
+    """For a simulation of a model with behaviours: what each open class's clients saw,
+    each pool's wait and use, and each queue's abandonment and balking."""
+    unit = result.time_unit
+    r_scale = TIME_UNITS[ru]
+    tables = []
+    clients = [c for c in result.classes.values() if c.client is not None]
+    if clients:
+        table = Table(title=f"clients (per class; rates per {ru}, times in {unit})",
+                      header_style="bold")
+        for column in ("class", "offered", "attempts", "goodput", "amplification",
+                       "timeouts", "failures", "wasted work", "p50 R", "p95 R", "p99 R",
+                       "p99.9 R"):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for c in clients:
+            k = c.client
+            table.add_row(c.name, _fmt(k.offered_rate, r_scale), _fmt(k.attempt_rate, r_scale),
+                          _fmt(k.goodput, r_scale), _fmt(k.retry_amplification),
+                          _fmt(k.timeout_rate, r_scale), _fmt(k.failure_rate, r_scale),
+                          _fmt(k.wasted_work),
+                          *(_fmt(c.percentile(p), t_scale) for p in (0.5, 0.95, 0.99, 0.999)))
+        tables.append(table)
+    pools = getattr(result, "pools", {})
+    if pools:
+        table = Table(title=f"pools (wait in {unit})", header_style="bold")
+        for column in ("pool", "size", "utilization", "mean wait", f"acquired/{ru}"):
+            table.add_column(column, justify="left" if column == "pool" else "right")
+        for p in pools.values():
+            table.add_row(p.name, str(p.size), _fmt(p.utilization), _fmt(p.mean_wait, t_scale),
+                          _fmt(p.acquire_rate, r_scale))
+        tables.append(table)
+    keys = ("p_abandon", "p_balk", "call_amplification", "call_timeout_rate",
+            "call_failure_rate")
+    held = [n for n in result.nodes.values() if any(getattr(n, k) is not None for k in keys)]
+    if held:
+        table = Table(title=f"abandonment, balking and calls (rates per {ru})",
+                      header_style="bold")
+        for column in ("node", "P(abandon)", "P(balk)", "call amplification",
+                       "call timeouts", "call failures"):
+            table.add_column(column, justify="left" if column == "node" else "right")
+        for n in held:
+            table.add_row(n.name, _fmt(n.p_abandon), _fmt(n.p_balk),
+                          _fmt(n.call_amplification), _fmt(n.call_timeout_rate, r_scale),
+                          _fmt(n.call_failure_rate, r_scale))
+        tables.append(table)
     return tables
 
 
@@ -173,16 +222,19 @@ def print_result(result: Result, console: Console | None = None) -> None:
 
 
 def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
-    """:func:`qmodel.sim.compare`'s table for a terminal: times in ``time_unit``, rates in
-    one unit for the table (2/h), 4 significant digits, the difference in percent."""
+    """:func:`qmodel.sim.compare`'s table for a terminal: a verdict in the caption, the
+    disagreements first, each analytic value outside the simulation's 95% interval marked;
+    times in ``time_unit``, rates in one unit for the table (2/h), 4 significant digits, the
+    difference in percent."""
     rates = table.loc[table["metric"] == "throughput", ["analytic", "simulated"]]
     ru = rate_unit(float(np.nanmax(rates.to_numpy(dtype=float)))) if len(rates) else "s"
     grid = Table(title=f"analytic vs simulated (times in {time_unit}, rates per {ru})",
-                 header_style="bold")
+                 header_style="bold", caption=compare_verdict(table), caption_justify="left")
     for column in ("node", "metric", "analytic", "simulated", "95% interval", "diff",
                    "agrees"):
         grid.add_column(column, justify="left" if column in ("node", "metric") else "right")
-    for row in table.to_dict("records"):
+    ordered = sorted(table.to_dict("records"), key=lambda row: bool(row["agrees"]))
+    for row in ordered:
         metric = str(row["metric"])
         scale, unit = ((1 / TIME_UNITS[time_unit], time_unit)
                        if any(w in metric for w in ("wait", "response", "makespan")) else
@@ -191,11 +243,32 @@ def compare_table(table: pd.DataFrame, time_unit: str) -> Table:
         a, b, low, high = (_scaled(row[k], scale)
                            for k in ("analytic", "simulated", "ci_low", "ci_high"))
         diff = row.get("rel_diff")
+        outside = not row["ci_low"] <= row["analytic"] <= row["ci_high"]
         grid.add_row(str(row["node"]), f"{metric} ({unit})" if unit else metric,
-                     a, b, f"[{low}, {high}]",
+                     a, b, f"[{low}, {high}]" + (" [yellow]✗[/]" if outside else ""),
                      "—" if diff is None or diff != diff else f"{diff:+.1%}",
                      "yes" if row["agrees"] else "[red]no[/]")
     return grid
+
+
+def compare_verdict(table: pd.DataFrame) -> str:
+    """One line: how many metrics disagree and how many analytic values lie outside the
+    simulation's 95% interval (✗).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"analytic": [1.0, 2.0], "ci_low": [0.9, 2.5], "ci_high": [1.1, 2.6],
+    ...                   "agrees": [True, False]})
+    >>> compare_verdict(t)
+    'DISAGREE: 1 of 2 metrics; 1 analytic value outside the 95% interval (✗)'
+    """
+    n, bad = len(table), int((~table["agrees"].astype(bool)).sum())
+    outside = int(((table["analytic"] < table["ci_low"]) |
+                   (table["analytic"] > table["ci_high"])).sum())
+    values = f"{outside} analytic value{'s' if outside != 1 else ''} outside the 95% " \
+             "interval (✗)"
+    if bad == 0:
+        return f"AGREE: all {n} metrics within the interval or 5%; {values}"
+    return f"DISAGREE: {bad} of {n} metrics; {values}"
 
 
 def _scaled(x: float | None, scale: float) -> str:

@@ -92,6 +92,8 @@ def _percentile(owner, p: float) -> Estimate | None:
     return cache[p]
 
 
+BEHAVIOUR_NODE_METRICS = ("p_abandon", "p_balk", "call_amplification", "call_timeout_rate",
+                          "call_failure_rate")
 METRICS = (
     "visits", "arrival_rate", "throughput", "utilization", "busy_servers", "mean_in_queue",
     "mean_in_system", "mean_wait", "mean_response", "p_wait", "p_idle", "p_loss",
@@ -128,6 +130,12 @@ class NodeResult:
     p_idle: Estimate | None = None
     p_loss: Estimate | None = None
     offered_load: float | None = None
+    p_abandon: Estimate | None = None  # patience ran out in queue (simulation; else None)
+    p_balk: Estimate | None = None  # arrivals that did not join (simulation; else None)
+    # a station whose calls time out, retry or hedge (simulation; else None):
+    call_amplification: Estimate | None = None  # call attempts per call
+    call_timeout_rate: Estimate | None = None  # call attempts timed out per second
+    call_failure_rate: Estimate | None = None  # calls that gave up per second
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
     _percentiles: dict = field(default_factory=dict, repr=False)
 
@@ -157,6 +165,10 @@ class NodeResult:
         for key in METRICS:
             value = getattr(self, key)
             out[key] = None if value is None else value.to_json()
+        for key in BEHAVIOUR_NODE_METRICS:  # only for a node with these behaviours
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value.to_json()
         return out
 
 
@@ -224,6 +236,7 @@ class ClassResult:
     throughput: Estimate | None = None
     mean_response_time: Estimate | None = None
     population: int | None = None
+    client: ClientResult | None = None  # simulation of a model with behaviours (else None)
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
     _percentiles: dict = field(default_factory=dict, repr=False)
 
@@ -238,6 +251,68 @@ class ClassResult:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind,
                                "population": self.population}
         for key in ("throughput", "mean_response_time", "p95_response_time"):
+            value = getattr(self, key)
+            out[key] = None if value is None else value.to_json()
+        if self.client is not None:
+            out["client"] = self.client.to_json(self)
+        return out
+
+
+CLIENT_METRICS = ("offered_rate", "attempt_rate", "goodput", "retry_amplification",
+                  "timeout_rate", "failure_rate", "wasted_work")
+CLIENT_QUANTILES = {"p50_response_time": 0.50, "p95_response_time": 0.95,
+                    "p99_response_time": 0.99, "p999_response_time": 0.999}
+
+
+@dataclass
+class ClientResult:
+    """What an open class's clients saw, in a simulation of a model with behaviours:
+    first attempts (``offered_rate``), all attempts incl. retries and hedges
+    (``attempt_rate``), answered requests (``goodput``), per second;
+    ``retry_amplification`` = attempts / first attempts; timed-out attempts
+    (``timeout_rate``) and requests that gave up (``failure_rate``) per second;
+    ``wasted_work``: server-seconds per second spent on abandoned or losing attempts.
+
+    >>> ClientResult(goodput=Estimate(9.5, "simulation")).to_json()["goodput"]["value"]
+    9.5
+    """
+
+    offered_rate: Estimate | None = None
+    attempt_rate: Estimate | None = None
+    goodput: Estimate | None = None
+    retry_amplification: Estimate | None = None
+    timeout_rate: Estimate | None = None
+    failure_rate: Estimate | None = None
+    wasted_work: Estimate | None = None
+
+    def to_json(self, owner: ClassResult | None = None) -> dict[str, Any]:
+        """The metrics, and the class's response-time quantiles when ``owner`` is given."""
+        out: dict[str, Any] = {}
+        for key in CLIENT_METRICS:
+            value = getattr(self, key)
+            out[key] = None if value is None else value.to_json()
+        if owner is not None:
+            for key, p in CLIENT_QUANTILES.items():
+                value = owner.percentile(p)
+                out[key] = None if value is None else value.to_json()
+        return out
+
+
+@dataclass
+class PoolResult:
+    """A pool in a simulation: its ``size``, the mean wait for a unit (``mean_wait``, s,
+    over every acquisition), the mean share of units in use (``utilization``) and
+    acquisitions per second (``acquire_rate``)."""
+
+    name: str
+    size: int
+    mean_wait: Estimate | None = None
+    utilization: Estimate | None = None
+    acquire_rate: Estimate | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "size": self.size}
+        for key in ("mean_wait", "utilization", "acquire_rate"):
             value = getattr(self, key)
             out[key] = None if value is None else value.to_json()
         return out
@@ -272,6 +347,7 @@ class Result:
     components: dict[str, list[str]] = field(default_factory=dict)
     partial: bool = False
     passed_over: dict[str, str] = field(default_factory=dict)
+    pools: dict[str, PoolResult] = field(default_factory=dict)  # simulated pools
 
     @property
     def stable(self) -> bool:
@@ -303,7 +379,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document described in ``docs/results.md``."""
-        return {
+        out = {
             "schema": RESULT_SCHEMA,
             "model": self.model,
             "method": self.method,
@@ -318,6 +394,9 @@ class Result:
             "classes": {k: v.to_json() for k, v in self.classes.items()},
             "nodes": {k: v.to_json() for k, v in self.nodes.items()},
         }
+        if self.pools:
+            out["pools"] = {k: v.to_json() for k, v in self.pools.items()}
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(finite_json(self.to_dict()), indent=indent, allow_nan=False)

@@ -99,6 +99,9 @@ def _auto(network: Network, methods: list[Method], reasons: dict[str, str | None
         return _passing_over(result, passed)
     if error is not None:
         raise error
+    if len(set(passed.values())) == 1:  # one reason for all, e.g. a behaviour none models
+        raise UnsupportedError("auto", f"no analytic method applies: "
+                                       f"{next(iter(passed.values()))}; simulate the model")
     raise UnsupportedError("auto", "; ".join(f"{k}: {v}" for k, v in passed.items()))
 
 

@@ -25,7 +25,7 @@ from qmodel.model.model import Model, load
 
 from ..net import LOOPBACK, free_port, wait_http
 from ..redis_server import REDIS_URL_ENV, RedisServer
-from .children import Child, write_state
+from .children import Child, Guard, write_state
 from .gateway import GatewayConfig, config_json
 from .runtime import check_routing, worker_stations
 
@@ -59,6 +59,8 @@ class RefSystem:
     _stopping: bool = False
     _merged: bool = False
     _watcher: threading.Thread | None = None
+    _guard: Guard | None = None      # stops everything if this process dies
+    _redis_pid: int | None = None    # the Redis process the guard knows of
 
     def __post_init__(self) -> None:
         if self.backend not in ("embedded", "redis"):
@@ -109,16 +111,21 @@ class RefSystem:
         return Child(station, command, self._redis_env())
 
     def start(self, timeout_s: float = 60.0) -> RefSystem:
-        """Start everything and wait until ``/health`` says ok."""
+        """Start everything and wait until ``/health`` says ok. Nothing started outlives
+        this process: if it dies without :meth:`stop` (a SIGKILL too), a
+        :class:`~.children.Guard` stops the rest."""
         try:
+            self._guard = Guard(self.run_dir / "logs" / "guard.log")
             if self.backend == "redis":
                 if self.redis_url is None:
                     self._redis = RedisServer(appendfsync=self.redis_fsync).start()
                     self.redis_url = self._redis.url
+                    self._guard_redis()
                 for station in worker_stations(self._model):
                     self.children[station] = self._worker(station)
             self.children["gateway"] = self._gateway()
             for child in self.children.values():
+                child.guard = self._guard
                 child.start(self.run_dir / "logs")
             self.wait_ready(timeout_s)
         except BaseException:
@@ -144,6 +151,7 @@ class RefSystem:
         ``RUN_DIR/supervisor.json`` current for the gateway's ``/health``."""
         write_state(self.run_dir, self.children)
         while not self._stopping:
+            self._guard_redis()  # a fault test restarts Redis: a new process
             changed = False
             for child in list(self.children.values()):
                 if not self._stopping:
@@ -151,6 +159,18 @@ class RefSystem:
             if changed:
                 write_state(self.run_dir, self.children)
             time.sleep(0.05)
+
+    def _guard_redis(self) -> None:
+        """Keep the guard told of the Redis process this system started."""
+        redis, guard = self._redis, self._guard  # stop() may clear them meanwhile
+        process = redis.process if redis is not None else None
+        pid = process.pid if process is not None and process.poll() is None else None
+        if pid != self._redis_pid and guard is not None:
+            if self._redis_pid is not None:
+                guard.forget("process", self._redis_pid)
+            if pid is not None:
+                guard.track("process", pid)
+            self._redis_pid = pid
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` to one process (``gateway`` or a worker's station); return its pid.
@@ -173,6 +193,9 @@ class RefSystem:
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
+        if self._guard is not None:
+            self._guard.close()  # everything is stopped
+            self._guard = None
         if self.otel_dir is not None and self.otel_dir.exists() and not self._merged:
             from .otel import merge
             merge(self.otel_dir, self.otel_traces)

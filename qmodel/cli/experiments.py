@@ -1,4 +1,4 @@
-"""The ``sweep``, ``sensitivity``, ``plan`` and ``headroom`` commands.
+"""The ``sweep``, ``sensitivity``, ``plan``, ``headroom`` and ``metastability`` commands.
 
 A typer app whose commands mount at the top level of ``qmodel``:
 ``app.add_typer(qmodel.cli.experiments.app)`` (typer >= 0.15 merges an unnamed sub-app's
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ..errors import ModelError, Problem
 from ..experiments.headroom import headroom
+from ..experiments.metastability import Metastability, figure, metastability, remedies
 from ..experiments.output import write
 from ..experiments.planning import SEARCHES, plan
 from ..experiments.ranges import require_units
@@ -32,7 +33,14 @@ from ..model.paths import Parameter, resolve
 from ..model.slo import SLO, model_slo
 from ..results import finite_json
 from ..runner import EXECUTORS
-from ..units import TIME_UNITS, format_duration, human_rate, rate_unit, unit_needed
+from ..units import (
+    TIME_UNITS,
+    format_duration,
+    human_rate,
+    parse_rate,
+    rate_unit,
+    unit_needed,
+)
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
 
 SHOW_ROWS = 40
@@ -228,6 +236,105 @@ def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = Fal
     out.print(f"  {result.headroom:+.1%} on today's load; saturation at "
               f"{human_rate(result.saturation_rate)}")
     _print_metrics(result.metrics, m.time_unit)
+
+
+@app.command("metastability")
+@guarded
+def metastability_command(
+        model: ModelArg,
+        job_class: Annotated[str | None, typer.Option(
+            "--class", help="The open class with a timeout and retries (default: the one "
+                            "that retries).", show_default=False)] = None,
+        low: Annotated[str | None, typer.Option(
+            "--from", help="Lowest offered load, e.g. 50/s (default: 0.2x the rate that "
+                           "fills the queue without retries).", show_default=False)] = None,
+        high: Annotated[str | None, typer.Option(
+            "--to", help="Highest offered load, e.g. 500/s (default: 1.5x that rate).",
+            show_default=False)] = None,
+        points: Annotated[int, typer.Option(help="Offered loads on the sweep.")] = 40,
+        plot: Annotated[Path | None, typer.Option(
+            "--plot", help="Write the hysteresis loop to an HTML file.",
+            show_default=False)] = None,
+        as_json: JsonOpt = False, overrides: SetOpt = None) -> None:
+    """The metastable region of a retrying client: its rate swept up, then down (a
+    hysteresis loop), and which single change removes the region."""
+    m = load_model(model, overrides)
+    if plot is not None and plot.suffix.lower() != ".html":
+        raise ModelError([Problem("--plot", f"writes HTML: use a name ending in .html, got "
+                                            f"{plot.name!r}")])
+    low_s, high_s = _rate(low, "--from", m.time_unit), _rate(high, "--to", m.time_unit)
+    result = metastability(m, job_class, low_s, high_s, points)
+    fixes = remedies(m, job_class, low_s, high_s, points)
+    if plot is not None:
+        figure(result).write_html(plot)
+    if as_json:
+        doc = {**result.to_dict(), "remedies": fixes.to_dict("records")}
+        print(json.dumps(finite_json(doc), allow_nan=False))
+        return
+    _print_loop(result)
+    _print_remedies(fixes, result)
+    if plot is not None:
+        out.print(f"wrote {plot}")
+
+
+def _rate(text: str | None, option: str, time_unit: str) -> float | None:
+    """A rate typed after ``option``, per second; it must carry its unit."""
+    if text is None:
+        return None
+    if why := unit_needed("rate", text, time_unit):
+        raise ModelError([Problem(option, why)])
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise ModelError([Problem(option, str(exc))]) from None
+
+
+def _print_loop(result: Metastability) -> None:
+    """The up and down branches side by side, then where the class's own rate stands."""
+    table = result.table
+    per = rate_unit(float(table.lam_eff.max()))
+    scale = TIME_UNITS[per]
+    grid = Table(title=f"{escape(str(result))}", header_style="bold")
+    grid.add_column(f"offered (/{per})", justify="right")
+    for direction in ("up", "down"):
+        grid.add_column(f"{direction}: state")
+        for label in (f"goodput (/{per})", f"attempts (/{per})", "P(timeout)"):
+            grid.add_column(label, justify="right")
+    up = table[table.direction == "up"].set_index("lam0")
+    down = table[table.direction == "down"].set_index("lam0")
+    for lam0 in up.index:
+        cells = [f"{lam0 * scale:.4g}"]
+        for row in (up.loc[lam0], down.loc[lam0]):
+            state = row.branch if row.state != "metastable" else f"{row.branch} (of 2)"
+            cells += [state, f"{row.goodput * scale:.4g}", f"{row.lam_eff * scale:.4g}",
+                      f"{row.p_timeout:.3f}"]
+        grid.add_row(*cells)
+    out.print(grid)
+    out.print(f"method: {result.method}; back-off and jitter are not in the fixed point "
+              "(they change how fast the states are left, not the states)", highlight=False)
+    if result.inside:
+        s = result.setting
+        storm = result.here[-1]
+        out.print(f"[bold yellow]warning:[/] {escape(s.job_class)} at {human_rate(s.rate)} is "
+                  f"inside the metastable region: a spike can leave it in a retry storm "
+                  f"({storm.amplification:.3g} attempts per request, goodput "
+                  f"{human_rate(storm.goodput)}) that outlasts the spike", highlight=False)
+
+
+def _print_remedies(fixes: pd.DataFrame, result: Metastability) -> None:
+    grid = Table(title=f"what removes it (each change alone, at the same offered loads; "
+                       f"state at {human_rate(result.setting.rate)})", header_style="bold")
+    notes = bool(fixes.note.str.len().any())
+    for column in ("change", "metastable from", "to", "removes it", "at the rate",
+                   *(["note"] if notes else [])):
+        grid.add_column(column, justify="right" if column in ("metastable from", "to")
+                        else "left")
+    for row in fixes.to_dict("records"):
+        ends = ["—", "—"] if row["removes"] else \
+            [human_rate(row["metastable_low"]), human_rate(row["metastable_high"])]
+        grid.add_row(escape(row["change"]), *ends, "yes" if row["removes"] else "no",
+                     row["at_rate"], *([row["note"]] if notes else []))
+    out.print(grid)
 
 
 def _slo(model: Model, text: str | None) -> SLO | None:

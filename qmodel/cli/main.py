@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, SOLVE, help_text
 from ..model.model import Model
 from ..model.spec import json_schema
@@ -30,6 +30,7 @@ from .support import (
     guarded,
     load_model,
     out,
+    with_units,
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -87,7 +88,17 @@ def solve_command(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt =
         _check_positive(samples=samples)
         _uncertain(m, samples, seed, as_json)
         return
-    emit(solve(m, method=method), as_json, model)
+    try:
+        result = solve(m, method=method)
+    except UnsupportedError as exc:
+        if method != "auto":
+            raise
+        reason = exc.reason.removesuffix("; simulate the model")
+        hint = "" if "qmodel simulate" in reason else f"; run `qmodel simulate {model}`"
+        err.print(f"no analytic answer for this model: {reason}{hint}", highlight=False,
+                  markup=False)
+        raise typer.Exit(EXIT_SIMULATE) from None
+    emit(result, as_json, model)
 
 
 def _uncertain(model: Model, samples: int, seed: int, as_json: bool) -> None:
@@ -180,6 +191,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     from ..sim import simulate as run
 
     choice(method, SIMULATE, "--method")
+    with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
     if bins is not None or out_path is not None:
@@ -212,7 +224,12 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
 
     m = load_model(model, overrides)
     _check_positive(replications=replications)
-    table = side_by_side(solve(m), run(m, replications=replications, seed=seed,
+    analytic = solve(m)
+    if not analytic.stable:  # nothing to compare: the queues grow without bound
+        for reason in analytic.unstable:
+            err.print(f"unstable: {reason}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_UNSTABLE)
+    table = side_by_side(analytic, run(m, replications=replications, seed=seed,
                                        progress=None if not as_json else False))
     if as_json:
         print(table.to_json(orient="records", indent=2))

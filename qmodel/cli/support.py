@@ -23,6 +23,7 @@ from ..errors import ModelError, Problem, QModelError
 from ..model.model import Model, load
 from ..model.parse import read_yaml
 from ..model.paths import unit_problems
+from ..units import unit_needed
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTED = \
     0, 1, 2, 3, 4, 130
@@ -94,6 +95,16 @@ def guarded(func: Callable) -> Callable:
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper
+
+
+def with_units(**durations: str | None) -> None:
+    """Refuse a duration option typed as a bare number (``--horizon 100``: 100 what?) with
+    exit 2, naming the option; every duration option takes ``100s``, ``5min``, ``1h``."""
+    bad = [Problem(f"--{name}", why.replace("in this s model", "here"))
+           for name, value in durations.items()
+           if (why := unit_needed("duration", value, "s"))]
+    if bad:
+        raise ModelError(bad)
 
 
 def choice(value: str, choices: Sequence[str], option: str) -> str:

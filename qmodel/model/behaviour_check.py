@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem, shown
-from .behaviour_spec import ClientFields
+from .behaviour_spec import MAX_CALLS_PER_VISIT, ClientFields
 from .spec import BrokerNode, DelayNode, ModelSpec, QueueFields, ShardsNode
 
 
@@ -18,9 +18,11 @@ def check_behaviours(spec: ModelSpec) -> Iterator[Problem]:
             yield from _held(spec, f"nodes.{name}", node)
     for cls, c in spec.arrivals.items():
         yield from _client(f"arrivals.{cls}", c)
-    if not any(p.path.endswith(".to") for p in _call_targets(spec)):
-        yield from _call_cycles(spec)
-    yield from _call_targets(spec)
+    targets = _call_targets(spec)
+    if not targets:
+        cycles = list(_call_cycles(spec))
+        yield from cycles or _call_volume(spec)
+    yield from targets
 
 
 def _held(spec: ModelSpec, path: str, node: QueueFields) -> Iterator[Problem]:
@@ -105,13 +107,48 @@ def _call_cycles(spec: ModelSpec) -> Iterator[Problem]:
                 stack.pop()
             elif target in on_path:
                 cycle = [*path[path.index(target):], target]
-                yield Problem(f"nodes.{target}.calls", "calls form a cycle ("
-                              f"{' -> '.join(cycle)}): a held thread would wait for itself")
+                yield Problem(f"nodes.{target}.calls", f"calls form a cycle ({_chain(cycle)}): "
+                                                       "a held thread would wait for itself")
                 return
             elif target not in done:
                 path.append(target)
                 on_path.add(target)
                 stack.append(iter(graph[target]))
+
+
+def _chain(names: list[str]) -> str:
+    """A cycle as ``a -> b -> a``; a long one shows its ends and its length."""
+    if len(names) <= 8:
+        return " -> ".join(names)
+    return f"{' -> '.join(names[:4])} -> ... -> {' -> '.join(names[-2:])}: " \
+           f"{len(names) - 1} components"
+
+
+def _call_volume(spec: ModelSpec) -> Iterator[Problem]:
+    """The components where the calls one visit sets off (its calls' own calls included,
+    each at its ``count``) first exceed :data:`MAX_CALLS_PER_VISIT`: a chain of fan-outs
+    multiplies. Walked without recursion; the calls form no cycle."""
+    graph = {name: [(c.to, c.count) for c in getattr(node, "calls", ())]
+             for name, node in spec.nodes.items()}
+    made: dict[str, int] = {}  # calls per visit, capped just above the limit
+    for start in graph:
+        stack = [start]
+        while stack:
+            name = stack[-1]
+            waiting = [to for to, _ in graph[name] if to not in made]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            stack.pop()
+            if name in made:
+                continue
+            total = sum(count * (1 + made[to]) for to, count in graph[name])
+            made[name] = min(total, MAX_CALLS_PER_VISIT + 1)
+            if total > MAX_CALLS_PER_VISIT and all(made[to] <= MAX_CALLS_PER_VISIT
+                                                   for to, _ in graph[name]):
+                yield Problem(f"nodes.{name}.calls", (
+                    f"one visit sets off {total:,} calls (the calls' own calls included, "
+                    f"each at its count); at most {MAX_CALLS_PER_VISIT:,}"))
 
 
 def _missing_pool(name: str, spec: ModelSpec) -> str:

@@ -45,6 +45,10 @@ MAX_RETRIES = 100
 """The most retries of one request."""
 MAX_CALLS = 1_000
 """The most calls one visit makes to one component."""
+MAX_CALLS_PER_VISIT = 100_000
+"""The most calls one visit may set off, its calls' own calls included (each at its
+``count``): a hundred calls entries of the most calls each, or a chain of fan-outs that
+multiplies to as many. A simulation runs every one."""
 QUANTILE = re.compile(r"^\s*p(\d{1,2}(?:\.\d+)?)\s*$")
 """A quantile written as a person says it: ``p95``, ``p99.9``."""
 

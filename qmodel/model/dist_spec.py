@@ -114,7 +114,8 @@ class _Spec:
             raise FieldError(key, f"must be an integer >= {low}, got {shown(value)}")
         return value
 
-    def durations(self, key: str) -> list[float]:
+    def durations(self, key: str, positive: bool = False) -> list[float]:
+        """The list at ``key`` in seconds; each one > 0 when ``positive``, else >= 0."""
         values = self.spec[key]
         if not isinstance(values, list) or not values:
             raise FieldError(key, f"must be a non-empty list, got {shown(values)}")
@@ -124,8 +125,9 @@ class _Spec:
                 out.append(parse_duration(v, self.time_unit))
             except ValueError as exc:
                 raise FieldError(f"{key}.{i}", str(exc)) from None
-            if out[-1] < 0:
-                raise FieldError(f"{key}.{i}", f"must be non-negative, got {shown(v)}")
+            if out[-1] < 0 or (positive and out[-1] == 0):
+                raise FieldError(f"{key}.{i}", f"must be {'positive' if positive else 'non-negative'}"
+                                               f", got {shown(v)}")
         return out
 
 
@@ -248,7 +250,7 @@ def _erlang(reader, _):
 def _hyperexponential(reader, _):
     if reader.has("probs") or reader.has("means"):
         _require(reader, "probs", "means")
-        means = reader.durations("means")
+        means = reader.durations("means", positive=True)  # each phase is an exponential
         probs = reader.spec["probs"]
         if not isinstance(probs, list) or len(probs) != len(means):
             raise FieldError("probs", f"must be a list of {len(means)} probabilities, got {shown(probs)}")

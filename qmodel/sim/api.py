@@ -10,10 +10,11 @@ from typing import Any
 from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, unknown
 from ..model.model import Model
-from ..model.network import Network
+from ..model.network import BEHAVIOURS, Network
 from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast
+from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .resolution import check_resolution
@@ -22,7 +23,7 @@ from .summary import SimResult, longest_period, offered_loads, summarize
 from .timeseries import TimeSeries, simulate_bins
 from .trace import TraceRecorder, write_trace
 
-SIMULATED_BEHAVIOURS: frozenset[str] = frozenset()
+SIMULATED_BEHAVIOURS: frozenset[str] = frozenset(BEHAVIOURS)
 """The client and held-thread behaviours (``Network.behaviours``) the engine models."""
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
@@ -115,10 +116,17 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if unmodelled:
         raise UnsupportedError("simulation", f"the simulator does not model "
                                f"{', '.join(sorted(unmodelled))} yet")
+    hedge_notes: list[str] = []
+    if network.behaviours:
+        check_simulable(network)
+        network, hedge_notes = resolve_hedges(network, lambda net: simulate(
+            net, replications=1, customers=PILOT_CUSTOMERS, seed=seed, progress=False))
     if bins is not None:
-        return _over_time(network, bins, horizon_s, replications, seed,
-                          warmup=warmup, customers=customers, trace=trace, method=method,
-                          executor=executor)
+        series = _over_time(network, bins, horizon_s, replications, seed,
+                            warmup=warmup, customers=customers, trace=trace, method=method,
+                            executor=executor)
+        series.notes += hedge_notes
+        return series
     if method not in SIMULATE:
         raise _option(unknown(method, SIMULATE))
     if executor is not None and executor not in EXECUTORS:
@@ -143,7 +151,8 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if network.open_classes and max(offered.values(), default=0.0) >= 1:
         # Unstable: jobs pile up without bound. Stop once about UNSTABLE_ARRIVALS jobs
         # have arrived, which is enough to report the instability, not to run out of memory.
-        rate = sum(c.rate for c in network.open_classes)
+        # Attempts count: a request may be sent (1 + retries) × (1 + hedged copies) times.
+        rate = sum(c.rate for c in network.open_classes) * amplification(network)
         enough = UNSTABLE_ARRIVALS / rate
         horizon_s = enough if horizon_s is None else min(horizon_s, enough)
         min_time = min(min_time, horizon_s)
@@ -173,7 +182,7 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         raise KeyboardInterrupt  # stopped before anything was simulated
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
-             f"engine; warm-up: {warm_text}"]
+             f"engine; warm-up: {warm_text}"] + hedge_notes
     coarse = check_resolution(network, max(float(r.final[0]) for r in reps))
     if coarse:
         notes.append(coarse)

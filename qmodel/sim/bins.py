@@ -26,17 +26,24 @@ from .streams import Streams
 METRICS = ("arrivals_per_s", "throughput_per_s", "in_system", "mean_response_s",
            "p95_response_s", "p99_response_s")
 """The per-bin metrics; each has ``_low``/``_high`` columns (95% over replications)."""
+CLIENT_METRICS = ("attempts_per_s", "failures_per_s")
+"""Per bin too for a model with behaviours: attempts sent (first ones, retries and
+hedged copies) and requests that gave up; ``throughput_per_s`` is then the goodput."""
 
 
 @dataclass
 class JobLog:
     """What one replication saw: arrival times, completion times with their response
-    times, and the times jobs were lost (full buffers, failures)."""
+    times, the times jobs were lost (full buffers, failures, requests that gave up),
+    and for a model with behaviours the times attempts were sent and requests gave up
+    (None otherwise)."""
 
     arrivals: np.ndarray
     exits: np.ndarray
     responses: np.ndarray
     losses: np.ndarray
+    attempts: np.ndarray | None = None
+    failures: np.ndarray | None = None
 
 
 class LoggingEngine(Engine):
@@ -48,6 +55,8 @@ class LoggingEngine(Engine):
         self.log_exits: list[float] = []
         self.log_responses: list[float] = []
         self.log_losses: list[float] = []
+        self.log_attempts: list[float] = []
+        self.log_failures: list[float] = []
 
     def _arrival(self, ev) -> None:
         super()._arrival(ev)
@@ -58,10 +67,20 @@ class LoggingEngine(Engine):
         return super()._enter(n, now)
 
     def exit(self, job: Job) -> None:
-        now = sim_time(self.env)
-        self.log_exits.append(now)
-        self.log_responses.append(now - job.born)
+        done = self.done
         super().exit(job)
+        if self.done > done:  # not an attempt its client no longer waited for
+            now = sim_time(self.env)
+            self.log_exits.append(now)
+            self.log_responses.append(now - job.born)
+
+    def attempt_sent(self) -> None:
+        self.log_attempts.append(self.env.now)
+
+    def gave_up(self, job: Job) -> None:
+        self.log_losses.append(self.env.now)
+        self.log_failures.append(self.env.now)
+        super().gave_up(job)
 
     def lose(self, job: Job) -> None:
         before = self.losses
@@ -71,8 +90,10 @@ class LoggingEngine(Engine):
 
     def log(self) -> JobLog:
         self.run()
+        client = [np.asarray(x, dtype=float) for x in (self.log_attempts, self.log_failures)] \
+            if self.behaviours else [None, None]
         return JobLog(*(np.asarray(x, dtype=float) for x in (
-            self.log_arrivals, self.log_exits, self.log_responses, self.log_losses)))
+            self.log_arrivals, self.log_exits, self.log_responses, self.log_losses)), *client)
 
 
 def run_logged(network: Network, seq: np.random.SeedSequence, horizon: float) -> JobLog:
@@ -102,6 +123,9 @@ def binned(log: JobLog, edges: np.ndarray) -> dict[str, np.ndarray]:
         if 0 <= b < len(width) and len(group):
             out["mean_response_s"][b] = group.mean()
             out["p95_response_s"][b], out["p99_response_s"][b] = np.quantile(group, [0.95, 0.99])
+    if log.attempts is not None:
+        out["attempts_per_s"] = np.histogram(log.attempts, edges)[0] / width
+        out["failures_per_s"] = np.histogram(log.failures, edges)[0] / width
     return out
 
 
@@ -124,7 +148,7 @@ def summarise(per_replication: list[dict[str, np.ndarray]], edges: np.ndarray) -
     """The mean of each metric over replications per bin, with a Student-t 95% interval
     (``_low``/``_high``; none with one replication or one value)."""
     frame = pd.DataFrame({"time_s": edges[:-1], "end_s": edges[1:]})
-    for name in METRICS:
+    for name in METRICS + tuple(m for m in CLIENT_METRICS if m in per_replication[0]):
         values = np.vstack([r[name] for r in per_replication])
         n = np.sum(np.isfinite(values), axis=0)
         with warnings.catch_warnings():  # a bin no replication completed a job in: nan

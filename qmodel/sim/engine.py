@@ -22,11 +22,13 @@ from simpy.events import Timeout
 
 from ..model.network import Network
 from ..model.network import Station as StationSpec
-from . import arrivals, routing
+from . import arrivals, held, routing
 from .batcher import Batcher
+from .clients import ClassClient
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
 from .jobs import Job
+from .pools import Pool
 from .preemptive import LCFSPR, MLFQ, PS, PreemptivePriority
 from .record import MAX_ROWS, Replication, Samples
 from .simpy_fields import event_value, sim_time
@@ -54,9 +56,19 @@ class Engine:
         self.horizon = horizon
         self.warmup = warmup
         self.min_time = min_time
+        k = len(network.classes)
+        self.behaviours = bool(network.behaviours)
+        self.pools = {name: Pool(self.env, size) for name, size in network.pools.items()}
+        self.client = [[0, 0, 0, 0, 0.0] for _ in range(k)]  # .pools.CLIENT_FIELDS
+        self.failed = 0  # client requests that gave up
         self.stations = [make_station(self, s, i) for i, s in enumerate(network.stations)]
         self.components = routing.build_components(self)
         routing.wire(self)
+        if self.behaviours:
+            held.wire(self)
+            self.entries = [ClassClient(self, i, c.client, c.name).send if c.kind == "open"
+                            else send for i, (c, send) in enumerate(zip(network.classes,
+                                                                        self.entries))]
         # system counters
         self.done = 0
         self.arrivals = 0
@@ -67,10 +79,10 @@ class Engine:
         self.last = 0.0
         self.samples = SampleStore()
         self.series = BatchSeries()
-        k = len(network.classes)
         self.class_done = [0] * k
         self.class_sum = [0.0] * k
         self.class_samples = [SampleStore() for _ in range(k)]
+        self.class_failed = [0] * k
         self.multiclass = k > 1
         self.closed = bool(network.closed_classes)
         batches = network.batch_classes
@@ -155,7 +167,11 @@ class Engine:
 
     # ----- leaving the system ------------------------------------------------------
     def exit(self, job: Job) -> None:
-        """A job leaves the system (or a closed class's job returns to think)."""
+        """A job leaves the system (or a closed class's job returns to think); an attempt
+        of a client's request answers it (or is ignored: the client no longer waits)."""
+        request = job.request
+        if request is not None and not request.answered(job):
+            return
         now = sim_time(self.env)
         self.area_jobs += self.jobs * (now - self.last)
         self.last = now
@@ -185,7 +201,21 @@ class Engine:
             ev.callbacks.append(self._issue)
         if ci in self.batch_classes:
             self._batch_job_left()
-        if self.done >= self.next_checkpoint:
+        if self.done + self.failed >= self.next_checkpoint:
+            self._checkpoint()
+
+    def attempt_sent(self) -> None:
+        """An open class's client sent an attempt (a run logged over time counts them)."""
+
+    def gave_up(self, job: Job) -> None:
+        """A client's request failed (its last attempt timed out or was rejected)."""
+        now = self.env.now
+        self.area_jobs += self.jobs * (now - self.last)
+        self.last = now
+        self.jobs -= 1
+        self.losses += 1
+        self.failed += 1
+        if self.done + self.failed >= self.next_checkpoint:
             self._checkpoint()
 
     def lose(self, job: Job) -> None:
@@ -195,6 +225,10 @@ class Engine:
             job = job.parent
             if not job.join.task_lost(job):
                 return
+        if job.call is not None:  # a call's sub-visit: its caller hears of it
+            return job.call.rejected(job)
+        if job.request is not None:  # an attempt: its client may retry
+            return job.request.rejected(job)
         now = self.env.now
         self.area_jobs += self.jobs * (now - self.last)
         self.last = now
@@ -223,9 +257,20 @@ class Engine:
         for s in self.stations:
             row += s.counters()
         if not self.multiclass:
-            return row + [self.done, self.sum_resp, self.samples.seen]
+            row += [self.done, self.sum_resp, self.samples.seen]
+            return row + self._behaviour_counters() if self.behaviours else row
         for k in range(len(self.class_done)):
             row += [self.class_done[k], self.class_sum[k], self.class_samples[k].seen]
+        return row + self._behaviour_counters() if self.behaviours else row
+
+    def _behaviour_counters(self) -> list[float]:
+        """Per class the client counters, per station reneged and balked, per pool its
+        counters (:class:`.record.Layout`)."""
+        row = [x for counts in self.client for x in counts]
+        for s in self.stations:
+            row += [s.reneged, s.balked, *s.call_counts[:4]]
+        for pool in self.pools.values():
+            row += pool.counters()
         return row
 
     def _checkpoint(self) -> None:
@@ -233,16 +278,17 @@ class Engine:
         if len(self.rows) > MAX_ROWS:  # keep every other checkpoint (row 0 stays)
             self.rows = self.rows[::2]
             self.every *= 2
-        self.next_checkpoint = self.done - self.done % self.every + self.every
-        if self.done < self.target:
+        ended = self.done + self.failed  # failed requests end too: a retry storm stops
+        self.next_checkpoint = ended - ended % self.every + self.every
+        if ended < self.target:
             self.next_checkpoint = min(self.next_checkpoint, self.target)
         if self.progress is not None:
             self.progress(self.fraction_done())
-        if self.done >= self.target and self.env.now >= self.min_time:
+        if ended >= self.target and self.env.now >= self.min_time:
             raise StopSimulation(None)
 
     def fraction_done(self) -> float:
-        parts = [self.done / self.target if self.target < math.inf else 0.0]
+        parts = [(self.done + self.failed) / self.target if self.target < math.inf else 0.0]
         if self.min_time:
             parts[0] = min(parts[0], self.env.now / self.min_time)
         if self.horizon is not None:
@@ -294,6 +340,8 @@ def make_station(engine: Engine, spec: StationSpec, index: int) -> Station:
         return ForkBranches(engine, spec, index) if spec.branches else ForkPool(engine, spec, index)
     if spec.kind == "join":
         return Join(engine, spec, index)
+    if held.is_held(spec):
+        return held.Held(engine, spec, index)
     if spec.kind == "delay" or math.isinf(spec.servers):
         return FCFS(engine, spec, index)
     kinds = {"fcfs": FCFS, "ps": PS, "lcfs-pr": LCFSPR,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .pools import CLIENT_FIELDS, POOL_FIELDS
+
 SYSTEM_FIELDS = ("completions", "arrivals", "losses", "sum_resp", "area_jobs", "seen")
 STATION_FIELDS = ("arrivals", "losses", "completions", "sum_resp", "sum_wait", "waited",
                   "area_n", "area_busy", "idle", "seen")
@@ -19,16 +21,41 @@ CLASS_FIELDS = ("completions", "sum_resp", "seen")
 MAX_ROWS = 1024
 
 
-class Layout:
-    """Column positions in a counter row: ``time`` first, then system, stations, classes."""
+HELD_FIELDS = ("reneged", "balked", "call_first", "call_attempts", "call_timeouts",
+               "call_failures")
+"""Per station: jobs that reneged, arrivals that balked, and its calls with a client
+policy: first attempts, attempts, timed-out attempts and calls that gave up."""
 
-    def __init__(self, stations: list[str], classes: list[str]):
+
+class Layout:
+    """Column positions in a counter row: ``time`` first, then system, stations, classes;
+    for a model with behaviours (``pools`` given, maybe empty) then per class the client
+    counters (:data:`.pools.CLIENT_FIELDS`), per station :data:`HELD_FIELDS`, per pool
+    :data:`.pools.POOL_FIELDS`."""
+
+    def __init__(self, stations: list[str], classes: list[str],
+                 pools: list[str] | None = None):
         self.stations = list(stations)
         self.classes = list(classes)
+        self.pools = pools
         self.system = 1
         self.station0 = self.system + len(SYSTEM_FIELDS)
         self.class0 = self.station0 + len(STATION_FIELDS) * len(stations)
         self.width = self.class0 + len(CLASS_FIELDS) * len(classes)
+        self.client0 = self.width
+        self.held0 = self.client0 + len(CLIENT_FIELDS) * len(classes)
+        self.pool0 = self.held0 + len(HELD_FIELDS) * len(stations)
+        if pools is not None:
+            self.width = self.pool0 + len(POOL_FIELDS) * len(pools)
+
+    def client(self, k: int, name: str) -> int:
+        return self.client0 + len(CLIENT_FIELDS) * k + CLIENT_FIELDS.index(name)
+
+    def held(self, i: int, name: str) -> int:
+        return self.held0 + len(HELD_FIELDS) * i + HELD_FIELDS.index(name)
+
+    def pool(self, j: int, name: str) -> int:
+        return self.pool0 + len(POOL_FIELDS) * j + POOL_FIELDS.index(name)
 
     def sys(self, name: str) -> int:
         return self.system + SYSTEM_FIELDS.index(name)

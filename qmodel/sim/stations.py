@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from simpy.events import Timeout
 
 from ..model.network import Station as StationSpec
+from .pools import charge
 from .simpy_fields import event_value, sim_time
 from .stats import SampleStore
 
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 
 class Station:
     """Counters, capacity, failures and the hand-off to routing; subclasses schedule."""
+
+    reneged = balked = 0  # counted by held stations (:mod:`.held`)
+    call_counts = (0, 0, 0, 0, 0.0)  # and their calls' client counters
+    charges = True  # Station.finish charges a visit's service to its attempt (wasted work)
 
     def __init__(self, engine: Engine, spec: StationSpec, index: int):
         self.engine = engine
@@ -55,7 +60,9 @@ class Station:
         classes = engine.network.classes
         self.service = [engine.streams.draws(spec.service[c.name], "service", spec.name, c.name)
                         if c.name in spec.service else None for c in classes]
-        self.plain = self.capacity is None and self.failures is None
+        # plain: nothing is ever held or cancelled (the FCFS family's fast path)
+        self.plain = self.capacity is None and self.failures is None and \
+            not engine.network.behaviours
         self.trace = engine.trace
         self.samples = SampleStore()
         self.arrivals = self.losses = self.completions = self.waited = 0
@@ -88,6 +95,8 @@ class Station:
         self.sum_resp += r
         self.sum_wait += wait
         self.samples.add(r)
+        if job.track is not None and self.charges and job.service is not None:
+            charge(self.engine, job, job.service)
         if self.trace is not None:
             self.trace.visit(job, self.name, job.t_arr, job.start, now)
         if self.blocked:
@@ -113,6 +122,7 @@ class Station:
                 return sibling.accept(job)
         self.tick()
         self.arrivals += 1
+        job.at = self
         job.t_arr = self.env.now
         job.service = None
         if self.down and self.failure_policy == "lost":
@@ -175,6 +185,10 @@ class Station:
         self.engine.lose(job)
 
     def enter(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def withdraw(self, job: Job) -> None:
+        """Cancel ``job``'s visit (a client gave up on it): :mod:`.held` and FCFS do."""
         raise NotImplementedError
 
     # ----- failures and migration (see :mod:`.failures`) -------------------------------------
@@ -257,6 +271,10 @@ class PriorityQueue:
 
     def popleft(self) -> Job:
         return heapq.heappop(self.heap)[2]
+
+    def remove(self, job: Job) -> None:
+        self.heap = [item for item in self.heap if item[2] is not job]
+        heapq.heapify(self.heap)
 
     def pop(self) -> Job:
         worst = max(range(len(self.heap)), key=lambda i: self.heap[i][:2])
@@ -369,6 +387,28 @@ class FCFS(Station):
 
     def pop_waiting(self) -> Job | None:
         return self.queue.pop() if self.queue else None
+
+    def withdraw(self, job: Job) -> None:
+        """Cancel ``job``'s visit: out of the queue, or out of service (its server takes
+        the next job; the part served counts as work done for it)."""
+        self.tick()
+        if job in self.blocked:
+            self.blocked.remove(job)
+            return
+        if job.service is None or job.ev is None:  # waiting
+            self.queue.remove(job)
+            self.n -= 1
+            return
+        charge(self.engine, job, self.env.now - job.start)
+        job.ev = None
+        self.n -= 1
+        self.serving.pop(job, None)
+        if self.queue and not self.down:
+            self._serve(self.queue.popleft())
+        else:
+            self.busy -= 1
+        if self.blocked:
+            self.admit_held()
 
     def interrupt(self) -> list[Job]:
         self.tick()

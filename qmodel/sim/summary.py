@@ -22,6 +22,7 @@ from ..results import (
 )
 from ..solvers.batches import makespan_bound
 from .batcher import offered_load as batcher_load
+from .behaviour_summary import add_behaviours
 from .record import STATION_FIELDS, Layout, Replication
 from .stats import mean_ci, mser
 
@@ -118,7 +119,8 @@ MEAN_METRICS = ("mean_in_system", "mean_in_queue", "mean_response", "mean_wait")
 def summarize(network: Network, reps: list[Replication], *, seed: int | None,
               offered: dict[str, float], notes: list[str], partial: bool) -> SimResult:
     """Build the result of a simulation from its replication records."""
-    layout = Layout([s.name for s in network.stations], [c.name for c in network.classes])
+    layout = Layout([s.name for s in network.stations], [c.name for c in network.classes],
+                    list(network.pools) if network.behaviours else None)
     windows = [_Window(r, layout) for r in reps if r.final[0] > 0]
     windows = [w for w in windows if w.T > 0] or [_full_window(r) for r in reps]
     n_st = len(network.stations)
@@ -217,8 +219,11 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
             cr.mean_response_time = _est([_ratio(w.diff[layout.cl(k, "sum_resp")],
                                                  w.diff[layout.cl(k, "completions")])
                                           for w in windows])
-            cr.p95_response_time = quantile_of(pick)(0.95)
+            cr.quantile = quantile_of(pick)
+            cr.p95_response_time = cr.quantile(0.95)
         classes[cls.name] = cr
+    pools = add_behaviours(network, windows, layout, nodes, classes) \
+        if network.behaviours else {}
     warm = [float(w.start[0]) for w in windows]
     per_replication = _batches(network, windows, layout, system, notes) \
         if network.batch_classes else []
@@ -226,7 +231,8 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
         model=network.name, method=METHOD, time_unit=network.time_unit, nodes=nodes,
         system=system, classes=classes, unstable=unstable, notes=notes,
         components=components, partial=partial, replications=len(windows), seed=seed,
-        warmup_s=warm, component_nodes=component_nodes, per_replication=per_replication)
+        warmup_s=warm, component_nodes=component_nodes, per_replication=per_replication,
+        pools=pools)
 
 
 def _batches(network: Network, windows: list[_Window], layout: Layout, system: SystemResult,
@@ -321,7 +327,9 @@ def longest_period(network: Network) -> float:
 
 def offered_loads(network: Network) -> dict[str, float]:
     """Offered utilization per station from the traffic equations of the open classes:
-    sum over classes of rate × visits × mean service / servers (divided by the
+    sum over classes of rate × visits × mean service / servers (for a station holding its
+    server through calls, a lower bound of the holding time: its own work and the
+    callees' mean services, without their waits; divided by the
     availability mttf/(mttf+mttr) when the station fails at random); for a batcher,
     :func:`.batcher.offered_load` at its item rate."""
     load = {s.name: 0.0 for s in network.stations}
@@ -334,7 +342,7 @@ def offered_loads(network: Network) -> dict[str, float]:
                 continue
             if math.isinf(s.servers) or s.rejects or cls.name not in s.service:
                 continue
-            work = cls.rate * visits[i] * s.service[cls.name].mean
+            work = cls.rate * visits[i] * _holding(network, s, cls.name)
             if s.kind == "fork":
                 work *= s.tasks
             for f in s.failures or ():
@@ -345,3 +353,18 @@ def offered_loads(network: Network) -> dict[str, float]:
         if lam > 0:
             load[s.name] = batcher_load(s.batch, s.servers, float(lam))
     return {k: v for k, v in load.items() if v > 0}
+
+
+def _holding(network: Network, station, cls: str) -> float:
+    """Mean server time of a visit, at least: service, ``service_after``, and each call's
+    mean count × the callee's own holding time (its members weighted by their share)."""
+    time = station.service[cls].mean if cls in station.service else 0.0
+    if station.after is not None:
+        time += station.after.mean
+    for call in station.calls:
+        router = network.routers.get(call.to)
+        members = [(call.to, 1.0)] if router is None else \
+            [(m, w / sum(router.weights)) for m, w in zip(router.members, router.weights)]
+        time += call.mean_count * sum(share * _holding(network, network.station(m), cls)
+                                      for m, share in members)
+    return time

@@ -86,6 +86,9 @@ class TimeSeries:
                                         (3, "p95_response_s", 1000, "p95")):
             _band(fig, x, f, name, scale, row)
             fig.add_trace(go.Scatter(x=x, y=f[name] * scale, name=label, mode="lines"), row, 1)
+        if "attempts_per_s" in f:  # clients: attempts (retries, hedges) beside the goodput
+            for name, label in (("attempts_per_s", "attempts"), ("throughput_per_s", "goodput")):
+                fig.add_trace(go.Scatter(x=x, y=f[name], name=label, mode="lines"), 1, 1)
         for column, row, scale, label in (("ctmc_in_system", 2, 1, "exact (CTMC)"),
                                           ("fluid_in_system", 2, 1, "fluid"),
                                           ("psa_in_system", 2, 1, "PSA"),
@@ -148,6 +151,9 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
 def _analytic(network: Network, frame: pd.DataFrame, edges: np.ndarray) -> str:
     """Add the labelled analytic predictions of a single M_t/M/c queue to ``frame``
     (:mod:`qmodel.solvers.transient`); returns the note that says what they are."""
+    if network.behaviours:
+        return ("no analytic columns: the transient M/M/c solutions do not model "
+                f"{', '.join(sorted(network.behaviours))}")
     queue = transient.single_queue(network)
     if isinstance(queue, str):
         return f"no analytic columns: {queue}"

@@ -55,6 +55,5 @@ class Method:
         :attr:`supports`'s reason (None when it can)."""
         missing = sorted(network.behaviours - self.behaviours)
         if missing:
-            return (f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}; "
-                    "use qmodel simulate")
+            return f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}"
         return self.supports(network)

@@ -114,6 +114,13 @@ def test_compare_flags_agreement():
     assert rows and all("agrees" in row for row in rows)
 
 
+def test_compare_of_an_unstable_model_says_why_and_simulates_nothing():
+    """(It printed an empty table and exit 0.)"""
+    result = run("compare", "topologies/web_service.yaml", "--set", "arrivals.web.rate=1e6/s")
+    assert result.exit_code == 3, result.output
+    assert "unstable: app is saturated" in result.output and "analytic vs" not in result.output
+
+
 def test_load_testing_commands_are_forwarded():
     result = run("validate", "--help")
     assert result.exit_code == 0 and "--duration" in result.output
@@ -230,3 +237,22 @@ def test_help_names_values_without_python_types(command):
     assert "--set" in text or "--output" in text
     assert not re.search(r"<(bool|str|int|float|list\[str\])>", text), text
     assert re.search(r"--\w+ +(TEXT|INTEGER|NUMBER|PATH) ", text)
+
+
+def test_solve_a_model_no_analytic_method_models_says_simulate(tmp_path):
+    path = tmp_path / "impatient.yaml"
+    path.write_text("nodes: {a: {kind: queue, service: 1ms, patience: 1s}}\n"
+                    "arrivals: {w: {to: a, rate: 10/s}}\n")
+    result = run("solve", str(path))
+    assert result.exit_code == 4, result.output
+    assert "it does not model patience (reneging)" in result.output
+    assert f"run `qmodel simulate {path}`" in result.output.replace("\n", "")
+    named = run("solve", str(path), "--method", "open")
+    assert named.exit_code == 1 and "open: it does not model patience" in named.output
+
+
+@pytest.mark.parametrize("option", ["--horizon", "--warmup", "--bins"])
+def test_simulate_duration_options_need_a_unit(option):
+    result = run("simulate", "topologies/web_service.yaml", option, "100")
+    assert result.exit_code == 2, result.output
+    assert f"{option}: give a unit, e.g. 100ms or 100s" in result.output

@@ -42,7 +42,7 @@ def test_bad_requests_exit_2_and_solve_points_to_bins(tmp_path):
     result = runner.invoke(app, ["simulate", str(path), "--bins", "2s", "--customers", "9"])
     assert result.exit_code == 2 and "customers: not used with bins" in result.output
     result = runner.invoke(app, ["solve", str(path)])
-    assert result.exit_code == 1 and "qmodel simulate" in result.output and "--bins" in result.output
+    assert result.exit_code == 4 and "qmodel simulate" in result.output and "--bins" in result.output
 
 
 def test_hostile_bins_exit_2_with_the_reason(tmp_path):

@@ -58,7 +58,8 @@ def rows(text: str, width: int) -> list[list[float]]:
 def test_every_example_is_covered():
     assert EXAMPLES == sorted([
         "brkss_scaling", "brkss_scheduling", "kafka_consumer_scaling", "lambda_freshness",
-        "mapreduce_makespan", "microservices_pooling", "naiad_barrier_latency",
+        "mapreduce_makespan", "metastable_retries", "microservices_pooling",
+        "naiad_barrier_latency",
         "parameter_server_scaling", "replicated_store_quorum", "spark_batch_interval"])
 
 
@@ -160,3 +161,22 @@ def test_replicated_store_quorum(runs):
     r1, r3 = numbers(line(text, "R=1")), numbers(line(text, "R=3"))
     assert r1[-1] == pytest.approx(2 / 3, abs=1e-3) and r1[3] < r1[-1]
     assert all(x == 0 for x in r3[3:-1])
+
+
+def test_metastable_retries(runs):
+    text, _ = runs["metastable_retries"]
+    low, high, capacity, attempts, by_hand = numbers(line(text, "metastable from"))
+    assert low == pytest.approx(by_hand, abs=0.05) and by_hand == capacity / attempts == 100
+    assert 340 < high < 346
+    loop = rows(text, 5)
+    assert len(loop) == 8
+    for offered, up_goodput, up_attempts, down_goodput, down_attempts in loop:
+        if low < offered < high:     # healthy going up, the storm coming down
+            assert up_goodput == pytest.approx(offered, rel=0.01)
+            assert down_goodput == 0 and down_attempts == pytest.approx(4 * offered, abs=0.25)
+        else:
+            assert (up_goodput, up_attempts) == (down_goodput, down_attempts)
+    assert "at 250/s: healthy or saturated" in text
+    assert line(text, "removes it") == ("removes it: arrivals.web.retries.max=0, "
+                                        "arrivals.web.retries.budget.ratio=0.1, "
+                                        "arrivals.web.on_timeout=cancel")

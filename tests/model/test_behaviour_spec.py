@@ -121,6 +121,36 @@ def test_a_long_chain_of_calls_is_checked_without_recursion():
         Model.from_dict({"nodes": nodes, "arrivals": {"w": {"to": "n0", "rate": "1/s"}}})
 
 
+def test_a_long_cycle_of_calls_is_named_by_its_ends():
+    nodes = {f"n{i}": {"kind": "queue", "service": "1ms", "calls": [{"to": f"n{(i + 1) % 150}"}]}
+             for i in range(150)}
+    with pytest.raises(ModelError) as err:
+        Model.from_dict({"nodes": nodes, "arrivals": {"w": {"to": "n0", "rate": "1/s"}}})
+    assert str(err.value) == ("nodes.n0.calls: calls form a cycle (n0 -> n1 -> n2 -> n3 -> ... "
+                              "-> n149 -> n0: 150 components): a held thread would wait for "
+                              "itself")
+
+
+def chain(count: int) -> dict:
+    """a calls b ``count`` times per visit, b calls c ``count`` times."""
+    return {"nodes": {"a": {"kind": "queue", "service": "1ms", "calls": [{"to": "b", "count": count}]},
+                      "b": {"kind": "queue", "service": "1ms", "calls": [{"to": "c", "count": count}]},
+                      "c": {"kind": "queue", "service": "1ms"}},
+            "arrivals": {"w": {"to": "a", "rate": "1/s"}}}
+
+
+def test_calls_that_multiply_past_the_limit_are_refused_where_they_cross_it():
+    """A visit to a sets off count x (1 + count) calls: 249 x 250 = 62,250 is allowed (c
+    gets 249^2 visits per job), 400 x 401 = 160,400 is not, and b (400 calls) is fine."""
+    net = Model.from_dict(chain(249)).network
+    assert net.visits("w")[net.index["c"]] == pytest.approx(249 ** 2)
+    with pytest.raises(ModelError) as err:
+        Model.from_dict(chain(400))
+    assert [str(p) for p in err.value.problems] == [
+        "nodes.a.calls: one visit sets off 160,400 calls (the calls' own calls included, each "
+        "at its count); at most 100,000"]
+
+
 def test_analytic_methods_that_do_not_model_a_behaviour_pass_it_over():
     with pytest.raises(UnsupportedError, match="does not model synchronous calls"):
         qmodel.solve(model(), method="open")

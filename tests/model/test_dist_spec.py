@@ -88,7 +88,9 @@ BAD = [
     ({"dist": "hyperexponential", "probs": [1.5, -0.5], "means": ["1s", "2s"]}, "probs",
      "must be probabilities in [0, 1], got [1.5, -0.5]"),
     ({"dist": "hyperexponential", "probs": [0.5, 0.5], "means": ["1s", "-2s"]}, "means.1",
-     "must be non-negative, got '-2s'"),
+     "must be positive, got '-2s'"),
+    ({"dist": "hyperexponential", "probs": [0.95, 0.05], "means": [0, "115s"]}, "means.0",
+     "must be positive, got 0"),  # an exponential phase of mean 0 (found by the fuzzer)
     ({"dist": "hyperexponential", "mean": "1s", "cv": 0.5}, "cv",
      "must be >= 1 for a hyperexponential, got 0.5"),
     ({"dist": "lognormal", "mean": "1s", "cv": 0}, "cv", "must be > 0, got 0"),

@@ -11,16 +11,20 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import qmodel
 from qmodel.cli.main import app
 from qmodel.errors import ModelError, QModelError, UnstableError, UnsupportedError
+from qmodel.model import parse
+from qmodel.model.paths import INTEGER_KINDS, catalogue, written
 
 CORPUS = sorted((Path(__file__).parent / "hostile").glob("*.yaml"))
 SMALL = [path for path in CORPUS if path.stat().st_size < 10_000]
-"""The default suite runs these; the four files near 100 KB take a second or more each to
-parse (pure-Python YAML), so they run with the slow tests."""
+"""The default suite runs these; the larger files (near 100 KB, and a 574 KB call chain)
+run with the slow tests: the commands over the one that loads (16,000 empirical samples)
+take seconds."""
 REFUSED = {
     "yaml_duplicate_key_servers": "nodes.app.servers",
     "yaml_duplicate_node": "nodes.app",
@@ -35,6 +39,7 @@ REFUSED = {
     "num_partition_weights_infinite": "nodes.t.partition_weights.0",
     "dist_empty_list": "nodes.app.service.dist",
     "dist_uniform_inf": "nodes.app.service.high",
+    "dist_hyperexp_phase_mean_zero": "nodes.app.service.means.0",
     "mlfq_boost_tiny": "nodes.app.mlfq.boost",
     "mlfq_levels_1e7": "nodes.app.mlfq.levels",
     "size_shards_100000": "nodes.db.shards",
@@ -55,6 +60,23 @@ REFUSED = {
     "file_dev_zero": "nodes.app.service.file",
     "file_proc_self_environ": "nodes.app.service.file",
     "file_directory": "nodes.app.service.file",
+    "behaviour_timeout_overflows_with_unit": "arrivals.web.timeout",
+    "behaviour_timeout_underflows": "nodes.app.calls.0.timeout",
+    "behaviour_patience_nan": "nodes.app.patience.mean",
+    "behaviour_patience_inf_after_unit": "nodes.app.patience",
+    "behaviour_calls_count_huge": "nodes.app.calls.0.count",
+    "behaviour_calls_list_too_long": "nodes.a.calls",
+    "behaviour_calls_self": "nodes.app.calls.0.to",
+    "behaviour_calls_cycle_150_nodes": "nodes.n0.calls",
+    "behaviour_calls_chain_10000_nodes": "nodes",
+    "behaviour_calls_fanout_product": "nodes.n107.calls",
+    "behaviour_calls_100_entries_of_1000": "nodes.a.calls",
+    "behaviour_retries_max_huge": "arrivals.web.retries.max",
+    "behaviour_retries_when_yaml11_on": "arrivals.web.retries.when.0",
+    "behaviour_backoff_factor_inf": "arrivals.web.retries.backoff.factor",
+    "behaviour_hedge_after_p1e400": "arrivals.web.hedge.after",
+    "behaviour_hedge_copies_huge": "arrivals.web.hedge.copies",
+    "behaviour_pool_size_1e9": "pools.conn.size",
 }
 """Files that must be refused, and a path one of their problems must name."""
 TOGETHER = {
@@ -62,10 +84,20 @@ TOGETHER = {
                                       "nodes.app.next", "nodes.other.next"},
     "report_all_reference_and_routing": {"nodes.app.next", "nodes.loop"},
     "dist_several_errors": {"nodes.app.service.k", "nodes.app.service.mean"},
+    "behaviour_backoff_base_overflows": {"arrivals.web.retries.backoff.base",
+                                         "arrivals.web.retries.backoff.cap"},
+    "behaviour_budget_min_rate_inf": {"arrivals.web.retries.budget.ratio",
+                                      "arrivals.web.retries.budget.min",
+                                      "arrivals.web.retries.budget.window"},
+    "behaviour_hedge_after_p100": {"arrivals.web.hedge.after", "nodes.app.calls.0.hedge.after"},
+    "behaviour_pool_name_markup": {"nodes.app.pool", "nodes.app.calls.0.pool"},
+    "behaviour_balk_above_huge": {"nodes.app.balk.above", "nodes.app.balk.probabilities.0",
+                                  "nodes.app.balk.probabilities.1"},
 }
 """Files with several independent problems: one does not hide another."""
 WHOLE_FILE = ("yaml_nested", "yaml_billion_laughs", "yaml_invalid", "yaml_python_tag",
-              "yaml_nul", "yaml_non_string", "yaml_top_level", "yaml_empty", "num_4300")
+              "yaml_nul", "yaml_non_string", "yaml_top_level", "yaml_empty", "num_4300",
+              "behaviour_calls_nested_deep", "yaml_recursive_alias")
 """Files refused as a whole (no field path: the text is not a model document)."""
 
 runner = CliRunner()
@@ -117,6 +149,64 @@ def test_the_cli_answers_every_hostile_file(path: Path) -> None:
         assert solved.exit_code in (0, 1, 3, 4), solved.output  # 1: no method; 4: simulate
         assert "internal error" not in solved.output
         assert "Infinity" not in solved.output and "NaN" not in solved.output
+
+
+EXPERIMENTS = ("sweep", "sensitivity", "plan", "headroom", "compare")
+
+
+def experiment(command: str, path: Path, model: qmodel.Model | None) -> list[str]:
+    """The arguments of a what-if command over ``path`` with the smallest settings: one
+    replication where a command simulates, a sweep of two values of the model's first
+    parameter."""
+    return {
+        "sweep": ["sweep", str(path), "--vary", two_values(model), "--replications", "1",
+                  "--seed", "1", "--executor", "serial"],
+        "sensitivity": ["sensitivity", str(path), "--replications", "1"],
+        "plan": ["plan", str(path), "--replications", "1", "--json"],
+        "headroom": ["headroom", str(path), "--json"],
+        "compare": ["compare", str(path), "--replications", "1", "--seed", "1", "--json"],
+    }[command]
+
+
+def two_values(model: qmodel.Model | None) -> str:
+    """``--vary``: the first parameter of ``model`` at its value and (a count) one more, or
+    twice at its value; a placeholder for a file that does not load."""
+    params = catalogue(model) if model is not None else {}
+    for p in params.values():
+        if p.kind in INTEGER_KINDS and p.value is not None and p.value < 1000:
+            return f"{p.path}={int(p.value)}..{int(p.value) + 1}"
+    for p in params.values():
+        if text := written(model, p):
+            return f"{p.path}=[{text}, {text}]"
+    return "nodes.app.servers=1..2"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=() if path in SMALL else pytest.mark.slow) for path in CORPUS],
+    ids=lambda p: p.stem)
+def test_the_what_if_commands_answer_every_hostile_file(path: Path) -> None:
+    """``sweep``, ``sensitivity``, ``plan``, ``headroom`` and ``compare``: each answers a
+    file that loads with a result, exit 2 naming a field, exit 3 (unstable) or exit 1 saying
+    what cannot be done (no method models it, no plan meets the SLO). A refused file is
+    refused by one of them in turn (all five read it through the same loader)."""
+    try:
+        model = qmodel.load(path)
+        commands = EXPERIMENTS
+    except QModelError:
+        model, commands = None, (EXPERIMENTS[CORPUS.index(path) % len(EXPERIMENTS)],)
+    for command in commands:
+        result = runner.invoke(app, experiment(command, path, model))
+        output = result.output
+        assert result.exit_code in (0, 1, 2, 3), (command, output)
+        assert "internal error" not in output and "Traceback" not in output, (command, output)
+        assert printable(output) and "Infinity" not in output and "NaN" not in output, output
+        if result.exit_code == 1:
+            assert output.startswith("error: ") and "Errno" not in output, (command, output)
+        if model is None:
+            assert result.exit_code == 2, (command, output)
+            if path.stem in REFUSED:
+                assert f"  {REFUSED[path.stem]}: " in output, (command, output)
 
 
 def test_echoed_text_is_not_markup_or_emoji() -> None:
@@ -177,3 +267,22 @@ def test_set_values_meet_the_model_file_limits(value: str, says: str) -> None:
                                  "--set", f"nodes.app.service={value}"])
     assert result.exit_code == 2, result.output
     assert says in result.output and "internal error" not in result.output
+
+
+def read_with(loader: type, path: Path) -> tuple:
+    parse.LOADER = loader
+    try:
+        return "read", parse.read_file(path)
+    except ModelError as exc:
+        return "refused", [p.path for p in exc.problems], "nested more than" in str(exc)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
+def test_libyaml_reads_every_file_as_the_pure_python_loader_does(monkeypatch) -> None:
+    """Model files are parsed by libyaml (:data:`qmodel.model.parse.LOADER`, ten times
+    faster): it gives the same documents as PyYAML's pure-Python loader, and refuses the
+    same files at the same paths (its wording of a syntax error differs)."""
+    monkeypatch.setattr(parse, "LOADER", parse.LOADER)
+    assert parse.LOADER is yaml.CSafeLoader
+    for path in SMALL + sorted(Path("topologies").glob("*.yaml")):
+        assert read_with(yaml.CSafeLoader, path) == read_with(parse._PythonLoader, path), path

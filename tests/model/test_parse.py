@@ -288,3 +288,23 @@ def test_batches_become_batch_classes():
     routed = Model.from_dict({**batched(), "nodes": {"app": {          # a batch class's route
         "kind": "queue", "service": "1ms", "next": "app", "class_next": {"load": {}}}}})
     assert routed.network.routing["load"].sum() == 0
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("nodes:\n  a: {kind: queue, service: 1ms\n  b: [\n",
+     "line 3, column 4: the { opened at line 2 is not closed (a missing } or a missing comma)"),
+    ("nodes:\n  a: [1, 2\n", "the [ opened at line 2 is not closed"),
+    ("name: 'x\n", "the quoted text opened at line 1 is not closed (a missing quote)"),
+    ("nodes:\n  a:\n    kind: queue\n   service: 1ms\n",
+     "line 4, column 4: this line's indentation does not line up"),
+    ("nodes:\n\ta: 1\n", "a tab character: indent with spaces"),
+    ("name: a: b\n", "a second ': ' on one line"),
+    ("name: @x\n", "'@' cannot start a value here (put the value in quotes)"),
+    ("name: *x\n", "an *alias with no &anchor before it"),
+    ("name: !!python/object:os.system x\n", "a YAML tag (!!…) that a model file cannot use"),
+])
+def test_yaml_syntax_errors_are_one_plain_sentence_at_their_line(text, sentence):
+    with pytest.raises(ModelError) as err:
+        read_yaml(text)
+    assert sentence in str(err.value)
+    assert "<block" not in str(err.value) and "while parsing" not in str(err.value)

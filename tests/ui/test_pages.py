@@ -15,6 +15,7 @@ from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 import qmodel
+from qmodel.experiments.metastability import metastability
 from qmodel.model.paths import catalogue
 from qmodel_ui.state import CUSTOM, Scenario
 
@@ -276,6 +277,23 @@ def test_plan_for_more_load(app: AppTest) -> None:
     at = settle(at.button(key="pl_headroom").click().run())
     healthy(at)
     assert any("Headroom of the plan" in s.value for s in at.success)
+
+
+def test_metastability_opens_the_retrying_example_and_draws_its_loop(app: AppTest) -> None:
+    at = settle(app.run().switch_page("qmodel_ui/pages/metastability.py").run())
+    healthy(at)                                      # the default model has no retries
+    assert any("No client of this model retries" in i.value for i in at.info)
+    at.session_state["ms_points"] = 10                # a short sweep
+    at = settle(at.button(key="ms_example").click().run())
+    healthy(at)
+    model = qmodel.load(ROOT / "examples" / "models" / "metastable_retries.yaml")
+    low, high = metastability(model, points=10).interval
+    assert metric(at, "metastable region") == f"{low:.4g} – {high:.4g}"
+    assert metric(at, "stable states at its rate") == "2"
+    assert any("inside the metastable region" in w.value for w in at.warning)
+    fixes = at.dataframe[-1].value.set_index("change (a --set)")
+    assert fixes.loc["arrivals.web.retries.budget.ratio=0.1", "removes it"] == "yes"
+    assert fixes.loc["nodes.api.servers=9", "removes it"] == "no"
 
 
 def report(predicted_s: float, measured_s: float) -> bytes:
