@@ -10,7 +10,9 @@ cases (independent of the simulator):
   infinite servers: attempts are independent): an attempt times out with p = exp(-T/S),
   so goodput = rate (1 - p^3) and amplification = 1 + p + p^2 (geometric trials). The
   server keeps working on abandoned attempts (``on_timeout: continue``): it serves every
-  attempt.
+  attempt. ``qmodel.simulate`` of the same model (at the run's rate) predicts both too;
+- the same at three load levels on an M/M/4 with a retry budget, through ``qmodel
+  validate`` against the simulator (slow).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from loadtest.loadgen import LoadSpec
 from loadtest.predict import calibrate, with_rates
 from loadtest.retrying import client_spec
 from loadtest.samples import Samples
-from loadtest.validate import Harness, class_path, measured_services
-from qmodel import load, solve
+from loadtest.validate import Harness, class_path, measured_services, validate
+from qmodel import load, simulate, solve
 
 from .conftest import write_model
 
@@ -133,6 +135,41 @@ def test_client_timeouts_and_retries_goodput_and_amplification(tmp_path, refsys)
     # continue: the server served every attempt, abandoned ones included (wasted work)
     served = run.measured["components"]["app"]["count"]
     assert served == pytest.approx(stats["attempts"], rel=0.05)
+    sim = simulate(with_rates(model, run.achieved), replications=3, customers=6000, seed=1,
+                   progress=False).classes["web"].client
+    assert stats["goodput_per_s"] == pytest.approx(float(sim.goodput), rel=0.10)
+    assert stats["amplification"] == pytest.approx(float(sim.retry_amplification), rel=0.10)
+
+
+QUEUE = """
+name: retrying_queue
+time_unit: ms
+arrivals:
+  web:
+    to: app
+    rate: 100/s
+    timeout: 50ms
+    on_timeout: continue
+    retries: {max: 2, backoff: {base: 10ms, jitter: full}, budget: {ratio: 0.2}}
+nodes:
+  app: {kind: queue, servers: 4, service: 20ms}
+"""
+
+
+@pytest.mark.slow
+def test_goodput_and_amplification_at_three_loads_against_the_simulator(tmp_path):
+    """M/M/4 with 20 ms services at ρ 0.3, 0.5, 0.7 (60, 100, 140/s); attempts time out
+    after 50 ms (2.5 mean services: some even without waiting), two retries under a 20%
+    budget (a unique stable state: at most 1.2 attempts per request, 168/s < 200/s)."""
+    path = write_model(tmp_path, "queue", QUEUE)
+    report = validate(path, [0.3, 0.5, 0.7], "10s", warmup="2s", calibration="5s",
+                      out=tmp_path / "retries.html")
+    for level in report.levels:
+        assert level.valid, level.checks
+        for metric in ("goodput_per_s", "amplification"):
+            row = level.row("web (client)", metric)
+            print(level.load, metric, row.measured, row.predicted, row.rel_error)
+            assert row.within, (level.load, metric, row)
 
 
 HEDGED = """
