@@ -87,6 +87,7 @@ def measure(tmp_path, refsys, path, rate: float, duration_s: float, client=None)
     return model, run, harness
 
 
+@pytest.mark.alone  # gated on measured latency (and timeouts): a machine to itself
 def test_held_chain_is_own_time_plus_the_db_response(tmp_path, refsys):
     """ρ = 0.5 at the db (100/s x 5 ms): end-to-end mean and p95, the service's visit
     (held through the call) and the db's response within 10% of the routed model."""
@@ -116,6 +117,7 @@ def test_held_chain_is_own_time_plus_the_db_response(tmp_path, refsys):
     assert components["service"]["mean_service_s"] < 0.0065  # own time only: 5 ms + work
 
 
+@pytest.mark.alone  # gated on measured latency (and timeouts): a machine to itself
 def test_client_timeouts_and_retries_goodput_and_amplification(tmp_path, refsys):
     path = write_model(tmp_path, "retrying", RETRYING)
     model = load(path)
@@ -157,6 +159,7 @@ nodes:
 
 
 @pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
 def test_goodput_and_amplification_at_three_loads_against_the_simulator(tmp_path):
     """M/M/4 with 20 ms services at ρ 0.3, 0.5, 0.7 (60, 100, 140/s); attempts time out
     after 50 ms (2.5 mean services: some even without waiting), two retries under a 20%
@@ -186,6 +189,7 @@ nodes:
 
 
 @pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
 def test_hedged_requests_take_the_first_answer(tmp_path, refsys):
     """A copy after 40 ms to an exponential 40 ms delay station: copies per request
     1 + P(S > 40 ms) = 1 + 1/e, response min(S1, 40 ms + S2) with mean

@@ -63,6 +63,7 @@ def around_the_spike(tmp_path, refsys, name: str, budget: str) -> tuple[dict, di
 
 
 @pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
 def test_a_spike_leaves_a_retry_storm_and_a_budget_recovers(tmp_path, refsys):
     hit, storm = around_the_spike(tmp_path, refsys, "retrying", "")
     assert hit["timeouts"] > 0.2 * hit["requests"], hit
