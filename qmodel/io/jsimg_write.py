@@ -63,14 +63,10 @@ def write_jsimg(model: Model, name: str = "model.jsimg") -> tuple[bytes, Mapping
 
 def _behaviour_field(model: Model) -> str:
     """The first field of ``model`` that JMT cannot express (calls, pools, clients…)."""
-    for name, node in model.spec.nodes.items():
-        for field in ("calls", "pool", "patience", "balk"):
-            if getattr(node, field, None):
-                return f"nodes.{name}.{field}"
-    for c in model.network.classes:
-        if c.client is not None:
-            return f"arrivals.{c.name}"
-    return "pools"
+    found = [f"nodes.{name}.{field}" for name, node in model.spec.nodes.items()
+             for field in ("calls", "pool", "patience", "balk") if getattr(node, field, None)]
+    found += [f"arrivals.{c.name}" for c in model.network.classes if c.client is not None]
+    return (found or ["pools"])[0]
 
 
 class _Writer:
