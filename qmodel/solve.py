@@ -29,7 +29,8 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
     model : Model or Network
     method : "auto" (default: the best method that supports the model), "open" (product
         form / QNA), "mva" (exact MVA), "amva" (Bard–Schweitzer), "ctmc" (explicit
-        Markov chain, small Markovian models) or "batches" (makespan bound).
+        Markov chain, small Markovian models), "batches" (makespan bound) or "layered"
+        (held threads, patience and balking, timeouts with retries, hedging).
 
     Raises :class:`~qmodel.errors.QModelError` for an unknown method and
     :class:`~qmodel.errors.UnsupportedError` when the method named cannot solve the model.

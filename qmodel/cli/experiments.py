@@ -200,6 +200,9 @@ def plan_command(
     """The cheapest configuration that meets the SLO at the load (a model with batches:
     simulated, e.g. --slo "makespan < 35s")."""
     choice(search, SEARCHES, "--search")
+    if not 0 < max_utilization <= 1:  # nan too: nothing would ever meet it
+        raise ModelError([Problem("--max-utilization", "must be a fraction in (0, 1], got "
+                                                       f"{max_utilization:g}")])
     costs = dict(_pairs(cost or [], "--cost", float)) or None
     limits = dict(_pairs(limit or [], "--limit", _limit))
     m = load_model(model, overrides)

@@ -227,8 +227,9 @@ def _knobs(model: Model, cost: Mapping[str, float] | None,
     knobs = []
     for key, unit in cost.items():
         path = _knob_path(model, key, "cost")
-        if not (isinstance(unit, (int, float)) and unit > 0):
-            raise ModelError([Problem(f"cost.{key}", f"must be a positive number, got {unit!r}")])
+        if not (isinstance(unit, (int, float)) and 0 < unit < math.inf):
+            raise ModelError([Problem(f"cost.{key}", f"must be a positive finite number, got "
+                                                     f"{unit!r}")])
         component = path.split(".")[1]
         low, high = _limits(model, path, limits.get(path))
         knobs.append(Knob(path, component, float(unit), low, high))

@@ -27,6 +27,9 @@ from ..units import INFINITE, is_infinite, parse_duration, parse_rate, unit_need
 GRAMMAR = ("a range LOW..HIGH (whole numbers), LOW..HIGH:N (N evenly spaced values), "
            "LOW..HIGH:logN (N values on a log scale), a list [A, B, C], or one value; "
            "e.g. 1..16, 50/s..500/s:20, 10ms..1s:log10, [1, 2, 4]")
+MAX_POINTS = 100_000
+"""The most values of one parameter, and the most points of a sweep's grid (100,000
+analytic points of a five-component model take about 18 s)."""
 _RANGE = re.compile(r"^\s*(?P<low>[^.\s][^:]*?)\s*\.\.\s*(?P<high>[^:]+?)\s*"
                     r"(?::\s*(?P<log>log)?\s*(?P<n>\d+))?\s*$")
 
@@ -103,10 +106,12 @@ def _text(param: Parameter, text: str, time_unit: str) -> list[float]:
         if not param.integer:
             raise ValueError(f"{text!r}: say how many values, e.g. {text}:20 or {text}:log20 "
                              f"({GRAMMAR})")
+        _few(high - low + 1, text)
         return list(range(int(low), int(high) + 1))
     n = int(match["n"])
     if n < 1:
         raise ValueError(f"{text!r}: the number of values must be at least 1")
+    _few(n, text)
     if match["log"]:
         if low <= 0:
             raise ValueError(f"{text!r}: a log range needs a positive low end")
@@ -117,6 +122,12 @@ def _text(param: Parameter, text: str, time_unit: str) -> list[float]:
     if param.integer:
         return sorted({int(round(v)) for v in grid})
     return [float(v) for v in grid]
+
+
+def _few(count: float, text: str) -> None:
+    """A ``ValueError`` when ``count`` values are more than :data:`MAX_POINTS`."""
+    if count > MAX_POINTS:
+        raise ValueError(f"{text!r} asks for {count:,.0f} values; at most {MAX_POINTS:,}")
 
 
 def _one(param: Parameter, text: str, time_unit: str) -> float:

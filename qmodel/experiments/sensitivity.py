@@ -68,8 +68,11 @@ def sensitivity(model: Model | str, metric: str = "p95_response_time", delta: fl
     values = table[column].to_numpy(dtype=float)
     base = values[0]
     if not math.isfinite(base):
-        raise QModelError(f"{column} is not available at the operating point "
-                          f"({table['method'].iloc[0]}); sensitivity needs a stable model")
+        why = "the model is unstable there; sensitivity needs a stable model" \
+            if not table["stable"].iloc[0] else \
+            f"the method gave none ({table['method'].iloc[0]}); choose another " \
+            "metric, or simulate"
+        raise QModelError(f"{column} is not available at the operating point: {why}")
     out = []
     for k, (path, p) in enumerate(params.items()):
         out.append(_row(p, lows[path], highs[path], base, values[2 * k + 1], values[2 * k + 2]))

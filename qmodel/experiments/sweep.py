@@ -26,7 +26,7 @@ from ..model.slo import SLO, model_slo
 from ..runner import EXECUTORS, run
 from ..solve import solve
 from . import fastpath
-from .ranges import values_for
+from .ranges import MAX_POINTS, values_for
 from .rows import DEFAULT_QUANTILES, metric_column, metric_quantile, result_row
 
 CHUNK = 64
@@ -77,6 +77,10 @@ def sweep(model: Model | str | Path, parameters: Mapping[str, Any], *,
     params = resolve(model, list(parameters))
     values = {path: values_for(params[path], spec, model.time_unit)
               for path, spec in parameters.items()}
+    size = math.prod(len(v) for v in values.values())
+    if size > MAX_POINTS:
+        raise ModelError([Problem(", ".join(values), f"a grid of {size:,} points; at most "
+                                                     f"{MAX_POINTS:,}")])
     grid = list(itertools.product(*values.values()))
     points = pd.DataFrame(grid, columns=list(values)) if values else pd.DataFrame(index=[0])
     return evaluate(model, points, metric=metric, slo=slo, method=method,

@@ -213,6 +213,9 @@ def _clause(part: str, whole: str, time_unit: str, field: str) -> Clause:
             limit = parse_duration(value, time_unit)
     except ValueError as exc:
         raise FieldError(field, f"{shown(part.strip())}: {exc}; an SLO is {GRAMMAR}") from None
+    if metric == "utilization" and not 0 <= limit <= 1:  # nan too: it would never hold
+        raise FieldError(field, f"{shown(part.strip())}: a utilization is a fraction between "
+                                f"0 and 1 (0.8 or 80%)")
     percent = metric.removeprefix("wait_")
     if percent.startswith("p") and not 0 < float(percent[1:]) < 100:
         raise FieldError(field, f"{metric}: a percentile lies between p0 and p100")

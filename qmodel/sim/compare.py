@@ -9,7 +9,7 @@ import pandas as pd
 from ..results import Result
 
 NODE_METRICS = ("throughput", "utilization", "mean_in_system", "mean_wait", "mean_response",
-                "p_loss")
+                "p_loss", "p_abandon", "p_balk")
 SYSTEM_METRICS = ("throughput", "mean_response_time", "mean_jobs", "loss_probability")
 COLUMNS = ["node", "metric", "analytic", "simulated", "ci_low", "ci_high", "rel_diff", "agrees"]
 

@@ -117,8 +117,6 @@ class Held(Station):
             job.left = len(todo)
             for site in todo:
                 site.call(job)
-                if job.stage != CALLS:  # a call failed at once
-                    return None
         else:
             job.todo = deque(todo)
             self._next_call(job)
@@ -272,9 +270,13 @@ class RequestHandle:
 class SubVisit:
     """One sub-visit of a call: a unit of the call's pool, then a job to the callee that
     comes back here. ``request``: the client request it is an attempt of (None: a plain
-    call, reported to the caller directly)."""
+    call, reported to the caller directly).
 
-    __slots__ = ("site", "caller", "request", "child", "holding", "open")
+    The caller hears of the answer, and a cancelled callee is withdrawn, by an event at
+    the same instant rather than by a nested call: a chain of calls hundreds of stations
+    deep then answers, fails or is cancelled one level per event, not by recursion."""
+
+    __slots__ = ("site", "caller", "request", "child", "holding", "open", "finished")
 
     def __init__(self, site: CallSite, caller: Job, request: Request | None,
                  track: Attempt | None):
@@ -286,6 +288,7 @@ class SubVisit:
         child.track = track
         self.holding = False
         self.open = True
+        self.finished = False  # the callee's visit ended (answered, rejected, withdrawn)
 
     def go(self) -> None:
         pool = self.site.pool
@@ -310,18 +313,28 @@ class SubVisit:
             self.site.pool.withdraw(self)
         return True
 
+    def _soon(self, fn) -> None:
+        ev = Timeout(self.site.engine.env, 0)
+        ev.callbacks.append(fn)
+
     def answered(self, child: Job) -> None:
         """The callee's visit ended (the callee's ``next`` is not followed)."""
-        if not self._close():
-            return
+        self.finished = True
+        if self._close():
+            self._soon(self._tell_answered)
+
+    def rejected(self, child: Job) -> None:
+        self.finished = True
+        if self._close():
+            self._soon(self._tell_rejected)
+
+    def _tell_answered(self, ev: Timeout) -> None:
         if self.request is None:
             self.site.caller.call_done(self.caller, self, True)
         else:
             self.request.answered(self)
 
-    def rejected(self, child: Job) -> None:
-        if not self._close():
-            return
+    def _tell_rejected(self, ev: Timeout) -> None:
         if self.request is None:
             self.site.caller.call_done(self.caller, self, False)
         else:
@@ -333,7 +346,12 @@ class SubVisit:
         was_open = self._close()
         if self.request is not None:
             waste(self.site.engine, self.child.ci, self.child.track)
-        if cancel and was_open and self.child.at is not None:
+        if cancel and was_open and not self.finished and self.child.at is not None:
+            self._soon(self._withdraw)
+
+    def _withdraw(self, ev: Timeout) -> None:
+        if not self.finished:
+            self.finished = True
             self.child.at.withdraw(self.child)
 
 

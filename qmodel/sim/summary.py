@@ -330,8 +330,11 @@ def offered_loads(network: Network) -> dict[str, float]:
     sum over classes of rate × visits × mean service / servers (for a station holding its
     server through calls, a lower bound of the holding time: its own work and the
     callees' mean services, without their waits; divided by the
-    availability mttf/(mttf+mttr) when the station fails at random); for a batcher,
-    :func:`.batcher.offered_load` at its item rate."""
+    availability mttf/(mttf+mttr) when the station fails at random; times the share that
+    still joins a long queue with balking by probability); none for a queue whose waiting
+    jobs leave (patience) or that stops taking arrivals (balking above a length), which is
+    stable at any load (Erlang-A); for a batcher, :func:`.batcher.offered_load` at its
+    item rate."""
     load = {s.name: 0.0 for s in network.stations}
     items = np.zeros(len(network.stations))  # arrival rate at each batcher
     for cls in network.open_classes:
@@ -340,9 +343,12 @@ def offered_loads(network: Network) -> dict[str, float]:
             if s.kind == "batcher":
                 items[i] += cls.rate * visits[i]
                 continue
-            if math.isinf(s.servers) or s.rejects or cls.name not in s.service:
+            if math.isinf(s.servers) or s.rejects or cls.name not in s.service or \
+                    _bounded_queue(s):
                 continue
             work = cls.rate * visits[i] * _holding(network, s, cls.name)
+            if s.balk is not None and s.balk.probabilities:
+                work *= s.balk.probabilities[-1]  # the share that joins a long queue
             if s.kind == "fork":
                 work *= s.tasks
             for f in s.failures or ():
@@ -353,6 +359,15 @@ def offered_loads(network: Network) -> dict[str, float]:
         if lam > 0:
             load[s.name] = batcher_load(s.batch, s.servers, float(lam))
     return {k: v for k, v in load.items() if v > 0}
+
+
+def _bounded_queue(station) -> bool:
+    """A queue that cannot grow without bound whatever the load: waiting jobs leave
+    (patience), or arrivals stop joining beyond a length (balking)."""
+    balk = station.balk
+    return station.patience is not None or (balk is not None and (
+        balk.above is not None or (balk.probabilities is not None and
+                                   balk.probabilities[-1] == 0)))
 
 
 def _holding(network: Network, station, cls: str) -> float:

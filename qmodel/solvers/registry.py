@@ -7,7 +7,7 @@ of the ``method=`` names in help texts; auto's preference is each method's ``ran
 
 from __future__ import annotations
 
-from .methods import amva, batches, ctmc, mva
+from .methods import amva, batches, ctmc, mva, resilience
 from .methods import open as open_network
 from .protocol import Method
 
@@ -17,6 +17,7 @@ REGISTRY: tuple[Method, ...] = (
     amva.METHOD,
     ctmc.METHOD,
     batches.METHOD,
+    resilience.METHOD,
 )
 
 

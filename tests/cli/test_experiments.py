@@ -137,6 +137,14 @@ def test_bad_cost_exits_2():
     assert result.exit_code == 2 and "--cost nodes.app: not a number" in result.output
 
 
+@pytest.mark.parametrize("ceiling", ["nan", "inf", "0", "1.5"])
+def test_a_utilization_ceiling_outside_0_1_exits_2(ceiling):
+    """(nan ended in exit 1, "no configuration keeps utilization within nan"; inf planned.)"""
+    result = run("plan", MODEL, "--max-utilization", ceiling)
+    assert result.exit_code == 2, result.output
+    assert "--max-utilization: must be a fraction in (0, 1]" in result.output
+
+
 def test_headroom_command():
     result = run("headroom", MODEL, "--json")
     assert result.exit_code == 0, result.output

@@ -173,7 +173,7 @@ def test_only_the_cli_package_imports_typer():
 
 
 @pytest.mark.parametrize("command, choices", [
-    ("solve", "auto, open, mva, amva, ctmc, batches"),
+    ("solve", "auto, open, mva, amva, ctmc, batches, layered"),
     ("simulate", "auto, simpy, fast"),
 ])
 def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices):
@@ -240,8 +240,9 @@ def test_help_names_values_without_python_types(command):
 
 
 def test_solve_a_model_no_analytic_method_models_says_simulate(tmp_path):
-    path = tmp_path / "impatient.yaml"
-    path.write_text("nodes: {a: {kind: queue, service: 1ms, patience: 1s}}\n"
+    path = tmp_path / "impatient.yaml"  # a fixed patience: Erlang-A takes exponential ones
+    path.write_text("nodes: {a: {kind: queue, service: 1ms,\n"
+                    "            patience: {dist: deterministic, value: 1s}}}\n"
                     "arrivals: {w: {to: a, rate: 10/s}}\n")
     result = run("solve", str(path))
     assert result.exit_code == 4, result.output

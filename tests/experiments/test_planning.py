@@ -93,8 +93,10 @@ def test_limits_too_low_name_the_component(web):
 def test_bad_cost_keys_are_model_errors(web):
     with pytest.raises(ModelError, match="no component 'api'"):
         plan(web, cost={"nodes.api": 1})
-    with pytest.raises(ModelError, match="must be a positive number"):
+    with pytest.raises(ModelError, match="must be a positive finite number"):
         plan(web, cost={"nodes.app": 0})
+    with pytest.raises(ModelError, match="must be a positive finite number, got inf"):
+        plan(web, cost={"nodes.app": float("inf")})  # every plan would cost inf
 
 
 def test_plan_a_batch_to_finish_within_a_makespan_slo():

@@ -45,6 +45,9 @@ def test_python_values_are_si():
     (RATE, "500/s..50/s:3", "runs downwards"),
     (SERVERS, "[1, 2.5]", "whole number"),
     (RATE, "fast", "must be a rate"),
+    (SERVERS, "1..1000000000", "asks for 1,000,000,000 values; at most 100,000"),
+    (SERVERS, "1..inf", "asks for inf values"),  # (a MemoryError, and an OverflowError)
+    (RATE, "1/s..1e9/s:log100000000", "asks for 100,000,000 values"),
 ])
 def test_errors_name_the_path_and_the_grammar(param, spec, message):
     with pytest.raises(ModelError, match=message) as info:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from qmodel import Model
+from qmodel.errors import QModelError
 from qmodel.experiments import sensitivity
 
 from .models import mm1
@@ -37,3 +41,17 @@ def test_defaults_cover_the_model_and_note_one_sided_steps(web):
         "arrivals.web.rate", "nodes.gateway.servers", "nodes.gateway.service",
         "nodes.app.servers", "nodes.app.service", "nodes.app.next.db", "nodes.db.shards",
         "nodes.db.servers", "nodes.db.service"}
+
+
+@pytest.mark.parametrize(("rate", "says"), [
+    ("200/s", "the model is unstable there; sensitivity needs a stable model"),
+    ("10/s", "the method gave none (needs simulation); choose another metric, or simulate"),
+])
+def test_a_metric_missing_at_the_operating_point_says_why(rate, says):
+    """(Both said "needs a stable model", the second of a stable model.)"""
+    m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "10ms",
+                                           "discipline": "mlfq", "mlfq": {"levels": 2,
+                                                                          "quantum": "5ms"}}},
+                         "arrivals": {"web": {"to": "app", "rate": rate}}})
+    with pytest.raises(QModelError, match=re.escape(says)):
+        sensitivity(m, "p95_response_time")

@@ -134,6 +134,9 @@ def test_bad_values_and_paths_are_model_errors(web):
         sweep(web, {"nodes.app.server": [1, 2]})
     with pytest.raises(ModelError, match="unknown metric"):
         sweep(web, {"nodes.app.servers": [8]}, metric="latency")
+    with pytest.raises(ModelError, match=r"nodes\.app\.servers, arrivals\.web\.rate: a grid of "
+                                         r"200,000 points; at most 100,000"):
+        sweep(web, {"nodes.app.servers": "1..2", "arrivals.web.rate": "1/s..2/s:100000"})
 
 
 def test_long_walks_use_the_two_moment_fit_as_solve_does(web):

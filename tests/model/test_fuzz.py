@@ -1,4 +1,5 @@
-"""A fuzzer over mutated models (hypothesis): a value anywhere in a library topology is
+"""A fuzzer over mutated models (hypothesis): a value anywhere in a library topology (or
+the documented model with calls, pools, clients, patience and balking) is
 replaced by a hostile one, a key is dropped or an unknown one added. ``Model.from_dict``,
 ``qmodel.solve`` and the CLI's ``check`` answer with a model, a result or a
 :class:`QModelError` (exit 0 or 2): never another exception, and JSON never holds
@@ -25,6 +26,9 @@ TOPOLOGIES = ["web_service", "kafka_stream", "mapreduce_job", "three_tier_closed
               "microservices_gateway", "spark_streaming"]
 DOCS = {name: yaml.safe_load(Path(f"topologies/{name}.yaml").read_text())
         for name in TOPOLOGIES}
+DOCS["held_threads"] = yaml.safe_load(  # calls, pools, timeouts, retries, hedging, ...
+    Path("docs/model-format.md").read_text().split("## Held threads", 1)[1]
+    .split("```yaml\n", 1)[1].split("```", 1)[0])
 
 HOSTILE = st.one_of(
     st.sampled_from([0, -1, 2**63, 10**400, 1e308, -0.0, math.inf, math.nan, 1e-320, "1e308d",
@@ -53,7 +57,7 @@ def paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
 @st.composite
 def mutated(draw: st.DrawFn) -> dict:
     """A library model with one to three values replaced, dropped or added beside."""
-    doc = yaml.safe_load(yaml.safe_dump(DOCS[draw(st.sampled_from(TOPOLOGIES))]))
+    doc = yaml.safe_load(yaml.safe_dump(DOCS[draw(st.sampled_from(sorted(DOCS)))]))
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths(doc)))
         *parents, last = path

@@ -71,6 +71,10 @@ def model_with(slo, time_unit: str = "s") -> dict:
     ("p95 < fast", "slo: 'p95 < fast': must be a duration such as 20ms or 1.5s, got 'fast'; an SLO is "
      + GRAMMAR),
     (["mean < 1s", "p100 < 1s"], "slo.1: p100: a percentile lies between p0 and p100"),
+    ("utilization < nan", "slo: 'utilization < nan': a utilization is a fraction between 0 "
+                          "and 1 (0.8 or 80%)"),  # it was accepted, and never held
+    ("utilization < 120%", "slo: 'utilization < 120%': a utilization is a fraction between 0 "
+                           "and 1 (0.8 or 80%)"),
 ])
 def test_a_bad_slo_in_a_model_file_is_rejected_at_load(slo, expected):
     with pytest.raises(ModelError) as info:

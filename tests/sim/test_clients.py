@@ -106,18 +106,18 @@ def test_the_retry_budget_caps_retries_per_first_attempt():
     # 5 ms timeouts on a 10 ms exponential: 61% of attempts time out; unbudgeted, three
     # retries would amplify by 1.6; the budget allows 10% of first attempts.
     web = {"timeout": "5ms", "retries": {"max": 3, "budget": {"ratio": 0.1, "window": "1s"}}}
-    c = client(web).client
+    c = client(web, customers=2500).client
     assert 1.05 < float(c.retry_amplification) <= 1.1 + 1e-9
     c = client({**web, "retries": {**web["retries"], "budget": {
-        "ratio": 0.1, "min": "5/s", "window": "1s"}}}).client
+        "ratio": 0.1, "min": "5/s", "window": "1s"}}}, customers=2500).client
     assert float(c.retry_amplification) <= 1 + 0.1 + 5 / 50 + 1e-9
 
 
 def test_backoff_waits_between_attempts():
     # A rejected attempt (a full single-slot station) is retried after a 10 ms wait.
     node = {"kind": "queue", "service": "10ms", "capacity": 1}
-    plain = client({"retries": {"max": 1}}, node)
-    waited = client({"retries": {"max": 1, "backoff": {"base": "10ms"}}}, node)
+    plain = client({"retries": {"max": 1}}, node, customers=2000)
+    waited = client({"retries": {"max": 1, "backoff": {"base": "10ms"}}}, node, customers=2000)
     assert waited.client.retry_amplification > 1.1
     assert waited.mean_response_time > plain.mean_response_time
 

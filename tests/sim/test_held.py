@@ -103,7 +103,7 @@ def caller(call: dict, web: dict | None = None, seed: int = 6):
                           "calls": [{"to": "db", **call}]},
                   "db": {"kind": "delay", "service": "10ms"}},
         "arrivals": {"web": {"to": "app", "rate": "50/s", **(web or {})}}}),
-        replications=4, customers=4000, seed=seed)
+        replications=3, customers=3000, seed=seed)
 
 
 def test_a_call_that_times_out_is_retried_and_then_fails_the_visit():
@@ -143,3 +143,18 @@ def test_threads_held_by_slow_calls_are_saturated_before_the_run(monkeypatch):
                   "db": {"kind": "delay", "service": "50ms"}},
         "arrivals": {"web": {"to": "app", "rate": "100/s"}}}), replications=2, seed=1)
     assert [(u.station, u.utilization) for u in r.unstable] == [("app", pytest.approx(2.6))]
+
+
+def test_a_chain_of_calls_hundreds_deep_fails_and_cancels_without_recursion():
+    # 250 levels, the last one full: every failure climbs the whole chain, and the
+    # client's timeout cancels it all the way down.
+    n = 250
+    nodes = {f"n{i}": {"kind": "queue", "servers": 10, "service": "0.1ms",
+                       "calls": [{"to": f"n{i + 1}"}]} for i in range(n)}
+    nodes[f"n{n}"] = {"kind": "queue", "service": "300ms", "capacity": 1}
+    r = qmodel.simulate(Model.from_dict({"nodes": nodes, "arrivals": {"w": {
+        "to": "n0", "rate": "5/s", "timeout": "200ms", "on_timeout": "cancel"}}}),
+        replications=1, customers=12, seed=1)
+    c = r.classes["w"].client
+    assert float(c.failure_rate) > 0 and float(c.timeout_rate) > 0
+    assert float(r.node(f"n{n}").p_loss) > 0.1  # rejected at the bottom

@@ -68,3 +68,20 @@ def test_balking_by_probability_joins_with_the_given_share():
         "arrivals": {"calls": {"to": "desk", "rate": f"{LAM}/s"}}}),
         replications=4, customers=4000, seed=13)
     assert within(r.node("desk").p_balk, float(np.dot(1 - joins, p)), 0.05)
+
+
+def test_an_overloaded_queue_with_patience_is_stable_and_agrees_with_erlang_a():
+    """Offered load 1.5: waiting jobs leave, so the queue stays bounded (Erlang-A is stable
+    at any load); the simulation runs to its end and compare() agrees with the exact chain."""
+    import qmodel
+    from qmodel.sim import compare
+
+    model = qmodel.Model.from_dict({
+        "nodes": {"a": {"kind": "queue", "servers": 2, "service": "10ms",
+                        "patience": {"mean": "20ms"}}},
+        "arrivals": {"w": {"to": "a", "rate": "300/s"}}})
+    simulated = qmodel.simulate(model, replications=4, customers=6000, seed=5)
+    assert not simulated.unstable
+    table = compare(qmodel.solve(model), simulated, tolerance=0.03)
+    assert {"p_abandon", "mean_in_system", "loss_probability"} <= set(table["metric"])
+    assert table["agrees"].all(), table.to_string()
