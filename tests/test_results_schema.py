@@ -56,7 +56,7 @@ def test_every_schema_field_is_described_in_the_prose():
     assert not missing, f"fields in the schema but not described in {DOC.name}: {missing}"
 
 
-SIMULATION_ONLY = {"microservices_pooled_db"}  # held threads and clients: no analytic method
+SIMULATION_ONLY = {"microservices_pooled_db"}  # pools: no analytic method models them
 
 
 @pytest.mark.parametrize("path", [p for p in TOPOLOGIES if p.stem not in SIMULATION_ONLY],

@@ -78,7 +78,7 @@ NOT_SIMULATED = {"lambda_architecture": "10-minute recompute interval: minutes t
                  "simulation in tests/topologies/test_parameter_server.py"}
 
 
-# No analytic method models them (calls, pools, clients): simulated by the topology tests.
+# No analytic method models all they have (pools): simulated by the topology tests.
 SIMULATION_ONLY = {"microservices_pooled_db": "held threads, a pool, timeouts and retries"}
 
 
