@@ -89,15 +89,16 @@ def write_client_spec(path: Path, spec: dict[str, Any]) -> Path:
     return path
 
 
-CLIENT_METRICS = ("goodput_per_s", "amplification")
-"""The client figures compared with the model (per class), gated at the tolerance."""
+CLIENT_METRICS = {"goodput_per_s": "goodput", "amplification": "retry_amplification"}
+"""The client figures compared with the model per class: measured key -> the predicted
+:class:`qmodel.results.ClientResult` field. Gated at the tolerance."""
 
 
 def client_rows(measured: dict[str, dict[str, Any]], predicted: Result | None,
                 tolerance: float) -> list[Row]:
     """Rows ``CLASS (client)``: measured goodput and retry amplification per class,
-    against ``predicted`` (a result whose class has ``goodput`` and ``amplification``;
-    None or without them: not compared).
+    against ``predicted``'s class clients (a simulation of the model's behaviours; None,
+    or a result without them: not compared).
 
     >>> [r.metric for r in client_rows({"web": {"goodput_per_s": 9.0,
     ...                                         "amplification": 1.2}}, None, 0.1)]
@@ -106,8 +107,9 @@ def client_rows(measured: dict[str, dict[str, Any]], predicted: Result | None,
     rows = []
     for cls, stats in measured.items():
         klass = predicted.classes.get(cls) if predicted is not None else None
-        for metric in CLIENT_METRICS:
-            value = getattr(klass, metric.removesuffix("_per_s"), None)
+        client = klass.client if klass is not None else None
+        for metric, field in CLIENT_METRICS.items():
+            value = getattr(client, field) if client is not None else None
             model = None if value is None else float(value)
             error = rel(stats.get(metric), model)
             rows.append(Row(f"{cls} (client)", metric, stats.get(metric), model, None, error,

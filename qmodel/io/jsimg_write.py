@@ -61,6 +61,14 @@ def write_jsimg(model: Model, name: str = "model.jsimg") -> tuple[bytes, Mapping
     return _Writer(model, name, MappingReport(model.source or model.name, name)).write()
 
 
+def _behaviour_field(model: Model) -> str:
+    """The first field of ``model`` that JMT cannot express (calls, pools, clients…)."""
+    found = [f"nodes.{name}.{field}" for name, node in model.spec.nodes.items()
+             for field in ("calls", "pool", "patience", "balk") if getattr(node, field, None)]
+    found += [f"arrivals.{c.name}" for c in model.network.classes if c.client is not None]
+    return (found or ["pools"])[0]
+
+
 class _Writer:
     def __init__(self, model: Model, name: str, report: MappingReport):
         self.model, self.spec, self.name, self.report = model, model.spec, name, report
@@ -82,6 +90,11 @@ class _Writer:
         if not self.classes:
             raise QModelError("the model has only batch classes: JMT has no one-off bulk "
                               "arrivals, so there is nothing to export")
+        if self.model.network.behaviours:  # dropped, the callees would read back unreachable
+            raise QModelError(f"{_behaviour_field(self.model)}: JMT has no synchronous calls, "
+                              f"pools, client timeouts, retries, hedging, patience or "
+                              f"balking; a model with them is not exported (qmodel simulate "
+                              f"models them)")
         archive = ET.Element("archive", {
             "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "name": self.name,
             "timestamp": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),

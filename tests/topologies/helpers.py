@@ -16,7 +16,7 @@ TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 NEW_TOPOLOGIES = (
     "microservices_gateway", "microservices_per_server_queues", "kafka_stream",
     "spark_streaming", "mapreduce_job", "lambda_architecture", "brkss_warehouse",
-    "naiad_iterative", "parameter_server", "replicated_store",
+    "naiad_iterative", "parameter_server", "replicated_store", "microservices_pooled_db",
 )
 
 
