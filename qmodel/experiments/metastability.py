@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from scipy.interpolate import PchipInterpolator
 
 from ..distributions import Exponential
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, UnsupportedError
 from ..model.model import Model
 from ..model.network import BEHAVIOURS, JobClass, Network, Station
 from ..solvers.retry_fixed_point import (
@@ -48,6 +48,8 @@ MAX_POINTS = 1_000
 TABLE_POINTS = 96
 """Attempt rates at which an approximate station's timeout probability is computed, then
 interpolated (its every evaluation builds a phase-type law: milliseconds each)."""
+CHECKED = 64
+"""Attempt rates at which a timeout law is checked to give numbers before a sweep."""
 BUDGET = 0.1
 """The retry budget :func:`remedies` tries (retries at most 10% of first attempts)."""
 JITTER_NOTE = "changes only the transient (how fast a storm starts or ends), not the states"
@@ -121,13 +123,24 @@ class Setting:
 
     def station(self, top: float) -> TimeoutStation:
         """The queue's timeout law: exact M/M/c, else a labelled approximation tabulated
-        up to the attempt rate ``top``."""
+        up to the attempt rate ``top``; refused where it does not compute a probability."""
         if self.exact:
-            return MMcTimeouts(self.servers, self.mean_service)
-        inner: TimeoutStation = (
-            CancelledTimeouts(self.servers, self.mean_service) if self.on_timeout == "cancel"
-            else MGcTimeouts(self.servers, self.mean_service, self.scv))
-        return Tabulated(inner, self.policy.timeout, top)
+            law: TimeoutStation = MMcTimeouts(self.servers, self.mean_service)
+        else:
+            inner: TimeoutStation = (
+                CancelledTimeouts(self.servers, self.mean_service)
+                if self.on_timeout == "cancel"
+                else MGcTimeouts(self.servers, self.mean_service, self.scv))
+            law = Tabulated(inner, self.policy.timeout, top)
+        with np.errstate(invalid="ignore", over="ignore"):  # said below, not warned
+            p = law.p_timeout(np.linspace(top / CHECKED, top, CHECKED), self.policy.timeout)
+        if not np.isfinite(p).all():
+            raise UnsupportedError("metastability", (
+                f"the response-time tail of nodes.{self.node} is not a number at these "
+                f"values ({self.servers} servers, a timeout of "
+                f"{self.policy.timeout / self.mean_service:.3g} mean services): outside "
+                "what the fixed point computes"))
+        return law
 
 
 def setting(model: Model, job_class: str | None = None) -> Setting:

@@ -77,6 +77,9 @@ try:
 except qmodel.ModelError as exc:
     views.show_problems(exc.problems, "Cannot sweep", cur.text)
     st.stop()
+except qmodel.QModelError as exc:  # a queue the fixed point cannot compute
+    st.error(f"**Cannot sweep:** {views.plain(str(exc))}")
+    st.stop()
 cols = st.columns(4)
 band = result.interval
 cols[0].metric("metastable region (/s)", "none" if band is None else

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qmodel import Model
-from qmodel.errors import ModelError
+from qmodel.errors import ModelError, UnsupportedError
 from qmodel.experiments.metastability import (
     JITTER_NOTE,
     Tabulated,
@@ -204,3 +204,10 @@ def test_refuses_a_bad_sweep(model, kwargs, path):
     with pytest.raises(ModelError) as caught:
         metastability(model, **kwargs)
     assert caught.value.problems[0].path == path
+
+
+@pytest.mark.parametrize("change", [{"nodes.app.servers": 10_000}, {"nodes.app.service": "1ns"},
+                                    {"arrivals.web.timeout": "1e6s"}])
+def test_a_tail_the_kernel_cannot_compute_is_refused_not_a_crash(model, change):
+    with pytest.raises(UnsupportedError, match="response-time tail of nodes.app is not a number"):
+        metastability(model.with_changes(change), points=4)

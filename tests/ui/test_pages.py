@@ -296,6 +296,10 @@ def test_metastability_opens_the_retrying_example_and_draws_its_loop(app: AppTes
     assert fixes.loc["nodes.api.servers=9", "removes it"] == "no"
     assert fixes.loc["as is", "metastable from (/s)"] == f"{low:.4g}"
     assert fixes.loc["arrivals.web.retries.max=0", "to (/s)"] == "—"
+    at.session_state["scenario"] = Scenario(CUSTOM, (("nodes.api.servers", "10000"),))
+    at = settle(at.run())                   # a tail the fixed point cannot compute: said
+    healthy(at)
+    assert any("Cannot sweep" in e.value and "not a number" in e.value for e in at.error)
 
 
 def report(predicted_s: float, measured_s: float) -> bytes:
