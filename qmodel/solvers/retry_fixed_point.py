@@ -107,10 +107,12 @@ class MMcTimeouts:
         stable = lam < self.capacity
         p_wait = np.nan_to_num(erlang_c_values(self.c, np.where(stable, lam, 0.0) / mu))
         theta = np.where(stable, self.capacity - lam, 1.0)
-        gap = mu - theta
+        # (e^(-theta t) - e^(-mu t)) / (mu - theta), written with the smaller rate first so
+        # that no exponential overflows (10,000 servers, or a timeout of many services)
+        low, gap = np.minimum(theta, mu), np.abs(mu - theta)
         safe = np.where(gap == 0.0, 1.0, gap)
-        both = np.where(gap == 0.0, t * np.exp(-theta * t),
-                        -np.exp(-theta * t) * np.expm1(-gap * t) / safe)
+        both = np.where(gap == 0.0, t * np.exp(-low * t),
+                        -np.exp(-low * t) * np.expm1(-gap * t) / safe)
         out = np.exp(-mu * t) + p_wait * mu * both
         return np.where(stable, np.clip(out, 0.0, 1.0), 1.0)
 

@@ -213,3 +213,11 @@ def test_bad_input_names_the_field():
         fixed_points(-1.0, STATION, POLICY)
     with pytest.raises(FieldError, match="^lam0s:"):
         hysteresis(np.array([]), STATION, POLICY)
+
+
+@pytest.mark.parametrize(("c", "mean", "lam", "t"), [
+    (10_000, 0.02, 400_000.0, 0.1), (8, 0.02, 250.0, 1e6), (8, 1e-9, 250.0, 0.1),
+    (100_000, 1.0, 99_000.0, 50.0)])
+def test_the_mmc_tail_stays_finite_at_extremes(c, mean, lam, t):
+    p = MMcTimeouts(c, mean).sf(np.array([lam]), np.array([t]))
+    assert np.isfinite(p).all() and 0.0 <= p[0] <= 1.0
