@@ -130,6 +130,9 @@ def _start(environment, **_kw) -> None:
     _started["cpu"] = sum(psutil.Process().cpu_times()[:2])
     if options.requests_file:
         _started["map"] = _compile(json.loads(Path(options.requests_file).read_text()))
+    if options.client_file and options.requests_file:
+        raise SystemExit("--client-file plays the model's clients on the reference system's "
+                         "requests; it does not combine with --requests-file")
     if options.client_file:
         client = json.loads(Path(options.client_file).read_text())
         if isinstance((client.get("hedge") or {}).get("after", 0), str):
