@@ -222,7 +222,9 @@ class Pool:
         finally:
             if pool is not None:
                 pool.release()
-        end = start + (time.perf_counter() - started)
+        # a held visit spans its calls too (the server was busy all along); any other
+        # ends with its delivered service, as its trace row and span always have
+        end = start + (time.perf_counter() - started if self.station.calls else delivered)
         self.trace.service(item.id, item.cls, self.station.component, self.name, item.t_enq,
                            start, end, target + after, delivered)
         if self.tracing is not None:
