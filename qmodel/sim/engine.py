@@ -60,7 +60,7 @@ class Engine:
         self.behaviours = bool(network.behaviours)
         self.pools = {name: Pool(self.env, size) for name, size in network.pools.items()}
         self.client = [[0, 0, 0, 0, 0.0] for _ in range(k)]  # .pools.CLIENT_FIELDS
-        self.failed = 0  # client requests that gave up
+        self.failed = 0  # client requests that gave up, jobs that reneged or balked
         self.stations = [make_station(self, s, i) for i, s in enumerate(network.stations)]
         self.components = routing.build_components(self)
         routing.wire(self)
@@ -218,9 +218,12 @@ class Engine:
         if self.done + self.failed >= self.next_checkpoint:
             self._checkpoint()
 
-    def lose(self, job: Job) -> None:
+    def lose(self, job: Job, *, ends: bool = False) -> None:
         """A job is lost (full buffer, failure); a lost task loses its job only when the
-        job's join can no longer reach its quorum (:meth:`.forkjoin.Join.task_lost`)."""
+        job's join can no longer reach its quorum (:meth:`.forkjoin.Join.task_lost`).
+        ``ends``: a job that left unserved by its own choice (reneged, balked) counts
+        towards the run's end like a request that gave up, so a run whose jobs all leave
+        still ends."""
         while job.parent is not None:
             job = job.parent
             if not job.join.task_lost(job):
@@ -238,6 +241,10 @@ class Engine:
             self._schedule(next(self.thinks[job.ci]), self._issue, job.ci)
         if job.ci in self.batch_classes:
             self._batch_job_left()
+        if ends:
+            self.failed += 1
+            if self.done + self.failed >= self.next_checkpoint:
+                self._checkpoint()
 
     def _batch_job_left(self) -> None:
         """A batch job completed or was lost; the last one ends a run of batches only."""

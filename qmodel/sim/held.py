@@ -62,7 +62,7 @@ class Held(Station):
             self.arrivals += 1
             self.balked += 1
             job.t_arr = self.env.now
-            self.engine.lose(job)
+            self.engine.lose(job, ends=True)
             return None
         return super().accept(job)
 
@@ -84,7 +84,7 @@ class Held(Station):
         self.n -= 1
         self.reneged += 1
         job.stage = None
-        self.engine.lose(job)
+        self.engine.lose(job, ends=True)
 
     # ----- the visit --------------------------------------------------------------------
     def _start(self, job: Job) -> None:

@@ -92,6 +92,7 @@ def measure(tmp_path, refsys, path, rate: float, duration_s: float, client=None)
 
 
 @pytest.mark.alone  # gated on measured latency (and timeouts): a machine to itself
+@pytest.mark.loadtest_full  # opt-in (suite time); test_held.py covers the emulation by default
 def test_held_chain_is_own_time_plus_the_db_response(tmp_path, refsys):
     """ρ = 0.5 at the db (100/s x 5 ms): end-to-end mean and p95 within 10% of the routed
     model; the service's visit, held through the call, is its own wait and time plus the
@@ -124,6 +125,7 @@ def test_held_chain_is_own_time_plus_the_db_response(tmp_path, refsys):
 
 
 @pytest.mark.alone  # gated on measured latency (and timeouts): a machine to itself
+@pytest.mark.loadtest_full  # opt-in (suite time); test_held.py covers the emulation by default
 def test_client_timeouts_and_retries_goodput_and_amplification(tmp_path, refsys):
     path = write_model(tmp_path, "retrying", RETRYING)
     model = load(path)
