@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -79,18 +79,11 @@ def _in_time_mean(sf, lam: NDArray, timeout: float, p: NDArray) -> NDArray:
 
 
 @dataclass(frozen=True)
-class MMcTimeouts:
-    """M/M/c FCFS whose servers finish every attempt, timed out or not: EXACT
-    ``P(R > timeout)`` (Erlang-C wait convolved with the exponential service).
-
-    >>> s = MMcTimeouts(c=1, mean_service=1.0)      # M/M/1: R ~ Exp(mu - lam)
-    >>> round(float(s.p_timeout(np.array([0.5]), 2.0)[0]), 9) == round(math.exp(-1.0), 9)
-    True
-    """
+class _Servers:
+    """``c`` servers of mean service ``mean_service``: what every station law shares."""
 
     c: int
     mean_service: float
-    method: str = "exact: M/M/c FCFS response-time tail"
 
     def __post_init__(self):
         _count("c", self.c, 1)
@@ -99,6 +92,22 @@ class MMcTimeouts:
     @property
     def capacity(self) -> float:
         return self.c / self.mean_service
+
+    def with_servers(self, c: int) -> Self:
+        return replace(self, c=c)
+
+
+@dataclass(frozen=True)
+class MMcTimeouts(_Servers):
+    """M/M/c FCFS whose servers finish every attempt, timed out or not: EXACT
+    ``P(R > timeout)`` (Erlang-C wait convolved with the exponential service).
+
+    >>> s = MMcTimeouts(c=1, mean_service=1.0)      # M/M/1: R ~ Exp(mu - lam)
+    >>> round(float(s.p_timeout(np.array([0.5]), 2.0)[0]), 9) == round(math.exp(-1.0), 9)
+    True
+    """
+
+    method: str = "exact: M/M/c FCFS response-time tail"
 
     def sf(self, lam: NDArray, t: NDArray) -> NDArray:
         """``P(R > t)`` at attempt rate ``lam`` (1 where the station is overloaded)."""
@@ -123,12 +132,9 @@ class MMcTimeouts:
         lam = np.asarray(lam, dtype=float)
         return _in_time_mean(self.sf, lam, timeout, self.p_timeout(lam, timeout))
 
-    def with_servers(self, c: int) -> MMcTimeouts:
-        return replace(self, c=c)
-
 
 @dataclass(frozen=True)
-class MGcTimeouts:
+class MGcTimeouts(_Servers):
     """M/G/c FCFS, servers finish every attempt: APPROXIMATE ``P(R > timeout)``, the
     wait ``Exp`` with the Erlang-C probability and the Allen-Cunneen mean ``C / (c mu -
     lam) (1 + scv) / 2``, convolved with a two-moment phase-type fit of the service.
@@ -140,19 +146,12 @@ class MGcTimeouts:
     True
     """
 
-    c: int
-    mean_service: float
     scv: float
     method: str = "approximation: Allen-Cunneen wait (exponential) * two-moment service"
 
     def __post_init__(self):
-        _count("c", self.c, 1)
-        _check("mean_service", self.mean_service)
+        super().__post_init__()
         _check("scv", self.scv, zero=True)
-
-    @property
-    def capacity(self) -> float:
-        return self.c / self.mean_service
 
     def _law(self, lam: float) -> PhaseType | None:
         if lam >= self.capacity:
@@ -185,12 +184,9 @@ class MGcTimeouts:
         lam = np.asarray(lam, dtype=float).reshape(-1)
         return _in_time_mean(self.sf, lam, timeout, self.p_timeout(lam, timeout))
 
-    def with_servers(self, c: int) -> MGcTimeouts:
-        return replace(self, c=c)
-
 
 @dataclass(frozen=True)
-class CancelledTimeouts:
+class CancelledTimeouts(_Servers):
     """M/M/c whose timed-out attempts are CANCELLED while they wait: APPROXIMATE, an
     Erlang-A queue with exponential patience of mean ``timeout`` in place of the fixed
     timeout, and service assumed to end in time (the timeout is much longer than a
@@ -202,17 +198,7 @@ class CancelledTimeouts:
     0.1039
     """
 
-    c: int
-    mean_service: float
     method: str = "approximation: Erlang-A with exponential patience of the timeout's mean"
-
-    def __post_init__(self):
-        _count("c", self.c, 1)
-        _check("mean_service", self.mean_service)
-
-    @property
-    def capacity(self) -> float:
-        return self.c / self.mean_service
 
     def p_timeout(self, lam: NDArray, timeout: float) -> NDArray:
         mu = 1.0 / self.mean_service
@@ -223,9 +209,6 @@ class CancelledTimeouts:
         mu = 1.0 / self.mean_service
         return np.array([erlang_a(x, mu, self.c, 1.0 / timeout).mean_response_served
                          for x in np.asarray(lam, dtype=float).reshape(-1)])
-
-    def with_servers(self, c: int) -> CancelledTimeouts:
-        return replace(self, c=c)
 
 
 @dataclass(frozen=True)
