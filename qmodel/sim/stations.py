@@ -350,11 +350,7 @@ class FCFS(Station):
         if not self.quick:
             self.tick()
             self.n -= 1
-            self.serving.pop(job, None)
-            if self.queue and not self.down:
-                self._serve(self.queue.popleft())
-            else:
-                self.busy -= 1
+            self._free_server(job)
             return self.finish(job, job.start - job.t_arr)
         now = sim_time(self.env)  # quick: no capacity, so nothing is held
         dt = now - self.last
@@ -388,6 +384,14 @@ class FCFS(Station):
     def pop_waiting(self) -> Job | None:
         return self.queue.pop() if self.queue else None
 
+    def _free_server(self, job: Job) -> None:
+        """``job`` leaves its server, which takes the next waiting job or goes idle."""
+        self.serving.pop(job, None)
+        if self.queue and not self.down:
+            self._serve(self.queue.popleft())
+        else:
+            self.busy -= 1
+
     def withdraw(self, job: Job) -> None:
         """Cancel ``job``'s visit: out of the queue, or out of service (its server takes
         the next job; the part served counts as work done for it)."""
@@ -402,11 +406,7 @@ class FCFS(Station):
         charge(self.engine, job, self.env.now - job.start)
         job.ev = None
         self.n -= 1
-        self.serving.pop(job, None)
-        if self.queue and not self.down:
-            self._serve(self.queue.popleft())
-        else:
-            self.busy -= 1
+        self._free_server(job)
         if self.blocked:
             self.admit_held()
 
