@@ -134,7 +134,7 @@ def _start(environment, **_kw) -> None:
         raise SystemExit("--client-file plays the model's clients on the reference system's "
                          "requests; it does not combine with --requests-file")
     if options.client_file:
-        client = json.loads(Path(options.client_file).read_text())
+        client = _client_spec(options.client_file)
         if isinstance((client.get("hedge") or {}).get("after", 0), str):
             raise SystemExit("--client-file: hedge.after must be resolved to seconds")
         _started["client"] = client
@@ -409,3 +409,27 @@ def _verdict(environment, **_kw) -> None:
     if check is not None:
         verdict = "VALID" if check.valid else "INVALID: " + "; ".join(check.problems)
         print(f"self-check ({check.mode} loop): {verdict}")
+
+
+MAX_CLIENT_FILE = 64 * 1024
+"""The largest ``--client-file`` (one class's client policy is a few hundred bytes)."""
+
+
+def _client_spec(path: str) -> dict:
+    """The ``--client-file`` policy: a JSON object of at most :data:`MAX_CLIENT_FILE`
+    bytes, or exit with a one-line reason (no traceback)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CLIENT_FILE + 1)
+        if len(raw) > MAX_CLIENT_FILE:
+            raise ValueError(f"more than {MAX_CLIENT_FILE // 1024} KiB")
+        client = json.loads(raw, parse_constant=_not_a_number)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise SystemExit(f"--client-file: cannot read {path!r}: {exc}") from None
+    if not isinstance(client, dict):
+        raise SystemExit("--client-file: must hold a JSON object")
+    return client
+
+
+def _not_a_number(word: str) -> float:
+    raise ValueError(f"{word} is not a number a client policy can hold")

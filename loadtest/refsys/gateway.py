@@ -220,8 +220,10 @@ class Gateway:
         """``POST /cancel?id=X-Request-Id``: withdraw that request wherever it is (a
         client's ``on_timeout: cancel``); ``cancelled`` is false when it was not inside."""
         item_id = request.query_params.get("id", "")
-        return JSONResponse({"id": item_id[:80],
-                             "cancelled": self.runtime.held.cancel(item_id)})
+        if not REQUEST_ID.match(item_id):
+            return JSONResponse({"error": "id: must be 1-80 letters, digits, '.', '_' or '-'"},
+                                status_code=400)
+        return JSONResponse({"id": item_id, "cancelled": self.runtime.held.cancel(item_id)})
 
     async def metrics(self, request: Request) -> JSONResponse:
         try:

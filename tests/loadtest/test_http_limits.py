@@ -106,3 +106,16 @@ def test_headers_sent_too_slowly_close_the_connection():
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.mark.parametrize("query", ["", "?id=", "?id=" + "a" * 81, "?id=%1b%5b2J", "?id=a%20b",
+                                   "?id=../x"])
+def test_a_bad_cancel_id_is_400(client, query):
+    response = client.post("/cancel" + query)
+    assert response.status_code == 400 and "id: must be" in response.json()["error"]
+
+
+def test_cancelling_an_unknown_request_says_so(client):
+    response = client.post("/cancel?id=not-inside")
+    assert response.status_code == 200 and response.json() == {"id": "not-inside",
+                                                                 "cancelled": False}
