@@ -19,6 +19,7 @@ from ..results import (
     NodeResult,
     Result,
     SystemResult,
+    finite_json,
 )
 from ..solvers.batches import makespan_bound
 from .batcher import offered_load as batcher_load
@@ -64,7 +65,7 @@ class SimResult(Result):
         out["seed"] = self.seed
         out["warmup_s"] = list(self.warmup_s)
         out["per_replication"] = list(self.per_replication)
-        out["convergence"] = list(self.convergence)
+        out["convergence"] = finite_json(list(self.convergence))  # a NaN width: null
         return out
 
 

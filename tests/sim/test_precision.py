@@ -67,3 +67,9 @@ def test_a_bad_precision_is_refused_by_name(value):
 def test_precision_with_options_it_cannot_use_is_refused(mm1, kwargs, message):
     with pytest.raises(QModelError, match=message):
         simulate(mm1, precision="5%", **kwargs)
+
+
+def test_a_nan_width_is_null_in_the_json(mm1):
+    run = simulate(mm1, precision="50%", customers=300, seed=1, progress=False)
+    run.convergence.append({"replications": 4, "worst": float("nan"), "metric": "q.utilization"})
+    assert run.to_dict()["convergence"][-1]["worst"] is None
