@@ -173,7 +173,7 @@ def test_only_the_cli_package_imports_typer():
 
 
 @pytest.mark.parametrize("command, choices", [
-    ("solve", "auto, open, mva, amva, ctmc, batches, layered"),
+    ("solve", "auto, open, mva, amva, ctmc, batches, layered, qbd"),
     ("simulate", "auto, simpy, fast"),
 ])
 def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices):
