@@ -106,3 +106,10 @@ def test_analytic_methods_refuse_mmpp_where_qbd_does_not_apply():
     assert "qbd" in str(caught.value) and "open: arrivals.web.interarrival" in str(caught.value)
     with pytest.raises(UnsupportedError, match="MMPP-2 .* need the simpy engine"):
         qmodel.simulate(model(BURSTY), method="fast")
+
+
+def test_solve_gives_the_class_percentiles_too():
+    r = qmodel.solve(model(BURSTY))
+    assert r.classes["web"].p95_response_time == r.system.p95_response_time
+    assert r.classes["web"].p95_response_time.method == "exact"
+    assert "p95_response_time" in r.to_json()

@@ -61,7 +61,8 @@ def solve(network: Network) -> Result:
                           quantile=q.response_quantile)
     classes = {cls.name: ClassResult(cls.name, "open", Estimate(q.rate, METHOD_LABEL),
                                      Estimate(q.mean_response, METHOD_LABEL),
-                                     quantile=q.response_quantile)}
+                                     quantile=lambda p: Estimate(q.response_quantile(p),
+                                                                 METHOD_LABEL))}
     note = (f"{station.name}: MMPP-2 arrivals (gaps' SCV {cls.interarrival.scv:.3g}, "
             "correlated), solved as a quasi-birth-death process (matrix-geometric)")
     return Result(network.name, "qbd", network.time_unit, {station.name: node}, system,
