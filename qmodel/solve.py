@@ -97,7 +97,10 @@ def _auto(network: Network, methods: list[Method], reasons: dict[str, str | None
     if len(set(passed.values())) == 1:  # one reason for all, e.g. a behaviour none models
         raise UnsupportedError("auto", f"no analytic method applies: "
                                        f"{next(iter(passed.values()))}; simulate the model")
-    raise UnsupportedError("auto", "; ".join(f"{k}: {v}" for k, v in passed.items()))
+    # the families that model what the network has say why its shape is out of reach
+    apt = {k: v for k, v in passed.items()
+           if not next(m for m in methods if m.name == k).unmodelled(network)}
+    raise UnsupportedError("auto", "; ".join(f"{k}: {v}" for k, v in (apt or passed).items()))
 
 
 def _passing_over(result: Result, passed: dict[str, str]) -> Result:

@@ -4,11 +4,14 @@
 are Poisson at rate λ1 while a background chain is in state 1 (mean stay ``T1``) and at
 λ2 = R·λ1 in state 2 (mean stay ``T2``); λ1 is set so that the long-run rate is the
 class's ``rate``. Unlike a renewal shape ({cv: 2}), consecutive gaps are correlated:
-bursts. Only simulation models it; analytic solvers say so.
+bursts. ``{dist: mmpp2, cv: C, lag1: A}`` fits the process to what a trace measures
+instead: the gaps' cv and their lag-1 autocorrelation (:mod:`.mmpp_fit`). The simulator
+models it anywhere; ``qmodel solve`` on one queue (method ``qbd``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,16 +57,33 @@ class MMPP2:
         d1 = np.diag([l1, l2])
         return np.array([[-(l1 + r1), r1], [r2, -(l2 + r2)]]), d1
 
+    def _at_arrival(self) -> tuple[np.ndarray, np.ndarray]:
+        """The phase just after an arrival (stationary), and (-D0)^-1."""
+        d0, d1 = self.generators
+        at_arrival = self.stationary @ d1
+        return at_arrival / at_arrival.sum(), np.linalg.inv(-d0)
+
+    def moment(self, k: int) -> float:
+        """E[gap^k] = k! alpha (-D0)^-k 1, alpha the phase just after an arrival."""
+        alpha, inverse = self._at_arrival()
+        return float(math.factorial(k) * alpha @ np.linalg.matrix_power(inverse, k)
+                     @ np.ones(2))
+
     @property
     def scv(self) -> float:
         """The squared coefficient of variation of a gap (the gaps are correlated)."""
-        d0, d1 = self.generators
-        at_arrival = self.stationary @ d1
-        alpha = at_arrival / at_arrival.sum()
-        inverse = np.linalg.inv(-d0)
-        m1 = alpha @ inverse @ np.ones(2)
-        m2 = 2 * alpha @ inverse @ inverse @ np.ones(2)
-        return float(m2 / m1**2 - 1)
+        return self.moment(2) / self.moment(1) ** 2 - 1
+
+    @property
+    def lag1(self) -> float:
+        """The autocorrelation of consecutive gaps: (E[X0 X1] - E[X]²) / Var X, with
+        E[X0 X1] = alpha (-D0)^-1 P (-D0)^-1 1 and P = (-D0)^-1 D1."""
+        alpha, inverse = self._at_arrival()
+        _, d1 = self.generators
+        ones = np.ones(2)
+        m1, m2 = self.moment(1), self.moment(2)
+        joint = alpha @ inverse @ (inverse @ d1) @ inverse @ ones
+        return float((joint - m1 * m1) / (m2 - m1 * m1))
 
     @property
     def is_exponential(self) -> bool:
@@ -77,9 +97,15 @@ def parse(spec: dict[str, Any], rate: float, time_unit: str = "s") -> MMPP2:
     >>> [round(x, 6) for x in m.rates], m.switch
     ([5.0, 50.0], (0.1, 1.0))
     """
+    fitted = [key for key in ("cv", "lag1") if key in spec]
+    if fitted and ("ratio" in spec or "sojourns" in spec):
+        raise FieldError(fitted[0], "give either ratio and sojourns, or cv and lag1, not both")
+    if fitted:
+        return _fitted(spec, rate)
     for key in spec:
         if key not in ("dist", "ratio", "sojourns"):
-            raise FieldError(str(key), "unknown key for mmpp2; allowed: ratio, sojourns")
+            raise FieldError(str(key), "unknown key for mmpp2; allowed: ratio and sojourns, "
+                                       "or cv and lag1")
     for key in ("ratio", "sojourns"):
         if key not in spec:
             raise FieldError(key, "is required for mmpp2")
@@ -101,3 +127,27 @@ def parse(spec: dict[str, Any], rate: float, time_unit: str = "s") -> MMPP2:
     t1, t2 = times
     low = rate * (t1 + t2) / (t1 + ratio * t2)
     return MMPP2((low, ratio * low), (1.0 / t1, 1.0 / t2))
+
+
+def _fitted(spec: dict[str, Any], rate: float) -> MMPP2:
+    """``{dist: mmpp2, cv, lag1}``: the process fitted to the gaps' cv and lag-1
+    autocorrelation (:mod:`.mmpp_fit`)."""
+    from .mmpp_fit import fit_mmpp2
+
+    for key in spec:
+        if key not in ("dist", "cv", "lag1"):
+            raise FieldError(str(key), "unknown key for mmpp2 with cv and lag1")
+    values = []
+    for key in ("cv", "lag1"):
+        if key not in spec:
+            raise FieldError(key, "is required for mmpp2 with cv and lag1")
+        value = spec[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FieldError(key, f"must be a number, got {shown(value)}")
+        values.append(float(value))
+    try:
+        return fit_mmpp2(rate, *values)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise FieldError(field, message) from None
+

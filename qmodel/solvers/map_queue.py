@@ -8,7 +8,7 @@ stationary vector is ``pi_n = pi_c R^(n-c)`` for n >= c, where R is the minimal
 non-negative solution of ``A0 + R A1 + R^2 A2 = 0`` (Neuts 1981). R comes from G, the
 first-passage matrix down one level, by logarithmic reduction (Latouche & Ramaswami
 1993: quadratic convergence, so it stays fast near saturation); the levels 0..c are a
-sparse linear system, so thousands of servers cost milliseconds.
+linear level reduction (stable, linear in c).
 
 An arrival that finds n >= c jobs (arrival-stationary: ``pi_n D1 1 / lambda``) waits for
 n - c + 1 service completions at rate c·mu, an Erlang; summed over n that mixture is a
@@ -26,13 +26,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.linalg import expm
 from scipy.optimize import brentq
-from scipy.sparse.linalg import spsolve
 
-from ..errors import UnstableError
+from ..errors import UnstableError, UnsupportedError
+
+MAX_SERVERS = 10_000
+"""The most servers solved: the levels below c cost one small matrix step each."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def mean_rate(d0: NDArray, d1: NDArray) -> float:
 def solve_map_mc(d0: NDArray, d1: NDArray, servers: int, mu: float,
                  name: str | None = None) -> MapQueue:
     """Solve the MAP/M/c queue; :class:`UnstableError` (naming ``name``) when
-    lambda >= c·mu.
+    lambda >= c·mu, :class:`UnsupportedError` above :data:`MAX_SERVERS` servers or when
+    the rate matrix cannot be found in double precision.
 
     >>> q = solve_map_mc(np.array([[-2.0]]), np.array([[2.0]]), 1, 4.0)  # M/M/1, rho 0.5
     >>> round(q.mean_in_system, 9), round(q.mean_response, 9), round(q.p_wait, 9)
@@ -109,6 +111,9 @@ def solve_map_mc(d0: NDArray, d1: NDArray, servers: int, mu: float,
     """
     d0, d1 = np.asarray(d0, float), np.asarray(d1, float)
     m, c = len(d0), int(servers)
+    if c > MAX_SERVERS:
+        raise UnsupportedError("qbd", f"solved up to {MAX_SERVERS:,} servers (one step per "
+                                      f"server level), got {c:,}; simulate")
     lam = mean_rate(d0, d1)
     if lam >= c * mu:
         raise UnstableError(lam / (c * mu), name, "arrivals at or above c·mu")
@@ -140,33 +145,50 @@ def rate_matrix(a0: NDArray, a1: NDArray, a2: NDArray, tol: float = 1e-14,
     solve = np.linalg.solve
     b0, b2 = solve(-a1, a0), solve(-a1, a2)
     g, t = b2.copy(), b0.copy()
-    for _ in range(max_steps):
-        u = b0 @ b2 + b2 @ b0
-        b0, b2 = solve(eye - u, b0 @ b0), solve(eye - u, b2 @ b2)
-        g = g + t @ b2
-        t = t @ b0
-        if np.max(np.abs(1.0 - g.sum(axis=1))) < tol:
-            break
-    return a0 @ np.linalg.inv(-a1 - a0 @ g)
+    with np.errstate(all="ignore"):  # a breakdown shows as a non-finite R, refused below
+        for _ in range(max_steps):
+            u = b0 @ b2 + b2 @ b0
+            b0, b2 = solve(eye - u, b0 @ b0), solve(eye - u, b2 @ b2)
+            g = g + t @ b2
+            t = t @ b0
+            if not np.isfinite(g).all() or np.max(np.abs(1.0 - g.sum(axis=1))) < tol:
+                break
+        r = a0 @ np.linalg.inv(-a1 - a0 @ g)
+        residual = np.abs(a0 + r @ a1 + r @ r @ a2).max() / np.abs(a1).max()
+    if not (np.isfinite(r).all() and residual < 1e-8 and r.min() > -1e-12
+            and max(abs(np.linalg.eigvals(r))) < 1):
+        raise UnsupportedError("qbd", "the matrix-geometric iteration did not converge "
+                                      "(rates too far apart for double precision); simulate")
+    return np.maximum(r, 0.0)
 
 
 def _boundary(d0: NDArray, d1: NDArray, c: int, mu: float, r: NDArray) -> list[NDArray]:
-    """pi_0 .. pi_c from the balance equations of levels 0..c (``x Q = 0``, level c's
-    return from c + 1 folded in as ``pi_c R · c·mu``), one replaced by the normalisation."""
+    """pi_0 .. pi_c by linear level reduction (Latouche & Ramaswami 1999, ch. 12):
+    ``pi_(n+1) = pi_n R_n`` with ``R_(n-1) = D1 (-(D0 - n·mu I + min(n+1, c)·mu R_n))^-1``
+    from ``R_c = R`` down, ``pi_0`` the null vector of level 0's equations; products of
+    non-negative matrices only, so it is stable, and each level is rescaled (its
+    logarithm kept) so that a level 10^5 servers up neither overflows nor underflows."""
     m = len(d0)
-    servers = np.minimum(np.arange(c + 1), c) * mu
-    q = (sp.kron(sp.identity(c + 1), sp.csr_matrix(d0))
-         - sp.kron(sp.diags(servers), sp.identity(m))
-         + sp.kron(sp.diags(np.ones(c), 1), sp.csr_matrix(d1))
-         + sp.kron(sp.diags(servers[1:], -1), sp.identity(m))).tolil()
-    q[c * m:, c * m:] = q[c * m:, c * m:].toarray() + c * mu * r
-    norm = np.ones((c + 1) * m)
-    norm[c * m:] = np.linalg.solve(np.eye(m) - r, np.ones(m))
-    system = sp.vstack([sp.csr_matrix(norm), q.T.tocsr()[1:]]).tocsc()
-    rhs = np.zeros((c + 1) * m)
-    rhs[0] = 1.0
-    x = np.maximum(spsolve(system, rhs), 0.0)
-    return [x[n * m:(n + 1) * m] for n in range(c + 1)]
+    eye = np.eye(m)
+    steps = [r]  # R_c, R_(c-1), ..., R_0
+    for n in range(c, 0, -1):
+        local = d0 - n * mu * eye + min(n + 1, c) * mu * steps[-1]
+        steps.append(d1 @ np.linalg.inv(-local))
+    steps.reverse()  # steps[n] = R_n
+    level0 = d0 + mu * steps[0]
+    x = np.abs(np.linalg.svd(level0.T)[2][-1])  # pi_0 level0 = 0
+    x /= x.sum()
+    xs, logs = [x], [0.0]
+    for n in range(c):
+        y = xs[-1] @ steps[n]
+        total = y.sum()
+        xs.append(y / total)
+        logs.append(logs[-1] + math.log(total))
+    logs_arr = np.array(logs)
+    tail = math.log(float(xs[c] @ np.linalg.solve(eye - r, np.ones(m))))
+    log_z = np.logaddexp(np.logaddexp.reduce(logs_arr[:c]) if c else -np.inf, logs[c] + tail)
+    weights = np.exp(logs_arr - log_z)
+    return [xs[n] * weights[n] for n in range(c + 1)]
 
 
 def _stationary(q: NDArray) -> NDArray:

@@ -54,8 +54,13 @@ class Method:
     bursty: bool = False
 
     def refusal(self, network: Network) -> str | None:
-        """Why it cannot solve ``network``: a behaviour or MMPP-2 arrivals it does not
-        model, or :attr:`supports`'s reason (None when it can)."""
+        """Why it cannot solve ``network``: :meth:`unmodelled`, or :attr:`supports`'s
+        reason (None when it can)."""
+        return self.unmodelled(network) or self.supports(network)
+
+    def unmodelled(self, network: Network) -> str | None:
+        """A behaviour or MMPP-2 arrivals of ``network`` outside what the family models
+        (a refusal that says nothing about the model's shape)."""
         missing = sorted(network.behaviours - self.behaviours)
         if missing:
             return f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}"
@@ -63,7 +68,7 @@ class Method:
         if bursty and not self.bursty:
             return (f"arrivals.{bursty[0]}.interarrival is an MMPP-2 (correlated gaps), "
                     "which it does not model")
-        return self.supports(network)
+        return None
 
 
 def bursty_classes(network: Network) -> list[str]:

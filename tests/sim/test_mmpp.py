@@ -78,8 +78,10 @@ def test_mmpp_m1_against_its_markov_chain():
     ({"dist": "mmpp2", "ratio": 2, "sojourns": [1, "-2s"]}, "interarrival.sojourns.1: must "
                                                             "be a positive duration"),
     ({"dist": "mmpp2", "ratio": 2, "sojourns": [1]}, "interarrival.sojourns: must be two"),
-    ({"dist": "mmpp2", "ratio": 2, "sojourns": [1, 1], "cv": 2}, "interarrival.cv: unknown "
-                                                                 "key for mmpp2"),
+    ({"dist": "mmpp2", "ratio": 2, "sojourns": [1, 1], "cv": 2}, "interarrival.cv: give "
+                                                                 "either ratio and sojourns"),
+    ({"dist": "mmpp2", "ratio": 2, "sojourns": [1, 1], "k": 2}, "interarrival.k: unknown "
+                                                                "key for mmpp2"),
     # hostile: inf / NaN, a stay beyond the time limits, the wrong type
     ({"dist": "mmpp2", "ratio": "inf", "sojourns": [1, 1]}, "interarrival.ratio: must be a "
                                                             "positive number"),
@@ -103,7 +105,8 @@ def test_analytic_methods_refuse_mmpp_where_qbd_does_not_apply():
         qmodel.solve(two)
     with pytest.raises(UnsupportedError, match="MMPP-2 .* which it does not model"):
         qmodel.solve(model(BURSTY), method="open")
-    assert "qbd" in str(caught.value) and "open: arrivals.web.interarrival" in str(caught.value)
+    assert str(caught.value) == ("auto: qbd: MMPP-2 arrivals are solved for one queue and "
+                                 "one class; simulate")  # the other families' generic no
     with pytest.raises(UnsupportedError, match="MMPP-2 .* need the simpy engine"):
         qmodel.simulate(model(BURSTY), method="fast")
 
@@ -113,3 +116,13 @@ def test_solve_gives_the_class_percentiles_too():
     assert r.classes["web"].p95_response_time == r.system.p95_response_time
     assert r.classes["web"].p95_response_time.method == "exact"
     assert "p95_response_time" in r.to_json()
+
+
+def test_solve_names_the_reason_of_the_family_that_models_mmpp():
+    big = qmodel.Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "service": "50ms", "servers": 100_000}},
+        "arrivals": {"web": {"to": "app", "rate": "1e6/s", "interarrival": BURSTY}}})
+    with pytest.raises(UnsupportedError) as caught:
+        qmodel.solve(big)
+    assert str(caught.value) == ("auto: qbd: app: MMPP-2 arrivals are solved up to 10,000 "
+                                 "servers; simulate")

@@ -12,9 +12,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 from scipy.stats import gamma
 
-from qmodel.errors import UnstableError
+from qmodel.errors import UnstableError, UnsupportedError
 from qmodel.model.mmpp import MMPP2
-from qmodel.solvers.map_queue import mean_rate, rate_matrix, solve_map_mc
+from qmodel.solvers.map_queue import MAX_SERVERS, mean_rate, rate_matrix, solve_map_mc
 from qmodel.solvers.mmc import erlang_c, scalar_response_quantile
 
 
@@ -106,3 +106,13 @@ def test_rate_matrix_solves_its_equation():
     r = rate_matrix(d1, d0 - a2, a2)
     assert np.abs(d1 + r @ (d0 - a2) + r @ r @ a2).max() < 1e-10
     assert (r >= 0).all() and max(abs(np.linalg.eigvals(r))) < 1
+
+
+def test_what_it_cannot_solve_is_refused_with_the_reason():
+    process = MMPP2((30.0, 90.0), (2.0, 4.0))
+    with pytest.raises(UnsupportedError, match="up to 10,000 servers"):
+        solve_map_mc(*process.generators, MAX_SERVERS + 1, 1.0)
+    # rates 10 orders of magnitude apart: R cannot be found in double precision
+    extreme = MMPP2((1.0, 2e6), (2e-4, 2e-4))
+    with pytest.raises(UnsupportedError, match="did not converge"):
+        solve_map_mc(*extreme.generators, 10_000, 200.0000001)

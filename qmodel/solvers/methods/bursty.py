@@ -9,7 +9,7 @@ import math
 
 from ...model.network import Network
 from ...results import ClassResult, Estimate, NodeResult, Result, SystemResult
-from ..map_queue import solve_map_mc
+from ..map_queue import MAX_SERVERS, solve_map_mc
 from ..protocol import Method, bursty_classes
 
 METHOD_LABEL = "exact"
@@ -29,6 +29,9 @@ def supports(network: Network) -> str | None:
         return "MMPP-2 arrivals are solved for one queue without routing or failures; simulate"
     if station.kind != "queue" or math.isinf(station.servers):
         return f"{station.name}: MMPP-2 arrivals are solved for a queue with c servers; simulate"
+    if station.servers > MAX_SERVERS:
+        return (f"{station.name}: MMPP-2 arrivals are solved up to {MAX_SERVERS:,} servers; "
+                "simulate")
     if station.capacity is not None or station.discipline != "fcfs" or station.mlfq is not None:
         return f"{station.name}: solved for an fcfs queue without a capacity; simulate"
     if not station.service[cls.name].is_exponential:
