@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+from scipy.optimize import brentq
 from scipy.special import gammaln, logsumexp
 
 from qmodel.errors import FieldError, UnstableError
@@ -54,7 +55,9 @@ MAX_POOL = 2000
 class Task:
     """One task: ``threads`` (an integer or ``math.inf``), host demand ``before`` and
     ``after`` its calls (seconds), ``calls`` as ``{callee: mean number of calls}``, and
-    open ``arrivals`` per second."""
+    open ``arrivals`` per second. ``before_scv`` and ``after_scv`` are the squared
+    coefficients of variation of the host demands (1: exponential), ``calls_variance``
+    the variance of the number of calls to a callee (absent: a fixed number)."""
 
     name: str
     threads: float
@@ -62,6 +65,9 @@ class Task:
     after: float = 0.0
     calls: dict[str, float] = field(default_factory=dict)
     arrivals: float = 0.0
+    before_scv: float = 1.0
+    after_scv: float = 1.0
+    calls_variance: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,10 +99,14 @@ def _check(tasks: Sequence[Task]) -> nx.DiGraph:
         th = float(t.threads)
         if not (th == math.inf or (th.is_integer() and th >= 1)) or isinstance(t.threads, bool):
             raise FieldError(f"{where}.threads", f"must be an integer >= 1 or inf, got {t.threads}")
-        for key in ("before", "after", "arrivals"):
+        for key in ("before", "after", "arrivals", "before_scv", "after_scv"):
             x = float(getattr(t, key))
             if not (math.isfinite(x) and x >= 0):
                 raise FieldError(f"{where}.{key}", f"must be a finite number >= 0, got {x}")
+        for callee, v in t.calls_variance.items():
+            if callee not in t.calls or not (math.isfinite(float(v)) and float(v) >= 0):
+                raise FieldError(f"{where}.calls_variance.{callee}",
+                                 f"must be a finite variance >= 0 of a call in calls, got {v}")
         if t.before + t.after == 0 and not any(float(y) > 0 for y in t.calls.values()):
             raise FieldError(f"{where}.before", "a task needs a host demand or a call")
         graph.add_node(t.name, task=t)
@@ -162,9 +172,15 @@ def _sub_network(delay: float, owned: list[tuple[str, float, np.ndarray, float]]
     return _Layer(rate, marg)
 
 
-def _pool_queue(name: str, lam: float, rate: np.ndarray, c: int) -> tuple[np.ndarray, float]:
-    """The pool as a birth-death queue: arrivals ``lam``, departures ``rate[min(n, c)]``.
-    Returns the law of busy threads (``0..c``) and the mean number waiting."""
+def _pool_queue(name: str, lam: float, rate: np.ndarray, c: int,
+                sources: float = math.inf) -> tuple[np.ndarray, float, float]:
+    """The pool as a birth-death queue: departures ``rate[min(n, c)]``; Poisson arrivals
+    ``lam``, or, from finitely many ``sources`` (its callers' threads, each with at most
+    one call out), ``(sources - n) / z`` with ``z`` set so that the throughput is
+    ``lam`` (the machine-repairman queue). Returns the law of busy threads
+    (``0..c``), the mean number waiting and the probability that an arrival waits."""
+    if sources <= MAX_POOL:
+        return _finite(name, lam, rate, c, int(sources))
     top = rate[c]
     if lam >= top:
         raise UnstableError(lam / top, name, "every thread is held")
@@ -176,7 +192,35 @@ def _pool_queue(name: str, lam: float, rate: np.ndarray, c: int) -> tuple[np.nda
     norm = p.sum() + tail
     busy = p / norm
     busy[c] += tail / norm
-    return busy, float(p[c] / norm * rho / (1.0 - rho) ** 2)
+    return busy, float(p[c] / norm * rho / (1.0 - rho) ** 2), float(busy[c])
+
+
+def _finite(name: str, lam: float, rate: np.ndarray, c: int, sources: int
+            ) -> tuple[np.ndarray, float, float]:
+    """:func:`_pool_queue` with ``sources`` callers' threads."""
+    n = np.arange(sources + 1)
+    mu = rate[np.minimum(n[1:], c)]
+    top = mu[-1]
+    if lam >= top:
+        raise UnstableError(lam / top, name, "its callers' threads cannot be served")
+
+    def law(log_z: float) -> np.ndarray:
+        log_p = np.concatenate([[0.0], np.cumsum(np.log(sources - n[:-1]) - log_z
+                                                 - np.log(mu))])
+        p = np.exp(log_p - log_p.max())
+        return p / p.sum()
+
+    def excess(log_z: float) -> float:  # throughput minus lam: falls as z grows
+        return float(law(log_z) @ (sources - n)) / math.exp(log_z) - lam
+
+    scale = math.log(sources / lam)
+    log_z = brentq(excess, scale - 60.0, scale + 60.0, xtol=1e-13, rtol=1e-13)
+    p = law(log_z)
+    busy = np.zeros(c + 1)
+    np.add.at(busy, np.minimum(n, c), p)
+    arriving = p * (sources - n)  # the law an arrival sees
+    return (busy, float(p @ np.maximum(n - c, 0)),
+            float(arriving[c:].sum() / arriving.sum()))
 
 
 def solve_layered(tasks: Sequence[Task]) -> dict[str, TaskResult]:
@@ -205,7 +249,7 @@ def solve_layered(tasks: Sequence[Task]) -> dict[str, TaskResult]:
             k_max[name] = float(task[name].threads)
     layers: dict[str, _Layer] = {}
     response: dict[str, float] = {}
-    out: dict[str, TaskResult] = {}
+    state = _State(graph, task, owner, layers, x)
     for name in reversed(order):  # up: rates of owned sub-networks, open tasks solved
         t = task[name]
         delay = t.before + t.after + sum(graph.edges[name, u]["y"] * response[u]
@@ -220,39 +264,70 @@ def solve_layered(tasks: Sequence[Task]) -> dict[str, TaskResult]:
         if name in owner:
             continue
         if t.threads == math.inf:  # a delay: every callee is open
-            response[name] = delay
-            out[name] = TaskResult(name, x[name], 0.0, delay, 0.0)
-            continue
-        c = int(t.threads)
-        if x[name] == 0.0:
-            busy, waiting = np.eye(c + 1)[0], 0.0
+            state.finish(name, 0.0, 0.0)
         else:
-            busy, waiting = _pool_queue(name, x[name], layers[name].rate, c)
-        holding = float(busy @ np.arange(c + 1)) / x[name] if x[name] else 0.0
-        wait = waiting / x[name] if x[name] else 0.0
-        response[name] = holding + wait
-        out[name] = TaskResult(name, x[name], holding * x[name] / c, holding, wait)
-        _down(name, busy, graph, task, owner, layers, x, out)
-    return {t.name: out[t.name] for t in tasks}
+            c = int(t.threads)
+            if x[name] == 0.0:
+                busy, waiting, p_wait = np.eye(c + 1)[0], 0.0, 0.0
+            else:
+                sources = math.inf if t.arrivals > 0 else sum(
+                    float(task[v].threads) for v in graph.predecessors(name))
+                busy, waiting, p_wait = _pool_queue(name, x[name], layers[name].rate, c,
+                                                    sources)
+            state.down(name, busy)
+            state.finish(name, waiting / x[name] if x[name] else 0.0, p_wait)
+        response[name] = state.out[name].response
+    return {t.name: state.out[t.name] for t in tasks}
 
 
-def _down(name: str, busy: np.ndarray, graph: nx.DiGraph, task: dict[str, Task],
-          owner: dict[str, str], layers: dict[str, _Layer], x: dict[str, float],
-          out: dict[str, TaskResult]) -> None:
-    """From the law of ``name``'s busy threads, the results of the tasks it owns."""
-    for u in graph.successors(name):
-        if owner.get(u) != name:
-            continue
-        marg = layers[name].marg[u][: busy.size]
-        law = busy @ marg  # P(j requests at u)
-        j = np.arange(law.size)
-        c = float(task[u].threads)
-        held = np.minimum(j, c)
-        holding = float(law @ held) / x[u] if x[u] else 0.0
-        wait = float(law @ (j - held)) / x[u] if x[u] else 0.0
-        util = 0.0 if c == math.inf else holding * x[u] / c
-        out[u] = TaskResult(u, x[u], util, holding, wait)
-        m_max = int(min(c, law.size - 1))
-        u_busy = np.zeros(m_max + 1)
-        np.add.at(u_busy, held.astype(int), law)
-        _down(u, u_busy, graph, task, owner, layers, x, out)
+@dataclass
+class _State:
+    """The solved tasks (``out``), each one's probability of waiting for a thread and
+    variance of response, filled bottom-up: a task is finished after its callees."""
+
+    graph: nx.DiGraph
+    task: dict[str, Task]
+    owner: dict[str, str]
+    layers: dict[str, _Layer]
+    x: dict[str, float]
+    out: dict[str, TaskResult] = field(default_factory=dict)
+    p_wait: dict[str, float] = field(default_factory=dict)
+    var: dict[str, float] = field(default_factory=dict)
+
+    def finish(self, name: str, wait: float, p_wait: float) -> None:
+        """A task from its wait under the exponential assumption: its holding time is
+        its demands plus its calls' responses; the wait is multiplied by
+        ``(1 + SCV) / 2`` with the SCV of the holding time (Allen-Cunneen; exact for
+        one thread, Pollaczek-Khinchine), the response's variance taking the wait as
+        conditionally exponential."""
+        t, graph, out = self.task[name], self.graph, self.out
+        holding = t.before + t.after
+        var = t.before_scv * t.before**2 + t.after_scv * t.after**2
+        for u in graph.successors(name):  # each a random sum of independent responses
+            y = graph.edges[name, u]["y"]
+            holding += y * out[u].response
+            var += y * self.var[u] + t.calls_variance.get(u, 0.0) * out[u].response**2
+        if wait > 0:
+            wait *= (1.0 + var / holding**2) / 2.0
+            var += wait**2 * (2.0 / p_wait - 1.0)
+        self.var[name], self.p_wait[name] = var, p_wait
+        threads = float(t.threads)
+        util = 0.0 if threads == math.inf else holding * self.x[name] / threads
+        out[name] = TaskResult(name, self.x[name], util, holding, wait)
+
+    def down(self, name: str, busy: np.ndarray) -> None:
+        """From the law of ``name``'s busy threads, the results of the tasks it owns."""
+        for u in self.graph.successors(name):
+            if self.owner.get(u) != name:
+                continue
+            marg = self.layers[name].marg[u][: busy.size]
+            law = busy @ marg  # P(j requests at u)
+            j = np.arange(law.size)
+            c = float(self.task[u].threads)
+            held = np.minimum(j, c)
+            m_max = int(min(c, law.size - 1))
+            u_busy = np.zeros(m_max + 1)
+            np.add.at(u_busy, held.astype(int), law)
+            self.down(u, u_busy)
+            wait = float(law @ (j - held)) / self.x[u] if self.x[u] else 0.0
+            self.finish(u, wait, float(law[j >= c].sum()))

@@ -28,9 +28,13 @@ def test_callees_without_limit_reduce_to_sums_and_erlang_c():
     assert r["app"].response == pytest.approx(0.03 + 1.5 * 0.02, rel=1e-12)
     holding = 0.15 + 2 * 0.06 + 0.02
     assert r["web"].holding == pytest.approx(holding, rel=1e-10)
-    # the pool of 5 threads with an exponential holding time is M/M/5 (textbook)
+    # the pool of 5 threads is M/G/5: the M/M/5 wait (Erlang C) times (1 + SCV) / 2
+    # (Allen-Cunneen), the holding time's variance a sum over its exponential parts
     a = lam * holding
-    assert r["web"].wait == pytest.approx(erlang_c(5, a) * holding / (5 - a), rel=1e-9)
+    variance = 0.05**2 + 0.1**2 + 2 * (0.03**2 + 1.5 * 0.02**2) + 0.02**2
+    factor = (1 + variance / holding**2) / 2
+    assert r["web"].wait == pytest.approx(erlang_c(5, a) * holding / (5 - a) * factor,
+                                          rel=1e-9)
     assert r["db"].throughput == pytest.approx(lam * (1 + 2 * 1.5), rel=1e-12)
 
 
@@ -41,6 +45,27 @@ def test_one_caller_thread_never_queues_at_its_callee():
     assert r["callee"].wait == 0.0
     assert r["caller"].holding == pytest.approx(0.15 + 3 * 0.04, rel=1e-10)
     assert r["callee"].utilization == pytest.approx(2.0 * 3 * 0.04, rel=1e-10)
+
+
+@pytest.mark.parametrize("before_scv, calls_variance", [(1.0, {}), (0.0, {}),
+                                                        (1.0, {"callee": 9.0})])
+def test_one_thread_is_m_g_1_by_pollaczek_khinchine(before_scv, calls_variance):
+    # one caller thread: its callee never queues, its holding time is its own demand
+    # plus 3 callee demands (on average; 0 or 6 with probability 1/2 when
+    # calls_variance is 9 = 6^2 / 4), and its queue is M/G/1
+    lam, before, s = 2.0, 0.1, 0.04
+    r = solve_layered([Task("caller", 1, before=before, calls={"callee": 3.0},
+                            arrivals=lam, before_scv=before_scv,
+                            calls_variance=calls_variance),
+                       Task("callee", 1, before=s)])
+    h = before + 3 * s
+    second = (before_scv + 1) * before**2 + 2 * before * 3 * s  # E[H^2]
+    # a sum of n exponential demands: variance n s^2, second moment n s^2 + (n s)^2
+    second += (3 * s**2 + 3**2 * s**2) if not calls_variance else 0.5 * (
+        6 * s**2 + 6**2 * s**2)
+    assert r["caller"].holding == pytest.approx(h, rel=1e-10)
+    assert r["caller"].wait == pytest.approx(lam * second / (2 * (1 - lam * h)), rel=1e-9)
+    assert r["callee"].wait == 0.0
 
 
 def test_flow_equivalent_server_balances_flow():

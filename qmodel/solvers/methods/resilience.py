@@ -169,11 +169,17 @@ def _layered(network: Network) -> Result:
     tasks = []
     for s in network.stations:
         calls: dict[str, float] = {}
+        spread: dict[str, float] = {}  # each call entry: count calls with a probability
         for call in s.calls:
             calls[call.to] = calls.get(call.to, 0.0) + call.mean_count
-        tasks.append(layered.Task(s.name, s.servers, next(iter(s.service.values())).mean,
-                                  s.after.mean if s.after is not None else 0.0, calls,
-                                  rates[s.name]))
+            spread[call.to] = (spread.get(call.to, 0.0)
+                               + call.count**2 * call.probability * (1.0 - call.probability))
+        service = next(iter(s.service.values()))
+        after = s.after
+        tasks.append(layered.Task(s.name, s.servers, service.mean,
+                                  after.mean if after is not None else 0.0, calls,
+                                  rates[s.name], service.scv,
+                                  after.scv if after is not None else 1.0, spread))
     solved = layered.solve_layered(tasks)
     offered = sum(c.rate for c in network.open_classes)
     nodes = {}
