@@ -1,7 +1,7 @@
 """``layered``: held threads, patience, balking, client timeouts with retries, and hedged
 requests (issue 15), each by its analytic kernel:
 
-- synchronous calls (held threads), in sequence: the method of layers
+- synchronous calls (held threads), in sequence, and pools: the method of layers
   (:mod:`..layered`, an approximation);
 - one M/M/c queue with exponential patience and/or balking: the exact birth-death chain
   (:mod:`..erlang_a`);
@@ -11,8 +11,10 @@ requests (issue 15), each by its analytic kernel:
 - one M/M/c queue whose clients hedge (copies not cancelled): order statistics and
   the copies' load (:mod:`..hedging`).
 
-Anything else with these behaviours (pools, parallel calls, timeouts on calls, several
-stations with timeouts, ...) is refused with the reason; ``qmodel simulate`` takes it.
+Pools held on calls to one callee or on the visits of one node are tasks of the layers
+(:mod:`.held_tasks`). Anything else with these behaviours (a pool shared more widely,
+parallel calls, timeouts on calls, several stations with timeouts, ...) is refused with
+the reason; ``qmodel simulate`` takes it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import numpy as np
 
 from ...errors import UnstableError
 from ...model.network import Network, Station
-from ...results import ClassResult, Estimate, NodeResult, Result, SystemResult
+from ...results import ClassResult, Estimate, NodeResult, PoolResult, Result, SystemResult
 from .. import erlang_a, hedging, layered, retry_fixed_point
 from ..mmc import erlang_c_values
 from ..protocol import Method
+from . import held_tasks
 
-BEHAVIOURS = frozenset({"calls", "patience", "balking", "timeouts", "retries", "hedging"})
+BEHAVIOURS = frozenset({"calls", "pools", "patience", "balking", "timeouts", "retries",
+                        "hedging"})
 LAYERED = "approximation(method of layers)"
 FIXED_POINT = "approximation(retry fixed point)"
 HEDGED = "approximation(independent copies)"
@@ -45,7 +49,7 @@ def supports(network: Network) -> str | None:
     plain = _plain(network)
     if plain:
         return plain
-    if "calls" in found:
+    if found & {"calls", "pools"}:
         return _calls_reason(network)
     if len(network.stations) != 1 or len(network.classes) != 1:
         return ("patience, balking, timeouts and hedging are solved on one queue with one "
@@ -103,19 +107,18 @@ def _exponential(station: Station) -> str | None:
 
 
 def _calls_reason(network: Network) -> str | None:
-    if network.behaviours - {"calls"}:
-        return "calls together with timeouts, retries, hedging, patience or balking; simulate"
+    if network.behaviours - {"calls", "pools"}:
+        return ("calls or pools together with timeouts, retries, hedging, patience or "
+                "balking; simulate")
     for s in network.stations:
         if s.calls and s.call_order != "sequence":
             return f"{s.name}: parallel calls; simulate"
-        if s.pool is not None or any(call.pool for call in s.calls):
-            return f"{s.name}: pools; simulate"
-    return None
+    return held_tasks.pools_reason(network)
 
 
 def solve(network: Network) -> Result:
     """Dispatch to the kernel of the network's behaviours."""
-    if "calls" in network.behaviours:
+    if network.behaviours & {"calls", "pools"}:
         return _layered(network)
     cls = network.classes[0]
     if cls.client is None:
@@ -162,19 +165,8 @@ def _system(network: Network, method: str, x: float, response: float, offered: f
 
 
 def _layered(network: Network) -> Result:
-    rates = {s.name: 0.0 for s in network.stations}
-    for cls in network.open_classes:
-        for i, share in enumerate(network.entry[cls.name]):
-            rates[network.stations[i].name] += cls.rate * share
-    tasks = []
-    for s in network.stations:
-        calls: dict[str, float] = {}
-        for call in s.calls:
-            calls[call.to] = calls.get(call.to, 0.0) + call.mean_count
-        tasks.append(layered.Task(s.name, s.servers, next(iter(s.service.values())).mean,
-                                  s.after.mean if s.after is not None else 0.0, calls,
-                                  rates[s.name]))
-    solved = layered.solve_layered(tasks)
+    mapped = held_tasks.tasks_of(network)
+    solved = layered.solve_layered(mapped.tasks)
     offered = sum(c.rate for c in network.open_classes)
     nodes = {}
     for s in network.stations:
@@ -192,7 +184,13 @@ def _layered(network: Network) -> Result:
     mean = sum(x * r for x, r in per_class.values()) / offered
     note = ("held threads: " + layered.METHOD + "; each call's response includes the "
             "callee's wait for a thread")
-    return _system(network, LAYERED, offered, mean, offered, nodes, [note], per_class)
+    result = _system(network, LAYERED, offered, mean, offered, nodes, [note], per_class)
+    for name, task in mapped.pools.items():
+        r = solved[task]
+        result.pools[name] = PoolResult(name, network.pools[name], Estimate(r.wait, LAYERED),
+                                        Estimate(r.utilization, LAYERED),
+                                        Estimate(r.throughput, LAYERED))
+    return result
 
 
 # -- patience and balking ---------------------------------------------------------------
