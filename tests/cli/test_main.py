@@ -246,7 +246,9 @@ def test_solve_a_model_no_analytic_method_models_says_simulate(tmp_path):
                     "arrivals: {w: {to: a, rate: 10/s}}\n")
     result = run("solve", str(path))
     assert result.exit_code == 4, result.output
-    assert "it does not model patience (reneging)" in result.output
+    # the family that models patience says why it cannot take this one
+    assert "layered: a: patience is solved when exponential (Erlang-A)" in result.output
+    assert "it does not model" not in result.output
     assert f"run `qmodel simulate {path}`" in result.output.replace("\n", "")
     named = run("solve", str(path), "--method", "open")
     assert named.exit_code == 1 and "open: it does not model patience" in named.output

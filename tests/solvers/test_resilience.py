@@ -45,7 +45,7 @@ def little_and_flow(r: qmodel.Result) -> None:
 def test_held_threads_go_to_the_method_of_layers():
     model = qmodel.Model.from_dict(CHAIN)
     r = qmodel.solve(model)
-    assert set(r.passed_over) == {"open", "mva", "amva", "ctmc", "batches"}
+    assert set(r.passed_over) == {"open", "mva", "amva", "ctmc", "batches", "qbd"}
     kernel = layered.solve_layered([
         layered.Task("gateway", 4, 0.05, 0.05, {"service": 1.0}, 4.0),
         layered.Task("service", 2, 0.1, 0.0, {"database": 2.0}),
