@@ -57,6 +57,14 @@ def simulate(text: str, replications: int, seed: int, customers: int | None, *,
     return {"result": sim.to_dict(), "compare": compare(qmodel.solve(m), sim)}
 
 
+def over_time(text: str, bins_s: float, replications: int, seed: int, *,
+              progress: Progress):
+    """``qmodel.simulate(..., bins=)``: the :class:`~qmodel.sim.TimeSeries` of the model
+    ``text`` through its rate profiles."""
+    return qmodel.simulate(model(text), bins=bins_s, replications=replications, seed=seed,
+                           progress=progress)
+
+
 def sweep(text: str, ranges: tuple[tuple[str, str], ...], metric: str, slo: str, *,
           progress: Progress):
     """``qmodel.experiments.sweep`` over ``(path, range)`` pairs, in this process."""
