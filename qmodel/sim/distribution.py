@@ -23,7 +23,10 @@ PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
 """The percentiles a table may ask for (p50 … p99.99); each is on :data:`PROBS`."""
 PROBS = tuple(sorted({*np.round(np.arange(0.05, 0.951, 0.05), 2).tolist(), 0.01, 0.025,
                       0.975, *PERCENTILES}))
-"""The probabilities a curve is read at."""
+"""The probabilities a simulated curve is read at (a lookup in sorted samples)."""
+ANALYTIC_PROBS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, *PERCENTILES)
+"""The probabilities an analytic curve is read at: each is a root search on a phase-type
+distribution (tens of ms for a network), so fewer."""
 SYSTEM = "all classes"
 COLUMNS = ["class", "source", "p", "time_s", "low_s", "high_s", "method"]
 _COLOURS = ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f")
@@ -38,11 +41,12 @@ def label(p: float) -> str:
     return f"p{p * 100:.10g}"
 
 
-def response_cdf(results: Mapping[str, Result], probs: Sequence[float] = PROBS
+def response_cdf(results: Mapping[str, Result], probs: Sequence[float] | None = None
                  ) -> pd.DataFrame:
     """Per class and source (the keys of ``results``, e.g. ``analytic`` and
-    ``simulated``): the response time (seconds) at each probability of ``probs``, with
-    its 95% interval where the result has one, one row per point (:data:`COLUMNS`). With
+    ``simulated``): the response time (seconds) at each probability of ``probs`` (default:
+    :data:`PROBS` for a simulation, :data:`ANALYTIC_PROBS` otherwise), with its 95%
+    interval where the result has one, one row per point (:data:`COLUMNS`). With
     more than one class, the end-to-end distribution over all of them is the class
     :data:`SYSTEM`. A class without quantiles (unstable, or no distribution from its
     method) has no rows.
@@ -59,10 +63,11 @@ def response_cdf(results: Mapping[str, Result], probs: Sequence[float] = PROBS
         owners = dict(result.classes)
         if len(owners) > 1:
             owners[SYSTEM] = result.system
+        grid = probs or (PROBS if result.method == "simulation" else ANALYTIC_PROBS)
         for name, owner in owners.items():
             if owner.quantile is None:
                 continue
-            for p in probs:
+            for p in grid:
                 est = owner.percentile(float(p))
                 if est is None or not np.isfinite(float(est)):
                     continue
