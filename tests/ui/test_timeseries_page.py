@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-import qmodel
 from qmodel_ui import overtime
 from qmodel_ui.state import CUSTOM, Scenario
 
@@ -43,24 +42,14 @@ def test_a_models_own_profile_is_simulated_with_its_peak_and_recovery(app: AppTe
     at = settle(at.button(key="ts_simulate").click().run())
     healthy(at)
     assert not at.error, [e.value for e in at.error]
-    ts = qmodel.simulate(qmodel.Model.from_yaml(SPIKE), bins="1s", replications=2, seed=1)
-    assert metric(at, "peak jobs in system") == f"{ts.peak['in_system']:.4g}"
-    assert [c[1] for c in overtime.cards(ts)] == [m.value for m in at.metric]
-    assert len(at.get("plotly_chart")) == 1
     table = at.dataframe[-1].value
     assert len(table) == 8 and {"in_system", "ctmc_in_system"} <= set(table.columns)
+    assert metric(at, "peak jobs in system") == f"{table.in_system.max():.4g}"
+    ts = at.session_state["job:over_time"].value  # what the worker returned
+    assert (ts.replications, ts.seed, ts.bin_s) == (2, 1, 1.0)
+    assert [c[1] for c in overtime.cards(ts)] == [m.value for m in at.metric]
+    assert len(at.get("plotly_chart")) == 1
     assert any(b.label == "Table (CSV)" for b in at.get("download_button"))
-
-
-def test_a_spike_is_added_to_a_class_without_a_profile(app: AppTest) -> None:
-    at = opened(app, CONSTANT)
-    assert at.selectbox(key="ts_kind_web_False").value == "spike"
-    for name, value in (("at", "2s"), ("duration", "2s"), ("length", "6s")):
-        at.text_input(key=f"ts_spike_{name}_40").set_value(value)
-    at = settle(at.button(key="ts_simulate").click().run())
-    healthy(at)
-    table = at.dataframe[-1].value
-    assert table["rate_per_s"].tolist() == [40, 40, 80, 80, 40, 40]  # peak: twice the rate
 
 
 BAD = [
@@ -71,8 +60,10 @@ BAD = [
 ]
 
 
-def test_a_bad_field_is_explained_by_its_path(app: AppTest) -> None:
+def test_a_spike_is_added_to_a_class_without_a_profile(app: AppTest) -> None:
+    """Bad fields first, each explained by its path and then put back; then a run."""
     at = opened(app, CONSTANT)
+    assert at.selectbox(key="ts_kind_web_False").value == "spike"
     for key, value, shown in BAD:  # one session: each bad value, then put back
         good = at.text_input(key=key).value
         at = at.text_input(key=key).set_value(value).run()
@@ -83,3 +74,9 @@ def test_a_bad_field_is_explained_by_its_path(app: AppTest) -> None:
         assert not at.button  # nothing to run
         at = at.text_input(key=key).set_value(good).run()
         assert not at.error and at.button
+    for name, value in (("at", "2s"), ("duration", "2s"), ("length", "6s")):
+        at.text_input(key=f"ts_spike_{name}_40").set_value(value)
+    at = settle(at.button(key="ts_simulate").click().run())
+    healthy(at)
+    table = at.dataframe[-1].value
+    assert table["rate_per_s"].tolist() == [40, 40, 80, 80, 40, 40]  # peak: twice the rate
