@@ -3,6 +3,7 @@ model, and the peak and recovery of a :class:`qmodel.sim.TimeSeries` as metric c
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import qmodel
@@ -18,18 +19,18 @@ MAX_REPLICATIONS = 50
 
 def defaults(kind: str, rate_per_s: float) -> dict[str, str]:
     """The fields of a ``kind`` profile, filled around the class's rate: the load doubles
-    (half again for a step), changes at 10 s after a lead-in at the rate, and a sine swings
-    by half of it.
+    (half again for a step; a spike for 5 s), changes at 10 s after a lead-in at the rate,
+    and a sine swings by half of it.
 
     >>> defaults("spike", 200.0)
-    {'base': '200/s', 'peak': '400/s', 'at': '10s', 'duration': '10s'}
+    {'base': '200/s', 'peak': '400/s', 'at': '10s', 'duration': '5s'}
     >>> defaults("sine", 50.0)
     {'mean': '50/s', 'amplitude': '25/s', 'period': '20s'}
     """
     def r(factor: float) -> str:
         return f"{rate_per_s * factor:.6g}/s"
 
-    return {"spike": {"base": r(1), "peak": r(2), "at": "10s", "duration": "10s"},
+    return {"spike": {"base": r(1), "peak": r(2), "at": "10s", "duration": "5s"},
             "step": {"from": r(1), "to": r(1.5), "at": "10s"},
             "ramp": {"from": r(1), "to": r(2), "start": "10s", "end": "30s"},
             "sine": {"mean": r(1), "amplitude": r(0.5), "period": "20s"}}[kind]
@@ -80,9 +81,10 @@ def cards(ts: qmodel.sim.TimeSeries) -> list[tuple[str, str, str]]:
     ['476.6', '4940', '54', '14 s']
     """
     peak, rec = ts.peak, ts.recovery
+    low, high = peak["in_system_low"], peak["in_system_high"]
+    band = "" if math.isnan(low) else f" (95%: {low:.4g} – {high:.4g})"
     out = [("peak jobs in system", f"{peak['in_system']:.4g}",
-            f"at {peak['time_s']:g}–{peak['time_s'] + ts.bin_s:g} s (95%: "
-            f"{peak['in_system_low']:.4g} – {peak['in_system_high']:.4g})"),
+            f"at {peak['time_s']:g}–{peak['time_s'] + ts.bin_s:g} s{band}"),
            ("peak p95 response (ms)", f"{peak['p95_response_s'] * 1e3:.4g}",
             f"at {peak['p95_time_s']:g}–{peak['p95_time_s'] + ts.bin_s:g} s")]
     if rec is None:

@@ -56,7 +56,7 @@ BAD = [
     ("ts_spike_peak_40", "[x](http://h) :x:", r"`arrivals.web.rate.peak`: must be a rate"),
     ("ts_spike_length_40", "-5s", "`arrivals.web.rate.length`"),
     ("ts_bins", "fast", "`bins`: "),
-    ("ts_bins", "1ms", "`bins`: 40,000 bins"),
+    ("ts_bins", "1ms", "`bins`: 30,000 bins"),
 ]
 
 
