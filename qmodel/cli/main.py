@@ -186,7 +186,9 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                       "through the model's rate profile.")] = None,
              out_path: Annotated[Path | None, typer.Option(
                  "--out", help="With --bins: write the series (.csv, .json, .parquet) or "
-                               "its figure (.html).")] = None) -> None:
+                               "its figure (.html); without: the response-time "
+                               "distribution per class (.csv, .json) or its CDF figure "
+                               "(.html).")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
 
@@ -194,9 +196,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
-    if bins is not None or out_path is not None:
-        if bins is None:
-            raise ModelError([Problem("--out", "writes a series over time: give --bins too")])
+    if bins is not None:
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
                      method=method, executor=executor)
@@ -204,12 +204,20 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
 
         show_series(series, as_json, out_path)
         return
+    if out_path is not None:
+        from .series import check_distribution_path
+
+        check_distribution_path(out_path)
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
                  executor=executor, scheduler=scheduler)
     if result.partial:
         err.print("[yellow]interrupted: partial results[/]")
+    if out_path is not None:
+        from .series import write_distribution
+
+        write_distribution(m, result, out_path)
     emit(result, as_json)
 
 
