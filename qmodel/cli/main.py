@@ -165,7 +165,9 @@ def _shown(name: str, value: float, time_unit: str) -> str:
 @app.command()
 @guarded
 def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
-             replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
+             replications: Annotated[int | None, typer.Option(
+                 help="Independent replications (default 10; with --precision the most "
+                      "allowed, default 100).")] = None,
              seed: Annotated[int | None, typer.Option(help="Seed; same seed, same numbers.")] = None,
              horizon: Annotated[str | None, typer.Option(help="Simulated time per replication, "
                                                          "e.g. 1h.")] = None,
@@ -188,7 +190,10 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                  "--out", help="With --bins: write the series (.csv, .json, .parquet) or "
                                "its figure (.html); without: the response-time "
                                "distribution per class (.csv, .json) or its CDF figure "
-                               "(.html).")] = None) -> None:
+                               "(.html).")] = None,
+             precision: Annotated[str | None, typer.Option(
+                 help="Add replications until every mean's 95% half-width is within this "
+                      "share of it, e.g. 5%.")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
 
@@ -196,10 +201,14 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers)
+    if precision is not None:
+        from ..sim.precision import parse_precision
+
+        parse_precision(precision, "--precision")
     if bins is not None:
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
-                     method=method, executor=executor)
+                     method=method, executor=executor, precision=precision)
         from .series import show_series
 
         show_series(series, as_json, out_path)
@@ -211,7 +220,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
-                 executor=executor, scheduler=scheduler)
+                 executor=executor, scheduler=scheduler, precision=precision)
     if result.partial:
         err.print("[yellow]interrupted: partial results[/]")
     if out_path is not None:
