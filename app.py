@@ -16,6 +16,7 @@ page = st.navigation([
     st.Page("qmodel_ui/pages/model.py", title="Model", default=True),
     st.Page("qmodel_ui/pages/solve.py", title="Solve"),
     st.Page("qmodel_ui/pages/whatif.py", title="What-if"),
+    st.Page("qmodel_ui/pages/timeseries.py", title="Load over time"),
     st.Page("qmodel_ui/pages/sensitivity.py", title="Sensitivity"),
     st.Page("qmodel_ui/pages/plan.py", title="Capacity plan"),
     st.Page("qmodel_ui/pages/metastability.py", title="Metastability"),

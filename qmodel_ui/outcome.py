@@ -1,5 +1,6 @@
-"""What a solved model means for its user, on the Solve page: each class end to end, and
-whether the model's SLO is met (with the value of each clause)."""
+"""What a solved model means for its user, on the Solve page: each class end to end,
+whether the model's SLO is met (with the value of each clause), and the response-time
+distribution per class, analytic beside simulated."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import qmodel
 from qmodel.experiments.rows import result_row
 from qmodel.model.slo import Clause, model_slo
 from qmodel.results import grouped_notes
-from qmodel.units import format_duration, human_rate
+from qmodel.sim import distribution
+from qmodel.units import TIME_UNITS, format_duration, human_rate
 
 from . import state
-from .views import fmt, rates_per, unit
+from .views import chart, fmt, rates_per, unit
+
+SHOWN_PERCENTILES = (0.5, 0.95, 0.99, 0.999)
 
 CLASS_COLUMNS = (("throughput", "throughput", "rate"),
                  ("mean response", "mean_response_time", "time"),
@@ -84,3 +88,29 @@ def show_slo(text: str, method: str = "auto") -> None:
     else:
         st.error(f"**SLO missed:** {check['slo']} — {parts}")
 
+
+
+def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> None:
+    """The response-time CDF per class (simulated with its 95% band, analytic dashed) and
+    the chosen percentiles of each, in the model's ``time_unit``; nothing for an empty
+    ``frame`` (no class has quantiles)."""
+    if frame.empty:
+        return
+    st.subheader("Response-time distribution")
+    scale = 1 / TIME_UNITS[time_unit]
+    chosen = st.multiselect("Percentiles", list(distribution.PERCENTILES),
+                            list(SHOWN_PERCENTILES), format_func=distribution.label,
+                            key="percentiles",
+                            help="Simulated: the mean over replications of each "
+                                 "replication's percentile, with its 95% interval. A high "
+                                 "percentile needs many jobs per replication.")
+    if chosen:
+        sources = dict.fromkeys(frame["source"])
+        st.dataframe(distribution.percentile_table(frame, sorted(chosen), scale),
+                     hide_index=True, width="stretch", key="percentile-table",
+                     column_config={c: st.column_config.NumberColumn(
+                         f"{c} ({time_unit})", format="%.4g") for c in sources})
+    chart(distribution.cdf_figure(frame, time_unit, scale), f"{name}-response-cdf",
+          "response-cdf")
+    if "analytic" not in set(frame["source"]):
+        st.caption("No analytic curve: the method gives means, not a distribution.")

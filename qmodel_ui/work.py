@@ -47,14 +47,27 @@ def model(text: str) -> qmodel.Model:
 
 def simulate(text: str, replications: int, seed: int, customers: int | None, *,
              progress: Progress) -> dict:
-    """The simulated result (``to_dict``) and its table against the analytic result;
-    ``customers`` None runs a batch model until its batches are done."""
+    """The simulated result (``to_dict``), its table against the analytic result and the
+    response-time distribution per class of both (``cdf``:
+    :func:`qmodel.sim.distribution.response_cdf`); ``customers`` None runs a batch model
+    until its batches are done."""
     from qmodel.sim import compare, simulate
+    from qmodel.sim.distribution import response_cdf
 
     m = model(text)
     sim = simulate(m, replications=replications, seed=seed, customers=customers,
                    progress=progress)
-    return {"result": sim.to_dict(), "compare": compare(qmodel.solve(m), sim)}
+    analytic = qmodel.solve(m)
+    return {"result": sim.to_dict(), "compare": compare(analytic, sim),
+            "cdf": response_cdf({"analytic": analytic, "simulated": sim})}
+
+
+def over_time(text: str, bins_s: float, replications: int, seed: int, *,
+              progress: Progress):
+    """``qmodel.simulate(..., bins=)``: the :class:`~qmodel.sim.TimeSeries` of the model
+    ``text`` through its rate profiles."""
+    return qmodel.simulate(model(text), bins=bins_s, replications=replications, seed=seed,
+                           progress=progress)
 
 
 def sweep(text: str, ranges: tuple[tuple[str, str], ...], metric: str, slo: str, *,

@@ -188,7 +188,9 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                       "through the model's rate profile.")] = None,
              out_path: Annotated[Path | None, typer.Option(
                  "--out", help="With --bins: write the series (.csv, .json, .parquet) or "
-                               "its figure (.html).")] = None,
+                               "its figure (.html); without: the response-time "
+                               "distribution per class (.csv, .json) or its CDF figure "
+                               "(.html).")] = None,
              precision: Annotated[str | None, typer.Option(
                  help="Add replications until every mean's 95% half-width is within this "
                       "share of it, e.g. 5%.")] = None) -> None:
@@ -203,9 +205,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
         from ..sim.precision import parse_precision
 
         parse_precision(precision, "--precision")
-    if bins is not None or out_path is not None:
-        if bins is None:
-            raise ModelError([Problem("--out", "writes a series over time: give --bins too")])
+    if bins is not None:
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
                      method=method, executor=executor, precision=precision)
@@ -213,12 +213,20 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
 
         show_series(series, as_json, out_path)
         return
+    if out_path is not None:
+        from .series import check_distribution_path
+
+        check_distribution_path(out_path)
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
                  executor=executor, scheduler=scheduler, precision=precision)
     if result.partial:
         err.print("[yellow]interrupted: partial results[/]")
+    if out_path is not None:
+        from .series import write_distribution
+
+        write_distribution(m, result, out_path)
     emit(result, as_json)
 
 

@@ -1,4 +1,5 @@
-"""Printing and writing a simulation over time (``qmodel simulate --bins``)."""
+"""Printing and writing a simulation over time (``qmodel simulate --bins``), and writing
+the response-time distribution of a plain simulation (``qmodel simulate --out``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from ..errors import ModelError, Problem, QModelError
+from ..model.model import Model
+from ..results import Result
 from ..sim.timeseries import TimeSeries
+from ..units import TIME_UNITS
 from .support import err, out
 
 SHOW_BINS = 40
@@ -61,3 +66,41 @@ def _pm(row: Any, name: str, scale: float, unit: str) -> str:
         return "-"
     half = f" ± {high - value:.2g}" if not np.isnan(high) else ""
     return f"{value:.4g}{unit}{half}"
+
+
+DISTRIBUTION_SUFFIXES = (".html", ".csv", ".json")
+
+
+def check_distribution_path(path: Path) -> None:
+    """Refuse an ``--out`` the distribution cannot be written to, before simulating."""
+    if path.suffix.lower() not in DISTRIBUTION_SUFFIXES:
+        raise ModelError([Problem("--out", "without --bins writes the response-time "
+                                           "distribution: it must end in .html, .csv or "
+                                           f".json, got {str(path)!r}")])
+
+
+def write_distribution(model: Model, simulated: Result, path: Path) -> None:
+    """The response-time distribution per class (:mod:`qmodel.sim.distribution`),
+    simulated and, where the analytic method gives one, analytic: the CDF figure
+    (``.html``, plotly inside) or the points (``.csv``, ``.json``)."""
+    from ..sim.distribution import cdf_figure, response_cdf
+    from ..solve import solve
+
+    results = {"simulated": simulated}
+    try:
+        analytic = solve(model)
+    except QModelError as exc:  # a model that needs simulation: the simulated curve only
+        err.print(f"no analytic distribution: {exc}", highlight=False, markup=False)
+    else:
+        results = {"analytic": analytic, **results}
+    frame = response_cdf(results)
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        unit = model.network.time_unit
+        cdf_figure(frame, unit, 1 / TIME_UNITS[unit],
+                   f"{model.name}: response-time distribution").write_html(path)
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        path.write_text(frame.to_json(orient="records", indent=1))
+    err.print(f"wrote {path}", highlight=False)

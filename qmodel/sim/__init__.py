@@ -6,7 +6,8 @@ Modules: :mod:`.api` (simulate), :mod:`.engine` (the simpy engine), :mod:`.stati
 :mod:`.routing`, :mod:`.failures`, :mod:`.fast` (numba fast path), :mod:`.stats`,
 :mod:`.record`, :mod:`.summary` (statistics), :mod:`.trace`, :mod:`.progress`,
 :mod:`.streams` (random numbers), :mod:`.compare`, :mod:`.arrivals` (arrival gaps,
-rate profiles), :mod:`.bins` and :mod:`.timeseries` (metrics per time bin).
+rate profiles), :mod:`.bins` and :mod:`.timeseries` (metrics per time bin),
+:mod:`.distribution` (response-time distributions per class, analytic beside simulated).
 """
 
 from __future__ import annotations

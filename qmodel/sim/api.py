@@ -102,7 +102,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     docs/model-format.md) and the result is a :class:`~.timeseries.TimeSeries`: arrivals,
     throughput, number in system and mean/p95/p99 response time per bin with 95% bands,
     the peak queue and the recovery after a spike (docs/time-varying.md); ``warmup``,
-    ``customers``, ``trace``, ``method`` and ``executor`` do not apply. Without ``bins``, a
+    ``customers``, ``trace``, ``method`` and ``executor`` do not apply, and a callable
+    ``progress`` counts finished replications. Without ``bins``, a
     model with a rate profile runs for the profile's length with no warm-up cut (means
     over the whole profile).
 
@@ -147,7 +148,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
             net, replications=1, customers=PILOT_CUSTOMERS, seed=seed, progress=False))
     if bins is not None:
         series = _over_time(network, bins, horizon_s, replications, seed,
-                            warmup=warmup, customers=customers, trace=trace, method=method,
+                            progress if callable(progress) else None, warmup=warmup,
+                            customers=customers, trace=trace, method=method,
                             executor=executor)
         series.notes += hedge_notes
         return series
@@ -262,7 +264,8 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
 
 
 def _over_time(network: Network, bins: float | str, horizon_s: float | None,
-               replications: int, seed: int | None, **unused: Any) -> TimeSeries:
+               replications: int, seed: int | None, progress: Callable[[float], None] | None,
+               **unused: Any) -> TimeSeries:
     """``simulate(..., bins=)``: the options that do not apply are refused by name."""
     given = [k for k, v in unused.items() if v not in (None, False, "auto")]
     if given:
@@ -270,7 +273,7 @@ def _over_time(network: Network, bins: float | str, horizon_s: float | None,
                       "empty, runs to the horizon on the simpy engine, in this process)")
     width = _duration("bins", bins)
     return simulate_bins(network, width, horizon=horizon_s, replications=replications,
-                         seed=seed)
+                         seed=seed, progress=progress)
 
 
 def _duration(name: str, value: float | str | None, allow_zero: bool = False) -> float | None:

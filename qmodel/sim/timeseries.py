@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,12 @@ def _band(fig: go.Figure, x: pd.Series, f: pd.DataFrame, name: str, scale: float
 
 def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None = None,
                   replications: int = 10, seed: int | None = None,
-                  within: float = 0.1) -> TimeSeries:
+                  within: float = 0.1, progress: Callable[[float], None] | None = None
+                  ) -> TimeSeries:
     """Simulate ``model`` from empty to ``horizon`` (default: the longest rate profile's
     length) and report metrics per bin of ``bins`` seconds (:func:`qmodel.simulate` with
-    ``bins=`` checks the arguments and calls this).
+    ``bins=`` checks the arguments and calls this). ``progress`` receives the fraction of
+    replications done after each one.
 
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "10ms"}},
     ...     "arrivals": {"web": {"to": "app", "rate": {"profile": "spike", "base": "50/s",
@@ -136,7 +139,12 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
                                           f"at most {MAX_BINS:,}: use wider bins")])
     edges = np.minimum(np.arange(count + 1) * bins, horizon)
     root, seqs = replication_seeds(seed, replications)
-    frame = summarise([binned(run_logged(network, seq, horizon), edges) for seq in seqs], edges)
+    runs = []
+    for seq in seqs:
+        runs.append(binned(run_logged(network, seq, horizon), edges))
+        if progress is not None:
+            progress(len(runs) / replications)
+    frame = summarise(runs, edges)
     frame.insert(2, "rate_per_s", _offered(network, edges))
     notes = [f"{replications} replication(s) with the simpy engine from an empty system; "
              f"bins of {bins:g} s; response times by completion bin"]

@@ -70,3 +70,4 @@ else:
 for note in outcome.notes(sim):
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-simulation", json.dumps(sim, indent=2), views.node_table(sim))
+outcome.response_distribution(job.value["cdf"], cur.name, res["time_unit"])

@@ -4,8 +4,10 @@ rate profile and says what to run instead."""
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from qmodel.cli.main import app
@@ -37,8 +39,8 @@ def test_simulate_over_time(tmp_path):
 def test_bad_requests_exit_2_and_solve_points_to_bins(tmp_path):
     path = tmp_path / "spike.yaml"
     path.write_text(MODEL)
-    result = runner.invoke(app, ["simulate", str(path), "--out", str(tmp_path / "s.csv")])
-    assert result.exit_code == 2 and "give --bins too" in result.output
+    result = runner.invoke(app, ["simulate", str(path), "--out", str(tmp_path / "s.parquet")])
+    assert result.exit_code == 2 and "must end in .html, .csv or .json" in result.output
     result = runner.invoke(app, ["simulate", str(path), "--bins", "2s", "--customers", "9"])
     assert result.exit_code == 2 and "customers: not used with bins" in result.output
     result = runner.invoke(app, ["solve", str(path)])
@@ -54,6 +56,29 @@ def test_hostile_bins_exit_2_with_the_reason(tmp_path):
         result = runner.invoke(app, ["simulate", str(path), "--bins", bins])
         assert result.exit_code == 2 and reason in " ".join(result.output.split()), (
             bins, result.output)
+
+
+def test_simulate_out_writes_the_response_time_distribution(tmp_path):
+    path = tmp_path / "mm1.yaml"
+    path.write_text("nodes:\n  app: {kind: queue, service: 10ms}\n"
+                    "arrivals:\n  web: {to: app, rate: 50/s}\n")
+    args = ["simulate", str(path), "--replications", "2", "--customers", "2000", "--seed", "3"]
+    result = runner.invoke(app, args + ["--out", str(tmp_path / "cdf.csv")])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "cdf.csv")
+    assert set(frame.source) == {"analytic", "simulated"}
+    exact = frame[(frame.source == "analytic") & (frame.p == 0.5)].time_s.iloc[0]
+    assert exact == pytest.approx(math.log(2) / 50)  # M/M/1: Exp(mu - lambda)
+    assert runner.invoke(app, args + ["--out", str(tmp_path / "cdf.html")]).exit_code == 0
+    page = (tmp_path / "cdf.html").read_text()
+    assert "web (analytic)" in page and "web (simulated)" in page
+    spike = tmp_path / "spike.yaml"  # no analytic solution: the simulated curve alone
+    spike.write_text(MODEL)
+    result = runner.invoke(app, ["simulate", str(spike), "--replications", "1", "--out",
+                                 str(tmp_path / "spike.json")])
+    assert result.exit_code == 0 and "no analytic distribution" in result.output
+    assert {r["source"] for r in json.loads((tmp_path / "spike.json").read_text())} == \
+        {"simulated"}
 
 
 def test_a_retrying_client_shows_its_attempts_and_failures_per_bin(tmp_path):

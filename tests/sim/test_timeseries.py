@@ -115,8 +115,11 @@ def test_bad_bin_options(options, message):
 def test_bins_need_a_horizon_without_a_profile():
     with pytest.raises(ModelError, match="horizon: is required"):
         qmodel.simulate(model("50/s"), bins="1s")
-    ts = qmodel.simulate(model("50/s"), bins="1s", horizon="2s", replications=2, seed=1)
+    done = []
+    ts = qmodel.simulate(model("50/s"), bins="1s", horizon="2s", replications=2, seed=1,
+                         progress=done.append)
     assert ts.frame.rate_per_s.tolist() == [50, 50]
+    assert done == [0.5, 1.0]  # a callable progress counts the replications
 
 
 def test_a_profile_without_bins_runs_its_length_on_simpy():

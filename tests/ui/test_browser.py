@@ -130,3 +130,22 @@ def test_calibrate_a_sample_shows_the_estimates(page, server) -> None:
     assert page.get_by_role("heading", name="Estimates").is_visible()
     assert page.get_by_role("button", name="Open on the Model page").is_visible()
     screenshot(page, "calibrate-sample")
+
+
+def test_load_over_time_simulates_a_spike_and_draws_it(page, server) -> None:
+    page.goto(f"{server}/timeseries")
+    settle(page)
+    healthy(page)
+    page.get_by_label("Replications", exact=True).fill("1")  # the default spike, once
+    page.keyboard.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Simulate over time").click()
+    settle(page)
+    healthy(page)
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.wait_for(state="visible")
+    assert chart.locator(".scatterlayer .trace").count() > 3  # rate, bands, series
+    assert float(metric(page, "peak jobs in system")) > 0
+    assert metric(page, "recovery").endswith(" s")  # 400/s for 5 s on 320/s drains
+    assert page.locator("[data-testid=stDataFrame]").count() == 1
+    screenshot(page, "timeseries-spike")

@@ -148,7 +148,7 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     at.number_input(key="customers").set_value(5000)
     at = settle(at.button(key="simulate").click().run())
     healthy(at)
-    table = at.dataframe[-1].value  # analytic beside simulated, by node and metric
+    table = at.dataframe[-2].value  # analytic beside simulated, by node and metric
     system = table.loc["system"]
     assert abs(system.loc["throughput", "simulated"] - 200) < 20
     assert system.loc["throughput", "analytic"] == pytest.approx(200)
@@ -161,6 +161,15 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     gray = MetricProto.MetricColor.GRAY
     for card in simulated:
         assert ("within" in card.proto.delta) == (card.proto.color == gray), card.proto
+    # the response-time distribution: the CDF figure and the chosen percentiles, in ms
+    assert [c for c in at.get("plotly_chart") if "response-cdf" in c.proto.id]
+    cdf = at.dataframe[-1].value.set_index("percentile")
+    assert list(cdf.index) == ["p50", "p95", "p99", "p99.9"]
+    analytic = qmodel.solve(qmodel.load(WEB)).classes["web"].percentile(0.95)
+    assert cdf.loc["p95", "analytic"] == pytest.approx(analytic * 1000)
+    assert cdf.loc["p95", "simulated"] == pytest.approx(analytic * 1000, rel=0.1)
+    at.multiselect(key="percentiles").unselect(0.999).select(0.9999).run()
+    assert at.dataframe[-1].value["percentile"].tolist() == ["p50", "p95", "p99", "p99.99"]
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
@@ -254,7 +263,7 @@ def test_simulated_batch_shows_makespan_completed_and_turnaround_beside_the_boun
     at.number_input(key="replications").set_value(2)
     at = settle(at.button(key="simulate").click().run())
     healthy(at)
-    batch = at.dataframe[-1].value
+    batch = next(d.value for d in at.dataframe if "makespan" in d.value.index)
     assert batch.loc["makespan", "simulated"] == "5000 ± 0"
     assert batch.loc["makespan", "lower bound"] == "5000"
     assert batch.loc["jobs completed", "simulated"] == "25000 ± 0"

@@ -1,0 +1,89 @@
+"""Response-time distributions: the M/M/1 simulated CDF against the exact exponential, the
+M/M/c closed form against the textbook Erlang C, the table and the figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import qmodel
+from qmodel.sim.distribution import PROBS, SYSTEM, cdf_figure, percentile_table, response_cdf
+
+
+def queue(rate: str, service: str = "10ms", servers: int = 1) -> qmodel.Model:
+    return qmodel.Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "service": service, "servers": servers}},
+        "arrivals": {"web": {"to": "app", "rate": rate}}})
+
+
+@pytest.fixture(scope="module")
+def mm1() -> tuple[qmodel.Model, object]:
+    m = queue("50/s")  # rho = 0.5: the response is Exp(mu - lambda = 50/s)
+    return m, response_cdf({"analytic": qmodel.solve(m),
+                            "simulated": qmodel.simulate(m, replications=4, customers=4000,
+                                                         seed=19)})
+
+
+def test_mm1_simulated_cdf_matches_the_exact_exponential(mm1):
+    _, frame = mm1
+    exact = frame[frame.source == "analytic"]
+    assert np.allclose(exact.time_s, -np.log1p(-exact.p) / 50, rtol=1e-9)
+    sim = frame[frame.source == "simulated"]
+    assert len(sim) == len(PROBS)
+    body = sim[sim.p <= 0.99]
+    # Kolmogorov-Smirnov distance on the grid: |F(simulated quantile) - p|
+    distance = np.max(np.abs(1 - np.exp(-50 * body.time_s) - body.p))
+    assert distance < 0.02, distance  # measured 0.0067
+    truth = -np.log1p(-body.p) / 50
+    inside = ((body.low_s <= truth) & (truth <= body.high_s)).mean()
+    assert inside >= 0.8, inside  # 95% intervals, 23 correlated points
+
+
+@pytest.mark.parametrize("lam, servers, erlang_c", [
+    (1.5, 3, 0.236842105),  # C(3, 1.5) = 1.125 / 4.75
+    (1.0, 2, 1 / 3),        # C(2, 1): theta = c mu - lambda = mu, the degenerate case
+])
+def test_mmc_response_cdf_is_the_closed_form(lam, servers, erlang_c):
+    m = queue(f"{lam}/s", "1s", servers)
+    res = qmodel.solve(m)
+    assert float(res.nodes["app"].p_wait) == pytest.approx(erlang_c, rel=1e-8)
+    theta, mu = servers - lam, 1.0
+    frame = response_cdf({"analytic": res})
+
+    def survival(t: float) -> float:  # R = W + S, P(W > t) = C e^{-theta t}
+        if math.isclose(theta, mu):
+            return math.exp(-t) * (1 + erlang_c * t)
+        return (1 - erlang_c) * math.exp(-mu * t) + erlang_c * (
+            theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
+
+    got = [1 - survival(t) for t in frame.time_s]
+    assert np.allclose(got, frame.p, rtol=0, atol=1e-9)
+
+
+def test_table_and_figure(mm1):
+    m, frame = mm1
+    table = percentile_table(frame, [0.5, 0.999], 1000).set_index("percentile")
+    assert table.loc["p99.9", "analytic"] == pytest.approx(1000 * math.log(1000) / 50)
+    low, high = (float(x) for x in table.loc["p50", "simulated 95%"].split(" – "))
+    assert low <= table.loc["p50", "simulated"] <= high
+    with pytest.raises(ValueError, match="percentiles must be among p50"):
+        percentile_table(frame, [0.42])
+    fig = cdf_figure(frame)
+    names = [t.name for t in fig.data if t.name]
+    assert names == ["web (analytic)", "web (simulated)"]
+    assert [t.line.dash for t in fig.data if t.name] == ["dash", "solid"]
+
+
+def test_several_classes_add_the_end_to_end_curve():
+    m = qmodel.Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "service": "10ms"}},
+        "arrivals": {"a": {"to": "app", "rate": "20/s"}, "b": {"to": "app", "rate": "20/s"}}})
+    frame = response_cdf({"analytic": qmodel.solve(m)}, [0.5])
+    # one queue, two Poisson classes of the same service: all see Exp(mu - lambda = 60/s);
+    # the open solver gives the end-to-end law only, not one per class
+    assert frame["class"].tolist() == [SYSTEM]
+    assert frame.time_s.iloc[0] == pytest.approx(math.log(2) / 60)
+    unstable = response_cdf({"analytic": qmodel.solve(queue("150/s"))})
+    assert unstable.empty
