@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .result_extras import Staleness
 from .results import Estimate, Result, grouped_notes
 from .units import TIME_UNITS, human_rate, rate_unit
 
@@ -85,8 +86,33 @@ def result_tables(result: Result) -> list[Table]:
     if len(result.classes) > 1:
         tables.append(_class_table(result, t_scale, ru))
     tables += _behaviour_tables(result, t_scale, ru)
+    stale = getattr(result, "consistency", None)
+    if stale is not None:
+        tables.append(_consistency_table(stale, unit))
     tables.append(_system_table(result, t_scale, ru))
     return tables
+
+
+def _consistency_table(stale: Staleness, unit: str) -> Table:
+    """Stale reads (PBS): right after a commit with slow replication (k-staleness), at
+    times after the commit (t-visibility), and the time to 99.9% fresh reads."""
+    scale = 1.0 / TIME_UNITS[unit]
+    table = Table(title=f"consistency: stale reads, R = {stale.r} of N = {stale.n}, "
+                        f"W = {stale.w} (PBS; times in {unit} after the commit)",
+                  header_style="bold")
+    for column in ("metric", "value", "method"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    table.add_row("P(stale), replication slow (k-staleness)", _fmt(stale.p_stale_k),
+                  _short(stale.p_stale_k.method))
+    for t, p in stale.p_stale_at:
+        table.add_row(f"P(stale) {t * scale:.4g} {unit} after the commit", _fmt(p),
+                      _short(p.method))
+    if stale.t_999 is not None:
+        table.add_row(f"time to 99.9% fresh reads ({unit})", _fmt(stale.t_999, scale),
+                      _short(stale.t_999.method))
+    if stale.note:
+        table.add_row(stale.note, "", "")
+    return table
 
 
 def _behaviour_tables(result: Result, t_scale: float, ru: str) -> list[Table]:

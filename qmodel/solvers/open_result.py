@@ -46,8 +46,13 @@ def open_result(sol: OpenSolution) -> Result:
     else:
         _system_metrics(sol, system, classes, nodes)
     components = net.components()
-    return Result(net.name, "open" if not sol.product_form else "product-form", net.time_unit,
-                  nodes, system, classes, unstable, notes, components)
+    result = Result(net.name, "open" if not sol.product_form else "product-form",
+                    net.time_unit, nodes, system, classes, unstable, notes, components)
+    if net.replication is not None:
+        from .staleness import staleness_of  # scipy (through time_laws): on first use
+
+        result._consistency = functools.partial(staleness_of, sol)
+    return result
 
 
 def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:

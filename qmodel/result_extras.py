@@ -1,0 +1,39 @@
+"""Results that belong to a part of a model rather than to a station or a class: the
+staleness of a replicated store's quorum reads (the ``consistency:`` section). Shown by
+``qmodel solve`` and in the JSON result (``docs/results.md``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .results import Estimate
+
+
+@dataclass
+class Staleness:
+    """Probabilistically bounded staleness of an R-of-N read with write quorum W.
+
+    ``p_stale_k``: the probability that a read right after a commit misses it when
+    replication is slow (k-staleness, exact); ``p_stale_at``: ``(t, P(stale))`` for a
+    read issued ``t`` seconds after the commit (t-visibility); ``t_999``: the least such
+    ``t`` after which 99.9% of reads are fresh.
+
+    >>> s = Staleness(3, 2, 1, Estimate(1 / 3), [(0.0, Estimate(0.2, "m"))], Estimate(0.01, "m"))
+    >>> s.to_json()["p_stale_at"][0]
+    {'t_s': 0.0, 'p': {'value': 0.2, 'method': 'm'}}
+    """
+
+    n: int
+    r: int
+    w: int
+    p_stale_k: Estimate
+    p_stale_at: list[tuple[float, Estimate]]
+    t_999: Estimate | None = None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "r": self.r, "w": self.w, "p_stale_k": self.p_stale_k.to_json(),
+                "p_stale_at": [{"t_s": t, "p": p.to_json()} for t, p in self.p_stale_at],
+                "t_999_s": None if self.t_999 is None else self.t_999.to_json(),
+                "note": self.note}
