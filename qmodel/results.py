@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .result_extras import Staleness
+    from .result_extras import JobBounds, Staleness
 
 RESULT_SCHEMA = "qmodel.result/1"
 
@@ -351,6 +351,7 @@ class Result:
     partial: bool = False
     passed_over: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolResult] = field(default_factory=dict)  # simulated pools
+    aria: dict[str, JobBounds] = field(default_factory=dict)  # per class through pool forks
     # computes the stale reads of the model's consistency section, on first use
     _consistency: Callable[[], Staleness | None] | None = field(default=None, repr=False,
                                                                  compare=False)
@@ -410,6 +411,8 @@ class Result:
             out["pools"] = {k: v.to_json() for k, v in self.pools.items()}
         if self.consistency is not None:
             out["consistency"] = self.consistency.to_json()
+        if self.aria:
+            out["aria"] = {k: v.to_json() for k, v in self.aria.items()}
         return out
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -48,6 +48,10 @@ def open_result(sol: OpenSolution) -> Result:
     components = net.components()
     result = Result(net.name, "open" if not sol.product_form else "product-form",
                     net.time_unit, nodes, system, classes, unstable, notes, components)
+    if any(s.kind == "fork" and not s.branches for s in net.stations):
+        from .aria import job_bounds  # scipy (through time_laws): on first use
+
+        result.aria = job_bounds(sol)
     if net.replication is not None:
         from .staleness import staleness_of  # scipy (through time_laws): on first use
 
