@@ -4,7 +4,7 @@ read branch with a write branch, and ``R``, ``W`` are at most ``N``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from ..errors import Problem, shown
 from .spec import Consistency, ForkNode, JoinNode, ModelSpec
@@ -57,7 +57,8 @@ def check_consistency(spec: ModelSpec) -> Iterator[Problem]:
 
 
 def _read_fork(spec: ModelSpec, section: Consistency
-               ) -> Iterator[Problem] | tuple[str, ForkNode] | None:
+               ) -> Generator[Problem, None, tuple[str, ForkNode] | None]:
+    """The read fork (its name and node), after the problems of ``consistency.reads``."""
     join = spec.nodes.get(section.reads)
     if not isinstance(join, JoinNode):
         what = "no such node" if join is None else f"{shown(section.reads)} is a {join.kind}"
@@ -73,7 +74,8 @@ def _read_fork(spec: ModelSpec, section: Consistency
 
 
 def _write_fork(spec: ModelSpec, section: Consistency, read_fork: tuple[str, ForkNode] | None
-                ) -> Iterator[Problem] | tuple[str, ForkNode] | None:
+                ) -> Generator[Problem, None, tuple[str, ForkNode] | None]:
+    """The write fork (its name and node), after the problems of ``consistency.writes``."""
     fork = spec.nodes.get(section.writes)
     if not isinstance(fork, ForkNode) or not fork.branches:
         what = "no such node" if fork is None else \
