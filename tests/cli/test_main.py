@@ -217,6 +217,15 @@ def test_solve_prints_each_class_end_to_end():
     assert "time to 99.9% fresh reads (ms)" in stale
 
 
+def test_solve_shows_the_aria_bounds_of_a_mapreduce_job():
+    result = run("solve", "topologies/mapreduce_job.yaml")
+    assert result.exit_code == 0, result.output
+    table = " ".join(result.output[result.output.index("ARIA bounds, class jobs"):].split())
+    assert "max = E[max of n tasks]" in table
+    assert "│ map │ 100 │ 40 │ 20 │ 254.9 │ 50 │ 177.2 │ 304.4 │" in table
+    assert "│ job (+ 30 s outside the stages) │ │ │ │ │ 120 │ 289.1 │ 458.1 │" in table
+
+
 def test_solve_shows_the_stale_reads_of_the_consistency_section():
     result = run("solve", "topologies/replicated_store.yaml", "--json")
     assert result.exit_code == 0, result.output
