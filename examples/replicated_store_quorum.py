@@ -6,7 +6,8 @@ response times. Then, from a simulation trace, estimates the probability that a 
 issued t ms after a write commits is stale (Bailis et al., "Probabilistically bounded
 staleness for practical partial quorums", VLDB 2012: the WARS model, Monte Carlo over
 the simulated replication lags and read latencies; right after the commit
-C(N-W, R)/C(N, R) when replication is slow).
+C(N-W, R)/C(N, R) when replication is slow), beside what ``qmodel solve`` gives from the
+model's ``consistency:`` section (the same model over the solved laws).
 
     python examples/replicated_store_quorum.py [--quick] [--out DIR]
 """
@@ -95,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
               + " ".join(f"{x:.4f}" for x in p) + f"   [t=0 bound C(N-W,R)/C(N,R) = "
               f"{k_staleness(r):.4f}]")
         fig.add_trace(go.Scatter(x=times_ms, y=p, mode="lines+markers", name=f"R = {r}"))
+    stale = qmodel.solve(model).consistency   # the same WARS model over the solved laws
+    print(f"qmodel solve, R={stale.r} (WARS over the solved laws): "
+          + ", ".join(f"t={t * 1e3:.3g} ms: {float(p):.4f}" for t, p in stale.p_stale_at)
+          + f"; 99.9% of reads fresh from {stale.t_999 * 1e3:.3g} ms")
     fig.update_layout(title="Replicated store: probability of a stale read (PBS)",
                       xaxis_title="time since the write committed (ms)",
                       yaxis_title="P(stale read)")

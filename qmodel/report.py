@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .result_extras import JobBounds, Staleness
 from .results import Estimate, Result, grouped_notes
 from .units import TIME_UNITS, human_rate, rate_unit
 
@@ -85,8 +86,54 @@ def result_tables(result: Result) -> list[Table]:
     if len(result.classes) > 1:
         tables.append(_class_table(result, t_scale, ru))
     tables += _behaviour_tables(result, t_scale, ru)
+    stale = getattr(result, "consistency", None)
+    if stale is not None:
+        tables.append(_consistency_table(stale, unit))
+    tables += [_aria_table(job, t_scale, unit) for job in getattr(result, "aria", {}).values()]
     tables.append(_system_table(result, t_scale, ru))
     return tables
+
+
+def _aria_table(job: JobBounds, t_scale: float, unit: str) -> Table:
+    """A job's ARIA bounds: per stage and for the whole job (its stages plus the rest)."""
+    table = Table(title=escape(f"ARIA bounds, class {job.job_class} (times in {unit}; "
+                               "max = E[max of n tasks])"), header_style="bold")
+    for column in ("stage", "tasks", "slots", "task mean", "max task", "T_low", "T_avg",
+                   "T_up"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for b in job.stages.values():
+        slots = "∞" if math.isinf(b.slots) else str(b.slots)
+        table.add_row(b.stage, str(b.tasks), slots, _fmt(b.task_mean, t_scale),
+                      _fmt(b.max_task, t_scale), _fmt(b.low, t_scale),
+                      _fmt(Estimate(b.avg), t_scale), _fmt(b.high, t_scale))
+    if job.low is not None and job.high is not None:
+        table.add_row(f"job (+ {_fmt(job.rest, t_scale)} {unit} outside the stages)", "", "",
+                      "", "",
+                      _fmt(job.low, t_scale), _fmt(Estimate((job.low + job.high) / 2), t_scale),
+                      _fmt(job.high, t_scale))
+    return table
+
+
+def _consistency_table(stale: Staleness, unit: str) -> Table:
+    """Stale reads (PBS): right after a commit with slow replication (k-staleness), at
+    times after the commit (t-visibility), and the time to 99.9% fresh reads."""
+    scale = 1.0 / TIME_UNITS[unit]
+    table = Table(title=f"consistency: stale reads, R = {stale.r} of N = {stale.n}, "
+                        f"W = {stale.w} (PBS; times in {unit} after the commit)",
+                  header_style="bold")
+    for column in ("metric", "value", "method"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    table.add_row("P(stale), replication slow (k-staleness)", _fmt(stale.p_stale_k),
+                  _short(stale.p_stale_k.method))
+    for t, p in stale.p_stale_at:
+        table.add_row(f"P(stale) {t * scale:.4g} {unit} after the commit", _fmt(p),
+                      _short(p.method))
+    if stale.t_999 is not None:
+        table.add_row(f"time to 99.9% fresh reads ({unit})", _fmt(stale.t_999, scale),
+                      _short(stale.t_999.method))
+    if stale.note:
+        table.add_row(stale.note, "", "")
+    return table
 
 
 def _behaviour_tables(result: Result, t_scale: float, ru: str) -> list[Table]:

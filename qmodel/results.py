@@ -13,10 +13,13 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .result_extras import JobBounds, Staleness
 
 RESULT_SCHEMA = "qmodel.result/1"
 
@@ -348,10 +351,20 @@ class Result:
     partial: bool = False
     passed_over: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolResult] = field(default_factory=dict)  # simulated pools
+    aria: dict[str, JobBounds] = field(default_factory=dict)  # per class through pool forks
+    # computes the stale reads of the model's consistency section, on first use
+    _consistency: Callable[[], Staleness | None] | None = field(default=None, repr=False,
+                                                                 compare=False)
 
     @property
     def stable(self) -> bool:
         return not self.unstable
+
+    @cached_property
+    def consistency(self) -> Staleness | None:
+        """Stale reads of the model's ``consistency:`` section (PBS; None without one),
+        computed when first asked for (a Monte Carlo of a fraction of a second)."""
+        return None if self._consistency is None else self._consistency()
 
     def node(self, name: str) -> NodeResult:
         """A station by name (``db-2``), or a component aggregated over its members (``db``)."""
@@ -396,6 +409,10 @@ class Result:
         }
         if self.pools:
             out["pools"] = {k: v.to_json() for k, v in self.pools.items()}
+        if self.consistency is not None:
+            out["consistency"] = self.consistency.to_json()
+        if self.aria:
+            out["aria"] = {k: v.to_json() for k, v in self.aria.items()}
         return out
 
     def to_json(self, indent: int | None = 2) -> str:

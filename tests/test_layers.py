@@ -3,7 +3,7 @@ of a file, inside a function or under ``TYPE_CHECKING`` alike — and at run tim
 
 The layers, bottom to top (docs/architecture.md draws them)::
 
-    foundation   errors, units, results, distributions, runner
+    foundation   errors, units, results, result_extras, distributions, runner
     model        qmodel.model            the model file: spec, checks, network, SLOs, paths
     solvers      qmodel.solvers          analytic methods behind one protocol
     solve        qmodel.solve, .methods  the facade that picks a method; the method names
@@ -40,6 +40,7 @@ LAYER_OF = {
     "qmodel.errors": "foundation",
     "qmodel.units": "foundation",
     "qmodel.results": "foundation",
+    "qmodel.result_extras": "foundation",
     "qmodel.distributions": "foundation",
     "qmodel.runner": "foundation",
     "qmodel.model": "model",

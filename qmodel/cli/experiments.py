@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem
+from ..experiments.deadline import BOUNDS, plan_deadline
 from ..experiments.headroom import headroom
 from ..experiments.metastability import Metastability, figure, metastability, remedies
 from ..experiments.output import write
@@ -37,6 +38,7 @@ from ..units import (
     TIME_UNITS,
     format_duration,
     human_rate,
+    parse_duration,
     parse_rate,
     rate_unit,
     unit_needed,
@@ -196,9 +198,20 @@ def plan_command(
             show_default=False)] = None,
         search: Annotated[str, typer.Option(help=f"One of {', '.join(SEARCHES)}.")] = "auto",
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, as_json: JsonOpt = False,
-        overrides: SetOpt = None) -> None:
+        overrides: SetOpt = None,
+        deadline: Annotated[str | None, typer.Option(
+            help="Instead of an SLO: the fewest slots of each fork with tasks (map, "
+                 "reduce) whose ARIA job bound meets this deadline, e.g. 10min.",
+            show_default=False)] = None,
+        bound: Annotated[str, typer.Option(
+            help="With --deadline: upper (T_up) or average (ARIA's T_avg).")] = "upper"
+        ) -> None:
     """The cheapest configuration that meets the SLO at the load (a model with batches:
-    simulated, e.g. --slo "makespan < 35s")."""
+    simulated, e.g. --slo "makespan < 35s"); with --deadline, the fewest map/reduce slots
+    that finish a job in time by the ARIA bounds."""
+    if deadline is not None:
+        _plan_deadline(model, deadline, bound, slo, cost, as_json, overrides)
+        return
     choice(search, SEARCHES, "--search")
     if not 0 < max_utilization <= 1:  # nan too: nothing would ever meet it
         raise ModelError([Problem("--max-utilization", "must be a fraction in (0, 1], got "
@@ -223,6 +236,39 @@ def plan_command(
     out.print(grid)
     _print_metrics(result.metrics, m.time_unit)
     out.print(f"{result.evaluated} configurations evaluated ({result.search})")
+
+
+def _plan_deadline(model: Path, deadline: str, bound: str, slo: str | None,
+                   cost: list[str] | None, as_json: bool, overrides: list[str] | None) -> None:
+    choice(bound, BOUNDS, "--bound")
+    if slo is not None:
+        raise ModelError([Problem("--deadline", "plans slots for a job's deadline; give "
+                                                "--deadline or --slo, not both")])
+    m = load_model(model, overrides)
+    if why := unit_needed("duration", deadline, m.time_unit):
+        raise ModelError([Problem("--deadline", why)])
+    try:
+        seconds = parse_duration(deadline, m.time_unit)
+    except ValueError as exc:
+        raise ModelError([Problem("--deadline", str(exc))]) from None
+    result = plan_deadline(m, seconds, bound=bound,
+                           cost=dict(_pairs(cost or [], "--cost", float)) or None)
+    if as_json:
+        print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
+        return
+    unit = m.time_unit
+    grid = Table(title=f"plan for a deadline: {escape(str(result))}", header_style="bold")
+    for column in ("stage", "tasks", "slots", "T_low", "T_avg", "T_up"):
+        grid.add_column(column, justify="left" if column == "stage" else "right")
+    for b in result.stages.values():
+        grid.add_row(b.stage, str(b.tasks), str(b.slots),
+                     *(format_duration(x, unit) for x in (b.low, b.avg, b.high)))
+    grid.add_row(f"job (+ {format_duration(result.rest, unit)} outside the stages)", "", "",
+                 *(format_duration(x, unit) for x in
+                   (result.low, (result.low + result.high) / 2, result.high)))
+    out.print(grid)
+    out.print(escape(f"ARIA {result.bound} bound (max task = E[max of n tasks]); one slot "
+                     "fewer in any stage misses the deadline"))
 
 
 @app.command("headroom")

@@ -11,18 +11,21 @@ process, on a local process pool or on a Dask cluster.
 
 from __future__ import annotations
 
+from .deadline import DeadlinePlan, plan_deadline
 from .headroom import Headroom, headroom
 from .planning import Plan, PlanError, plan
 from .sensitivity import sensitivity
 from .sweep import evaluate, sweep
 
 __all__ = [
+    "DeadlinePlan",
     "Headroom",
     "Plan",
     "PlanError",
     "evaluate",
     "headroom",
     "plan",
+    "plan_deadline",
     "sensitivity",
     "sweep",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from ..errors import Problem, shown
 from .behaviour_check import check_behaviours
+from .consistency_check import check_consistency
 from .profiles import RateProfile
 from .requests import check_requests
 from .spec import (
@@ -34,6 +35,7 @@ def check(spec: ModelSpec) -> list[Problem]:
     problems += check_behaviours(spec)
     problems += _expanded_names(spec)
     problems += _sizes(spec)
+    problems += check_consistency(spec)
     if spec.requests is not None:
         problems += check_requests(spec.requests, class_names(spec), list(spec.nodes))
     if all(_broken_route(p) for p in problems):

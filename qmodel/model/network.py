@@ -130,6 +130,20 @@ class Router:
 
 
 @dataclass(frozen=True)
+class Replication:
+    """The ``consistency:`` section resolved: the read fork and its join (N = the read
+    fork's branches, R = the join's quorum), the write fork, W, and per read branch in
+    order the write branch that updates that replica (None: it holds the write from the
+    start of the write fork)."""
+
+    read_fork: str
+    read_join: str
+    write_fork: str
+    write_quorum: int
+    updates: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
 class Network:
     """Stations, classes, entry vectors and routing matrices (one per class);
     ``failures`` maps a component to its failure blocks (each names its members)."""
@@ -144,6 +158,7 @@ class Network:
     slo: tuple[str, ...] = ()
     failures: dict[str, tuple[Failures, ...]] = field(default_factory=dict)
     pools: dict[str, int] = field(default_factory=dict)  # pool name -> size
+    replication: Replication | None = None  # the consistency section
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -336,7 +351,18 @@ def build_network(spec: ModelSpec) -> Network:
                 if (blocks := failure_blocks(node))}
     return Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
                    routers, tuple(slo), failures,
-                   {name: pool.size for name, pool in spec.pools.items()})
+                   {name: pool.size for name, pool in spec.pools.items()},
+                   _replication(spec))
+
+
+def _replication(spec: ModelSpec) -> Replication | None:
+    section = spec.consistency
+    if section is None:
+        return None
+    read_fork = next(name for name, node in spec.nodes.items()
+                     if isinstance(node, ForkNode) and node.join == section.reads)
+    return Replication(read_fork, section.reads, section.writes, section.write_quorum,
+                       tuple(section.replicas.get(b) for b in spec.nodes[read_fork].branches))
 
 
 def _classes(spec: ModelSpec):

@@ -244,9 +244,10 @@ def _describe(error: dict, loc: list, data: dict) -> tuple[str, str]:
         if not isinstance(given, dict):
             return _dotted(loc), f"must be a mapping with a kind, got {shown(given)}"
         return _dotted(loc + ["kind"]), f"is required: one of {', '.join(NODE_KINDS)}"
-    if kind == "too_long":
+    if kind == "too_long":  # a mapping's length is not counted past the limit (pydantic)
+        got = ctx.get("actual_length")
         return _dotted(loc), (f"must have at most {ctx.get('max_length'):,} items, got "
-                              f"{ctx.get('actual_length'):,}")
+                              + (f"{got:,}" if got is not None else "more"))
     if kind == "literal_error":
         return _dotted(loc), f"must be one of {ctx.get('expected')}, got {shown(given)}"
     if kind == "string_pattern_mismatch":

@@ -266,6 +266,26 @@ class BatchClass(Strict):
     priority: int = Field(default=0, description="0 is served first.")
 
 
+class Consistency(Strict):
+    """Probabilistically bounded staleness (Bailis et al., VLDB 2012) of a replicated
+    store: the read fan-out ``reads`` (a join: N = its fork's branches, R = its quorum),
+    the fork ``writes`` that carries a committed write to the replicas, the write quorum
+    ``write_quorum`` (W: the write commits when W replicas hold it) and, per read branch,
+    the write branch that updates the same replica (a read branch not listed holds the
+    write from the start of ``writes``, as a leader does)."""
+
+    reads: str = Field(description="The join of the read fan-out (R = its quorum).")
+    writes: str = Field(description="The fork that carries a committed write to the "
+                                    "replicas.")
+    write_quorum: PositiveInt = Field(
+        le=MAX_MEMBERS, description="W: replicas that hold a write when it commits.")
+    replicas: dict[Annotated[str, Field(pattern=NAME_PATTERN)],
+                   Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=dict, max_length=MAX_MEMBERS,
+        description="Read branch -> the write branch that updates that replica; a read "
+                    "branch not listed holds the write from the start of `writes`.")
+
+
 class ModelSpec(Strict):
     """A qmodel model file."""
 
@@ -291,6 +311,9 @@ class ModelSpec(Strict):
     calibration: CalibrationSpec | None = Field(
         default=None, description="Where the parameters came from and their 95% intervals "
                                   "(written by qmodel calibrate).")
+    consistency: Consistency | None = Field(
+        default=None, description="Read and write quorums of a replicated store, for the "
+                                  "probability of a stale read (PBS).")
 
 
 def json_schema() -> dict:

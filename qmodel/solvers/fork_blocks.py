@@ -38,6 +38,7 @@ class _Block(NamedTuple):
     method: str
     shape: str = ""
     exact_law: bool = False  # the law is the block's actual one
+    branches: tuple = ()  # each branch's time law (PhaseType | TimeLaw), in order
 
 
 def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarray,
@@ -69,6 +70,8 @@ def fork_joins(network: Network, solutions: list[StationSolution], lam: np.ndarr
         laws[f] = [None if b is None else b.law for b in blocks]
         means[f] = np.array([0.0 if b is None else b.mean for b in blocks])
         solutions[forks[f]] = _join(blocks, lam[:, forks[f]])
+        solutions[forks[f]].extra["branch_laws"] = [None if b is None else b.branches
+                                                    for b in blocks]
     return members, laws, means
 
 
@@ -88,7 +91,8 @@ def _class_blocks(network: Network, f: int, classes: list[int],
                  for b in fork.branches]
         if any(t is None for t in times):
             return None
-        blocks[c] = _block(times, quorum, apart)
+        blocks[c] = _block(times, quorum, apart)._replace(
+            branches=tuple(law for law, _ in times))
     return blocks
 
 
@@ -169,7 +173,7 @@ def _symmetric_mean(network: Network, f: int, blocks: list[_Block | None], lam: 
         # relative to independent branches (all of it when independent, none when alike)
         share = (mean - one) / (independent - one) if independent > one else 0.0
         out.append(_Block(b.law, mean, one - min(max(share, 0.0), 1.0) * (one - b.first),
-                          method, b.shape or b.method))
+                          method, b.shape or b.method, branches=b.branches))
     return out
 
 

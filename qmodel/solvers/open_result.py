@@ -46,8 +46,17 @@ def open_result(sol: OpenSolution) -> Result:
     else:
         _system_metrics(sol, system, classes, nodes)
     components = net.components()
-    return Result(net.name, "open" if not sol.product_form else "product-form", net.time_unit,
-                  nodes, system, classes, unstable, notes, components)
+    result = Result(net.name, "open" if not sol.product_form else "product-form",
+                    net.time_unit, nodes, system, classes, unstable, notes, components)
+    if any(s.kind == "fork" and not s.branches for s in net.stations):
+        from .aria import job_bounds  # scipy (through time_laws): on first use
+
+        result.aria = job_bounds(sol)
+    if net.replication is not None:
+        from .staleness import staleness_of  # scipy (through time_laws): on first use
+
+        result._consistency = functools.partial(staleness_of, sol)
+    return result
 
 
 def _node(sol: OpenSolution, i: int, lam: float, total: float) -> NodeResult:

@@ -196,3 +196,25 @@ def test_sweep_table_values_are_in_the_header_units():
     import qmodel
     expected = qmodel.solve(qmodel.load(MODEL).with_changes({"arrivals.web.rate": "50/s"}))
     assert rows[0][2] == f"{expected.system.mean_response_time * 1000:.4g}"
+
+
+def test_plan_for_a_deadline_gives_the_fewest_map_and_reduce_slots():
+    result = run("plan", "topologies/mapreduce_job.yaml", "--deadline", "10min", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["configuration"] == {"nodes.map.slots": 13, "nodes.reduce.slots": 10}
+    assert plan["bound"] == "upper" and plan["planned_s"] <= 600.0
+    bare = run("plan", "topologies/mapreduce_job.yaml", "--deadline", "600")
+    assert bare.exit_code == 2 and "--deadline: give a unit" in bare.output
+    both = run("plan", "topologies/mapreduce_job.yaml", "--deadline", "10min", "--slo",
+               "p95 < 1s")
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+@pytest.mark.parametrize(("deadline", "words"), [
+    ("nan", "must be a duration"), ("1e400min", "finite"), ("-5s", "positive"),
+    ("0", "positive"), ("10 parsecs", "unknown time unit")])
+def test_plan_refuses_a_hostile_deadline_at_its_option(deadline, words):
+    result = run("plan", "topologies/mapreduce_job.yaml", "--deadline", deadline)
+    assert result.exit_code == 2 and "--deadline: " in result.output, result.output
+    assert words in result.output

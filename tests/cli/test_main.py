@@ -200,7 +200,8 @@ def test_solve_needing_simulation_says_so_once_and_exits_4(tmp_path):
 
 def test_solve_prints_each_class_end_to_end():
     """The replicated store: reads 1.745 ms beside writes 6.083 ms (leader 1.25 ms + apply
-    3.333 ms + the join's wait for the slower follower), as ``qmodel.solve`` has them."""
+    3.333 ms + the join's wait for the slower follower), as ``qmodel.solve`` has them; and
+    the table of stale reads of its consistency section."""
     result = run("solve", "topologies/replicated_store.yaml")
     assert result.exit_code == 0, result.output
     table = result.output[result.output.index("classes (end to end)"):]
@@ -210,6 +211,31 @@ def test_solve_prints_each_class_end_to_end():
     solved = qmodel.solve(qmodel.load("topologies/replicated_store.yaml")).classes
     assert float(solved["writes"].mean_response_time) * 1000 == pytest.approx(6.083, abs=5e-4)
     assert "mean R ms" in table
+    stale = result.output[result.output.index("consistency: stale reads, R = 2 of N = 3, "
+                                              "W = 1"):]
+    assert "P(stale), replication slow (k-staleness) │ 0.3333 │ exact" in " ".join(stale.split())
+    assert "time to 99.9% fresh reads (ms)" in stale
+
+
+def test_solve_shows_the_aria_bounds_of_a_mapreduce_job():
+    result = run("solve", "topologies/mapreduce_job.yaml")
+    assert result.exit_code == 0, result.output
+    table = " ".join(result.output[result.output.index("ARIA bounds, class jobs"):].split())
+    assert "max = E[max of n tasks]" in table
+    assert "│ map │ 100 │ 40 │ 20 │ 254.9 │ 50 │ 177.2 │ 304.4 │" in table
+    assert "│ job (+ 30 s outside the stages) │ │ │ │ │ 120 │ 289.1 │ 458.1 │" in table
+
+
+def test_solve_shows_the_stale_reads_of_the_consistency_section():
+    result = run("solve", "topologies/replicated_store.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    stale = json.loads(result.output)["consistency"]
+    assert (stale["n"], stale["r"], stale["w"]) == (3, 2, 1)
+    assert stale["p_stale_k"] == {"value": pytest.approx(1 / 3), "method": "exact"}
+    times = [row["t_s"] for row in stale["p_stale_at"]]
+    probs = [row["p"]["value"] for row in stale["p_stale_at"]]
+    assert times[0] == 0.0 and times[-1] == stale["t_999_s"]["value"]
+    assert probs == sorted(probs, reverse=True) and probs[-1] <= 0.001
 
 
 def test_rates_read_per_hour_and_unstable_is_said_in_words(tmp_path):

@@ -77,6 +77,12 @@ REFUSED = {
     "behaviour_hedge_after_p1e400": "arrivals.web.hedge.after",
     "behaviour_hedge_copies_huge": "arrivals.web.hedge.copies",
     "behaviour_pool_size_1e9": "pools.conn.size",
+    "consistency_replicas_400_unknown": "consistency.replicas",
+    "consistency_replicas_markup": "consistency.replicas.[red]ra[/red]",
+    "consistency_replicas_one_write_twice": "consistency.replicas.rb",
+    "consistency_write_quorum_above_n": "consistency.write_quorum",
+    "consistency_write_quorum_huge": "consistency.write_quorum",
+    "consistency_writes_is_the_read_fork": "consistency.writes",
 }
 """Files that must be refused, and a path one of their problems must name."""
 TOGETHER = {
@@ -93,6 +99,7 @@ TOGETHER = {
     "behaviour_pool_name_markup": {"nodes.app.pool", "nodes.app.calls.0.pool"},
     "behaviour_balk_above_huge": {"nodes.app.balk.above", "nodes.app.balk.probabilities.0",
                                   "nodes.app.balk.probabilities.1"},
+    "consistency_reads_writes_wrong_kinds": {"consistency.reads", "consistency.writes"},
 }
 """Files with several independent problems: one does not hide another."""
 WHOLE_FILE = ("yaml_nested", "yaml_billion_laughs", "yaml_invalid", "yaml_python_tag",

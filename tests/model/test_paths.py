@@ -95,7 +95,7 @@ def test_invalid_value_fails_validation_with_its_path():
      "value"),
     ({"nodez.app.servers": 4},
      "nodez: no field 'nodez' (did you mean 'nodes'?); a model has arrivals, batches, "
-     "calibration, description, name, nodes, pools, requests, slo, time_unit, users"),
+     "calibration, consistency, description, name, nodes, pools, requests, slo, time_unit, users"),
 ])
 def test_with_changes_on_a_missing_node_class_or_field_says_so(web, changes, expected):
     with pytest.raises(ModelError) as info:

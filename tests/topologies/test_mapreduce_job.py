@@ -70,3 +70,16 @@ def test_fewest_slots_for_a_deadline(job):
     # the renewal approximation is documented within 10% for task cv = 2 (this mix: 1.8)
     assert stage.mean_response - stage.mean_wait == pytest.approx(
         forkjoin.makespan_moments(100, k, task)[0], rel=0.06)
+
+
+def test_solve_reports_the_aria_bounds_and_simulation_lies_within(job, sim):
+    aria = qmodel.solve(job).aria["jobs"]
+    task = job.network.station("map").service["jobs"]
+    assert (aria.stages["map"].low, aria.stages["map"].high) == pytest.approx(
+        forkjoin.aria_bounds_expected(100, 40, task), rel=1e-6)
+    for name in ("map", "reduce"):
+        node = sim.node(name)
+        makespan = node.mean_response - node.mean_wait
+        assert aria.stages[name].low <= makespan <= aria.stages[name].high, name
+    assert aria.rest == pytest.approx(30.0, rel=1e-6)       # the shuffle's mean
+    assert aria.low <= sim.classes["jobs"].mean_response_time <= aria.high

@@ -87,3 +87,28 @@ def test_stale_reads_follow_pbs(times):
         assert curve[0] > curve[1] > curve[2]
     assert pbs.k_staleness(1) == pytest.approx(2 / 3) and pbs.k_staleness(2) == \
         pytest.approx(1 / 3)
+
+
+def test_solve_gives_the_pbs_staleness_of_the_consistency_section():
+    # N = 3, R = 2, W = 1: the leader holds the write at the commit; follower i gets it an
+    # M/M/1 response later (200 writes/s of 2 ms: Exp(300/s)); each replica answers a
+    # read in its M/M/4 response. A Monte Carlo of those laws, written here, is the check.
+    stale = solved("replicated_store").consistency
+    assert (stale.n, stale.r, stale.w) == (3, 2, 1)
+    assert stale.p_stale_k == pytest.approx(1 / 3) and stale.p_stale_k.method == "exact"
+    rng = np.random.default_rng(5)
+    size = 100_000
+    waits = rng.random((size, 3)) < erlang_c(C, LAM / MU)
+    reads = rng.exponential(1 / MU, (size, 3)) + waits * rng.exponential(1 / (C * MU - LAM),
+                                                                         (size, 3))
+    lags = np.column_stack([np.zeros(size), rng.exponential(1 / 300, (size, 2))])
+    fastest = np.argsort(reads, axis=1)[:, :2]
+    ahead = np.take_along_axis(lags - reads, fastest, axis=1).min(axis=1)
+    for t, p in stale.p_stale_at:
+        direct = float(np.mean(ahead > t))
+        se = np.sqrt(max(direct * (1 - direct), 1e-5) * (1 / size + 1 / 100_000))
+        assert abs(p - direct) < 4 * se, (t, float(p), direct)
+    assert stale.p_stale_at[0][1] < stale.p_stale_k  # followers catch up during the read
+    assert float(np.mean(ahead > stale.t_999)) == pytest.approx(0.001, abs=3e-4)
+    strict = qmodel.solve(with_quorum(3)).consistency
+    assert strict.p_stale_k == 0.0 and all(p == 0.0 for _, p in strict.p_stale_at)
