@@ -5,6 +5,9 @@ A typer app whose commands mount at the top level of ``qmodel``:
 commands into the parent). Exit codes: 0 success; 1 an error that is not bad input (an
 impossible plan, a file that cannot be written); 2 invalid model or arguments, printed as
 ``path: message``; 130 interrupted (a sweep writes its partial table first).
+
+Each command imports its experiment (pandas, scipy, plotly) when it runs, so that
+``qmodel --help`` and ``qmodel check`` load none of them.
 """
 
 from __future__ import annotations
@@ -12,22 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem
-from ..experiments.headroom import headroom
-from ..experiments.metastability import Metastability, figure, metastability, remedies
-from ..experiments.output import write
-from ..experiments.planning import SEARCHES, plan
-from ..experiments.ranges import require_units
-from ..experiments.sensitivity import sensitivity
-from ..experiments.sweep import sweep
-from ..methods import SWEEP, help_text
+from ..methods import SEARCHES, SWEEP, help_text
 from ..model.model import Model
 from ..model.paths import Parameter, resolve
 from ..model.slo import SLO, model_slo
@@ -42,6 +37,11 @@ from ..units import (
     unit_needed,
 )
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..experiments.metastability import Metastability
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
@@ -112,6 +112,10 @@ def sweep_command(
             help="Samples per point with --uncertainty (seed: --seed, default 0).")] = 100
         ) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
+    from ..experiments.output import write
+    from ..experiments.ranges import require_units
+    from ..experiments.sweep import sweep
+
     choice(method, SWEEP, "--method")
     choice(executor, EXECUTORS, "--executor")
     m = load_model(model, overrides)
@@ -157,6 +161,9 @@ def sensitivity_command(
         out_path: OutOpt = None, method: MethodOpt = "analytic",
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
+    from ..experiments.output import write
+    from ..experiments.sensitivity import sensitivity
+
     choice(method, SWEEP, "--method")
     m = load_model(model, overrides)
     table = sensitivity(m, metric=metric, delta=delta, parameters=param,
@@ -199,6 +206,8 @@ def plan_command(
         overrides: SetOpt = None) -> None:
     """The cheapest configuration that meets the SLO at the load (a model with batches:
     simulated, e.g. --slo "makespan < 35s")."""
+    from ..experiments.planning import plan
+
     choice(search, SEARCHES, "--search")
     if not 0 < max_utilization <= 1:  # nan too: nothing would ever meet it
         raise ModelError([Problem("--max-utilization", "must be a fraction in (0, 1], got "
@@ -230,6 +239,8 @@ def plan_command(
 def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = False,
                      overrides: SetOpt = None) -> None:
     """The largest load (today's class mix) that meets the SLO, and what breaks first."""
+    from ..experiments.headroom import headroom
+
     m = load_model(model, overrides)
     result = headroom(m, slo=_slo(m, slo))
     if as_json:
@@ -261,6 +272,8 @@ def metastability_command(
         as_json: JsonOpt = False, overrides: SetOpt = None) -> None:
     """The metastable region of a retrying client: its rate swept up, then down (a
     hysteresis loop), and which single change removes the region."""
+    from ..experiments.metastability import figure, metastability, remedies
+
     m = load_model(model, overrides)
     if plot is not None and plot.suffix.lower() != ".html":
         raise ModelError([Problem("--plot", f"writes HTML: use a name ending in .html, got "
@@ -352,7 +365,7 @@ def _limit(text: str) -> int | tuple[int, int]:
 def _value(column: str, value: float, time_unit: str) -> str:
     """A metric with its unit: times in the model's ``time_unit``, rates per a unit a
     person reads (2/h); ``unbounded`` for infinity."""
-    if pd.isna(value):
+    if _missing(value):
         return "—"
     if value == float("inf"):
         return "unbounded"
@@ -362,6 +375,13 @@ def _value(column: str, value: float, time_unit: str) -> str:
     if column.endswith("_s"):
         return format_duration(value, time_unit)
     return f"{value:.4g}"
+
+
+def _missing(value: Any) -> bool:
+    """``pd.isna`` of one table cell (pandas is loaded by then: the table is a frame)."""
+    import pandas as pd
+
+    return bool(pd.isna(value))
 
 
 def _setting(kind: str, value: float, time_unit: str) -> str:
@@ -411,7 +431,7 @@ def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]
     columns = [c for c in shown.columns if c in names or c in _SHOWN or c in bands]
     rates = [table[c].max() for c in columns if c.endswith("_per_s")] + \
         [table[c].max() for c in names if c in params and params[c].kind == "rate"]
-    per = rate_unit(max((r for r in rates if pd.notna(r)), default=0))
+    per = rate_unit(max((r for r in rates if not _missing(r)), default=0))
     for column in columns:
         grid.add_column(_titled(column, params.get(column), model.time_unit, per),
                         justify="right")
@@ -440,7 +460,7 @@ def _number(column: str, value: Any, param: Parameter | None, time_unit: str,
     """A sweep cell in its column's unit (see :func:`_titled`)."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return "—" if value is None else str(value)
-    if pd.isna(value):
+    if _missing(value):
         return "unstable" if column in _SHOWN and column != "max_utilization" else "—"
     if value == float("inf"):
         return "∞" if param is not None else "unbounded"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ...model.network import Network
 from ...results import Result
-from .. import closed_network
 from ..protocol import Method
 from .mva import closed
 
 
 def solve(network: Network) -> Result:
     """Bard–Schweitzer approximate MVA (mixed MVA when there are open classes too)."""
+    from .. import closed_network
+
     return closed_network.solve(network, approximate=True)
 
 

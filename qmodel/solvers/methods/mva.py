@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ...model.network import Network
 from ...results import Result
-from .. import closed_network
 from ..protocol import Method
 
 
@@ -16,6 +15,8 @@ def closed(network: Network) -> str | None:
 
 def solve(network: Network) -> Result:
     """Exact MVA (:func:`closed_network.solve`)."""
+    from .. import closed_network
+
     return closed_network.solve(network)
 
 

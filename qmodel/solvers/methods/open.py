@@ -7,8 +7,6 @@ import math
 
 from ...model.network import Network
 from ...results import Result
-from ..open_network import solve_open
-from ..open_result import open_result
 from ..protocol import Method
 
 
@@ -32,6 +30,9 @@ def supports(network: Network) -> str | None:
 
 def solve(network: Network) -> Result:
     """The traffic equations, then each station, then the end-to-end metrics."""
+    from ..open_network import solve_open
+    from ..open_result import open_result
+
     return open_result(solve_open(network))
 
 

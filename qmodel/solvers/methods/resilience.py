@@ -13,6 +13,8 @@ requests (issue 15), each by its analytic kernel:
 
 Anything else with these behaviours (pools, parallel calls, timeouts on calls, several
 stations with timeouts, ...) is refused with the reason; ``qmodel simulate`` takes it.
+Each kernel is imported where it is used, when a network is solved (see
+:mod:`..registry`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ import numpy as np
 from ...errors import UnstableError
 from ...model.network import Network, Station
 from ...results import ClassResult, Estimate, NodeResult, Result, SystemResult
-from .. import erlang_a, hedging, layered, retry_fixed_point
-from ..mmc import erlang_c_values
 from ..protocol import Method
 
 BEHAVIOURS = frozenset({"calls", "patience", "balking", "timeouts", "retries", "hedging"})
@@ -162,6 +162,8 @@ def _system(network: Network, method: str, x: float, response: float, offered: f
 
 
 def _layered(network: Network) -> Result:
+    from .. import layered
+
     rates = {s.name: 0.0 for s in network.stations}
     for cls in network.open_classes:
         for i, share in enumerate(network.entry[cls.name]):
@@ -199,6 +201,8 @@ def _layered(network: Network) -> Result:
 
 
 def _abandonment(network: Network) -> Result:
+    from .. import erlang_a
+
     station, cls = network.stations[0], network.classes[0]
     mu = 1.0 / station.service[cls.name].mean
     theta = 0.0 if station.patience is None else 1.0 / station.patience.mean
@@ -238,6 +242,9 @@ def _abandonment(network: Network) -> Result:
 
 
 def _retries(network: Network) -> Result:
+    from .. import erlang_a, retry_fixed_point
+    from ..mmc import erlang_c_values
+
     station, cls = network.stations[0], network.classes[0]
     client = cls.client
     service = station.service[cls.name]
@@ -310,6 +317,9 @@ def _mean_backoff(retries) -> tuple[float, ...]:
 
 
 def _hedged(network: Network) -> Result:
+    from .. import hedging
+    from ..mmc import erlang_c_values
+
     station, cls = network.stations[0], network.classes[0]
     service = station.service[cls.name]
     c = int(station.servers)
