@@ -10,10 +10,12 @@ are import time plus the work:
   (200,000 in all; ``--quick``: 5 x 2,000), seed 1, the default method (the numba fast
   path, its compiled code cached on disk after the first run).
 
-For each: the median over ``--runs`` runs (default 3) of the wall time from launch to exit
-and of the peak resident set size (``wait4``'s ``ru_maxrss`` of that process alone), and
-the heavy packages (numba, pandas, scipy, plotly, networkx) the command imported. The load
-average before and after is printed too: other work on the machine distorts wall figures.
+Every command runs once unmeasured first (numba's cache, the OS's file cache), then for
+each: the median over ``--runs`` runs (default 3) of the wall time from launch to exit, of
+the CPU seconds (user + system) and of the peak resident set size (``wait4``'s
+``ru_maxrss`` of that process alone), and the heavy packages (numba, pandas, scipy, plotly,
+networkx) the command imported. The load average before and after is printed too: other
+work on the machine stretches wall figures (CPU seconds much less).
 
 Usage: ``.venv/bin/python benchmarks/startup_bench.py [--runs N] [--quick]``
 """
@@ -44,8 +46,8 @@ ENTRY = ("import sys\nfrom qmodel.cli import main\ntry:\n    main()\nfinally:\n"
          + ", ".join(repr(h) for h in HEAVY) + "}), file=sys.stderr)\n")
 
 
-def run(args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB and the heavy packages of one ``qmodel *args``."""
+def run(args: list[str]) -> tuple[float, float, float, str]:
+    """Wall and CPU seconds, peak RSS in MB and the heavy packages of one ``qmodel *args``."""
     with tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-c", ENTRY, *args], cwd=ROOT,
@@ -60,7 +62,7 @@ def run(args: list[str]) -> tuple[float, float, str]:
     if code:
         raise RuntimeError(f"qmodel {' '.join(args)}: exit {code}: {lines[-2:]}")
     heavy = lines[-1].removeprefix("heavy:").strip() if lines else "?"
-    return wall, usage.ru_maxrss / 1024, heavy or "none"
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, heavy or "none"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,15 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"load average {os.getloadavg()[0]:.2f}; median of {args.runs} fresh processes "
               f"each; Python {sys.version.split()[0]}")
-        print(f"{'command':<40}{'wall s':>8}{'peak RSS MB':>13}   heavy imports")
+        print(f"{'command':<40}{'wall s':>8}{'CPU s':>8}{'peak RSS MB':>13}   heavy imports")
         for command in commands:
+            run(command)  # warm-up, not measured
             figures = [run(command) for _ in range(args.runs)]
-            wall = statistics.median(f[0] for f in figures)
-            rss = statistics.median(f[1] for f in figures)
+            wall, cpu, rss = (statistics.median(f[k] for f in figures) for k in range(3))
             label = " ".join(["qmodel", command[0], *(
                 ["web_service.yaml"] if command[0] in ("check", "solve") else
                 [f"M/M/1 {5 * customers:,} customers"] if command[0] == "simulate" else [])])
-            print(f"{label:<40}{wall:>8.2f}{rss:>13.0f}   {figures[-1][2]}")
+            print(f"{label:<40}{wall:>8.2f}{cpu:>8.2f}{rss:>13.0f}   {figures[-1][3]}")
     print(f"load average after {os.getloadavg()[0]:.2f}")
     return 0
 
