@@ -23,9 +23,6 @@ from rich.table import Table
 
 from ..errors import ModelError, Problem
 from ..methods import SEARCHES, SWEEP, help_text
-from ..model.model import Model
-from ..model.paths import Parameter, resolve
-from ..model.slo import SLO, model_slo
 from ..results import finite_json
 from ..runner import EXECUTORS
 from ..units import (
@@ -42,6 +39,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..experiments.metastability import Metastability
+    from ..model.model import Model
+    from ..model.paths import Parameter
+    from ..model.slo import SLO
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
@@ -115,6 +115,7 @@ def sweep_command(
     from ..experiments.output import write
     from ..experiments.ranges import require_units
     from ..experiments.sweep import sweep
+    from ..model.paths import resolve
 
     choice(method, SWEEP, "--method")
     choice(executor, EXECUTORS, "--executor")
@@ -163,6 +164,7 @@ def sensitivity_command(
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
     from ..experiments.output import write
     from ..experiments.sensitivity import sensitivity
+    from ..model.paths import resolve
 
     choice(method, SWEEP, "--method")
     m = load_model(model, overrides)
@@ -354,6 +356,8 @@ def _print_remedies(fixes: pd.DataFrame, result: Metastability) -> None:
 
 
 def _slo(model: Model, text: str | None) -> SLO | None:
+    from ..model.slo import model_slo
+
     return model_slo(model, text, "--slo")
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..model.network import BEHAVIOURS, Network
-from ..results import Result
+if TYPE_CHECKING:
+    from ..model.network import Network
+    from ..results import Result
 
 
 def anywhere(network: Network) -> str | None:
@@ -55,5 +57,7 @@ class Method:
         :attr:`supports`'s reason (None when it can)."""
         missing = sorted(network.behaviours - self.behaviours)
         if missing:
+            from ..model.network import BEHAVIOURS
+
             return f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}"
         return self.supports(network)

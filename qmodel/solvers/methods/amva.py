@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from ...model.network import Network
+from typing import TYPE_CHECKING
+
 from ...results import Result
 from ..protocol import Method
 from .mva import closed
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def solve(network: Network) -> Result:

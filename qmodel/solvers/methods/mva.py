@@ -3,9 +3,13 @@ itself for large multi-class populations; mixed MVA with open classes)."""
 
 from __future__ import annotations
 
-from ...model.network import Network
+from typing import TYPE_CHECKING
+
 from ...results import Result
 from ..protocol import Method
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def closed(network: Network) -> str | None:

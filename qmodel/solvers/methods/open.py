@@ -4,10 +4,13 @@ micro-batch stations (:mod:`..open_network`, result by :mod:`..open_result`)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from ...model.network import Network
 from ...results import Result
 from ..protocol import Method
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def supports(network: Network) -> str | None:

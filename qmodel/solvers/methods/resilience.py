@@ -20,13 +20,14 @@ Each kernel is imported where it is used, when a network is solved (see
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ...errors import UnstableError
-from ...model.network import Network, Station
 from ...results import ClassResult, Estimate, NodeResult, Result, SystemResult
 from ..protocol import Method
+
+if TYPE_CHECKING:
+    from ...model.network import Network, Station
 
 BEHAVIOURS = frozenset({"calls", "patience", "balking", "timeouts", "retries", "hedging"})
 LAYERED = "approximation(method of layers)"
@@ -82,7 +83,7 @@ def _plain(network: Network) -> str | None:
         if cls.interarrival is not None and not getattr(cls.interarrival, "is_exponential",
                                                         False):
             return f"class {cls.name}: arrivals are solved when Poisson; simulate"
-        if np.any(network.routing[cls.name]):
+        if network.routing[cls.name].any():
             return "jobs move on with next after a visit; only calls are modelled here"
     if network.routers or network.failures:
         return "shards, consumers or failures; simulate"
