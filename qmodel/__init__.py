@@ -10,20 +10,20 @@ against a real running system.
 (27.14, 0.7)
 """
 
-from .distributions import Distribution
 from .errors import ModelError, Problem, QModelError, UnstableError, UnsupportedError
-from .model.model import Model, load
-from .model.spec import json_schema
 from .results import Estimate, NodeResult, Result, SystemResult
 from .solve import solve
 
-_LAZY = {"simulate": "qmodel.sim", "compare": "qmodel.sim", "sweep": "qmodel.experiments",
+_LAZY = {"Distribution": "qmodel.distributions", "Model": "qmodel.model.model",
+         "load": "qmodel.model.model", "json_schema": "qmodel.model.spec",
+         "simulate": "qmodel.sim", "compare": "qmodel.sim", "sweep": "qmodel.experiments",
          "sensitivity": "qmodel.experiments", "plan": "qmodel.experiments",
          "headroom": "qmodel.experiments"}
 
 
 def __getattr__(name: str):
-    """Load the simulator (simpy, numba) and the experiments only when first used."""
+    """Load the model layer (pydantic, numpy), the simulator and the experiments only when
+    first used: ``qmodel --help`` needs none of them."""
     if name in _LAZY:
         import importlib
 

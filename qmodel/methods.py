@@ -6,6 +6,9 @@
 - simulation engines: ``simpy`` (every feature) and ``fast`` (numba, simple networks);
 - groups: ``auto`` (the best that applies), ``analytic`` and ``simulate`` (for sweeps,
   which also take an analytic method by name).
+
+Also :func:`qmodel.plan`'s ``search=`` names (:data:`SEARCHES`). Reading these names loads
+no solver (see :mod:`qmodel.solvers.registry`), so the CLI's help costs no scipy.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ GROUPS = ("analytic", "simulate")
 SOLVE = (AUTO, *ANALYTIC)
 SIMULATE = (AUTO, *SIMULATION)
 SWEEP = (AUTO, *GROUPS, *ANALYTIC)
+SEARCHES = (AUTO, "brute", "best-first")
 
 
 def check(method: str, choices: Sequence[str]) -> None:

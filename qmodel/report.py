@@ -4,9 +4,9 @@ unit (the shortest in which the view's largest rate is at least 1, e.g. 2/h) per
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +14,9 @@ from rich.table import Table
 from .result_extras import JobBounds, Staleness
 from .results import Estimate, Result, grouped_notes
 from .units import TIME_UNITS, human_rate, rate_unit
+
+if TYPE_CHECKING:  # pandas loads with the simulator, not for a table
+    import pandas as pd
 
 UNSTABLE = "unstable"
 SIMULATE_HINT = "needs simulation"

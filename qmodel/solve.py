@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import UnstableError, UnsupportedError
-from .model.model import Model
 from .results import Result
 
 if TYPE_CHECKING:
+    from .model.model import Model
     from .model.network import Network
     from .solvers.protocol import Method
 
@@ -47,6 +47,7 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
     # the solvers (and scipy) load on the first solve, not with ``import qmodel``: the
     # reference system's and the load generator's processes use the model layer only
     from .methods import AUTO, check
+    from .model.model import Model
     from .solvers import registry
 
     methods = sorted(registry.REGISTRY, key=lambda m: m.rank)

@@ -3,13 +3,17 @@
 intervals and a calibration report out. See ``docs/calibration.md``."""
 
 from .result import Calibration, Estimate
-from .traces import from_traces
 
 __all__ = ["Calibration", "Estimate", "from_metrics", "from_traces"]
 
 
 def __getattr__(name: str):
-    if name == "from_metrics":  # the metric readers and scipy load on first use
+    # the span and metric readers and scipy load on first use, not with ``qmodel --help``
+    if name == "from_traces":
+        from .traces import from_traces
+
+        return from_traces
+    if name == "from_metrics":
         from .metrics import from_metrics
 
         return from_metrics

@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..calibrate.result import with_unit
 from ..errors import ModelError, Problem
 from .support import EXIT_INVALID, choice, err, guarded, out
 
@@ -79,6 +78,7 @@ def traces(
 def _traces(files: list[Path], output: Path, format: str | None, servers: str | None,
             by: str, empirical: bool, report: Path | None, outside: str | None) -> None:
     from ..calibrate.modelfile import write_model
+    from ..calibrate.result import with_unit
     from ..calibrate.traces import FORMATS, from_traces
     from ..errors import ModelError, Problem
 

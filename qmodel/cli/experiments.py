@@ -5,6 +5,9 @@ A typer app whose commands mount at the top level of ``qmodel``:
 commands into the parent). Exit codes: 0 success; 1 an error that is not bad input (an
 impossible plan, a file that cannot be written); 2 invalid model or arguments, printed as
 ``path: message``; 130 interrupted (a sweep writes its partial table first).
+
+Each command imports its experiment (pandas, scipy, plotly) when it runs, so that
+``qmodel --help`` and ``qmodel check`` load none of them.
 """
 
 from __future__ import annotations
@@ -12,26 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem
-from ..experiments.deadline import BOUNDS, plan_deadline
-from ..experiments.headroom import headroom
-from ..experiments.metastability import Metastability, figure, metastability, remedies
-from ..experiments.output import write
-from ..experiments.planning import SEARCHES, plan
-from ..experiments.ranges import require_units
-from ..experiments.sensitivity import sensitivity
-from ..experiments.sweep import sweep
-from ..methods import SWEEP, help_text
-from ..model.model import Model
-from ..model.paths import Parameter, resolve
-from ..model.slo import SLO, model_slo
+from ..methods import SEARCHES, SWEEP, help_text
 from ..results import finite_json
 from ..runner import EXECUTORS
 from ..units import (
@@ -44,6 +35,13 @@ from ..units import (
     unit_needed,
 )
 from .support import EXIT_INTERRUPTED, choice, err, guarded, load_model, out
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..model.model import Model
+    from ..model.paths import Parameter
+    from ..model.slo import SLO
 
 SHOW_ROWS = 40
 _SHOWN = ("stable", "mean_response_time_s", "p95_response_time_s", "p99_response_time_s",
@@ -114,6 +112,11 @@ def sweep_command(
             help="Samples per point with --uncertainty (seed: --seed, default 0).")] = 100
         ) -> None:
     """Evaluate the model over a grid of parameter values: a table, CSV, JSON or a plot."""
+    from ..experiments.output import write
+    from ..experiments.ranges import require_units
+    from ..experiments.sweep import sweep
+    from ..model.paths import resolve
+
     choice(method, SWEEP, "--method")
     choice(executor, EXECUTORS, "--executor")
     m = load_model(model, overrides)
@@ -159,6 +162,10 @@ def sensitivity_command(
         out_path: OutOpt = None, method: MethodOpt = "analytic",
         replications: ReplicationsOpt = 10, seed: SeedOpt = 0, overrides: SetOpt = None) -> None:
     """Elasticity of a metric to every parameter at the operating point (tornado chart)."""
+    from ..experiments.output import write
+    from ..experiments.sensitivity import sensitivity
+    from ..model.paths import resolve
+
     choice(method, SWEEP, "--method")
     m = load_model(model, overrides)
     table = sensitivity(m, metric=metric, delta=delta, parameters=param,
@@ -212,6 +219,8 @@ def plan_command(
     if deadline is not None:
         _plan_deadline(model, deadline, bound, slo, cost, as_json, overrides)
         return
+    from ..experiments.planning import plan
+
     choice(search, SEARCHES, "--search")
     if not 0 < max_utilization <= 1:  # nan too: nothing would ever meet it
         raise ModelError([Problem("--max-utilization", "must be a fraction in (0, 1], got "
@@ -240,6 +249,8 @@ def plan_command(
 
 def _plan_deadline(model: Path, deadline: str, bound: str, slo: str | None,
                    cost: list[str] | None, as_json: bool, overrides: list[str] | None) -> None:
+    from ..experiments.deadline import BOUNDS, plan_deadline
+
     choice(bound, BOUNDS, "--bound")
     if slo is not None:
         raise ModelError([Problem("--deadline", "plans slots for a job's deadline; give "
@@ -276,6 +287,8 @@ def _plan_deadline(model: Path, deadline: str, bound: str, slo: str | None,
 def headroom_command(model: ModelArg, slo: SloOpt = None, as_json: JsonOpt = False,
                      overrides: SetOpt = None) -> None:
     """The largest load (today's class mix) that meets the SLO, and what breaks first."""
+    from ..experiments.headroom import headroom
+
     m = load_model(model, overrides)
     result = headroom(m, slo=_slo(m, slo))
     if as_json:
@@ -307,6 +320,8 @@ def metastability_command(
         as_json: JsonOpt = False, overrides: SetOpt = None) -> None:
     """The metastable region of a retrying client: its rate swept up, then down (a
     hysteresis loop), and which single change removes the region."""
+    from ..experiments.metastability import figure, metastability, remedies
+
     m = load_model(model, overrides)
     if plot is not None and plot.suffix.lower() != ".html":
         raise ModelError([Problem("--plot", f"writes HTML: use a name ending in .html, got "
@@ -320,8 +335,10 @@ def metastability_command(
         doc = {**result.to_dict(), "remedies": fixes.to_dict("records")}
         print(json.dumps(finite_json(doc), allow_nan=False))
         return
-    _print_loop(result)
-    _print_remedies(fixes, result)
+    from .metastability_view import print_loop, print_remedies
+
+    print_loop(result)
+    print_remedies(fixes, result)
     if plot is not None:
         out.print(f"wrote {plot}")
 
@@ -338,55 +355,9 @@ def _rate(text: str | None, option: str, time_unit: str) -> float | None:
         raise ModelError([Problem(option, str(exc))]) from None
 
 
-def _print_loop(result: Metastability) -> None:
-    """The up and down branches side by side, then where the class's own rate stands."""
-    table = result.table
-    per = rate_unit(float(table.lam_eff.max()))
-    scale = TIME_UNITS[per]
-    grid = Table(title=f"{escape(str(result))}", header_style="bold")
-    grid.add_column(f"offered (/{per})", justify="right")
-    for direction in ("up", "down"):
-        grid.add_column(f"{direction}: state")
-        for label in (f"goodput (/{per})", f"attempts (/{per})", "P(timeout)"):
-            grid.add_column(label, justify="right")
-    up = table[table.direction == "up"].set_index("lam0")
-    down = table[table.direction == "down"].set_index("lam0")
-    for lam0 in up.index:
-        cells = [f"{lam0 * scale:.4g}"]
-        for row in (up.loc[lam0], down.loc[lam0]):
-            state = row.branch if row.state != "metastable" else f"{row.branch} (of 2)"
-            cells += [state, f"{row.goodput * scale:.4g}", f"{row.lam_eff * scale:.4g}",
-                      f"{row.p_timeout:.3f}"]
-        grid.add_row(*cells)
-    out.print(grid)
-    out.print(f"method: {result.method}; back-off and jitter are not in the fixed point "
-              "(they change how fast the states are left, not the states)", highlight=False)
-    if result.inside:
-        s = result.setting
-        storm = result.here[-1]
-        out.print(f"[bold yellow]warning:[/] {escape(s.job_class)} at {human_rate(s.rate)} is "
-                  f"inside the metastable region: a spike can leave it in a retry storm "
-                  f"({storm.amplification:.3g} attempts per request, goodput "
-                  f"{human_rate(storm.goodput)}) that outlasts the spike", highlight=False)
-
-
-def _print_remedies(fixes: pd.DataFrame, result: Metastability) -> None:
-    grid = Table(title=f"what removes it (each change alone, at the same offered loads; "
-                       f"state at {human_rate(result.setting.rate)})", header_style="bold")
-    notes = bool(fixes.note.str.len().any())
-    for column in ("change", "metastable from", "to", "removes it", "at the rate",
-                   *(["note"] if notes else [])):
-        grid.add_column(column, justify="right" if column in ("metastable from", "to")
-                        else "left")
-    for row in fixes.to_dict("records"):
-        ends = ["—", "—"] if row["removes"] else \
-            [human_rate(row["metastable_low"]), human_rate(row["metastable_high"])]
-        grid.add_row(escape(row["change"]), *ends, "yes" if row["removes"] else "no",
-                     row["at_rate"], *([row["note"]] if notes else []))
-    out.print(grid)
-
-
 def _slo(model: Model, text: str | None) -> SLO | None:
+    from ..model.slo import model_slo
+
     return model_slo(model, text, "--slo")
 
 
@@ -398,7 +369,7 @@ def _limit(text: str) -> int | tuple[int, int]:
 def _value(column: str, value: float, time_unit: str) -> str:
     """A metric with its unit: times in the model's ``time_unit``, rates per a unit a
     person reads (2/h); ``unbounded`` for infinity."""
-    if pd.isna(value):
+    if _missing(value):
         return "—"
     if value == float("inf"):
         return "unbounded"
@@ -408,6 +379,13 @@ def _value(column: str, value: float, time_unit: str) -> str:
     if column.endswith("_s"):
         return format_duration(value, time_unit)
     return f"{value:.4g}"
+
+
+def _missing(value: Any) -> bool:
+    """``pd.isna`` of one table cell (pandas is loaded by then: the table is a frame)."""
+    import pandas as pd
+
+    return bool(pd.isna(value))
 
 
 def _setting(kind: str, value: float, time_unit: str) -> str:
@@ -457,7 +435,7 @@ def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]
     columns = [c for c in shown.columns if c in names or c in _SHOWN or c in bands]
     rates = [table[c].max() for c in columns if c.endswith("_per_s")] + \
         [table[c].max() for c in names if c in params and params[c].kind == "rate"]
-    per = rate_unit(max((r for r in rates if pd.notna(r)), default=0))
+    per = rate_unit(max((r for r in rates if not _missing(r)), default=0))
     for column in columns:
         grid.add_column(_titled(column, params.get(column), model.time_unit, per),
                         justify="right")
@@ -486,7 +464,7 @@ def _number(column: str, value: Any, param: Parameter | None, time_unit: str,
     """A sweep cell in its column's unit (see :func:`_titled`)."""
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return "—" if value is None else str(value)
-    if pd.isna(value):
+    if _missing(value):
         return "unstable" if column in _SHOWN and column != "max_utilization" else "—"
     if value == float("inf"):
         return "∞" if param is not None else "unbounded"

@@ -7,13 +7,15 @@ used; refused: left out, and why); a file that cannot be read exits 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ModelError, Problem, QModelError
-from ..io import FORMATS, SUFFIXES, MappingReport, compare_solution, read_jmt, write_jmt
 from .support import EXIT_INVALID, choice, err, guarded, load_model, out
+
+if TYPE_CHECKING:  # qmodel.io (and the model layer) loads when a command runs
+    from ..io import MappingReport
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -42,6 +44,8 @@ def import_command(
                                               help="List the parts that mapped too.")] = False,
 ) -> None:
     """Read a JMT model into a qmodel model file; print what mapped and what did not."""
+    from ..io import SUFFIXES, compare_solution, read_jmt
+
     if path.suffix.lower() not in SUFFIXES:
         raise ModelError([Problem("PATH", f"must be a JMT file ({', '.join(SUFFIXES)}), "
                                           f"got {path.name!r}")])
@@ -74,6 +78,8 @@ def export_command(
                                               help="List the parts that mapped too.")] = False,
 ) -> None:
     """Write a model as a JMT file; print what mapped and what did not."""
+    from ..io import FORMATS, write_jmt
+
     fmt = choice(to, FORMATS, "--to")
     m = load_model(model)
     target = output or model.with_suffix(f".{fmt}")

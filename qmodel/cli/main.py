@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, SOLVE, help_text
-from ..model.model import Model
-from ..model.spec import json_schema
-from ..report import compare_table, needs_simulation, print_result
 from ..results import Result
 from ..solve import solve
 from .calibrate import app as calibrate_app
@@ -33,6 +30,9 @@ from .support import (
     with_units,
 )
 
+if TYPE_CHECKING:  # the model layer and the report (numpy) load when a command runs
+    from ..model.model import Model
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   cls=TidyHelp,
                   help="Queueing models of architectures: check, solve, simulate, validate.")
@@ -46,6 +46,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in doc
 def emit(result: Result, as_json: bool, model: Path | None = None) -> None:
     """Print a result; exit 3 when it is unstable, 4 when (from ``solve``, which passes
     ``model``) the analytic methods give no end-to-end answer and it must be simulated."""
+    from ..report import needs_simulation, print_result
+
     if as_json:
         out.print_json(result.to_json(indent=None)) if sys.stdout.isatty() else \
             print(result.to_json())
@@ -236,6 +238,7 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
             replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
             seed: Annotated[int | None, typer.Option(help="Seed.")] = None) -> None:
     """Solve and simulate a model; print both side by side and flag disagreements."""
+    from ..report import compare_table
     from ..sim import compare as side_by_side
     from ..sim import simulate as run
 
@@ -296,6 +299,8 @@ app.add_typer(interop_app)  # import, export (JMT files)
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the model format."""
+    from ..model.spec import json_schema
+
     print(json.dumps(json_schema(), indent=2))
 
 

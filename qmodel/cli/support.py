@@ -13,17 +13,17 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from ..errors import ModelError, Problem, QModelError
-from ..model.model import Model, load
-from ..model.parse import read_yaml
-from ..model.paths import unit_problems
 from ..units import unit_needed
+
+if TYPE_CHECKING:  # the model layer (pydantic, numpy) loads with a model: not for --help
+    from ..model.model import Model
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_UNSTABLE, EXIT_SIMULATE, EXIT_INTERRUPTED = \
     0, 1, 2, 3, 4, 130
@@ -120,6 +120,9 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
     A rate or duration set without its unit is refused (exit 2), saying what the bare
     number would have meant in the model's ``time_unit``: see :func:`~qmodel.units.unit_needed`.
     """
+    from ..model.model import load
+    from ..model.parse import read_yaml
+
     model = load(path)
     if not overrides:
         return model
@@ -136,6 +139,8 @@ def load_model(path: Path, overrides: list[str] | None = None) -> Model:
 
 
 def _require_units(model: Model, changes: dict[str, Any]) -> None:
+    from ..model.paths import unit_problems
+
     problems = unit_problems(model, changes, "--set ")
     if problems:
         raise ModelError(problems)

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ModelError, Problem, QModelError
+from ..methods import SEARCHES
 from ..model.model import Model
 from ..model.paths import apply, catalogue
 from ..model.slo import SLO, model_slo
@@ -46,7 +47,6 @@ DEFAULT_LIMIT = 256
 BRUTE_LIMIT = 64
 BATCH = 64
 MAX_EVALUATIONS = 50_000
-SEARCHES = ("auto", "brute", "best-first")
 
 
 class PlanError(QModelError):

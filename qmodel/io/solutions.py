@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..model.model import Model
 from .report import StoredSolution
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _OURS = {"Number of Customers": "mean_in_system", "Throughput": "throughput",
          "Utilization": "utilization"}
@@ -23,6 +26,8 @@ def compare_solution(model: Model, solution: StoredSolution) -> pd.DataFrame:
     >>> compare_solution(Model.from_dict(doc), stored)["qmodel"].round(6).tolist()
     [20.0]
     """
+    import pandas as pd  # with the solvers: not for reading or writing a file
+
     from ..solve import solve
 
     result = solve(model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, unknown
@@ -13,7 +13,7 @@ from ..model.model import Model
 from ..model.network import BEHAVIOURS, Network
 from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
-from . import fast
+from . import fast_scope
 from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
@@ -21,8 +21,10 @@ from .precision import MIN_REPLICATIONS, Precision, parse_precision
 from .resolution import check_resolution
 from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
-from .timeseries import TimeSeries, simulate_bins
 from .trace import TraceRecorder, write_trace
+
+if TYPE_CHECKING:
+    from .timeseries import TimeSeries
 
 SIMULATED_BEHAVIOURS: frozenset[str] = frozenset(BEHAVIOURS)
 """The client and held-thread behaviours (``Network.behaviours``) the engine models."""
@@ -187,7 +189,7 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     check_failures(network)
     if trace not in (None, False, True) and Path(trace).suffix.lower() not in (".csv", ".parquet"):
         raise _option(f"trace: file name must end in .csv or .parquet, got {str(trace)!r}")
-    reason = "traces need the simpy engine" if trace else fast.unsupported(network)
+    reason = "traces need the simpy engine" if trace else fast_scope.unsupported(network)
     if method == "fast" and reason:
         raise UnsupportedError("simulation (fast path)", reason)
     use_fast = method == "fast" or (method == "auto" and reason is None)
@@ -271,6 +273,8 @@ def _over_time(network: Network, bins: float | str, horizon_s: float | None,
     if given:
         raise _option(f"{', '.join(given)}: not used with bins (a run over time starts "
                       "empty, runs to the horizon on the simpy engine, in this process)")
+    from .timeseries import simulate_bins  # pandas and the transient solvers: only here
+
     width = _duration("bins", bins)
     return simulate_bins(network, width, horizon=horizon_s, replications=replications,
                          seed=seed, progress=progress)

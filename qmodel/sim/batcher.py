@@ -20,7 +20,6 @@ from collections import deque
 from simpy.events import Timeout
 
 from ..model.network import Batch
-from ..solvers import microbatch
 from .jobs import Job
 from .simpy_fields import event_value
 from .stations import Periodic, Station
@@ -97,5 +96,7 @@ class Batcher(Station):
 def offered_load(batch: Batch, servers: int, lam: float) -> float:
     """Utilization of the batch processors at item rate ``lam`` under these rules
     (:func:`qmodel.solvers.microbatch.offered_load`); 1 or more means the backlog grows."""
+    from ..solvers import microbatch  # scipy.stats: only for a model with a batcher
+
     return microbatch.offered_load(lam, batch.interval, batch.size, batch.fixed,
                                    batch.per_item, servers)

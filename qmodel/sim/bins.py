@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy.special import stdtrit
 
 from ..model.network import Network
 from .engine import Engine
@@ -155,6 +155,6 @@ def summarise(per_replication: list[dict[str, np.ndarray]], edges: np.ndarray) -
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
             std = np.nanstd(values, axis=0, ddof=1)
-        half = np.where(n > 1, sps.t.ppf(0.975, np.maximum(n - 1, 1)) * std / np.sqrt(n), math.nan)
+        half = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975) * std / np.sqrt(n), math.nan)
         frame[name], frame[f"{name}_low"], frame[f"{name}_high"] = mean, mean - half, mean + half
     return frame

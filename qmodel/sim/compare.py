@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..results import Result
+
+if TYPE_CHECKING:  # pandas loads when a table is built, not with the simulator
+    import pandas as pd
 
 NODE_METRICS = ("throughput", "utilization", "mean_in_system", "mean_wait", "mean_response",
                 "p_loss", "p_abandon", "p_balk")
@@ -28,6 +30,8 @@ def compare(analytic: Result, simulated: Result, tolerance: float = 0.05) -> pd.
     >>> bool(table["agrees"].all()), list(table.columns[:4])
     (True, ['node', 'metric', 'analytic', 'simulated'])
     """
+    import pandas as pd
+
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
     rows = []

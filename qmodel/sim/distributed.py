@@ -17,7 +17,6 @@ import numpy as np
 
 from ..model.network import Network
 from ..runner import run
-from . import fast
 from .engine import Engine
 from .record import Replication
 from .streams import Streams
@@ -43,6 +42,8 @@ def make_runner(task: ReplicationTask, progress: Callable[[float], None] | None 
     options = dict(customers=task.customers, horizon=task.horizon, warmup=task.warmup,
                    progress=progress)
     if task.use_fast:
+        from . import fast  # numba loads with the first replication on the fast path
+
         return fast.FastRun(task.network, Streams(task.seq), **options)
     return Engine(task.network, Streams(task.seq), trace=trace, min_time=task.min_time,
                   **options)

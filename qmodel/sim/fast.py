@@ -20,6 +20,7 @@ from numba import njit
 
 from ..distributions import Distribution, Exponential
 from ..model.network import Network
+from .fast_scope import unsupported as unsupported  # what it takes, without numba
 from .record import CLASS_FIELDS, MAX_ROWS, STATION_FIELDS, Layout, Replication, Samples
 from .stats import MAX_BATCHES, MSER_BATCH, SAMPLE_CAP
 from .streams import Streams
@@ -42,37 +43,6 @@ Y_COMP, Y_ARR, Y_LOSS, Y_RESP, Y_AREA, Y_SEEN = (1 + k for k in range(6))
 C_COMP, C_RESP, C_SEEN = range(3)
 SW = len(STATION_FIELDS)
 CW = len(CLASS_FIELDS)
-
-
-def unsupported(network: Network) -> str | None:
-    """Why the fast path cannot run ``network``, or None when it can."""
-    if network.closed_classes:
-        return "closed classes (users) need the simpy engine"
-    if network.batch_classes:
-        return "batch arrivals (batches) need the simpy engine"
-    if network.profiles:
-        return "a rate profile (a rate that changes over time) needs the simpy engine"
-    if network.behaviours:
-        return f"{', '.join(sorted(network.behaviours))} need the simpy engine"
-    if any(c.interarrival is not None and c.interarrival.name == "mmpp2"
-           for c in network.open_classes):
-        return "MMPP-2 (bursty) arrivals need the simpy engine"
-    for s in network.stations:
-        where = f"nodes.{s.component}"
-        if s.kind not in ("queue", "delay"):
-            return f"{where}: kind {s.kind} needs the simpy engine"
-        if math.isfinite(s.servers) and s.discipline != "fcfs":
-            return f"{where}: discipline {s.discipline} needs the simpy engine"
-        if s.capacity is not None:
-            return f"{where}: finite capacity needs the simpy engine"
-        if s.failures is not None:
-            return f"{where}: failures need the simpy engine"
-    for name, router in network.routers.items():
-        if router.policy in ("round_robin", "jsq", "primary_secondary"):
-            return f"nodes.{name}: {router.policy} routing needs the simpy engine"
-        if router.rebalance:
-            return f"nodes.{name}: rebalance needs the simpy engine"
-    return None
 
 
 class FastRun:

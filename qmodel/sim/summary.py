@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..model.network import Network
 from ..results import (
@@ -26,6 +25,9 @@ from .batcher import offered_load as batcher_load
 from .behaviour_summary import add_behaviours
 from .record import STATION_FIELDS, Layout, Replication
 from .stats import mean_ci, mser
+
+if TYPE_CHECKING:  # pandas loads when a table is built, not with the simulator
+    import pandas as pd
 
 METHOD = "simulation"
 GROWTH_RATIO = 1.5

@@ -9,18 +9,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from ..errors import ModelError, Problem
 from ..model.model import Model
 from ..model.network import Network
-from ..solvers import transient
 from .bins import binned, run_logged, summarise
 from .streams import replication_seeds
+
+if TYPE_CHECKING:  # plotly loads when a figure is drawn
+    import plotly.graph_objects as go
 
 MAX_BINS = 100_000
 MAX_CTMC_STEPS = 40_000
@@ -72,6 +73,7 @@ class TimeSeries:
     def figure(self) -> go.Figure:
         """Rate, number in system and response time (mean, p95) over time, with bands, and
         the analytic predictions (dashed) when the frame has them."""
+        import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
         f = self.frame
@@ -105,6 +107,8 @@ class TimeSeries:
 
 def _band(fig: go.Figure, x: pd.Series, f: pd.DataFrame, name: str, scale: float,
           row: int) -> None:
+    import plotly.graph_objects as go
+
     low, high = f[f"{name}_low"] * scale, f[f"{name}_high"] * scale
     fig.add_trace(go.Scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([high, low[::-1]]),
                              fill="toself", line=dict(width=0), opacity=0.25,
@@ -162,6 +166,8 @@ def _analytic(network: Network, frame: pd.DataFrame, edges: np.ndarray) -> str:
     if network.behaviours:
         return ("no analytic columns: the transient M/M/c solutions do not model "
                 f"{', '.join(sorted(network.behaviours))}")
+    from ..solvers import transient  # scipy's ODE solver: only for a series
+
     queue = transient.single_queue(network)
     if isinstance(queue, str):
         return f"no analytic columns: {queue}"

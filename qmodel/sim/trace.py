@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .jobs import Job
+
+if TYPE_CHECKING:  # pandas loads when a table is built, not with the simulator
+    import pandas as pd
 
 COLUMNS = ("replication", "job", "task", "class", "node", "arrival_s", "start_s", "end_s",
            "lost")
@@ -28,6 +30,8 @@ class TraceRecorder:
                           math.nan if start is None else start, end, lost))
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         df = pd.DataFrame(self.rows, columns=list(COLUMNS))
         df["task"] = df["task"].astype("Int64")
         return df

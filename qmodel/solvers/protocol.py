@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..model.network import BEHAVIOURS, Network
-from ..results import Result
+if TYPE_CHECKING:
+    from ..model.network import Network
+    from ..results import Result
 
 
 def anywhere(network: Network) -> str | None:
@@ -63,6 +65,8 @@ class Method:
         (a refusal that says nothing about the model's shape)."""
         missing = sorted(network.behaviours - self.behaviours)
         if missing:
+            from ..model.network import BEHAVIOURS
+
             return f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}"
         bursty = bursty_classes(network)
         if bursty and not self.bursty:

@@ -3,6 +3,9 @@
 Adding a solver: a module under :mod:`qmodel.solvers.methods` defining a
 :class:`~.protocol.Method`, and one line in :data:`REGISTRY`. The order here is the order
 of the ``method=`` names in help texts; auto's preference is each method's ``rank``.
+
+A family's module stays light: it imports its kernels (and scipy, networkx, pandas) inside
+its ``solve``, so reading the names here, as ``qmodel --help`` does, loads no solver.
 """
 
 from __future__ import annotations

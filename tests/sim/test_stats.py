@@ -44,3 +44,16 @@ def test_mean_ci_covers_the_mean_about_95_percent_of_the_time():
         _, (lo, hi) = mean_ci(rng.exponential(1.0, 10))
         hits += lo <= 1.0 <= hi
     assert 0.85 < hits / 2000 < 0.97  # t intervals under-cover a little for skewed data
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 31, 200])
+def test_mean_ci_uses_the_student_t_quantile_of_scipy_stats(n):
+    """The interval's half-width is t(0.975, n-1) s / sqrt(n), the quantile being what
+    scipy.stats.t.ppf gives (computed with scipy.special.stdtrit, without scipy.stats)."""
+    from scipy import stats
+
+    x = np.random.default_rng(n).exponential(1.0, n)
+    m, (lo, hi) = mean_ci(x)
+    expected = stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    assert m == pytest.approx(x.mean(), rel=1e-15)
+    assert (hi - lo) / 2 == pytest.approx(expected, rel=1e-12)

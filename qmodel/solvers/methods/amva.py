@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from ...model.network import Network
+from typing import TYPE_CHECKING
+
 from ...results import Result
-from .. import closed_network
 from ..protocol import Method
 from .mva import closed
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def solve(network: Network) -> Result:
     """Bard–Schweitzer approximate MVA (mixed MVA when there are open classes too)."""
+    from .. import closed_network
+
     return closed_network.solve(network, approximate=True)
 
 

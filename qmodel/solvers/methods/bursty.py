@@ -1,16 +1,19 @@
 """``qbd``: one FCFS queue with MMPP-2 arrivals (bursts: correlated gaps) and exponential
 service, exactly, by the matrix-geometric method (:mod:`..map_queue`): the MMPP/M/c
 queue as a quasi-birth-death process. Other models with MMPP-2 arrivals are refused with
-the reason; ``qmodel simulate`` takes them."""
+the reason; ``qmodel simulate`` takes them. The kernel is imported when a network is
+solved (see :mod:`..registry`)."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from ...model.network import Network
 from ...results import ClassResult, Estimate, NodeResult, Result, SystemResult
-from ..map_queue import MAX_SERVERS, solve_map_mc
 from ..protocol import Method, bursty_classes
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 METHOD_LABEL = "exact"
 
@@ -29,6 +32,8 @@ def supports(network: Network) -> str | None:
         return "MMPP-2 arrivals are solved for one queue without routing or failures; simulate"
     if station.kind != "queue" or math.isinf(station.servers):
         return f"{station.name}: MMPP-2 arrivals are solved for a queue with c servers; simulate"
+    from ..map_queue import MAX_SERVERS
+
     if station.servers > MAX_SERVERS:
         return (f"{station.name}: MMPP-2 arrivals are solved up to {MAX_SERVERS:,} servers; "
                 "simulate")
@@ -41,6 +46,8 @@ def supports(network: Network) -> str | None:
 
 def solve(network: Network) -> Result:
     """The MMPP/M/c queue's stationary metrics, with exact response-time percentiles."""
+    from ..map_queue import solve_map_mc
+
     station, cls = network.stations[0], network.classes[0]
     d0, d1 = cls.interarrival.generators
     mu = 1.0 / station.service[cls.name].mean

@@ -3,10 +3,13 @@ itself for large multi-class populations; mixed MVA with open classes)."""
 
 from __future__ import annotations
 
-from ...model.network import Network
+from typing import TYPE_CHECKING
+
 from ...results import Result
-from .. import closed_network
 from ..protocol import Method
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def closed(network: Network) -> str | None:
@@ -16,6 +19,8 @@ def closed(network: Network) -> str | None:
 
 def solve(network: Network) -> Result:
     """Exact MVA (:func:`closed_network.solve`)."""
+    from .. import closed_network
+
     return closed_network.solve(network)
 
 

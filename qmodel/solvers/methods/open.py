@@ -4,12 +4,13 @@ micro-batch stations (:mod:`..open_network`, result by :mod:`..open_result`)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from ...model.network import Network
 from ...results import Result
-from ..open_network import solve_open
-from ..open_result import open_result
 from ..protocol import Method
+
+if TYPE_CHECKING:
+    from ...model.network import Network
 
 
 def supports(network: Network) -> str | None:
@@ -32,6 +33,9 @@ def supports(network: Network) -> str | None:
 
 def solve(network: Network) -> Result:
     """The traffic equations, then each station, then the end-to-end metrics."""
+    from ..open_network import solve_open
+    from ..open_result import open_result
+
     return open_result(solve_open(network))
 
 

@@ -15,21 +15,21 @@ Pools held on calls to one callee or on the visits of one node are tasks of the 
 (:mod:`.held_tasks`). Anything else with these behaviours (a pool shared more widely,
 parallel calls, timeouts on calls, several stations with timeouts, ...) is refused with
 the reason; ``qmodel simulate`` takes it.
+Each kernel is imported where it is used, when a network is solved (see
+:mod:`..registry`).
 """
 
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ...errors import UnstableError
-from ...model.network import Network, Station
 from ...results import ClassResult, Estimate, NodeResult, PoolResult, Result, SystemResult
-from .. import erlang_a, hedging, layered, retry_fixed_point
-from ..mmc import erlang_c_values
 from ..protocol import Method
-from . import held_tasks
+
+if TYPE_CHECKING:
+    from ...model.network import Network, Station
 
 BEHAVIOURS = frozenset({"calls", "pools", "patience", "balking", "timeouts", "retries",
                         "hedging"})
@@ -86,7 +86,7 @@ def _plain(network: Network) -> str | None:
         if cls.interarrival is not None and not getattr(cls.interarrival, "is_exponential",
                                                         False):
             return f"class {cls.name}: arrivals are solved when Poisson; simulate"
-        if np.any(network.routing[cls.name]):
+        if network.routing[cls.name].any():
             return "jobs move on with next after a visit; only calls are modelled here"
     if network.routers or network.failures:
         return "shards, consumers or failures; simulate"
@@ -113,6 +113,8 @@ def _calls_reason(network: Network) -> str | None:
     for s in network.stations:
         if s.calls and s.call_order != "sequence":
             return f"{s.name}: parallel calls; simulate"
+    from . import held_tasks
+
     return held_tasks.pools_reason(network)
 
 
@@ -165,6 +167,9 @@ def _system(network: Network, method: str, x: float, response: float, offered: f
 
 
 def _layered(network: Network) -> Result:
+    from .. import layered
+    from . import held_tasks
+
     mapped = held_tasks.tasks_of(network)
     solved = layered.solve_layered(mapped.tasks)
     offered = sum(c.rate for c in network.open_classes)
@@ -197,6 +202,8 @@ def _layered(network: Network) -> Result:
 
 
 def _abandonment(network: Network) -> Result:
+    from .. import erlang_a
+
     station, cls = network.stations[0], network.classes[0]
     mu = 1.0 / station.service[cls.name].mean
     theta = 0.0 if station.patience is None else 1.0 / station.patience.mean
@@ -236,6 +243,9 @@ def _abandonment(network: Network) -> Result:
 
 
 def _retries(network: Network) -> Result:
+    from .. import erlang_a, retry_fixed_point
+    from ..mmc import erlang_c_values
+
     station, cls = network.stations[0], network.classes[0]
     client = cls.client
     service = station.service[cls.name]
@@ -308,6 +318,9 @@ def _mean_backoff(retries) -> tuple[float, ...]:
 
 
 def _hedged(network: Network) -> Result:
+    from .. import hedging
+    from ..mmc import erlang_c_values
+
     station, cls = network.stations[0], network.classes[0]
     service = station.service[cls.name]
     c = int(station.servers)
