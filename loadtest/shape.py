@@ -112,8 +112,8 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
     measured.insert(2, "rate_per_s", predicted.frame["rate_per_s"])
     criteria = compare(run_metrics(calibrated.network, measured), singles, bin_s)
     notes.append(f"service times calibrated from a {calibration_s:g} s run at load "
-                 f"{CALIBRATION_LOAD}: " + ", ".join(f"{c} {s * 1e3:.3g} ms"
-                                                       for c, s in services.items()))
+                 f"{CALIBRATION_LOAD}: " + (", ".join(f"{c} {s * 1e3:.3g} ms" for c, s in
+                                                      services.items()) or "none measured"))
     if not cal.valid:
         notes.append("the calibration run was INVALID (" + "; ".join(cal.problems) +
                      "): its service times are suspect")
