@@ -21,7 +21,8 @@ says so).
 ``--profile-file FILE`` (JSON, :mod:`loadtest.profile_file`: a model's rate profile in
 seconds) makes the open-loop rate follow the profile from the dispatcher's start: the
 arrival times are drawn by the simulator's own thinning
-(:func:`qmodel.sim.arrivals.thinned`), each of ``-u`` dispatchers at its share of the rate.
+(:func:`qmodel.sim.arrivals.thinned`), each of ``-u`` dispatchers at its share of the rate;
+the run ends a second after the profile's ``length`` (``--run-time`` is then a bound).
 
 ``--client-file FILE`` (JSON, :func:`loadtest.retrying.client_spec` with the hedge delay
 resolved to seconds) makes each request a client of the model: an attempt unanswered
@@ -75,6 +76,7 @@ _user_ids = itertools.count()
 _outcomes = {"answers": 0, "errors": 0, "stopped": ""}
 _client_rows: list[ClientRow] = []
 ERROR_STOP_MIN_ANSWERS = 50
+PROFILE_TAIL_S = 1.0  # a --profile-file run ends this long after the profile
 
 
 @events.init_command_line_parser.add_listener
@@ -363,18 +365,25 @@ class Client(FastHttpUser):
 
     def _follow(self, profile, start: float) -> None:
         """Send at the arrival times of a Poisson process with the profile's rate from
-        ``start`` (the simulator's thinning, seeded from this dispatcher's seed)."""
+        ``start`` (the simulator's thinning, seeded from this dispatcher's seed) until the
+        profile's length, then end the run a second later (``--run-time`` bounds it: on a
+        busy machine locust's timer starts seconds before the users do)."""
         _started.setdefault("dispatch", start)
         rng = np.random.default_rng(self.rng.getrandbits(64))
-        intended = start
+        intended, end = start, start + profile.length
         for gap in thinned(profile, rng):
-            if _outcomes["stopped"]:
-                return
             intended += gap
+            if _outcomes["stopped"] or intended >= end:
+                break
             delay = intended - time.time()
             if delay > 0:
                 gevent.sleep(delay)
             gevent.spawn(self._request, intended)
+        gevent.sleep(max(0.0, end - time.time()))
+        runner = self.environment.runner
+        if not isinstance(runner, WorkerRunner):
+            gevent.spawn_later(PROFILE_TAIL_S, runner.quit)
+        gevent.sleep(PROFILE_TAIL_S + 60)  # nothing more to send: wait for the quit
 
 
 def _samples_path(environment) -> Path | None:

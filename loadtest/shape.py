@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,7 @@ from .validate import (
     CALIBRATION_LOAD,
     TAIL_S,
     Harness,
+    _console,
     _nominal,
     _specs,
     calibrated_services,
@@ -47,6 +49,7 @@ from .validate import (
 )
 
 MAX_HORIZON_S = 3600.0
+RUN_BOUND_S = 15.0  # locust's run time beyond the profile: a bound, not the end
 
 
 def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
@@ -62,7 +65,7 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
     their mean, their spread the noise a single run has). Every open class must have a
     rate profile or a constant rate, and the model no closed users.
     """
-    console = console or Console()
+    console = console or _console()
     path = str(model) if not isinstance(model, Model) else model.source
     model = load(model) if not isinstance(model, Model) else model
     check_traffic(model)
@@ -141,10 +144,13 @@ def _profile_run(harness: Harness, model: Model, horizon: float, seed: int, retr
         harness.runs += 1
         runs = []
         for c in model.network.open_classes:
+            # every class's locust runs to the longest profile's end (the rate holds)
             profile_file = "" if c.profile is None else str(write_profile_file(
-                harness.work_dir / f"profile-{c.name}.json", c.profile))
+                harness.work_dir / f"profile-{c.name}.json", replace(c.profile, length=horizon)))
             rate = c.profile.peak if c.profile is not None else c.rate
-            spec = LoadSpec("open", horizon + TAIL_S, rate=rate, path=class_path(model, c.name),
+            # a profile run ends itself a second after the profile; the run time bounds it
+            spec = LoadSpec("open", horizon + RUN_BOUND_S, rate=rate,
+                            path=class_path(model, c.name),
                             seed=seed + 7919 * (attempt + 1), client_file=clients.get(c.name, ""),
                             profile_file=profile_file)
             runs.append((spec, harness.work_dir / f"shape{harness.runs}-{c.name}.csv"))
