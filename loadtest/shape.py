@@ -73,6 +73,11 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
     if net.closed_classes or not net.profiles:
         raise ValueError("--shape runs a model's rate profile: it needs an open class with "
                          "rate: {profile: ...} and no closed users")
+    brokers = [name for name, node in model.spec.nodes.items() if node.kind == "broker"]
+    if brokers:
+        raise ValueError(f"nodes.{brokers[0]}: --shape compares the series the clients see, "
+                         "and a broker answers when it has accepted a record (202), before "
+                         "its consumers: models with a broker are not compared over time yet")
     bin_s = parse_duration(bins) if isinstance(bins, str) else float(bins)
     horizon = max(p.length for p in net.profiles.values())
     if not 0 < bin_s <= horizon / 2:
