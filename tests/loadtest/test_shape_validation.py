@@ -16,7 +16,7 @@ import pytest
 
 from loadtest.shape import validate_shape
 
-from .conftest import write_model
+from .conftest import TOPOLOGIES, write_model
 
 pytestmark = pytest.mark.loadtest
 
@@ -41,3 +41,19 @@ def test_a_short_spike_is_predicted(tmp_path):
     doc = json.loads((tmp_path / "shape.json").read_text())
     assert doc["passed"] and len(doc["measured"]) == 22 == len(doc["predicted"]["series"])
     assert (tmp_path / "shape.html").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_step_on_the_web_service(tmp_path):
+    """The web service topology (gateway, app pool of 8, 4 db shards), 120/s stepping to
+    260/s (app utilization 0.38 -> 0.81) at 10 s for 20 s more: no recovery to judge
+    (the load does not come back), the peaks are."""
+    text = (TOPOLOGIES / "web_service.yaml").read_text().replace(
+        "rate: 200/s", "rate: {profile: step, from: 120/s, to: 260/s, at: 10s, length: 30s}")
+    path = write_model(tmp_path, "web_step", text)
+    report = validate_shape(path, calibration="10s", warmup="3s", replications=20, seed=2,
+                            out=tmp_path / "shape.html")
+    assert report.valid, report.checks
+    by = {c.name: c for c in report.criteria}
+    assert by["recovery"].passed is None
+    assert by["peak p95"].passed and by["queue peak"].passed, report.criteria
