@@ -4,6 +4,7 @@
                         [--redis-fsync everysec|always]
     qmodel validate MODEL --load 0.3,0.5,0.7,0.85 --duration 60s [--mode open|closed]
                     [--otel-traces FILE]
+    qmodel validate MODEL --shape [--bins 1s] [--replications 20]
 """
 
 from __future__ import annotations
@@ -101,10 +102,17 @@ def validate_command(
         level_by: str = typer.Option("file", help="--results levels: file or window:30s"),
         class_of: list[str] = typer.Option(None, help="--results: NAME=CLASS (repeatable)"),
         hlog_unit: str = typer.Option("us", help="--results: value unit of .hlog files"),
+        shape: bool = typer.Option(False, "--shape", help="Run the model's rate profile once "
+                                   "and compare the series over time with its simulation"),
+        bins: str = typer.Option("1s", help="--shape: width of a time bin"),
+        replications: int = typer.Option(20, help="--shape: simulated replications"),
         more: list[Path] = typer.Argument(None, hidden=True)) -> None:
     """Start the system (or use --target), run locust per load level, compare with the
     model; or, with --results FILE..., compare with result files a load test already
     wrote."""
+    if shape:
+        raise typer.Exit(_shape(model, bins, replications, calibration, warmup, broker, seed,
+                                retries, keep, out, url or target or results or more))
     if results or more:
         from .results.cli import run as run_results
 
@@ -134,6 +142,23 @@ def validate_command(
     except (QModelError, ValueError) as exc:
         _fail(str(exc))
     raise typer.Exit(0 if report.passed else 1)
+
+
+def _shape(model: Path, bins: str, replications: int, calibration: str, warmup: str,
+           broker: str, seed: int, retries: int, keep: bool, out: Path, other: object) -> int:
+    """``validate --shape``: 0 passed, 1 failed or invalid, 2 bad input."""
+    from .shape import validate_shape
+
+    if other:
+        _fail("--shape runs the reference system it starts: not with --url, --target or "
+              "--results")
+    try:
+        report = validate_shape(model, bins=bins, replications=replications,
+                                calibration=calibration, warmup=warmup, backend=broker,
+                                seed=seed, retries=retries, keep=keep, out=out)
+    except (QModelError, ValueError) as exc:
+        _fail(str(exc))
+    return 0 if report.passed else 1
 
 
 def main() -> None:

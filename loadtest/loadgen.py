@@ -37,6 +37,7 @@ class LoadSpec:
     master_bind: str = "127.0.0.1"  # with several processes: where the master listens
     host: str = ""               # this run's host instead of run_locust's
     client_file: str = ""        # the class's client spec (timeouts, retries, hedging)
+    profile_file: str = ""       # the rate follows this profile (``rate``: its peak)
 
     @property
     def processes(self) -> int:
@@ -62,6 +63,8 @@ def locust_command(host: str, spec: LoadSpec, samples_out: Path) -> list[str]:
         command += ["--requests-file", spec.requests_file]
     if spec.client_file:
         command += ["--client-file", spec.client_file]
+    if spec.profile_file:
+        command += ["--profile-file", spec.profile_file]
     if spec.max_error_rate < 1.0:
         command += ["--max-error-rate", f"{spec.max_error_rate:.6g}"]
     if spec.processes > 1:

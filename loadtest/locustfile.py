@@ -18,6 +18,12 @@ the map's requests, chosen by weight, placeholders filled; ``--max-error-rate F`
 sending once more than F of at least 50 answers were not a success (the run's side file
 says so).
 
+``--profile-file FILE`` (JSON, :mod:`loadtest.profile_file`: a model's rate profile in
+seconds) makes the open-loop rate follow the profile from the dispatcher's start: the
+arrival times are drawn by the simulator's own thinning
+(:func:`qmodel.sim.arrivals.thinned`), each of ``-u`` dispatchers at its share of the rate;
+the run ends a second after the profile's ``length`` (``--run-time`` is then a bound).
+
 ``--client-file FILE`` (JSON, :func:`loadtest.retrying.client_spec` with the hedge delay
 resolved to seconds) makes each request a client of the model: an attempt unanswered
 after ``timeout`` is given up (``on_timeout: cancel``: the client also sends ``POST
@@ -47,16 +53,19 @@ except ImportError:  # run from a checkout: locust puts only this directory on s
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gevent
+import numpy as np
 import psutil
 from hdrh.histogram import HdrHistogram
 from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.clients import ClientRow, clients_path, write_client_rows
+from loadtest.profile_file import read_profile_file
 from loadtest.retrying import RetryBudget, backoff_delay
 from loadtest.samples import Samples, check_closed, check_open, latency, write_samples
 from loadtest.shapes import SHAPES, rate_factor
 from qmodel.model.requests import parse_template, render, status_matches
+from qmodel.sim.arrivals import thinned
 from qmodel.units import parse_duration
 
 STEADY_SKIP_S = (3.0, 1.0)  # analyse from 3 s after the start to 1 s before the end
@@ -67,6 +76,7 @@ _user_ids = itertools.count()
 _outcomes = {"answers": 0, "errors": 0, "stopped": ""}
 _client_rows: list[ClientRow] = []
 ERROR_STOP_MIN_ANSWERS = 50
+PROFILE_TAIL_S = 1.0  # a --profile-file run ends this long after the profile
 
 
 @events.init_command_line_parser.add_listener
@@ -88,6 +98,8 @@ def _arguments(parser) -> None:
                         help="JSON request map of one class (replaces --path)")
     parser.add_argument("--client-file", type=str, default="",
                         help="JSON client spec: timeout, on_timeout, retries, hedge (seconds)")
+    parser.add_argument("--profile-file", type=str, default="",
+                        help="Open loop: JSON rate profile the rate follows (seconds)")
     parser.add_argument("--max-error-rate", type=float, default=1.0,
                         help="Stop sending when more than this fraction of answers failed")
 
@@ -126,6 +138,14 @@ def _start(environment, **_kw) -> None:
         raise SystemExit("--arrival-rate must be positive in open mode")
     if options.shape != "constant" and not (options.run_time or options.shape_duration):
         raise SystemExit(f"--shape {options.shape} needs --run-time (every shape is bounded)")
+    if options.profile_file:
+        if options.mode != "open" or options.shape != "constant":
+            raise SystemExit("--profile-file sets the open-loop rate over time; it does not "
+                             "combine with --mode closed or --shape")
+        try:
+            _started["profile"] = read_profile_file(options.profile_file)
+        except ValueError as exc:
+            raise SystemExit(f"--profile-file: {exc}") from None
     _started["wall"] = time.time()
     _started["cpu"] = sum(psutil.Process().cpu_times()[:2])
     if options.requests_file:
@@ -332,6 +352,9 @@ class Client(FastHttpUser):
         duration = float(options.run_time or options.shape_duration or 0)
         start = time.time()
         intended = start
+        if "profile" in _started:
+            self._follow(_started["profile"].scaled(1.0 / users), start)
+            return
         while not _outcomes["stopped"]:
             factor = rate_factor(options.shape, intended - start, duration) if duration else 1.0
             intended += self.rng.expovariate(rate * factor)
@@ -339,6 +362,28 @@ class Client(FastHttpUser):
             if delay > 0:
                 gevent.sleep(delay)
             gevent.spawn(self._request, intended)
+
+    def _follow(self, profile, start: float) -> None:
+        """Send at the arrival times of a Poisson process with the profile's rate from
+        ``start`` (the simulator's thinning, seeded from this dispatcher's seed) until the
+        profile's length, then end the run a second later (``--run-time`` bounds it: on a
+        busy machine locust's timer starts seconds before the users do)."""
+        _started.setdefault("dispatch", start)
+        rng = np.random.default_rng(self.rng.getrandbits(64))
+        intended, end = start, start + profile.length
+        for gap in thinned(profile, rng):
+            intended += gap
+            if _outcomes["stopped"] or intended >= end:
+                break
+            delay = intended - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            gevent.spawn(self._request, intended)
+        gevent.sleep(max(0.0, end - time.time()))
+        runner = self.environment.runner
+        if not isinstance(runner, WorkerRunner):
+            gevent.spawn_later(PROFILE_TAIL_S, runner.quit)
+        gevent.sleep(PROFILE_TAIL_S + 60)  # nothing more to send: wait for the quit
 
 
 def _samples_path(environment) -> Path | None:
@@ -364,6 +409,7 @@ def _stop(environment, **_kw) -> None:
         "mode": options.mode, "arrival_rate": options.arrival_rate,
         "users": options.num_users, "think_time": options.think_time,
         "shape": options.shape, "started": _started["wall"], "stopped": time.time(),
+        "dispatch_started": _started.get("dispatch"), "profile": bool(options.profile_file),
         "cpu_percent": 100.0 * cpu / wall if wall > 0 else None,
         "stopped_on_errors": _outcomes["stopped"]})
     _rows.clear()
@@ -396,7 +442,7 @@ def _verdict(environment, **_kw) -> None:
         return
     start = min(m["started"] for m in samples.meta) + STEADY_SKIP_S[0]
     end = max(m["stopped"] for m in samples.meta) - STEADY_SKIP_S[1]
-    if options.mode == "open" and options.shape == "constant":
+    if options.mode == "open" and options.shape == "constant" and not options.profile_file:
         check = check_open(samples, options.arrival_rate, start, end)
     elif options.mode == "closed":
         check = check_closed(samples, options.num_users, parse_duration(options.think_time),

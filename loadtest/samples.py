@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from qmodel.model.profiles import RateProfile
+
 RATE_TOLERANCE = 0.03
 CV_TOLERANCE = 0.10
 SEND_DELAY_P99_S = 0.010
@@ -150,7 +152,16 @@ def check_open(samples: Samples, target_rate: float, since: float, until: float)
     if abs(achieved - target_rate) > tolerance * target_rate:
         problems.append(f"achieved rate {achieved:.4g}/s is off the target {target_rate:.4g}/s "
                         f"by more than {tolerance:.1%}")
-    gaps = np.diff(np.sort(inside.sent))
+    cv, p99, cpu = _poisson_sends(samples, inside, inside.sent, problems)
+    return RunCheck("open", achieved, target_rate, tolerance, cv, p99, cpu, problems)
+
+
+def _poisson_sends(samples: Samples, inside: Samples, times: np.ndarray,
+                   problems: list[str]) -> tuple[float | None, float | None, float | None]:
+    """The open loop's checks beyond the rate: the CV of the gaps between ``times`` (the
+    sends, on a unit-rate clock for a profile), the send delay's p99 and the CPU used;
+    what fails is appended to ``problems``."""
+    gaps = np.diff(np.sort(times))
     cv = float(gaps.std() / gaps.mean()) if len(gaps) > 1 and gaps.mean() > 0 else None
     # the sample CV of n exponential gaps has a standard deviation of about 1/sqrt(n):
     # with few arrivals (a calibration run's job class) 0.1 would be within pure noise
@@ -168,7 +179,32 @@ def check_open(samples: Samples, target_rate: float, since: float, until: float)
     if cpu is not None and cpu > CPU_LIMIT_PERCENT:
         problems.append(f"a load-generator process used {cpu:.0f}% CPU (limit "
                         f"{CPU_LIMIT_PERCENT:.0f}%)")
-    return RunCheck("open", achieved, target_rate, tolerance, cv, p99, cpu, problems)
+    return cv, p99, cpu
+
+
+def check_profile(samples: Samples, profile: RateProfile, start: float, since: float,
+                  until: float) -> RunCheck:
+    """Checks of an open-loop run whose rate followed ``profile`` from ``start`` (epoch
+    seconds), over ``[since, until)``: the count of sends within 3% (or three Poisson
+    standard deviations) of the profile's integral, and the gaps, rescaled by the
+    profile's cumulative rate (which makes a non-homogeneous Poisson process a unit-rate
+    one), with a CV near 1; the send delay and CPU as for a constant rate.
+    ``achieved_rate`` and ``target_rate`` are averages over the window."""
+    inside = samples.window(since, until)
+    length = until - since
+    grid = np.linspace(0.0, until - start, 20_001)
+    cumulative = np.concatenate([[0.0], np.cumsum(np.diff(grid) * profile.rate_at(
+        (grid[1:] + grid[:-1]) / 2))])
+    expected = float(np.diff(np.interp([since - start, until - start], grid, cumulative))[0])
+    tolerance = max(RATE_TOLERANCE, 3.0 / math.sqrt(expected)) if expected > 0 else 1.0
+    problems = []
+    if abs(len(inside.sent) - expected) > tolerance * expected:
+        problems.append(f"{len(inside.sent)} sends where the profile gives {expected:.0f} "
+                        f"(more than {tolerance:.1%} off)")
+    cv, p99, cpu = _poisson_sends(samples, inside,
+                                  np.interp(inside.sent - start, grid, cumulative), problems)
+    return RunCheck("open", len(inside.sent) / length, expected / length, tolerance, cv, p99,
+                    cpu, problems)
 
 
 def check_closed(samples: Samples, users: int, think_s: float, since: float,

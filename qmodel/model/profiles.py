@@ -106,6 +106,34 @@ class RateProfile:
             return float(np.sum(values[:-1] * np.diff(grid)) / horizon)
         return float(np.trapezoid(values, grid) / horizon)
 
+    def scaled(self, factor: float) -> RateProfile:
+        """The same profile with every rate times ``factor`` (a share of the load).
+
+        >>> parse({"profile": "step", "from": 10, "to": 30, "at": 5}).scaled(0.5).rates
+        (5.0, 15.0)
+        """
+        sine = None if self.sine is None else \
+            (self.sine[0] * factor, self.sine[1] * factor, self.sine[2])
+        return RateProfile(self.kind, self.times, tuple(r * factor for r in self.rates),
+                           self.linear, sine, self.length)
+
+    def to_spec(self) -> dict[str, Any]:
+        """A model file's profile mapping (seconds, per second) that :func:`parse` reads
+        back to the same rates: a sine, or the points of any other kind.
+
+        >>> p = parse({"profile": "spike", "base": "40/s", "peak": "130/s", "at": "8s",
+        ...            "duration": "4s", "length": "20s"})
+        >>> q = parse(p.to_spec())
+        >>> q.rate_at([0.0, 9.0, 13.0]).tolist(), q.length
+        ([40.0, 130.0, 40.0], 20.0)
+        """
+        if self.sine is not None:
+            mean, amplitude, period = self.sine
+            return {"profile": "sine", "mean": mean, "amplitude": amplitude,
+                    "period": period, "length": self.length}
+        return {"profile": "piecewise", "points": [[t, r] for t, r in zip(self.times, self.rates)],
+                "interpolate": "linear" if self.linear else "step", "length": self.length}
+
 
 def parse(spec: Any, time_unit: str = "s", base_dir: Path | None = None) -> RateProfile:
     """A :class:`RateProfile` from a model file's ``{profile: KIND, ...}`` mapping; a bad

@@ -153,7 +153,7 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
     notes = [f"{replications} replication(s) with the simpy engine from an empty system; "
              f"bins of {bins:g} s; response times by completion bin"]
     notes.append(_analytic(network, frame, edges))
-    recovery = _recovery(network, frame, within)
+    recovery = recovery_of(network, frame, within)
     if recovery is not None and not recovery["recovered"]:
         notes.append(f"p95 was not back within {within:.0%} of its steady value by the end "
                      "of the run")
@@ -203,7 +203,8 @@ def _peak(frame: pd.DataFrame) -> dict[str, float]:
             "p95_response_s": float(frame["p95_response_s"].iloc[j])}
 
 
-def _recovery(network: Network, frame: pd.DataFrame, within: float) -> dict[str, Any] | None:
+def recovery_of(network: Network, frame: pd.DataFrame, within: float
+                ) -> dict[str, Any] | None:
     """When the load comes back to its starting rate after changing: the reference p95
     (the median over the second half of the bins before the change, past the start from
     empty), and the first bin after the last change whose mean p95 is within ``within``
