@@ -28,7 +28,9 @@ STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--server.headless", "true",
 PAGES = {"model": "qmodel_ui/pages/model.py", "solve": "qmodel_ui/pages/solve.py",
          "whatif": "qmodel_ui/pages/whatif.py", "sensitivity": "qmodel_ui/pages/sensitivity.py",
          "plan": "qmodel_ui/pages/plan.py", "validate": "qmodel_ui/pages/validate.py",
-         "compare": "qmodel_ui/pages/compare.py", "calibrate": "qmodel_ui/pages/calibrate.py"}
+         "compare": "qmodel_ui/pages/compare.py", "calibrate": "qmodel_ui/pages/calibrate.py",
+         "metastability": "qmodel_ui/pages/metastability.py",
+         "timeseries": "qmodel_ui/pages/timeseries.py"}
 
 
 @pytest.fixture(autouse=True)
