@@ -173,6 +173,9 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                                                         "(default: MSER-5).")] = None,
              customers: Annotated[int | None, typer.Option(help="Completed jobs per "
                                                            "replication.")] = None,
+             max_events: Annotated[int | None, typer.Option(
+                 help="Stop a replication (partial) after this many events (default: 20 "
+                      "times what the run should take).")] = None,
              trace: Annotated[Path | None, typer.Option(help="Write a per-visit trace "
                                                         "(.csv or .parquet).")] = None,
              method: Annotated[str, typer.Option(help=help_text(SIMULATE))] = "auto",
@@ -189,17 +192,18 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                                "its figure (.html).")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
+    from ..sim.budget import STOPPED
 
     choice(method, SIMULATE, "--method")
     with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
-    _check_positive(replications=replications, customers=customers)
+    _check_positive(replications=replications, customers=customers, max_events=max_events)
     if bins is not None or out_path is not None:
         if bins is None:
             raise ModelError([Problem("--out", "writes a series over time: give --bins too")])
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
-                     method=method, executor=executor)
+                     method=method, executor=executor, max_events=max_events)
         from .series import show_series
 
         show_series(series, as_json, out_path)
@@ -207,9 +211,11 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
-                 executor=executor, scheduler=scheduler)
+                 executor=executor, scheduler=scheduler, max_events=max_events)
     if result.partial:
-        err.print("[yellow]interrupted: partial results[/]")
+        budget = any(note.startswith(STOPPED) for note in result.notes)
+        err.print("[yellow]stopped at the event budget (--max-events): partial results[/]"
+                  if budget else "[yellow]interrupted: partial results[/]")
     emit(result, as_json)
 
 
@@ -238,7 +244,7 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
 
 
 def _check_positive(**values: int | None) -> None:
-    bad = [Problem(f"--{k}", f"must be a positive integer, got {v}")
+    bad = [Problem(f"--{k.replace('_', '-')}", f"must be a positive integer, got {v}")
            for k, v in values.items() if v is not None and v < 1]
     if bad:
         raise ModelError(bad)

@@ -15,6 +15,7 @@ from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast
 from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
+from .budget import check_request_size, default_budget, stopped_note
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .resolution import check_resolution
@@ -28,6 +29,7 @@ SIMULATED_BEHAVIOURS: frozenset[str] = frozenset(BEHAVIOURS)
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
 UNSTABLE_ARRIVALS = 100_000
+INTERRUPTED = "interrupted: partial results"
 """An unstable open model is simulated until about this many jobs have arrived."""
 
 
@@ -36,8 +38,8 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
              customers: int | None = None, trace: bool | str | Path | None = None,
              progress: bool | Callable[[float], None] | None = None,
              method: str = "auto", executor: str | None = None, scheduler: Any = None,
-             workers: int | None = None, bins: float | str | None = None
-             ) -> SimResult | TimeSeries:
+             workers: int | None = None, bins: float | str | None = None,
+             max_events: int | None = None) -> SimResult | TimeSeries:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
     Each of ``replications`` independent runs (streams from
@@ -76,6 +78,15 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     large that doubles no longer resolve its service times raises a :class:`ModelError`
     (a coarser but usable resolution is reported in the notes: :mod:`.resolution`).
 
+    The event budget (:mod:`.budget`): a replication that has scheduled ``max_events``
+    events stops; the replications that finished and the stopped one are summarised,
+    marked partial, with a note naming the cause (the next ones are not run: they would
+    stop too). Default: 20 times the events the asked-for run should take (about
+    ``1 + 2 x visits`` per request), at least 1,000,000, so that a run that cannot finish
+    (requests that never end, a retry storm) answers in bounded time and memory. A model
+    one of whose requests may set off more than 1,000,000 visits at worst (every retry,
+    hedged copy and call) is refused up front (:class:`ModelError` naming the class).
+
     ``executor``: None (default) runs the replications one after the other in this
     process; ``"serial"``, ``"local"`` (a process pool of ``workers`` processes, default
     one per CPU) or ``"dask"`` (``scheduler``: an address such as ``"tcp://host:8786"``, a
@@ -112,6 +123,9 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int)
                                   or customers < 1):
         raise _option(f"customers must be a positive integer, got {customers!r}")
+    if max_events is not None and (isinstance(max_events, bool) or
+                                   not isinstance(max_events, int) or max_events < 1):
+        raise _option(f"max_events must be a positive integer, got {max_events!r}")
     unmodelled = network.behaviours - SIMULATED_BEHAVIOURS
     if unmodelled:
         raise UnsupportedError("simulation", f"the simulator does not model "
@@ -119,12 +133,13 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     hedge_notes: list[str] = []
     if network.behaviours:
         check_simulable(network)
+        check_request_size(network)
         network, hedge_notes = resolve_hedges(network, lambda net: simulate(
             net, replications=1, customers=PILOT_CUSTOMERS, seed=seed, progress=False))
     if bins is not None:
         series = _over_time(network, bins, horizon_s, replications, seed,
                             warmup=warmup, customers=customers, trace=trace, method=method,
-                            executor=executor)
+                            executor=executor, max_events=max_events)
         series.notes += hedge_notes
         return series
     if method not in SIMULATE:
@@ -166,9 +181,11 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         raise UnsupportedError("simulation (fast path)", reason)
     use_fast = method == "fast" or (method == "auto" and reason is None)
 
+    budget = max_events if max_events is not None else \
+        default_budget(network, customers, horizon_s, min_time)
     root, seqs = replication_seeds(seed, replications)
-    tasks = [ReplicationTask(network, seq, use_fast, customers, horizon_s, warmup_s, min_time)
-             for seq in seqs]
+    tasks = [ReplicationTask(network, seq, use_fast, customers, horizon_s, warmup_s, min_time,
+                             budget) for seq in seqs]
     recorder = TraceRecorder([c.name for c in network.classes]) if trace else None
     if executor is not None:
         reps, partial = run_replications(tasks, executor=executor, scheduler=scheduler,
@@ -178,8 +195,11 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
             raise KeyboardInterrupt  # stopped before any replication finished
     else:
         reps, partial = _run_here(tasks, recorder, progress, network.name)
-    if reps[0].final[0] <= 0:
-        raise KeyboardInterrupt  # stopped before anything was simulated
+    out_of_events = any(r.out_of_events for r in reps)
+    if reps[0].final[0] <= 0:  # stopped before anything was simulated
+        if out_of_events:
+            raise UnsupportedError("simulation", stopped_note(network, budget))
+        raise KeyboardInterrupt
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
              f"engine; warm-up: {warm_text}"] + hedge_notes
@@ -190,10 +210,12 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if early:
         notes.append(f"{early} replication(s) ended before the warm-up ({warmup_s:g} s): "
                      f"MSER-5 truncation used for them instead")
-    if partial:
-        notes.append("interrupted: partial results")
+    if out_of_events:
+        notes.append(stopped_note(network, budget))
+    elif partial:
+        notes.append(INTERRUPTED)
     result = summarize(network, reps, seed=root, offered=offered, notes=notes,
-                       partial=partial)
+                       partial=partial or out_of_events)
     if recorder is not None:
         frame = recorder.frame()
         if trace is True:
@@ -207,7 +229,8 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
 def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
               progress: bool | Callable[[float], None] | None, name: str) -> tuple[list, bool]:
     """Run the replications one after the other in this process; on Ctrl-C keep those
-    that finished (or the interrupted first one, marked partial)."""
+    that finished (or the interrupted first one, marked partial); after one stopped by
+    its event budget, run no more."""
     reporter = Reporter(progress, len(tasks), f"simulating {name}")
     reps, partial = [], False
     try:
@@ -217,6 +240,9 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
             runner = make_runner(task, reporter.for_replication(r), recorder)
             try:
                 reps.append(runner.run())
+                if reps[-1].out_of_events:
+                    partial = True
+                    break
             except KeyboardInterrupt:
                 partial = True
                 if not reps:

@@ -4,7 +4,8 @@ Events are simpy ``Timeout`` events with plain callbacks (no generator process p
 which keeps the engine several times faster than process-per-customer simulators. The
 engine owns the clock, the job sources (open arrivals, closed users, batches), the
 system-level counters, the checkpoints and the stopping rule (a model of batches only
-stops when the last batch job has left); stations (:mod:`.stations`,
+stops when the last batch job has left; any run stops, partial, once it has scheduled
+``max_events`` events: :mod:`.budget`); stations (:mod:`.stations`,
 :mod:`.preemptive`, :mod:`.forkjoin`, :mod:`.batcher`) own their queues, and
 :mod:`.routing` moves jobs between them.
 """
@@ -16,7 +17,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import simpy
 from simpy.core import StopSimulation
 from simpy.events import Timeout
 
@@ -24,6 +24,7 @@ from ..model.network import Network
 from ..model.network import Station as StationSpec
 from . import arrivals, held, routing
 from .batcher import Batcher
+from .budget import BudgetEnvironment, OutOfEventsError
 from .clients import ClassClient
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
@@ -46,8 +47,9 @@ class Engine:
     def __init__(self, network: Network, streams: Streams, *, customers: int | None,
                  horizon: float | None, warmup: float | None, min_time: float = 0.0,
                  trace: TraceRecorder | None = None,
-                 progress: Callable[[float], None] | None = None):
-        self.env = simpy.Environment()
+                 progress: Callable[[float], None] | None = None,
+                 max_events: int | None = None):
+        self.env = BudgetEnvironment(max_events)
         self.network = network
         self.streams = streams
         self.trace = trace
@@ -308,7 +310,9 @@ class Engine:
         self.warm_row = self.row()
 
     def run(self) -> Replication:
-        """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable."""
+        """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable.
+        Once ``max_events`` events have been scheduled the run stops: its record is
+        partial and says ``out_of_events``."""
         self.rows = [self.row()]
         if self.warmup is not None:
             self._schedule(self.warmup, self._warm, None)
@@ -320,12 +324,14 @@ class Engine:
             start_failures(self)
             self._start_sources()
             self.env.run(until=self.horizon)
+        except OutOfEventsError:
+            return self.record(partial=True, out_of_events=True)
         finally:
             if enabled:
                 gc.enable()
         return self.record()
 
-    def record(self, partial: bool = False) -> Replication:
+    def record(self, partial: bool = False, out_of_events: bool = False) -> Replication:
         """What the replication measured up to now."""
         classes = self.class_samples if self.multiclass else [self.samples]
         samples = [self.samples] + [s.samples for s in self.stations] + classes
@@ -335,7 +341,7 @@ class Engine:
             batch_means=np.array(self.series.means, dtype=float), batch_size=self.series.size,
             samples=[Samples(np.frombuffer(s.values, dtype=float).copy(), s.stride)
                      for s in samples],
-            partial=partial,
+            partial=partial, out_of_events=out_of_events,
             makespan=None if self.batch_end is None else self.batch_end - self.batch_start)
 
 

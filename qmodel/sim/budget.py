@@ -1,0 +1,147 @@
+"""The event budget: how a simulation that cannot finish gets a clear answer, not a hang.
+
+Every field of a model may be within its own limit while their product explodes: a
+request that may make 101 attempts of 11 hedged copies, each visit making 1,000 calls of
+11 copies, may set off 12 million visits. Two guards:
+
+- Up front, :func:`check_request_size` refuses (a :class:`ModelError` naming the class)
+  a model whose worst-case request — every retry and hedged copy sent, every call made —
+  sets off more than :data:`MAX_VISITS_PER_REQUEST` visits.
+- While it runs, each replication stops once it has scheduled ``max_events`` simpy events
+  (:class:`BudgetEnvironment`; the fast path counts its own) and is kept as a partial
+  result with a note saying why (:func:`stopped_note`). The default
+  (:func:`default_budget`) is :data:`EVENT_MARGIN` times the events the asked-for run
+  should take, and never below :data:`MIN_EVENTS`.
+"""
+
+from __future__ import annotations
+
+import math
+from heapq import heappush
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, Event
+
+from ..errors import ModelError, Problem
+from ..model.network import JobClass, Network
+
+MAX_VISITS_PER_REQUEST = 1_000_000
+"""The most visits one request may set off in the worst case (every retry and hedged copy
+sent, every call made): about ten seconds of simulation for that one request."""
+EVENT_MARGIN = 20
+"""The default budget is this many times the events the asked-for run should take (about
+``1 + 2 × visits`` per request, a fork's tasks each counted as a visit: its arrival, and
+a start and an end per visit)."""
+MIN_EVENTS = 1_000_000
+"""The smallest default budget (a short run with a long warm-up still finishes)."""
+UNKNOWN_SIZE_EVENTS = 50_000_000
+"""The default budget of a run whose size cannot be estimated (closed users with no
+think time, stopped at a horizon)."""
+STOPPED = "stopped after "
+"""How the note of a replication stopped by its budget begins."""
+
+
+class OutOfEventsError(Exception):
+    """Raised inside the run loop when the budget is spent (caught by the engine)."""
+
+
+class BudgetEnvironment(simpy.Environment):
+    """A simpy environment that raises :class:`OutOfEventsError` when more than
+    ``budget`` events have been scheduled (None: no budget).
+
+    >>> env = BudgetEnvironment(2)
+    >>> env.timeout(1), env.timeout(2), env.scheduled
+    (<Timeout(1) object at ...>, <Timeout(2) object at ...>, 2)
+    >>> env.timeout(3)
+    Traceback (most recent call last):
+    ...
+    qmodel.sim.budget.OutOfEventsError: 3
+    """
+
+    def __init__(self, budget: int | None) -> None:
+        super().__init__()
+        self.budget = math.inf if budget is None else budget
+        self.scheduled = 0
+
+    def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
+        """Schedule ``event`` as simpy does, counting it against the budget."""
+        n = self.scheduled + 1
+        self.scheduled = n
+        if n > self.budget:
+            raise OutOfEventsError(n)
+        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
+
+
+def _tasks(network: Network) -> np.ndarray:
+    return np.array([s.tasks for s in network.stations], dtype=float)
+
+
+def worst_visits(network: Network, cls: JobClass) -> float:
+    """The most visits one request of ``cls`` can set off (:meth:`Network.visits` with
+    ``most``, a fork's tasks each counted, times the class's own attempts)."""
+    attempts = cls.client.most_attempts if cls.client is not None else 1
+    return attempts * float(network.visits(cls.name, most=True) @ _tasks(network))
+
+
+def check_request_size(network: Network) -> None:
+    """Refuse a model one of whose requests may set off more than
+    :data:`MAX_VISITS_PER_REQUEST` visits: its simulation could not finish."""
+    problems = []
+    for cls in network.classes:
+        most = worst_visits(network, cls)
+        if most > MAX_VISITS_PER_REQUEST:
+            where = {"open": "arrivals", "closed": "users", "batch": "batches"}[cls.kind]
+            problems.append(Problem(f"{where}.{cls.name}", (
+                f"one request may set off {most:,.0f} visits (attempts x hedged copies x "
+                f"calls x their attempts): too many to simulate in bounded time; at "
+                f"most {MAX_VISITS_PER_REQUEST:,}: lower retries.max, hedge.copies or the "
+                "calls' count")))
+    if problems:
+        raise ModelError(problems)
+
+
+def visits_per_request(network: Network) -> float:
+    """The mean visits of one request (a fork's tasks each counted), over the model's
+    classes the largest."""
+    tasks = _tasks(network)
+    return max(float(network.visits(c.name) @ tasks) for c in network.classes)
+
+
+def default_budget(network: Network, customers: int | None, horizon: float | None,
+                   min_time: float = 0.0) -> int:
+    """:data:`EVENT_MARGIN` times the events a replication stopped by ``customers``,
+    ``horizon`` (seconds) or the end of its batches should take.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
+    ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
+    >>> default_budget(m.network, 50_000, None), default_budget(m.network, 100, None)
+    (3000000, 1000000)
+    """
+    open_rate = sum(c.rate for c in network.open_classes)
+    if customers is not None:
+        requests = customers + open_rate * min_time
+    elif horizon is None:  # batches only: they end the run
+        requests = 0.0
+    else:
+        requests = open_rate * horizon
+        for c in network.closed_classes:
+            think = c.think.mean if c.think is not None else 0.0
+            requests += c.population * horizon / think if think > 0 else math.inf
+    requests += sum(c.size * c.count for c in network.batch_classes)
+    events = EVENT_MARGIN * requests * (1 + 2 * visits_per_request(network))
+    if not math.isfinite(events):
+        return UNKNOWN_SIZE_EVENTS
+    return max(MIN_EVENTS, math.ceil(events))
+
+
+def stopped_note(network: Network, events: int) -> str:
+    """Why a replication stopped at its budget of ``events``, and what to do."""
+    mean = visits_per_request(network)
+    most = max(worst_visits(network, c) for c in network.classes)
+    cause = (f", up to {most:,.0f} with every retry, hedged copy and call: lower retries, "
+             "hedge copies or call counts,") if most > mean else ";"
+    return (f"{STOPPED}{events:,} events (the event budget, max_events): each request "
+            f"makes about {mean:,.4g} visits{cause} raise max_events (--max-events) or ask "
+            "for fewer customers or a shorter horizon: partial results")
