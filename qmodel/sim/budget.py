@@ -141,7 +141,8 @@ def stopped_note(network: Network, events: int) -> str:
     mean = visits_per_request(network)
     most = max(worst_visits(network, c) for c in network.classes)
     cause = (f", up to {most:,.0f} with every retry, hedged copy and call: lower retries, "
-             "hedge copies or call counts,") if most > mean else ";"
+             "hedge copies or call counts,") if most > mean * (1 + 1e-9) else ";"
+    visits = f"{mean:,.4g} visit{'' if mean == 1 else 's'}"
     return (f"{STOPPED}{events:,} events (the event budget, max_events): each request "
-            f"makes about {mean:,.4g} visits{cause} raise max_events (--max-events) or ask "
-            "for fewer customers or a shorter horizon: partial results")
+            f"makes about {visits}{cause} raise max_events (--max-events) or ask for fewer "
+            "customers or a shorter horizon: partial results")
