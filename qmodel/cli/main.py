@@ -62,11 +62,16 @@ def emit(result: Result, as_json: bool, model: Path | None = None) -> None:
 @app.command()
 @guarded
 def check(model: ModelArg, overrides: SetOpt = None) -> None:
-    """Validate a model file; list every problem with its field path."""
+    """Validate a model file; list every problem with its field path (and say whether
+    ``simulate`` would refuse it: a request that may set off too many visits)."""
+    from ..model.request_size import request_size_problems
+
     m = load_model(model, overrides)
     net = m.network
     out.print(f"[green]ok[/] {escape(m.name)}: {len(m.spec.nodes)} components, "
               f"{len(net.stations)} stations, {len(net.classes)} classes")
+    for problem in request_size_problems(net):
+        err.print(f"note: simulate refuses it: {problem}", highlight=False, markup=False)
 
 
 @app.command("solve")

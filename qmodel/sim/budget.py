@@ -6,7 +6,7 @@ request that may make 101 attempts of 11 hedged copies, each visit making 1,000 
 
 - Up front, :func:`check_request_size` refuses (a :class:`ModelError` naming the class)
   a model whose worst-case request — every retry and hedged copy sent, every call made —
-  sets off more than :data:`MAX_VISITS_PER_REQUEST` visits.
+  sets off more than a million visits (:mod:`qmodel.model.request_size`).
 - While it runs, each replication stops once it has scheduled ``max_events`` simpy events
   (:class:`BudgetEnvironment`; the fast path counts its own) and is kept as a partial
   result with a note saying why (:func:`stopped_note`). The default
@@ -19,16 +19,13 @@ from __future__ import annotations
 import math
 from heapq import heappush
 
-import numpy as np
 import simpy
 from simpy.events import NORMAL, Event
 
-from ..errors import ModelError, Problem
-from ..model.network import JobClass, Network
+from ..errors import ModelError
+from ..model.network import Network
+from ..model.request_size import request_size_problems, visits_per_request, worst_visits
 
-MAX_VISITS_PER_REQUEST = 1_000_000
-"""The most visits one request may set off in the worst case (every retry and hedged copy
-sent, every call made): about ten seconds of simulation for that one request."""
 EVENT_MARGIN = 20
 """The default budget is this many times the events the asked-for run should take (about
 ``1 + 2 × visits`` per request, a fork's tasks each counted as a visit: its arrival, and
@@ -73,39 +70,13 @@ class BudgetEnvironment(simpy.Environment):
         heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
 
 
-def _tasks(network: Network) -> np.ndarray:
-    return np.array([s.tasks for s in network.stations], dtype=float)
-
-
-def worst_visits(network: Network, cls: JobClass) -> float:
-    """The most visits one request of ``cls`` can set off (:meth:`Network.visits` with
-    ``most``, a fork's tasks each counted, times the class's own attempts)."""
-    attempts = cls.client.most_attempts if cls.client is not None else 1
-    return attempts * float(network.visits(cls.name, most=True) @ _tasks(network))
-
-
 def check_request_size(network: Network) -> None:
     """Refuse a model one of whose requests may set off more than
-    :data:`MAX_VISITS_PER_REQUEST` visits: its simulation could not finish."""
-    problems = []
-    for cls in network.classes:
-        most = worst_visits(network, cls)
-        if most > MAX_VISITS_PER_REQUEST:
-            where = {"open": "arrivals", "closed": "users", "batch": "batches"}[cls.kind]
-            problems.append(Problem(f"{where}.{cls.name}", (
-                f"one request may set off {most:,.0f} visits (attempts x hedged copies x "
-                f"calls x their attempts): too many to simulate in bounded time; at "
-                f"most {MAX_VISITS_PER_REQUEST:,}: lower retries.max, hedge.copies or the "
-                "calls' count")))
+    :data:`~qmodel.model.request_size.MAX_VISITS_PER_REQUEST` visits: its simulation could
+    not finish."""
+    problems = request_size_problems(network)
     if problems:
         raise ModelError(problems)
-
-
-def visits_per_request(network: Network) -> float:
-    """The mean visits of one request (a fork's tasks each counted), over the model's
-    classes the largest."""
-    tasks = _tasks(network)
-    return max(float(network.visits(c.name) @ tasks) for c in network.classes)
 
 
 def default_budget(network: Network, customers: int | None, horizon: float | None,

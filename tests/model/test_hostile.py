@@ -287,6 +287,10 @@ def test_a_model_whose_requests_explode_is_refused_by_simulate_at_once() -> None
                                  "behaviour_extremes_within_limits.yaml", "--seed", "1"])
     assert result.exit_code == 2, result.output
     assert "arrivals.web: one request may set off 12,222,111 visits" in result.output
+    check = runner.invoke(app, ["check", "tests/model/hostile/"
+                                "behaviour_extremes_within_limits.yaml"])
+    assert check.exit_code == 0, check.output  # valid: solve and the what-if commands answer
+    assert "note: simulate refuses it: arrivals.web: one request may set off" in check.output
 
 
 @pytest.mark.timeout(20)

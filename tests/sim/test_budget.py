@@ -6,29 +6,15 @@ from __future__ import annotations
 import pytest
 
 from qmodel import Model, ModelError, load
+from qmodel.model.request_size import MAX_VISITS_PER_REQUEST
 from qmodel.sim import simulate
-from qmodel.sim.budget import (
-    MAX_VISITS_PER_REQUEST,
-    check_request_size,
-    default_budget,
-    worst_visits,
-)
+from qmodel.sim.budget import default_budget
+
+from ..model.test_request_size import retrying
 
 NEVER_ENDS = {"nodes": {"q": {"kind": "delay", "service": "1e6s"}},
               "arrivals": {"a": {"to": "q", "rate": "1000/s"}}}
 """Requests that take 11 days each at 1,000/s: none ends in any run a user waits for."""
-
-
-def retrying(count: int, retries: int) -> Model:
-    """A front end whose visits make ``count`` calls to a database, with client retries,
-    a hedged copy and the calls' own retries."""
-    return Model.from_dict({
-        "arrivals": {"web": {"to": "app", "rate": "50/s", "timeout": "1s",
-                             "retries": {"max": retries}, "hedge": {"after": "50ms"}}},
-        "nodes": {"app": {"kind": "queue", "servers": 4, "service": "2ms",
-                          "calls": [{"to": "db", "count": count, "timeout": "1s",
-                                     "retries": {"max": 1}}]},
-                  "db": {"kind": "queue", "servers": 8, "service": "1ms"}}})
 
 
 @pytest.mark.parametrize("method", ["simpy", "fast"])
@@ -65,10 +51,7 @@ def test_a_normal_run_is_unchanged_by_the_default_budget():
     assert not default.partial and default.to_dict() == unbounded.to_dict()
 
 
-def test_worst_case_requests_and_the_upfront_refusal():
-    model = retrying(10, 3)
-    assert worst_visits(model.network, model.network.classes[0]) == 168
-    check_request_size(retrying(1000, 100).network)  # 101 x 2 x 2,001 = 404,202: allowed
+def test_a_request_that_explodes_is_refused_before_running():
     hostile = load("tests/model/hostile/behaviour_extremes_within_limits.yaml")
     with pytest.raises(ModelError) as err:
         simulate(hostile, replications=1, customers=2_000, seed=1)
