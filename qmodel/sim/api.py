@@ -29,8 +29,9 @@ SIMULATED_BEHAVIOURS: frozenset[str] = frozenset(BEHAVIOURS)
 DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
 UNSTABLE_ARRIVALS = 100_000
-INTERRUPTED = "interrupted: partial results"
 """An unstable open model is simulated until about this many jobs have arrived."""
+INTERRUPTED = "interrupted: partial results"
+"""The note of a run stopped by Ctrl-C (one stopped by its event budget says so)."""
 
 
 def simulate(model: Model | Network, *, replications: int = 10, seed: int | None = None,
