@@ -58,12 +58,6 @@ def solve(model: Model | Network, method: str = "auto") -> Result:
             f"arrivals.{name}.rate is a rate profile (it changes over time) and analytic "
             "methods solve a steady state; simulate it over time with `qmodel simulate "
             "--bins 1s` (qmodel.simulate(model, bins='1s')), or give a constant rate"))
-    bursty = [c.name for c in network.open_classes
-              if c.interarrival is not None and c.interarrival.name == "mmpp2"]
-    if bursty:
-        raise UnsupportedError(method, (
-            f"arrivals.{bursty[0]}.interarrival is an MMPP-2 (correlated gaps), which the "
-            "analytic methods do not model; use qmodel simulate"))
     reasons = {m.name: m.refusal(network) for m in methods}
     only = next((m for m in methods if m.exclusive and reasons[m.name] is None), None)
     if only is not None:  # e.g. batches: whatever the method, no steady state to solve for

@@ -170,7 +170,9 @@ def _shown(name: str, value: float, time_unit: str) -> str:
 @app.command()
 @guarded
 def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
-             replications: Annotated[int, typer.Option(help="Independent replications.")] = 10,
+             replications: Annotated[int | None, typer.Option(
+                 help="Independent replications (default 10; with --precision the most "
+                      "allowed, default 100).")] = None,
              seed: Annotated[int | None, typer.Option(help="Seed; same seed, same numbers.")] = None,
              horizon: Annotated[str | None, typer.Option(help="Simulated time per replication, "
                                                          "e.g. 1h.")] = None,
@@ -194,7 +196,10 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                       "through the model's rate profile.")] = None,
              out_path: Annotated[Path | None, typer.Option(
                  "--out", help="With --bins: write the series (.csv, .json, .parquet) or "
-                               "its figure (.html).")] = None) -> None:
+                               "its figure (.html).")] = None,
+             precision: Annotated[str | None, typer.Option(
+                 help="Add replications until every mean's 95% half-width is within this "
+                      "share of it, e.g. 5%.")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
     from ..sim.budget import STOPPED
@@ -203,12 +208,17 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
     _check_positive(replications=replications, customers=customers, max_events=max_events)
+    if precision is not None:
+        from ..sim.precision import parse_precision
+
+        parse_precision(precision, "--precision")
     if bins is not None or out_path is not None:
         if bins is None:
             raise ModelError([Problem("--out", "writes a series over time: give --bins too")])
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
-                     method=method, executor=executor, max_events=max_events)
+                     method=method, executor=executor, precision=precision,
+                     max_events=max_events)
         from .series import show_series
 
         show_series(series, as_json, out_path)
@@ -216,7 +226,8 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
-                 executor=executor, scheduler=scheduler, max_events=max_events)
+                 executor=executor, scheduler=scheduler, precision=precision,
+                 max_events=max_events)
     if result.partial:
         budget = any(note.startswith(STOPPED) for note in result.notes)
         err.print("[yellow]stopped at the event budget (--max-events): partial results[/]"

@@ -28,11 +28,16 @@ def show_series(series: TimeSeries, as_json: bool, path: Path | None) -> None:
     rows = sorted(set(np.linspace(0, len(f) - 1, min(len(f), SHOW_BINS)).round().astype(int)))
     table = Table(title=f"per {series.bin_s:g} s bin, {series.replications} replications "
                         "(± 95% half-width)")
-    for head in ("t (s)", "offered/s", "arrivals/s", "done/s", "in system", "mean", "p95"):
+    clients = "attempts_per_s" in f  # retries and hedges: attempts and give-ups per bin
+    heads = ["t (s)", "offered/s", "arrivals/s", "done/s"]
+    heads += ["attempts/s", "failed/s"] if clients else []
+    for head in heads + ["in system", "mean", "p95"]:
         table.add_column(head, justify="right")
     for _, row in f.iloc[rows].iterrows():
-        table.add_row(f"{row.time_s:g}", f"{row.rate_per_s:.4g}", f"{row.arrivals_per_s:.4g}",
-                      f"{row.throughput_per_s:.4g}", _pm(row, "in_system", 1, ""),
+        cells = [f"{row.time_s:g}", f"{row.rate_per_s:.4g}", f"{row.arrivals_per_s:.4g}",
+                 f"{row.throughput_per_s:.4g}"]
+        cells += [f"{row.attempts_per_s:.4g}", f"{row.failures_per_s:.4g}"] if clients else []
+        table.add_row(*cells, _pm(row, "in_system", 1, ""),
                       _pm(row, "mean_response_s", 1000, "ms"),
                       _pm(row, "p95_response_s", 1000, "ms"))
     out.print(table)

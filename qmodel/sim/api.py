@@ -18,6 +18,7 @@ from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve
 from .budget import check_request_size, default_budget, stopped_note
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
+from .precision import MIN_REPLICATIONS, Precision, parse_precision
 from .resolution import check_resolution
 from .streams import replication_seeds
 from .summary import SimResult, longest_period, offered_loads, summarize
@@ -30,16 +31,21 @@ DEFAULT_CUSTOMERS = 50_000
 MIN_PERIODS = 20
 UNSTABLE_ARRIVALS = 100_000
 """An unstable open model is simulated until about this many jobs have arrived."""
+DEFAULT_REPLICATIONS = 10
+PRECISION_REPLICATIONS = 100
+"""With ``precision``, the most replications run unless ``replications`` says otherwise."""
 INTERRUPTED = "interrupted: partial results"
 """The note of a run stopped by Ctrl-C (one stopped by its event budget says so)."""
 
 
-def simulate(model: Model | Network, *, replications: int = 10, seed: int | None = None,
+def simulate(model: Model | Network, *, replications: int | None = None,
+             seed: int | None = None,
              horizon: float | str | None = None, warmup: float | str | None = None,
              customers: int | None = None, trace: bool | str | Path | None = None,
              progress: bool | Callable[[float], None] | None = None,
              method: str = "auto", executor: str | None = None, scheduler: Any = None,
              workers: int | None = None, bins: float | str | None = None,
+             precision: float | str | None = None,
              max_events: int | None = None) -> SimResult | TimeSeries:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
@@ -79,6 +85,13 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     large that doubles no longer resolve its service times raises a :class:`ModelError`
     (a coarser but usable resolution is reported in the notes: :mod:`.resolution`).
 
+    Stop at precision: with ``precision`` (``"5%"`` or 0.05) replications are added one
+    at a time until every mean's 95% half-width is within that share of the mean (the
+    system's, each class's and each station's means; :mod:`.precision`), from 3 up to
+    ``replications`` (default 100). The result's ``convergence`` lists the widest
+    half-width after each replication, and a note says whether the precision was reached.
+    The answer equals a fixed run of as many replications with the same seed.
+
     The event budget (:mod:`.budget`): a replication that has scheduled ``max_events``
     events stops; the replications that finished and the stopped one are summarised,
     marked partial, with a note naming the cause (the next ones are not run: they would
@@ -111,12 +124,24 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     >>> r = simulate(m, replications=3, customers=2000, seed=1)
     >>> r.method, r.replications, 0.6 < r.system.mean_response_time < 1.5
     ('simulation', 3, True)
+    >>> p = simulate(m, precision="20%", customers=2000, seed=1)
+    >>> p.replications == p.convergence[-1]["replications"], p.convergence[-1]["worst"] <= 0.2
+    (True, True)
     """
     network = model.network if isinstance(model, Model) else model
     if not isinstance(network, Network):
         raise TypeError(f"simulate: expected a Model or a Network, got {type(model).__name__}")
+    rule = Precision(parse_precision(precision)) if precision is not None else None
+    if replications is None:
+        replications = PRECISION_REPLICATIONS if rule else DEFAULT_REPLICATIONS
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise _option(f"replications must be a positive integer, got {replications!r}")
+    if rule is not None and replications < MIN_REPLICATIONS:
+        raise _option(f"replications: with precision, the most replications allowed; at "
+                      f"least {MIN_REPLICATIONS}, got {replications}")
+    if rule is not None and (bins is not None or executor is not None):
+        raise _option(f"precision: replications run one after the other in this process "
+                      f"to decide when to stop; not with {'bins' if bins else 'executor'}")
     horizon_s = _duration("horizon", horizon)
     warmup_s = _duration("warmup", warmup, allow_zero=True)
     if horizon_s is not None and warmup_s is not None and warmup_s >= horizon_s:
@@ -195,7 +220,9 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
         if not reps:
             raise KeyboardInterrupt  # stopped before any replication finished
     else:
-        reps, partial = _run_here(tasks, recorder, progress, network.name)
+        stop = None if rule is None else lambda done: rule.reached(summarize(
+            network, done, seed=root, offered=offered, notes=[], partial=False), len(done))
+        reps, partial = _run_here(tasks, recorder, progress, network.name, stop)
     out_of_events = any(r.out_of_events for r in reps)
     if reps[0].final[0] <= 0:  # stopped before anything was simulated
         if out_of_events:
@@ -211,12 +238,16 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
     if early:
         notes.append(f"{early} replication(s) ended before the warm-up ({warmup_s:g} s): "
                      f"MSER-5 truncation used for them instead")
+    if rule is not None:
+        notes.append(rule.note(replications))
     if out_of_events:
         notes.append(stopped_note(network, budget))
     elif partial:
         notes.append(INTERRUPTED)
     result = summarize(network, reps, seed=root, offered=offered, notes=notes,
                        partial=partial or out_of_events)
+    if rule is not None:
+        result.convergence = [vars(step) for step in rule.history]
     if recorder is not None:
         frame = recorder.frame()
         if trace is True:
@@ -228,10 +259,12 @@ def simulate(model: Model | Network, *, replications: int = 10, seed: int | None
 
 
 def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
-              progress: bool | Callable[[float], None] | None, name: str) -> tuple[list, bool]:
-    """Run the replications one after the other in this process; on Ctrl-C keep those
-    that finished (or the interrupted first one, marked partial); after one stopped by
-    its event budget, run no more."""
+              progress: bool | Callable[[float], None] | None, name: str,
+              stop: Callable[[list], bool] | None = None) -> tuple[list, bool]:
+    """Run the replications one after the other in this process, until ``stop`` (called
+    with the replications so far after each one) says enough; on Ctrl-C keep those that
+    finished (or the interrupted first one, marked partial); after one stopped by its
+    event budget, run no more."""
     reporter = Reporter(progress, len(tasks), f"simulating {name}")
     reps, partial = [], False
     try:
@@ -243,6 +276,8 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
                 reps.append(runner.run())
                 if reps[-1].out_of_events:
                     partial = True
+                    break
+                if stop is not None and stop(reps):
                     break
             except KeyboardInterrupt:
                 partial = True

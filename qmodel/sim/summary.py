@@ -19,6 +19,7 @@ from ..results import (
     NodeResult,
     Result,
     SystemResult,
+    finite_json,
 )
 from ..solvers.batches import makespan_bound
 from .batcher import offered_load as batcher_load
@@ -41,6 +42,8 @@ class SimResult(Result):
     ``trace`` is the per-visit DataFrame when ``trace=True`` was asked for. With batch
     classes, ``per_replication`` has each replication's ``makespan_s`` (None if its
     batches had not finished), ``mean_turnaround_s`` and ``completed`` batch jobs.
+    ``convergence`` (a run to a precision): after each replication checked, the widest
+    relative half-width (``worst``) and its ``metric``.
     """
 
     replications: int = 0
@@ -49,6 +52,7 @@ class SimResult(Result):
     warmup_s: list[float] = field(default_factory=list)
     component_nodes: dict[str, NodeResult] = field(default_factory=dict, repr=False)
     per_replication: list[dict[str, float | None]] = field(default_factory=list)
+    convergence: list[dict[str, Any]] = field(default_factory=list)
 
     def node(self, name: str) -> NodeResult:
         if name not in self.nodes and name in self.component_nodes:
@@ -61,6 +65,7 @@ class SimResult(Result):
         out["seed"] = self.seed
         out["warmup_s"] = list(self.warmup_s)
         out["per_replication"] = list(self.per_replication)
+        out["convergence"] = finite_json(list(self.convergence))  # a NaN width: null
         return out
 
 

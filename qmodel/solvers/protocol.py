@@ -39,6 +39,8 @@ class Method:
     behaviours : the client and held-thread behaviours it models
         (:data:`~qmodel.model.network.BEHAVIOURS`); a network with any other is not
         offered to ``supports``.
+    bursty : it models MMPP-2 arrivals (correlated gaps); a network with them is not
+        offered to a method without (a renewal approximation would drop the correlation).
     """
 
     name: str
@@ -49,11 +51,22 @@ class Method:
     auto: Callable[[Network], str | None] = anywhere
     exclusive: bool = False
     behaviours: frozenset[str] = frozenset()
+    bursty: bool = False
 
     def refusal(self, network: Network) -> str | None:
-        """Why it cannot solve ``network``: a behaviour it does not model, or
-        :attr:`supports`'s reason (None when it can)."""
+        """Why it cannot solve ``network``: a behaviour or MMPP-2 arrivals it does not
+        model, or :attr:`supports`'s reason (None when it can)."""
         missing = sorted(network.behaviours - self.behaviours)
         if missing:
             return f"it does not model {', '.join(BEHAVIOURS[b] for b in missing)}"
+        bursty = bursty_classes(network)
+        if bursty and not self.bursty:
+            return (f"arrivals.{bursty[0]}.interarrival is an MMPP-2 (correlated gaps), "
+                    "which it does not model")
         return self.supports(network)
+
+
+def bursty_classes(network: Network) -> list[str]:
+    """The open classes whose arrivals are an MMPP-2."""
+    return [c.name for c in network.open_classes
+            if c.interarrival is not None and c.interarrival.name == "mmpp2"]

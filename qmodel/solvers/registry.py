@@ -7,7 +7,7 @@ of the ``method=`` names in help texts; auto's preference is each method's ``ran
 
 from __future__ import annotations
 
-from .methods import amva, batches, ctmc, mva, resilience
+from .methods import amva, batches, bursty, ctmc, mva, resilience
 from .methods import open as open_network
 from .protocol import Method
 
@@ -18,6 +18,7 @@ REGISTRY: tuple[Method, ...] = (
     ctmc.METHOD,
     batches.METHOD,
     resilience.METHOD,
+    bursty.METHOD,
 )
 
 

@@ -190,7 +190,7 @@ def test_only_the_cli_package_imports_typer():
 
 
 @pytest.mark.parametrize("command, choices", [
-    ("solve", "auto, open, mva, amva, ctmc, batches, layered"),
+    ("solve", "auto, open, mva, amva, ctmc, batches, layered, qbd"),
     ("simulate", "auto, simpy, fast"),
 ])
 def test_an_unknown_method_is_a_bad_argument_naming_the_choices(command, choices):
@@ -274,3 +274,15 @@ def test_simulate_duration_options_need_a_unit(option):
     result = run("simulate", "topologies/web_service.yaml", option, "100")
     assert result.exit_code == 2, result.output
     assert f"{option}: give a unit, e.g. 100ms or 100s" in result.output
+
+
+def test_simulate_to_a_precision_prints_how_it_stopped():
+    result = run("simulate", "topologies/web_service.yaml", "--precision", "10%",
+                 "--customers", "2000", "--seed", "7", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["convergence"][-1]["worst"] <= 0.10
+    assert doc["replications"] == doc["convergence"][-1]["replications"]
+    assert any(note.startswith("stopped at precision") for note in doc["notes"])
+    bad = run("simulate", "topologies/web_service.yaml", "--precision", "5")
+    assert bad.exit_code == 2 and "--precision: must be a relative half-width" in bad.output

@@ -54,3 +54,14 @@ def test_hostile_bins_exit_2_with_the_reason(tmp_path):
         result = runner.invoke(app, ["simulate", str(path), "--bins", bins])
         assert result.exit_code == 2 and reason in " ".join(result.output.split()), (
             bins, result.output)
+
+
+def test_a_retrying_client_shows_its_attempts_and_failures_per_bin(tmp_path):
+    path = tmp_path / "retries.yaml"
+    path.write_text(MODEL.replace("duration: 4s, length: 30s}", "duration: 4s, length: 16s}")
+                    + "    timeout: 50ms\n    retries: {max: 2, when: [timeout]}\n")
+    result = runner.invoke(app, ["simulate", str(path), "--bins", "4s", "--replications",
+                                 "2", "--seed", "4"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    head = next(line for line in result.output.splitlines() if "attempts/s" in line)
+    assert "failed/s" in head and "done/s" in head

@@ -65,6 +65,10 @@ def test_mmpp_m1_against_its_markov_chain():
     low, high = r.system.mean_jobs.ci95
     assert low <= exact <= high, (exact, r.system.mean_jobs)
     assert r.system.mean_response_time == pytest.approx(exact / 50, rel=0.1)  # Little
+    solved = qmodel.solve(m)  # the matrix-geometric method, exact
+    assert solved.method == "qbd" and solved.system.mean_jobs == pytest.approx(exact, rel=1e-9)
+    low, high = r.system.p95_response_time.ci95
+    assert low <= solved.system.p95_response_time <= high
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -90,8 +94,22 @@ def test_bad_mmpp_specs(spec, message):
         model(spec)
 
 
-def test_analytic_methods_refuse_mmpp():
-    with pytest.raises(UnsupportedError, match="MMPP-2 .* use qmodel simulate"):
-        qmodel.solve(model(BURSTY))
+def test_analytic_methods_refuse_mmpp_where_qbd_does_not_apply():
+    two = qmodel.Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "service": "10ms", "next": "db"},
+                  "db": {"kind": "queue", "service": "5ms"}},
+        "arrivals": {"web": {"to": "app", "rate": "50/s", "interarrival": BURSTY}}})
+    with pytest.raises(UnsupportedError, match="one queue and one class; simulate") as caught:
+        qmodel.solve(two)
+    with pytest.raises(UnsupportedError, match="MMPP-2 .* which it does not model"):
+        qmodel.solve(model(BURSTY), method="open")
+    assert "qbd" in str(caught.value) and "open: arrivals.web.interarrival" in str(caught.value)
     with pytest.raises(UnsupportedError, match="MMPP-2 .* need the simpy engine"):
         qmodel.simulate(model(BURSTY), method="fast")
+
+
+def test_solve_gives_the_class_percentiles_too():
+    r = qmodel.solve(model(BURSTY))
+    assert r.classes["web"].p95_response_time == r.system.p95_response_time
+    assert r.classes["web"].p95_response_time.method == "exact"
+    assert "p95_response_time" in r.to_json()

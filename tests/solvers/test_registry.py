@@ -90,6 +90,7 @@ def test_passed_over_reasons():
         "amva": "the model has only open classes; use open or auto",
         "layered": "the model has no held threads, timeouts, retries, hedging, patience "
                    "or balking; use open",
+        "qbd": "the model has no MMPP-2 arrivals; use open",
     }
     assert qmodel.solve(open_model(a=queue(capacity=3))).passed_over["open"] == \
         "auto prefers 'ctmc'"
@@ -125,7 +126,7 @@ def test_unknown_method_lists_the_valid_names():
         qmodel.solve(open_model(a=queue()), method="jackson")
     assert not isinstance(err.value, ValueError)
     assert str(err.value) == ("method must be one of auto, open, mva, amva, ctmc, batches, "
-                              "layered, got 'jackson'")
+                              "layered, qbd, got 'jackson'")
 
 
 @pytest.mark.parametrize("model, method, reason", [
