@@ -92,7 +92,7 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     half-width after each replication, and a note says whether the precision was reached.
     The answer equals a fixed run of as many replications with the same seed.
 
-    The event budget (:mod:`.budget`): a replication that has scheduled ``max_events``
+    The event budget (:mod:`.budget`): a replication that has processed ``max_events``
     events stops; the replications that finished and the stopped one are summarised,
     marked partial, with a note naming the cause (the next ones are not run: they would
     stop too). Default: 20 times the events the asked-for run should take (about

@@ -7,8 +7,8 @@ request that may make 101 attempts of 11 hedged copies, each visit making 1,000 
 - Up front, :func:`check_request_size` refuses (a :class:`ModelError` naming the class)
   a model whose worst-case request — every retry and hedged copy sent, every call made —
   sets off more than a million visits (:mod:`qmodel.model.request_size`).
-- While it runs, each replication stops once it has scheduled ``max_events`` simpy events
-  (:class:`BudgetEnvironment`; the fast path counts its own) and is kept as a partial
+- While it runs, each replication stops once it has processed ``max_events`` simpy events
+  (:func:`run_events`; the fast path counts its own) and is kept as a partial
   result with a note saying why (:func:`stopped_note`). The default
   (:func:`default_budget`) is :data:`EVENT_MARGIN` times the events the asked-for run
   should take, and never below :data:`MIN_EVENTS`.
@@ -17,10 +17,10 @@ request that may make 101 attempts of 11 hedged copies, each visit making 1,000 
 from __future__ import annotations
 
 import math
-from heapq import heappush
+import sys
 
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.core import EmptySchedule, StopSimulation
 
 from ..errors import ModelError
 from ..model.network import Network
@@ -39,35 +39,23 @@ STOPPED = "stopped after "
 """How the note of a replication stopped by its budget begins."""
 
 
-class OutOfEventsError(Exception):
-    """Raised inside the run loop when the budget is spent (caught by the engine)."""
+def run_events(env: simpy.Environment, max_events: int | None) -> bool:
+    """Process ``env``'s events until the run stops (:class:`~simpy.core.StopSimulation`,
+    or no event left): True; or until ``max_events`` have been processed first: False.
 
-
-class BudgetEnvironment(simpy.Environment):
-    """A simpy environment that raises :class:`OutOfEventsError` when more than
-    ``budget`` events have been scheduled (None: no budget).
-
-    >>> env = BudgetEnvironment(2)
-    >>> env.timeout(1), env.timeout(2), env.scheduled
-    (<Timeout(1) object at ...>, <Timeout(2) object at ...>, 2)
-    >>> env.timeout(3)
-    Traceback (most recent call last):
-    ...
-    qmodel.sim.budget.OutOfEventsError: 3
+    >>> env = simpy.Environment()
+    >>> for t in range(1, 6):
+    ...     _ = env.timeout(t)
+    >>> run_events(env, 3), env.now, run_events(env, None), env.now
+    (False, 3, True, 5)
     """
-
-    def __init__(self, budget: int | None) -> None:
-        super().__init__()
-        self.budget = math.inf if budget is None else budget
-        self.scheduled = 0
-
-    def schedule(self, event: Event, priority: int = NORMAL, delay: float = 0) -> None:
-        """Schedule ``event`` as simpy does, counting it against the budget."""
-        n = self.scheduled + 1
-        self.scheduled = n
-        if n > self.budget:
-            raise OutOfEventsError(n)
-        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
+    step = env.step
+    try:
+        for _ in range(sys.maxsize if max_events is None else max_events):
+            step()
+    except (StopSimulation, EmptySchedule):
+        return True
+    return False
 
 
 def check_request_size(network: Network) -> None:

@@ -4,7 +4,7 @@ Events are simpy ``Timeout`` events with plain callbacks (no generator process p
 which keeps the engine several times faster than process-per-customer simulators. The
 engine owns the clock, the job sources (open arrivals, closed users, batches), the
 system-level counters, the checkpoints and the stopping rule (a model of batches only
-stops when the last batch job has left; any run stops, partial, once it has scheduled
+stops when the last batch job has left; any run stops, partial, once it has processed
 ``max_events`` events: :mod:`.budget`); stations (:mod:`.stations`,
 :mod:`.preemptive`, :mod:`.forkjoin`, :mod:`.batcher`) own their queues, and
 :mod:`.routing` moves jobs between them.
@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import simpy
 from simpy.core import StopSimulation
 from simpy.events import Timeout
 
@@ -24,7 +25,7 @@ from ..model.network import Network
 from ..model.network import Station as StationSpec
 from . import arrivals, held, routing
 from .batcher import Batcher
-from .budget import BudgetEnvironment, OutOfEventsError
+from .budget import run_events
 from .clients import ClassClient
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
@@ -49,7 +50,8 @@ class Engine:
                  trace: TraceRecorder | None = None,
                  progress: Callable[[float], None] | None = None,
                  max_events: int | None = None):
-        self.env = BudgetEnvironment(max_events)
+        self.env = simpy.Environment()
+        self.max_events = max_events
         self.network = network
         self.streams = streams
         self.trace = trace
@@ -311,9 +313,11 @@ class Engine:
 
     def run(self) -> Replication:
         """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable.
-        Once ``max_events`` events have been scheduled the run stops: its record is
+        Once ``max_events`` events have been processed the run stops: its record is
         partial and says ``out_of_events``."""
         self.rows = [self.row()]
+        if self.horizon is not None:  # the first event at its time: it stops the run first
+            self.env.timeout(self.horizon).callbacks.append(StopSimulation.callback)
         if self.warmup is not None:
             self._schedule(self.warmup, self._warm, None)
         # Events and jobs are freed by reference counting; the cyclic collector would
@@ -323,9 +327,8 @@ class Engine:
         try:
             start_failures(self)
             self._start_sources()
-            self.env.run(until=self.horizon)
-        except OutOfEventsError:
-            return self.record(partial=True, out_of_events=True)
+            if not run_events(self.env, self.max_events):
+                return self.record(partial=True, out_of_events=True)
         finally:
             if enabled:
                 gc.enable()
