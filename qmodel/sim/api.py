@@ -96,8 +96,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     events stops; the replications that finished and the stopped one are summarised,
     marked partial, with a note naming the cause (the next ones are not run: they would
     stop too). Default: 20 times the events the asked-for run should take (about
-    ``1 + 2 x visits`` per request), at least 1,000,000, so that a run that cannot finish
-    (requests that never end, a retry storm) answers in bounded time and memory. A model
+    ``1 + 2 x visits`` per request), from 1,000,000 to 100,000,000, so that a run that
+    cannot finish (requests that never end, a retry storm) answers in bounded time. A model
     one of whose requests may set off more than 1,000,000 visits at worst (every retry,
     hedged copy and call) is refused up front (:class:`ModelError` naming the class).
 

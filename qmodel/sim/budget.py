@@ -11,7 +11,7 @@ request that may make 101 attempts of 11 hedged copies, each visit making 1,000 
   (:func:`run_events`; the fast path counts its own) and is kept as a partial
   result with a note saying why (:func:`stopped_note`). The default
   (:func:`default_budget`) is :data:`EVENT_MARGIN` times the events the asked-for run
-  should take, and never below :data:`MIN_EVENTS`.
+  should take, between :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ EVENT_MARGIN = 20
 a start and an end per visit)."""
 MIN_EVENTS = 1_000_000
 """The smallest default budget (a short run with a long warm-up still finishes)."""
-UNKNOWN_SIZE_EVENTS = 50_000_000
-"""The default budget of a run whose size cannot be estimated (closed users with no
-think time, stopped at a horizon)."""
+MAX_EVENTS = 100_000_000
+"""The largest default budget (ten to thirty minutes of simulation), also that of a run
+whose size cannot be estimated (closed users with no think time, stopped at a horizon): a
+longer run is asked for with ``max_events``."""
 STOPPED = "stopped after "
 """How the note of a replication stopped by its budget begins."""
 
@@ -70,7 +71,8 @@ def check_request_size(network: Network) -> None:
 def default_budget(network: Network, customers: int | None, horizon: float | None,
                    min_time: float = 0.0) -> int:
     """:data:`EVENT_MARGIN` times the events a replication stopped by ``customers``,
-    ``horizon`` (seconds) or the end of its batches should take.
+    ``horizon`` (seconds) or the end of its batches should take, between
+    :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
 
     >>> from qmodel import Model
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
@@ -91,8 +93,8 @@ def default_budget(network: Network, customers: int | None, horizon: float | Non
     requests += sum(c.size * c.count for c in network.batch_classes)
     events = EVENT_MARGIN * requests * (1 + 2 * visits_per_request(network))
     if not math.isfinite(events):
-        return UNKNOWN_SIZE_EVENTS
-    return max(MIN_EVENTS, math.ceil(events))
+        return MAX_EVENTS
+    return min(MAX_EVENTS, max(MIN_EVENTS, math.ceil(events)))
 
 
 def stopped_note(network: Network, events: int) -> str:

@@ -63,7 +63,8 @@ def test_a_request_that_explodes_is_refused_before_running():
 def test_the_default_budget_follows_the_run_asked_for():
     net = Model.from_dict(NEVER_ENDS).network
     assert default_budget(net, 100_000, None) == 20 * 100_000 * 3
-    assert default_budget(net, None, 3600.0) == 20 * 1000 * 3600 * 3
+    assert default_budget(net, None, 600.0) == 20 * 1000 * 600 * 3
+    assert default_budget(net, None, 3600.0) == 100_000_000  # the largest default
     closed = Model.from_dict({"users": {"u": {"population": 5, "to": "q"}},
                               "nodes": {"q": {"kind": "queue", "service": "1s"}}}).network
-    assert default_budget(closed, None, 60.0) == 50_000_000  # no think time: unknown size
+    assert default_budget(closed, None, 60.0) == 100_000_000  # no think time: unknown
