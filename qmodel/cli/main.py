@@ -64,11 +64,16 @@ def emit(result: Result, as_json: bool, model: Path | None = None) -> None:
 @app.command()
 @guarded
 def check(model: ModelArg, overrides: SetOpt = None) -> None:
-    """Validate a model file; list every problem with its field path."""
+    """Validate a model file; list every problem with its field path (and say whether
+    ``simulate`` would refuse it: a request that may set off too many visits)."""
+    from ..model.request_size import request_size_problems
+
     m = load_model(model, overrides)
     net = m.network
     out.print(f"[green]ok[/] {escape(m.name)}: {len(m.spec.nodes)} components, "
               f"{len(net.stations)} stations, {len(net.classes)} classes")
+    for problem in request_size_problems(net):
+        err.print(f"note: simulate refuses it: {problem}", highlight=False, markup=False)
 
 
 @app.command("solve")
@@ -177,6 +182,9 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                                                         "(default: MSER-5).")] = None,
              customers: Annotated[int | None, typer.Option(help="Completed jobs per "
                                                            "replication.")] = None,
+             max_events: Annotated[int | None, typer.Option(
+                 help="Stop a replication (partial) after this many events (default: 20 "
+                      "times what the run should take).")] = None,
              trace: Annotated[Path | None, typer.Option(help="Write a per-visit trace "
                                                         "(.csv or .parquet).")] = None,
              method: Annotated[str, typer.Option(help=help_text(SIMULATE))] = "auto",
@@ -198,11 +206,12 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                       "share of it, e.g. 5%.")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
+    from ..sim.budget import STOPPED
 
     choice(method, SIMULATE, "--method")
     with_units(horizon=horizon, warmup=warmup, bins=bins)
     m = load_model(model, overrides)
-    _check_positive(replications=replications, customers=customers)
+    _check_positive(replications=replications, customers=customers, max_events=max_events)
     if precision is not None:
         from ..sim.precision import parse_precision
 
@@ -210,7 +219,8 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     if bins is not None:
         series = run(m, bins=bins, replications=replications, seed=seed, horizon=horizon,
                      warmup=warmup, customers=customers, trace=str(trace) if trace else None,
-                     method=method, executor=executor, precision=precision)
+                     method=method, executor=executor, precision=precision,
+                     max_events=max_events)
         from .series import show_series
 
         show_series(series, as_json, out_path)
@@ -222,9 +232,12 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
     result = run(m, replications=replications, seed=seed, horizon=horizon, warmup=warmup,
                  customers=customers, trace=str(trace) if trace else None,
                  progress=None if not as_json else False, method=method,
-                 executor=executor, scheduler=scheduler, precision=precision)
+                 executor=executor, scheduler=scheduler, precision=precision,
+                 max_events=max_events)
     if result.partial:
-        err.print("[yellow]interrupted: partial results[/]")
+        budget = any(note.startswith(STOPPED) for note in result.notes)
+        err.print("[yellow]stopped at the event budget (--max-events): partial results[/]"
+                  if budget else "[yellow]interrupted: partial results[/]")
     if out_path is not None:
         from .series import write_distribution
 
@@ -258,7 +271,7 @@ def compare(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None,
 
 
 def _check_positive(**values: int | None) -> None:
-    bad = [Problem(f"--{k}", f"must be a positive integer, got {v}")
+    bad = [Problem(f"--{k.replace('_', '-')}", f"must be a positive integer, got {v}")
            for k, v in values.items() if v is not None and v < 1]
     if bad:
         raise ModelError(bad)

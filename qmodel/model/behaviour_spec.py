@@ -138,6 +138,18 @@ class ClientFields(Strict):
         """True when the caller gives up, retries or hedges at all."""
         return self.timeout is not None or self.retries is not None or self.hedge is not None
 
+    @property
+    def most_attempts(self) -> int:
+        """The most copies of one request the caller can send: (1 + retries) attempts of
+        (1 + hedged copies) each.
+
+        >>> ClientFields(retries={"max": 3}, hedge={"after": 0.1, "copies": 2}).most_attempts
+        12
+        """
+        retries = self.retries.max if self.retries is not None else 0
+        copies = self.hedge.copies if self.hedge is not None else 0
+        return (1 + retries) * (1 + copies)
+
 
 class Call(ClientFields):
     """A synchronous call made during a visit: the caller keeps its server until the call

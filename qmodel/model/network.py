@@ -217,17 +217,20 @@ class Network:
                 k[self.index[s.join]] = len(s.branches) if s.branches else 1
         return k
 
-    def visits(self, cls: str) -> np.ndarray:
+    def visits(self, cls: str, *, most: bool = False) -> np.ndarray:
         """Mean visits to each station per job of class ``cls`` (traffic equations).
 
         A fork sends one task into each branch, so stations inside a branch count each
-        job's task; the join releases one job per k tasks.
+        job's task; the join releases one job per k tasks. ``most``: every call is made
+        (its ``count``, whatever its probability) and sends every retry and hedged copy it
+        may (:attr:`~.behaviour_spec.ClientFields.most_attempts`): the worst case.
         """
         visits = _visits(self.entry[cls], self.routing[cls], self.join_tasks())
         for caller in self._callers_first():
             for call in caller.calls:
+                count = call.count * call.most_attempts if most else call.mean_count
                 for j, share in self._members_of(call.to):
-                    visits[j] += visits[self.index[caller.name]] * call.mean_count * share
+                    visits[j] += visits[self.index[caller.name]] * count * share
         return visits
 
     def _members_of(self, component: str) -> list[tuple[int, float]]:

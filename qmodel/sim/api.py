@@ -15,6 +15,7 @@ from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast_scope
 from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
+from .budget import check_request_size, default_budget, stopped_note
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .precision import MIN_REPLICATIONS, Precision, parse_precision
@@ -35,6 +36,8 @@ UNSTABLE_ARRIVALS = 100_000
 DEFAULT_REPLICATIONS = 10
 PRECISION_REPLICATIONS = 100
 """With ``precision``, the most replications run unless ``replications`` says otherwise."""
+INTERRUPTED = "interrupted: partial results"
+"""The note of a run stopped by Ctrl-C (one stopped by its event budget says so)."""
 
 
 def simulate(model: Model | Network, *, replications: int | None = None,
@@ -44,7 +47,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
              progress: bool | Callable[[float], None] | None = None,
              method: str = "auto", executor: str | None = None, scheduler: Any = None,
              workers: int | None = None, bins: float | str | None = None,
-             precision: float | str | None = None) -> SimResult | TimeSeries:
+             precision: float | str | None = None,
+             max_events: int | None = None) -> SimResult | TimeSeries:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
     Each of ``replications`` independent runs (streams from
@@ -89,6 +93,15 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     ``replications`` (default 100). The result's ``convergence`` lists the widest
     half-width after each replication, and a note says whether the precision was reached.
     The answer equals a fixed run of as many replications with the same seed.
+
+    The event budget (:mod:`.budget`): a replication that has processed ``max_events``
+    events stops; the replications that finished and the stopped one are summarised,
+    marked partial, with a note naming the cause (the next ones are not run: they would
+    stop too). Default: 20 times the events the asked-for run should take (about
+    ``1 + 2 x visits`` per request), from 1,000,000 to 100,000,000, so that a run that
+    cannot finish (requests that never end, a retry storm) answers in bounded time. A model
+    one of whose requests may set off more than 1,000,000 visits at worst (every retry,
+    hedged copy and call) is refused up front (:class:`ModelError` naming the class).
 
     ``executor``: None (default) runs the replications one after the other in this
     process; ``"serial"``, ``"local"`` (a process pool of ``workers`` processes, default
@@ -139,6 +152,9 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     if customers is not None and (isinstance(customers, bool) or not isinstance(customers, int)
                                   or customers < 1):
         raise _option(f"customers must be a positive integer, got {customers!r}")
+    if max_events is not None and (isinstance(max_events, bool) or
+                                   not isinstance(max_events, int) or max_events < 1):
+        raise _option(f"max_events must be a positive integer, got {max_events!r}")
     unmodelled = network.behaviours - SIMULATED_BEHAVIOURS
     if unmodelled:
         raise UnsupportedError("simulation", f"the simulator does not model "
@@ -146,13 +162,14 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     hedge_notes: list[str] = []
     if network.behaviours:
         check_simulable(network)
+        check_request_size(network)
         network, hedge_notes = resolve_hedges(network, lambda net: simulate(
             net, replications=1, customers=PILOT_CUSTOMERS, seed=seed, progress=False))
     if bins is not None:
         series = _over_time(network, bins, horizon_s, replications, seed,
                             progress if callable(progress) else None, warmup=warmup,
                             customers=customers, trace=trace, method=method,
-                            executor=executor)
+                            executor=executor, max_events=max_events)
         series.notes += hedge_notes
         return series
     if method not in SIMULATE:
@@ -194,9 +211,11 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         raise UnsupportedError("simulation (fast path)", reason)
     use_fast = method == "fast" or (method == "auto" and reason is None)
 
+    budget = max_events if max_events is not None else \
+        default_budget(network, customers, horizon_s, min_time)
     root, seqs = replication_seeds(seed, replications)
-    tasks = [ReplicationTask(network, seq, use_fast, customers, horizon_s, warmup_s, min_time)
-             for seq in seqs]
+    tasks = [ReplicationTask(network, seq, use_fast, customers, horizon_s, warmup_s, min_time,
+                             budget) for seq in seqs]
     recorder = TraceRecorder([c.name for c in network.classes]) if trace else None
     if executor is not None:
         reps, partial = run_replications(tasks, executor=executor, scheduler=scheduler,
@@ -208,8 +227,11 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         stop = None if rule is None else lambda done: rule.reached(summarize(
             network, done, seed=root, offered=offered, notes=[], partial=False), len(done))
         reps, partial = _run_here(tasks, recorder, progress, network.name, stop)
-    if reps[0].final[0] <= 0:
-        raise KeyboardInterrupt  # stopped before anything was simulated
+    out_of_events = any(r.out_of_events for r in reps)
+    if reps[0].final[0] <= 0:  # stopped before anything was simulated
+        if out_of_events:
+            raise UnsupportedError("simulation", stopped_note(network, budget))
+        raise KeyboardInterrupt
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
              f"engine; warm-up: {warm_text}"] + hedge_notes
@@ -222,10 +244,12 @@ def simulate(model: Model | Network, *, replications: int | None = None,
                      f"MSER-5 truncation used for them instead")
     if rule is not None:
         notes.append(rule.note(replications))
-    if partial:
-        notes.append("interrupted: partial results")
+    if out_of_events:
+        notes.append(stopped_note(network, budget))
+    elif partial:
+        notes.append(INTERRUPTED)
     result = summarize(network, reps, seed=root, offered=offered, notes=notes,
-                       partial=partial)
+                       partial=partial or out_of_events)
     if rule is not None:
         result.convergence = [vars(step) for step in rule.history]
     if recorder is not None:
@@ -243,7 +267,8 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
               stop: Callable[[list], bool] | None = None) -> tuple[list, bool]:
     """Run the replications one after the other in this process, until ``stop`` (called
     with the replications so far after each one) says enough; on Ctrl-C keep those that
-    finished (or the interrupted first one, marked partial)."""
+    finished (or the interrupted first one, marked partial); after one stopped by its
+    event budget, run no more."""
     reporter = Reporter(progress, len(tasks), f"simulating {name}")
     reps, partial = [], False
     try:
@@ -253,6 +278,9 @@ def _run_here(tasks: list[ReplicationTask], recorder: TraceRecorder | None,
             runner = make_runner(task, reporter.for_replication(r), recorder)
             try:
                 reps.append(runner.run())
+                if reps[-1].out_of_events:
+                    partial = True
+                    break
                 if stop is not None and stop(reps):
                     break
             except KeyboardInterrupt:

@@ -49,13 +49,8 @@ def _cancels(network: Network) -> bool:
 
 def amplification(network: Network) -> float:
     """The most attempts one request of an open class can make (retries × copies)."""
-    most = 1.0
-    for c in network.open_classes:
-        if c.client is not None:
-            retries = c.client.retries.max if c.client.retries is not None else 0
-            copies = c.client.hedge.copies if c.client.hedge is not None else 0
-            most = max(most, (1.0 + retries) * (1.0 + copies))
-    return most
+    return float(max((c.client.most_attempts for c in network.open_classes
+                      if c.client is not None), default=1))
 
 
 def resolve_hedges(network: Network, pilot: Callable[[Network], object]

@@ -34,13 +34,14 @@ class ReplicationTask:
     horizon: float | None
     warmup: float | None
     min_time: float = 0.0
+    max_events: int | None = None
 
 
 def make_runner(task: ReplicationTask, progress: Callable[[float], None] | None = None,
                 trace: TraceRecorder | None = None) -> Any:
     """The engine (fast or simpy) that runs ``task``; ``.run()`` returns its record."""
     options = dict(customers=task.customers, horizon=task.horizon, warmup=task.warmup,
-                   progress=progress)
+                   progress=progress, max_events=task.max_events)
     if task.use_fast:
         from . import fast  # numba loads with the first replication on the fast path
 

@@ -4,7 +4,8 @@ Events are simpy ``Timeout`` events with plain callbacks (no generator process p
 which keeps the engine several times faster than process-per-customer simulators. The
 engine owns the clock, the job sources (open arrivals, closed users, batches), the
 system-level counters, the checkpoints and the stopping rule (a model of batches only
-stops when the last batch job has left); stations (:mod:`.stations`,
+stops when the last batch job has left; any run stops, partial, once it has processed
+``max_events`` events: :mod:`.budget`); stations (:mod:`.stations`,
 :mod:`.preemptive`, :mod:`.forkjoin`, :mod:`.batcher`) own their queues, and
 :mod:`.routing` moves jobs between them.
 """
@@ -24,6 +25,7 @@ from ..model.network import Network
 from ..model.network import Station as StationSpec
 from . import arrivals, held, routing
 from .batcher import Batcher
+from .budget import run_events
 from .clients import ClassClient
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
@@ -46,8 +48,10 @@ class Engine:
     def __init__(self, network: Network, streams: Streams, *, customers: int | None,
                  horizon: float | None, warmup: float | None, min_time: float = 0.0,
                  trace: TraceRecorder | None = None,
-                 progress: Callable[[float], None] | None = None):
+                 progress: Callable[[float], None] | None = None,
+                 max_events: int | None = None):
         self.env = simpy.Environment()
+        self.max_events = max_events
         self.network = network
         self.streams = streams
         self.trace = trace
@@ -308,8 +312,12 @@ class Engine:
         self.warm_row = self.row()
 
     def run(self) -> Replication:
-        """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable."""
+        """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable.
+        Once ``max_events`` events have been processed the run stops: its record is
+        partial and says ``out_of_events``."""
         self.rows = [self.row()]
+        if self.horizon is not None:  # the first event at its time: it stops the run first
+            self.env.timeout(self.horizon).callbacks.append(StopSimulation.callback)
         if self.warmup is not None:
             self._schedule(self.warmup, self._warm, None)
         # Events and jobs are freed by reference counting; the cyclic collector would
@@ -319,13 +327,14 @@ class Engine:
         try:
             start_failures(self)
             self._start_sources()
-            self.env.run(until=self.horizon)
+            if not run_events(self.env, self.max_events):
+                return self.record(partial=True, out_of_events=True)
         finally:
             if enabled:
                 gc.enable()
         return self.record()
 
-    def record(self, partial: bool = False) -> Replication:
+    def record(self, partial: bool = False, out_of_events: bool = False) -> Replication:
         """What the replication measured up to now."""
         classes = self.class_samples if self.multiclass else [self.samples]
         samples = [self.samples] + [s.samples for s in self.stations] + classes
@@ -335,7 +344,7 @@ class Engine:
             batch_means=np.array(self.series.means, dtype=float), batch_size=self.series.size,
             samples=[Samples(np.frombuffer(s.values, dtype=float).copy(), s.stride)
                      for s in samples],
-            partial=partial,
+            partial=partial, out_of_events=out_of_events,
             makespan=None if self.batch_end is None else self.batch_end - self.batch_start)
 
 

@@ -6,7 +6,8 @@ probabilistic routing with feedback, any service distribution. The kernel keeps 
 piece of state in arrays, so it can stop and resume: it returns to Python when a buffer of
 pre-drawn random numbers runs low (refilled with ``Distribution.sample``, so every
 distribution works), when its job table is full (grown), and every million events (for
-progress and Ctrl-C). It records exactly what the simpy engine records (same counters,
+progress and Ctrl-C), and stops, partial, after ``max_events`` events (arrivals and
+service completions: :mod:`.budget`). It records exactly what the simpy engine records (same counters,
 checkpoints, samples and MSER series), so one summary serves both.
 """
 
@@ -50,9 +51,11 @@ class FastRun:
 
     def __init__(self, network: Network, streams: Streams, *, customers: int | None,
                  horizon: float | None, warmup: float | None,
-                 progress: Callable[[float], None] | None = None):
+                 progress: Callable[[float], None] | None = None,
+                 max_events: int | None = None):
         self.network = network
         self.progress = progress
+        self.max_events = max_events
         K, S = len(network.classes), len(network.stations)
         self.K, self.S = K, S
         self.layout = Layout([s.name for s in network.stations], [c.name for c in network.classes])
@@ -160,12 +163,16 @@ class FastRun:
     def run(self) -> Replication:
         L = self.layout
         while True:
+            left = EVENTS_PER_CALL if self.max_events is None else \
+                min(EVENTS_PER_CALL, self.max_events - self.events())
+            if left <= 0:
+                return self.record(partial=True, out_of_events=True)
             status = _kernel(self.F, self.I, self.C, self.rows, self.warm, self.servers,
                              self.n, self.busy, self.last, self.qhead, self.qtail, self.jcls,
                              self.jst, self.jnext, self.jborn, self.jtarr, self.jstart,
                              self.htime, self.hcode, self.buf, self.pos, self.rcum, self.rfix,
                              self.ecum, self.samp, self.slen, self.smask, self.means,
-                             L.station0, L.class0, self.K, self.S, EVENTS_PER_CALL)
+                             L.station0, L.class0, self.K, self.S, left)
             if status == DONE:
                 return self.record()
             if status == REFILL:
@@ -181,7 +188,12 @@ class FastRun:
             parts.append(self.F[F_NOW] / self.horizon)
         return float(min(1.0, max(parts)))
 
-    def record(self, partial: bool = False) -> Replication:
+    def events(self) -> int:
+        """Events processed so far: arrivals and service completions."""
+        first = self.layout.station0 + S_COMP
+        return int(self.C[Y_ARR] + self.C[first:first + SW * self.S:SW].sum())
+
+    def record(self, partial: bool = False, out_of_events: bool = False) -> Replication:
         final = _final_row(self.F.copy(), self.C, self.n, self.busy, self.last, self.I,
                            self.layout.station0, self.S)
         nrows = int(self.I[I_NROWS])
@@ -191,7 +203,8 @@ class FastRun:
             rows=self.rows[:nrows].copy(), final=final,
             warm=self.warm.copy() if self.I[I_WARM_TAKEN] else None,
             batch_means=self.means[:self.I[I_NMEANS]].copy(),
-            batch_size=int(self.I[I_BATCH_SIZE]), samples=samples, partial=partial)
+            batch_size=int(self.I[I_BATCH_SIZE]), samples=samples, partial=partial,
+            out_of_events=out_of_events)
 
 
 def _cumulative(row: np.ndarray) -> np.ndarray:

@@ -88,7 +88,8 @@ class Replication:
     response times (completion order), for MSER. ``samples`` are response-time samples:
     the system first, then each station, then each class (layout order). ``makespan``
     is the time from the first batch's arrival until the last batch job left (None
-    without batch classes, or when they had not finished).
+    without batch classes, or when they had not finished). ``out_of_events``: the
+    replication stopped at its event budget (:mod:`.budget`; then ``partial`` too).
     """
 
     rows: np.ndarray
@@ -98,6 +99,7 @@ class Replication:
     batch_size: int
     samples: list[Samples]
     partial: bool = False
+    out_of_events: bool = False
     notes: list[str] = field(default_factory=list)
     makespan: float | None = None
 

@@ -105,6 +105,23 @@ def test_simulate_json_has_confidence_intervals():
 def test_simulate_rejects_bad_arguments():
     result = run("simulate", "topologies/web_service.yaml", "--replications", "0")
     assert result.exit_code == 2 and "--replications: must be a positive integer" in result.output
+    result = run("simulate", "topologies/web_service.yaml", "--max-events", "0")
+    assert result.exit_code == 2 and "--max-events: must be a positive integer" in result.output
+
+
+def test_simulate_stopped_by_its_event_budget_reports_partial_results():
+    """As an interrupted run: what was simulated, marked partial, a line on stderr and
+    exit 0; the note says why it stopped."""
+    args = ["simulate", "topologies/web_service.yaml", "--replications", "3", "--seed", "1",
+            "--max-events", "4000", "--method", "simpy"]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["partial"] is True and doc["replications"] == 1
+    assert doc["notes"][-1].startswith("stopped after 4,000 events (the event budget")
+    assert "stopped at the event budget (--max-events): partial results" in result.stderr
+    table = run(*args)
+    assert table.exit_code == 0 and "note: stopped after 4,000 events" in table.stdout
 
 
 def test_compare_flags_agreement():

@@ -219,8 +219,6 @@ def test_the_what_if_commands_answer_hostile_files(path: Path, commands: tuple) 
     that loads with a result, exit 2 naming a field, exit 3 (unstable) or exit 1 saying
     what cannot be done (no method models it, no plan meets the SLO); a refused file with
     exit 2 and the field at fault."""
-    if path.stem in EVENT_EXPLOSION and "compare" in commands:
-        pytest.skip(EVENT_EXPLOSION[path.stem])  # compare simulates it
     model = qmodel.load(path) if path.stem in LOADS else None
     for command in commands:
         result = runner.invoke(app, experiment(command, path, model))
@@ -266,28 +264,41 @@ def test_a_fifo_is_refused_unopened(tmp_path: Path) -> None:
         qmodel.load(tmp_path / "m.yaml")
 
 
-EVENT_EXPLOSION = {
-    "behaviour_extremes_within_limits": (
-        "known limit (issue 12, open): each request may make 101 attempts x 11 hedged copies "
-        "x 1,000 calls x 11 copies, and the simulator has no event budget yet, so this run "
-        "does not end in bounded time"),
-}
+TOO_LARGE_TO_SIMULATE = {"behaviour_extremes_within_limits": "arrivals.web"}
+"""Files that load but whose simulation is refused up front (one request may set off
+more visits than :data:`qmodel.sim.budget.MAX_VISITS_PER_REQUEST`), and the path named."""
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 def test_every_hostile_file_that_loads_simulates(path: Path) -> None:
-    if path.stem in EVENT_EXPLOSION:
-        pytest.skip(EVENT_EXPLOSION[path.stem])
     try:
         model = qmodel.load(path)
     except QModelError:
         return
     try:
         qmodel.simulate(model, replications=1, customers=2000, seed=1)
+    except ModelError as exc:
+        assert TOO_LARGE_TO_SIMULATE.get(path.stem) in [p.path for p in exc.problems], exc
+        return
     except (UnsupportedError, UnstableError):
         pass
+    assert path.stem not in TOO_LARGE_TO_SIMULATE
+
+
+@pytest.mark.timeout(10)
+def test_a_model_whose_requests_explode_is_refused_by_simulate_at_once() -> None:
+    """Every field within its limit, but one request may set off 12 million visits:
+    ``simulate`` says so with the class's path (exit 2) instead of running without end."""
+    result = runner.invoke(app, ["simulate", "tests/model/hostile/"
+                                 "behaviour_extremes_within_limits.yaml", "--seed", "1"])
+    assert result.exit_code == 2, result.output
+    assert "arrivals.web: one request may set off 12,222,111 visits" in result.output
+    check = runner.invoke(app, ["check", "tests/model/hostile/"
+                                "behaviour_extremes_within_limits.yaml"])
+    assert check.exit_code == 0, check.output  # valid: solve and the what-if commands answer
+    assert "note: simulate refuses it: arrivals.web: one request may set off" in check.output
 
 
 @pytest.mark.timeout(20)

@@ -1,0 +1,109 @@
+"""The event budget: how a simulation that cannot finish gets a clear answer, not a hang.
+
+Every field of a model may be within its own limit while their product explodes: a
+request that may make 101 attempts of 11 hedged copies, each visit making 1,000 calls of
+11 copies, may set off 12 million visits. Two guards:
+
+- Up front, :func:`check_request_size` refuses (a :class:`ModelError` naming the class)
+  a model whose worst-case request — every retry and hedged copy sent, every call made —
+  sets off more than a million visits (:mod:`qmodel.model.request_size`).
+- While it runs, each replication stops once it has processed ``max_events`` simpy events
+  (:func:`run_events`; the fast path counts its own) and is kept as a partial
+  result with a note saying why (:func:`stopped_note`). The default
+  (:func:`default_budget`) is :data:`EVENT_MARGIN` times the events the asked-for run
+  should take, between :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import simpy
+from simpy.core import EmptySchedule, StopSimulation
+
+from ..errors import ModelError
+from ..model.network import Network
+from ..model.request_size import request_size_problems, visits_per_request, worst_visits
+
+EVENT_MARGIN = 20
+"""The default budget is this many times the events the asked-for run should take (about
+``1 + 2 × visits`` per request, a fork's tasks each counted as a visit: its arrival, and
+a start and an end per visit)."""
+MIN_EVENTS = 1_000_000
+"""The smallest default budget (a short run with a long warm-up still finishes)."""
+MAX_EVENTS = 100_000_000
+"""The largest default budget (ten to thirty minutes of simulation), also that of a run
+whose size cannot be estimated (closed users with no think time, stopped at a horizon): a
+longer run is asked for with ``max_events``."""
+STOPPED = "stopped after "
+"""How the note of a replication stopped by its budget begins."""
+
+
+def run_events(env: simpy.Environment, max_events: int | None) -> bool:
+    """Process ``env``'s events until the run stops (:class:`~simpy.core.StopSimulation`,
+    or no event left): True; or until ``max_events`` have been processed first: False.
+
+    >>> env = simpy.Environment()
+    >>> for t in range(1, 6):
+    ...     _ = env.timeout(t)
+    >>> run_events(env, 3), env.now, run_events(env, None), env.now
+    (False, 3, True, 5)
+    """
+    step = env.step
+    try:
+        for _ in range(sys.maxsize if max_events is None else max_events):
+            step()
+    except (StopSimulation, EmptySchedule):
+        return True
+    return False
+
+
+def check_request_size(network: Network) -> None:
+    """Refuse a model one of whose requests may set off more than
+    :data:`~qmodel.model.request_size.MAX_VISITS_PER_REQUEST` visits: its simulation could
+    not finish."""
+    problems = request_size_problems(network)
+    if problems:
+        raise ModelError(problems)
+
+
+def default_budget(network: Network, customers: int | None, horizon: float | None,
+                   min_time: float = 0.0) -> int:
+    """:data:`EVENT_MARGIN` times the events a replication stopped by ``customers``,
+    ``horizon`` (seconds) or the end of its batches should take, between
+    :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
+    ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
+    >>> default_budget(m.network, 50_000, None), default_budget(m.network, 100, None)
+    (3000000, 1000000)
+    """
+    open_rate = sum(c.rate for c in network.open_classes)
+    if customers is not None:
+        requests = customers + open_rate * min_time
+    elif horizon is None:  # batches only: they end the run
+        requests = 0.0
+    else:
+        requests = open_rate * horizon
+        for c in network.closed_classes:
+            think = c.think.mean if c.think is not None else 0.0
+            requests += c.population * horizon / think if think > 0 else math.inf
+    requests += sum(c.size * c.count for c in network.batch_classes)
+    events = EVENT_MARGIN * requests * (1 + 2 * visits_per_request(network))
+    if not math.isfinite(events):
+        return MAX_EVENTS
+    return min(MAX_EVENTS, max(MIN_EVENTS, math.ceil(events)))
+
+
+def stopped_note(network: Network, events: int) -> str:
+    """Why a replication stopped at its budget of ``events``, and what to do."""
+    mean = visits_per_request(network)
+    most = max(worst_visits(network, c) for c in network.classes)
+    cause = (f", up to {most:,.0f} with every retry, hedged copy and call: lower retries, "
+             "hedge copies or call counts,") if most > mean * (1 + 1e-9) else ";"
+    visits = f"{mean:,.4g} visit{'' if mean == 1 else 's'}"
+    return (f"{STOPPED}{events:,} events (the event budget, max_events): each request "
+            f"makes about {visits}{cause} raise max_events (--max-events) or ask for fewer "
+            "customers or a shorter horizon: partial results")
