@@ -5,6 +5,7 @@
     qmodel validate MODEL --load 0.3,0.5,0.7,0.85 --duration 60s [--mode open|closed]
                     [--otel-traces FILE]
     qmodel validate MODEL --shape [--bins 1s] [--replications 20]
+    qmodel validate MODEL --soak 30min --load 0.7 [--bins 10s]
 """
 
 from __future__ import annotations
@@ -106,10 +107,16 @@ def validate_command(
                                    "and compare the series over time with its simulation"),
         bins: str = typer.Option("1s", help="--shape: width of a time bin"),
         replications: int = typer.Option(20, help="--shape: simulated replications"),
+        soak: str | None = typer.Option(None, "--soak", help="Hold one --load for this long "
+                                        "(e.g. 30min) and report drift of latency and "
+                                        "memory"),
         more: list[Path] = typer.Argument(None, hidden=True)) -> None:
     """Start the system (or use --target), run locust per load level, compare with the
     model; or, with --results FILE..., compare with result files a load test already
     wrote."""
+    if soak is not None:
+        raise typer.Exit(_soak(model, soak, load, bins, calibration, warmup, broker, seed,
+                               retries, keep, out, url or target or results or more or shape))
     if shape:
         raise typer.Exit(_shape(model, bins, replications, calibration, warmup, broker, seed,
                                 retries, keep, out, url or target or results or more))
@@ -156,6 +163,28 @@ def _shape(model: Path, bins: str, replications: int, calibration: str, warmup: 
         report = validate_shape(model, bins=bins, replications=replications,
                                 calibration=calibration, warmup=warmup, backend=broker,
                                 seed=seed, retries=retries, keep=keep, out=out)
+    except (QModelError, ValueError) as exc:
+        _fail(str(exc))
+    return 0 if report.passed else 1
+
+
+def _soak(model: Path, duration: str, load: str, bins: str, calibration: str, warmup: str,
+          broker: str, seed: int, retries: int, keep: bool, out: Path, other: object) -> int:
+    """``validate --soak``: 0 as the model says (steady below saturation, growing at or
+    above), 1 not or invalid, 2 bad input."""
+    from .soak import validate_soak
+
+    if other:
+        _fail("--soak runs the reference system it starts at one load: not with --url, "
+              "--target, --results or --shape")
+    try:
+        level = float(load)
+    except ValueError:
+        _fail(f"--load: --soak holds one load level (a utilization such as 0.7), got {load!r}")
+    try:
+        report = validate_soak(model, duration, load=level, bins=bins, calibration=calibration,
+                               warmup=warmup, backend=broker, seed=seed, retries=retries,
+                               keep=keep, out=out.with_suffix(".json"))
     except (QModelError, ValueError) as exc:
         _fail(str(exc))
     return 0 if report.passed else 1
