@@ -17,10 +17,16 @@ from rich.table import Table
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
 from ..model.files import MAX_DATA_BYTES, MAX_MODEL_BYTES, read_bounded
-from ..project import SUFFIX, Project, ProjectError, compare_projects, load_project, save_project
-from ..project.compare import SYSTEM_METRICS
+from ..project import (
+    SUFFIX,
+    Project,
+    ProjectError,
+    compare_projects,
+    load_project,
+    save_project,
+    summary,
+)
 from ..solve import solve
-from ..units import TIME_UNITS
 from .support import EXIT_INVALID, choice, err, guarded, load_model, out
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -110,28 +116,21 @@ def _number(v: float | None, percent: bool = False) -> str:
     return f"{v:+.1%}" if percent else f"{v:.4g}"
 
 
-def _system(doc: dict) -> dict[str, float | None]:
-    unit = doc["time_unit"]
-    values = {}
-    for key, kind in SYSTEM_METRICS:
-        est = doc["system"].get(key)
-        v = est.get("value") if isinstance(est, dict) else None
-        values[key] = None if v is None else v / TIME_UNITS[unit] if kind == "time" else v
-    return values
-
-
 @app.command("show")
 @guarded
 def show_command(project: ProjectArg, as_json: JsonOpt = False) -> None:
     """What a project holds: its model, when it was saved, its results' end-to-end numbers."""
     p = _open(project)
-    results = {kind: _system(doc) for kind in ("solve", "simulate")
+    results = {kind: summary(doc).query("scope == 'system'") for kind in ("solve", "simulate")
                if (doc := getattr(p, kind)) is not None}
     sweep_rows = None if p.sweep is None else len(p.sweep)
     if as_json:
         print(json.dumps({"schema": "qmodel.project/1", "name": p.name,
                           "qmodel_version": p.qmodel_version, "created": p.created,
-                          "members": p.members, "system": results,
+                          "members": p.members,
+                          "system": {kind: {r.metric: None if math.isnan(r.value) else r.value
+                                            for r in table.itertuples()}
+                                     for kind, table in results.items()},
                           "sweep_rows": sweep_rows}, indent=2))
         return
     nodes = p.model_dict.get("nodes")
@@ -141,12 +140,12 @@ def show_command(project: ProjectArg, as_json: JsonOpt = False) -> None:
     if sweep_rows is not None:
         out.print(f"sweep: {sweep_rows} rows × {len(p.sweep.columns)} columns", highlight=False)
     for kind, values in results.items():
-        unit = getattr(p, kind)["time_unit"]
-        table = Table(title=f"{kind} ({getattr(p, kind).get('method')})", header_style="bold")
+        table = Table(title=f"{kind} ({escape(str(getattr(p, kind).get('method')))})",
+                      header_style="bold")
         for column in ("metric", "value", "unit"):
             table.add_column(column, justify="left" if column == "metric" else "right")
-        for key, kind_of in SYSTEM_METRICS:
-            table.add_row(key, _number(values[key]), unit if kind_of == "time" else "/s")
+        for row in values.itertuples():
+            table.add_row(row.metric, _number(row.value), row.unit)
         out.print(table)
 
 

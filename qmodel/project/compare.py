@@ -129,17 +129,32 @@ def compare_projects(a: Project, b: Project, result: str = "auto") -> ProjectDif
     kind = _pick(a, b, result)
     ra, rb = getattr(a, kind), getattr(b, kind)
     unit = ra["time_unit"]
+    sa, sb = summary(ra, unit), summary(rb, unit)
+    table = sa.merge(sb, on=["scope", "metric", "unit"], how="outer", sort=False,
+                     suffixes=("_a", "_b")).rename(columns={"value_a": "A", "value_b": "B"})
+    order = {scope: i for i, scope in enumerate(dict.fromkeys([*sa.scope, *sb.scope]))}
+    table = table.sort_values("scope", key=lambda s: s.map(order), kind="stable")
+    table["difference"] = table.B - table.A
+    table["relative"] = table.difference / table.A.where(table.A != 0)
+    return ProjectDiff(kind, unit, table.reset_index(drop=True),
+                       model_diff(a.model_dict, b.model_dict))
+
+
+def summary(doc: dict, time_unit: str | None = None) -> pd.DataFrame:
+    """The key metrics of a saved result (``scope``, ``metric``, ``unit``, ``value``): the
+    system's throughput, mean and p95 response, and each station's mean and p95 response,
+    utilization and throughput; times in ``time_unit`` (default the result's), rates per
+    second, a missing number NaN."""
+    unit = time_unit or doc["time_unit"]
     rows = []
 
-    def add(scope: str, sa: dict, sb: dict, metrics: tuple) -> None:
+    def add(scope: str, section: dict, metrics: tuple) -> None:
         for key, what in metrics:
-            va, vb = _value(sa, key, what, unit), _value(sb, key, what, unit)
             rows.append({"scope": scope, "metric": key,
                          "unit": {"time": unit, "rate": "/s"}.get(what, ""),
-                         "A": va, "B": vb, "difference": vb - va,
-                         "relative": (vb - va) / va if va else math.nan})
+                         "value": _value(section, key, what, unit)})
 
-    add("system", ra["system"], rb["system"], SYSTEM_METRICS)
-    for node in [*ra["nodes"], *(n for n in rb["nodes"] if n not in ra["nodes"])]:
-        add(node, ra["nodes"].get(node, {}), rb["nodes"].get(node, {}), NODE_METRICS)
-    return ProjectDiff(kind, unit, pd.DataFrame(rows), model_diff(a.model_dict, b.model_dict))
+    add("system", doc["system"], SYSTEM_METRICS)
+    for node, values in doc["nodes"].items():
+        add(node, values, NODE_METRICS)
+    return pd.DataFrame(rows, columns=["scope", "metric", "unit", "value"])
