@@ -37,6 +37,7 @@ import pandas as pd
 from ..errors import ModelError, QModelError, shown
 from ..model.files import MAX_MODEL_BYTES, read_bounded
 from ..model.parse import read_yaml
+from ..results import finite_json
 from ..units import TIME_UNITS
 
 SCHEMA = "qmodel.project/1"
@@ -104,7 +105,7 @@ def _plain(kind: str, value: Any) -> Any:
     if not isinstance(value, dict):
         raise ProjectError(f"results.{kind}: must be a result document (a dict), got "
                            f"{type(value).__name__}")
-    return value
+    return finite_json(value)  # inf and NaN as null, as ``--json`` writes them
 
 
 def project_bytes(model_text: str, results: Mapping[str, Any] | None = None,
