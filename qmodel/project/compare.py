@@ -130,10 +130,11 @@ def compare_projects(a: Project, b: Project, result: str = "auto") -> ProjectDif
     ra, rb = getattr(a, kind), getattr(b, kind)
     unit = ra["time_unit"]
     sa, sb = summary(ra, unit), summary(rb, unit)
-    table = sa.merge(sb, on=["scope", "metric", "unit"], how="outer", sort=False,
-                     suffixes=("_a", "_b")).rename(columns={"value_a": "A", "value_b": "B"})
-    order = {scope: i for i, scope in enumerate(dict.fromkeys([*sa.scope, *sb.scope]))}
-    table = table.sort_values("scope", key=lambda s: s.map(order), kind="stable")
+    keys = ["scope", "metric", "unit"]
+    order = pd.concat([sa[keys], sb[keys]]).drop_duplicates()  # A's rows, then B's new ones
+    table = order.merge(sa, on=keys, how="left").merge(sb, on=keys, how="left",
+                                                        suffixes=("_a", "_b"))
+    table = table.rename(columns={"value_a": "A", "value_b": "B"})
     table["difference"] = table.B - table.A
     table["relative"] = table.difference / table.A.where(table.A != 0)
     return ProjectDiff(kind, unit, table.reset_index(drop=True),

@@ -32,6 +32,8 @@ def test_metrics_side_by_side_match_mm1() -> None:
         assert (row.A, row.B) == (pytest.approx(a, rel=1e-9), pytest.approx(b, rel=1e-9)), key
         assert row.difference == pytest.approx(b - a, rel=1e-9)
         assert row.relative == pytest.approx((b - a) / a, rel=1e-9)
+    assert list(diff.metrics.metric[:4]) == ["throughput", "mean_response_time",
+                                             "p95_response_time", "mean_response"]
     assert table.loc[("system", "mean_response_time"), "unit"] == "ms"
     assert table.loc[("app", "throughput"), "unit"] == "/s"
     assert diff.model.to_dict("records") == [
@@ -49,6 +51,7 @@ def test_a_station_in_one_scenario_only_has_no_number_for_the_other() -> None:
     b = load_project(project_bytes(b.model_text, {"solve": qmodel.solve(
         qmodel.Model.from_yaml(b.model_text))}))
     diff = compare_projects(a, b)
+    assert list(diff.metrics.scope.unique()) == ["system", "app", "db"]
     db = diff.metrics[diff.metrics.scope == "db"]
     assert db.A.isna().all() and db.B.notna().all()
     assert diff.model.to_dict("records") == [
