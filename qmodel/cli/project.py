@@ -67,7 +67,7 @@ def save_command(
         replications: Annotated[int, typer.Option(help="With --simulate.")] = 10,
         seed: Annotated[int, typer.Option(help="With --simulate.")] = 1,
         sweep: Annotated[Path | None, typer.Option(help="A sweep table (CSV, as `qmodel "
-                                                   "sweep --csv` writes) to save.",
+                                                   "sweep --out x.csv` writes) to save.",
                                                    show_default=False)] = None,
         validation: Annotated[Path | None, typer.Option(help="A validation report (JSON) to "
                                                         "save.", show_default=False)] = None,

@@ -32,8 +32,9 @@ opened = st.session_state.get(projects.OPENED)
 if opened is not None:
     name, project = opened
     if isinstance(project, Project):
-        st.success(f"Opened **{views.plain(project.name)}** (saved {project.created} by qmodel "
-                   f"{project.qmodel_version}): it is now the current model.")
+        st.success(f"Opened **{views.plain(project.name)}** (saved {views.plain(project.created)} "
+                   f"by qmodel {views.plain(project.qmodel_version)}): it is now the current "
+                   "model.")
         st.caption(f"members: {', '.join(project.members)}")
         for kind in ("solve", "simulate"):
             doc = getattr(project, kind)
