@@ -14,14 +14,16 @@ from qmodel.project import Project, ProjectDiff, ProjectError, load_project
 from . import compute, state
 
 OPENED = "project_opened"
-# Finished jobs whose value a project keeps: (kind, job slot, field of the job's value).
-LATEST = (("simulate", "simulate", "result"), ("validation", "validate-results", "report"),
+# Finished jobs whose value a project keeps: (kind, job slot, field of the job's value;
+# None: the value itself, the What-if page's sweep table).
+LATEST = (("simulate", "simulate", "result"), ("sweep", "whatif", None),
+          ("validation", "validate-results", "report"),
           ("validation", "validate-service", "report"))
 
 
 def latest_results(cur: state.Current) -> dict:
-    """The current model's analytic result (when it has one) and the latest simulation
-    and validation of the same model text that finished in this session."""
+    """The current model's analytic result (when it has one) and the latest simulation,
+    What-if sweep and validation of the same model text finished in this session."""
     results = {}
     try:
         results["solve"] = compute.solve(cur.text)
@@ -29,9 +31,12 @@ def latest_results(cur: state.Current) -> dict:
         pass
     for kind, slot, key in LATEST:
         job = st.session_state.get(f"job:{slot}")
-        if kind not in results and job is not None and job.status == "done" \
-                and cur.text in job.args and isinstance(job.value, dict) and key in job.value:
-            results[kind] = job.value[key]
+        if kind in results or job is None or job.status != "done" or cur.text not in job.args:
+            continue
+        value = job.value if key is None else \
+            job.value.get(key) if isinstance(job.value, dict) else None
+        if value is not None:
+            results[kind] = value
     return results
 
 

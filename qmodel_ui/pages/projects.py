@@ -19,8 +19,8 @@ if cur.model is None:
 else:
     results = projects.latest_results(cur)
     kept = ", ".join(results) if results else "no results"
-    st.write(f"**{cur.name}**: the model and {kept} (a simulation or validation run on "
-             "the Solve or Validate page is added once it has finished).")
+    st.write(f"**{views.plain(cur.name)}**: the model and {kept} (a simulation, What-if "
+             "sweep or validation of this model is added once it has finished).")
     st.download_button("Save project", project_bytes(cur.text, results, cur.name),
                        f"{cur.name}{SUFFIX}", "application/zip", on_click="ignore",
                        key="project-save")

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import qmodel
 from qmodel.project import load_project, project_bytes
+from qmodel_ui import work
+from qmodel_ui.jobs import Job
 from qmodel_ui.state import CUSTOM, Scenario
 
 from .conftest import APP
@@ -54,10 +57,18 @@ def test_a_saved_project_reopens_as_the_same_model_with_its_results(
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
     app.session_state["custom_yaml"] = shop(50)
     app.session_state["scenario"] = Scenario(CUSTOM)
+    # a What-if sweep of this model that has finished, and one of another model
+    sweep = pd.DataFrame({"arrivals.web.rate": [40.0, 60.0], "mean_response_time_s": [
+        0.01 / (1 - 0.4), 0.01 / (1 - 0.6)]})
+    app.session_state["job:whatif"] = Job(("k",), work.sweep, (shop(50), (), "m", ""), "done",
+                                           sweep)
+    app.session_state["job:simulate"] = Job(("k",), work.simulate, (shop(60),), "done",
+                                            {"result": {}})
     at = projects_page(app)
-    assert any("**shop**: the model and solve" in m.value for m in at.markdown)
+    assert any("**shop**: the model and solve, sweep" in m.value for m in at.markdown)
     saved = load_project(offered["shop.qmodel.zip"])
-    assert saved.model_text == shop(50)
+    assert saved.model_text == shop(50) and saved.simulate is None
+    pd.testing.assert_frame_equal(saved.sweep, sweep)
 
     fresh = projects_page(AppTest.from_file(str(APP), default_timeout=60))
     fresh.file_uploader(key="project_open").set_value(
@@ -71,6 +82,7 @@ def test_a_saved_project_reopens_as_the_same_model_with_its_results(
     assert shown[("system", "mean_response_time")] == pytest.approx(20.0)  # M/M/1: S/(1-ρ)
     assert shown[("app", "utilization")] == pytest.approx(0.5)
     assert any(m.value == "**Model:** shop" for m in fresh.sidebar.markdown)
+    pd.testing.assert_frame_equal(table(fresh, "mean_response_time_s"), sweep)
 
 
 def test_two_projects_are_compared_and_a_bad_one_is_refused(app: AppTest) -> None:
