@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ file is (:data:`~qmodel.model.files.MAX_MODEL_BYTES`), ``manifest.json`` at 64 K
 MAX_TOTAL_BYTES = 96 << 20
 """The most uncompressed bytes a project may hold in all (a zip bomb is refused unread)."""
 MAX_MEMBERS = 8
+MAX_DIRECTORY_BYTES = 64 << 10
+"""The largest zip directory (its entries' names, extra fields and comments) read."""
 MANIFEST, MODEL = "manifest.json", "model.yaml"
 RESULTS = {"solve": "solve.json", "simulate": "simulate.json", "sweep": "sweep.csv",
            "validation": "validation.json"}
@@ -177,6 +180,7 @@ def load_project(source: str | Path | bytes) -> Project:
             data = read_bounded(Path(source), MAX_ARCHIVE_BYTES)
         except OSError as exc:
             raise ProjectError(f"{source}: {exc.strerror or exc}") from None
+    _check_directory(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
@@ -196,6 +200,21 @@ def load_project(source: str | Path | bytes) -> Project:
     return Project(manifest["name"], text, manifest["qmodel_version"], manifest["created"],
                    solve, simulate, _sweep(raw.get(RESULTS["sweep"])), validation,
                    sorted(raw))
+
+
+def _check_directory(data: bytes) -> None:
+    """Refuse, from the end-of-directory record alone, an archive whose directory is too
+    large to be a project's, before ``zipfile`` parses every entry of it (a directory of a
+    million entries would take gigabytes as objects)."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - (22 + 0xFFFF)))
+    if at < 0 or len(data) < at + 22:
+        raise ProjectError(f"not a project file (a {SUFFIX} zip archive)")
+    entries, size = struct.unpack("<HL", data[at + 10:at + 16])
+    if entries > MAX_MEMBERS:
+        raise ProjectError(f"holds {entries:,} members; a project has at most {MAX_MEMBERS}")
+    if size > MAX_DIRECTORY_BYTES:
+        raise ProjectError(f"its zip directory is {size:,} bytes; a project's is at most "
+                           f"{MAX_DIRECTORY_BYTES:,}")
 
 
 def _members(archive: zipfile.ZipFile) -> dict[str, bytes]:

@@ -147,6 +147,21 @@ def test_a_member_larger_than_it_declares_is_not_read_past_its_size() -> None:
         load_project(liar)
 
 
+def test_a_huge_directory_is_refused_before_zipfile_parses_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    many = zipped({f"m{i}": "" for i in range(2000)})
+    commented = io.BytesIO(good())
+    with zipfile.ZipFile(commented, "a") as zf:
+        zf.writestr(zipfile.ZipInfo("validation.json"), "{}")
+        zf.infolist()[-1].extra = b"\0" * 65_535
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: 1 / 0)
+    with pytest.raises(ProjectError, match="holds 2,000 members; a project has at most 8"):
+        load_project(many)
+    with pytest.raises(ProjectError, match=r"its zip directory is 65,\d+ bytes; a project's "
+                                           r"is at most 65,536"):
+        load_project(commented.getvalue())
+
+
 def test_too_many_or_repeated_members_are_refused() -> None:
     many = zipped({f"m{i}": "" for i in range(archive.MAX_MEMBERS + 1)})
     with pytest.raises(ProjectError, match="holds 9 members; a project has at most 8"):
