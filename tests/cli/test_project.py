@@ -27,8 +27,9 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture
-def saved(tmp_path: Path) -> tuple[Path, Path]:
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp_path = tmp_path_factory.mktemp("projects")
     for rate in (50, 80):
         (tmp_path / f"shop{rate}.yaml").write_text(MODEL.replace("RATE", str(rate)))
     (tmp_path / "sweep.csv").write_text("rate,mean_ms\n50,20\n80,50\n")
@@ -74,8 +75,8 @@ def test_diff_tables_and_json(saved: tuple[Path, Path]) -> None:
                              "change": "changed"}]
 
 
-def test_bad_files_and_requests_exit_2_with_the_reason(tmp_path: Path,
-                                                       saved: tuple[Path, Path]) -> None:
+def test_bad_files_and_requests_exit_2_with_the_reason(saved: tuple[Path, Path]) -> None:
+    tmp_path = saved[0].parent
     junk = tmp_path / "junk.qmodel.zip"
     junk.write_text("not a zip")
     unclosed = tmp_path / "unclosed.csv"

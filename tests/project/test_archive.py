@@ -149,13 +149,13 @@ def test_a_member_larger_than_it_declares_is_not_read_past_its_size() -> None:
 
 def test_a_huge_directory_is_refused_before_zipfile_parses_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    many = zipped({f"m{i}": "" for i in range(2000)})
+    many = zipped({f"m{i}": "" for i in range(500)})
     commented = io.BytesIO(good())
     with zipfile.ZipFile(commented, "a") as zf:
         zf.writestr(zipfile.ZipInfo("validation.json"), "{}")
         zf.infolist()[-1].extra = b"\0" * 65_535
     monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: 1 / 0)
-    with pytest.raises(ProjectError, match="holds 2,000 members; a project has at most 8"):
+    with pytest.raises(ProjectError, match="holds 500 members; a project has at most 8"):
         load_project(many)
     with pytest.raises(ProjectError, match=r"its zip directory is 65,\d+ bytes; a project's "
                                            r"is at most 65,536"):
@@ -195,7 +195,7 @@ def broken(solved: dict, path: list, value: object) -> str:
     ({"manifest_json": manifest(name=7)}, "manifest.json: name must be text, got 7"),
     ({"manifest_json": manifest(created=...)}, "manifest.json: created must be text"),
     ({"manifest_json": "{"}, "manifest.json: not valid JSON"),
-    ({"validation_json": "[" * 100_000 + "]" * 100_000}, "validation.json: nested too deeply"),
+    ({"validation_json": "[" * 10_000 + "]" * 10_000}, "validation.json: nested too deeply"),
     ({"model_yaml": None}, "model.yaml: missing"),
     ({"model_yaml": "- a\n- list\n"}, "model.yaml: must be a YAML mapping"),
     ({"model_yaml": "a: &x [*x]\n"}, "model.yaml: "),
