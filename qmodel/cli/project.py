@@ -9,25 +9,19 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ModelError, Problem, QModelError, UnsupportedError
-from ..model.files import MAX_DATA_BYTES, MAX_MODEL_BYTES, read_bounded
-from ..project import (
-    SUFFIX,
-    Project,
-    ProjectError,
-    compare_projects,
-    load_project,
-    save_project,
-    summary,
-)
-from ..solve import solve
 from .support import EXIT_INVALID, choice, err, guarded, load_model, out
+
+if TYPE_CHECKING:  # qmodel.project (pandas, the model layer) loads when a command runs
+    from ..project import Project
+
+SUFFIX = ".qmodel.zip"  # qmodel.project.SUFFIX, written out so that --help loads no pandas
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Save a model with its results in one file; show or compare saved ones.")
@@ -37,6 +31,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open(path: Path) -> Project:
+    from ..project import ProjectError, load_project
+
     try:
         return load_project(path)
     except ProjectError as exc:
@@ -46,6 +42,8 @@ def _open(path: Path) -> Project:
 
 
 def _read(path: Path, limit: int, option: str) -> str:
+    from ..model.files import read_bounded
+
     try:
         return read_bounded(path, limit).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -73,6 +71,10 @@ def save_command(
                                                         "save.", show_default=False)] = None,
 ) -> None:
     """Save a model file, as typed, with its results in one project file."""
+    from ..model.files import MAX_DATA_BYTES, MAX_MODEL_BYTES
+    from ..project import save_project
+    from ..solve import solve
+
     text = _read(model, MAX_MODEL_BYTES, "MODEL")
     m = load_model(model)
     results: dict[str, Any] = {}
@@ -120,6 +122,8 @@ def _number(v: float | None, percent: bool = False) -> str:
 @guarded
 def show_command(project: ProjectArg, as_json: JsonOpt = False) -> None:
     """What a project holds: its model, when it was saved, its results' end-to-end numbers."""
+    from ..project import summary
+
     p = _open(project)
     results = {kind: summary(doc).query("scope == 'system'") for kind in ("solve", "simulate")
                if (doc := getattr(p, kind)) is not None}
@@ -156,6 +160,8 @@ def diff_command(a: ProjectArg, b: ProjectArg, as_json: JsonOpt = False,
                      help="Which saved result to compare: auto (solve when both have one, "
                           "else simulate), solve or simulate.")] = "auto") -> None:
     """Compare two saved scenarios: model fields changed, B's key metrics beside A's."""
+    from ..project import compare_projects
+
     choice(result, ("auto", "solve", "simulate"), "--result")
     pa, pb = _open(a), _open(b)
     try:

@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 import qmodel
+from qmodel.cli import project as cli_project
 from qmodel.cli.main import app
-from qmodel.project import load_project
+from qmodel.project import SUFFIX, load_project
 
 runner = CliRunner()
 MODEL = """name: shop
@@ -44,6 +45,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_save_keeps_the_text_and_the_solve_result(saved: tuple[Path, Path]) -> None:
+    assert cli_project.SUFFIX == SUFFIX  # written out there so that --help loads no pandas
     p = load_project(saved[0])
     assert p.model_text == MODEL.replace("RATE", "50")
     expected = qmodel.solve(qmodel.Model.from_yaml(p.model_text)).to_dict()
