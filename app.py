@@ -23,6 +23,7 @@ page = st.navigation([
     st.Page("qmodel_ui/pages/validate.py", title="Validate"),
     st.Page("qmodel_ui/pages/compare.py", title="Compare"),
     st.Page("qmodel_ui/pages/calibrate.py", title="Calibrate"),
+    st.Page("qmodel_ui/pages/projects.py", title="Projects"),
 ])
 jobs.warm_up()
 views.sidebar()

@@ -51,6 +51,7 @@ LAYER_OF = {
     "qmodel.experiments": "experiments",
     "qmodel.calibrate": "calibrate",
     "qmodel.io": "io",
+    "qmodel.project": "io",
     "qmodel": "facade",
     "loadtest": "loadtest",
     "qmodel.cli": "cli",

@@ -17,6 +17,7 @@ from ..solve import solve
 from .calibrate import app as calibrate_app
 from .experiments import app as experiments_app
 from .interop import app as interop_app
+from .project import app as project_app
 from .support import (
     EXIT_ERROR,
     EXIT_SIMULATE,
@@ -307,6 +308,7 @@ def refsys(ctx: typer.Context) -> None:
 app.add_typer(experiments_app)  # sweep, sensitivity, plan, headroom
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(interop_app)  # import, export (JMT files)
+app.add_typer(project_app, name="project")  # save, show, diff
 
 
 @app.command()
