@@ -30,7 +30,8 @@ PAGES = {"model": "qmodel_ui/pages/model.py", "solve": "qmodel_ui/pages/solve.py
          "plan": "qmodel_ui/pages/plan.py", "validate": "qmodel_ui/pages/validate.py",
          "compare": "qmodel_ui/pages/compare.py", "calibrate": "qmodel_ui/pages/calibrate.py",
          "metastability": "qmodel_ui/pages/metastability.py",
-         "timeseries": "qmodel_ui/pages/timeseries.py"}
+         "timeseries": "qmodel_ui/pages/timeseries.py",
+         "projects": "qmodel_ui/pages/projects.py"}
 
 
 @pytest.fixture(autouse=True)
