@@ -84,7 +84,8 @@ def edit(text: str, key: str, marks: list[dict]) -> None:
         st.text_area("Model YAML (paste a whole model here)", text, height=420,
                      key=f"{key}-plain")
         return
-    st.caption("Ctrl+Enter, or a click outside the editor, checks the text.")
+    st.caption("Model YAML (paste a whole model here): Ctrl+Enter, or a click outside the "
+               "editor, checks it.")
     rows = sorted({m["row"] for m in marks})
     code_editor(
         text, lang="yaml", height=[20, 32], key=key, response_mode="blur",
