@@ -75,11 +75,23 @@ def sent(text: str, key: str) -> str:
     return value["text"] if isinstance(value, dict) and value.get("id") else text
 
 
+def _carry(text: str, key: str) -> None:
+    """On the toggle: the text being edited moves to the editor that replaces it."""
+    if st.session_state.get(PLAIN):  # the code editor's text, into the plain box
+        value = st.session_state.get(key)
+        st.session_state[f"{key}-plain"] = (
+            value["text"] if isinstance(value, dict) and value.get("id") else text)
+    elif f"{key}-plain" in st.session_state:  # as if the code editor had sent it
+        st.session_state[key] = {"id": "plain", "type": "plain",
+                                 "text": st.session_state[f"{key}-plain"]}
+
+
 def edit(text: str, key: str, marks: list[dict]) -> None:
     """The editor showing ``text`` (the model's, or as last sent: :func:`sent`) with
     ``marks`` (:func:`annotations` of that text) in the gutter, their lines shaded; leaving
     the editor or Ctrl+Enter sends the text (read it with :func:`sent`)."""
-    st.toggle("Plain text box (no highlighting; for screen readers)", key=PLAIN)
+    st.toggle("Plain text box (no highlighting; for screen readers)", key=PLAIN,
+              on_change=_carry, args=(text, key))
     if st.session_state.get(PLAIN):
         st.text_area("Model YAML (paste a whole model here)", text, height=420,
                      key=f"{key}-plain")
@@ -89,8 +101,9 @@ def edit(text: str, key: str, marks: list[dict]) -> None:
     rows = sorted({m["row"] for m in marks})
     code_editor(
         text, lang="yaml", height=[20, 32], key=key, response_mode="blur",
+        # Ace's own YAML worker would replace our marks with its own (none for valid YAML)
         options={"showLineNumbers": True, "tabSize": 2, "useSoftTabs": True,
-                 "fontFamily": "monospace"},
+                 "fontFamily": "monospace", "useWorker": False},
         # the component's own themes @import a web font; Ace's textmate theme does not.
         # No debounce: a rerun that lands inside a debounce period puts the old text back.
         props={"theme": "textmate", "debounceChangePeriod": 0, "annotations": marks,

@@ -92,6 +92,9 @@ def test_whatif_slider_moves_the_point(page, server) -> None:
 
 
 def test_model_yaml_errors_are_marked_in_the_editor(page, server) -> None:
+    away = []  # the component's own themes would fetch a web font
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:"))
+            else away.append(r.url))
     page.goto(server)
     settle(page)
     page.get_by_role("tab", name="YAML").click()
@@ -110,6 +113,7 @@ def test_model_yaml_errors_are_marked_in_the_editor(page, server) -> None:
     assert marked.inner_text().strip() == "22"  # the gutter's error mark, at its line
     assert "servers: 0" in frame.evaluate(
         "() => ace.edit(document.querySelector('.ace_editor')).getValue()")  # kept as typed
+    assert not away, away
     screenshot(page, "model-invalid-yaml")
 
 

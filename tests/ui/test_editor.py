@@ -68,9 +68,16 @@ def test_the_model_page_checks_and_applies_what_the_editor_sends(app: AppTest) -
     assert metric(at, "mean response") == ms(expected.system.mean_response_time)
 
 
-def test_the_plain_text_box_checks_the_text_too(app: AppTest) -> None:
+def test_the_plain_text_box_is_checked_and_the_text_moves_with_the_toggle(app: AppTest) -> None:
     at = open_page(app, "model")
-    at = at.toggle(key="yaml_plain").set_value(True).run()
+    at.session_state["yaml-0"] = {"id": "1", "type": "blur",
+                                  "text": WEB.replace("servers: 8", "servers: 0")}
+    at = at.run().toggle(key="yaml_plain").set_value(True).run()
+    assert "servers: 0" in at.text_area(key="yaml-0-plain").value
     at = at.text_area(key="yaml-0-plain").input(WEB.replace("servers: 8", "servers: [8")).run()
+    assert any("not valid YAML at line 23" in e.value for e in at.error)  # checked here too
+    at = at.text_area(key="yaml-0-plain").input(WEB.replace("servers: 8", "servers: 9")).run()
+    at = at.toggle(key="yaml_plain").set_value(False).run()
     healthy(at)
-    assert any("not valid YAML at line 23" in e.value for e in at.error)
+    assert at.success[0].value == "Valid model."  # servers: 9, carried back
+    assert at.session_state["yaml-0"]["text"] == WEB.replace("servers: 8", "servers: 9")
