@@ -9,7 +9,7 @@ import streamlit as st
 import qmodel
 from qmodel.model import paths
 from qmodel.units import unit_needed
-from qmodel_ui import charts, interop, state, views
+from qmodel_ui import charts, editor, interop, state, views
 
 VERSION = "editor_version"
 
@@ -96,14 +96,22 @@ def _parameters(cur: state.Current, version: int) -> None:
 
 
 def _yaml_editor(cur: state.Current, version: int) -> None:
-    text = st.text_area("Model YAML (paste a whole model here)", cur.text, height=420,
-                        key=f"yaml-{version}")
+    """The model's YAML in the editor, its problems (or the edited text's) marked at their
+    lines; a valid edit offers Apply."""
+    key = f"yaml-{version}"
+    text = editor.sent(cur.text, key)
+    problems = list(cur.problems)  # shown above the editor when the model is not valid
+    if text != cur.text:
+        try:
+            state.parse(text)
+            problems = []
+        except qmodel.ModelError as exc:
+            problems = exc.problems
+    editor.edit(text, key, editor.annotations(text, problems))
     if text == cur.text:
         return
-    try:
-        state.parse(text)
-    except qmodel.ModelError as exc:
-        views.show_problems(exc.problems, "Not applied", text)
+    if problems:
+        views.show_problems(problems, "Not applied", text)
         return
     st.success("Valid model.")
     st.button("Apply", type="primary", key="apply-yaml", on_click=_use_custom, args=(text,))
@@ -129,7 +137,7 @@ with right:
         views.show_problems(problems, f"{name} is not a valid model", text)
 
 if cur.model is None:
-    views.show_problems(cur.problems)
+    views.show_problems(cur.problems, text=cur.text)
     if st.button("Reset to the topology's values"):
         state.set_scenario(state.Scenario(base if base in names else state.DEFAULT))
         _bump()

@@ -19,6 +19,7 @@ def test_a_jmva_upload_becomes_the_model_with_its_report(app: AppTest) -> None:
     healthy(at)
     assert any(e.label.startswith("Imported from JMT:") and "5 mapped" in e.label
                for e in at.expander)
+    at = at.toggle(key="yaml_plain").set_value(True).run()  # the code editor's plain twin
     assert "name: central_server" in at.text_area[0].value
     labels = [b.label for b in at.get("download_button")]
     assert "Download .jsimg (JMT)" in labels and "Download .jmva (JMT)" in labels
