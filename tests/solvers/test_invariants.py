@@ -1,9 +1,10 @@
 """Every analytic method on every topology it supports (issue 11, item 5): Little's law,
 flow balance, and agreement with simulation within the method's stated tolerance.
 
-The cases are topologies/*.yaml (plus one small model for the CTMC, which no topology
-fits) x the registered methods whose ``supports()`` accepts the model (a model with
-batches goes to ``batches`` whatever the method, so it is one case).
+The cases are topologies/*.yaml (plus small models for the CTMC, held threads and
+bursty arrivals, which no topology has) x the registered methods whose ``supports()``
+accepts the model (a model with batches goes to ``batches`` whatever the method, so it
+is one case).
 A (topology, method) pair that gives no steady-state numbers is listed below with why,
 and the test checks that it says so; nothing is skipped without a reason in this file.
 Simulations are short and seeded: 3 replications of 3,000 jobs (30,000 on the fast
@@ -37,7 +38,13 @@ SMALL = {"small_finite_buffer": {
         "nodes": {"app": {"kind": "queue", "servers": 4, "service": 0.05, "service_after": 0.05,
                           "calls": [{"to": "db", "count": 2}]},
                   "db": {"kind": "queue", "servers": 2, "service": 0.08}},
-        "arrivals": {"x": {"to": "app", "rate": 6.0}}}}
+        "arrivals": {"x": {"to": "app", "rate": 6.0}}},
+    # Bursty arrivals (an MMPP-2 fitted to a gap cv of 2 and lag-1 autocorrelation 0.2)
+    # into two servers: the qbd method; no topology has them.
+    "small_bursty": {
+        "nodes": {"app": {"kind": "queue", "servers": 2, "service": 0.1}},
+        "arrivals": {"x": {"to": "app", "rate": 12.0,
+                           "interarrival": {"dist": "mmpp2", "cv": 2, "lag1": 0.2}}}}}
 
 # Relative tolerance of each method's approximations against simulation, on top of the
 # simulation's own 95% interval (doubled: three short replications). A number labelled
@@ -48,6 +55,7 @@ TOLERANCE = {
     "amva": 0.10,    # Bard-Schweitzer: a few percent at moderate populations
     "ctmc": 0.0,     # always exact
     "layered": 0.06,  # method of layers: within 6% on tests/solvers/data/lqn_*.yaml
+    "qbd": 0.0,      # matrix-geometric: exact
 }
 EXACT_SLACK = 0.03
 
