@@ -44,6 +44,7 @@ def test_a_short_spike_is_predicted(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
 def test_a_step_on_the_web_service(tmp_path):
     """The web service topology (gateway, app pool of 8, 4 db shards), 120/s stepping to
     260/s (app utilization 0.38 -> 0.81) at 10 s for 20 s more: no recovery to judge

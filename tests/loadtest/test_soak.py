@@ -35,6 +35,7 @@ def test_a_steady_system_is_reported_steady(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
 def test_an_overloaded_system_drifts_as_the_model_says(tmp_path):
     path = write_model(tmp_path, "soak", ONE_QUEUE)
     report = validate_soak(path, "30s", load=1.3, bins="3s", calibration="5s", warmup="3s",

@@ -51,7 +51,8 @@ POOLED = [
 ]
 
 
-@pytest.mark.parametrize("customers", [500, pytest.param(20_000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("customers", [
+    500, pytest.param(20_000, marks=[pytest.mark.slow, pytest.mark.full])])
 @pytest.mark.parametrize("pooled, pool", POOLED)
 def test_pools_agree_with_simulation(pooled, pool, customers):
     # measured (4 x 20,000 requests): responses within 1.1%, units in use within 0.2%,

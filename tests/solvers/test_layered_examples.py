@@ -4,8 +4,8 @@ qmodel's simulation of the same files, within the tolerance the method states
 LQNS and its simulator lqsim published for it.
 
 Default: short simulations of three of them (4 x 1000 requests, the tolerance plus the
-95% interval); ``slow``: every one, 4 x 40,000 requests, the runs the stated tolerance
-was measured on."""
+95% interval); opt-in (``-m full``): every one, 4 x 40,000 requests, the runs the stated
+tolerance was measured on (about ten minutes)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def test_agrees_with_a_short_simulation(name, rate):
 
 
 @pytest.mark.slow
+@pytest.mark.full
 @pytest.mark.parametrize("name, rate", SHORT + [
     ("lqn_92_open", None), ("lqn_two_tier", None), ("lqn_three_tier", 4.0),
     ("lqn_three_tier", 6.0)])
@@ -68,6 +69,7 @@ def test_92_open_is_what_lqns_publishes():
 
 
 @pytest.mark.slow
+@pytest.mark.full
 def test_92_open_simulates_as_lqsim_measured():
     # lqsim 5.16 (models/regression/sim-results/92-open.p): choose 52.4882 ms, 95%
     # half-width 0.557855 ms; ours within the two intervals together
