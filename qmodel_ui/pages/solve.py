@@ -55,7 +55,7 @@ if job.status != "done":
     st.stop()
 sim = job.value["result"]
 if sim.get("partial"):
-    st.warning("Stopped early: these are the replications that finished.")
+    st.warning(outcome.stopped_early(sim))
 views.show_instability(sim, cur.model)
 st.caption("Simulated, with the change from the analytic value:")
 views.system_metrics(sim, baseline=res)

@@ -35,3 +35,14 @@ def test_rates_are_shown_per_hour_when_small(app: AppTest) -> None:
     cards = {m.label: m.value for m in at.metric}
     assert cards["throughput (/h)"] == "2"                   # not 0.0005556 (/s)
     assert cards["mean response (min)"] == "10"
+
+
+def test_a_run_stopped_by_its_event_budget_says_so():
+    from qmodel_ui.outcome import stopped_early
+
+    m = qmodel.Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "10ms"}},
+                                "arrivals": {"web": {"to": "app", "rate": "50/s"}}})
+    sim = qmodel.simulate(m, replications=2, customers=50_000, seed=1, max_events=5_000,
+                          method="simpy", progress=False).to_dict()
+    assert sim["partial"] and stopped_early(sim).startswith("Stopped at the event budget")
+    assert stopped_early({"notes": ["interrupted: partial results"]}).startswith("Stopped early")
