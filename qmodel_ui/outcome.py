@@ -44,18 +44,19 @@ def class_table(res: dict) -> pd.DataFrame:
 
 
 def stopped_early(sim: dict) -> str:
-    """Why a simulation's result is partial: the event budget (its note says what to
-    change) or a stop asked for (the replications that finished).
+    """Why a simulation's result is partial: a limit of the run (the event budget, or
+    too many jobs at once: its note says what to change) or a stop asked for (the
+    replications that finished).
 
     >>> stopped_early({"notes": ["stopped after 1,000,000 events (the event budget, ..."]})
-    'Stopped at the event budget: these are the events simulated before it; see the note below.'
+    'Stopped at a limit of the run: this is what was simulated before it; see the note below.'
     >>> stopped_early({"notes": []})
     'Stopped early: these are the replications that finished.'
     """
     from qmodel.sim.budget import STOPPED
 
     if any(note.startswith(STOPPED) for note in sim.get("notes", [])):
-        return ("Stopped at the event budget: these are the events simulated before it; "
+        return ("Stopped at a limit of the run: this is what was simulated before it; "
                 "see the note below.")
     return "Stopped early: these are the replications that finished."
 

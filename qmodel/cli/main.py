@@ -237,7 +237,7 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                  max_events=max_events)
     if result.partial:
         budget = any(note.startswith(STOPPED) for note in result.notes)
-        err.print("[yellow]stopped at the event budget (--max-events): partial results[/]"
+        err.print("[yellow]stopped at a limit of the run (see its note): partial results[/]"
                   if budget else "[yellow]interrupted: partial results[/]")
     if out_path is not None:
         from .series import write_distribution

@@ -228,9 +228,11 @@ def simulate(model: Model | Network, *, replications: int | None = None,
             network, done, seed=root, offered=offered, notes=[], partial=False), len(done))
         reps, partial = _run_here(tasks, recorder, progress, network.name, stop)
     out_of_events = any(r.out_of_events for r in reps)
+    # the replication's own note (too many jobs at once), else the event budget's
+    why = next((n for r in reps for n in r.notes), None) or stopped_note(network, budget)
     if reps[0].final[0] <= 0:  # stopped before anything was simulated
         if out_of_events:
-            raise UnsupportedError("simulation", stopped_note(network, budget))
+            raise UnsupportedError("simulation", why)
         raise KeyboardInterrupt
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
@@ -245,7 +247,7 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     if rule is not None:
         notes.append(rule.note(replications))
     if out_of_events:
-        notes.append(stopped_note(network, budget))
+        notes.append(why)
     elif partial:
         notes.append(INTERRUPTED)
     result = summarize(network, reps, seed=root, offered=offered, notes=notes,

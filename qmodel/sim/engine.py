@@ -25,7 +25,7 @@ from ..model.network import Network
 from ..model.network import Station as StationSpec
 from . import arrivals, held, routing
 from .batcher import Batcher
-from .budget import run_events
+from .budget import MAX_JOBS_PRESENT, crowded_note, run_events
 from .clients import ClassClient
 from .failures import start_failures
 from .forkjoin import ForkBranches, ForkPool, Join
@@ -313,8 +313,9 @@ class Engine:
 
     def run(self) -> Replication:
         """Run to the stopping rule; a KeyboardInterrupt leaves :meth:`record` usable.
-        Once ``max_events`` events have been processed the run stops: its record is
-        partial and says ``out_of_events``."""
+        Once ``max_events`` events have been processed, or more than
+        :data:`~.budget.MAX_JOBS_PRESENT` jobs are in the system at once, the run stops:
+        its record is partial, says ``out_of_events`` and, for the jobs, has a note."""
         self.rows = [self.row()]
         if self.horizon is not None:  # the first event at its time: it stops the run first
             self.env.timeout(self.horizon).callbacks.append(StopSimulation.callback)
@@ -327,8 +328,13 @@ class Engine:
         try:
             start_failures(self)
             self._start_sources()
-            if not run_events(self.env, self.max_events):
-                return self.record(partial=True, out_of_events=True)
+            stopped = run_events(self.env, self.max_events,
+                                 lambda: self.jobs > MAX_JOBS_PRESENT)
+            if stopped is not None:
+                record = self.record(partial=True, out_of_events=True)
+                if stopped == "jobs":
+                    record.notes.append(crowded_note(self.jobs))
+                return record
         finally:
             if enabled:
                 gc.enable()

@@ -119,7 +119,7 @@ def test_simulate_stopped_by_its_event_budget_reports_partial_results():
     doc = json.loads(result.stdout)
     assert doc["partial"] is True and doc["replications"] == 1
     assert doc["notes"][-1].startswith("stopped after 4,000 events (the event budget")
-    assert "stopped at the event budget (--max-events): partial results" in result.stderr
+    assert "stopped at a limit of the run (see its note): partial results" in result.stderr
     table = run(*args)
     assert table.exit_code == 0 and "note: stopped after 4,000 events" in table.stdout
 

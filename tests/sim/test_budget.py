@@ -28,6 +28,18 @@ def test_a_run_that_cannot_finish_stops_at_its_budget(method):
     assert "interrupted" not in " ".join(r.notes)
 
 
+def test_a_run_whose_jobs_pile_up_stops_before_it_takes_gigabytes(monkeypatch):
+    # the real limit (500,000 jobs: 0.4 GB and 4 s on this model) made small for the test
+    for where in ("qmodel.sim.engine", "qmodel.sim.budget"):
+        monkeypatch.setattr(f"{where}.MAX_JOBS_PRESENT", 5_000)
+    monkeypatch.setattr("qmodel.sim.budget.CHECK_EVERY", 1_024)
+    r = simulate(Model.from_dict(NEVER_ENDS), replications=3, seed=1, method="simpy",
+                 progress=False)
+    assert r.partial and r.replications == 1
+    assert r.notes[-1].startswith("stopped after the jobs in the system reached 5,")
+    assert "at once (over 5,000, which would take gigabytes)" in r.notes[-1]
+
+
 def test_the_note_names_retries_hedges_and_calls():
     r = simulate(retrying(10, 3), replications=2, customers=2_000, seed=1, max_events=5_000,
                  progress=False)

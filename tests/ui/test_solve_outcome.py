@@ -44,5 +44,5 @@ def test_a_run_stopped_by_its_event_budget_says_so():
                                 "arrivals": {"web": {"to": "app", "rate": "50/s"}}})
     sim = qmodel.simulate(m, replications=2, customers=50_000, seed=1, max_events=5_000,
                           method="simpy", progress=False).to_dict()
-    assert sim["partial"] and stopped_early(sim).startswith("Stopped at the event budget")
+    assert sim["partial"] and stopped_early(sim).startswith("Stopped at a limit of the run")
     assert stopped_early({"notes": ["interrupted: partial results"]}).startswith("Stopped early")
