@@ -115,6 +115,24 @@ def _band(fig: go.Figure, x: pd.Series, f: pd.DataFrame, name: str, scale: float
                              showlegend=False, hoverinfo="skip"), row, 1)
 
 
+def _check_size(network: Network, horizon: float) -> None:
+    """Refuse a run over time that would take more than the largest event budget per
+    replication (:data:`~.budget.MAX_EVENTS`; it has no budget of its own): the arrival
+    candidates the thinning draws (each class at its profile's peak, else its rate) for
+    the horizon, with a start and an end per visit."""
+    from ..model.request_size import visits_per_request
+    from .budget import MAX_EVENTS
+
+    arrivals = sum((c.profile.peak if c.profile is not None else c.rate) * horizon
+                   for c in network.open_classes)
+    events = arrivals * (1 + 2 * visits_per_request(network))
+    if not events <= MAX_EVENTS:
+        raise ModelError([Problem("bins", f"a run over {horizon:g} s would take about "
+                                          f"{events:.3g} events per replication, over "
+                                          f"{MAX_EVENTS:,} (ten to thirty minutes): give a "
+                                          "shorter horizon or lower rates")])
+
+
 def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None = None,
                   replications: int = 10, seed: int | None = None,
                   within: float = 0.1, progress: Callable[[float], None] | None = None
@@ -141,6 +159,7 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
     if count > MAX_BINS:
         raise ModelError([Problem("bins", f"{count:,} bins of {bins:g} s in {horizon:g} s; "
                                           f"at most {MAX_BINS:,}: use wider bins")])
+    _check_size(network, horizon)
     edges = np.minimum(np.arange(count + 1) * bins, horizon)
     root, seqs = replication_seeds(seed, replications)
     runs = []

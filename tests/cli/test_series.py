@@ -90,3 +90,14 @@ def test_a_retrying_client_shows_its_attempts_and_failures_per_bin(tmp_path):
     assert result.exit_code == 0, result.output
     head = next(line for line in result.output.splitlines() if "attempts/s" in line)
     assert "failed/s" in head and "done/s" in head
+
+
+def test_a_run_over_time_too_large_to_simulate_is_refused_at_once(tmp_path):
+    path = tmp_path / "huge.yaml"  # 2 x 10^9 arrivals/s for an hour: 2e13 events
+    path.write_text("nodes:\n  app: {kind: queue, service: 1ns}\narrivals:\n  web:\n"
+                    "    to: app\n    rate: {profile: spike, base: 1e9/s, peak: 2e9/s, at: 10s,"
+                    " duration: 10s, length: 1h}\n")
+    result = runner.invoke(app, ["simulate", str(path), "--bins", "60s"])
+    assert result.exit_code == 2
+    assert "would take about 2.16e+13 events per replication, over 100,000,000" in \
+        " ".join(result.output.split())
