@@ -80,9 +80,9 @@ def run_events(env: simpy.Environment, max_events: int | None,
 def crowded_note(jobs: int) -> str:
     """Why a replication stopped with too many jobs in the system, and what to do."""
     return (f"{STOPPED}the jobs in the system reached {jobs:,} at once (over "
-            f"{MAX_JOBS_PRESENT:,}, which would take gigabytes): its jobs arrive much "
-            "faster than they leave, so asking for completed customers cannot end it; ask "
-            "for a shorter horizon, or check the service times: partial results")
+            f"{MAX_JOBS_PRESENT:,}, which would take gigabytes): jobs arrive much faster "
+            "than they leave, or the batches or populations are this large; check the "
+            "service times, or ask for a shorter horizon or smaller batches: partial results")
 
 
 def check_request_size(network: Network) -> None:
