@@ -60,6 +60,7 @@ from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.clients import ClientRow, clients_path, write_client_rows
+from loadtest.jsonfile import read_json_object
 from loadtest.profile_file import read_profile_file
 from loadtest.retrying import RetryBudget, backoff_delay
 from loadtest.samples import Samples, check_closed, check_open, latency, write_samples
@@ -465,17 +466,6 @@ def _client_spec(path: str) -> dict:
     """The ``--client-file`` policy: a JSON object of at most :data:`MAX_CLIENT_FILE`
     bytes, or exit with a one-line reason (no traceback)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CLIENT_FILE + 1)
-        if len(raw) > MAX_CLIENT_FILE:
-            raise ValueError(f"more than {MAX_CLIENT_FILE // 1024} KiB")
-        client = json.loads(raw, parse_constant=_not_a_number)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise SystemExit(f"--client-file: cannot read {path!r}: {exc}") from None
-    if not isinstance(client, dict):
-        raise SystemExit("--client-file: must hold a JSON object")
-    return client
-
-
-def _not_a_number(word: str) -> float:
-    raise ValueError(f"{word} is not a number a client policy can hold")
+        return read_json_object(path, MAX_CLIENT_FILE, "a client policy")
+    except ValueError as exc:
+        raise SystemExit(f"--client-file: {exc}") from None

@@ -15,6 +15,8 @@ from pathlib import Path
 from qmodel.errors import QModelError
 from qmodel.model.profiles import RateProfile, parse
 
+from .jsonfile import read_json_object
+
 MAX_PROFILE_FILE = 1024 * 1024
 """The largest ``--profile-file`` (a model's ``file`` profile is capped at about this)."""
 
@@ -37,23 +39,10 @@ def read_profile_file(path: str | Path) -> RateProfile:
     """The profile in ``path``: a JSON object of at most :data:`MAX_PROFILE_FILE` bytes
     that the model's profile parser accepts (times in seconds, rates per second); a
     ``ValueError`` naming what is wrong otherwise."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_PROFILE_FILE + 1)
-        if len(raw) > MAX_PROFILE_FILE:
-            raise ValueError(f"more than {MAX_PROFILE_FILE // 1024} KiB")
-        doc = json.loads(raw, parse_constant=_not_a_number)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"cannot read {str(path)!r}: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ValueError("must hold a JSON object (a rate profile)")
+    doc = read_json_object(path, MAX_PROFILE_FILE, "a rate profile")
     if doc.get("profile") == "file":
         raise ValueError("must hold the profile's points, not name another file")
     try:
         return parse(doc)
     except QModelError as exc:
         raise ValueError(str(exc)) from None
-
-
-def _not_a_number(word: str) -> float:
-    raise ValueError(f"{word} is not a number a rate profile can hold")

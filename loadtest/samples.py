@@ -60,6 +60,12 @@ class Samples:
     meta: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
+    def joined(cls, runs: list[Samples]) -> Samples:
+        """The requests of several runs (one per class) as one set (their meta dropped)."""
+        return cls(*(np.concatenate([getattr(r, a) for r in runs])
+                     for a in ("intended", "sent", "done", "status", "server_s")))
+
+    @classmethod
     def read(cls, base: str | Path) -> Samples:
         """All sample files of one run: ``base`` and ``base.workerN`` (each with its
         ``.json``)."""

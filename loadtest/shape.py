@@ -185,6 +185,5 @@ def _profile_run(harness: Harness, model: Model, horizon: float, seed: int, retr
         note = f"profile run {attempt + 1} INVALID, run again: " + "; ".join(problems)
         notes.append(note)
         console.print(f"[yellow]{note}[/]")
-    merged = Samples(*(np.concatenate([getattr(s, a) for s in per_class])
-                       for a in ("intended", "sent", "done", "status", "server_s")))
+    merged = Samples.joined(per_class)
     return merged, start, checks, notes

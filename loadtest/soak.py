@@ -236,8 +236,7 @@ def validate_soak(model: Model | str | Path, duration: float | str, *, load: flo
     finally:
         if not keep:
             shutil.rmtree(work_dir, ignore_errors=True)
-    merged = Samples(*(np.concatenate([getattr(s, a) for s in per_class])
-                       for a in ("intended", "sent", "done", "status", "server_s")))
+    merged = Samples.joined(per_class)
     edges = np.arange(warmup_s, duration_s - TAIL_S + 1e-9, bin_s)
     series = measured_series(merged, start, edges)
     mid = (series["time_s"] + series["end_s"]).to_numpy() / 2
