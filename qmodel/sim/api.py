@@ -15,7 +15,7 @@ from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast_scope
 from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
-from .budget import check_request_size, default_budget, stopped_note
+from .budget import check_request_size, check_run_size, default_budget, stopped_note
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .precision import MIN_REPLICATIONS, Precision, parse_precision
@@ -211,6 +211,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         raise UnsupportedError("simulation (fast path)", reason)
     use_fast = method == "fast" or (method == "auto" and reason is None)
 
+    if max_events is None:
+        check_run_size(network, customers, horizon_s, min_time)
     budget = max_events if max_events is not None else \
         default_budget(network, customers, horizon_s, min_time)
     root, seqs = replication_seeds(seed, replications)
