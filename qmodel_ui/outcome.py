@@ -53,9 +53,9 @@ def stopped_early(sim: dict) -> str:
     >>> stopped_early({"notes": []})
     'Stopped early: these are the replications that finished.'
     """
-    from qmodel.sim.budget import STOPPED
+    from qmodel.results import LIMIT_NOTE
 
-    if any(note.startswith(STOPPED) for note in sim.get("notes", [])):
+    if any(note.startswith(LIMIT_NOTE) for note in sim.get("notes", [])):
         return ("Stopped at a limit of the run: this is what was simulated before it; "
                 "see the note below.")
     return "Stopped early: these are the replications that finished."
