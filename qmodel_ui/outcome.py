@@ -109,8 +109,8 @@ def show_slo(text: str, method: str = "auto") -> None:
 
 
 def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> None:
-    """The response-time CDF per class (simulated with its 95% band, analytic dashed) and
-    the chosen percentiles of each, in the model's ``time_unit``; nothing for an empty
+    """The response-time CDF per class (simulated with its 95% band, analytic dashed) or
+    its histogram, and the chosen percentiles of each, in the model's ``time_unit``; nothing for an empty
     ``frame`` (no class has quantiles)."""
     if frame.empty:
         return
@@ -128,7 +128,14 @@ def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> Non
                      hide_index=True, width="stretch", key="percentile-table",
                      column_config={c: st.column_config.NumberColumn(
                          f"{c} ({time_unit})", format="%.4g") for c in sources})
-    chart(distribution.cdf_figure(frame, time_unit, scale), f"{name}-response-cdf",
-          "response-cdf")
+    view = st.radio("View", ["CDF", "Histogram"], horizontal=True, key="distribution-view",
+                    help="Histogram: the probability between two consecutive percentiles "
+                         "over their distance, so bins hold equal shares of the jobs.")
+    if view == "CDF":
+        chart(distribution.cdf_figure(frame, time_unit, scale), f"{name}-response-cdf",
+              "response-cdf")
+    else:
+        chart(distribution.histogram_figure(frame, time_unit, scale),
+              f"{name}-response-histogram", "response-histogram")
     if "analytic" not in set(frame["source"]):
         st.caption("No analytic curve: the method gives means, not a distribution.")

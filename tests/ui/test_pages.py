@@ -170,6 +170,11 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     assert cdf.loc["p95", "simulated"] == pytest.approx(analytic * 1000, rel=0.1)
     at.multiselect(key="percentiles").unselect(0.999).select(0.9999).run()
     assert at.dataframe[-1].value["percentile"].tolist() == ["p50", "p95", "p99", "p99.99"]
+    at.radio(key="distribution-view").set_value("Histogram").run()
+    healthy(at)
+    charts = [c.proto.id for c in at.get("plotly_chart")]
+    assert any("response-histogram" in c for c in charts)
+    assert not any("response-cdf" in c for c in charts)
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
