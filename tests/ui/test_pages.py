@@ -175,6 +175,20 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     charts = [c.proto.id for c in at.get("plotly_chart")]
     assert any("response-histogram" in c for c in charts)
     assert not any("response-cdf" in c for c in charts)
+    # job records: one replication, every visit, slowest job first
+    at.number_input(key="records-jobs").set_value(300)
+    at = settle(at.button(key="record-jobs").click().run())
+    healthy(at)
+    jobs = at.dataframe[-2].value  # then the visits of the job picked
+    # 300 jobs measured after the warm-up; those of the warm-up and in flight are there too
+    assert len(jobs) >= 300 and list(jobs.columns[:3]) == ["replication", "job", "class"]
+    assert jobs["response (ms)"].is_monotonic_decreasing
+    slowest = at.selectbox(key="records-job").value
+    assert slowest == jobs["job"].iloc[0]
+    visits = at.dataframe[-1].value
+    assert len(visits) == jobs["visits"].iloc[0]
+    assert visits["end (ms)"].max() - visits["arrival (ms)"].min() == \
+        pytest.approx(jobs["response (ms)"].iloc[0])
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:
