@@ -109,7 +109,7 @@ def layers(g: nx.DiGraph, sources: list[str]) -> dict[str, int]:
     return {n: depth.get(n, last) for n in g.nodes}
 
 
-def elements(model: qmodel.Model, dx: float = 240, dy: float = 110
+def elements(model: qmodel.Model, dx: float = 210, dy: float = 130
              ) -> tuple[list[dict], list[dict]]:
     """The graph's nodes (``id``, ``name``, ``kind``, ``summary``, ``x``, ``y``: columns
     from where work enters, ``dx`` apart) and edges (``id``, ``source``, ``target``,

@@ -25,7 +25,7 @@ SELECTED = "graph_selected"  # the selected node id, or an edge id (graph_edit.E
 PROBLEMS = "graph_problems"  # the problems of the last edit that was refused
 _PENDING = "graph_pending"  # the YAML of an applied edit, made current at the next run
 _MOUNT = "graph_mount"  # (digest of the model text, mount count): the canvas's key
-_NODE_STYLE = {"width": "170px", "fontSize": "13px", "padding": "6px"}
+_NODE_STYLE = {"width": "160px", "fontSize": "14px", "padding": "6px"}
 _SOURCE_STYLE = {**_NODE_STYLE, "background": "#eceff1"}
 
 
@@ -86,7 +86,7 @@ def show(cur: state.Current) -> None:
     key = flow_key(cur.text)
     if f"{key}-state" not in st.session_state:
         st.session_state[f"{key}-state"] = _flow_state(model)
-    canvas, side = st.columns([3, 2])
+    canvas, side = st.columns([2, 1])
     with canvas:
         st.caption("Drag from a node's right edge to another node to add a route (it gets "
                    "the probability its source has left); click a node or a route to edit it.")

@@ -23,7 +23,7 @@ def test_elements_are_the_components_classes_and_routes_left_to_right() -> None:
     nodes, edges = ge.elements(WEB)
     by_id = {n["id"]: n for n in nodes}
     assert set(by_id) == {"arrivals:web", "gateway", "app", "db"}
-    assert [by_id[n]["x"] for n in ("arrivals:web", "gateway", "app", "db")] == [0, 240, 480, 720]
+    assert [by_id[n]["x"] for n in ("arrivals:web", "gateway", "app", "db")] == [0, 210, 420, 630]
     assert by_id["db"]["kind"] == "shards" and by_id["arrivals:web"]["kind"] == "arrivals"
     assert "shards 4" in by_id["db"]["summary"]
     assert {(e["source"], e["target"], e["label"]) for e in edges} == {
