@@ -277,6 +277,8 @@ def add_component(model: qmodel.Model, name: str, kind: str, source: str,
     route from ``source`` (a component or class node) with probability ``p`` (by default
     what leaves ``source``): a component nothing reaches is not a valid model."""
     name = name.strip()
+    if not name:
+        raise qmodel.ModelError([qmodel.Problem("nodes", "give the new component a name")])
     if name in model.spec.nodes:
         raise qmodel.ModelError([qmodel.Problem(f"nodes.{name}", "a component of this name "
                                                 "exists; pick another name")])

@@ -35,6 +35,8 @@ def flow_key(text: str, remount: bool = False) -> str:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     seen = st.session_state.get(_MOUNT)
     if seen is None or seen[0] != digest or remount:
+        if seen is not None:  # the last canvas's elements: not drawn again
+            st.session_state.pop(f"flow-{seen[1]}-state", None)
         seen = (digest, 0 if seen is None else seen[1] + 1)
         st.session_state[_MOUNT] = seen
     return f"flow-{seen[1]}"
@@ -135,10 +137,11 @@ def _node_form(model: qmodel.Model, key: str, node: str) -> None:
         typed = {}
         for field, value in values.items():
             options = graph_edit.choices(kind, field)
-            if options:
+            if options:  # unset: left out of the file, its default applies
+                options = options if value else ("", *options)
                 typed[field] = st.selectbox(field, options, key=f"{key}-{node}-{field}",
                                             index=options.index(value) if value in options
-                                            else 0)
+                                            else 0, format_func=lambda o: o or "(default)")
             else:
                 typed[field] = st.text_input(field, value, key=f"{key}-{node}-{field}",
                                              help="With its unit: 8, 25ms, 200/s; a "
@@ -147,8 +150,11 @@ def _node_form(model: qmodel.Model, key: str, node: str) -> None:
                                                   "field.")
         if st.form_submit_button("Apply", type="primary"):
             edits = {f: v for f, v in typed.items() if v != values[f]}
+            if not edits:
+                st.info("Nothing changed: edit a field first.")
             try:
-                _apply(graph_edit.set_fields(model, node, edits), node)
+                if edits:
+                    _apply(graph_edit.set_fields(model, node, edits), node)
             except qmodel.ModelError as exc:
                 views.show_problems(exc.problems, "Not applied")
     if st.button(f"Delete {name}", key=f"{key}-delete-{node}"):

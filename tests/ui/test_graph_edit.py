@@ -44,6 +44,10 @@ def test_a_new_component_is_fed_what_its_source_has_left_and_round_trips() -> No
 
 def test_adding_is_refused_by_field_path_and_changes_nothing() -> None:
     before = WEB.to_dict()
+    assert _problems(ge.add_component, WEB, " ", "queue", "app") == [
+        ("nodes", "give the new component a name")]
+    [(path, _)] = _problems(ge.add_component, WEB, "bad name", "queue", "app")
+    assert path == "nodes.bad name"  # the format's own name rule
     assert _problems(ge.add_component, WEB, "app", "queue", "gateway") == [
         ("nodes.app", "a component of this name exists; pick another name")]
     [(path, message)] = _problems(ge.add_component, WEB, "cache", "queue", "gateway")

@@ -62,6 +62,7 @@ def test_add_a_component_draw_a_route_and_set_its_fields(app: AppTest) -> None:
     healthy(at)
     cache = _yaml(at).to_dict()["nodes"]["cache"]
     assert (cache["servers"], cache["service"]) == (3, "4ms")
+    assert "discipline" not in cache and "capacity" not in cache  # unset stays unset
     # and the solution follows: 0.2 × 200/s through cache, the model's utilization
     res = qmodel.solve(_yaml(at))
     assert abs(res.nodes["cache"].utilization - 40 * 0.004 / 3) < 1e-9
