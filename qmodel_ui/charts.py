@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 import qmodel
 from qmodel.experiments.shapes import heat_grid, knee, tornado_bars
 
+from .graph_edit import layers
+
 MARKER = "#1565c0"  # the what-if point's line (the latency benchmark looks for it)
 SCALE = [[0.0, "#2e7d32"], [0.6, "#f9a825"], [0.85, "#ef6c00"], [1.0, "#c62828"]]
 
@@ -89,10 +91,8 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
 
 def _layout(graph: nx.DiGraph, sources: list[str]) -> dict[str, tuple[float, float]]:
     """Columns by hop count from the entry points; components not reached go last."""
-    depth = nx.multi_source_dijkstra_path_length(graph, sources, weight=None) if sources else {}
-    last = max(depth.values(), default=0) + 1
-    for n in graph.nodes:
-        graph.nodes[n]["layer"] = depth.get(n, last)
+    for n, layer in layers(graph, sources).items():
+        graph.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
     return {n: (float(x), float(y)) for n, (x, y) in pos.items()}
 
