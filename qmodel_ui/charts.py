@@ -202,3 +202,31 @@ def fit_histogram(name: str, component: dict) -> go.Figure:
                       title={"text": f"{name}: exclusive time{d}{cut}", "x": 0.01},
                       xaxis_title="ms", yaxis_title="density per ms")
     return fig
+
+
+def convergence(points: list[dict], time_unit: str, scale: float) -> go.Figure:
+    """A simulation's system mean response as replications finish, each with its 95%
+    interval (error bars, in ``time_unit``: seconds times ``scale``), and its throughput
+    on a second axis: the estimate settling while the run goes on."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = [p["replications"] for p in points]
+    for key, name, unit, factor, second in (
+            ("mean_response_s", "mean response", time_unit, scale, False),
+            ("throughput_per_s", "throughput", "/s", 1.0, True)):
+        y = [None if p[key] is None else p[key] * factor for p in points]
+        bands = [p[f"{key}_ci95"] for p in points]
+        plus = [None if b is None or v is None else b[1] * factor - v for b, v in zip(bands, y)]
+        minus = [None if b is None or v is None else v - b[0] * factor for b, v in zip(bands, y)]
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} ({unit})", mode="lines+markers",
+                                 error_y={"type": "data", "array": plus, "arrayminus": minus,
+                                          "visible": True},
+                                 line={"dash": "dot"} if second else {}),
+                      secondary_y=second)
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title={"text": "converging: 95% intervals after each replication",
+                             "x": 0.01}, xaxis_title="replications done")
+    fig.update_yaxes(title_text=f"mean response ({time_unit})", secondary_y=False)
+    fig.update_yaxes(title_text="throughput (/s)", secondary_y=True)
+    return fig

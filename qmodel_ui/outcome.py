@@ -139,3 +139,18 @@ def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> Non
               f"{name}-response-histogram", "response-histogram")
     if "analytic" not in set(frame["source"]):
         st.caption("No analytic curve: the method gives means, not a distribution.")
+
+
+def converging(points: list[dict], time_unit: str) -> None:
+    """While a simulation runs: its estimates after each replication so far
+    (:func:`qmodel_ui.charts.convergence`) and how wide the mean's interval is now."""
+    from qmodel_ui.charts import convergence
+
+    last = points[-1]
+    band = last["mean_response_s_ci95"]
+    if band is not None and last["mean_response_s"]:
+        half = (band[1] - band[0]) / 2 / last["mean_response_s"]
+        st.caption(f"after {last['replications']} replications: mean response "
+                   f"± {half:.1%} (95%)")
+    st.plotly_chart(convergence(points, time_unit, 1 / TIME_UNITS[time_unit]),
+                    key="live-convergence", config={"displaylogo": False})

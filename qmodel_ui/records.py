@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from qmodel.units import TIME_UNITS
-from qmodel_ui import jobs, state, work
+from qmodel_ui import jobs, recording, state
 
 SHOWN_JOBS = 500
 """Rows of the job table on the page (all of them go into the CSV)."""
@@ -17,11 +17,11 @@ def job_records(cur: state.Current, seed: int, batch_only: bool) -> None:
     """The expander: how many jobs, a button, then the jobs and one job's visits."""
     with st.expander("Job records: every visit of one replication"):
         customers = 0 if batch_only else int(st.number_input(
-            "Jobs", 100, work.RECORD_JOBS, 2000, step=100, key="records-jobs",
+            "Jobs", 100, recording.RECORD_JOBS, 2000, step=100, key="records-jobs",
             help="One replication on the simpy engine, warm-up included: every job's "
                  "visits, as `qmodel simulate --trace` writes them."))
         clicked = st.button("Record jobs", key="record-jobs")
-        job = jobs.run("records", work.job_records, cur.text, int(seed), customers,
+        job = jobs.run("records", recording.job_records, cur.text, int(seed), customers,
                        start=clicked, fresh=clicked, label="Recording jobs")
         if job is None:
             return

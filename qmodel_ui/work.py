@@ -22,17 +22,31 @@ import qmodel
 
 from . import LIBRARY
 
-Progress = Callable[[float], None]
+
+class Progress:
+    """What a worker's function gets as ``progress``: call it with the fraction done (a
+    shared number the page reads); :meth:`report` sends a small picklable snapshot that
+    the page draws while the work runs (:attr:`qmodel_ui.jobs.Job.updates`)."""
+
+    def __init__(self, shared: Any, conn: Connection):
+        self._shared, self._conn = shared, conn
+
+    def __call__(self, fraction: float) -> None:
+        self._shared.value = fraction
+
+    def report(self, snapshot: dict) -> None:
+        self._conn.send(("update", snapshot))
 
 
 def run(fn: Callable, args: tuple, progress: Any, conn: Connection) -> None:
-    """A worker process: ``fn(*args, progress=...)``, its outcome sent on ``conn`` as
-    ``(status, value)``. SIGINT stops it (a simulation returns what it has); the worker
-    leads its own process group so that whatever it starts can be stopped with it."""
+    """A worker process: ``fn(*args, progress=...)`` (a :class:`Progress`), its outcome
+    sent on ``conn`` as ``(status, value)`` after any ``("update", snapshot)``. SIGINT
+    stops it (a simulation returns what it has); the worker leads its own process group
+    so that whatever it starts can be stopped with it."""
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        conn.send(("done", fn(*args, progress=lambda f: setattr(progress, "value", f))))
+        conn.send(("done", fn(*args, progress=Progress(progress, conn))))
     except KeyboardInterrupt:
         conn.send(("cancelled", "Cancelled."))
     except qmodel.QModelError as exc:
@@ -55,36 +69,25 @@ def simulate(text: str, replications: int, seed: int, customers: int | None, *,
     from qmodel.sim.distribution import response_cdf
 
     m = model(text)
+    report = getattr(progress, "report", None)
     sim = simulate(m, replications=replications, seed=seed, customers=customers,
-                   progress=progress)
+                   progress=progress, on_replication=None if report is None or
+                   replications < 2 else lambda so_far: report(convergence_point(so_far)))
     analytic = qmodel.solve(m)
     return {"result": sim.to_dict(), "compare": compare(analytic, sim),
             "cdf": response_cdf({"analytic": analytic, "simulated": sim})}
 
 
-RECORD_JOBS = 20_000
-"""The most jobs whose visits the Solve page records (one replication)."""
-
-
-def job_records(text: str, seed: int, customers: int, *, progress: Progress) -> dict:
-    """One replication of ``customers`` jobs of the model ``text`` with every visit
-    recorded (``qmodel.simulate(..., trace=True)``, the simpy engine): ``visits`` (one row
-    per visit), ``jobs`` (:func:`qmodel.sim.trace.per_job`, slowest first) and ``notes``.
-    A model of batches runs them to the end; more than :data:`RECORD_JOBS` batch jobs
-    are refused."""
-    from qmodel.sim.trace import per_job
-
-    m = model(text)
-    network = m.network
-    batch_only = len(network.batch_classes) == len(network.classes)
-    if batch_only:
-        size = sum(c.size * c.count for c in network.batch_classes)
-        if size > RECORD_JOBS:
-            raise qmodel.QModelError(f"the batches hold {size:,} jobs; job records are "
-                                     f"kept for at most {RECORD_JOBS:,}")
-    run = qmodel.simulate(m, replications=1, seed=seed, trace=True, progress=progress,
-                          customers=None if batch_only else min(customers, RECORD_JOBS))
-    return {"visits": run.trace, "jobs": per_job(run.trace), "notes": run.notes}
+def convergence_point(result: qmodel.Result) -> dict:
+    """A live chart's point after a replication: how many, and the system's mean
+    response and throughput with their 95% intervals (seconds; None where missing)."""
+    point: dict[str, Any] = {"replications": result.replications}
+    for key, est in (("mean_response_s", result.system.mean_response_time),
+                     ("throughput_per_s", result.system.throughput)):
+        point[key] = None if est is None else float(est)
+        point[f"{key}_ci95"] = None if est is None or est.ci95 is None else \
+            tuple(map(float, est.ci95))
+    return point
 
 
 def over_time(text: str, bins_s: float, replications: int, seed: int, *,

@@ -48,7 +48,8 @@ if batch_only:
     c.caption("Each replication runs until the batches are done.")
 clicked = st.button("Simulate", type="primary", key="simulate")
 job = jobs.run("simulate", work.simulate, cur.text, int(replications), int(seed),
-               customers, start=clicked, fresh=clicked, label="Simulating")
+               customers, start=clicked, fresh=clicked, label="Simulating",
+               live=lambda points: outcome.converging(points, res["time_unit"]))
 if job is None:
     st.stop()
 if job.status != "done":
