@@ -136,7 +136,8 @@ def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration
              warmup_s: float, calibration_s: float, backend: str, tolerance: float, *,
              progress: Progress) -> dict:
     """``loadtest.validate`` against the reference system on loopback: the report as a dict
-    and as its self-contained HTML page. Progress is time-based (the run length is known)."""
+    and as its self-contained HTML page. Progress is time-based (the run length is known);
+    each level is sent to the page as soon as it is compared."""
     from rich.console import Console
 
     from loadtest.validate import validate
@@ -149,8 +150,16 @@ def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration
         out = Path(tmp) / "validation.html"
         report = validate(str(path), loads, duration_s, mode=mode, warmup=warmup_s,
                           calibration=calibration_s, backend=backend, tolerance=tolerance,
-                          out=out, console=Console(file=io.StringIO()))
+                          out=out, console=Console(file=io.StringIO()),
+                          on_level=_level_reporter(progress))
         return {"report": report.to_dict(), "html": out.read_text(encoding="utf-8")}
+
+
+def _level_reporter(progress: Progress) -> Callable[[Any], None] | None:
+    """Send each compared level (its JSON, as in the report) to the page: the live
+    chart of a validation."""
+    report = getattr(progress, "report", None)
+    return None if report is None else lambda level: report(level.to_json())
 
 
 @contextlib.contextmanager
@@ -470,8 +479,10 @@ def validate_service(text: str, name: str, target: str, requests_yaml: str | Non
         try:
             report = validate(str(path), list(loads), duration_s, warmup=warmup_s,
                               calibration=calibration_s, tolerance=tolerance, target=target,
-                              retries=retries, requests=requests, metrics=metrics or None, allow_hosts=(),
-                              out=out, console=Console(file=io.StringIO()))
+                              retries=retries, requests=requests,
+                              metrics=metrics or None, allow_hosts=(), out=out,
+                              console=Console(file=io.StringIO()),
+                              on_level=_level_reporter(progress))
         except (qmodel.QModelError, ValueError) as exc:
             raise qmodel.QModelError(_replaced(str(exc), names)) from None
         finally:
