@@ -212,17 +212,18 @@ def convergence(points: list[dict], time_unit: str, scale: float) -> go.Figure:
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     x = [p["replications"] for p in points]
-    for key, name, unit, factor, second in (
-            ("mean_response_s", "mean response", time_unit, scale, False),
-            ("throughput_per_s", "throughput", "/s", 1.0, True)):
+    for key, name, unit, factor, second, colour in (
+            ("mean_response_s", "mean response", time_unit, scale, False, "#1565c0"),
+            ("throughput_per_s", "throughput", "/s", 1.0, True, "#ef6c00")):
         y = [None if p[key] is None else p[key] * factor for p in points]
         bands = [p[f"{key}_ci95"] for p in points]
         plus = [None if b is None or v is None else b[1] * factor - v for b, v in zip(bands, y)]
         minus = [None if b is None or v is None else v - b[0] * factor for b, v in zip(bands, y)]
         fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} ({unit})", mode="lines+markers",
                                  error_y={"type": "data", "array": plus, "arrayminus": minus,
-                                          "visible": True},
-                                 line={"dash": "dot"} if second else {}),
+                                          "visible": True, "color": colour},
+                                 line={"color": colour, "dash": "dot" if second else "solid"},
+                                 marker={"color": colour}),
                       secondary_y=second)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title={"text": "converging: 95% intervals after each replication",

@@ -4,6 +4,8 @@ rerun the page, and the numbers it shows are the solver's. Screenshots go to
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import qmodel
@@ -201,3 +203,33 @@ def test_load_over_time_simulates_a_spike_and_draws_it(page, server) -> None:
     assert metric(page, "recovery").endswith(" s")  # 400/s for 5 s on 320/s drains
     assert page.locator("[data-testid=stDataFrame]").count() == 1
     screenshot(page, "timeseries-spike")
+
+
+def test_solve_simulation_converges_live_then_histogram_and_job_records(page, server) -> None:
+    page.goto(f"{server}/solve")
+    settle(page)
+    for label, value in (("Replications", "40"), ("Jobs per replication", "200000")):
+        page.get_by_label(label, exact=True).fill(value)
+        page.keyboard.press("Enter")
+        settle(page)
+    page.get_by_role("button", name="Simulate", exact=True).click()
+    # while it runs (only then: they are drawn under the progress bar): the estimates
+    # after each replication; 40 x 200,000 jobs take about 9 s here
+    # (.first: a fragment's rerun may briefly show the old element beside the new one)
+    live = page.get_by_text(re.compile(r"after \d+ replications: mean response ± ")).first
+    live.wait_for(timeout=120_000)
+    page.locator("[data-testid=stPlotlyChart]", has_text="converging").first.wait_for()
+    screenshot(page, "solve-converging")
+    settle(page)
+    healthy(page)
+    page.get_by_text("Histogram", exact=True).click()
+    settle(page)
+    bars = page.locator("[data-testid=stPlotlyChart]", has_text="response-time histogram")
+    bars.wait_for(state="visible")
+    assert bars.locator(".barlayer .trace").count() >= 1
+    page.get_by_text("Job records: every visit of one replication").click()
+    page.get_by_role("button", name="Record jobs").click()
+    settle(page)
+    healthy(page)
+    assert page.get_by_text(re.compile(r"[\d,]+ jobs, slowest first")).count() == 1
+    screenshot(page, "solve-histogram-records")
