@@ -49,7 +49,11 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
     bottleneck = next((s.component for s in model.network.stations if s.name == bottleneck),
                       bottleneck)
     fig = go.Figure()
+    tops = []  # the feedback arcs' highest points
     for a, b, data in graph.edges(data=True):
+        if pos[b][0] <= pos[a][0]:  # feedback: back to itself or to an earlier column
+            tops.append(_feedback(fig, pos[a], pos[b], data.get("p", 1.0), a == b))
+            continue
         (x0, y0), (x1, y1) = pos[a], pos[b]
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
@@ -83,10 +87,45 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
         x, y = pos[bottleneck]
         fig.add_annotation(x=x, y=y, text="bottleneck", showarrow=True, arrowhead=0, ax=0,
                            ay=-48, font={"color": "#b71c1c", "size": 13})
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    width, height = max(xs) - min(xs) or 1.0, max(ys) - min(ys) or 1.0
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      xaxis={"visible": False}, yaxis={"visible": False},
+                      # room for the labels under the lowest nodes, the loops above the top
+                      xaxis={"visible": False, "range": [min(xs) - 0.12 * width,
+                                                         max(xs) + 0.12 * width]},
+                      yaxis={"visible": False, "range": [
+                          min(ys) - 0.3 * height, max([max(ys) + 0.3 * height] +
+                                                      [top + 0.08 for top in tops])]},
                       plot_bgcolor="white", title={"text": title or model.name, "x": 0.01})
     return fig
+
+
+FEEDBACK = "#6a1b9a"
+"""The colour of feedback routes (retries, loops back)."""
+
+
+def _feedback(fig: go.Figure, start: tuple[float, float], end: tuple[float, float], p: float,
+              loop: bool) -> float:
+    """A route back (to the node itself, or to one in an earlier column) as a dashed arc
+    above the nodes, an arrowhead at its end and its probability at the top; returns the
+    arc's highest point."""
+    (x0, y0), (x1, y1) = start, end
+    lift = 0.18 + 0.12 * abs(x0 - x1)
+    if loop:
+        path = (f"M {x0 - 0.02},{y0 + 0.05} C {x0 - 0.09},{y0 + lift} {x0 + 0.09},{y0 + lift} "
+                f"{x0 + 0.02},{y0 + 0.05}")
+        top = (x0, y0 + 0.75 * lift)
+    else:
+        mid = (x0 + x1) / 2
+        path = f"M {x0},{y0 + 0.05} Q {mid},{max(y0, y1) + 2 * lift} {x1},{y1 + 0.05}"
+        top = (mid, max(y0, y1) + lift)
+    fig.add_shape(type="path", path=path, line={"color": FEEDBACK, "dash": "dash", "width": 1.5})
+    fig.add_annotation(x=x1 + (0.02 if loop else 0), y=y1 + 0.05, ax=0, ay=-14,
+                       showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
+                       arrowcolor=FEEDBACK, text="")
+    fig.add_annotation(x=top[0], y=top[1], text=f"↺ p={p:g}", showarrow=False,
+                       font={"size": 11, "color": FEEDBACK}, bgcolor="rgba(255,255,255,0.8)")
+    return top[1]
 
 
 def _layout(graph: nx.DiGraph, sources: list[str]) -> dict[str, tuple[float, float]]:
