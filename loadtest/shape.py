@@ -78,7 +78,7 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
                          "rate: {profile: ...} and no closed users")
     brokers = brokers_of(model)
     if brokers:
-        check_broker_model(model)
+        check_broker_model(model, backend)
     bin_s = parse_duration(bins) if isinstance(bins, str) else float(bins)
     horizon = max(p.length for p in net.profiles.values())
     if not 0 < bin_s <= horizon / 2:

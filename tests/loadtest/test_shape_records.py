@@ -106,11 +106,22 @@ def test_records_keep_littles_law(tmp_path):
      "{to: topic, rate: " + SPIKE + "}}\n", "nodes.sink.patience: --shape on a broker"),
 ])
 def test_cli_refuses_a_broker_model_it_cannot_measure(tmp_path, text, says):
+    """Each refused before the system starts (a run would take half a minute)."""
     path = write_model(tmp_path, "broker", text)
     result = CliRunner().invoke(app, ["validate", str(path), "--shape"])
     assert result.exit_code == 2, result.output
     assert says in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_refuses_the_redis_backend_on_a_broker(tmp_path):
+    path = write_model(tmp_path, "broker", "nodes: {topic: {kind: broker, partitions: 1, "
+                       "consumers: 1, service: 10ms}}\narrivals: {records: {to: topic, rate: "
+                       + SPIKE + "}}\n")
+    result = CliRunner().invoke(app, ["validate", str(path), "--shape", "--broker", "redis"])
+    assert result.exit_code == 2, result.output
+    assert "--broker redis: --shape on a broker runs the embedded backend only" in \
+        " ".join(result.output.split())
 
 
 def test_a_broker_with_capacity_is_measured_its_refusals_are_the_clients():

@@ -98,3 +98,30 @@ def test_a_step_on_the_web_service(tmp_path):
     by = {c.name: c for c in report.criteria}
     assert by["recovery"].passed is None
     assert by["peak p95"].passed and by["queue peak"].passed, report.criteria
+
+
+PIPELINE = """name: topic-pipeline
+nodes:
+  produce: {kind: delay, service: 2ms, next: topic}
+  topic: {kind: broker, partitions: 1, consumers: 1, service: 10ms, next: sink}
+  sink: {kind: queue, servers: 2, service: 4ms}
+arrivals:
+  records:
+    to: produce
+    rate: {profile: spike, base: 50/s, peak: 160/s, at: 8s, duration: 5s, length: 26s}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.loadtest_full  # opt-in: `slow` alone is not deselected by scripts/test.sh
+def test_a_spike_through_a_broker_pipeline(tmp_path):
+    """A producer's delay, a one-partition topic and a sink of 2 after its consumer:
+    50/s, then 160/s for 5 s (the consumer at 1.6, the sink at 0.32). The records' time
+    ends at the sink; one partition, since the system's key hash does not split keys in
+    the model's partition weights (see docs/time-varying.md)."""
+    path = write_model(tmp_path, "pipeline", PIPELINE)
+    report = validate_shape(path, calibration="5s", warmup="2s", replications=20, seed=3,
+                            out=tmp_path / "shape.html")
+    assert report.valid, report.checks
+    for criterion in report.criteria:
+        assert criterion.passed, criterion
