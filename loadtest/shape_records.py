@@ -35,9 +35,10 @@ from .series import records_log, series_of
 
 LOSING = (("capacity", lambda s: s.rejects), ("balk", lambda s: s.balk is not None),
           ("patience", lambda s: s.patience is not None), ("calls", lambda s: bool(s.calls)))
-# Measured (docs/time-varying.md): the same 3 s spike to 200/s on a 10 ms consumer left
-# 331 records and 9 s of recovery with Redis, 310 and 7 s embedded, against 264 and 6.4 s
-# predicted; the consumer was idle 0.8 ms (mean) between records while its backlog was full.
+# Measured (docs/time-varying.md): a 3 s spike from 40/s to 200/s on a 10 ms consumer
+# (seed 1) left 331 records and 9 s of recovery with Redis, 310 and 7 s embedded, against
+# 263 and 6.4 s predicted; the consumer was idle 0.8 ms (mean) between records while its
+# backlog was full.
 REDIS_REFUSED = ("--broker redis: --shape on a broker runs the embedded backend only; with "
                  "Redis a consumer reads each record with a round trip outside its service "
                  "(0.8 ms a record measured under a backlog: 8% of a 10 ms consumer's "
