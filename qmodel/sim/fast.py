@@ -402,9 +402,7 @@ def _kernel(F, I, C, rows, warm, servers, n, busy, last, qhead, qtail, jcls, jst
             C[Y_ARR] += 1
             _push(htime, hcode, I, t + _take(buf, pos, I, k), code)
             u = _take(buf, pos, I, entry0 + k)
-            target = 0
-            while u >= ecum[k, target]:
-                target += 1
+            target = np.searchsorted(ecum[k], u, side="right")  # binary: any network size
             _arrive(j, target, t, C, servers, n, busy, last, qhead, qtail, jcls, jst, jnext,
                     jtarr, jstart, htime, hcode, buf, pos, I, st0, K, S)
         else:  # departure of job j from station i
@@ -437,9 +435,7 @@ def _kernel(F, I, C, rows, warm, servers, n, busy, last, qhead, qtail, jcls, jst
                 target = S
             elif target == -2:
                 u = _take(buf, pos, I, route0 + i)
-                target = 0
-                while target < S and u >= rcum[k, i, target]:
-                    target += 1
+                target = np.searchsorted(rcum[k, i], u, side="right")  # S: leaves
             if target < S:
                 _arrive(j, target, t, C, servers, n, busy, last, qhead, qtail, jcls, jst,
                         jnext, jtarr, jstart, htime, hcode, buf, pos, I, st0, K, S)

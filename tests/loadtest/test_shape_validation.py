@@ -58,6 +58,7 @@ arrivals:
 """
 
 
+@pytest.mark.alone  # gated on measured latency: INVALID three times in five on a busy machine
 def test_a_spike_through_a_broker_is_predicted_end_to_end(tmp_path):
     """40/s, then 200/s for 3 s (utilization 2): a backlog of about 300 records that the
     consumer drains at 60/s. The clients get their 202 within milliseconds throughout;
@@ -65,8 +66,8 @@ def test_a_spike_through_a_broker_is_predicted_end_to_end(tmp_path):
     is 10 s: its second half's median p95 (the bar for recovering) from three bins of ~40
     records was once 32 ms against M/M/1's 50 ms, and that run "did not recover"."""
     path = write_model(tmp_path, "topic", TOPIC)
-    report = validate_shape(path, calibration="3s", warmup="1s", replications=12, seed=1,
-                            out=tmp_path / "shape.html")
+    report = validate_shape(path, calibration="5s", warmup="1s", replications=12, seed=1,
+                            out=tmp_path / "shape.html")  # 5 s: ~75 sends to check, not 45
     assert report.valid, report.checks  # INVALID: the machine was too busy to tell
     assert report.measures == MEASURES_RECORDS
     by = {c.name: c for c in report.criteria}
