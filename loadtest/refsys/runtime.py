@@ -11,6 +11,7 @@ With tracing on, every hand-off (:meth:`Runtime.send`) is a span (:mod:`.otel`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import math
 import time
@@ -95,8 +96,16 @@ def check_routing(model: Model, backend: str) -> None:
 
 
 def weighted_index(key: str, weights: tuple[float, ...]) -> int:
-    """Hash a key to a member, in proportion to ``weights``."""
-    u = zlib.crc32(key.encode()) / 2**32
+    """Hash a key to a member, in proportion to ``weights``: a BLAKE2b hash as a fraction
+    of 2^64 (CRC-32's high bits are skewed for keys that differ in their last characters:
+    the load generator's k0…k999 went 55.8% / 44.2% to two equal partitions; 49.9% now).
+
+    >>> keys = [f"k{i}" for i in range(1000)]
+    >>> sum(weighted_index(k, (1.0, 1.0)) == 0 for k in keys)
+    499
+    """
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
     cumulative = np.cumsum(weights) / sum(weights)
     return int(min(np.searchsorted(cumulative, u, side="right"), len(weights) - 1))
 
