@@ -11,7 +11,6 @@ With tracing on, every hand-off (:meth:`Runtime.send`) is a span (:mod:`.otel`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import math
 import time
@@ -34,6 +33,7 @@ from . import work as real
 from .broker import Broker, EmbeddedBroker, Message
 from .held import Held, check_behaviours
 from .items import Item, StationFullError
+from .keys import weighted_index
 from .stations import Batcher, Consumer, Join, Pool, split
 from .store import ShardStore, shard_of
 from .trace import TraceWriter
@@ -93,21 +93,6 @@ def check_routing(model: Model, backend: str) -> None:
                 f"but with the Redis backend the members of {name} (behind a broker) run in "
                 f"separate worker processes; use the embedded backend or hash, random or "
                 f"round_robin routing")
-
-
-def weighted_index(key: str, weights: tuple[float, ...]) -> int:
-    """Hash a key to a member, in proportion to ``weights``: a BLAKE2b hash as a fraction
-    of 2^64 (CRC-32's high bits are skewed for keys that differ in their last characters:
-    the load generator's k0…k999 went 55.8% / 44.2% to two equal partitions; 49.9% now).
-
-    >>> keys = [f"k{i}" for i in range(1000)]
-    >>> sum(weighted_index(k, (1.0, 1.0)) == 0 for k in keys)
-    499
-    """
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    u = int.from_bytes(digest, "big") / 2**64
-    cumulative = np.cumsum(weights) / sum(weights)
-    return int(min(np.searchsorted(cumulative, u, side="right"), len(weights) - 1))
 
 
 @dataclass

@@ -13,7 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from loadtest.refsys.broker import EmbeddedBroker
 from loadtest.refsys.items import Item
-from loadtest.refsys.runtime import Runtime, check_routing, weighted_index
+from loadtest.refsys.keys import weighted_index
+from loadtest.refsys.runtime import Runtime, check_routing
 from loadtest.refsys.stations import Batcher
 from loadtest.refsys.supervisor import RefSystem
 from loadtest.refsys.trace import TraceWriter
