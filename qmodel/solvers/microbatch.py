@@ -52,7 +52,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import integrate, optimize, special, stats
 
 from qmodel.distributions import Distribution
 from qmodel.solvers.mmc import erlang_c
@@ -72,8 +72,9 @@ class BatchMetrics:
     """Steady-state metrics of a micro-batching stage; times in seconds, per item unless
     named per batch.
 
-    ``scheduling_delay``, ``mean_latency`` and ``method`` are None when the stage is
-    unstable (``utilization >= 1``). ``method`` says how ``scheduling_delay`` and hence
+    ``scheduling_delay``, ``delay_probability`` (that a batch waits for a processor),
+    ``mean_latency`` and ``method`` are None when the stage is unstable (``utilization >=
+    1``). ``method`` says how ``scheduling_delay``, ``delay_probability`` and hence
     ``mean_latency`` were obtained; every other field is exact for the model.
     """
 
@@ -92,6 +93,7 @@ class BatchMetrics:
     scheduling_delay: float | None
     mean_latency: float | None
     method: str | None
+    delay_probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,34 @@ def gig1_wait(u: Cumulants) -> float:
     return head + _normal_tail(mean, var, done + 0.5)
 
 
+def gig1_wait_probability(u: Cumulants) -> float:
+    """Probability that a GI/G/1 customer waits, for increments with the cumulants ``u``
+    (mean below 0): Spitzer's ``P(W = 0) = exp(-sum_n P(U_1 + ... + U_n > 0) / n)``, each
+    sum a translated gamma as in :func:`gig1_wait`, those beyond ``SPITZER_TERMS`` normal.
+
+    D/M/1 (exact with translated gammas), mean service 1, arrivals every 2: ``sigma``,
+    the root of ``sigma = exp(-2 (1 - sigma))``
+
+    >>> round(gig1_wait_probability((-1.0, 1.0, 2.0)), 4)
+    0.2032
+    """
+    mean, var, _ = u
+    if var == 0 or not math.isfinite(var):
+        return 0.0 if var == 0 else 1.0
+    head, done = 0.0, 0
+    while done < SPITZER_TERMS:
+        n = np.arange(done + 1, 2 * done + 65, dtype=float)
+        terms = _positive_probability(n * mean, n * var, n * u[2]) / n
+        head += float(terms.sum())
+        done = int(n[-1])
+        if terms[-1] * done <= 1e-12 * max(head, 1e-300):
+            break
+    a = -mean / math.sqrt(var)      # the normal terms beyond: 2 int_{a sqrt(N)} Phi(-x)/x
+    tail = 2 * integrate.quad(lambda x: special.ndtr(-x) / x, a * math.sqrt(done + 0.5),
+                              math.inf)[0]
+    return -math.expm1(-(head + tail))
+
+
 # -- the batch queue ---------------------------------------------------------------------
 
 
@@ -282,14 +312,14 @@ def _metrics(cycle: _Cycle, fixed: Distribution, per_item: Distribution, servers
     rho = mean / (servers * cycle.interval[0])
     size, size_var = cycle.size[0], cycle.size[1]
     item = fixed.mean + (size_var + size**2) / size * per_item.mean
-    delay = latency = method = None
+    delay = latency = method = waits = None
     if rho < 1:
-        delay, method = _scheduling_delay(cycle.interval, work, servers, rho)
+        delay, waits, method = _scheduling_delay(cycle.interval, work, servers, rho)
         latency = cycle.collection_wait + delay + item
     return BatchMetrics(
         cycle.trigger, cycle.interval[0], cycle.interval[1] / cycle.interval[0]**2, size,
         size_var, mean, var / mean**2 if mean > 0 else 0.0, rho, rho < 1, saturation,
-        cycle.collection_wait, item, delay, latency, method)
+        cycle.collection_wait, item, delay, latency, method, waits)
 
 
 def _processing(size: Cumulants, fixed: Distribution, per_item: Distribution) -> Cumulants:
@@ -307,16 +337,19 @@ def _cumulants(dist: Distribution) -> Cumulants:
 
 
 def _scheduling_delay(interval: Cumulants, work: Cumulants, servers: int, rho: float
-                      ) -> tuple[float, str]:
-    """Mean wait of a batch for a processor and its method (see the module docstring)."""
+                      ) -> tuple[float, float, str]:
+    """Mean wait of a batch for a processor, the probability that it waits, and their
+    method (see the module docstring; several processors scale both by ``C(c, a) /
+    rho``, the probability at most to 1)."""
     if work[0] == 0:
-        return 0.0, "exact"
+        return 0.0, 0.0, "exact"
     c = servers
     u = (work[0] / c - interval[0], work[1] / c**2 + interval[1], work[2] / c**3 - interval[2])
-    wait = gig1_wait(u)
+    wait, waits = gig1_wait(u), gig1_wait_probability(u)
     if c == 1:
-        return wait, ONE_PROCESSOR_METHOD
-    return wait * erlang_c(c, c * rho) / rho, PROCESSORS_METHOD
+        return wait, waits, ONE_PROCESSOR_METHOD
+    scale = erlang_c(c, c * rho) / rho
+    return wait * scale, min(1.0, waits * scale), PROCESSORS_METHOD
 
 
 def _positive_part(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> np.ndarray:
@@ -340,6 +373,25 @@ def _positive_part(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> np.ndarray
     z_plus = np.where(h > 0, shape * scale * special.gammaincc(shape + 1, x)
                       - h * special.gammaincc(shape, x), mean)
     out[g] = np.where(sign > 0, z_plus, z_plus - mean)   # E[(-Z)^+] = E[Z^+] - E[Z]
+    return out
+
+
+def _positive_probability(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> np.ndarray:
+    """``P(Y > 0)`` for ``Y`` with cumulants ``k1, k2, k3``, fitted as in
+    :func:`_positive_part`."""
+    sd = np.sqrt(k2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        skew = k3 / k2**1.5
+    normal = ~np.isfinite(skew) | (np.abs(skew) < _NORMAL_SKEW)
+    out = np.empty_like(k1)
+    out[normal] = special.ndtr(k1[normal] / sd[normal])
+    g = ~normal
+    sign = np.sign(k3[g])
+    shape = 4 / skew[g]**2
+    scale = np.abs(k3[g]) / (2 * k2[g])
+    h = shape * scale - sign * k1[g]            # Y > 0 iff sign (Gamma - h) > 0
+    above = np.where(h > 0, special.gammaincc(shape, np.maximum(h, 0.0) / scale), 1.0)
+    out[g] = np.where(sign > 0, above, 1.0 - above)
     return out
 
 

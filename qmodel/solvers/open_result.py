@@ -86,7 +86,7 @@ def _fill_station(node: NodeResult, s: StationSolution, method: str,
                        ("p_idle", m.p_idle), ("p_loss", m.p_loss)):
         setattr(node, key, estimate(value, method))
     if s.response is not None and m.arrival_rate > 0:
-        how = method if exact_shape else _fit_label(method)
+        how = s.extra.get("law_method") or (method if exact_shape else _fit_label(method))
         node.quantile = lambda p, ph=s.response, how=how: Estimate(float(ph.quantile(p)), how)
 
 
@@ -275,6 +275,8 @@ def _quantile_label(sol: OpenSolution, i: int) -> str:
     station, s = net.stations[i], sol.stations[i]
     if station.kind == "fork" and station.branches:
         return sol.stations[net.index[station.join]].extra["shape"]
+    if "law_method" in s.extra:     # a law of its own, labelled by its solver
+        return s.extra["law_method"]
     exact = s.method == "exact" and (_exact_station_distribution(net, i) or
                                      s.extra.get("exact_law", False))
     return s.method if exact else _fit_label(s.method)
