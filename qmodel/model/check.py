@@ -7,12 +7,14 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem, shown
+from .batcher_check import check_window
 from .behaviour_check import check_behaviours
 from .consistency_check import check_consistency
 from .profiles import RateProfile
 from .requests import check_requests
 from .spec import (
     BatchClass,
+    BatcherNode,
     BrokerNode,
     ClosedClass,
     Failures,
@@ -277,6 +279,8 @@ def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
                                 node.partitions, "partitions")
         if node.kind == "batcher" and node.interval is None and node.batch_size is None:
             yield Problem(f"{path}.interval", "a batcher needs an interval, a batch_size or both")
+        if isinstance(node, BatcherNode):
+            yield from check_window(path, node)
         if isinstance(node, ForkNode):
             yield from _fork_fields(path, node)
 

@@ -71,10 +71,20 @@ class JobClass:
 
 @dataclass(frozen=True)
 class Batch:
+    """A batcher's rules; with a ``window``, one job every ``slide`` over the items of
+    the last ``window`` seconds (both multiples of ``interval``)."""
+
     interval: float | None
     size: int | None
     fixed: Distribution
     per_item: Distribution
+    window: float | None = None
+    slide: float | None = None
+
+    @property
+    def clock(self) -> float | None:
+        """The period of the batcher's jobs: the slide with a window, else the interval."""
+        return self.slide if self.window else self.interval
 
 
 @dataclass(frozen=True)
@@ -411,7 +421,8 @@ def _stations(spec: ModelSpec, classes: list[str]):
         elif isinstance(node, BatcherNode):
             zero = Deterministic(0.0)
             batch = Batch(node.interval, node.batch_size, node.fixed or zero,
-                          node.per_item or zero)
+                          node.per_item or zero, node.window,
+                          (node.slide or node.interval) if node.window else None)
             stations.append(Station(name, name, "batcher", {}, node.servers, "fcfs",
                                     batch=batch, label=node.label))
         elif isinstance(node, ForkNode):

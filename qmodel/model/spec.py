@@ -197,6 +197,12 @@ class BatcherNode(NodeBase):
     fixed: Dist | None = Field(default=None, description="Per-batch overhead.")
     per_item: Dist | None = Field(default=None, description="Per-item processing time.")
     servers: PositiveInt = Field(default=1, description="Batches processed concurrently.")
+    window: Duration | None = Field(default=None, description=(
+        "Windowed results (with interval alone): one job per slide over the items of the "
+        "last window; a multiple of interval."))
+    slide: Duration | None = Field(default=None, description=(
+        "How often a windowed result is computed (default: interval); a multiple of "
+        "interval, at most the window."))
 
 
 class ForkNode(Strict):

@@ -6,7 +6,9 @@ percentiles: collection wait ``C`` (arrival to the batch's close) + the batch's 
 (a random item sits in a size-biased batch), on a lattice of ``CELLS`` steps by FFT:
 
 - interval ``T`` alone: ``C`` is uniform on ``[0, T]`` and independent of the batch,
-  which holds the item and ``Poisson(lam T)`` others;
+  which holds the item and ``Poisson(lam T)`` others; with a window ``W`` (a job every
+  slide ``S``, passed as ``T``, over the last ``W``): uniform on ``[0, S]`` and
+  ``Poisson(lam W)`` others;
 - size ``B`` alone: the ``j``-th of ``B`` items waits an ``Erlang(B - j, lam)`` time;
   ``P(C > t) = E[(B - 1 - Y)^+] / B`` with ``Y ~ Poisson(lam t)``;
 - both: a batch of ``n < B`` items closed at ``T`` (``Poisson(lam T) = n - 1``): its
@@ -19,7 +21,7 @@ the lattice by its masses over cells (atoms split between their two lattice poin
 means stay exact); the lattice step divides ``T``, so ``C``'s bound is a lattice point.
 
 ``W`` is 0 with the probability that a batch does not wait (Spitzer's identity,
-:func:`.microbatch.gig1_wait_probability`) and otherwise exponential with the mean that
+:func:`.spitzer.gig1_wait_probability`) and otherwise exponential with the mean that
 gives the scheduling delay of :mod:`.microbatch`; it is taken independent of ``C`` and
 ``P``, which it is for the interval trigger (the batches before are independent of this
 one) but not quite for the others (a batch that filled slowly found the queue emptier).
@@ -58,11 +60,12 @@ class LatencyLaw:
 
 
 def item_latency_law(lam: float, T: float | None, B: int | None, fixed: Distribution,
-                     per_item: Distribution, servers: int, metrics: BatchMetrics
-                     ) -> LatencyLaw | None:
+                     per_item: Distribution, servers: int, metrics: BatchMetrics,
+                     window: float | None = None) -> LatencyLaw | None:
     """The law of an item's latency (see the module docstring) for a stable batcher whose
     :class:`~.microbatch.BatchMetrics` are ``metrics``; None where a part has no
-    distribution function or an infinite variance.
+    distribution function or an infinite variance. With a ``window``, ``T`` is its slide
+    and the latency is to the first result holding the item.
 
     Light load, a tick every second, 10 ms per batch: uniform on [0.01, 1.01]
 
@@ -76,14 +79,14 @@ def item_latency_law(lam: float, T: float | None, B: int | None, fixed: Distribu
     if not metrics.stable or metrics.delay_probability is None:
         return None
     try:
-        hi = _upper(lam, T, B, fixed, per_item)
+        hi = _upper(lam, T, B, fixed, per_item, window)
     except UnsupportedError:
         return None
     if not math.isfinite(hi):
         return None
     h = T / math.ceil(T * CELLS / hi) if T else hi / CELLS
     size = 1 << math.ceil(math.log2(1.25 * hi / h + 2))
-    pmf = _collected_and_processed(lam, T, B, fixed, per_item, h, size)
+    pmf = _collected_and_processed(lam, T, B, fixed, per_item, h, size, window)
     waits, delay = metrics.delay_probability, metrics.scheduling_delay or 0.0
     if waits <= 0 or delay <= 0:
         return LatencyLaw(NumericLaw(_lattice_law(pmf, h, 0.0, 1.0, T)), "exact")
@@ -97,9 +100,9 @@ def item_latency_law(lam: float, T: float | None, B: int | None, fixed: Distribu
 
 
 def _upper(lam: float, T: float | None, B: int | None, fixed: Distribution,
-           per_item: Distribution) -> float:
+           per_item: Distribution, window: float | None) -> float:
     """A time beyond which the collection wait plus the processing almost never lies."""
-    mu = lam * T if T else math.inf
+    mu = lam * (window or T) if T else math.inf
     most = 1 + mu + _SPAN_SDS * (math.sqrt(mu) + 1)
     items = min(float(B), most) if B is not None else most
     if T:
@@ -116,12 +119,13 @@ def _upper(lam: float, T: float | None, B: int | None, fixed: Distribution,
 
 
 def _collected_and_processed(lam: float, T: float | None, B: int | None, fixed: Distribution,
-                             per_item: Distribution, h: float, size: int) -> np.ndarray:
+                             per_item: Distribution, h: float, size: int,
+                             window: float | None) -> np.ndarray:
     """Lattice masses of ``C + P`` for a random item, by the rules of the module."""
     f_hat = np.fft.rfft(lattice(fixed, h, size))
     p_hat = np.fft.rfft(lattice(per_item, h, size))
     if B is None:                                   # the interval alone
-        out = _uniform_hat(T, h, size) * p_hat * np.exp(lam * T * (p_hat - 1))
+        out = _uniform_hat(T, h, size) * p_hat * np.exp(lam * (window or T) * (p_hat - 1))
     elif T is None or B == 1:                       # the size alone (or a batch of one)
         c = np.diff(_size_wait_cdf(lam, B, (np.arange(size) + 0.5) * h), prepend=0.0)
         out = np.fft.rfft(c) * p_hat**B

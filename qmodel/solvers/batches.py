@@ -162,8 +162,9 @@ def _visit_time(station: Station, cls: str, of) -> float:
 
 def _work(station: Station, cls: str) -> float:
     """Mean work one visit brings: a service, all of a fork's tasks, a batcher item."""
-    if station.kind == "batcher":
-        return station.batch.per_item.mean
+    if station.kind == "batcher":   # with a window, an item is in window / slide jobs
+        b = station.batch
+        return b.per_item.mean * (b.window / b.slide if b.window else 1.0)
     if cls not in station.service:
         return 0.0
     return station.service[cls].mean * (station.tasks if station.kind == "fork" else 1)
