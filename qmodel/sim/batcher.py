@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
 from simpy.events import Timeout
 
 from ..model.network import Batch
@@ -42,6 +43,9 @@ class Batcher(Station):
         self.opened = 0  # batches opened; a linger timer releases only its own batch
         self.clock = None
         self.window = batch.window
+        if self.window:      # the window's earlier items, drawn together (there may be many)
+            self.item_dist = batch.per_item
+            self.carried_rng = engine.streams.generator("batch-window", spec.name)
         self.counts: deque[list[int]] = deque()  # [batch interval index, items], a window's
         if self.interval and not self.size:
             # empty batches cost nothing without a fixed time: the clock may sleep
@@ -97,8 +101,8 @@ class Batcher(Station):
         for job in batch:
             job.start = now
             work += next(self.per_item)
-        for _ in range(carried):
-            work += next(self.per_item)
+        if carried:
+            work += float(np.sum(self.item_dist.sample(self.carried_rng, carried)))
         ev = Timeout(self.env, work, batch)
         ev.callbacks.append(self._done)
 
