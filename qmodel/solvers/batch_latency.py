@@ -185,17 +185,18 @@ def _both_hat(lam: float, T: float, B: int, p_hat: np.ndarray, h: float,
     """Transform of the item-weighted ``C`` and ``P - fixed`` with both triggers."""
     m, mu, k = B - 1, lam * T, round(T / h)
     lo = max(0, math.floor(mu - _SPAN_SDS * (math.sqrt(mu) + 1)))
-    hi = min(m, math.ceil(mu + _SPAN_SDS * (math.sqrt(mu) + 1)))
-    plain = np.zeros_like(p_hat)        # sum of P(N' = n) z^n and of n P(N' = n) z^n
-    counted = np.zeros_like(p_hat)
-    for n in range(hi - 1, lo - 1, -1):
-        p = stats.poisson.pmf(n, mu)
-        plain = plain * p_hat + p
-        counted = counted * p_hat + n * p
+    hi = math.ceil(mu + _SPAN_SDS * (math.sqrt(mu) + 1))
+    # sum over n < m of P(N' = n) z^n and of n P(N' = n) z^n, z = p_hat: the whole
+    # Poisson generating function less the terms from m on (or the terms below m, fewer)
+    if m - lo <= hi - m:
+        plain, counted = _poisson_terms(p_hat, mu, lo, m)
+    else:
+        whole = np.exp(mu * (p_hat - 1))
+        plain, counted = _poisson_terms(p_hat, mu, m, hi + 1)
+        plain, counted = whole - plain, mu * p_hat * whole - counted
     at_t = np.zeros(size)
     at_t[k] = 1.0
-    shift = p_hat ** (lo + 1) if lo else p_hat
-    partial = shift * (np.fft.rfft(at_t) * plain + _uniform_hat(T, h, size) * counted)
+    partial = p_hat * (np.fft.rfft(at_t) * plain + _uniform_hat(T, h, size) * counted)
     # full batches: the B-th item at d <= T, d Erlang(m, lam) (cells up to T)
     ends = np.minimum((np.arange(k + 1) + 0.5) * h, T)
     w = np.diff(stats.gamma.cdf(ends, m, scale=1 / lam), prepend=0.0)
@@ -208,6 +209,19 @@ def _both_hat(lam: float, T: float, B: int, p_hat: np.ndarray, h: float,
     c[:k + 1] += inner - a / 2
     c[0] += w[0] * (m - 1) - inner[0] / 2 - a[0] / 2
     return partial + np.fft.rfft(c) * p_hat**B
+
+
+def _poisson_terms(z: np.ndarray, mu: float, start: int, stop: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``sum P(N = n) z^n`` and ``sum n P(N = n) z^n`` over ``start <= n < stop`` for ``N``
+    Poisson(``mu``), by Horner's rule."""
+    n = np.arange(max(start, 0), max(stop, start), dtype=float)
+    plain, counted = np.zeros_like(z), np.zeros_like(z)
+    for j, p in zip(n[::-1], stats.poisson.pmf(n[::-1], mu)):
+        plain = plain * z + p
+        counted = counted * z + j * p
+    power = z ** int(n[0]) if n.size else np.ones_like(z)
+    return plain * power, counted * power
 
 
 def _lattice_law(pmf: np.ndarray, h: float, waits: float, wait_mean: float,
