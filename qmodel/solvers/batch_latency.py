@@ -31,6 +31,7 @@ its range); else it is labelled with what it approximates.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -79,24 +80,30 @@ def item_latency_law(lam: float, T: float | None, B: int | None, fixed: Distribu
     if not metrics.stable or metrics.delay_probability is None:
         return None
     try:
-        hi = _upper(lam, T, B, fixed, per_item, window)
+        for d in (fixed, per_item):
+            time_law(d)
     except UnsupportedError:
         return None
-    if not math.isfinite(hi):
+    if not all(math.isfinite(d.variance) for d in (fixed, per_item)):
         return None
-    h = T / math.ceil(T * CELLS / hi) if T else hi / CELLS
-    size = 1 << math.ceil(math.log2(1.25 * hi / h + 2))
-    pmf = _collected_and_processed(lam, T, B, fixed, per_item, h, size, window)
     waits, delay = metrics.delay_probability, metrics.scheduling_delay or 0.0
-    if waits <= 0 or delay <= 0:
-        return LatencyLaw(NumericLaw(_lattice_law(pmf, h, 0.0, 1.0, T)), "exact")
-    method = WAIT_METHOD
-    if servers > 1:
-        method += ", Allen-Cunneen scaling"
-    if B is not None:
-        method += ", wait independent of the fill"
-    law = _lattice_law(pmf, h, waits, delay / waits, T)
-    return LatencyLaw(NumericLaw(law), method + ")")
+    exact = waits <= 0 or delay <= 0
+    method = "exact" if exact else WAIT_METHOD + (
+        ", Allen-Cunneen scaling" if servers > 1 else "") + (
+        ", wait independent of the fill" if B is not None else "") + ")"
+
+    @functools.cache
+    def built() -> TimeLaw:      # on first use: a sweep of means never needs it
+        hi = _upper(lam, T, B, fixed, per_item, window)
+        h = T / math.ceil(T * CELLS / hi) if T else hi / CELLS
+        size = 1 << math.ceil(math.log2(1.25 * hi / h + 2))
+        pmf = _collected_and_processed(lam, T, B, fixed, per_item, h, size, window)
+        return _lattice_law(pmf, h, 0.0, 1.0, T) if exact else \
+            _lattice_law(pmf, h, waits, delay / waits, T)
+
+    part = TimeLaw(lambda t: built().sf(t), np.array([T]) if T else np.empty(0),
+                   metrics.mean_latency or 1.0)
+    return LatencyLaw(NumericLaw(part), method)
 
 
 def _upper(lam: float, T: float | None, B: int | None, fixed: Distribution,
