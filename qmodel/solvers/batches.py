@@ -27,6 +27,7 @@ import numpy as np
 
 from ..distributions import Distribution
 from ..model.network import JobClass, Network, Station
+from ..model.sizing import sizing_notes
 from ..results import ClassResult, NodeResult, Result, SystemResult
 
 NEEDS = "needs simulation"
@@ -67,6 +68,7 @@ def solve(network: Network) -> Result:
         why = f"the batch work per server at {bound.station}, with the least time to reach " \
               f"and leave it" if bound.station else "one job's mean service on its cheapest route"
         notes.append(f"makespan >= {bound.seconds:.4g} s (lower bound: {why})")
+    notes += sizing_notes(network)
     nodes = {s.name: NodeResult(s.name, s.component, s.kind, s.servers, NEEDS)
              for s in network.stations}
     classes = {c.name: ClassResult(c.name, c.kind, population=c.population or None)
