@@ -17,7 +17,12 @@ MAX_WINDOW_BATCHES = 1_000_000
 
 def check_window(path: str, node: BatcherNode) -> Iterator[Problem]:
     """A batcher's window and slide: multiples of its interval (a clock alone), the slide
-    at most the window, at most ``MAX_WINDOW_BATCHES`` batches in a window."""
+    at most the window, at most ``MAX_WINDOW_BATCHES`` batches in a window.
+
+    >>> node = BatcherNode(kind="batcher", interval=0.2, window=0.3)
+    >>> [str(p) for p in check_window("nodes.b", node)]
+    ['nodes.b.window: must be a multiple of the batch interval 200ms, got 300ms']
+    """
     if node.window is None:
         if node.slide is not None:
             yield Problem(f"{path}.slide", "needs a window")

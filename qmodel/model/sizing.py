@@ -95,9 +95,16 @@ def sized(network: Network, spec_nodes: dict) -> Network:
 
 
 def sizing_notes(network: Network) -> list[str]:
-    """One line per sized component, e.g. ``nodes: 180,000 batch jobs over 3 clusters of
-    4 shards: 60,000 per cluster, 15,000 per shard, admitted 1,500 at a time in 10
-    rounds``."""
+    """One line per sized component.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"batches": {"b": {"to": "db", "size": 1200}}, "nodes": {"db": {
+    ...     "kind": "shards", "shards": 6, "clusters": 2, "admission_rounds": 4,
+    ...     "on_full": "block", "routing": "round_robin", "service": "1ms"}}})
+    >>> sizing_notes(m.network)  # doctest: +NORMALIZE_WHITESPACE
+    ['db: 1,200 batch jobs over 2 clusters of 3 shards: 600 per cluster, 200 per shard,
+      admitted 50 at a time in 4 rounds']
+    """
     notes = []
     for s in network.sizing:
         line = (f"{s.component}: {s.jobs:,.0f} batch jobs over {s.clusters} clusters of "
