@@ -113,6 +113,7 @@ def test_percentiles_match_simulation(trigger, load, servers):
 
 
 @pytest.mark.slow
+@pytest.mark.full          # 18 cases, ~20 s: the opt-in set (tests/conftest.py)
 @pytest.mark.parametrize("servers", [1, 2])
 @pytest.mark.parametrize("load", [0.3, 0.6, 0.9])
 @pytest.mark.parametrize("trigger", list(CASES))
