@@ -469,3 +469,13 @@ def _client_spec(path: str) -> dict:
         return read_json_object(path, MAX_CLIENT_FILE, "a client policy")
     except ValueError as exc:
         raise SystemExit(f"--client-file: {exc}") from None
+
+
+if __name__ == "__main__":  # `locust --help` does not load a locustfile (locust #2917)
+    import argparse
+
+    _help = argparse.ArgumentParser(
+        prog="locust -f loadtest/locustfile.py",
+        description="The options this locustfile adds to locust's own (`locust --help`).")
+    _arguments(_help)
+    _help.parse_args()

@@ -9,8 +9,10 @@ reference system and compare the measured series with the simulated one, bin by 
    and the system's) decide whether it can be compared, and an invalid run is run again
    up to ``retries`` times.
 3. Bin the requests by completion time (:mod:`loadtest.series`: the simulation's bins
-   and columns), simulate the calibrated model over the same bins with ``replications``,
-   and judge the peak p95, the recovery and the queue peak (:mod:`loadtest.shape_compare`).
+   and columns; with a broker, the records end to end from the system's trace, since the
+   clients' 202 comes before the consumers: :mod:`loadtest.shape_records`), simulate the
+   calibrated model over the same bins with ``replications``, and judge the peak p95, the
+   recovery and the queue peak (:mod:`loadtest.shape_compare`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import numpy as np
 from rich.console import Console
 
 import qmodel
 from qmodel.model.model import Model, load
+from qmodel.sim.timeseries import bin_edges
 from qmodel.units import parse_duration
 
 from .loadgen import LoadSpec, run_locust
@@ -35,7 +37,8 @@ from .refsys.supervisor import RefSystem, check_traffic
 from .samples import Samples, check_open, check_profile, check_system
 from .series import measured_series
 from .shape_compare import compare, run_metrics
-from .shape_report import ShapeReport
+from .shape_records import MEASURES_RECORDS, brokers_of, check_broker_model, records_series
+from .shape_report import MEASURES_REQUESTS, ShapeReport
 from .validate import (
     CALIBRATION_LOAD,
     TAIL_S,
@@ -73,11 +76,9 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
     if net.closed_classes or not net.profiles:
         raise ValueError("--shape runs a model's rate profile: it needs an open class with "
                          "rate: {profile: ...} and no closed users")
-    brokers = [name for name, node in model.spec.nodes.items() if node.kind == "broker"]
+    brokers = brokers_of(model)
     if brokers:
-        raise ValueError(f"nodes.{brokers[0]}: --shape compares the series the clients see, "
-                         "and a broker answers when it has accepted a record (202), before "
-                         "its consumers: models with a broker are not compared over time yet")
+        check_broker_model(model, backend)
     bin_s = parse_duration(bins) if isinstance(bins, str) else float(bins)
     horizon = max(p.length for p in net.profiles.values())
     if not 0 < bin_s <= horizon / 2:
@@ -92,6 +93,7 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
     warmup_s = parse_duration(warmup) if isinstance(warmup, str) else float(warmup)
     calibration_s = parse_duration(calibration) if isinstance(calibration, str) \
         else float(calibration)
+    edges = bin_edges(bin_s, horizon)
     work_dir = Path(tempfile.mkdtemp(prefix="qmodel-shape-"))
     try:
         with RefSystem(path, backend=backend, seed=seed, run_dir=work_dir / "system") as system:
@@ -106,6 +108,9 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
             clients = client_files(model, cal, work_dir)
             samples, start, checks, notes = _profile_run(harness, model, horizon, seed,
                                                          retries, clients, console)
+            if brokers:  # the records' own end-to-end rows, read before the system goes
+                records = records_series(system.run_dir, samples, start,
+                                         start + horizon + RUN_BOUND_S, edges)
     finally:
         if not keep:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -115,8 +120,13 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
         singles = [run_metrics(calibrated.network, qmodel.simulate(
             calibrated, bins=bin_s, replications=1, seed=seed + 1 + i).frame)
             for i in range(replications)]
-    edges = predicted.frame[["time_s", "end_s"]].to_numpy()
-    measured = measured_series(samples, start, np.append(edges[:, 0], edges[-1, 1]))
+    if brokers:
+        measured, problems, more = records
+        checks["system"]["problems"] += problems
+        checks["system"]["valid"] = checks["system"]["valid"] and not problems
+        notes += more
+    else:
+        measured = measured_series(samples, start, edges)
     measured.insert(2, "rate_per_s", predicted.frame["rate_per_s"])
     criteria = compare(run_metrics(calibrated.network, measured), singles, bin_s)
     notes.append(f"service times calibrated from a {calibration_s:g} s run at load "
@@ -129,7 +139,8 @@ def validate_shape(model: Model | str | Path, *, bins: float | str = "1s",
         notes.append(f"samples, stores and logs kept in {work_dir}")
     report = ShapeReport(model.name, backend, bin_s, horizon,
                          {"load": CALIBRATION_LOAD, "mean_service_s": services,
-                          "valid": cal.valid}, checks, measured, predicted, criteria, notes)
+                          "valid": cal.valid}, checks, measured, predicted, criteria, notes,
+                         MEASURES_RECORDS if brokers else MEASURES_REQUESTS)
     report.print(console)
     if out is not None:
         out = Path(out)

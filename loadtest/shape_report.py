@@ -19,6 +19,8 @@ from qmodel.sim.timeseries import TimeSeries
 from .shape_compare import Criterion
 
 SHAPE_SCHEMA = "qmodel.validation-shape/1"
+MEASURES_REQUESTS = ("requests, as the clients saw them: from the intended send time to the "
+                     "answer")
 
 
 @dataclass
@@ -27,7 +29,8 @@ class ShapeReport:
 
     ``measured`` has one row per bin (the simulation's columns, :mod:`loadtest.series`);
     ``predicted`` is the calibrated model simulated over the same bins; ``checks`` are the
-    run's self-checks (per class and ``system``)."""
+    run's self-checks (per class and ``system``); ``measures`` says what a measured
+    response time is (the requests, or with a broker the records end to end)."""
 
     model: str
     backend: str
@@ -39,6 +42,7 @@ class ShapeReport:
     predicted: TimeSeries
     criteria: list[Criterion]
     notes: list[str] = field(default_factory=list)
+    measures: str = MEASURES_REQUESTS
 
     @property
     def valid(self) -> bool:
@@ -54,7 +58,8 @@ class ShapeReport:
         series = self.measured.astype(object).where(self.measured.notna(), None)
         return {"schema": SHAPE_SCHEMA, "model": self.model, "backend": self.backend,
                 "bin_s": self.bin_s, "horizon_s": self.horizon_s, "valid": self.valid,
-                "passed": self.passed, "criteria": [c.to_json() for c in self.criteria],
+                "passed": self.passed, "measures": self.measures,
+                "criteria": [c.to_json() for c in self.criteria],
                 "calibration": self.calibration, "checks": self.checks, "notes": self.notes,
                 "measured": series.to_dict("records"), "predicted": self.predicted.to_dict()}
 
@@ -100,6 +105,7 @@ class ShapeReport:
             verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "n/a"}[c.passed]
             table.add_row(c.name, *shown, band, tolerance, verdict)
         console.print(table)
+        console.print(f"- measured: {self.measures}")
         for name, check in self.checks.items():
             if not check["valid"]:
                 console.print(f"[yellow]{name}: INVALID[/] " + "; ".join(check["problems"]))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -375,7 +375,8 @@ def validate_target(model: Model, loads: Sequence[float | str], duration_s: floa
                     max_duration: float, warmup_s: float, repeats: int, tolerance: float,
                     calibration_s: float, seed: int, retries: int, console: Console,
                     work_dir: Path, peak: float, bottleneck: str,
-                    master_bind: str = "127.0.0.1") -> ValidationReport:
+                    master_bind: str = "127.0.0.1",
+                    on_level: Callable[[Level], None] | None = None) -> ValidationReport:
     """Validate ``model`` against ``target`` (everything checked before any traffic)."""
     check_target(target, allow_hosts)
     if metrics:
@@ -443,6 +444,8 @@ def validate_target(model: Model, loads: Sequence[float | str], duration_s: floa
         lv = _level(harness, calibrated, load, scale, duration_s, repeats, tolerance,
                     seed + i, console, info["overhead_s"], bottleneck)
         report.levels.append(lv)
+        if on_level is not None:
+            on_level(lv)
         if lv.stopped:
             skipped = [lab for _, _, lab in levels[i:]]
             report.notes.append(f"load {label} stopped: {lv.stopped}"

@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +227,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
              requests: str | Path | None = None, metrics: str | None = None,
              allow_hosts: Sequence[str] = (), max_error_rate: float = 0.05,
              max_rate: float | None = None, max_duration: float | str | None = None,
-             master_bind: str = "127.0.0.1") -> ValidationReport:
+             master_bind: str = "127.0.0.1",
+             on_level: Callable[[Level], None] | None = None) -> ValidationReport:
     """Validate ``model`` against the real system; write ``out`` (HTML) and its ``.json``.
 
     ``loads`` are offered utilizations of the bottleneck (open mode) or fractions of the
@@ -245,6 +246,9 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
     may be total rates (``"50/s"``); capped at ``max_rate`` per second and
     ``max_duration`` per window; a level failing more than ``max_error_rate`` of its
     requests is stopped and the levels above it are not run.
+
+    ``on_level`` is called with each :class:`~loadtest.report.Level` as soon as it is
+    compared (a live chart), before the next level starts.
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be open or closed, got {mode!r}")
@@ -284,11 +288,11 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
                 _seconds(max_duration), warmup_s=warmup_s, repeats=repeats,
                 tolerance=tolerance, calibration_s=_seconds(calibration), seed=seed,
                 retries=retries, console=console, work_dir=work_dir, peak=peak,
-                bottleneck=bottleneck, master_bind=master_bind)
+                bottleneck=bottleneck, master_bind=master_bind, on_level=on_level)
         else:
             report = _run(model, loads, mode, tolerance, duration_s, warmup_s, repeats,
                           calibration, backend, url, seed, retries, console, work_dir, peak,
-                          bottleneck, system)
+                          bottleneck, system, on_level)
     finally:
         if not keep:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -308,7 +312,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
 def _run(model: Model, loads: Sequence[float], mode: str, tolerance: float,
          duration_s: float, warmup_s: float, repeats: int, calibration: float | str,
          backend: str, url: str | None, seed: int, retries: int, console: Console,
-         work_dir: Path, peak: float, bottleneck: str, system) -> ValidationReport:
+         work_dir: Path, peak: float, bottleneck: str, system,
+         on_level: Callable[[Level], None] | None = None) -> ValidationReport:
     with system as running:
         base = url or running.url
         harness = Harness(model, base, work_dir, warmup_s, console, retries,
@@ -349,6 +354,8 @@ def _run(model: Model, loads: Sequence[float], mode: str, tolerance: float,
                                   f"{level:.4g} >= 1): the model predicts instability"]
                 lv.rows = []
             report.levels.append(lv)
+            if on_level is not None:
+                on_level(lv)
         report.notes += harness.discarded
     return report
 

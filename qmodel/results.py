@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .result_extras import JobBounds, Staleness
 
 RESULT_SCHEMA = "qmodel.result/1"
+LIMIT_NOTE = "stopped after "
+"""How the note of a simulation stopped by a limit of the run (its event budget or its
+jobs in the system) begins."""
 
 
 class Estimate(float):
@@ -364,6 +367,15 @@ class Result:
     @property
     def stable(self) -> bool:
         return not self.unstable
+
+    @property
+    def limit_note(self) -> str | None:
+        """Why a partial simulation stopped at a limit of the run (its event budget, or
+        too many jobs in the system): its note, which begins :data:`LIMIT_NOTE`; None for
+        a complete run or one interrupted by the user."""
+        if not self.partial:
+            return None
+        return next((note for note in self.notes if note.startswith(LIMIT_NOTE)), None)
 
     @cached_property
     def consistency(self) -> Staleness | None:

@@ -149,16 +149,65 @@ def run(func: Callable[[Any], Any], tasks: Sequence[Any], *, executor: str = "lo
 
 def _local(call: Callable, tasks: Sequence[Any], workers: int | None,
            finished: Callable[[int, Any], None]) -> None:
+    """Run ``call`` over ``tasks`` on worker processes, each with a pipe of its own and one
+    task at a time: no lock is shared, so stopping early (an error, Ctrl-C) kills the
+    workers and never waits on one. :class:`multiprocessing.pool.Pool` was used before; its
+    ``terminate`` can deadlock when a task is still being fed to a worker (CPython issues
+    #73945, #96995), which hung a sweep whose point raised an error."""
+    from multiprocessing.connection import wait
+
     size = min(len(tasks), workers or os.cpu_count() or 1)
-    with multiprocessing.Pool(size, initializer=_ignore_sigint) as pool:  # exit: terminate
-        for index, value in pool.imap_unordered(_indexed, [(call, i, task) for i, task in
-                                                           enumerate(tasks)]):
-            finished(index, value)
+    queue = list(enumerate(tasks))[::-1]
+    busy: dict[Any, multiprocessing.Process] = {}
+    started = []
+    try:
+        for _ in range(size):
+            ours, theirs = multiprocessing.Pipe()
+            process = multiprocessing.Process(target=_serve, args=(theirs, call), daemon=True)
+            process.start()
+            theirs.close()
+            started.append((process, ours))
+            ours.send(queue.pop())
+            busy[ours] = process
+        while busy:
+            for conn in wait(list(busy)):
+                process = busy.pop(conn)
+                try:
+                    index, value, error = conn.recv()
+                except EOFError:
+                    process.join(1.0)
+                    raise QModelError(f"a worker process stopped unexpectedly (exit code "
+                                      f"{process.exitcode})") from None
+                if error is not None:
+                    raise error
+                finished(index, value)
+                if queue:
+                    conn.send(queue.pop())
+                    busy[conn] = process
+        for _, conn in started:
+            conn.send(None)  # done: the worker returns
+    finally:
+        for process, conn in started:
+            process.join(0.0 if busy else 1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
 
 
-def _indexed(item: tuple[Callable, int, Any]) -> tuple[int, Any]:
-    call, index, task = item
-    return index, call(task)
+def _serve(conn: Any, call: Callable) -> None:
+    """A worker: answer each ``(index, task)`` with ``(index, call(task), None)`` (or the
+    exception in place of None) until ``None`` comes."""
+    _ignore_sigint()
+    while (item := conn.recv()) is not None:
+        index, task = item
+        try:
+            conn.send((index, call(task), None))
+        except Exception as exc:  # a bug in a task: raised again in the parent
+            try:
+                conn.send((index, None, exc))
+            except Exception:  # not picklable: its text
+                conn.send((index, None, RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 def _dask(call: Callable, tasks: Sequence[Any], scheduler: Any, workers: int | None,

@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 import qmodel
 from qmodel.experiments.shapes import heat_grid, knee, tornado_bars
 
+from .graph_edit import layers
+
 MARKER = "#1565c0"  # the what-if point's line (the latency benchmark looks for it)
 SCALE = [[0.0, "#2e7d32"], [0.6, "#f9a825"], [0.85, "#ef6c00"], [1.0, "#c62828"]]
 
@@ -47,7 +49,11 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
     bottleneck = next((s.component for s in model.network.stations if s.name == bottleneck),
                       bottleneck)
     fig = go.Figure()
+    tops = []  # the feedback arcs' highest points
     for a, b, data in graph.edges(data=True):
+        if pos[b][0] <= pos[a][0]:  # feedback: back to itself or to an earlier column
+            tops.append(_feedback(fig, pos[a], pos[b], data.get("p", 1.0), a == b))
+            continue
         (x0, y0), (x1, y1) = pos[a], pos[b]
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
@@ -81,18 +87,51 @@ def architecture(model: qmodel.Model, res: dict | None, title: str | None = None
         x, y = pos[bottleneck]
         fig.add_annotation(x=x, y=y, text="bottleneck", showarrow=True, arrowhead=0, ax=0,
                            ay=-48, font={"color": "#b71c1c", "size": 13})
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    width, height = max(xs) - min(xs) or 1.0, max(ys) - min(ys) or 1.0
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      xaxis={"visible": False}, yaxis={"visible": False},
+                      # room for the labels under the lowest nodes, the loops above the top
+                      xaxis={"visible": False, "range": [min(xs) - 0.12 * width,
+                                                         max(xs) + 0.12 * width]},
+                      yaxis={"visible": False, "range": [
+                          min(ys) - 0.3 * height, max([max(ys) + 0.3 * height] +
+                                                      [top + 0.08 for top in tops])]},
                       plot_bgcolor="white", title={"text": title or model.name, "x": 0.01})
     return fig
 
 
+FEEDBACK = "#6a1b9a"
+"""The colour of feedback routes (retries, loops back)."""
+
+
+def _feedback(fig: go.Figure, start: tuple[float, float], end: tuple[float, float], p: float,
+              loop: bool) -> float:
+    """A route back (to the node itself, or to one in an earlier column) as a dashed arc
+    above the nodes, an arrowhead at its end and its probability at the top; returns the
+    arc's highest point."""
+    (x0, y0), (x1, y1) = start, end
+    lift = 0.18 + 0.12 * abs(x0 - x1)
+    if loop:
+        path = (f"M {x0 - 0.02},{y0 + 0.05} C {x0 - 0.09},{y0 + lift} {x0 + 0.09},{y0 + lift} "
+                f"{x0 + 0.02},{y0 + 0.05}")
+        top = (x0, y0 + 0.75 * lift)
+    else:
+        mid = (x0 + x1) / 2
+        path = f"M {x0},{y0 + 0.05} Q {mid},{max(y0, y1) + 2 * lift} {x1},{y1 + 0.05}"
+        top = (mid, max(y0, y1) + lift)
+    fig.add_shape(type="path", path=path, line={"color": FEEDBACK, "dash": "dash", "width": 1.5})
+    fig.add_annotation(x=x1 + (0.02 if loop else 0), y=y1 + 0.05, ax=0, ay=-14,
+                       showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
+                       arrowcolor=FEEDBACK, text="")
+    fig.add_annotation(x=top[0], y=top[1], text=f"↺ p={p:g}", showarrow=False,
+                       font={"size": 11, "color": FEEDBACK}, bgcolor="rgba(255,255,255,0.8)")
+    return top[1]
+
+
 def _layout(graph: nx.DiGraph, sources: list[str]) -> dict[str, tuple[float, float]]:
     """Columns by hop count from the entry points; components not reached go last."""
-    depth = nx.multi_source_dijkstra_path_length(graph, sources, weight=None) if sources else {}
-    last = max(depth.values(), default=0) + 1
-    for n in graph.nodes:
-        graph.nodes[n]["layer"] = depth.get(n, last)
+    for n, layer in layers(graph, sources).items():
+        graph.nodes[n]["layer"] = layer
     pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
     return {n: (float(x), float(y)) for n, (x, y) in pos.items()}
 
@@ -201,4 +240,33 @@ def fit_histogram(name: str, component: dict) -> go.Figure:
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0,
                       title={"text": f"{name}: exclusive time{d}{cut}", "x": 0.01},
                       xaxis_title="ms", yaxis_title="density per ms")
+    return fig
+
+
+def convergence(points: list[dict], time_unit: str, scale: float) -> go.Figure:
+    """A simulation's system mean response as replications finish, each with its 95%
+    interval (error bars, in ``time_unit``: seconds times ``scale``), and its throughput
+    on a second axis: the estimate settling while the run goes on."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = [p["replications"] for p in points]
+    for key, name, unit, factor, second, colour in (
+            ("mean_response_s", "mean response", time_unit, scale, False, "#1565c0"),
+            ("throughput_per_s", "throughput", "/s", 1.0, True, "#ef6c00")):
+        y = [None if p[key] is None else p[key] * factor for p in points]
+        bands = [p[f"{key}_ci95"] for p in points]
+        plus = [None if b is None or v is None else b[1] * factor - v for b, v in zip(bands, y)]
+        minus = [None if b is None or v is None else v - b[0] * factor for b, v in zip(bands, y)]
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} ({unit})", mode="lines+markers",
+                                 error_y={"type": "data", "array": plus, "arrayminus": minus,
+                                          "visible": True, "color": colour},
+                                 line={"color": colour, "dash": "dot" if second else "solid"},
+                                 marker={"color": colour}),
+                      secondary_y=second)
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title={"text": "converging: 95% intervals after each replication",
+                             "x": 0.01}, xaxis_title="replications done")
+    fig.update_yaxes(title_text=f"mean response ({time_unit})", secondary_y=False)
+    fig.update_yaxes(title_text="throughput (/s)", secondary_y=True)
     return fig

@@ -71,6 +71,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     cancel_at: float | None = None
     payload: tuple = field(default=(), repr=False)  # more arguments, not in ``key``
+    updates: list = field(default_factory=list, repr=False)  # the worker's snapshots so far
 
     def __post_init__(self) -> None:
         self._process = None
@@ -97,16 +98,21 @@ class Job:
         """Collect the outcome if there is one; True once the job has finished."""
         if self.status != "running":
             return True
-        if self._conn.poll():
+        answered = False
+        while not answered and self._conn.poll():
             try:
-                self.status, self.value = self._conn.recv()
+                kind, value = self._conn.recv()
             except EOFError:
-                self.status, self.value = "failed", "The worker stopped without an answer."
-        elif not self._process.is_alive():
+                kind, value = "failed", "The worker stopped without an answer."
+            if kind == "update":
+                self.updates.append(value)
+            else:
+                self.status, self.value, answered = kind, value, True
+        if not answered and not self._process.is_alive():
             self.status, self.value = ("cancelled", "Cancelled.") if self.cancel_at else \
                 ("failed", f"The worker stopped unexpectedly (exit code "
                            f"{self._process.exitcode}).")
-        elif self.cancel_at and time.monotonic() - self.cancel_at > GRACE_S:
+        elif not answered and self.cancel_at and time.monotonic() - self.cancel_at > GRACE_S:
             self.kill()
         if self.status == "running":
             return False
@@ -143,7 +149,8 @@ def results() -> OrderedDict:
 
 
 def run(slot: str, fn: Callable, *args: Any, start: bool = True, fresh: bool = False,
-        label: str = "Working", payload: tuple = ()) -> Job | None:
+        label: str = "Working", payload: tuple = (),
+        live: Callable[[list], None] | None = None) -> Job | None:
     """The job in ``slot`` for ``fn(*args)`` once it has finished (``status`` says how),
     else None while it runs (shown with progress and a Cancel button) or is not started.
 
@@ -151,7 +158,8 @@ def run(slot: str, fn: Callable, *args: Any, start: bool = True, fresh: bool = F
     stopped. ``start``: start one when there is none; ``fresh``: replace a failed or
     cancelled one (a button press). ``payload``: arguments passed after ``args`` that are
     not part of the inputs' key (large uploads: ``args`` then carry their digests); they are
-    dropped once the job has finished.
+    dropped once the job has finished. ``live`` draws the worker's snapshots so far
+    (:attr:`Job.updates`) under the progress bar while it runs.
     """
     key = (fn.__module__, fn.__qualname__, args)
     slot = f"job:{slot}"
@@ -168,11 +176,11 @@ def run(slot: str, fn: Callable, *args: Any, start: bool = True, fresh: bool = F
     st.session_state[slot] = job
     if job.poll():
         return job
-    _watch(slot, label)
+    _watch(slot, label, live)
     return None
 
 
-def _watch(slot: str, label: str) -> None:
+def _watch(slot: str, label: str, live: Callable[[list], None] | None) -> None:
     @st.fragment(run_every=0.5)
     def watch() -> None:
         job: Job | None = st.session_state.get(slot)
@@ -182,5 +190,7 @@ def _watch(slot: str, label: str) -> None:
                     + (" — stopping" if job.cancel_at else ""))
         st.button("Cancel", key=f"{slot}-cancel", on_click=job.cancel,
                   disabled=job.cancel_at is not None)
+        if live is not None and job.updates:
+            live(job.updates)
 
     watch()

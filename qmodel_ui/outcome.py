@@ -53,9 +53,9 @@ def stopped_early(sim: dict) -> str:
     >>> stopped_early({"notes": []})
     'Stopped early: these are the replications that finished.'
     """
-    from qmodel.sim.budget import STOPPED
+    from qmodel.results import LIMIT_NOTE
 
-    if any(note.startswith(STOPPED) for note in sim.get("notes", [])):
+    if any(note.startswith(LIMIT_NOTE) for note in sim.get("notes", [])):
         return ("Stopped at a limit of the run: this is what was simulated before it; "
                 "see the note below.")
     return "Stopped early: these are the replications that finished."
@@ -109,8 +109,8 @@ def show_slo(text: str, method: str = "auto") -> None:
 
 
 def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> None:
-    """The response-time CDF per class (simulated with its 95% band, analytic dashed) and
-    the chosen percentiles of each, in the model's ``time_unit``; nothing for an empty
+    """The response-time CDF per class (simulated with its 95% band, analytic dashed) or
+    its histogram, and the chosen percentiles of each, in the model's ``time_unit``; nothing for an empty
     ``frame`` (no class has quantiles)."""
     if frame.empty:
         return
@@ -128,7 +128,29 @@ def response_distribution(frame: pd.DataFrame, name: str, time_unit: str) -> Non
                      hide_index=True, width="stretch", key="percentile-table",
                      column_config={c: st.column_config.NumberColumn(
                          f"{c} ({time_unit})", format="%.4g") for c in sources})
-    chart(distribution.cdf_figure(frame, time_unit, scale), f"{name}-response-cdf",
-          "response-cdf")
+    view = st.radio("View", ["CDF", "Histogram"], horizontal=True, key="distribution-view",
+                    help="Histogram: the probability between two consecutive percentiles "
+                         "over their distance, so bins hold equal shares of the jobs.")
+    if view == "CDF":
+        chart(distribution.cdf_figure(frame, time_unit, scale), f"{name}-response-cdf",
+              "response-cdf")
+    else:
+        chart(distribution.histogram_figure(frame, time_unit, scale),
+              f"{name}-response-histogram", "response-histogram")
     if "analytic" not in set(frame["source"]):
         st.caption("No analytic curve: the method gives means, not a distribution.")
+
+
+def converging(points: list[dict], time_unit: str) -> None:
+    """While a simulation runs: its estimates after each replication so far
+    (:func:`qmodel_ui.charts.convergence`) and how wide the mean's interval is now."""
+    from qmodel_ui.charts import convergence
+
+    last = points[-1]
+    band = last["mean_response_s_ci95"]
+    if band is not None and last["mean_response_s"]:
+        half = (band[1] - band[0]) / 2 / last["mean_response_s"]
+        st.caption(f"after {last['replications']} replications: mean response "
+                   f"± {half:.1%} (95%)")
+    st.plotly_chart(convergence(points, time_unit, 1 / TIME_UNITS[time_unit]),
+                    key="live-convergence", config={"displaylogo": False})

@@ -118,6 +118,15 @@ def target_lines(level: dict) -> list[str]:
     return lines
 
 
+def live(levels: list[dict], mode: str, key: str) -> None:
+    """While a validation runs: each level compared so far (its verdict) and the
+    latency-against-load chart of those levels."""
+    for level in levels:
+        st.caption(f"load {level['load']:g}: {verdict(level)}")
+    if any(level["predicted_stable"] and level["rows"] for level in levels):
+        st.plotly_chart(figure({"levels": levels, "mode": mode}), key=key)
+
+
 def show(report: dict, key: str = "validation-figure") -> None:
     """Verdict, notes, the latency-against-load chart and a table per load level, with
     each level's source file, caveats (what its file cannot tell) and row notes."""

@@ -22,17 +22,31 @@ import qmodel
 
 from . import LIBRARY
 
-Progress = Callable[[float], None]
+
+class Progress:
+    """What a worker's function gets as ``progress``: call it with the fraction done (a
+    shared number the page reads); :meth:`report` sends a small picklable snapshot that
+    the page draws while the work runs (:attr:`qmodel_ui.jobs.Job.updates`)."""
+
+    def __init__(self, shared: Any, conn: Connection):
+        self._shared, self._conn = shared, conn
+
+    def __call__(self, fraction: float) -> None:
+        self._shared.value = fraction
+
+    def report(self, snapshot: dict) -> None:
+        self._conn.send(("update", snapshot))
 
 
 def run(fn: Callable, args: tuple, progress: Any, conn: Connection) -> None:
-    """A worker process: ``fn(*args, progress=...)``, its outcome sent on ``conn`` as
-    ``(status, value)``. SIGINT stops it (a simulation returns what it has); the worker
-    leads its own process group so that whatever it starts can be stopped with it."""
+    """A worker process: ``fn(*args, progress=...)`` (a :class:`Progress`), its outcome
+    sent on ``conn`` as ``(status, value)`` after any ``("update", snapshot)``. SIGINT
+    stops it (a simulation returns what it has); the worker leads its own process group
+    so that whatever it starts can be stopped with it."""
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        conn.send(("done", fn(*args, progress=lambda f: setattr(progress, "value", f))))
+        conn.send(("done", fn(*args, progress=Progress(progress, conn))))
     except KeyboardInterrupt:
         conn.send(("cancelled", "Cancelled."))
     except qmodel.QModelError as exc:
@@ -55,11 +69,25 @@ def simulate(text: str, replications: int, seed: int, customers: int | None, *,
     from qmodel.sim.distribution import response_cdf
 
     m = model(text)
+    report = getattr(progress, "report", None)
     sim = simulate(m, replications=replications, seed=seed, customers=customers,
-                   progress=progress)
+                   progress=progress, on_replication=None if report is None or
+                   replications < 2 else lambda so_far: report(convergence_point(so_far)))
     analytic = qmodel.solve(m)
     return {"result": sim.to_dict(), "compare": compare(analytic, sim),
             "cdf": response_cdf({"analytic": analytic, "simulated": sim})}
+
+
+def convergence_point(result: qmodel.Result) -> dict:
+    """A live chart's point after a replication: how many, and the system's mean
+    response and throughput with their 95% intervals (seconds; None where missing)."""
+    point: dict[str, Any] = {"replications": result.replications}
+    for key, est in (("mean_response_s", result.system.mean_response_time),
+                     ("throughput_per_s", result.system.throughput)):
+        point[key] = None if est is None else float(est)
+        point[f"{key}_ci95"] = None if est is None or est.ci95 is None else \
+            tuple(map(float, est.ci95))
+    return point
 
 
 def over_time(text: str, bins_s: float, replications: int, seed: int, *,
@@ -108,7 +136,8 @@ def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration
              warmup_s: float, calibration_s: float, backend: str, tolerance: float, *,
              progress: Progress) -> dict:
     """``loadtest.validate`` against the reference system on loopback: the report as a dict
-    and as its self-contained HTML page. Progress is time-based (the run length is known)."""
+    and as its self-contained HTML page. Progress is time-based (the run length is known);
+    each level is sent to the page as soon as it is compared."""
     from rich.console import Console
 
     from loadtest.validate import validate
@@ -121,8 +150,16 @@ def validate(text: str, name: str, mode: str, loads: tuple[float, ...], duration
         out = Path(tmp) / "validation.html"
         report = validate(str(path), loads, duration_s, mode=mode, warmup=warmup_s,
                           calibration=calibration_s, backend=backend, tolerance=tolerance,
-                          out=out, console=Console(file=io.StringIO()))
+                          out=out, console=Console(file=io.StringIO()),
+                          on_level=_level_reporter(progress))
         return {"report": report.to_dict(), "html": out.read_text(encoding="utf-8")}
+
+
+def _level_reporter(progress: Progress) -> Callable[[Any], None] | None:
+    """Send each compared level (its JSON, as in the report) to the page: the live
+    chart of a validation."""
+    report = getattr(progress, "report", None)
+    return None if report is None else lambda level: report(level.to_json())
 
 
 @contextlib.contextmanager
@@ -442,8 +479,10 @@ def validate_service(text: str, name: str, target: str, requests_yaml: str | Non
         try:
             report = validate(str(path), list(loads), duration_s, warmup=warmup_s,
                               calibration=calibration_s, tolerance=tolerance, target=target,
-                              retries=retries, requests=requests, metrics=metrics or None, allow_hosts=(),
-                              out=out, console=Console(file=io.StringIO()))
+                              retries=retries, requests=requests,
+                              metrics=metrics or None, allow_hosts=(), out=out,
+                              console=Console(file=io.StringIO()),
+                              on_level=_level_reporter(progress))
         except (qmodel.QModelError, ValueError) as exc:
             raise qmodel.QModelError(_replaced(str(exc), names)) from None
         finally:

@@ -68,6 +68,7 @@ ALLOWED["app"] = set(_BELOW) | {"ui", "app"}
 
 # Third-party packages only the outer layers may load.
 OUTER_ONLY = {"typer": {"cli", "loadtest"}, "streamlit": {"ui", "app"},
+              "streamlit_flow": {"ui", "app"},
               "locust": {"loadtest"}, "gevent": {"loadtest"}}
 
 

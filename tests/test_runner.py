@@ -3,11 +3,14 @@ worker errors come back as the same QModelError; progress reaches a callback."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import psutil
 import pytest
 
 from qmodel import Model, ModelError, QModelError, load
+from qmodel.errors import Problem
 from qmodel.experiments import sweep
 from qmodel.runner import Reporter, run
 from tests.experiments.models import shop as _shop
@@ -106,3 +109,43 @@ def test_progress_reaches_a_callback():
     reporter.for_replication(1)(0.5)
     assert seen[-1] == 0.75
     assert Reporter(False, 2, "quiet").for_replication(0) is None
+
+
+def _fail_at_three(task: tuple[int, bytes]) -> int:
+    """A task of a large payload (larger than a pipe's buffer) that fails at index 3."""
+    index, _payload = task
+    if index == 3:
+        raise ModelError([Problem("nodes.app.servers", "must be a positive integer, got 0")])
+    return index
+
+
+def _die(task: int) -> int:
+    os._exit(7)
+
+
+def _bug(task: int) -> int:
+    return {}[task]
+
+
+def test_an_error_among_large_tasks_stops_the_pool_without_a_hang():
+    """multiprocessing's Pool could deadlock in terminate() here (a task still being fed
+    when an earlier one failed); every worker is gone afterwards."""
+    before = set(psutil.Process().children())
+    tasks = [(i, b"x" * 200_000) for i in range(40)]
+    for _ in range(5):
+        with pytest.raises(ModelError, match="nodes.app.servers: must be a positive integer"):
+            run(_fail_at_three, tasks, executor="local", workers=2, progress=False)
+    assert set(psutil.Process().children()) <= before
+    results, interrupted = run(_fail_at_three, tasks[4:8], executor="local", workers=2,
+                               progress=False)
+    assert results == [4, 5, 6, 7] and not interrupted
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    with pytest.raises(QModelError, match=r"a worker process stopped unexpectedly \(exit code 7\)"):
+        run(_die, [1, 2, 3], executor="local", workers=2, progress=False)
+
+
+def test_a_bug_in_a_task_is_raised_as_itself():
+    with pytest.raises(KeyError):
+        run(_bug, [1, 2], executor="local", workers=2, progress=False)

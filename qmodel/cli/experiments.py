@@ -146,6 +146,7 @@ def sweep_command(
         out.print(f"wrote {out_path} ({len(table)} points)")
     else:
         _print_table(table, m, params)
+    _say_stopped(table.attrs.get("stopped", 0), len(table))
     if table.attrs.get("partial"):
         err.print("interrupted: partial results")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -186,6 +187,7 @@ def sensitivity_command(
                      _value(table.attrs["metric"], row["metric_low"], tu),
                      _value(table.attrs["metric"], row["metric_high"], tu), row["note"])
     out.print(grid)
+    _say_stopped(table.attrs.get("stopped", 0), 2 * len(table) + 1)
 
 
 @app.command("plan")
@@ -233,6 +235,9 @@ def plan_command(
     result = plan(m, slo=_slo(m, slo), load=load_, cost=costs,
                   max_utilization=max_utilization, limits=limits, search=search,
                   replications=replications, seed=seed)
+    if result.metrics.get("stopped"):
+        err.print(f"[yellow]the planned configuration's simulation stopped at a limit of "
+                  f"the run: its metrics are partial ({escape(result.metrics['stopped'])})[/]")
     if as_json:
         print(json.dumps(finite_json(result.to_dict()), allow_nan=False))
         return
@@ -420,6 +425,15 @@ def _header(column: str) -> str:
     base = base.removesuffix("_per_s") if base.endswith("_per_s") else base.removesuffix("_s")
     label = _LABELS.get(base) or base.replace("_response_time", " response").replace("_", " ")
     return label + end.replace("_", " ")
+
+
+def _say_stopped(stopped: int, points: int) -> None:
+    """Warn (stderr) that ``stopped`` of ``points`` simulated points stopped at a limit
+    of the run (the event budget or the jobs in the system): their values are partial."""
+    if stopped:
+        err.print(f"[yellow]{stopped} of {points} point{'s' if points != 1 else ''} stopped "
+                  "at a limit of the run: their values are partial (each row's stopped "
+                  "column says why)[/]")
 
 
 def _print_table(table: pd.DataFrame, model: Model, params: dict[str, Parameter]) -> None:

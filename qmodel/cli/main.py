@@ -207,7 +207,6 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                       "share of it, e.g. 5%.")] = None) -> None:
     """Simulate a model (any feature) with confidence intervals and percentiles."""
     from ..sim import simulate as run
-    from ..sim.budget import STOPPED
 
     choice(method, SIMULATE, "--method")
     with_units(horizon=horizon, warmup=warmup, bins=bins)
@@ -236,9 +235,8 @@ def simulate(model: ModelArg, as_json: JsonOpt = False, overrides: SetOpt = None
                  executor=executor, scheduler=scheduler, precision=precision,
                  max_events=max_events)
     if result.partial:
-        budget = any(note.startswith(STOPPED) for note in result.notes)
         err.print("[yellow]stopped at a limit of the run (see its note): partial results[/]"
-                  if budget else "[yellow]interrupted: partial results[/]")
+                  if result.limit_note else "[yellow]interrupted: partial results[/]")
     if out_path is not None:
         from .series import write_distribution
 

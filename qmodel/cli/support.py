@@ -35,6 +35,8 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=Fal
 
 
 _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+_RUN_ARGUMENTS = frozenset({"", "bins", "customers", "horizon", "max_events"})
+"""Paths the simulation API gives its own arguments' problems (not the model's fields)."""
 
 
 class TidyHelp(TyperGroup):
@@ -73,7 +75,8 @@ def guarded(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except ModelError as exc:
-            options = all(p.path.startswith("--") for p in exc.problems)
+            options = all(p.path.startswith("--") or p.path in _RUN_ARGUMENTS
+                          for p in exc.problems)
             err.print(f"[bold red]invalid {'arguments' if options else 'model'}[/]",
                       highlight=False)
             for problem in exc.problems:

@@ -81,7 +81,8 @@ def sensitivity(model: Model | str, metric: str = "p95_response_time", delta: fl
                        kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
     frame.attrs.update(kind="sensitivity", metric=column, base=float(base), delta=delta, model=model.name,
-                       partial=table.attrs.get("partial", False))
+                       partial=table.attrs.get("partial", False),
+                       stopped=table.attrs.get("stopped", 0))
     return frame
 
 

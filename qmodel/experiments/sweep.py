@@ -60,8 +60,9 @@ def sweep(model: Model | str | Path, parameters: Mapping[str, Any], *,
     progress : None (a bar when it takes over a second), True, False or a callable.
 
     Returns a DataFrame with one row per point; ``attrs`` holds ``partial`` (True when
-    interrupted with Ctrl-C: only finished points are in the table), ``method``,
-    ``metric``, ``seed`` and ``slo``.
+    interrupted with Ctrl-C: only finished points are in the table), ``stopped`` (how
+    many simulated points stopped at a limit of the run: their ``stopped`` column holds
+    the note, their values are partial), ``method``, ``metric``, ``seed`` and ``slo``.
 
     >>> import qmodel
     >>> m = qmodel.Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "10ms"}},
@@ -170,8 +171,9 @@ def evaluate(model: Model, points: pd.DataFrame, *, metric: str | None = None,
     table = _table(points, parts)
     if target is not None:
         table["meets_slo"] = target.met(table)
+    stopped = int((table["stopped"] != "").sum()) if "stopped" in table else 0
     table.attrs.update(kind="sweep", parameters=list(points.columns), partial=partial,
-                       method=method, metric=column, model=model.name,
+                       stopped=stopped, method=method, metric=column, model=model.name,
                        slo=str(target) if target else None,
                        seed=seed if method == "simulate" else None,
                        replications=replications if method == "simulate" else None)
@@ -260,6 +262,7 @@ def _simulate_chunk(task: tuple) -> pd.DataFrame:
         result = simulate(_at(model, values, params), replications=replications, seed=seed,
                           customers=customers, progress=False)
         rows[i] = result_row(result, qs, components, waits)
+        rows[i]["stopped"] = result.limit_note or ""
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

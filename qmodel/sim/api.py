@@ -16,7 +16,7 @@ from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast_scope
 from .behaviours import PILOT_CUSTOMERS, amplification, check_simulable, resolve_hedges
-from .budget import check_request_size, default_budget, stopped_note
+from .budget import check_request_size, check_run_size, default_budget, stopped_note
 from .distributed import ReplicationTask, make_runner, run_replications
 from .failures import check_failures
 from .precision import MIN_REPLICATIONS, Precision, parse_precision
@@ -49,7 +49,9 @@ def simulate(model: Model | Network, *, replications: int | None = None,
              method: str = "auto", executor: str | None = None, scheduler: Any = None,
              workers: int | None = None, bins: float | str | None = None,
              precision: float | str | None = None,
-             max_events: int | None = None) -> SimResult | TimeSeries:
+             max_events: int | None = None,
+             on_replication: Callable[[SimResult], None] | None = None
+             ) -> SimResult | TimeSeries:
     """Simulate ``model`` and return its metrics with 95% confidence intervals.
 
     Each of ``replications`` independent runs (streams from
@@ -113,6 +115,10 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     ``executor=None``; progress then counts finished replications, and Ctrl-C keeps the
     replications that finished (marked partial).
 
+    ``on_replication`` (with ``executor=None``, without ``bins``) is called after each
+    replication with the summary of those done so far (a :class:`SimResult` without the
+    final notes): the means and intervals as they converge, e.g. for a live chart.
+
     Over time: with ``bins`` (seconds, or ``"1s"``) each replication runs from an empty
     system to ``horizon`` (default: the length of the model's rate profiles,
     docs/model-format.md) and the result is a :class:`~.timeseries.TimeSeries`: arrivals,
@@ -143,6 +149,10 @@ def simulate(model: Model | Network, *, replications: int | None = None,
     if rule is not None and replications < MIN_REPLICATIONS:
         raise _option(f"replications: with precision, the most replications allowed; at "
                       f"least {MIN_REPLICATIONS}, got {replications}")
+    if on_replication is not None and (not callable(on_replication) or bins is not None
+                                       or executor is not None):
+        raise _option("on_replication: a callable, called in this process after each "
+                      "replication; not with bins or an executor")
     if rule is not None and (bins is not None or executor is not None):
         raise _option(f"precision: replications run one after the other in this process "
                       f"to decide when to stop; not with {'bins' if bins else 'executor'}")
@@ -212,6 +222,8 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         raise UnsupportedError("simulation (fast path)", reason)
     use_fast = method == "fast" or (method == "auto" and reason is None)
 
+    if max_events is None:
+        check_run_size(network, customers, horizon_s, min_time)
     budget = max_events if max_events is not None else \
         default_budget(network, customers, horizon_s, min_time)
     root, seqs = replication_seeds(seed, replications)
@@ -225,9 +237,16 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         if not reps:
             raise KeyboardInterrupt  # stopped before any replication finished
     else:
-        stop = None if rule is None else lambda done: rule.reached(summarize(
-            network, done, seed=root, offered=offered, notes=[], partial=False), len(done))
-        reps, partial = _run_here(tasks, recorder, progress, network.name, stop)
+        def after(done: list) -> bool:  # the summary so far: to the hook, to the rule
+            summary = summarize(network, done, seed=root, offered=offered, notes=[],
+                                partial=False)
+            if on_replication is not None:
+                on_replication(summary)
+            return rule is not None and rule.reached(summary, len(done))
+
+        watched = rule is not None or on_replication is not None
+        reps, partial = _run_here(tasks, recorder, progress, network.name,
+                                  after if watched else None)
     out_of_events = any(r.out_of_events for r in reps)
     # the replication's own note (too many jobs at once), else the event budget's
     why = next((n for r in reps for n in r.notes), None) or stopped_note(network, budget)

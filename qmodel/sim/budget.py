@@ -24,9 +24,10 @@ from collections.abc import Callable
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 
-from ..errors import ModelError
+from ..errors import ModelError, Problem
 from ..model.network import Network
 from ..model.request_size import request_size_problems, visits_per_request, worst_visits
+from ..results import LIMIT_NOTE as STOPPED
 
 EVENT_MARGIN = 20
 """The default budget is this many times the events the asked-for run should take (about
@@ -38,8 +39,6 @@ MAX_EVENTS = 100_000_000
 """The largest default budget (ten to thirty minutes of simulation), also that of a run
 whose size cannot be estimated (closed users with no think time, stopped at a horizon): a
 longer run is asked for with ``max_events``."""
-STOPPED = "stopped after "
-"""How the note of a replication stopped by its budget (or its jobs) begins."""
 MAX_JOBS_PRESENT = 500_000
 """The most jobs in the system at once on the simpy engine: each holds about 1.4 KB with
 its pending events (2.0 GB measured at about 1.5 million), so a run whose jobs do not
@@ -94,17 +93,17 @@ def check_request_size(network: Network) -> None:
         raise ModelError(problems)
 
 
-def default_budget(network: Network, customers: int | None, horizon: float | None,
-                   min_time: float = 0.0) -> int:
-    """:data:`EVENT_MARGIN` times the events a replication stopped by ``customers``,
-    ``horizon`` (seconds) or the end of its batches should take, between
-    :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
+def expected_events(network: Network, customers: int | None, horizon: float | None,
+                    min_time: float = 0.0) -> float:
+    """The simpy events a replication stopped by ``customers``, ``horizon`` (seconds) or
+    the end of its batches should take: ``1 + 2 × visits`` per request; ``inf`` when it
+    cannot be estimated (closed users with no think time, stopped at a horizon).
 
     >>> from qmodel import Model
     >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
     ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
-    >>> default_budget(m.network, 50_000, None), default_budget(m.network, 100, None)
-    (3000000, 1000000)
+    >>> expected_events(m.network, 50_000, None), expected_events(m.network, None, 60.0)
+    (150000.0, 180.0)
     """
     open_rate = sum(c.rate for c in network.open_classes)
     if customers is not None:
@@ -117,10 +116,51 @@ def default_budget(network: Network, customers: int | None, horizon: float | Non
             think = c.think.mean if c.think is not None else 0.0
             requests += c.population * horizon / think if think > 0 else math.inf
     requests += sum(c.size * c.count for c in network.batch_classes)
-    events = EVENT_MARGIN * requests * (1 + 2 * visits_per_request(network))
+    return requests * (1 + 2 * visits_per_request(network))
+
+
+def default_budget(network: Network, customers: int | None, horizon: float | None,
+                   min_time: float = 0.0) -> int:
+    """:data:`EVENT_MARGIN` times the :func:`expected_events`, between
+    :data:`MIN_EVENTS` and :data:`MAX_EVENTS`.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5s"}},
+    ...                      "arrivals": {"web": {"to": "app", "rate": "1/s"}}})
+    >>> default_budget(m.network, 50_000, None), default_budget(m.network, 100, None)
+    (3000000, 1000000)
+    """
+    events = EVENT_MARGIN * expected_events(network, customers, horizon, min_time)
     if not math.isfinite(events):
         return MAX_EVENTS
     return min(MAX_EVENTS, max(MIN_EVENTS, math.ceil(events)))
+
+
+def check_run_size(network: Network, customers: int | None, horizon: float | None,
+                   min_time: float = 0.0) -> None:
+    """Refuse, before anything runs, a replication whose :func:`expected_events` exceed
+    :data:`MAX_EVENTS` (it would run for many minutes and then stop at its budget):
+    fewer customers, a shorter horizon or an explicit ``max_events`` runs it.
+
+    >>> from qmodel import Model
+    >>> m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "0.5ns"}},
+    ...                      "arrivals": {"web": {"to": "app", "rate": "1e9/s"}}})
+    >>> try:
+    ...     check_run_size(m.network, None, 3600.0)
+    ... except ModelError as e:
+    ...     print(str(e)[:71])
+    horizon: one replication would take about 1.08e+13 events, over 100,000
+    """
+    events = expected_events(network, customers, horizon, min_time)
+    if math.isfinite(events) and events > MAX_EVENTS:
+        field = "customers" if customers is not None else "horizon"
+        fewer = "fewer customers" if customers is not None else "a shorter horizon"
+        if customers is None and horizon is None:
+            field, fewer = "batches", "smaller or fewer batches"
+        raise ModelError([Problem(field, f"one replication would take about {events:.3g} "
+                                         f"events, over {MAX_EVENTS:,} (ten to thirty "
+                                         f"minutes of simulation): ask for {fewer}, or give "
+                                         "max_events (--max-events) to run it anyway")])
 
 
 def stopped_note(network: Network, events: int) -> str:

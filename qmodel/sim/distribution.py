@@ -1,5 +1,6 @@
 """Response-time distributions per class: analytic and simulated cumulative distributions
-side by side, read from each result's quantile function on one grid of probabilities.
+(and the histograms they imply) side by side, read from each result's quantile function
+on one grid of probabilities.
 
 A simulated quantile is the mean over replications of each replication's quantile (of its
 kept, evenly spread sample of response times), with a Student-t 95% interval; the curve of
@@ -134,4 +135,62 @@ def cdf_figure(frame: pd.DataFrame, time_unit: str = "ms", scale: float = 1000.0
                       title={"text": title, "x": 0.01},
                       xaxis_title=f"response time ({time_unit})",
                       yaxis={"title": {"text": "P(response ≤ t)"}, "range": [0, 1.01]})
+    return fig
+
+
+def density_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The histogram of each class and source of a :func:`response_cdf` frame: between
+    two consecutive quantiles ``t1 < t2`` (probabilities ``p1 < p2``) lies the mass
+    ``p2 - p1``, so the bar over ``[t1, t2]`` has the density ``(p2 - p1) / (t2 - t1)``
+    per second: bins of (nearly) equal probability, narrow where responses crowd. The
+    tails beyond the first and last quantile are not drawn (their ``mass`` says how much
+    is drawn). Columns: class, source, left_s, right_s, density_per_s, mass.
+
+    >>> f = pd.DataFrame([["web", "analytic", p, t, None, None, "exact"]
+    ...                   for p, t in ((0.1, 1.0), (0.5, 2.0), (0.9, 4.0))], columns=COLUMNS)
+    >>> density_frame(f)[["left_s", "right_s", "density_per_s", "mass"]].values.tolist()
+    [[1.0, 2.0, 0.4, 0.4], [2.0, 4.0, 0.2, 0.4]]
+    """
+    rows = []
+    for (name, source), part in frame.groupby(["class", "source"], sort=False):
+        part = part.sort_values("p")
+        t, p = part["time_s"].to_numpy(float), part["p"].to_numpy(float)
+        for t1, t2, p1, p2 in zip(t[:-1], t[1:], p[:-1], p[1:]):
+            if t2 > t1:
+                rows.append([name, source, t1, t2, (p2 - p1) / (t2 - t1), p2 - p1])
+    return pd.DataFrame(rows, columns=["class", "source", "left_s", "right_s",
+                                       "density_per_s", "mass"])
+
+
+def histogram_figure(frame: pd.DataFrame, time_unit: str = "ms", scale: float = 1000.0,
+                     title: str = "response-time histogram") -> go.Figure:
+    """The :func:`density_frame` of a :func:`response_cdf` frame: simulated bars per class,
+    the analytic density as a dashed step line over them, one colour per class; times in
+    ``time_unit`` (seconds times ``scale``), density per ``time_unit``."""
+    fig = go.Figure()
+    bars = density_frame(frame)
+    for k, name in enumerate(dict.fromkeys(frame["class"])):
+        colour = _COLOURS[k % len(_COLOURS)]
+        for source, part in bars[bars["class"] == name].groupby("source", sort=False):
+            left, right = part["left_s"] * scale, part["right_s"] * scale
+            density = part["density_per_s"] / scale
+            analytic = frame.loc[(frame["class"] == name) & (frame["source"] == source),
+                                 "low_s"].isna().all()
+            label = f"{name} ({source})"
+            hover = (f"%{{y:.4g}} of {name} per {time_unit} around %{{x:.4g}} {time_unit}"
+                     "<extra></extra>")
+            if analytic:
+                x = np.column_stack([left, right]).ravel()
+                y = np.repeat(density.to_numpy(), 2)
+                fig.add_trace(go.Scatter(x=x, y=y, name=label, mode="lines",
+                                         line={"color": colour, "dash": "dash"},
+                                         hovertemplate=hover))
+            else:
+                fig.add_trace(go.Bar(x=(left + right) / 2, y=density, width=right - left,
+                                     name=label, marker={"color": colour}, opacity=0.45,
+                                     hovertemplate=hover))
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, barmode="overlay",
+                      title={"text": title, "x": 0.01},
+                      xaxis_title=f"response time ({time_unit})",
+                      yaxis_title=f"density (per {time_unit})")
     return fig

@@ -133,6 +133,16 @@ def _check_size(network: Network, horizon: float) -> None:
                                           "shorter horizon or lower rates")])
 
 
+def bin_edges(bins: float, horizon: float) -> np.ndarray:
+    """The boundaries of bins ``bins`` seconds wide from 0 to ``horizon`` (the last one
+    cut at the horizon).
+
+    >>> bin_edges(2.0, 5.0).tolist()
+    [0.0, 2.0, 4.0, 5.0]
+    """
+    return np.minimum(np.arange(math.ceil(horizon / bins - 1e-9) + 1) * bins, horizon)
+
+
 def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None = None,
                   replications: int = 10, seed: int | None = None,
                   within: float = 0.1, progress: Callable[[float], None] | None = None
@@ -160,7 +170,7 @@ def simulate_bins(model: Model | Network, bins: float, *, horizon: float | None 
         raise ModelError([Problem("bins", f"{count:,} bins of {bins:g} s in {horizon:g} s; "
                                           f"at most {MAX_BINS:,}: use wider bins")])
     _check_size(network, horizon)
-    edges = np.minimum(np.arange(count + 1) * bins, horizon)
+    edges = bin_edges(bins, horizon)
     root, seqs = replication_seeds(seed, replications)
     runs = []
     for seq in seqs:

@@ -48,3 +48,44 @@ def write_trace(frame: pd.DataFrame, path: str | Path) -> Path:
     else:
         raise ValueError(f"trace: file name must end in .csv or .parquet, got {str(path)!r}")
     return path
+
+
+PATH_HOPS = 12
+"""The most stations a job's ``path`` spells out (then ``… (+N)``)."""
+
+
+def per_job(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per job of a per-visit trace (``simulate(..., trace=True).trace``):
+    ``replication``, ``job``, ``class``, ``arrival_s`` (its first arrival), ``end_s`` (its
+    last departure), ``response_s``, ``visits``, ``wait_s`` (queueing over its visits),
+    ``lost`` (any visit lost) and ``path`` (its stations in order; a fork's tasks are
+    visits too), slowest first.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame([(0, 1, None, "web", "app", 0.0, 0.5, 1.0, False),
+    ...                   (0, 1, None, "web", "db", 1.0, 1.0, 3.0, False),
+    ...                   (0, 2, None, "web", "app", 0.2, 1.0, 1.5, False)], columns=COLUMNS)
+    >>> per_job(t)[["job", "response_s", "visits", "wait_s", "path"]].values.tolist()
+    [[1, 3.0, 2, 0.5, 'app → db'], [2, 1.3, 1, 0.8, 'app']]
+    """
+    import numpy as np
+
+    visits = frame.sort_values(["replication", "job", "arrival_s"], kind="stable")
+    waits = (visits["start_s"] - visits["arrival_s"]).fillna(0.0)
+    grouped = visits.assign(wait_s=waits).groupby(["replication", "job"], sort=False)
+    jobs = grouped.agg(cls=("class", "first"), arrival_s=("arrival_s", "min"),
+                       end_s=("end_s", "max"), visits=("node", "size"),
+                       wait_s=("wait_s", "sum"), lost=("lost", "any"))
+    jobs["path"] = grouped["node"].agg(_path)
+    jobs["response_s"] = jobs["end_s"] - jobs["arrival_s"]
+    jobs = jobs.reset_index().rename(columns={"cls": "class"})
+    jobs = jobs[["replication", "job", "class", "arrival_s", "end_s", "response_s", "visits",
+                 "wait_s", "lost", "path"]]
+    order = np.argsort(-jobs["response_s"].to_numpy(), kind="stable")
+    return jobs.iloc[order].reset_index(drop=True)
+
+
+def _path(nodes: pd.Series) -> str:
+    names = list(nodes)
+    shown = " → ".join(names[:PATH_HOPS])
+    return shown if len(names) <= PATH_HOPS else f"{shown} … (+{len(names) - PATH_HOPS})"

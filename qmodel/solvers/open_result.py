@@ -136,7 +136,7 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
     system.mean_response_time = Estimate(float(np.dot(rates, per_class) / total), method)
     system.mean_jobs = Estimate(_mean_jobs(sol, nodes, inside), method)
     system.loss_probability = Estimate(max(0.0, 1.0 - float(accepted.sum()) / total), method)
-    dist, how = _end_to_end(sol)
+    dist, class_dists, how = _end_to_end(sol)
     if dist is not None:
         system.quantile = lambda p: Estimate(float(dist().quantile(p)), how)
     for c, cls in enumerate(net.open_classes):
@@ -144,6 +144,9 @@ def _system_metrics(sol: OpenSolution, system: SystemResult, classes: dict,
                                         Estimate(float(per_class[c]), method))
         if dist is not None and len(net.open_classes) == 1:
             classes[cls.name].quantile = system.percentile
+        elif class_dists is not None:
+            classes[cls.name].quantile = \
+                lambda p, c=c: Estimate(float(class_dists()[c].quantile(p)), how)
 
 
 def system_method(sol: OpenSolution) -> str:
@@ -191,36 +194,45 @@ def _accepted_rates(sol: OpenSolution) -> np.ndarray:
     return out
 
 
-def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]:
+def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None,
+                                             Callable[[], list[PhaseType]] | None, str]:
     """End-to-end response distribution: each visit an independent draw of its station's
     response-time distribution (exact for a single M/M/c and for tandem M/M/1 lines), a
-    fork's visit the R-th of its independent branch times (:func:`class_walk`).
+    fork's visit the R-th of its independent branch times (:func:`class_walk`); with
+    several classes, each class's own walk, and the system's law their mixture by rate.
 
-    Returns a function that builds it, once, on first use (only quantiles need it), and
-    how it is obtained."""
+    Returns functions that build the system's law and the list of the classes' laws (None
+    with one class), once, on first use (only quantiles need them), and how they are
+    obtained."""
     net = sol.network
     walks = [class_walk(sol, c) for c in range(len(net.open_classes))]
     if any(laws is None for laws, _ in walks):
-        return None, ""
+        return None, None, ""
     if len(walks) == 1:
         one = _single_visit(sol, walks[0][0])
         if one is not None:
-            return (lambda: walks[0][0][one]), _quantile_label(sol, one)
+            return (lambda: walks[0][0][one]), None, _quantile_label(sol, one)
         chained = _exact_chain(sol, walks[0][1])
         if chained is not None:
-            return chained, "exact"
+            return chained, None, "exact"
         numeric = _numeric_chain(sol, *walks[0])
         if numeric is not None:
-            return numeric
+            return numeric[0], None, numeric[1]
+
+    @functools.cache
+    def each() -> list[PhaseType]:
+        return [walk_distribution(laws, net.entry[cls.name], routing)[0]
+                for cls, (laws, routing) in zip(net.open_classes, walks)]
 
     @functools.cache
     def build() -> PhaseType:
-        dists = [walk_distribution(laws, net.entry[cls.name], routing)[0]
-                 for cls, (laws, routing) in zip(net.open_classes, walks)]
+        dists = each()
         if len(dists) == 1:
             return dists[0]
         weights = [cls.rate for cls in net.open_classes]
         return mixture(np.array(weights) / sum(weights), dists)
+
+    per_class = each if len(walks) > 1 else None
 
     full = all(is_full_walk(laws) for laws, _ in walks)
     if sol.fork_laws:
@@ -230,14 +242,14 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None, str]
                                    for name in shape[len("approximation("):-1].split(", ")))
         if not full and "two-moment fit" not in names:
             names.append("two-moment fit")
-        return build, f"approximation({', '.join(names)})"
+        return build, per_class, f"approximation({', '.join(names)})"
     exact = sol.product_form and len(net.open_classes) == 1 and full and _no_overtaking(net) \
         and all(_exact_station_distribution(net, i) for i in range(len(net.stations)))
     if exact:
-        return build, "exact"
+        return build, per_class, "exact"
     if full:
-        return build, "approximation(independent visits)"
-    return build, "approximation(independent visits, two-moment fit)"
+        return build, per_class, "approximation(independent visits)"
+    return build, per_class, "approximation(independent visits, two-moment fit)"
 
 
 def _single_visit(sol: OpenSolution, laws: list) -> int | None:

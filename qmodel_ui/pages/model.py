@@ -1,5 +1,6 @@
 """Model: pick a topology, upload or paste YAML, see the architecture, edit parameters
-(every numeric path of the model's address book, :mod:`qmodel.model.paths`)."""
+(every numeric path of the model's address book, :mod:`qmodel.model.paths`), edit the
+model as a graph (:mod:`qmodel_ui.graph_view`) or as YAML."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import streamlit as st
 import qmodel
 from qmodel.model import paths
 from qmodel.units import unit_needed
-from qmodel_ui import charts, editor, interop, state, views
+from qmodel_ui import charts, editor, graph_view, interop, state, views
 
 VERSION = "editor_version"
 
@@ -117,6 +118,7 @@ def _yaml_editor(cur: state.Current, version: int) -> None:
     st.button("Apply", type="primary", key="apply-yaml", on_click=_use_custom, args=(text,))
 
 
+graph_view.apply_pending()
 cur = state.current()
 version = st.session_state.get(VERSION, 0)
 st.title("Model")
@@ -147,7 +149,7 @@ if cur.model is None:
 
 if cur.model.spec.description:
     st.caption(cur.model.spec.description)
-graph_tab, yaml_tab = st.tabs(["Architecture and parameters", "YAML"])
+graph_tab, edit_tab, yaml_tab = st.tabs(["Architecture and parameters", "Graph", "YAML"])
 with graph_tab:
     res = views.solved(cur)
     if res is not None:
@@ -161,6 +163,8 @@ with graph_tab:
         state.set_scenario(state.Scenario(cur.scenario.base))
         _bump()
         st.rerun()
+with edit_tab:
+    graph_view.show(cur)
 with yaml_tab:
     _yaml_editor(cur, version)
     interop.downloads(cur.model, cur.name)

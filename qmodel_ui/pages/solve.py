@@ -1,7 +1,8 @@
 """Solve: end-to-end metrics and a per-component table, with the method behind each
 number; for a model with a ``calibration:`` section, each metric's 95% interval from
 sampling the calibrated parameters (``qmodel.experiments.uncertainty``); simulate the same
-model to see analytic and simulated side by side."""
+model to see analytic and simulated side by side, and record one replication's jobs
+visit by visit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import streamlit as st
 
 from qmodel.methods import SOLVE
-from qmodel_ui import jobs, outcome, views, work
+from qmodel_ui import jobs, outcome, records, views, work
 
 cur = views.require_model()
 st.title("Solve")
@@ -47,7 +48,8 @@ if batch_only:
     c.caption("Each replication runs until the batches are done.")
 clicked = st.button("Simulate", type="primary", key="simulate")
 job = jobs.run("simulate", work.simulate, cur.text, int(replications), int(seed),
-               customers, start=clicked, fresh=clicked, label="Simulating")
+               customers, start=clicked, fresh=clicked, label="Simulating",
+               live=lambda points: outcome.converging(points, res["time_unit"]))
 if job is None:
     st.stop()
 if job.status != "done":
@@ -71,3 +73,4 @@ for note in outcome.notes(sim):
     st.caption(f"note: {note}")
 views.downloads(f"{cur.name}-simulation", json.dumps(sim, indent=2), views.node_table(sim))
 outcome.response_distribution(job.value["cdf"], cur.name, res["time_unit"])
+records.job_records(cur, int(seed), batch_only)

@@ -257,7 +257,8 @@ def service_tab() -> None:
     else:
         return
     job = jobs.run("validate-service", work.validate_service, *args, start=clicked,
-                   fresh=clicked, label="Load testing your service")
+                   fresh=clicked, label="Load testing your service",
+                   live=lambda levels: reports.live(levels, "open", "live-service"))
     if job is not None and job.status != "done":
         (st.warning if job.status == "cancelled" else st.error)(f"**Load test:** {job.value}")
     elif job is not None:
@@ -336,7 +337,8 @@ with run_tab:
     clicked = st.button("Start the load test", type="primary", key="va_start")
     job = jobs.run("validate", work.validate, cur.text, cur.name, mode, loads, float(duration),
                    float(warmup), float(calibration), backend, tolerance / 100,
-                   start=clicked, fresh=clicked, label="Load testing")
+                   start=clicked, fresh=clicked, label="Load testing",
+                   live=lambda levels: reports.live(levels, mode, "live-validation"))
     if job is not None and job.status != "done":
         (st.warning if job.status == "cancelled" else st.error)(
             f"**Load test:** {job.value}")

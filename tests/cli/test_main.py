@@ -109,6 +109,16 @@ def test_simulate_rejects_bad_arguments():
     assert result.exit_code == 2 and "--max-events: must be a positive integer" in result.output
 
 
+def test_simulate_refuses_a_run_far_over_its_budget_at_once():
+    """An hour of a model at 10^9 requests/s (about 10^13 events) ran for minutes before it
+    stopped at the event budget; it is refused before it starts, as arguments."""
+    result = run("simulate", "tests/model/hostile/billion_per_second.yaml", "--horizon", "1h")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("invalid arguments\n  horizon: one replication would ")
+    assert "ask for a shorter horizon, or give max_events (--max-events)" in \
+        " ".join(result.output.split())
+
+
 def test_simulate_stopped_by_its_event_budget_reports_partial_results():
     """As an interrupted run: what was simulated, marked partial, a line on stderr and
     exit 0; the note says why it stopped."""

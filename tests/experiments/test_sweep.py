@@ -159,3 +159,39 @@ def test_batch_sweeps_add_the_makespan_and_its_bound():
     assert bounds["makespan_bound_s"].tolist() == pytest.approx([2.0, 0.5])
     assert bounds["makespan_s"].isna().all()
     assert "makespan_s" not in sweep(mm1(), {"nodes.cpu.servers": [1, 2]}, executor="serial")
+
+
+DELAY = {"nodes": {"q": {"kind": "delay", "service": "1ms"}},
+         "arrivals": {"a": {"to": "q", "rate": "100/s"}}}
+"""A delay whose service the tests stretch to 10^6 s: its requests never end."""
+
+
+def test_a_simulated_point_stopped_by_a_limit_is_flagged(monkeypatch):
+    """A point whose simulation stopped at its event budget carries the note in its
+    ``stopped`` column and is counted in ``attrs``; a complete point has ``""``."""
+    monkeypatch.setattr("qmodel.sim.budget.EVENT_MARGIN", 1)
+    monkeypatch.setattr("qmodel.sim.budget.MIN_EVENTS", 1_000)
+    model = qmodel.Model.from_dict(DELAY)
+    table = sweep(model, {"nodes.q.service": "[1ms, 1000000s]"}, method="simulate",
+                  replications=2, seed=1, customers=500, executor="serial", progress=False)
+    assert list(table["stopped"] == "") == [True, False]
+    assert table["stopped"].iloc[1].startswith("stopped after 1,500 events (the event budget")
+    assert table.attrs["stopped"] == 1
+
+
+def test_the_cli_warns_of_stopped_points(monkeypatch, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from qmodel.cli.main import app
+
+    monkeypatch.setattr("qmodel.sim.budget.EVENT_MARGIN", 1)
+    monkeypatch.setattr("qmodel.sim.budget.MIN_EVENTS", 1_000)
+    path = tmp_path / "delay.yaml"
+    path.write_text(yaml.safe_dump(DELAY))
+    result = CliRunner().invoke(app, [
+        "sweep", str(path), "--vary", "nodes.q.service=[1ms, 1000000s]", "--method",
+        "simulate", "--replications", "2", "--executor", "serial", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 points stopped at a limit of the run: their values are partial" in \
+        " ".join(result.stderr.split())

@@ -22,9 +22,11 @@ nodes:
 
 def test_sheds_stays_up_and_recovers(tmp_path):
     model = write_model(tmp_path, "overload", MODEL)
+    seen = []
     report = validate(model, [1.2, 0.5], "8s", warmup="2s", calibration="3s", retries=0,
-                      out=tmp_path / "overload.html")
+                      out=tmp_path / "overload.html", on_level=seen.append)
     overload, after = report.levels
+    assert seen == report.levels  # each level was handed on as it was compared
     assert not overload.predicted_stable and "saturated" in " ".join(overload.instability)
     shed = overload.client["web"]["statuses"].get(429, 0)
     assert shed > 0.05 * overload.client["web"]["requests"]

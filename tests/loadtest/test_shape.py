@@ -147,8 +147,3 @@ def test_cli_refuses_a_model_without_a_profile_and_bad_bins(tmp_path):
     assert result.exit_code == 2 and "at most half the profile's length" in result.output
     result = runner.invoke(app, ["validate", str(spike), "--shape", "--url", "http://x"])
     assert result.exit_code == 2 and "not with --url" in result.output
-    broker = write_model(tmp_path, "broker", "nodes: {topic: {kind: broker, partitions: 2, "
-                         "consumers: 2, service: 4ms}}\narrivals: {r: {to: topic, rate: {"
-                         "profile: step, from: 50/s, to: 100/s, at: 5s}}}\n")
-    result = runner.invoke(app, ["validate", str(broker), "--shape"])
-    assert result.exit_code == 2 and "nodes.topic: --shape compares" in result.output

@@ -120,7 +120,7 @@ LOADS = {"behaviour_extremes_within_limits", "dist_deterministic_zero", "dist_er
          "dist_pareto_alpha_1e_minus_9", "dist_pareto_alpha_just_above_1", "mlfq_quantum_1ns",
          "num_priority_huge", "size_closed_classes_state_space", "unstable_huge_rate",
          "empirical_samples_huge_count", "mmpp2_fit_lag1_at_limit",
-         "mmpp2_fit_extreme_within_limits"}
+         "mmpp2_fit_extreme_within_limits", "billion_per_second"}
 """The files that load (every other one is refused); the API test holds this list true."""
 
 runner = CliRunner()

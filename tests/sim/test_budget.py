@@ -80,3 +80,35 @@ def test_the_default_budget_follows_the_run_asked_for():
     closed = Model.from_dict({"users": {"u": {"population": 5, "to": "q"}},
                               "nodes": {"q": {"kind": "queue", "service": "1s"}}}).network
     assert default_budget(closed, None, 60.0) == 100_000_000  # no think time: unknown
+
+
+FAST = {"nodes": {"app": {"kind": "queue", "service": "0.5ns"}},
+        "arrivals": {"web": {"to": "app", "rate": "1e9/s"}}}
+"""A billion requests a second: an hour of it is about 10^13 events."""
+
+
+@pytest.mark.parametrize(("run", "path", "asks"), [
+    ({"horizon": "1h"}, "horizon", "a shorter horizon"),
+    ({"customers": 200_000_000}, "customers", "fewer customers"),
+])
+def test_a_run_far_over_the_budget_is_refused_before_it_starts(run, path, asks):
+    with pytest.raises(ModelError) as err:
+        simulate(Model.from_dict(FAST), replications=1, seed=1, progress=False, **run)
+    problem = err.value.problems[0]
+    assert problem.path == path and f"ask for {asks}, or give max_events" in problem.message
+    assert "over 100,000,000 (ten to thirty minutes" in problem.message
+
+
+def test_a_large_batch_is_refused_by_its_size_too():
+    # a million jobs of 100 visits each (the queue sends 99% back to itself)
+    batch = {"nodes": {"q": {"kind": "queue", "service": "1ms", "next": {"q": 0.99}}},
+             "batches": {"b": {"to": "q", "size": 1_000_000}}}
+    with pytest.raises(ModelError) as err:
+        simulate(Model.from_dict(batch), replications=1, seed=1, progress=False)
+    assert err.value.problems[0].path == "batches"
+
+
+def test_an_explicit_budget_runs_what_the_default_refuses():
+    r = simulate(Model.from_dict(FAST), replications=1, seed=1, horizon="1h",
+                 max_events=20_000, progress=False)
+    assert r.partial and "stopped after 20,000 events" in r.notes[-1]

@@ -73,3 +73,21 @@ def test_a_nan_width_is_null_in_the_json(mm1):
     run = simulate(mm1, precision="50%", customers=300, seed=1, progress=False)
     run.convergence.append({"replications": 4, "worst": float("nan"), "metric": "q.utilization"})
     assert run.to_dict()["convergence"][-1]["worst"] is None
+
+
+def test_each_replication_is_reported_as_the_run_converges():
+    """``on_replication`` sees the summary after each replication; the last one holds the
+    final means and intervals."""
+    m = Model.from_dict({"nodes": {"app": {"kind": "queue", "service": "10ms"}},
+                         "arrivals": {"web": {"to": "app", "rate": "50/s"}}})
+    seen = []
+    r = simulate(m, replications=4, customers=2000, seed=3, progress=False,
+                        on_replication=seen.append)
+    assert [s.replications for s in seen] == [1, 2, 3, 4]
+    last, final = seen[-1].system.mean_response_time, r.system.mean_response_time
+    assert float(last) == float(final) and last.ci95 == final.ci95
+    with pytest.raises(QModelError, match="on_replication: a callable"):
+        simulate(m, replications=2, customers=500, executor="serial",
+                 on_replication=seen.append)
+    with pytest.raises(QModelError, match="on_replication: a callable"):
+        simulate(m, replications=2, customers=500, on_replication="print")

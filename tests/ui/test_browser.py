@@ -4,6 +4,8 @@ rerun the page, and the numbers it shows are the solver's. Screenshots go to
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import qmodel
@@ -117,6 +119,47 @@ def test_model_yaml_errors_are_marked_in_the_editor(page, server) -> None:
     screenshot(page, "model-invalid-yaml")
 
 
+def test_model_graph_adds_a_component_and_a_drawn_route(page, server) -> None:
+    away = []  # React Flow, its fonts and its layout engine come from the component's wheel
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:"))
+            else away.append(r.url))
+    page.goto(server)
+    settle(page)
+    page.get_by_role("tab", name="Graph").click()
+    canvas = page.frame_locator("iframe[title*=streamlit_flow]")
+    canvas.locator(".react-flow__node[data-id=db]").wait_for()
+    page.get_by_label("name", exact=True).fill("cache")
+    page.locator("[data-testid=stSelectbox]", has_text="fed from").click()
+    page.get_by_role("option", name="app", exact=True).click()
+    page.get_by_role("button", name="Add", exact=True).click()
+    settle(page)
+    healthy(page)
+    cache = canvas.locator(".react-flow__node[data-id=cache]")
+    cache.wait_for()  # drawn by the component, fed 0.2 from app
+    assert canvas.locator(".react-flow__edge-text", has_text="p=0.2").count() == 1
+    # a route drawn by dragging from cache's right handle to db's left handle
+    start = cache.locator(".react-flow__handle.source").bounding_box()
+    end = canvas.locator(".react-flow__node[data-id=db] .react-flow__handle.target").bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+    settle(page)
+    healthy(page)
+    assert page.locator("h3", has_text="cache → db").count() == 1  # selected for its form
+    screenshot(page, "model-graph")
+    page.get_by_role("tab", name="YAML").click()
+    frame = page.frame_locator("iframe[title*=code_editor]")
+    frame.locator(".ace_content").wait_for()
+    text = next(f for f in page.frames if "code_editor" in f.url).evaluate(
+        "() => ace.edit(document.querySelector('.ace_editor')).getValue()")
+    model = qmodel.Model.from_yaml(text)  # the editor's YAML: the graph's edits
+    assert model.to_dict()["nodes"]["app"]["next"] == {"db": 0.8, "cache": 0.2}
+    assert model.to_dict()["nodes"]["cache"] == {"kind": "queue", "servers": 1,
+                                                 "service": "10ms", "next": "db"}
+    assert not away, away
+
+
 def test_compare_changes_show_the_solver_value(page, server) -> None:
     page.goto(f"{server}/compare")
     settle(page)
@@ -160,3 +203,33 @@ def test_load_over_time_simulates_a_spike_and_draws_it(page, server) -> None:
     assert metric(page, "recovery").endswith(" s")  # 400/s for 5 s on 320/s drains
     assert page.locator("[data-testid=stDataFrame]").count() == 1
     screenshot(page, "timeseries-spike")
+
+
+def test_solve_simulation_converges_live_then_histogram_and_job_records(page, server) -> None:
+    page.goto(f"{server}/solve")
+    settle(page)
+    for label, value in (("Replications", "40"), ("Jobs per replication", "200000")):
+        page.get_by_label(label, exact=True).fill(value)
+        page.keyboard.press("Enter")
+        settle(page)
+    page.get_by_role("button", name="Simulate", exact=True).click()
+    # while it runs (only then: they are drawn under the progress bar): the estimates
+    # after each replication; 40 x 200,000 jobs take about 9 s here
+    # (.first: a fragment's rerun may briefly show the old element beside the new one)
+    live = page.get_by_text(re.compile(r"after \d+ replications: mean response ± ")).first
+    live.wait_for(timeout=120_000)
+    page.locator("[data-testid=stPlotlyChart]", has_text="converging").first.wait_for()
+    screenshot(page, "solve-converging")
+    settle(page)
+    healthy(page)
+    page.get_by_text("Histogram", exact=True).click()
+    settle(page)
+    bars = page.locator("[data-testid=stPlotlyChart]", has_text="response-time histogram")
+    bars.wait_for(state="visible")
+    assert bars.locator(".barlayer .trace").count() >= 1
+    page.get_by_text("Job records: every visit of one replication").click()
+    page.get_by_role("button", name="Record jobs").click()
+    settle(page)
+    healthy(page)
+    assert page.get_by_text(re.compile(r"[\d,]+ jobs, slowest first")).count() == 1
+    screenshot(page, "solve-histogram-records")

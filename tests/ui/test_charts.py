@@ -69,3 +69,21 @@ def test_cli_and_dashboard_order_the_tornado_alike(web):
     board = charts.tornado(table, 1.0, "p95").data[0]
     assert list(board.y) == list(cli.y)
     assert list(charts.tornado(table, 1.0, "p95", top=3).data[0].y) == list(cli.y)[-3:]
+
+
+def test_feedback_routes_are_drawn_as_arcs_with_their_probability():
+    """A route back to the node itself or to an earlier column was an arrow of length zero
+    or one hidden under the forward edge; now a dashed arc above, labelled, in range."""
+    m = qmodel.Model.from_dict({
+        "nodes": {"app": {"kind": "queue", "service": "10ms", "next": {"app": 0.3, "db": 0.5}},
+                  "db": {"kind": "queue", "service": "5ms", "next": {"app": 0.2}}},
+        "arrivals": {"web": {"to": "app", "rate": "20/s"}}})
+    fig = charts.architecture(m, None)
+    labels = [a.text for a in fig.layout.annotations if a.text]
+    assert sorted(labels) == ["p=0.5", "↺ p=0.2", "↺ p=0.3"]
+    assert len(fig.layout.shapes) == 2 and all(s.type == "path" for s in fig.layout.shapes)
+    low, high = fig.layout.yaxis.range
+    tops = [a.y for a in fig.layout.annotations if a.text.startswith("↺")]
+    assert all(low < y < high for y in tops)
+    plain = charts.architecture(qmodel.load("topologies/web_service.yaml"), None)
+    assert not plain.layout.shapes  # no feedback, no arcs

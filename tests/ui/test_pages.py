@@ -170,6 +170,25 @@ def test_solve_simulates_beside_the_analytic_result(app: AppTest) -> None:
     assert cdf.loc["p95", "simulated"] == pytest.approx(analytic * 1000, rel=0.1)
     at.multiselect(key="percentiles").unselect(0.999).select(0.9999).run()
     assert at.dataframe[-1].value["percentile"].tolist() == ["p50", "p95", "p99", "p99.99"]
+    at.radio(key="distribution-view").set_value("Histogram").run()
+    healthy(at)
+    charts = [c.proto.id for c in at.get("plotly_chart")]
+    assert any("response-histogram" in c for c in charts)
+    assert not any("response-cdf" in c for c in charts)
+    # job records: one replication, every visit, slowest job first
+    at.number_input(key="records-jobs").set_value(300)
+    at = settle(at.button(key="record-jobs").click().run())
+    healthy(at)
+    jobs = at.dataframe[-2].value  # then the visits of the job picked
+    # 300 jobs measured after the warm-up; those of the warm-up and in flight are there too
+    assert len(jobs) >= 300 and list(jobs.columns[:3]) == ["replication", "job", "class"]
+    assert jobs["response (ms)"].is_monotonic_decreasing
+    slowest = at.selectbox(key="records-job").value
+    assert slowest == jobs["job"].iloc[0]
+    visits = at.dataframe[-1].value
+    assert len(visits) == jobs["visits"].iloc[0]
+    assert visits["end (ms)"].max() - visits["arrival (ms)"].min() == \
+        pytest.approx(jobs["response (ms)"].iloc[0])
 
 
 def test_a_long_simulation_can_be_cancelled(app: AppTest) -> None:

@@ -204,6 +204,8 @@ def test_a_short_run_against_gunicorn_shows_its_report(app: AppTest) -> None:
     assert job.status == "done", job.value
     report = job.value["report"]
     assert report["calibration"]["kind"] == "target" and len(report["levels"]) == 1
+    # the level reached the page as soon as it was compared (the live chart's data)
+    assert [lv["rows"] for lv in job.updates] == [lv["rows"] for lv in report["levels"]]
     assert any(c.value.startswith("**Calibration** at load 0.15") for c in at.caption)
     assert any(m.value.startswith("**load 0.5**") for m in at.markdown)
     table = at.dataframe[0].value
