@@ -31,12 +31,12 @@ def run_batch(model: qmodel.Model, transactions: int, nodes: int, *, seed: int =
               replications: int = 2, **changes: object) -> tuple[float, SimResult]:
     """Simulate one batch of ``transactions`` on ``nodes`` nodes (clusters of d, push
     migration within a cluster), ``max_n/10`` admitted per node at a time; returns the
-    mean makespan (s) and the simulation result."""
+    mean makespan (s) and the simulation result. The admission group and the migration
+    groups follow from m, c and d (``clusters`` and ``admission_rounds`` in the model)."""
     clusters = nodes // NODES_PER_CLUSTER if nodes % NODES_PER_CLUSTER == 0 else 1
     batch = model.with_changes({"batches.batch.size": transactions,
                                 "nodes.nodes.shards": nodes,
-                                "nodes.nodes.capacity": max(1, transactions // nodes // 10),
-                                "nodes.nodes.rebalance.groups": clusters,
+                                "nodes.nodes.clusters": clusters,
                                 **changes})
     sim = simulate(batch, replications=replications, seed=seed)   # runs until it is done
     return float(sim.system.makespan), sim
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     makespan, sim = run_batch(model, m, c * d, replications=1)
     print(f"worked example: m={m:,} transactions, p={c + 2} ports -> c={c} clusters x d={d} "
           f"nodes")
-    print(f"  per cluster m/c = {m // c:,}; per node m/(c d) = {m // (c * d):,}; "
-          f"admitted in groups of max_n/10 = {m // (c * d) // 10:,}")
+    sizing = next(note for note in sim.notes if note.startswith("nodes: "))  # the model's
+    print(f"  {sizing} (m/c, m/(c d) and max_n/10, derived)")
     print(f"  makespan {makespan:.3f} s (lower bound {sim.system.makespan_bound:.3f} s); "
           f"throughput {m / makespan:,.0f} transactions/s; "
           f"mean turnaround {sim.system.mean_response_time:.3f} s; mean wait at a node "

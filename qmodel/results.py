@@ -100,6 +100,7 @@ def _percentile(owner, p: float) -> Estimate | None:
 
 BEHAVIOUR_NODE_METRICS = ("p_abandon", "p_balk", "call_amplification", "call_timeout_rate",
                           "call_failure_rate")
+WINDOW_NODE_METRICS = ("batches_per_window", "window_response")
 METRICS = (
     "visits", "arrival_rate", "throughput", "utilization", "busy_servers", "mean_in_queue",
     "mean_in_system", "mean_wait", "mean_response", "p_wait", "p_idle", "p_loss",
@@ -142,6 +143,10 @@ class NodeResult:
     call_amplification: Estimate | None = None  # call attempts per call
     call_timeout_rate: Estimate | None = None  # call attempts timed out per second
     call_failure_rate: Estimate | None = None  # calls that gave up per second
+    # a batcher with a window: batch intervals per window, and the mean time from an item's
+    # arrival to the last windowed result that holds it (window - slide after the first)
+    batches_per_window: Estimate | None = None
+    window_response: Estimate | None = None
     quantile: Callable[[float], float] | None = field(default=None, repr=False)
     _percentiles: dict = field(default_factory=dict, repr=False)
 
@@ -171,7 +176,7 @@ class NodeResult:
         for key in METRICS:
             value = getattr(self, key)
             out[key] = None if value is None else value.to_json()
-        for key in BEHAVIOUR_NODE_METRICS:  # only for a node with these behaviours
+        for key in BEHAVIOUR_NODE_METRICS + WINDOW_NODE_METRICS:  # only for nodes with them
             value = getattr(self, key)
             if value is not None:
                 out[key] = value.to_json()

@@ -82,6 +82,19 @@ def test_unstable_output_matches_the_documented_schema():
     assert document["stable"] is False and document["unstable"][0]["node"] == "cpu"
 
 
+def test_windowed_batcher_output_matches_the_documented_schema():
+    model = qmodel.Model.from_dict({
+        "nodes": {"b": {"kind": "batcher", "interval": "200ms", "window": "1s",
+                        "slide": "400ms", "fixed": "10ms", "per_item": "1ms"}},
+        "arrivals": {"a": {"to": "b", "rate": "50/s"}}})
+    for result in (qmodel.solve(model),
+                   qmodel.simulate(model, replications=2, customers=300, seed=3)):
+        document = json.loads(result.to_json())
+        validate(document)
+        assert document["nodes"]["b"]["batches_per_window"]["value"] == 5
+        assert document["nodes"]["b"]["window_response"]["value"] > 0.6
+
+
 @pytest.mark.parametrize("mutate", [
     lambda d: d.__setitem__("surprise", 1),
     lambda d: d["system"].__setitem__("p999_response_time", None),

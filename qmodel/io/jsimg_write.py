@@ -272,7 +272,8 @@ class _Writer:
                         "share of its partitions (partition order is not kept)")
 
     def _batcher(self, name: str, node: BatcherNode, where: str) -> None:
-        per_item = node.per_item.mean if node.per_item else 0.0
+        per_item = (node.per_item.mean if node.per_item else 0.0) * (  # in W/S windows
+            node.window / (node.slide or node.interval) if node.window else 1.0)
         fixed = node.fixed.mean if node.fixed else 0.0
         size = node.batch_size or 1
         mean = max(per_item + fixed / size, 1e-12)
@@ -281,12 +282,11 @@ class _Writer:
         self._buffer(element, None, "reject", "fcfs")
         self._service(element, "Server", {c: Exponential(mean) for c in self.classes}, where,
                       node.servers)
-        self._router(element, {c: next_of(self.spec, name, c)
-                               for c in self.classes})
+        self._router(element, {c: next_of(self.spec, name, c) for c in self.classes})
         self.report.add(where, "approximated",
                         "JMT has no micro-batcher: a queue of its servers serving each item "
-                        f"in per_item + fixed / batch_size = {mean:.6g} s (exponential); "
-                        "the collection wait is lost")
+                        f"in per_item{' x window / slide' if node.window else ''} + fixed / "
+                        f"batch_size = {mean:.6g} s (exponential); the collection wait is lost")
 
     def _fork(self, name: str, node: ForkNode, where: str) -> None:
         element = self._new_node(name)

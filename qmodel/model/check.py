@@ -7,12 +7,15 @@ import math
 from collections.abc import Iterator
 
 from ..errors import Problem, shown
+from .batcher_check import check_window
 from .behaviour_check import check_behaviours
 from .consistency_check import check_consistency
 from .profiles import RateProfile
 from .requests import check_requests
+from .sizing import check_clusters
 from .spec import (
     BatchClass,
+    BatcherNode,
     BrokerNode,
     ClosedClass,
     Failures,
@@ -247,18 +250,38 @@ def _members(node: object) -> tuple[int, str] | None:
 
 def _rebalance_groups(path: str, node: ShardsNode) -> Iterator[Problem]:
     groups = node.rebalance.groups
-    if node.shards % groups:
+    if groups is not None and node.shards % groups:
         yield Problem(f"{path}.rebalance.groups", f"must divide the {node.shards} shards into "
                                                   f"equal groups, got {groups}")
 
 
+def _batch_reach(spec: ModelSpec) -> set[str]:
+    """The nodes a batch job may visit (its class's routes, a fork's branches and join)."""
+    seen: set[str] = set()
+    for cls, batch in spec.batches.items():
+        todo, mine = list(batch.to), set()
+        while todo:
+            name = todo.pop()
+            if name in mine or name not in spec.nodes:
+                continue
+            mine.add(name)
+            node = spec.nodes[name]
+            todo += [*(node.branches or []), node.join] if isinstance(node, ForkNode) else \
+                list(next_of(spec, name, cls))
+        seen |= mine
+    return seen
+
+
 def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
+    reached = _batch_reach(spec)
     for name, node in spec.nodes.items():
         path = f"nodes.{name}"
         if getattr(node, "failures", None) is not None:
             yield from _failures(path, node)
         if isinstance(node, ShardsNode) and isinstance(node.rebalance, Rebalance):
             yield from _rebalance_groups(path, node)
+        if isinstance(node, ShardsNode):
+            yield from check_clusters(path, node, name in reached)
         if isinstance(node, QueueFields):
             infinite = math.isinf(node.servers)
             if node.capacity is not None and not infinite and node.capacity < node.servers:
@@ -277,6 +300,8 @@ def _node_fields(spec: ModelSpec) -> Iterator[Problem]:
                                 node.partitions, "partitions")
         if node.kind == "batcher" and node.interval is None and node.batch_size is None:
             yield Problem(f"{path}.interval", "a batcher needs an interval, a batch_size or both")
+        if isinstance(node, BatcherNode):
+            yield from check_window(path, node)
         if isinstance(node, ForkNode):
             yield from _fork_fields(path, node)
 

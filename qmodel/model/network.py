@@ -21,6 +21,7 @@ from .behaviour_spec import Balk, Call, ClientFields
 from .check import class_source, next_of
 from .mmpp import MMPP2
 from .profiles import RateProfile
+from .sizing import sized
 from .spec import (
     MLFQ,
     BatcherNode,
@@ -71,10 +72,20 @@ class JobClass:
 
 @dataclass(frozen=True)
 class Batch:
+    """A batcher's rules; with a ``window``, one job every ``slide`` over the items of
+    the last ``window`` seconds (both multiples of ``interval``)."""
+
     interval: float | None
     size: int | None
     fixed: Distribution
     per_item: Distribution
+    window: float | None = None
+    slide: float | None = None
+
+    @property
+    def clock(self) -> float | None:
+        """The period of the batcher's jobs: the slide with a window, else the interval."""
+        return self.slide if self.window else self.interval
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,7 @@ class Network:
     failures: dict[str, tuple[Failures, ...]] = field(default_factory=dict)
     pools: dict[str, int] = field(default_factory=dict)  # pool name -> size
     replication: Replication | None = None  # the consistency section
+    sizing: tuple = ()  # sharded components sized by their batches (.sizing.Sizing)
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -352,10 +364,10 @@ def build_network(spec: ModelSpec) -> Network:
     slo = spec.slo if isinstance(spec.slo, list) else ([spec.slo] if spec.slo else [])
     failures = {name: tuple(blocks) for name, node in spec.nodes.items()
                 if (blocks := failure_blocks(node))}
-    return Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
-                   routers, tuple(slo), failures,
-                   {name: pool.size for name, pool in spec.pools.items()},
-                   _replication(spec))
+    return sized(Network(spec.name, spec.time_unit, tuple(stations), classes, entry, routing,
+                         routers, tuple(slo), failures,
+                         {name: pool.size for name, pool in spec.pools.items()},
+                         _replication(spec)), spec.nodes)
 
 
 def _replication(spec: ModelSpec) -> Replication | None:
@@ -396,7 +408,7 @@ def _stations(spec: ModelSpec, classes: list[str]):
             members = tuple(f"{name}-{i}" for i in range(node.shards))
             weights = tuple(node.weights or [1.0] * node.shards)
             routers[name] = Router(name, node.routing, members, weights,
-                                   rebalance=_rebalance(node.rebalance))
+                                   rebalance=_rebalance(node.rebalance, node.clusters))
             for i, m in enumerate(members):
                 stations.append(_queue_station(m, name, node, classes, i))
         elif isinstance(node, BrokerNode):
@@ -411,7 +423,8 @@ def _stations(spec: ModelSpec, classes: list[str]):
         elif isinstance(node, BatcherNode):
             zero = Deterministic(0.0)
             batch = Batch(node.interval, node.batch_size, node.fixed or zero,
-                          node.per_item or zero)
+                          node.per_item or zero, node.window,
+                          (node.slide or node.interval) if node.window else None)
             stations.append(Station(name, name, "batcher", {}, node.servers, "fcfs",
                                     batch=batch, label=node.label))
         elif isinstance(node, ForkNode):
@@ -445,9 +458,13 @@ def _member_failures(node, member: int) -> tuple[Failures, ...] | None:
     return blocks or None
 
 
-def _rebalance(value: float | Rebalance | None) -> Rebalance | None:
-    """``rebalance`` in its full form (a bare duration is the period)."""
-    return Rebalance(period=value) if isinstance(value, float) else value
+def _rebalance(value: float | Rebalance | None, clusters: int | None) -> Rebalance | None:
+    """``rebalance`` in its full form (a bare duration is the period); its groups are
+    the ``clusters`` unless given."""
+    full = Rebalance(period=value) if isinstance(value, float) else value
+    if full is not None and full.groups is None:
+        full = full.model_copy(update={"groups": clusters or 1})
+    return full
 
 
 def _broker_router(name: str, node: BrokerNode) -> Router:

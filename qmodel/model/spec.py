@@ -77,9 +77,10 @@ class Rebalance(Strict):
 
     period: Duration = Field(description="How often to move jobs that have not started "
                                           "from the most to the least loaded shard.")
-    groups: PositiveInt = Field(
-        default=1, description="Split the shards into this many equal consecutive groups "
-                               "(clusters); jobs move only within a group.")
+    groups: PositiveInt | None = Field(
+        default=None, description="Split the shards into this many equal consecutive groups "
+                                  "(clusters); jobs move only within a group. Default: the "
+                                  "node's clusters, else 1.")
     threshold: PositiveInt = Field(
         default=1, description="Move only while the most and least loaded shards of a group "
                                "differ by more than this many jobs.")
@@ -166,6 +167,12 @@ class ShardsNode(QueueFields):
     rebalance: RebalanceSpec | None = Field(
         default=None, description="Simulation: push migration, every this long (a duration) "
                                   "or as a mapping {period, groups, threshold}.")
+    clusters: PositiveInt | None = Field(default=None, le=MAX_MEMBERS, description=(
+        "Split the shards into this many equal clusters of consecutive shards (BRKSS: c); "
+        "push migration stays within a cluster."))
+    admission_rounds: PositiveInt | None = Field(default=None, le=MAX_JOBS, description=(
+        "Admit each shard's share of the batches in this many rounds: capacity = share / "
+        "rounds, rounded up, with on_full: block (BRKSS: 10)."))
 
 
 class BrokerNode(ServiceFields):
@@ -197,6 +204,12 @@ class BatcherNode(NodeBase):
     fixed: Dist | None = Field(default=None, description="Per-batch overhead.")
     per_item: Dist | None = Field(default=None, description="Per-item processing time.")
     servers: PositiveInt = Field(default=1, description="Batches processed concurrently.")
+    window: Duration | None = Field(default=None, description=(
+        "Windowed results (with interval alone): one job per slide over the items of the "
+        "last window; a multiple of interval."))
+    slide: Duration | None = Field(default=None, description=(
+        "How often a windowed result is computed (default: interval); a multiple of "
+        "interval, at most the window."))
 
 
 class ForkNode(Strict):

@@ -11,6 +11,7 @@ from ..errors import ModelError, Problem, UnsupportedError
 from ..methods import SIMULATE, unknown
 from ..model.model import Model
 from ..model.network import BEHAVIOURS, Network
+from ..model.sizing import sizing_notes
 from ..runner import EXECUTORS, Reporter
 from ..units import parse_duration
 from . import fast_scope
@@ -255,7 +256,7 @@ def simulate(model: Model | Network, *, replications: int | None = None,
         raise KeyboardInterrupt
 
     notes = [f"{len(reps)} replication(s) with the {'fast (numba)' if use_fast else 'simpy'} "
-             f"engine; warm-up: {warm_text}"] + hedge_notes
+             f"engine; warm-up: {warm_text}"] + hedge_notes + sizing_notes(network)
     coarse = check_resolution(network, max(float(r.final[0]) for r in reps))
     if coarse:
         notes.append(coarse)

@@ -5,18 +5,23 @@ ticks at interval, 2·interval, … and each tick releases a batch of what came 
 last one, even nothing (an empty batch costs ``fixed``); with a ``batch_size`` alone a
 batch is released at its ``batch_size``-th item; with both, a batch opens with its first
 item and is released at its ``batch_size``-th item or ``interval`` after it opened,
-whichever comes first. A released batch waits FCFS for one of ``servers`` batch
-processors; its processing time is ``fixed`` plus one ``per_item`` draw per item, and its
-items leave together. An item's visit lasts from its arrival to its batch's end; its wait
-is the time until its batch started processing. ``waited`` counts items whose batch found
-every processor busy. :func:`offered_load` is the processors' utilization these rules
-imply.
+whichever comes first. With a ``window`` (an interval alone) the clock ticks every
+``slide`` instead, and each tick's job takes the items of the last ``window`` (counted
+per batch interval): those since the last tick, which leave with it, and the earlier
+ones, which have left already but cost their ``per_item`` again. A released batch waits
+FCFS for one of ``servers`` batch processors; its processing time is ``fixed`` plus one
+``per_item`` draw per item (of the window), and its new items leave together. An item's
+visit lasts from its arrival to its batch's end; its wait is the time until its batch
+started processing. ``waited`` counts items whose batch found every processor busy.
+:func:`offered_load` is the processors' utilization these rules imply.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
+import numpy as np
 from simpy.events import Timeout
 
 from ..model.network import Batch
@@ -37,11 +42,16 @@ class Batcher(Station):
         self.batches: deque = deque()
         self.opened = 0  # batches opened; a linger timer releases only its own batch
         self.clock = None
+        self.window = batch.window
+        if self.window:      # the window's earlier items, drawn together (there may be many)
+            self.item_dist = batch.per_item
+            self.carried_rng = engine.streams.generator("batch-window", spec.name)
+        self.counts: deque[list[int]] = deque()  # [batch interval index, items], a window's
         if self.interval and not self.size:
             # empty batches cost nothing without a fixed time: the clock may sleep
             costly = batch.fixed.mean > 0
-            self.clock = Periodic(self.env, self.interval, self._tick_release,
-                                  lambda: not (costly or self.buffer))
+            self.clock = Periodic(self.env, batch.clock, self._tick_release,
+                                  lambda: not (costly or self.buffer or self.counts))
             self.clock.wake()
 
     def _tick_release(self) -> None:
@@ -50,6 +60,12 @@ class Batcher(Station):
 
     def enter(self, job: Job) -> None:
         self.buffer.append(job)
+        if self.window:
+            index = math.floor(self.env.now / self.interval)
+            if self.counts and self.counts[-1][0] == index:
+                self.counts[-1][1] += 1
+            else:
+                self.counts.append([index, 1])
         if self.size and len(self.buffer) >= self.size:
             self._release()
         elif self.clock is not None:
@@ -66,19 +82,27 @@ class Batcher(Station):
     def _release(self) -> None:
         self.opened += 1
         batch, self.buffer = self.buffer, []
+        carried = 0
+        if self.window:      # the batch intervals of the window ending now
+            first = round((self.env.now - self.window) / self.interval)
+            while self.counts and self.counts[0][0] < first:
+                self.counts.popleft()
+            carried = sum(n for _, n in self.counts) - len(batch)
         if self.busy < self.c:
-            self._process(batch)
+            self._process(batch, carried)
         else:
             self.waited += len(batch)
-            self.batches.append(batch)
+            self.batches.append((batch, carried))
 
-    def _process(self, batch: list[Job]) -> None:
+    def _process(self, batch: list[Job], carried: int = 0) -> None:
         self.busy += 1
         now = self.env.now
         work = next(self.fixed)
         for job in batch:
             job.start = now
             work += next(self.per_item)
+        if carried:
+            work += float(np.sum(self.item_dist.sample(self.carried_rng, carried)))
         ev = Timeout(self.env, work, batch)
         ev.callbacks.append(self._done)
 
@@ -88,7 +112,7 @@ class Batcher(Station):
         self.n -= len(batch)
         self.busy -= 1
         if self.batches:
-            self._process(self.batches.popleft())
+            self._process(*self.batches.popleft())
         for job in batch:
             self.finish(job, job.start - job.t_arr)
 
@@ -99,4 +123,4 @@ def offered_load(batch: Batch, servers: int, lam: float) -> float:
     from ..solvers import microbatch  # scipy.stats: only for a model with a batcher
 
     return microbatch.offered_load(lam, batch.interval, batch.size, batch.fixed,
-                                   batch.per_item, servers)
+                                   batch.per_item, servers, batch.window, batch.slide)

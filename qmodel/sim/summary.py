@@ -94,6 +94,19 @@ def _est(values: list[float]) -> Estimate | None:
     return None if math.isnan(m) else Estimate(m, METHOD, ci)
 
 
+def _window(out: NodeResult, spec) -> None:
+    """A windowed batcher's batches per window and the mean time to an item's last
+    windowed result: its first (the visit) plus ``window - slide``, a fixed offset."""
+    b = spec.batch
+    if b is None or not b.window:
+        return
+    out.batches_per_window = Estimate(b.window / b.interval, "exact")
+    first, later = out.mean_response, b.window - b.slide
+    if first is not None:
+        ci = None if first.ci95 is None else (first.ci95[0] + later, first.ci95[1] + later)
+        out.window_response = Estimate(float(first) + later, METHOD, ci)
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
@@ -189,6 +202,7 @@ def summarize(network: Network, reps: list[Replication], *, seed: int | None,
             if not stable and key in MEAN_METRICS:
                 continue
             setattr(out, key, _est([m[key] for m in per_rep]))
+        _window(out, spec)
         q = quantile_of(lambda w: [station_samples(w, i) for i in idx])
         if stable:
             out.quantile = q
@@ -325,7 +339,7 @@ def longest_period(network: Network) -> float:
     periods = [0.0]
     for s in network.stations:
         if s.batch is not None and s.batch.interval:
-            periods.append(s.batch.interval)
+            periods.append(s.batch.clock)
         if s.mlfq is not None and s.mlfq.boost:
             periods.append(s.mlfq.boost)
     periods += [r.rebalance.period for r in network.routers.values() if r.rebalance]

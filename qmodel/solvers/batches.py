@@ -27,6 +27,7 @@ import numpy as np
 
 from ..distributions import Distribution
 from ..model.network import JobClass, Network, Station
+from ..model.sizing import sizing_notes
 from ..results import ClassResult, NodeResult, Result, SystemResult
 
 NEEDS = "needs simulation"
@@ -67,6 +68,7 @@ def solve(network: Network) -> Result:
         why = f"the batch work per server at {bound.station}, with the least time to reach " \
               f"and leave it" if bound.station else "one job's mean service on its cheapest route"
         notes.append(f"makespan >= {bound.seconds:.4g} s (lower bound: {why})")
+    notes += sizing_notes(network)
     nodes = {s.name: NodeResult(s.name, s.component, s.kind, s.servers, NEEDS)
              for s in network.stations}
     classes = {c.name: ClassResult(c.name, c.kind, population=c.population or None)
@@ -162,8 +164,9 @@ def _visit_time(station: Station, cls: str, of) -> float:
 
 def _work(station: Station, cls: str) -> float:
     """Mean work one visit brings: a service, all of a fork's tasks, a batcher item."""
-    if station.kind == "batcher":
-        return station.batch.per_item.mean
+    if station.kind == "batcher":   # with a window, an item is in window / slide jobs
+        b = station.batch
+        return b.per_item.mean * (b.window / b.slide if b.window else 1.0)
     if cls not in station.service:
         return 0.0
     return station.service[cls].mean * (station.tasks if station.kind == "fork" else 1)

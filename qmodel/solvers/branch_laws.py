@@ -18,6 +18,7 @@ import numpy as np
 from ..distributions import Deterministic, Distribution, Erlang, Exponential, HyperExponential
 from .mmc import MMcResponse
 from .numeric_law import NumericLaw, phase_type_part
+from .ph_batch import ph_quantiles
 from .ph_compose import convolve
 from .phase_type import (
     MAX_EXACT_PHASES,
@@ -75,7 +76,11 @@ def chain_law(parts: Sequence[Part], exact: Sequence[bool]) -> tuple[PhaseType |
     if ph.n_phases == 0:
         return _shifted(other, shift), is_exact
     nodes, weights = np.polynomial.legendre.leggauss(_NODES)
-    shifts = np.asarray(ph.quantile((nodes + 1) / 2), dtype=float) + shift
+    probs = (nodes + 1) / 2
+    if np.isclose(ph.alpha.sum(), 1.0, rtol=0, atol=1e-12):   # no atom at 0: all at once
+        shifts = ph_quantiles(ph.alpha[None], ph.T[None], tuple(probs))[0] + shift
+    else:
+        shifts = np.asarray(ph.quantile(probs), dtype=float) + shift
     law = mixture_of_shifts(other, shifts, weights / 2)
     return TimeLaw(law.raw, np.asarray(other.points) + shift, law.scale), is_exact
 

@@ -9,6 +9,9 @@ Items arrive as a Poisson process of rate ``lam``. What closes a batch (the trig
 - both (Kafka's ``batch.size`` and ``linger.ms``): a batch opens with its first item and
   closes at its ``B``-th item or ``T`` after it opened, whichever comes first; there are
   no empty batches.
+- a window ``W`` sliding every ``S`` over an interval clock (Spark's ``window(W, S)``):
+  a job every ``S`` over the items of the last ``W``, each item counted in every window
+  that holds it (:func:`batch_window_metrics`).
 
 Each closed batch is one job for ``servers`` identical batch processors, served first
 come first served, taking ``fixed + per_item_1 + ... + per_item_N`` for a batch of ``N``
@@ -56,15 +59,12 @@ from scipy import optimize, special, stats
 
 from qmodel.distributions import Distribution
 from qmodel.solvers.mmc import erlang_c
+from qmodel.solvers.spitzer import Cumulants, gig1_wait, gig1_wait_probability
 
 ONE_PROCESSOR_METHOD = "approximation(Spitzer, translated gamma)"
 PROCESSORS_METHOD = "approximation(Spitzer, translated gamma, Allen-Cunneen scaling)"
 
-SPITZER_TERMS = 2**14
 _POISSON_SPAN = 40.0
-_NORMAL_SKEW = 1e-3   # below this skewness an n-fold sum is taken as normal
-
-Cumulants = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,9 @@ class BatchMetrics:
     """Steady-state metrics of a micro-batching stage; times in seconds, per item unless
     named per batch.
 
-    ``scheduling_delay``, ``mean_latency`` and ``method`` are None when the stage is
-    unstable (``utilization >= 1``). ``method`` says how ``scheduling_delay`` and hence
+    ``scheduling_delay``, ``delay_probability`` (that a batch waits for a processor),
+    ``mean_latency`` and ``method`` are None when the stage is unstable (``utilization >=
+    1``). ``method`` says how ``scheduling_delay``, ``delay_probability`` and hence
     ``mean_latency`` were obtained; every other field is exact for the model.
     """
 
@@ -92,6 +93,7 @@ class BatchMetrics:
     scheduling_delay: float | None
     mean_latency: float | None
     method: str | None
+    delay_probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,37 @@ def batch_interval_metrics(lam: float, T: float, fixed: Distribution,
     return _metrics(cycle, fixed, per_item, servers, saturation)
 
 
+def batch_window_metrics(lam: float, slide: float, window: float, fixed: Distribution,
+                         per_item: Distribution, servers: int = 1) -> BatchMetrics:
+    """Windowed results: a job every ``slide`` seconds over the items of the last
+    ``window`` (Spark's ``window(W, S)``), costing ``fixed`` + ``per_item`` for each of
+    them: ``Poisson(lam W)`` items, deterministic job starts.
+
+    An item waits ``S/2`` on average for the first job whose window holds it (its visit
+    ends with that job), which holds ``Poisson(lam W)`` other items; utilization
+    ``(E[fixed] + lam W E[per_item]) / (servers S)``. With ``window == slide`` this is
+    :func:`batch_interval_metrics`.
+
+    >>> from qmodel.distributions import Deterministic, Exponential
+    >>> m = batch_window_metrics(100.0, 1.0, 3.0, Deterministic(0.1), Exponential(0.001))
+    >>> round(m.utilization, 6), m.collection_wait, round(m.batch_size_mean, 9)
+    (0.4, 0.5, 300.0)
+    >>> round(m.mean_latency, 4)      # S/2 + 0.1 + (lam W + 1) 0.001 + (no wait)
+    0.901
+    """
+    _check(lam, servers)
+    _positive("slide", slide)
+    _positive("window", window)
+    mu = lam * window
+    cycle = _Cycle("window", (slide, 0.0, 0.0), (mu, mu, mu), slide / 2)
+    spare = servers * slide - fixed.mean
+    if spare <= 0:
+        saturation = 0.0
+    else:
+        saturation = spare / (window * per_item.mean) if per_item.mean > 0 else math.inf
+    return _metrics(cycle, fixed, per_item, servers, saturation)
+
+
 def batch_size_metrics(lam: float, B: int, fixed: Distribution, per_item: Distribution,
                        servers: int = 1) -> BatchMetrics:
     """A batch closes when it holds ``B`` items: Erlang(``B``, ``lam``) times between closes.
@@ -168,9 +201,11 @@ def batch_size_metrics(lam: float, B: int, fixed: Distribution, per_item: Distri
 
 
 def batch_metrics(lam: float, T: float | None, B: int | None, fixed: Distribution,
-                  per_item: Distribution, servers: int = 1) -> BatchMetrics:
+                  per_item: Distribution, servers: int = 1, window: float | None = None,
+                  slide: float | None = None) -> BatchMetrics:
     """Dispatch on the trigger: interval ``T``, size ``B``, or both (``B`` items or ``T``
-    after the batch's first item, whichever comes first).
+    after the batch's first item, whichever comes first); with a ``window`` (and
+    ``slide``, default ``T``), :func:`batch_window_metrics`.
 
     With both, a batch is its first item, then ``N' = min(Poisson(lam T), B - 1)`` more
     within ``D = min(T, time of the (B - 1)-th of them)``; after a close the next batch
@@ -186,6 +221,8 @@ def batch_metrics(lam: float, T: float | None, B: int | None, fixed: Distributio
     """
     if T is None and B is None:
         raise ValueError("give the batch interval T, the batch size B, or both")
+    if window is not None:
+        return batch_window_metrics(lam, slide or T, window, fixed, per_item, servers)
     if B is None:
         return batch_interval_metrics(lam, T, fixed, per_item, servers)
     if T is None:
@@ -198,17 +235,22 @@ def batch_metrics(lam: float, T: float | None, B: int | None, fixed: Distributio
 
 
 def offered_load(lam: float, T: float | None, B: int | None, fixed: Distribution,
-                 per_item: Distribution, servers: int = 1) -> float:
+                 per_item: Distribution, servers: int = 1, window: float | None = None,
+                 slide: float | None = None) -> float:
     """Utilization of the batch processors at item rate ``lam``: (batches per second ×
     E[fixed] + ``lam`` × E[per_item]) / ``servers``; 1 or more means the backlog grows.
 
     Batches per second: ``1/T`` with an interval alone (empty batches included), ``lam /
-    B`` with a size alone, ``lam / E[N]`` with both.
+    B`` with a size alone, ``lam / E[N]`` with both. With a ``window`` a job every
+    ``slide`` (default ``T``) takes each item ``window / slide`` times.
 
     >>> from qmodel.distributions import Deterministic
     >>> round(offered_load(110.0, 1.0, 70, Deterministic(0.25), Deterministic(0.005)), 4)
     0.9429
     """
+    if window is not None:
+        slide = slide or T
+        return (fixed.mean + lam * window * per_item.mean) / (servers * slide)
     if B is None:
         batches = 1 / T
     elif T is None:
@@ -243,35 +285,6 @@ def windowed_latency(T: float, window: float, slide: float, scheduling_delay: fl
     return WindowLatency(slide / 2 + after, window - slide / 2 + after, window / slide)
 
 
-def gig1_wait(u: Cumulants) -> float:
-    """Mean wait of a GI/G/1 queue whose increments ``U`` (a service time minus the next
-    inter-arrival time) have the cumulants ``u``, mean below 0: Spitzer's identity, each
-    ``n``-fold sum of ``U`` a translated gamma (a normal when nearly symmetric or the
-    third cumulant is not finite), summed until the terms are negligible, those beyond
-    ``SPITZER_TERMS`` as normal ones in closed form.
-
-    D/M/1 (the sums are translated gammas: exact), mean service 1, arrivals every 2:
-    ``sigma / (1 - sigma)`` with ``sigma = exp(-2 (1 - sigma))``
-
-    >>> round(gig1_wait((-1.0, 1.0, 2.0)), 4)
-    0.255
-    """
-    mean, var, _ = u
-    if var == 0:
-        return 0.0
-    if not math.isfinite(var):
-        return math.inf
-    head, done = 0.0, 0
-    while done < SPITZER_TERMS:      # in blocks of doubling length, until negligible
-        n = np.arange(done + 1, 2 * done + 65, dtype=float)
-        terms = _positive_part(n * mean, n * var, n * u[2]) / n
-        head += float(terms.sum())
-        done = int(n[-1])
-        if terms[-1] * done <= 1e-12 * head:
-            break
-    return head + _normal_tail(mean, var, done + 0.5)
-
-
 # -- the batch queue ---------------------------------------------------------------------
 
 
@@ -282,14 +295,14 @@ def _metrics(cycle: _Cycle, fixed: Distribution, per_item: Distribution, servers
     rho = mean / (servers * cycle.interval[0])
     size, size_var = cycle.size[0], cycle.size[1]
     item = fixed.mean + (size_var + size**2) / size * per_item.mean
-    delay = latency = method = None
+    delay = latency = method = waits = None
     if rho < 1:
-        delay, method = _scheduling_delay(cycle.interval, work, servers, rho)
+        delay, waits, method = _scheduling_delay(cycle.interval, work, servers, rho)
         latency = cycle.collection_wait + delay + item
     return BatchMetrics(
         cycle.trigger, cycle.interval[0], cycle.interval[1] / cycle.interval[0]**2, size,
         size_var, mean, var / mean**2 if mean > 0 else 0.0, rho, rho < 1, saturation,
-        cycle.collection_wait, item, delay, latency, method)
+        cycle.collection_wait, item, delay, latency, method, waits)
 
 
 def _processing(size: Cumulants, fixed: Distribution, per_item: Distribution) -> Cumulants:
@@ -307,49 +320,19 @@ def _cumulants(dist: Distribution) -> Cumulants:
 
 
 def _scheduling_delay(interval: Cumulants, work: Cumulants, servers: int, rho: float
-                      ) -> tuple[float, str]:
-    """Mean wait of a batch for a processor and its method (see the module docstring)."""
+                      ) -> tuple[float, float, str]:
+    """Mean wait of a batch for a processor, the probability that it waits, and their
+    method (see the module docstring; several processors scale both by ``C(c, a) /
+    rho``, the probability at most to 1)."""
     if work[0] == 0:
-        return 0.0, "exact"
+        return 0.0, 0.0, "exact"
     c = servers
     u = (work[0] / c - interval[0], work[1] / c**2 + interval[1], work[2] / c**3 - interval[2])
-    wait = gig1_wait(u)
+    wait, waits = gig1_wait(u), gig1_wait_probability(u)
     if c == 1:
-        return wait, ONE_PROCESSOR_METHOD
-    return wait * erlang_c(c, c * rho) / rho, PROCESSORS_METHOD
-
-
-def _positive_part(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> np.ndarray:
-    """``E[Y^+]`` for ``Y`` with cumulants ``k1, k2, k3``: a gamma translated (and mirrored
-    when ``k3 < 0``) to match them, or a normal when the skewness is below
-    ``_NORMAL_SKEW`` or not finite."""
-    sd = np.sqrt(k2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        skew = k3 / k2**1.5
-    normal = ~np.isfinite(skew) | (np.abs(skew) < _NORMAL_SKEW)
-    out = np.empty_like(k1)
-    z = k1[normal] / sd[normal]
-    out[normal] = sd[normal] * (z * special.ndtr(z) + np.exp(-z**2 / 2) / math.sqrt(2 * math.pi))
-    g = ~normal
-    sign = np.sign(k3[g])
-    shape = 4 / skew[g]**2
-    scale = np.abs(k3[g]) / (2 * k2[g])
-    mean = sign * k1[g]                       # of Z = sign Y = shift + Gamma(shape, scale)
-    h = np.maximum(shape * scale - mean, 0.0)  # -shift
-    x = h / scale
-    z_plus = np.where(h > 0, shape * scale * special.gammaincc(shape + 1, x)
-                      - h * special.gammaincc(shape, x), mean)
-    out[g] = np.where(sign > 0, z_plus, z_plus - mean)   # E[(-Z)^+] = E[Z^+] - E[Z]
-    return out
-
-
-def _normal_tail(mean: float, var: float, start: float) -> float:
-    """``sum_{n > start} E[Y_n^+] / n`` for ``Y_n`` normal with mean ``n mean`` and
-    variance ``n var``, as an integral over ``n``: ``var / |mean| ((1 + x^2) Phi(-x) - x
-    phi(x))`` with ``x = |mean| sqrt(start / var)``."""
-    x = -mean * math.sqrt(start / var)
-    tail = (1 + x * x) * special.ndtr(-x) - x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
-    return max(0.0, float(var / -mean * tail))
+        return wait, waits, ONE_PROCESSOR_METHOD
+    scale = erlang_c(c, c * rho) / rho
+    return wait * scale, min(1.0, waits * scale), PROCESSORS_METHOD
 
 
 # -- both triggers -----------------------------------------------------------------------

@@ -228,10 +228,11 @@ def batcher_load(s: Station, lam: float) -> tuple[float, float]:
     b = s.batch
     if lam <= 0:
         empty = b.interval and b.size is None
-        return (b.fixed.mean / (s.servers * b.interval) if empty else 0.0), math.inf
+        return (b.fixed.mean / (s.servers * b.clock) if empty else 0.0), math.inf
     from . import microbatch
 
-    m = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers)
+    m = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers,
+                                 b.window, b.slide)
     return m.utilization, m.saturation_rate / lam
 
 
@@ -320,7 +321,7 @@ def _batch_departure_scv(s: Station, lam: float) -> float:
     batch = s.batch
     size = batch.size or math.inf
     if batch.interval is not None:
-        size = min(size, lam * batch.interval)
+        size = min(size, lam * batch.clock)
     return max(1.0, size)
 
 

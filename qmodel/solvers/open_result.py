@@ -22,7 +22,7 @@ from ..results import (
 from .end_to_end import is_full_walk, walk_distribution
 from .fork_blocks import class_walk
 from .open_types import OpenSolution, StationSolution
-from .phase_type import PhaseType, mixture
+from .phase_type import MAX_EXACT_PHASES, PhaseType, mixture
 
 
 def open_result(sol: OpenSolution) -> Result:
@@ -85,8 +85,12 @@ def _fill_station(node: NodeResult, s: StationSolution, method: str,
                        ("mean_response", m.mean_response), ("p_wait", m.p_wait),
                        ("p_idle", m.p_idle), ("p_loss", m.p_loss)):
         setattr(node, key, estimate(value, method))
+    if "window" in s.extra:
+        batches, later = s.extra["window"]
+        node.batches_per_window = Estimate(batches, "exact")
+        node.window_response = estimate(m.mean_response + later, method)
     if s.response is not None and m.arrival_rate > 0:
-        how = method if exact_shape else _fit_label(method)
+        how = s.extra.get("law_method") or (method if exact_shape else _fit_label(method))
         node.quantile = lambda p, ph=s.response, how=how: Estimate(float(ph.quantile(p)), how)
 
 
@@ -211,6 +215,9 @@ def _end_to_end(sol: OpenSolution) -> tuple[Callable[[], PhaseType] | None,
         chained = _exact_chain(sol, walks[0][1])
         if chained is not None:
             return chained, None, "exact"
+        numeric = _numeric_chain(sol, *walks[0])
+        if numeric is not None:
+            return numeric[0], None, numeric[1]
 
     @functools.cache
     def each() -> list[PhaseType]:
@@ -281,12 +288,40 @@ def _exact_chain(sol: OpenSolution, routing: np.ndarray) -> Callable[[], object]
     return build
 
 
+def _numeric_chain(sol: OpenSolution, laws: list, routing: np.ndarray
+                   ) -> tuple[Callable[[], object], str] | None:
+    """For the only class, a chain of stations one of which has a law known only
+    numerically (a batcher's): the sum of the visits' independent actual laws
+    (:func:`.branch_laws.chain_law`) rather than of their two-moment fits; else None."""
+    from .fork_blocks import chain_of
+    from .numeric_law import NumericLaw
+
+    net = sol.network
+    chain = chain_of(net.entry[net.open_classes[0].name], routing)
+    if chain is None or not any(isinstance(laws[i], NumericLaw) for i in chain):
+        return None
+    numeric = sum(isinstance(laws[i], NumericLaw) for i in chain)
+    phases = sum(laws[i].n_phases for i in chain if not isinstance(laws[i], NumericLaw))
+    whole = numeric == 1 and phases <= MAX_EXACT_PHASES   # else chain_law fits the rest
+
+    @functools.cache
+    def build() -> object:
+        from .branch_laws import chain_law
+
+        law, _ = chain_law([laws[i] for i in chain], [True] * len(chain))
+        return law if isinstance(law, PhaseType) else NumericLaw(law)
+
+    return build, "approximation(independent visits" + ("" if whole else ", two-moment fit") + ")"
+
+
 def _quantile_label(sol: OpenSolution, i: int) -> str:
     """How station ``i``'s response-time law is obtained (a fork block: its join's)."""
     net = sol.network
     station, s = net.stations[i], sol.stations[i]
     if station.kind == "fork" and station.branches:
         return sol.stations[net.index[station.join]].extra["shape"]
+    if "law_method" in s.extra:     # a law of its own, labelled by its solver
+        return s.extra["law_method"]
     exact = s.method == "exact" and (_exact_station_distribution(net, i) or
                                      s.extra.get("exact_law", False))
     return s.method if exact else _fit_label(s.method)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..distributions import Distribution, Mixture
 from ..errors import UnstableError, UnsupportedError
-from ..model.network import Network, Station
+from ..model.network import Batch, Network, Station
 from . import mg1, priority, single_station
 from . import mmc as kernel
 from .open_types import StationSolution, zero_station
@@ -340,21 +340,33 @@ def _task_ends(n: int, k: int, task: Distribution, r: int, mean: float,
 
 
 def _batcher(s: Station, lam_c: np.ndarray) -> StationSolution:
-    from . import microbatch  # scipy.stats: loaded on first use
+    from . import batch_latency, microbatch  # scipy.stats: loaded on first use
 
     lam = float(lam_c.sum())
     b = s.batch
-    out = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers)
+    out = microbatch.batch_metrics(lam, b.interval, b.size, b.fixed, b.per_item, s.servers,
+                                   b.window, b.slide)
     if not out.stable or out.mean_latency is None:
         return StationSolution(None, "unstable", note="batches take longer than the interval")
     latency = out.mean_latency
     wait = latency - out.item_processing
+    law = batch_latency.item_latency_law(lam, b.clock, b.size, b.fixed, b.per_item,
+                                         s.servers, out, b.window)
     metrics = StationMetrics(
         arrival_rate=lam, throughput=lam, utilization=out.utilization,
         busy_servers=out.utilization * s.servers, mean_in_queue=lam * wait,
         mean_in_system=lam * latency, mean_wait=wait, mean_response=latency,
         p_wait=1.0 if lam > 0 else 0.0, p_idle=max(0.0, 1.0 - out.utilization), p_loss=0.0,
-        response=fit_two_moments(latency, 1.0 / 3.0), response_scv=None, departure_scv=None,
-        method=out.method)
+        response=law.law if law else fit_two_moments(latency, 1.0 / 3.0), response_scv=None,
+        departure_scv=None, method=out.method)
     return StationSolution(metrics, out.method, np.full(len(lam_c), latency),
-                           response=metrics.response)
+                           response=metrics.response,
+                           extra=({"law_method": law.method} if law else {}) | _window(b))
+
+
+def _window(b: Batch) -> dict:
+    """A windowed batcher's batches per window and how much later than its first result
+    an item's last one comes (``window - slide``)."""
+    if not b.window:
+        return {}
+    return {"window": (b.window / b.interval, b.window - b.slide)}

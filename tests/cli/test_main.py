@@ -175,7 +175,7 @@ def test_solve_a_batch_says_needs_simulation_and_gives_the_makespan_bound():
 
 
 def test_simulate_a_batch_prints_its_makespan():
-    small = ["--set", "batches.batch.size=600", "--set", "nodes.nodes.capacity=5",
+    small = ["--set", "batches.batch.size=600",     # admitted 600 / 12 / 10 = 5 at a time
              "--replications", "2", "--seed", "1"]
     result = run("simulate", "topologies/brkss_warehouse.yaml", *small)
     assert result.exit_code == 0, result.output

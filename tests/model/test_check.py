@@ -165,6 +165,28 @@ def test_a_batcher_needs_a_trigger():
         "nodes.app.interval: a batcher needs an interval, a batch_size or both"]
 
 
+@pytest.mark.parametrize("fields, problem", [
+    ({"window": "300ms"},
+     "nodes.app.window: must be a multiple of the batch interval 200ms, got 300ms"),
+    ({"window": "1s", "slide": "500ms"},
+     "nodes.app.slide: must be a multiple of the batch interval 200ms, got 500ms"),
+    ({"window": "1s", "slide": "1.2s"}, "nodes.app.slide: must not exceed the window 1s, got 1.2s"),
+    ({"slide": "400ms"}, "nodes.app.slide: needs a window"),
+    ({"window": "1s", "batch_size": 10},
+     "nodes.app.window: needs the batches of a clock: an interval and no batch_size"),
+    ({"interval": "10ms", "window": "2e6s"},
+     "nodes.app.window: spans 2e+08 batch intervals; at most 1,000,000"),
+])
+def test_a_window_is_made_of_whole_batch_intervals(fields, problem):
+    node = {"kind": "batcher", "interval": "200ms", "per_item": "1ms", **fields}
+    assert problems({"app": node}) == [problem]
+
+
+def test_a_window_of_whole_intervals_is_accepted():
+    assert problems({"app": {"kind": "batcher", "interval": "200ms", "window": "1s",
+                             "slide": "400ms", "per_item": "1ms"}}) == []
+
+
 def test_expanded_member_names_must_not_clash():
     nodes = {"app": {**QUEUE, "next": "db"}, "db": {**QUEUE, "kind": "shards", "shards": 2},
              "db-1": QUEUE}

@@ -82,10 +82,10 @@ def test_invalid_value_fails_validation_with_its_path():
      "balk, call_order, calls, capacity, class_next, class_service, discipline, failures, "
      "kind, label, mlfq, next, on_full, patience, pool, servers, service, service_after"),
     ({"nodes.db.partitions": 4},
-     "nodes.db.partitions: no field 'partitions'; a shards node has balk, call_order, calls, "
-     "capacity, class_next, class_service, discipline, failures, kind, label, mlfq, next, "
-     "on_full, patience, pool, rebalance, routing, servers, service, service_after, shards, "
-     "weights"),
+     "nodes.db.partitions: no field 'partitions'; a shards node has admission_rounds, balk, "
+     "call_order, calls, capacity, class_next, class_service, clusters, discipline, "
+     "failures, kind, label, mlfq, next, on_full, patience, pool, rebalance, routing, "
+     "servers, service, service_after, shards, weights"),
     ({"arrivals.web.rat": "5/s"},
      "arrivals.web.rat: no field 'rat' (did you mean 'rate'?); arrivals.web has "
      "hedge, interarrival, on_timeout, priority, rate, retries, timeout, to"),

@@ -120,3 +120,38 @@ def test_mean_latency_agrees_with_solve(fields, rate):
     assert solved.utilization == pytest.approx(0.6, abs=0.005)
     low, high = sim.ci95
     assert abs(solved.mean_response - sim) <= 0.02 * sim + (high - low)
+
+
+def test_windowed_results_agree_with_solve():
+    """A window of 5 batch intervals sliding every 2 (not a multiple of the slide): each
+    job takes the items of the last second; the visit ends at the first result holding
+    the item. Mean, p50/p95/p99 and the last result within the 95% interval plus the
+    solver's 2% (the p95/p99: 1% of the law's, module batch_latency)."""
+    model = Model.from_dict({
+        "nodes": {"b": {"kind": "batcher", "interval": 0.2, "window": 1.0, "slide": 0.4,
+                        "fixed": {"dist": "deterministic", "value": 0.05},
+                        "per_item": {"dist": "exponential", "mean": 0.001}}},
+        "arrivals": {"a": {"to": "b", "rate": 100.0}}})
+    solved = solve(model).node("b")
+    sim = simulate(model, replications=5, customers=10_000, seed=4).node("b")
+    assert solved.utilization == pytest.approx((0.05 + 100 * 1.0 * 0.001) / 0.4)
+    assert within_ci(sim.utilization, solved.utilization, n=5)
+    assert solved.batches_per_window == sim.batches_per_window == 5.0
+    assert solved.mean_response == pytest.approx(0.2 + 0.05 + 101 * 0.001, rel=1e-3)
+    for key in ("mean_response", "p50_response", "p95_response", "p99_response",
+                "window_response"):
+        low, high = getattr(sim, key).ci95 or (getattr(sim, key),) * 2
+        assert abs(getattr(solved, key) - getattr(sim, key)) <= 0.02 * getattr(sim, key) + \
+            (high - low), key
+    assert solved.window_response == pytest.approx(solved.mean_response + 0.6)
+
+
+def test_a_window_as_long_as_its_slide_is_the_plain_batcher():
+    fields = {"interval": 0.5, "fixed": {"dist": "gamma", "mean": 0.1, "cv": 0.5},
+              "per_item": {"dist": "exponential", "mean": 0.004}}
+    plain = solve(batcher(**fields)).node("b")
+    windowed = solve(batcher(**fields, window=0.5)).node("b")
+    assert windowed.mean_response == pytest.approx(plain.mean_response, rel=1e-12)
+    assert windowed.p99_response == pytest.approx(plain.p99_response, rel=1e-9)
+    assert windowed.window_response == pytest.approx(plain.mean_response, rel=1e-12)
+    assert plain.window_response is None and "window_response" not in plain.to_json()

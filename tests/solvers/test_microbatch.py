@@ -352,3 +352,21 @@ def test_windowed_latency_reduces_to_batches_and_checks_multiples():
         windowed_latency(1.0, 2.5, 1.0)
     with pytest.raises(ValueError, match="must not exceed"):
         windowed_latency(1.0, 2.0, 3.0)
+
+
+def test_window_metrics_reduce_to_the_interval_and_count_each_item_per_window():
+    fixed, per_item = Gamma(0.1, 0.5), Exponential(0.004)
+    plain = batch_interval_metrics(50.0, 1.0, fixed, per_item)
+    same = batch_metrics(50.0, 1.0, None, fixed, per_item, window=1.0)
+    assert same.mean_latency == pytest.approx(plain.mean_latency, rel=1e-12)
+    wide = batch_metrics(50.0, 0.5, None, fixed, per_item, window=3.0, slide=1.0)
+    assert wide.trigger == "window" and wide.batch_interval == 1.0
+    assert wide.utilization == pytest.approx((0.1 + 50 * 3.0 * 0.004) / 1.0)
+    assert wide.utilization == pytest.approx(
+        offered_load(50.0, 0.5, None, fixed, per_item, window=3.0, slide=1.0))
+    assert wide.item_processing == pytest.approx(0.1 + (1 + 150) * 0.004)
+    assert wide.collection_wait == 0.5
+    assert batch_metrics(wide.saturation_rate, 0.5, None, fixed, per_item, window=3.0,
+                         slide=1.0).utilization == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="window"):
+        batch_metrics(50.0, 0.5, None, fixed, per_item, window=math.nan)

@@ -73,13 +73,17 @@ def test_windowed_results_every_slide(stream, batch):
     # reduceByKeyAndWindow(window 2 s, slide 1 s) over T = 0.5 s at 500 records/s: one job
     # per slide over the window's records, each record reduced in window/slide = 2 windows
     window, slide, T, rate = 2.0, 1.0, 0.5, 500.0
-    per_item = batch.per_item.scaled(window / slide)
     windowed = stream.with_changes({
-        "arrivals.records.rate": f"{rate}/s", "nodes.batches.interval": f"{slide}s",
-        "nodes.batches.per_item": f"{per_item.mean}s"})
-    job = microbatch.batch_interval_metrics(rate, slide, batch.fixed, per_item)
+        "arrivals.records.rate": f"{rate}/s", "nodes.batches.interval": f"{T}s",
+        "nodes.batches.window": f"{window}s", "nodes.batches.slide": f"{slide}s"})
+    job = microbatch.batch_window_metrics(rate, slide, window, batch.fixed, batch.per_item)
     expected = microbatch.windowed_latency(T, window, slide, job.scheduling_delay,
                                            job.item_processing)
     assert expected.windows_per_item == 2
-    sim = simulate(windowed, replications=4, customers=12_000, seed=4)
-    assert close(sim.node("batches").mean_response, expected.first, 0.03)
+    solved = qmodel.solve(windowed).node("batches")
+    assert solved.mean_response == pytest.approx(expected.first, rel=1e-12)
+    assert solved.window_response == pytest.approx(expected.last, rel=1e-12)
+    assert solved.batches_per_window == 4
+    sim = simulate(windowed, replications=4, customers=12_000, seed=4).node("batches")
+    assert close(sim.mean_response, expected.first, 0.03)
+    assert close(sim.window_response, expected.last, 0.03)

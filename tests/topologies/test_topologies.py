@@ -14,7 +14,7 @@ from .helpers import NEW_TOPOLOGIES, TOPOLOGIES, load, solved
 
 # Smaller versions for the smoke simulation (the full BRKSS batch is 180,000 transactions).
 SMALL = {
-    "brkss_warehouse": {"batches.batch.size": 600, "nodes.nodes.capacity": 5},
+    "brkss_warehouse": {"batches.batch.size": 600},   # admitted 600 / 12 / 10 = 5 at a time
     "naiad_iterative": {"nodes.iteration.tasks": 8, "nodes.iteration.slots": 8},
 }
 SIM_OPTIONS = {"brkss_warehouse": {}}  # a batch: runs until it is done
