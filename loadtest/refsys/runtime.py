@@ -74,12 +74,18 @@ def worker_stations(model: Model) -> list[str]:
 
 
 def check_routing(model: Model, backend: str) -> None:
-    """Raise ValueError, naming the model field, for routing this system would not do as
-    the model says: a policy it does not know, ``rebalance`` (never implemented here), and
+    """Raise ValueError, naming the model field, for what this system would not do as the
+    model says: a batcher's ``window`` (not run here), a routing policy it does not know,
+    ``rebalance`` (never implemented here), and
     with the Redis backend ``jsq`` or ``primary_secondary`` behind a broker, whose members
     each run in their own worker process where no sender can see what they hold."""
     remote = downstream_of_brokers(model) if backend == "redis" else set()
     check_behaviours(model, backend)  # calls, pools, patience, balking (held.py)
+    for name, node in model.spec.nodes.items():
+        if node.kind == "batcher" and node.window is not None:
+            raise ValueError(f"nodes.{name}.window: the reference system closes one batch "
+                             f"per interval and does not run sliding windows; remove window "
+                             f"and slide to run this model")
     for name, router in model.network.routers.items():
         if router.policy not in ROUTING:
             raise ValueError(f"nodes.{name}.routing: {router.policy!r} is not supported by "

@@ -81,6 +81,18 @@ def test_rebalancing_is_refused():
         check_routing(model, "embedded")
 
 
+def test_a_sliding_window_is_refused():
+    """The model solves and simulates windows; the system runs one batch per interval, so
+    a windowed model is refused rather than validated against what it does not run."""
+    model = Model.from_dict({
+        "nodes": {"b": {"kind": "batcher", "interval": "200ms", "per_item": "1ms",
+                        "window": "1s", "slide": "400ms"}},
+        "arrivals": {"e": {"to": "b", "rate": "100/s"}}})
+    with pytest.raises(ValueError, match=r"nodes\.b\.window: the reference system .* does "
+                                         r"not run sliding windows"):
+        check_routing(model, "embedded")
+
+
 # -- micro-batch triggers ------------------------------------------------------------------
 
 
