@@ -136,7 +136,7 @@ def test_model_graph_adds_a_component_and_a_drawn_route(page, server) -> None:
     healthy(page)
     cache = canvas.locator(".react-flow__node[data-id=cache]")
     cache.wait_for()  # drawn by the component, fed 0.2 from app
-    assert canvas.locator(".react-flow__edge-text", has_text="p=0.2").count() == 1
+    canvas.locator(".react-flow__edge-text", has_text="p=0.2").wait_for()
     # a route drawn by dragging from cache's right handle to db's left handle
     start = cache.locator(".react-flow__handle.source").bounding_box()
     end = canvas.locator(".react-flow__node[data-id=db] .react-flow__handle.target").bounding_box()
@@ -144,9 +144,11 @@ def test_model_graph_adds_a_component_and_a_drawn_route(page, server) -> None:
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
     page.mouse.up()
+    # the component sends the drawn edge, then the page reruns (later on a busy machine)
+    page.locator("h3", has_text="cache → db").wait_for()  # selected for its form
     settle(page)
     healthy(page)
-    assert page.locator("h3", has_text="cache → db").count() == 1  # selected for its form
+    assert page.locator("h3", has_text="cache → db").count() == 1
     screenshot(page, "model-graph")
     page.get_by_role("tab", name="YAML").click()
     frame = page.frame_locator("iframe[title*=code_editor]")
@@ -208,13 +210,13 @@ def test_load_over_time_simulates_a_spike_and_draws_it(page, server) -> None:
 def test_solve_simulation_converges_live_then_histogram_and_job_records(page, server) -> None:
     page.goto(f"{server}/solve")
     settle(page)
-    for label, value in (("Replications", "40"), ("Jobs per replication", "200000")):
+    for label, value in (("Replications", "24"), ("Jobs per replication", "150000")):
         page.get_by_label(label, exact=True).fill(value)
         page.keyboard.press("Enter")
         settle(page)
     page.get_by_role("button", name="Simulate", exact=True).click()
     # while it runs (only then: they are drawn under the progress bar): the estimates
-    # after each replication; 40 x 200,000 jobs take about 9 s here
+    # after each replication; 24 x 150,000 jobs take about 4 s here
     # (.first: a fragment's rerun may briefly show the old element beside the new one)
     live = page.get_by_text(re.compile(r"after \d+ replications: mean response ± ")).first
     live.wait_for(timeout=120_000)
