@@ -197,9 +197,9 @@ def _local(call: Callable, tasks: Sequence[Any], workers: int | None,
 
 def _serve(conn: Any, call: Callable) -> None:
     """A worker: answer each ``(index, task)`` with ``(index, call(task), None)`` (or the
-    exception in place of None) until ``None`` comes."""
+    exception in place of None) until ``None`` comes, or the parent is gone."""
     _ignore_sigint()
-    while (item := conn.recv()) is not None:
+    while (item := _next(conn)) is not None:
         index, task = item
         try:
             conn.send((index, call(task), None))
@@ -208,6 +208,20 @@ def _serve(conn: Any, call: Callable) -> None:
                 conn.send((index, None, exc))
             except Exception:  # not picklable: its text
                 conn.send((index, None, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _next(conn: Any) -> Any:
+    """The next item for a worker; None once its parent is gone (killed: it sends no
+    ``None``, and the forked siblings hold copies of its pipe end, so no EOF comes
+    either; the worker is then a child of another process)."""
+    parent = os.getppid()
+    try:
+        while not conn.poll(1.0):
+            if os.getppid() != parent:
+                return None
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
 
 
 def _dask(call: Callable, tasks: Sequence[Any], scheduler: Any, workers: int | None,

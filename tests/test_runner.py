@@ -149,3 +149,34 @@ def test_a_worker_that_dies_is_an_error_not_a_hang():
 def test_a_bug_in_a_task_is_raised_as_itself():
     with pytest.raises(KeyError):
         run(_bug, [1, 2], executor="local", workers=2, progress=False)
+
+
+def _orphan_a_worker(report) -> None:
+    """A middle process that starts a pool worker, says its pid, and dies at once."""
+    import multiprocessing
+
+    from qmodel.runner import _serve
+
+    ours, theirs = multiprocessing.Pipe()
+    worker = multiprocessing.Process(target=_serve, args=(theirs, abs), daemon=True)
+    worker.start()
+    report.send(worker.pid)
+    os._exit(0)  # killed, as it were: no None sent, no daemon clean-up
+
+
+def test_a_worker_whose_parent_is_gone_exits():
+    """A SIGKILLed parent sends nothing, and forked siblings keep its pipe ends open: the
+    worker notices it was re-parented and exits instead of waiting forever."""
+    import multiprocessing
+    import time
+
+    ours, theirs = multiprocessing.Pipe()
+    middle = multiprocessing.Process(target=_orphan_a_worker, args=(theirs,))
+    middle.start()
+    pid = ours.recv()
+    middle.join(10)
+    deadline = time.monotonic() + 15
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
