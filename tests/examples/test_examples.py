@@ -31,6 +31,9 @@ def runs(tmp_path_factory) -> dict[str, tuple[str, Path]]:
         assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
         return done.stdout, out
 
+    # made once here: the threads' first mktemp calls would each make a base directory of
+    # their own (a race in pytest's lazy getbasetemp), and then refuse each other's paths
+    tmp_path_factory.getbasetemp()
     with ThreadPoolExecutor(max_workers=3) as pool:
         return dict(zip(EXAMPLES, pool.map(run, EXAMPLES)))
 

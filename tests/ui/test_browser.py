@@ -126,7 +126,8 @@ def test_model_graph_adds_a_component_and_a_drawn_route(page, server) -> None:
     page.goto(server)
     settle(page)
     page.get_by_role("tab", name="Graph").click()
-    canvas = page.frame_locator("iframe[title*=streamlit_flow]")
+    # :visible: while the page reruns, the previous canvas may linger at zero size
+    canvas = page.frame_locator("iframe[title*=streamlit_flow]:visible")
     canvas.locator(".react-flow__node[data-id=db]").wait_for()
     page.get_by_label("name", exact=True).fill("cache")
     page.locator("[data-testid=stSelectbox]", has_text="fed from").click()
