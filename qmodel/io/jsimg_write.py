@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 from ..distributions import Deterministic, Distribution, Exponential
 from ..errors import QModelError
-from ..model.check import class_source, next_of
+from ..model.check import class_reach, next_of
 from ..model.model import Model
 from ..model.spec import (
     BatcherNode,
@@ -441,16 +441,7 @@ class _Writer:
     def reach(self, cls: str) -> set[str]:
         """The nodes jobs of ``cls`` visit (only there do their exits need a link)."""
         if cls not in self._reach:
-            spec, seen = self.spec, set()
-            todo = list(class_source(spec, cls)[1].to)
-            while todo:
-                n = todo.pop()
-                if n in seen or n not in spec.nodes:
-                    continue
-                seen.add(n)
-                node = spec.nodes[n]
-                todo += list(node.branches or [node.join]) if isinstance(node, ForkNode) \
-                    else list(next_of(spec, n, cls))
+            seen = class_reach(self.spec, cls)
             members = {m for n in seen if n in self.model.network.routers
                        for m in self.model.network.routers[n].members}
             self._reach[cls] = seen | members

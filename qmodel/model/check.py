@@ -117,6 +117,22 @@ def next_of(spec: ModelSpec, node: str, cls: str) -> dict[str, float]:
     return n.class_next.get(cls, n.next)
 
 
+def class_reach(spec: ModelSpec, cls: str) -> set[str]:
+    """The nodes jobs of class ``cls`` may visit: from where the class enters along its
+    routes, a fork's branches and its join."""
+    seen: set[str] = set()
+    todo = list(class_source(spec, cls)[1].to)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in spec.nodes:
+            continue
+        seen.add(name)
+        node = spec.nodes[name]
+        todo += [*(node.branches or []), node.join] if isinstance(node, ForkNode) else \
+            list(next_of(spec, name, cls))
+    return seen
+
+
 def _classes(spec: ModelSpec) -> Iterator[Problem]:
     if not class_names(spec):
         yield Problem("arrivals", "a model needs at least one class of jobs: an open class "
@@ -256,20 +272,8 @@ def _rebalance_groups(path: str, node: ShardsNode) -> Iterator[Problem]:
 
 
 def _batch_reach(spec: ModelSpec) -> set[str]:
-    """The nodes a batch job may visit (its class's routes, a fork's branches and join)."""
-    seen: set[str] = set()
-    for cls, batch in spec.batches.items():
-        todo, mine = list(batch.to), set()
-        while todo:
-            name = todo.pop()
-            if name in mine or name not in spec.nodes:
-                continue
-            mine.add(name)
-            node = spec.nodes[name]
-            todo += [*(node.branches or []), node.join] if isinstance(node, ForkNode) else \
-                list(next_of(spec, name, cls))
-        seen |= mine
-    return seen
+    """The nodes a batch job may visit."""
+    return set().union(*(class_reach(spec, cls) for cls in spec.batches))
 
 
 def _node_fields(spec: ModelSpec) -> Iterator[Problem]:

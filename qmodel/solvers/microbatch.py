@@ -137,14 +137,7 @@ def batch_interval_metrics(lam: float, T: float, fixed: Distribution,
     """
     _check(lam, servers)
     _positive("T", T)
-    mu = lam * T
-    cycle = _Cycle("interval", (T, 0.0, 0.0), (mu, mu, mu), T / 2)
-    spare = servers * T - fixed.mean
-    if spare <= 0:
-        saturation = 0.0
-    else:
-        saturation = spare / (T * per_item.mean) if per_item.mean > 0 else math.inf
-    return _metrics(cycle, fixed, per_item, servers, saturation)
+    return _clocked("interval", lam, T, T, fixed, per_item, servers)
 
 
 def batch_window_metrics(lam: float, slide: float, window: float, fixed: Distribution,
@@ -168,13 +161,21 @@ def batch_window_metrics(lam: float, slide: float, window: float, fixed: Distrib
     _check(lam, servers)
     _positive("slide", slide)
     _positive("window", window)
-    mu = lam * window
-    cycle = _Cycle("window", (slide, 0.0, 0.0), (mu, mu, mu), slide / 2)
-    spare = servers * slide - fixed.mean
+    return _clocked("window", lam, slide, window, fixed, per_item, servers)
+
+
+def _clocked(trigger: str, lam: float, every: float, span: float, fixed: Distribution,
+             per_item: Distribution, servers: int) -> BatchMetrics:
+    """A job every ``every`` seconds over the items of the last ``span``: deterministic
+    starts, ``Poisson(lam span)`` items, a mean collection wait of ``every / 2``; the
+    saturation rate is where the busy time per ``every`` fills the servers."""
+    mu = lam * span
+    cycle = _Cycle(trigger, (every, 0.0, 0.0), (mu, mu, mu), every / 2)
+    spare = servers * every - fixed.mean
     if spare <= 0:
         saturation = 0.0
     else:
-        saturation = spare / (window * per_item.mean) if per_item.mean > 0 else math.inf
+        saturation = spare / (span * per_item.mean) if per_item.mean > 0 else math.inf
     return _metrics(cycle, fixed, per_item, servers, saturation)
 
 
