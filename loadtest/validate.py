@@ -252,6 +252,8 @@ def validate(model: Model | str | Path, loads: Sequence[float | str] = (0.3, 0.5
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be open or closed, got {mode!r}")
+    if on_level is not None and not callable(on_level):
+        raise ValueError(f"on_level must be callable, got {on_level!r}")
     if (url or target) and otel_traces:
         raise ValueError("otel_traces: spans come from a system validate starts, not from "
                          "one at --url or --target")

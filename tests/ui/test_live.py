@@ -43,3 +43,16 @@ def test_one_replication_sends_no_snapshot():
     while not job.poll() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert job.status == "done" and job.updates == []
+
+
+def test_job_records_refuse_batches_too_large_to_keep():
+    from qmodel import QModelError
+    from qmodel_ui import recording
+
+    big = """
+nodes: {q: {kind: queue, service: 1ms}}
+batches: {b: {to: q, size: 30000}}
+"""
+    with pytest.raises(QModelError, match="the batches hold 30,000 jobs; job records are "
+                                          "kept for at most 20,000"):
+        recording.job_records(big, 1, 0, progress=lambda f: None)
