@@ -55,6 +55,7 @@ def test_mean_delivered_service_matches_the_draws():
     assert abs(delivered / target - 1) < 0.03
 
 
+@pytest.mark.alone  # p90 off by 3 ms against the limit once beside the computed tests
 def test_each_server_of_a_pool_keeps_its_own_debt(tmp_path):
     """Eight servers sharing one debt repay it eight times over and swing: delivered
     times were off their draws by ±50 ms (CV 1.2). With a clock per server they follow
